@@ -1,0 +1,94 @@
+// Decoded kernel records: the TypeScript side of bpf/imds_events.h after decoding.
+// Times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns); process start times are
+// task->start_boottime nanoseconds, the clock behind field 22 of /proc/<pid>/stat.
+
+/** Who owned the socket when it connected to IMDS (recorded by cgroup/connect4|6). */
+export interface SocketOwner {
+  pid: number;
+  tid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+  cgroupId: bigint;
+  /** In-namespace pid of the connecting thread group, or null when the kernel could not tell. */
+  nsPid: number | null;
+}
+
+export interface Flow {
+  /** Socket cookie: unique per socket for the life of the kernel. */
+  cookie: bigint;
+  family: 'ipv4' | 'ipv6';
+  address: string;
+  port: number;
+}
+
+/** A TCP segment with payload sent to IMDS. */
+export interface PayloadRecord {
+  kind: 'payload';
+  tsNs: bigint;
+  flow: Flow;
+  /** null when the socket connected before the analyzer attached (no owner recorded). */
+  owner: SocketOwner | null;
+  /** Socket's uid and cgroup as the skb sees them: available even without an owner. */
+  socketUid: number;
+  socketCgroupId: bigint;
+  /** TCP sequence number (u32) of the first payload byte. */
+  seq: number;
+  /** Payload bytes the segment carried; `bytes` holds the first `bytes.length` of them. */
+  wireLength: number;
+  bytes: Uint8Array;
+}
+
+/** Status code of an IMDS response, parsed in the kernel from the status line. */
+export interface ResponseRecord {
+  kind: 'response';
+  tsNs: bigint;
+  flow: Flow;
+  status: number;
+}
+
+/** FIN or RST sent on an IMDS connection. */
+export interface CloseRecord {
+  kind: 'close';
+  tsNs: bigint;
+  flow: Flow;
+  reset: boolean;
+}
+
+export interface ExecRecord {
+  kind: 'exec';
+  tsNs: bigint;
+  pid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  startNs: bigint;
+  parentStartNs: bigint;
+  comm: string;
+  /** Path as passed to execve (may be relative). */
+  filename: string;
+  argv: string[];
+  argvTruncated: boolean;
+}
+
+export interface ForkRecord {
+  kind: 'fork';
+  tsNs: bigint;
+  pid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  startNs: bigint;
+  parentStartNs: bigint;
+  comm: string;
+}
+
+export interface ExitRecord {
+  kind: 'exit';
+  tsNs: bigint;
+  pid: number;
+  startNs: bigint;
+}
+
+export type ProcessRecord = ExecRecord | ForkRecord | ExitRecord;
+export type KernelRecord = PayloadRecord | ResponseRecord | CloseRecord | ProcessRecord;
