@@ -17,7 +17,7 @@ build() {
   # Relative paths and stripped DWARF keep the object byte-for-byte reproducible
   # from any checkout directory; BTF and CO-RE relocations stay.
   clang -target bpf -O2 -g -Wall -Werror \
-    -I bpf -I "/usr/include/$multiarch" \
+    -I bpf -I "/usr/include/$multiarch" -fdebug-prefix-map="$PWD"=. \
     -c "$src" -o "$target"
   llvm-strip -g "$target"
 }
