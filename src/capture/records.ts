@@ -10,8 +10,6 @@ export interface SocketOwner {
   gid: number;
   comm: string;
   cgroupId: bigint;
-  /** In-namespace pid of the connecting thread group, or null when the kernel could not tell. */
-  nsPid: number | null;
 }
 
 export interface Flow {
@@ -64,11 +62,16 @@ export interface ExecRecord {
   gid: number;
   startNs: bigint;
   parentStartNs: bigint;
+  /** Pid in the process's own (innermost) pid namespace, and that namespace's depth (0: root). */
+  nsPid: number;
+  nsLevel: number;
   comm: string;
   /** Path as passed to execve (may be relative). */
   filename: string;
   argv: string[];
   argvTruncated: boolean;
+  /** The kernel could not read argv (e.g. paged out): look in /proc instead. */
+  argvUnreadable: boolean;
 }
 
 export interface ForkRecord {
@@ -80,6 +83,8 @@ export interface ForkRecord {
   gid: number;
   startNs: bigint;
   parentStartNs: bigint;
+  nsPid: number;
+  nsLevel: number;
   comm: string;
 }
 
