@@ -1,0 +1,227 @@
+// The TypeScript mirror of bpf/imds_events.h: record layouts and the decoder that
+// turns raw buffer records into the types of ./records.ts. test/unit/abi-btf.test.ts
+// compares ABI_LAYOUT with the BTF of the built object, so a change on one side that
+// is not made on the other fails the tests.
+import { decodeBytes, splitArgv } from '../logic/text.js';
+import type { Flow, KernelRecord, SocketOwner } from './records.js';
+
+export const IMDS_ABI_VERSION = 1;
+export const IMDS_MAX_PAYLOAD = 4096;
+export const IMDS_MAX_ARGS = 4096;
+const MAX_ARGV_ELEMENTS = 256;
+const MAX_ARG_CHARS = 4096;
+
+export const RecordType = {
+  payload: 1,
+  response: 2,
+  close: 3,
+  exec: 4,
+  fork: 5,
+  exit: 6,
+} as const;
+
+export const RecordFlag = {
+  ownerKnown: 1 << 0,
+  reset: 1 << 1,
+  argsTruncated: 1 << 2,
+  argsUnreadable: 1 << 3,
+} as const;
+
+/** Indices of the per-CPU "stats" map, named as they appear in `stats` log lines. */
+export const KERNEL_STATS = [
+  'events_lost',
+  'process_events_lost',
+  'process_events_shed',
+  'connects',
+  'segments',
+  'segments_truncated',
+  'segments_no_owner',
+  'responses',
+  'parse_errors',
+  'owner_store_failed',
+] as const;
+export type KernelStatName = (typeof KERNEL_STATS)[number];
+export const KERNEL_STAT_SLOTS = 16;
+
+/** Byte offsets of every field the decoder reads, and each struct's size. */
+export const ABI_LAYOUT = {
+  imds_record_head: { size: 16, fields: { type: 0, flags: 4, ts_ns: 8 } },
+  imds_flow: { size: 32, fields: { cookie: 0, daddr: 8, family: 24, dport: 26 } },
+  imds_owner: {
+    size: 48,
+    fields: { pid: 0, tid: 4, uid: 8, gid: 12, cgroup_id: 16, connect_ns: 24, comm: 32 },
+  },
+  imds_payload_record: {
+    size: 120 + IMDS_MAX_PAYLOAD,
+    fields: {
+      head: 0,
+      flow: 16,
+      owner: 48,
+      socket_cgroup_id: 96,
+      socket_uid: 104,
+      seq: 108,
+      wire_len: 112,
+      captured_len: 116,
+      data: 120,
+    },
+  },
+  imds_response_record: { size: 56, fields: { head: 0, flow: 16, seq: 48, status: 52 } },
+  imds_close_record: { size: 48, fields: { head: 0, flow: 16 } },
+  imds_process_record: {
+    size: 72,
+    fields: {
+      head: 0,
+      pid: 16,
+      ppid: 20,
+      uid: 24,
+      gid: 28,
+      start_ns: 32,
+      parent_start_ns: 40,
+      ns_pid: 48,
+      ns_level: 52,
+      comm: 56,
+    },
+  },
+  imds_exec_record: {
+    size: 336 + IMDS_MAX_ARGS,
+    fields: { proc: 0, filename_len: 72, args_len: 76, filename: 80, args: 336 },
+  },
+} as const;
+
+const HEAD = ABI_LAYOUT.imds_record_head.fields;
+const FLOW = ABI_LAYOUT.imds_flow.fields;
+const OWNER = ABI_LAYOUT.imds_owner.fields;
+const PAYLOAD = ABI_LAYOUT.imds_payload_record.fields;
+const RESPONSE = ABI_LAYOUT.imds_response_record.fields;
+const CLOSE = ABI_LAYOUT.imds_close_record.fields;
+const PROC = ABI_LAYOUT.imds_process_record.fields;
+const EXEC = ABI_LAYOUT.imds_exec_record.fields;
+const COMM_LEN = 16;
+const FILENAME_LEN = 256;
+
+export class AbiError extends Error {}
+
+function cString(bytes: Uint8Array, maxChars: number): string {
+  const end = bytes.indexOf(0);
+  return decodeBytes(end < 0 ? bytes : bytes.subarray(0, end), maxChars).text;
+}
+
+function ipv4(bytes: Uint8Array): string {
+  return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+}
+
+function ipv6(bytes: Uint8Array): string {
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  // Compress the longest run of zero words, as inet_ntop does.
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === '0') j++;
+    if (j - i > best.len && j - i > 1) best = { at: i, len: j - i };
+    i = j;
+  }
+  if (best.at < 0) return words.join(':');
+  const head = words.slice(0, best.at).join(':');
+  const tail = words.slice(best.at + best.len).join(':');
+  return `${head}::${tail}`;
+}
+
+/** Decodes one record; throws AbiError for a record too short for its type. */
+export function decodeRecord(raw: Uint8Array): KernelRecord {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const need = (size: number, what: string) => {
+    if (raw.byteLength < size) throw new AbiError(`${what} record of ${raw.byteLength} bytes, expected ${size}`);
+  };
+  need(ABI_LAYOUT.imds_record_head.size, 'short');
+  const type = view.getUint32(HEAD.type, true);
+  const flags = view.getUint32(HEAD.flags, true);
+  const tsNs = view.getBigUint64(HEAD.ts_ns, true);
+
+  const flowAt = (base: number): Flow => {
+    const family = view.getUint16(base + FLOW.family, true) === 6 ? 'ipv6' : 'ipv4';
+    const daddr = raw.subarray(base + FLOW.daddr, base + FLOW.daddr + 16);
+    return {
+      cookie: view.getBigUint64(base + FLOW.cookie, true),
+      family,
+      address: family === 'ipv6' ? ipv6(daddr) : ipv4(daddr),
+      port: view.getUint16(base + FLOW.dport, true),
+    };
+  };
+  const ownerAt = (base: number): SocketOwner => ({
+    pid: view.getUint32(base + OWNER.pid, true),
+    tid: view.getUint32(base + OWNER.tid, true),
+    uid: view.getUint32(base + OWNER.uid, true),
+    gid: view.getUint32(base + OWNER.gid, true),
+    cgroupId: view.getBigUint64(base + OWNER.cgroup_id, true),
+    comm: cString(raw.subarray(base + OWNER.comm, base + OWNER.comm + COMM_LEN), COMM_LEN),
+  });
+  const processFields = () => ({
+    tsNs,
+    pid: view.getUint32(PROC.pid, true),
+    ppid: view.getUint32(PROC.ppid, true),
+    uid: view.getUint32(PROC.uid, true),
+    gid: view.getUint32(PROC.gid, true),
+    startNs: view.getBigUint64(PROC.start_ns, true),
+    parentStartNs: view.getBigUint64(PROC.parent_start_ns, true),
+    nsPid: view.getUint32(PROC.ns_pid, true),
+    nsLevel: view.getUint32(PROC.ns_level, true),
+    comm: cString(raw.subarray(PROC.comm, PROC.comm + COMM_LEN), COMM_LEN),
+  });
+
+  switch (type) {
+    case RecordType.payload: {
+      need(PAYLOAD.data, 'payload');
+      const captured = Math.min(view.getUint32(PAYLOAD.captured_len, true), raw.byteLength - PAYLOAD.data);
+      return {
+        kind: 'payload',
+        tsNs,
+        flow: flowAt(PAYLOAD.flow),
+        owner: flags & RecordFlag.ownerKnown ? ownerAt(PAYLOAD.owner) : null,
+        socketUid: view.getUint32(PAYLOAD.socket_uid, true),
+        socketCgroupId: view.getBigUint64(PAYLOAD.socket_cgroup_id, true),
+        seq: view.getUint32(PAYLOAD.seq, true),
+        wireLength: view.getUint32(PAYLOAD.wire_len, true),
+        // Copy: the buffer's memory is reused once the callback returns.
+        bytes: raw.slice(PAYLOAD.data, PAYLOAD.data + captured),
+      };
+    }
+    case RecordType.response:
+      need(ABI_LAYOUT.imds_response_record.size, 'response');
+      return { kind: 'response', tsNs, flow: flowAt(RESPONSE.flow), status: view.getUint32(RESPONSE.status, true) };
+    case RecordType.close:
+      need(ABI_LAYOUT.imds_close_record.size, 'close');
+      return { kind: 'close', tsNs, flow: flowAt(CLOSE.flow), reset: (flags & RecordFlag.reset) !== 0 };
+    case RecordType.fork:
+      need(ABI_LAYOUT.imds_process_record.size, 'fork');
+      return { kind: 'fork', ...processFields() };
+    case RecordType.exit:
+      need(ABI_LAYOUT.imds_process_record.size, 'exit');
+      return {
+        kind: 'exit',
+        tsNs,
+        pid: view.getUint32(PROC.pid, true),
+        startNs: view.getBigUint64(PROC.start_ns, true),
+      };
+    case RecordType.exec: {
+      need(EXEC.args, 'exec');
+      const filenameLen = Math.min(view.getUint32(EXEC.filename_len, true), FILENAME_LEN);
+      const argsLen = Math.min(view.getUint32(EXEC.args_len, true), raw.byteLength - EXEC.args);
+      const argv = splitArgv(raw.subarray(EXEC.args, EXEC.args + argsLen), MAX_ARGV_ELEMENTS, MAX_ARG_CHARS);
+      return {
+        kind: 'exec',
+        ...processFields(),
+        filename: decodeBytes(raw.subarray(EXEC.filename, EXEC.filename + filenameLen), FILENAME_LEN).text,
+        argv: argv.argv,
+        argvTruncated: argv.truncated || (flags & RecordFlag.argsTruncated) !== 0,
+        argvUnreadable: (flags & RecordFlag.argsUnreadable) !== 0,
+      };
+    }
+    default:
+      throw new AbiError(`unknown record type ${type}`);
+  }
+}
