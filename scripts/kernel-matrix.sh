@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Kernel compatibility matrix: the prebuilt bpf/imds_analyzer.bpf.o and the analyzer
+# proven on Debian's cloud kernels under qemu (TCG) and on this host's kernel.
+#   scripts/kernel-matrix.sh [--kernels 5.10,6.1,6.12,host] [--quick] [--load-only]
+#     --quick      one daemon run per kernel: loads, attaches, v1, v2 (other cells: skip)
+#     --load-only  only bpftool loadall per kernel: loads + verifier costs, no daemon
+# Prints kernel x feature with PASS/FAIL and exits 1 on any FAIL. Needs root, qemu-system-x86,
+# busybox-static, cpio, bpftool, xz-utils and network access to Debian's archive (first run).
+# Kernels, initramfs images, serial logs and verifier logs live in $IMDS_VM_CACHE
+# (/var/cache/imds-analyzer), never in the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+kernels=5.10,6.1,6.12,host
+mode=matrix
+driver_args=()
+while (($#)); do
+  case $1 in
+    --kernels) kernels=${2:?--kernels needs a list}; shift 2 ;;
+    --kernels=*) kernels=${1#*=}; shift ;;
+    --quick) mode=matrix-quick; driver_args=(--quick); shift ;;
+    --load-only) mode=load; shift ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "kernel-matrix: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+cache=${IMDS_VM_CACHE:-/var/cache/imds-analyzer}
+export IMDS_VM_CACHE=$cache
+results=$cache/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$results" "$cache/initramfs"
+# Each VM boot may take minutes under TCG on 2 cores; a hung guest must not hang CI.
+boot_timeout_s=${IMDS_VM_TIMEOUT_S:-900}
+
+suite_of() {
+  case $1 in
+    5.10) echo bullseye ;; 6.1) echo bookworm ;; 6.12) echo trixie ;;
+    *) echo "kernel-matrix: no Debian suite for kernel $1 (known: 5.10, 6.1, 6.12, host)" >&2; return 1 ;;
+  esac
+}
+
+if [[ $mode != load ]]; then
+  npm run --silent build
+fi
+
+declare -A seconds=()
+for kernel in ${kernels//,/ }; do
+  started=$SECONDS
+  transcript=$results/$kernel.txt
+  if [[ $kernel == host ]]; then
+    # The driver's test IMDS lives in network namespaces, so the host run is as safe as the VM's.
+    {
+      echo "IMDS-VM-BEGIN kernel=$(uname -r) mode=$mode"
+      if [[ $mode == load ]]; then
+        bpftool prog loadall bpf/imds_analyzer.bpf.o "/sys/fs/bpf/imds-matrix-$$" >/dev/null 2>&1 \
+          && echo "load: ok" || echo "load: FAILED"
+        rm -rf "/sys/fs/bpf/imds-matrix-$$"
+      else
+        node scripts/vm/matrix-driver.mjs "${driver_args[@]}" 2>&1 || true
+      fi
+    } >"$transcript"
+  else
+    suite=$(suite_of "$kernel")
+    root=$(scripts/vm/fetch-kernel.sh "$suite")
+    image=$cache/initramfs/$(basename "$root").cpio
+    scripts/vm/build-initramfs.sh "$root" "$image"
+    scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" >"$transcript" 2>&1 || true
+    kver=$(sed -n 's/^IMDS-VM-BEGIN kernel=\([^ ]*\).*/\1/p' "$transcript" | head -1)
+    if grep -q '^load: FAILED' "$transcript"; then
+      cp "$transcript" "$cache/verifier-${kver:-$kernel}.log"
+      echo "kernel-matrix: $kernel rejected the object; verifier log in $cache/verifier-${kver:-$kernel}.log" >&2
+    fi
+  fi
+  seconds[$kernel]=$((SECONDS - started))
+  echo "kernel-matrix: $kernel done in ${seconds[$kernel]} s" >&2
+done
+
+for kernel in ${kernels//,/ }; do
+  printf '%s\t%s\t%s\n' "$kernel" "${seconds[$kernel]}" "$results/$kernel.txt"
+done | node scripts/vm/matrix-table.mjs --mode "$mode"
