@@ -310,7 +310,9 @@ static __always_inline void emit_payload(struct __sk_buff *skb, __u16 family, st
 		captured = IMDS_MAX_PAYLOAD;
 		count(IMDS_STAT_SEGMENTS_TRUNCATED);
 	}
-	captured = bounded(captured, IMDS_MAX_PAYLOAD);
+	/* captured >= 1 here; computing it as 1 + [0, MAX-1] hands even 5.10's
+	 * verifier a non-zero lower bound that survives register copies. */
+	captured = bounded(captured - 1, IMDS_MAX_PAYLOAD - 1) + 1;
 	rec->head.type = IMDS_RECORD_PAYLOAD;
 	rec->head.flags = 0;
 	rec->head.ts_ns = bpf_ktime_get_ns();
@@ -330,7 +332,7 @@ static __always_inline void emit_payload(struct __sk_buff *skb, __u16 family, st
 	rec->socket_uid = bpf_get_socket_uid(skb);
 	rec->seq = seg->seq;
 	rec->wire_len = seg->payload_len;
-	if (!captured || bpf_skb_load_bytes(skb, seg->payload_off, rec->data, captured)) {
+	if (bpf_skb_load_bytes(skb, seg->payload_off, rec->data, captured)) {
 		count(IMDS_STAT_PARSE_ERRORS);
 		captured = 0;
 	}
