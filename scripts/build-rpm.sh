@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Builds the imds-analyzer RPM for Amazon Linux 2023 or Amazon Linux 2 into dist-rpm/.
+#
+#   scripts/build-rpm.sh [--target al2023|al2] [--release N] [--bundle-node PATH]
+#                        [--bundle-libbpf PATH] [--nodedir DIR]
+#
+# The working tree is only read: the app is compiled and its production node_modules are
+# installed in a private work directory, then rpmbuild runs with a private _topdir there.
+# The RPM is for the architecture of this host (x86_64 or aarch64: build arm64 RPMs on an
+# arm64 host; koffi and sd-notify are native code).
+#
+# Native addons: koffi ships prebuilt N-API binaries (any Node.js major works); sd-notify is
+# compiled against the V8 API, so it only loads in the Node.js major whose headers built it.
+# Those headers come from --nodedir DIR (a Node.js install prefix with include/node), else the
+# prefix of --bundle-node, else the prefix of the node running this script. That major becomes
+# the package's nodejsNN requirement and is recorded in /usr/lib/imds-analyzer/build-info.json.
+set -euo pipefail
+
+usage() {
+  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+die() {
+  echo "build-rpm: $*" >&2
+  exit 1
+}
+
+target=al2023
+release=1
+bundle_node=
+bundle_libbpf=
+nodedir=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --target) target=${2:?}; shift 2 ;;
+    --release) release=${2:?}; shift 2 ;;
+    --bundle-node) bundle_node=${2:?}; shift 2 ;;
+    --bundle-libbpf) bundle_libbpf=${2:?}; shift 2 ;;
+    --nodedir) nodedir=${2:?}; shift 2 ;;
+    -h | --help) usage ;;
+    *) echo "build-rpm: unknown argument: $1" >&2; usage ;;
+  esac
+done
+
+case "$target" in
+  al2023) dist=.amzn2023 ;;
+  al2)
+    dist=.amzn2
+    # Amazon Linux 2 has no Node.js >= 18 package and only libbpf 0.x.
+    [ -n "$bundle_node" ] || die "--target al2 needs --bundle-node (a Node.js built for glibc 2.26)"
+    ;;
+  *) die "unknown --target '$target' (al2023 or al2)" ;;
+esac
+[[ "$release" =~ ^[1-9][0-9]*$ ]] || die "--release must be a positive integer, got '$release'"
+if [ -n "$bundle_node" ]; then
+  [ -x "$bundle_node" ] || die "--bundle-node $bundle_node is not an executable"
+  bundle_node=$(readlink -f "$bundle_node")
+fi
+if [ -n "$bundle_libbpf" ]; then
+  [ -f "$bundle_libbpf" ] || die "--bundle-libbpf $bundle_libbpf does not exist"
+  bundle_libbpf=$(readlink -f "$bundle_libbpf")
+fi
+for tool in npm rpmbuild tar strip hardlink; do
+  command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+unit="$repo/packaging/systemd/imds-analyzer.service"
+[ -f "$unit" ] || die "$unit is missing"
+[ -f "$repo/bpf/imds_analyzer.bpf.o" ] || die "bpf/imds_analyzer.bpf.o is missing (npm run build:bpf)"
+version=$(node -p "require('$repo/package.json').version")
+
+node_for_headers=${bundle_node:-$(command -v node)}
+if [ -z "$nodedir" ]; then
+  nodedir=$(dirname "$(dirname "$(readlink -f "$node_for_headers")")")
+fi
+version_header="$nodedir/include/node/node_version.h"
+[ -f "$version_header" ] || die "no Node.js headers at $version_header: pass --nodedir"
+node_major=$(awk '$2 == "NODE_MAJOR_VERSION" { print $3 }' "$version_header")
+[[ "$node_major" =~ ^[0-9]+$ ]] || die "cannot read NODE_MAJOR_VERSION from $version_header"
+if [ -n "$bundle_node" ]; then
+  bundled_major=$("$bundle_node" -p 'process.versions.node.split(".")[0]') ||
+    die "$bundle_node does not run on this build host"
+  [ "$bundled_major" = "$node_major" ] ||
+    die "bundled node is $bundled_major but the headers in $nodedir are $node_major"
+fi
+
+case "$(uname -m)" in
+  x86_64) koffi_platform=linux_x64 ;;
+  aarch64) koffi_platform=linux_arm64 ;;
+  *) die "unsupported build architecture $(uname -m)" ;;
+esac
+
+# Leaves what runs: this platform's glibc koffi binary, the stripped sd-notify addon and the
+# JavaScript. Tests, docs, CI files, type declarations and native build inputs go.
+prune_node_modules() {
+  local modules=$1 dir
+  for dir in "$modules"/@koromix/koffi-*; do
+    [ "$dir" = "$modules/@koromix/koffi-${koffi_platform/_/-}" ] || rm -rf "$dir"
+  done
+  find "$modules/@koromix" "$modules/koffi" -mindepth 1 -maxdepth 3 -type d \
+    \( -name 'musl_*' -o -name 'linux_*' -o -name 'darwin_*' -o -name 'win32_*' -o -name 'freebsd_*' \
+    -o -name 'openbsd_*' -o -name 'android_*' \) ! -name "$koffi_platform" -prune -exec rm -rf {} +
+
+  local addon="$modules/sd-notify/build/Release/notify.node"
+  [ -f "$addon" ] || die "sd-notify was not built ($addon missing)"
+  mv "$addon" "$work/notify.node"
+  rm -rf "$modules/sd-notify/build"
+  install -D -m 0755 "$work/notify.node" "$addon"
+  strip --strip-unneeded "$addon"
+
+  find "$modules" -mindepth 1 -type d \( -name test -o -name tests -o -name __tests__ -o -name benchmarks \
+    -o -name examples -o -name docs -o -name doc -o -name vendor -o -name '.*' \) -prune -exec rm -rf {} +
+  find "$modules" -type f \( -name '.*' -o \( -name '*.md' ! -iname 'license*' \) -o -name '*.ts' \
+    -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.map' -o -name 'tsconfig*.json' -o -name 'eslint.config.*' \
+    -o -name '*.yml' -o -name '*.sh' -o -name CNAME -o -name favicon.ico -o -name 'bench*.js' \
+    -o -name '*.c' -o -name '*.cc' -o -name '*.h' -o -name '*.hh' -o -name '*.inc' -o -name '*.def' \
+    -o -name '*.gyp' -o -name CMakeLists.txt -o -name cnoke.cjs -o -name trampolines.cjs \) -delete
+  # Command-line entry points of dependencies (pino's bin.js) are not used by the daemon.
+  rm -f "$modules/pino/bin.js"
+  find "$modules" -type d -empty -delete
+  find "$modules" -type f ! -name '*.node' -exec chmod 0644 {} +
+  # Identical files (date-fns ships many) become hard links: the payload stores them once.
+  hardlink --quiet --ignore-time "$modules" >/dev/null
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/imds-analyzer-rpm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+npm_quiet=(--no-audit --no-fund --prefer-offline --loglevel=error)
+
+echo "build-rpm: compiling the app" >&2
+mkdir -p "$work/build"
+cp -R "$repo/src" "$repo/package.json" "$repo/package-lock.json" "$repo/tsconfig.json" "$work/build/"
+(cd "$work/build" && npm ci "${npm_quiet[@]}" >&2 && npm run --silent build >&2)
+
+echo "build-rpm: installing production node_modules for Node.js $node_major" >&2
+src="$work/imds-analyzer-$version"
+app="$src/app"
+mkdir -p "$app/bpf" "$src/doc"
+cp "$repo/package.json" "$repo/package-lock.json" "$app/"
+(cd "$app" && npm ci --omit=dev --nodedir="$nodedir" "${npm_quiet[@]}" >&2)
+rm "$app/package-lock.json"
+cp -R "$work/build/dist" "$app/dist"
+cp "$repo/bpf/imds_analyzer.bpf.o" "$app/bpf/"
+
+prune_node_modules "$app/node_modules"
+find "$app/dist" -name '*.map' -delete
+if [ -n "$bundle_node" ]; then
+  # Proves the addon's ABI matches the runtime that ships with it.
+  (cd "$app" && "$bundle_node" -e "require('sd-notify')") || die "sd-notify does not load in $bundle_node"
+fi
+bundle_node_flag=$([ -n "$bundle_node" ] && echo 1 || echo 0)
+bundle_libbpf_flag=$([ -n "$bundle_libbpf" ] && echo 1 || echo 0)
+node -e '
+  const [file, target, major, abi, bundledNode, bundledLibbpf] = process.argv.slice(1);
+  const info = {
+    target,
+    node_major: Number(major),
+    node_module_version: Number(abi),
+    bundled_node: bundledNode === "1",
+    bundled_libbpf: bundledLibbpf === "1",
+  };
+  require("node:fs").writeFileSync(file, JSON.stringify(info, null, 2) + "\n");
+' "$app/build-info.json" "$target" "$node_major" \
+  "$(awk '$2 == "NODE_MODULE_VERSION" && $3 ~ /^[0-9]+$/ { print $3 }' "$version_header")" "$bundle_node_flag" "$bundle_libbpf_flag"
+
+if [ -n "$bundle_node" ]; then install -D -m 0755 "$bundle_node" "$src/runtime/bin/node"; fi
+if [ -n "$bundle_libbpf" ]; then install -D -m 0755 "$bundle_libbpf" "$src/lib/libbpf.so.1"; fi
+cp "$repo/packaging/rpm/imds-analyzer.sh" "$repo/packaging/rpm/config.json" \
+  "$repo/packaging/rpm/50-imds-analyzer.preset" "$unit" "$repo/LICENSE" "$src/"
+cp "$repo/docs/"*.md "$src/doc/"
+if [ -f "$repo/README.md" ]; then cp "$repo/README.md" "$src/doc/"; fi
+chmod -R u=rwX,go=rX "$src"
+
+echo "build-rpm: running rpmbuild ($target, Node.js $node_major, release $release)" >&2
+top="$work/rpmbuild"
+mkdir -p "$top/SOURCES" "$top/SPECS"
+tar -C "$work" --owner=0 --group=0 -cf "$top/SOURCES/imds-analyzer-$version.tar" "imds-analyzer-$version"
+rpmbuild -bb --quiet \
+  --define "_topdir $top" \
+  --define "packager imds-analyzer maintainers <imds-analyzer@users.noreply.github.com>" \
+  --define "imds_version $version" \
+  --define "imds_release $release" \
+  --define "dist $dist" \
+  --define "node_major $node_major" \
+  --define "bundle_node $bundle_node_flag" \
+  --define "bundle_libbpf $bundle_libbpf_flag" \
+  "$repo/packaging/rpm/imds-analyzer.spec" >&2
+
+mkdir -p "$repo/dist-rpm"
+for rpm_file in "$top"/RPMS/*/*.rpm; do
+  cp "$rpm_file" "$repo/dist-rpm/"
+  echo "$repo/dist-rpm/$(basename "$rpm_file")"
+done
