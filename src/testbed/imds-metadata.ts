@@ -96,8 +96,10 @@ function buildTree(options: ImdsOptions, now: Date): Tree {
   return root;
 }
 
+/** Entries in name order, as IMDS lists them. */
 function listing(tree: Tree): string {
   return Object.entries(tree)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, node]) => (typeof node === 'string' ? name : `${name}/`))
     .join('\n');
 }
