@@ -19,28 +19,10 @@ echo 1 >/proc/sys/kernel/printk
 hostname imds-vm
 ip link set lo up
 
-# busybox date has no %N: time jobs by the uptime clock (10 ms resolution).
-uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-
 kver=$(uname -r)
 while read -r mod; do
   insmod "/lib/modules/$kver/$mod.ko" || echo "init: insmod $mod failed"
 done <"/lib/modules/$kver/load-order"
-
-# Loads every program of the prebuilt object the way libbpf does and reports each one's
-# verifier cost; on rejection, bpftool -d prints the verifier log.
-load_job() {
-  start=$(uptime_ms)
-  if bpftool prog loadall bpf/imds_analyzer.bpf.o /sys/fs/bpf/imds; then
-    echo "load: ok in $(($(uptime_ms) - start)) ms"
-    bpftool --json prog show | node scripts/vm/program-summary.mjs
-    rm -rf /sys/fs/bpf/imds
-  else
-    echo "load: FAILED; verifier log follows"
-    bpftool -d prog loadall bpf/imds_analyzer.bpf.o /sys/fs/bpf/imds-debug 2>&1
-    return 1
-  fi
-}
 
 mode=$(sed -n 's/.*imds_mode=\([^ ]*\).*/\1/p' /proc/cmdline)
 cd /project || exit 1
@@ -51,10 +33,10 @@ cd /project || exit 1
       uname -r
       bpftool feature probe kernel | grep -E '^eBPF (program_type cgroup|map_type (ringbuf|sk_storage|task_storage))|CONFIG_(CGROUP_BPF|DEBUG_INFO_BTF|BPF_JIT)='
       ;;
-    load) load_job ;;
+    load) sh scripts/vm/load-check.sh bpf/imds_analyzer.bpf.o ;;
     # The driver runs even when bpftool's load failed: its own columns then say FAIL.
-    matrix) load_job; node scripts/vm/matrix-driver.mjs ;;
-    matrix-quick) load_job; node scripts/vm/matrix-driver.mjs --quick ;;
+    matrix) sh scripts/vm/load-check.sh bpf/imds_analyzer.bpf.o; node scripts/vm/matrix-driver.mjs ;;
+    matrix-quick) sh scripts/vm/load-check.sh bpf/imds_analyzer.bpf.o; node scripts/vm/matrix-driver.mjs --quick ;;
     *)
       echo "init: unknown imds_mode '$mode'"
       false
