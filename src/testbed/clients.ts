@@ -164,13 +164,14 @@ export interface LoadOptions extends ClientOptions {
   requests: number;
   /** One keep-alive connection per worker instead of one connection per request. */
   keepAlive?: boolean;
-  /** The client stops sending after this long and reports what it completed. Default 60 s. */
+  /** The client stops sending after this long and reports what it completed. Default 20 s (under `run`'s 30 s). */
   deadlineMs?: number;
 }
 
 /**
- * Bounded parallel IMDSv1 load. Prints `{ completed, failed, statuses, elapsedMs }`;
- * `expects` lists every request (connection numbers are per worker with keepAlive).
+ * Bounded parallel IMDSv1 load. Prints `{ completed, failed, statuses, elapsedMs }`.
+ * `expects` lists every request; with keepAlive its connection numbers are per worker,
+ * but how the workers' requests interleave is up to the scheduler.
  */
 export function loadV1(opts: LoadOptions): Client {
   const { workers, requests } = opts;
@@ -181,7 +182,7 @@ export function loadV1(opts: LoadOptions): Client {
   const path = opts.path ?? DEFAULT_PATH;
   const argv = [
     process.execPath, compiledScript('probe'), 'load-v1', hostOf(opts.ipv6), path,
-    String(workers), String(requests), String(opts.deadlineMs ?? 60_000), opts.keepAlive ? 'keepalive' : 'close',
+    String(workers), String(requests), String(opts.deadlineMs ?? 20_000), opts.keepAlive ? 'keepalive' : 'close',
   ];
   const expects = Array.from({ length: workers * requests }, (_, index) =>
     get(path, 'v1', opts.keepAlive ? index % workers : index),

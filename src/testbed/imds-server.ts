@@ -82,7 +82,10 @@ export class ImdsServer {
 
   async listen(): Promise<void> {
     for (const address of this.options.listen) {
-      const server = createServer({ keepAlive: true }, (request, response) => this.handle(request, response));
+      // IMDS answers HTTP/1.1 requests without a Host header; Node would refuse them.
+      const server = createServer({ keepAlive: true, requireHostHeader: false }, (request, response) =>
+        this.handle(request, response),
+      );
       server.keepAliveTimeout = 30_000;
       server.on('connection', (socket) => this.track(socket));
       server.on('clientError', (error, socket) => this.rejectMalformed(error, socket));
@@ -116,9 +119,13 @@ export class ImdsServer {
     const token = headerValue(request, TOKEN_HEADER);
     const isTokenRequest = request.method === 'PUT' && apiPath(pathname) === '/api/token';
     const tokenValid = token === undefined ? null : this.tokens.isValid(token, now);
-    const answer = isTokenRequest
-      ? this.answerTokenPut(request, now)
-      : this.answerRead(request.method ?? '', pathname, tokenValid, now);
+    // Node accepts a request line without a version as HTTP/0.9; IMDS speaks only HTTP/1.x.
+    const answer =
+      request.httpVersionMajor !== 1
+        ? { status: 400, body: 'Bad Request' }
+        : isTokenRequest
+          ? this.answerTokenPut(request, now)
+          : this.answerRead(request.method ?? '', pathname, tokenValid, now);
 
     const connection = this.connections.get(request.socket) ?? { id: -1, requests: 0 };
     this.log({

@@ -162,7 +162,7 @@ class TestbedHost implements Testbed {
 
   /** Builds namespaces, links and routes. Throws after undoing its work on any failure. */
   build(clientCount: number): void {
-    this.releaseRoutes = holdUnreachableRoutes();
+    this.releaseRoutes = holdUnreachableRoutes(this.name);
     this.addNamespace(this.imdsNs);
     const inImds = ['ip', '-n', this.imdsNs];
     runSync([...inImds, 'link', 'set', 'lo', 'up']);

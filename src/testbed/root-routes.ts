@@ -1,23 +1,70 @@
 // Network safety for the root namespace: while a testbed lives, both IMDS addresses
 // resolve to an `unreachable` route there, so nothing run by mistake outside the test
-// namespaces can reach a real IMDS. Routes already present are left alone; routes the
-// testbed added are removed when the last testbed of this process is torn down.
+// namespaces can reach a real IMDS. Routes already present are left alone.
+//
+// Several processes (developers' test runs, the demo) may hold testbeds at once, so the
+// bookkeeping is shared in /run: one holder file per live testbed, and a marker per route
+// a testbed added. The last holder to leave removes the marked routes. A mkdir lock
+// keeps the check-then-change steps of different processes apart.
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { IMDS_IPV4, IMDS_IPV6 } from './imds-options.js';
-import { runSync, tryRunSync } from './exec.js';
+import { runSync, sleepSync, tryRunSync } from './exec.js';
 
 interface SafetyRoute {
   family: '-4' | '-6';
   address: string;
   prefix: string;
+  /** Marker file name: present while the route is one a testbed added. */
+  marker: string;
 }
 
 const SAFETY_ROUTES: readonly SafetyRoute[] = [
-  { family: '-4', address: IMDS_IPV4, prefix: `${IMDS_IPV4}/32` },
-  { family: '-6', address: IMDS_IPV6, prefix: `${IMDS_IPV6}/128` },
+  { family: '-4', address: IMDS_IPV4, prefix: `${IMDS_IPV4}/32`, marker: 'added-ipv4' },
+  { family: '-6', address: IMDS_IPV6, prefix: `${IMDS_IPV6}/128`, marker: 'added-ipv6' },
 ];
 
-let holders = 0;
-const addedByUs = new Set<SafetyRoute>();
+const STATE_DIR = '/run/imds-analyzer-testbed';
+const HOLDERS_DIR = join(STATE_DIR, 'holders');
+const LOCK_DIR = join(STATE_DIR, 'lock');
+/** A lock older than this was left by a process that died while holding it. */
+const STALE_LOCK_MS = 10_000;
+
+function withLock<T>(action: () => T): T {
+  mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  for (let waited = 0; ; waited += 10) {
+    try {
+      mkdirSync(LOCK_DIR);
+      break;
+    } catch {
+      const age = Date.now() - (statSync(LOCK_DIR, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(LOCK_DIR, { recursive: true, force: true });
+      else if (waited > 3 * STALE_LOCK_MS) throw new Error(`cannot take ${LOCK_DIR}`);
+      sleepSync(10);
+    }
+  }
+  try {
+    return action();
+  } finally {
+    rmdirSync(LOCK_DIR);
+  }
+}
+
+/** Holder files of live processes; files of dead ones are removed. */
+function liveHolders(): string[] {
+  mkdirSync(HOLDERS_DIR, { recursive: true, mode: 0o700 });
+  return readdirSync(HOLDERS_DIR).filter((holder) => {
+    const pid = holder.split('-')[0];
+    if (pid && existsSync(`/proc/${pid}`)) return true;
+    rmSync(join(HOLDERS_DIR, holder), { force: true });
+    return false;
+  });
+}
+
+/** Testbeds alive on this host, in any process (`<pid>-<name>`). */
+export function liveTestbedHolders(): string[] {
+  return withLock(liveHolders);
+}
 
 /** Route types installed for exactly this prefix in the main table of the root namespace. */
 function routeTypes(route: SafetyRoute): string[] {
@@ -26,8 +73,7 @@ function routeTypes(route: SafetyRoute): string[] {
   return routes.map((entry) => entry.type ?? 'unicast');
 }
 
-/** Adds the unreachable routes that are missing; returns the release function. */
-export function holdUnreachableRoutes(): () => void {
+function addMissingRoutes(): void {
   for (const route of SAFETY_ROUTES) {
     const types = routeTypes(route);
     if (types.includes('unreachable')) continue;
@@ -38,19 +84,38 @@ export function holdUnreachableRoutes(): () => void {
       );
     }
     runSync(['ip', route.family, 'route', 'add', 'unreachable', route.prefix]);
-    addedByUs.add(route);
+    writeFileSync(join(STATE_DIR, route.marker), `${process.pid}\n`);
   }
-  holders += 1;
+}
+
+function removeAddedRoutes(): void {
+  for (const route of SAFETY_ROUTES) {
+    const marker = join(STATE_DIR, route.marker);
+    if (!existsSync(marker)) continue;
+    tryRunSync(['ip', route.family, 'route', 'del', 'unreachable', route.prefix]);
+    rmSync(marker, { force: true });
+  }
+}
+
+/**
+ * Registers `holder` (a unique name) and adds the unreachable routes that are missing.
+ * Returns the release function: the last holder on the host removes the routes testbeds added.
+ */
+export function holdUnreachableRoutes(holder: string): () => void {
+  const holderFile = join(HOLDERS_DIR, `${process.pid}-${holder}`);
+  withLock(() => {
+    liveHolders();
+    addMissingRoutes();
+    writeFileSync(holderFile, '');
+  });
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    holders -= 1;
-    if (holders > 0) return;
-    for (const route of addedByUs) {
-      tryRunSync(['ip', route.family, 'route', 'del', 'unreachable', route.prefix]);
-      addedByUs.delete(route);
-    }
+    withLock(() => {
+      rmSync(holderFile, { force: true });
+      if (liveHolders().length === 0) removeAddedRoutes();
+    });
   };
 }
 
