@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // The kernel matrix's detection e2e, run inside each VM and on the host:
 //   node scripts/vm/matrix-driver.mjs [--quick]
-// Starts the real analyzer (dist/cli/main.js run) against the test IMDS of dist/testbed,
+// Starts the real daemon (dist/cli/main.js run) against the test IMDS of dist/testbed,
 // drives its real clients (curl, node, sh) from the testbed's client namespace, and decides
-// every cell by reading the analyzer's own log lines (docs/architecture.md, "The log line").
+// every cell by reading the daemon's own log lines (docs/architecture.md, "The log line").
 // Prints progress to stderr and one `MATRIX-RESULT {json}` line to stdout.
 // Safe on the host: every client runs in the testbed's network namespaces.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CELLS, QUICK_CELLS, RESULT_PREFIX } from './cells.mjs';
@@ -32,85 +31,16 @@ function record(name, passed, detail) {
   note(`${name}: ${passed ? 'PASS' : 'FAIL'} (${detail})`);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Every JSON line the analyzer wrote under logDir (pino-roll may have rolled files). */
-function logLines(logDir) {
-  const lines = [];
-  for (const file of readdirSync(logDir).sort()) {
-    let text;
-    try {
-      text = readFileSync(join(logDir, file), 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // A line still being written: read again on the next poll.
-      }
-    }
-  }
-  return lines;
-}
-
-/** Polls the log until `predicate` holds for some set of lines; resolves to the matches or []. */
-async function waitForLines(logDir, predicate, count = 1, timeoutMs = LINE_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const matches = logLines(logDir).filter(predicate);
-    if (matches.length >= count || Date.now() > deadline) return matches;
-    await sleep(200);
-  }
-}
-
-
 /** imds_request lines sent by the client process `pid` or by any of its descendants. */
-const requestsFrom = (pid) => (line) =>
-  line.event === 'imds_request' && (line.process?.pid === pid || (line.ancestors ?? []).some((a) => a.pid === pid));
+const requestsFrom = (pid) => (line) => line.process?.pid === pid || (line.ancestors ?? []).some((a) => a.pid === pid);
 
-class Analyzer {
-  constructor(buffer) {
-    this.logDir = mkdtempSync(join(tmpdir(), `imds-matrix-logs-${buffer}-`));
-    this.buffer = buffer;
-    this.output = '';
-  }
-
-  /** Starts the daemon; resolves to its ready line, or null when none came. */
-  async start() {
-    const started = Date.now();
-    this.child = spawn(
-      process.execPath,
-      [join(projectRoot, 'dist/cli/main.js'), 'run', '--log-dir', this.logDir, '--buffer', this.buffer],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve(code ?? signal)));
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      stream.on('data', (chunk) => {
-        if (this.output.length < 64_000) this.output += chunk.toString();
-      });
-    }
-    const ready = await Promise.race([
-      waitForLines(this.logDir, (line) => line.event === 'ready', 1, READY_TIMEOUT_MS).then((lines) => lines[0] ?? null),
-      this.exited.then(() => null),
-    ]);
-    this.readyMs = Date.now() - started;
-    return ready;
-  }
-
-  async stop() {
-    if (!this.child) return null;
-    this.child.kill('SIGTERM');
-    const forced = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    const status = await this.exited;
-    clearTimeout(forced);
-    return status;
-  }
-
-  remove() {
-    rmSync(this.logDir, { recursive: true, force: true });
+/** Resolves to the request lines once `count` of them match, or to what matched by the deadline. */
+async function waitForClientLines(daemon, pid, count) {
+  const mine = (requests) => requests.filter(requestsFrom(pid));
+  try {
+    return mine(await daemon.waitForRequests((requests) => mine(requests).length >= count, LINE_TIMEOUT_MS));
+  } catch {
+    return mine(daemon.requests());
   }
 }
 
@@ -126,14 +56,14 @@ function attachedIds(cgroupRoot) {
 
 /**
  * Runs a testbed client (src/testbed/clients.ts) in the client namespace and holds the
- * analyzer's lines for it to the client's own expectations: one line per expected request,
+ * daemon's lines for it to the client's own expectations: one line per expected request,
  * in order, with its method, path, version and token flag, and the same TCP connection
  * grouping (connection.cookie) the client used. Returns [passed, detail, lines].
  */
-async function expectClient(testbed, analyzer, client, argv = client.argv) {
+async function expectClient(testbed, daemon, client, argv = client.argv) {
   const run = await testbed.run(argv, { timeoutMs: 60_000 });
   if (run.code !== 0) note(`${client.name}: client exited ${run.code ?? run.signal}: ${run.stderr.trim()}`);
-  const lines = await waitForLines(analyzer.logDir, requestsFrom(run.pid), client.expects.length);
+  const lines = await waitForClientLines(daemon, run.pid, client.expects.length);
   const problems = [];
   if (run.code !== 0) problems.push(`client exit ${run.code ?? run.signal}`);
   if (lines.length !== client.expects.length) problems.push(`${lines.length}/${client.expects.length} lines`);
@@ -153,60 +83,67 @@ async function expectClient(testbed, analyzer, client, argv = client.argv) {
   return [problems.length === 0, problems.length ? problems.join('; ') : summary.join(', '), lines];
 }
 
-async function checkClient(cell, testbed, analyzer, client) {
-  const [ok, detail] = await expectClient(testbed, analyzer, client);
+async function checkClient(cell, testbed, daemon, client) {
+  const [ok, detail] = await expectClient(testbed, daemon, client);
   record(cell, ok, `${client.name}: ${detail}`);
 }
 
-async function checkV1(cell, testbed, analyzer, clients) {
+async function checkV1(cell, testbed, daemon, clients) {
   const client = clients.curlV1();
-  const [ok, detail, lines] = await expectClient(testbed, analyzer, client);
+  const [ok, detail, lines] = await expectClient(testbed, daemon, client);
   const line = lines[0];
   // IMDSv1 is the finding: it is logged at warn (pino level 40), with the caller named.
   const named = line?.level === 40 && line.process?.comm === 'curl' && line.destination?.address === clients.IMDS_IPV4;
   record(cell, ok && named, `${client.name}: ${detail}; level=${line?.level} comm=${line?.process?.comm}`);
 }
 
-async function checkAncestry(testbed, analyzer, clients) {
+async function checkAncestry(testbed, daemon, clients) {
   const client = clients.curlV1();
   const marker = `matrix-parent-${process.pid}`;
   const quoted = client.argv.map((arg) => `'${arg}'`).join(' ');
   // The parent shell backgrounds curl and exits at once: by the time curl connects its
   // parent is gone, so the ancestry must come from the exec/fork events, not from /proc.
   const script = `(sleep 1; exec ${quoted} >/dev/null) & exit 0`;
-  const [ok, detail, lines] = await expectClient(testbed, analyzer, client, ['sh', '-c', script, marker]);
+  const [ok, detail, lines] = await expectClient(testbed, daemon, client, ['sh', '-c', script, marker]);
   const parent = lines[0]?.ancestors?.[0];
   const remembered = Array.isArray(parent?.argv) && parent.argv.includes(marker);
   record('ancestry', ok && remembered, `${detail}; parent=${parent ? `${parent.pid} ${parent.comm} ${JSON.stringify(parent.argv)}` : 'none'}`);
 }
 
-async function withAnalyzer(buffer, body) {
-  const analyzer = new Analyzer(buffer);
+/** Runs `body` against a fresh daemon; records `failCell` FAIL when the daemon never gets ready. */
+async function withDaemon(startAnalyzer, buffer, failCell, body) {
+  const started = Date.now();
+  let daemon;
   try {
-    const ready = await analyzer.start();
-    await body(analyzer, ready);
+    daemon = await startAnalyzer({ buffer, readyTimeoutMs: READY_TIMEOUT_MS });
+  } catch (error) {
+    return record(failCell, false, `no ready line (${buffer}): ${String(error.message ?? error).slice(-400)}`);
+  }
+  try {
+    await body(daemon, Date.now() - started);
   } finally {
-    const status = await analyzer.stop();
-    if (status !== 0) note(`analyzer (${buffer}) exited ${status}; its output:\n${analyzer.output.trim()}`);
-    analyzer.remove();
+    const status = await daemon.stop();
+    if (status !== 0) note(`daemon (${buffer}) exited ${status}: ${daemon.stderr().trim().slice(-2000)}`);
+    daemon.cleanup();
   }
 }
 
 async function main() {
   measurements.kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
   for (const name of CELLS) if (quick && !QUICK_CELLS.has(name)) cells[name].detail = 'skipped by --quick';
-  const testbedModule = join(projectRoot, 'dist/testbed/index.js');
-  if (!existsSync(join(projectRoot, 'dist/cli/main.js')) || !existsSync(testbedModule)) {
+  const testbedDir = join(projectRoot, 'dist/testbed');
+  if (!existsSync(join(projectRoot, 'dist/cli/main.js')) || !existsSync(join(testbedDir, 'analyzer-process.js'))) {
     for (const name of CELLS) if (!quick || QUICK_CELLS.has(name)) record(name, false, 'dist/ is missing: run npm run build');
     return;
   }
-  const clients = await import(testbedModule);
+  const clients = await import(join(testbedDir, 'index.js'));
+  const { startAnalyzer } = await import(join(testbedDir, 'analyzer-process.js'));
   const testbed = await clients.createTestbed({ prefix: 'km' });
   try {
-    await withAnalyzer('ringbuf', async (analyzer, ready) => {
-      record('loads', ready !== null, ready ? `ready after ${analyzer.readyMs} ms, buffer ${ready.buffer}` : `no ready line: ${analyzer.output.trim().slice(-400)}`);
-      if (!ready) return;
-      measurements.ready_ms = analyzer.readyMs;
+    await withDaemon(startAnalyzer, 'ringbuf', 'loads', async (daemon, readyMs) => {
+      const { ready } = daemon;
+      record('loads', true, `ready after ${readyMs} ms, buffer ${ready.buffer}`);
+      measurements.ready_ms = readyMs;
       measurements.buffer = ready.buffer;
       const programs = Object.entries(ready.program_ids ?? {});
       const attached = attachedIds(ready.cgroup_root);
@@ -217,20 +154,19 @@ async function main() {
         cgroupPrograms.length > 0 && attachedCount === cgroupPrograms.length,
         `${programs.length} programs; at ${ready.cgroup_root}: ${attachedCount}/${cgroupPrograms.length} cgroup programs attached`,
       );
-      await checkV1('v1', testbed, analyzer, clients);
-      await checkClient('v2', testbed, analyzer, clients.curlV2());
+      await checkV1('v1', testbed, daemon, clients);
+      await checkClient('v2', testbed, daemon, clients.curlV2());
       if (quick) return;
-      await checkClient('ipv6', testbed, analyzer, clients.curlV1Ipv6());
-      await checkClient('keep_alive', testbed, analyzer, clients.nodeKeepAliveV2ThenV1());
+      await checkClient('ipv6', testbed, daemon, clients.curlV1Ipv6());
+      await checkClient('keep_alive', testbed, daemon, clients.nodeKeepAliveV2ThenV1());
       // Pauses long enough that the segments leave separately even under TCG.
-      await checkClient('split_headers', testbed, analyzer, clients.nodeSplitTokenV2({ pauseMs: 300 }));
-      await checkAncestry(testbed, analyzer, clients);
+      await checkClient('split_headers', testbed, daemon, clients.nodeSplitTokenV2({ pauseMs: 300 }));
+      await checkAncestry(testbed, daemon, clients);
     });
     if (!quick) {
-      await withAnalyzer('perfbuf', async (analyzer, ready) => {
-        if (!ready) return record('perfbuf', false, `no ready line: ${analyzer.output.trim().slice(-400)}`);
-        if (!/perf/.test(ready.buffer)) return record('perfbuf', false, `asked for perfbuf, got ${ready.buffer}`);
-        await checkV1('perfbuf', testbed, analyzer, clients);
+      await withDaemon(startAnalyzer, 'perfbuf', 'perfbuf', async (daemon) => {
+        if (!/perf/.test(daemon.ready.buffer)) return record('perfbuf', false, `asked for perfbuf, got ${daemon.ready.buffer}`);
+        await checkV1('perfbuf', testbed, daemon, clients);
       });
     }
   } finally {
@@ -243,7 +179,7 @@ try {
 } catch (error) {
   note(`aborted: ${error instanceof Error ? error.stack : error}`);
 }
-// A cell that should have run and did not (the analyzer never started, the driver aborted) fails.
+// A cell that should have run and did not (the daemon never started, the driver aborted) fails.
 for (const [name, cell] of Object.entries(cells)) {
   if (cell.result === 'skip' && !(quick && !QUICK_CELLS.has(name))) record(name, false, 'not reached');
 }
