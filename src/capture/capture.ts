@@ -198,12 +198,17 @@ export class Capture {
     return out;
   }
 
+  /** Detaches every program: no new record arrives, those in the buffer can still be drained. */
+  detach(): void {
+    for (const link of this.links.splice(0)) this.libbpf.destroyLink(link);
+  }
+
   /** Detaches every program and frees the buffer. Safe to call twice. */
   close(): void {
     if (this.closed) return;
+    this.detach();
     this.closed = true;
     this.poller?.close();
-    for (const link of this.links.splice(0)) this.libbpf.destroyLink(link);
     if (this.ring) this.libbpf.ringBufferFree(this.ring);
     if (this.perf) this.libbpf.perfBufferFree(this.perf);
     this.libbpf.closeObject(this.obj);

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the project needs to build, test and package itself (root).
+# Running the analyzer needs only Node.js >= 20 and libbpf (>= 0.6).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  clang llvm libbpf-dev libbpf1 bpftool   # build and inspect the BPF object
+  libsystemd-dev g++ make python3         # sd-notify's native addon (node-gyp)
+  iproute2 curl python3-botocore          # test hosts in network namespaces and real clients
+  systemd-container debootstrap           # the nspawn boot test
+  rpm rpmlint                             # the RPM
+  qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

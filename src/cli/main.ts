@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// imds-analyzer command line: parses arguments and hands over to the command's room.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
+
+Usage:
+  imds-analyzer run [--config FILE] [--log-dir DIR] [--console] [--buffer auto|ringbuf|perfbuf]
+      Capture IMDS requests until stopped (the systemd service runs this).
+  imds-analyzer demo
+      Start a test IMDS in network namespaces, capture a few IMDSv1 and IMDSv2 clients,
+      print what was caught, and clean up. Needs root. Sends nothing off the machine.
+  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
+                       [--host H] [--include-v2]
+      Is it safe to require IMDSv2 here, and if not, what must change?
+      Exit status: 0 no IMDSv1 caller, 1 some, 2 error.
+  imds-analyzer status [--state FILE]
+      Is the service running, what is attached, counters and lost events.
+  imds-analyzer --help | --version
+
+Config: /etc/imds-analyzer/config.json (see README). Logs: /var/log/imds-analyzer/.
+Exit status of run: 0 clean stop, 1 failure, 78 bad configuration.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    case '-V':
+    case '--version':
+      process.stdout.write(`imds-analyzer ${version()}\n`);
+      return 0;
+    case 'run': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string' },
+          'log-dir': { type: 'string' },
+          console: { type: 'boolean' },
+          buffer: { type: 'string' },
+        },
+        strict: true,
+      });
+      const { runDaemon } = await import('../daemon/daemon.js');
+      return runDaemon({
+        configPath: values.config,
+        logDir: values['log-dir'],
+        console: values.console,
+        buffer: values.buffer,
+        version: version(),
+      });
+    }
+    case 'demo': {
+      const { runDemo } = await import('./demo.js');
+      return runDemo();
+    }
+    case 'report': {
+      const { runReportCommand } = await import('../report/index.js');
+      return runReportCommand(rest);
+    }
+    case 'status': {
+      const { runStatusCommand } = await import('../report/index.js');
+      return runStatusCommand(rest);
+    }
+    default:
+      process.stderr.write(`imds-analyzer: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`imds-analyzer: ${message}\n`);
+    process.exitCode = 2;
+  },
+);
