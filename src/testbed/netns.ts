@@ -3,7 +3,7 @@
 // namespace is joined to that bridge by a veth pair. There is no default route anywhere,
 // so a client can reach the test IMDS and nothing else. The root namespace gets
 // `unreachable` routes for both IMDS addresses while the testbed lives.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupTracker } from './cgroups.js';
@@ -28,6 +28,8 @@ export interface TestbedOptions {
   clients?: number;
   /** Test IMDS behaviour (tokens, tokenPut, credentials, ...). */
   imds?: ImdsServerSettings;
+  /** Give the IMDS and the clients IPv6 addresses. Default: when the kernel has IPv6. */
+  ipv6?: boolean;
   /** How long to wait for the server's `listening`. Default 10 s. */
   serverStartTimeoutMs?: number;
 }
@@ -47,7 +49,7 @@ export interface RunOptions {
 
 export interface ClientAddresses {
   ipv4: string;
-  ipv6: string;
+  ipv6: string | null;
 }
 
 export interface Testbed {
@@ -57,6 +59,7 @@ export interface Testbed {
   /** The first client namespace. */
   readonly clientNs: string;
   readonly clientNamespaces: readonly string[];
+  /** Per client namespace; `ipv6` is null when the testbed has no IPv6. */
   readonly clientAddresses: readonly ClientAddresses[];
   /** Interface names the testbed created (inside its namespaces). */
   readonly links: readonly string[];
@@ -71,7 +74,10 @@ export interface Testbed {
   spawn(cmd: readonly string[], opts?: RunOptions): RunningProcess;
   /** The server's request log, oldest first. */
   serverRequests(): ServedRequest[];
-  /** Stops the server and starts it again with these settings; the request log goes on. */
+  /**
+   * Stops the server and starts it again with the creation-time settings overlaid with
+   * these; the request log goes on.
+   */
   restartServer(imds?: ImdsServerSettings): Promise<void>;
   /** Creates (if needed) a cgroup v2 directory and returns its absolute path. */
   cgroupPath(name: string): string;
@@ -135,6 +141,8 @@ class TestbedHost implements Testbed {
   imdsOptions: ImdsOptions;
 
   private readonly bridge: string;
+  private readonly ipv6: boolean;
+  private readonly baseSettings: ImdsServerSettings;
   private readonly namespacesMade: string[] = [];
   private readonly cgroups = new CgroupTracker();
   private readonly clients = new Set<RunningProcess>();
@@ -151,7 +159,9 @@ class TestbedHost implements Testbed {
     this.bridge = `${this.name}b`;
     this.workDir = mkdtempSync(join(tmpdir(), `imds-testbed-${this.name}-`));
     this.serverLogFile = join(this.workDir, 'imds-requests.jsonl');
-    this.imdsOptions = this.serverOptions(options.imds);
+    this.ipv6 = options.ipv6 ?? existsSync('/proc/sys/net/ipv6');
+    this.baseSettings = options.imds ?? {};
+    this.imdsOptions = this.serverOptions({});
   }
 
   get clientNs(): string {
@@ -170,7 +180,7 @@ class TestbedHost implements Testbed {
     runSync([...inImds, 'link', 'add', this.bridge, 'type', 'bridge', 'mcast_snooping', '0']);
     this.links.push(this.bridge);
     runSync([...inImds, 'addr', 'add', `${IMDS_IPV4}/16`, 'dev', this.bridge]);
-    runSync([...inImds, 'addr', 'add', `${IMDS_IPV6}/64`, 'dev', this.bridge, 'nodad']);
+    if (this.ipv6) runSync([...inImds, 'addr', 'add', `${IMDS_IPV6}/64`, 'dev', this.bridge, 'nodad']);
     runSync([...inImds, 'link', 'set', this.bridge, 'up']);
     for (let index = 0; index < clientCount; index++) this.addClient(index);
   }
@@ -186,7 +196,10 @@ class TestbedHost implements Testbed {
     const ns = index === 0 ? `${this.name}-cli` : `${this.name}-cli${index + 1}`;
     const clientLink = `${this.name}c${index}`;
     const bridgePort = `${this.name}i${index}`;
-    const addresses = { ipv4: `169.254.10.${index + 1}`, ipv6: `fd00:ec2::${(0x100 + index).toString(16)}` };
+    const addresses = {
+      ipv4: `169.254.10.${index + 1}`,
+      ipv6: this.ipv6 ? `fd00:ec2::${(0x100 + index).toString(16)}` : null,
+    };
     this.addNamespace(ns);
     // Both ends are created directly inside the namespaces: no interface ever exists in the root namespace.
     runSync(['ip', 'link', 'add', clientLink, 'netns', ns, 'type', 'veth', 'peer', 'name', bridgePort, 'netns', this.imdsNs]);
@@ -195,14 +208,19 @@ class TestbedHost implements Testbed {
     const inClient = ['ip', '-n', ns];
     runSync([...inClient, 'link', 'set', 'lo', 'up']);
     runSync([...inClient, 'addr', 'add', `${addresses.ipv4}/16`, 'dev', clientLink]);
-    runSync([...inClient, 'addr', 'add', `${addresses.ipv6}/64`, 'dev', clientLink, 'nodad']);
+    if (addresses.ipv6) runSync([...inClient, 'addr', 'add', `${addresses.ipv6}/64`, 'dev', clientLink, 'nodad']);
     runSync([...inClient, 'link', 'set', clientLink, 'up']);
     this.clientNamespaces.push(ns);
     this.clientAddresses.push(addresses);
   }
 
-  private serverOptions(settings: ImdsServerSettings = {}): ImdsOptions {
-    return parseImdsOptions({ ...settings, logFile: this.serverLogFile });
+  private serverOptions(settings: ImdsServerSettings): ImdsOptions {
+    return parseImdsOptions({
+      ...this.baseSettings,
+      ...settings,
+      listen: this.ipv6 ? [IMDS_IPV4, IMDS_IPV6] : [IMDS_IPV4],
+      logFile: this.serverLogFile,
+    });
   }
 
   async startServer(): Promise<void> {
@@ -278,7 +296,7 @@ class TestbedHost implements Testbed {
       .map((line) => JSON.parse(line) as ServedRequest);
   }
 
-  async restartServer(imds?: ImdsServerSettings): Promise<void> {
+  async restartServer(imds: ImdsServerSettings = {}): Promise<void> {
     this.imdsOptions = this.serverOptions(imds);
     await this.stopServer();
     await this.startServer();

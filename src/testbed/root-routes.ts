@@ -6,7 +6,7 @@
 // bookkeeping is shared in /run: one holder file per live testbed, and a marker per route
 // a testbed added. The last holder to leave removes the marked routes. A mkdir lock
 // keeps the check-then-change steps of different processes apart.
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMDS_IPV4, IMDS_IPV6 } from './imds-options.js';
 import { runSync, sleepSync, tryRunSync } from './exec.js';
@@ -19,10 +19,18 @@ interface SafetyRoute {
   marker: string;
 }
 
-const SAFETY_ROUTES: readonly SafetyRoute[] = [
-  { family: '-4', address: IMDS_IPV4, prefix: `${IMDS_IPV4}/32`, marker: 'added-ipv4' },
-  { family: '-6', address: IMDS_IPV6, prefix: `${IMDS_IPV6}/128`, marker: 'added-ipv6' },
-];
+const IPV4_ROUTE: SafetyRoute = { family: '-4', address: IMDS_IPV4, prefix: `${IMDS_IPV4}/32`, marker: 'added-ipv4' };
+const IPV6_ROUTE: SafetyRoute = { family: '-6', address: IMDS_IPV6, prefix: `${IMDS_IPV6}/128`, marker: 'added-ipv6' };
+
+/** Without IPv6 in the root namespace nothing there can reach [fd00:ec2::254]: only IPv4 needs a route. */
+function safetyRoutes(): SafetyRoute[] {
+  try {
+    if (readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0') return [IPV4_ROUTE, IPV6_ROUTE];
+  } catch {
+    // kernel without IPv6
+  }
+  return [IPV4_ROUTE];
+}
 
 const STATE_DIR = '/run/imds-analyzer-testbed';
 const HOLDERS_DIR = join(STATE_DIR, 'holders');
@@ -74,7 +82,7 @@ function routeTypes(route: SafetyRoute): string[] {
 }
 
 function addMissingRoutes(): void {
-  for (const route of SAFETY_ROUTES) {
+  for (const route of safetyRoutes()) {
     const types = routeTypes(route);
     if (types.includes('unreachable')) continue;
     if (types.length > 0) {
@@ -89,7 +97,7 @@ function addMissingRoutes(): void {
 }
 
 function removeAddedRoutes(): void {
-  for (const route of SAFETY_ROUTES) {
+  for (const route of [IPV4_ROUTE, IPV6_ROUTE]) {
     const marker = join(STATE_DIR, route.marker);
     if (!existsSync(marker)) continue;
     tryRunSync(['ip', route.family, 'route', 'del', 'unreachable', route.prefix]);
@@ -124,7 +132,7 @@ export function holdUnreachableRoutes(holder: string): () => void {
  * the route is installed and `ip route get` answers that there is no route.
  */
 export function assertNoImdsRouteFromRoot(): void {
-  for (const route of SAFETY_ROUTES) {
+  for (const route of safetyRoutes()) {
     if (!routeTypes(route).includes('unreachable')) {
       throw new Error(`no unreachable route for ${route.prefix} in the root namespace`);
     }

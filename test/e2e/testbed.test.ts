@@ -9,6 +9,7 @@ import {
   assertNoImdsRouteFromRoot,
   createTestbed,
   curlV1,
+  curlV1Ipv6,
   curlV2,
   IMDS_IPV4,
   IMDS_IPV6,
@@ -228,10 +229,14 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
     });
   });
 
-  describe('several client namespaces on one bridge', () => {
+  describe('several client namespaces on one bridge, custom IMDS settings', () => {
+    const settings = {
+      userData: '#!/bin/sh\necho hello\n',
+      credentials: { roleName: 'tbm-role', accessKeyId: 'ASIATBMUNIQUE0001', secretAccessKey: 'tbm-secret-0001', token: 'tbm-token-0001' },
+    };
     let testbed: Testbed;
     beforeAll(async () => {
-      testbed = await createTestbed({ prefix: 'tbm', clients: 3 });
+      testbed = await createTestbed({ prefix: 'tbm', clients: 3, imds: settings });
     });
     afterAll(async () => {
       await testbed?.teardown();
@@ -247,6 +252,32 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
           const [request] = testbed.serverRequests().slice(before);
           expect(request?.remoteAddress).toBe(client.family === 'ipv6' ? address.ipv6 : address.ipv4);
         }
+      }
+    });
+
+    it('restartServer keeps the creation settings under the new ones', async () => {
+      const userData = curlV1({ path: '/latest/user-data' });
+      expect((await testbed.run(userData.argv)).stdout).toBe(settings.userData);
+      await testbed.restartServer({ tokens: 'required' });
+      expect(testbed.imdsOptions).toMatchObject({ tokens: 'required', ...settings });
+      expect((await testbed.run(userData.argv)).stdout).toBe('Unauthorized');
+      const role = curlV2({ path: '/latest/meta-data/iam/security-credentials/tbm-role' });
+      expect(JSON.parse((await testbed.run(role.argv, { client: 2 })).stdout)).toMatchObject({ AccessKeyId: 'ASIATBMUNIQUE0001' });
+    });
+  });
+
+  describe('IPv4 only', () => {
+    it('builds without IPv6 addresses and serves IPv4', async () => {
+      const testbed = await createTestbed({ prefix: 'tb4', ipv6: false });
+      try {
+        expect(testbed.clientAddresses).toEqual([{ ipv4: '169.254.10.1', ipv6: null }]);
+        expect(testbed.imdsOptions.listen).toEqual([IMDS_IPV4]);
+        expect((await testbed.run(curlV1().argv)).stdout).toBe(testbed.imdsOptions.instanceId);
+        const v6 = await testbed.run(curlV1Ipv6().argv);
+        expect(v6.code).toBe(7); // curl: could not connect
+        expect(testbed.serverRequests()).toHaveLength(1);
+      } finally {
+        await testbed.teardown();
       }
     });
   });
