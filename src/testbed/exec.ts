@@ -84,6 +84,11 @@ export function startProcess(argv: readonly string[], options: StartOptions = {}
       : setTimeout(() => {
           timedOut = true;
           child.kill('SIGKILL');
+          // Orphans may still hold the pipes open; stop waiting for them to close.
+          setTimeout(() => {
+            child.stdout.destroy();
+            child.stderr.destroy();
+          }, 500).unref();
         }, options.timeoutMs);
   // A client that exits without reading stdin must not crash the test with EPIPE.
   child.stdin.on('error', () => undefined);

@@ -245,7 +245,10 @@ class TestbedHost implements Testbed {
           resolve();
         }
       });
-      void server.result.then((result) => fail(new Error(`test IMDS exited (${result.code ?? result.signal}): ${result.stderr.trim()}`)));
+      server.result.then(
+        (result) => fail(new Error(`test IMDS exited (${result.code ?? result.signal}): ${result.stderr.trim()}`)),
+        fail,
+      );
     });
   }
 
@@ -263,7 +266,8 @@ class TestbedHost implements Testbed {
     const ns = this.clientNamespaces[opts.client ?? 0];
     if (ns === undefined) throw new Error(`testbed has no client ${opts.client}`);
     if (cmd.length === 0) throw new Error('empty command');
-    const inner = opts.pidNs ? ['unshare', '--pid', '--fork', '--mount-proc', ...cmd] : [...cmd];
+    // --kill-child: killing unshare (timeout, teardown) also kills the namespace's init.
+    const inner = opts.pidNs ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', ...cmd] : [...cmd];
     const inNs = ['ip', 'netns', 'exec', ns, ...inner];
     if (opts.cgroup === undefined) return inNs;
     // The shell moves itself into the cgroup, then execs: the client is born there.

@@ -1,6 +1,7 @@
 // The testbed itself, end to end: real namespaces, the real test IMDS, real curl,
 // python3 and node clients. Every claim a client makes is checked against the server's
 // own request log; teardown is checked against the host.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +203,12 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toBe(`0::/${cgroup}\n1\n`);
       expect(testbed.createdCgroups()).toEqual([testbed.cgroupPath(`${testbed.name}.slice`), testbed.cgroupPath(cgroup)]);
+    });
+
+    it('a timeout kills the client, also the init of its pid namespace', async () => {
+      const result = await testbed.run(['sh', '-c', 'sleep 600'], { pidNs: true, timeoutMs: 300 });
+      expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
+      await expect.poll(() => execFileSync('ip', ['netns', 'pids', testbed.clientNs], { encoding: 'utf8' }), { timeout: 2000 }).toBe('');
     });
 
     it('tokens: required answers 401 to IMDSv1 and 200 to IMDSv2', async () => {
