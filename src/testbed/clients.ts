@@ -157,6 +157,36 @@ export function curlGcpPath(opts: Omit<ClientOptions, 'path'> = {}): Client {
   return client('curl-gcp-path', argv, opts.ipv6, [get(path, 'v1', 0)]);
 }
 
+/** How the test IMDS answers the token PUT (its `tokenPut` setting); decides what an SDK does next. */
+export type TokenPutMode = 'ok' | 403 | 404 | 405 | 'drop';
+
+/**
+ * Debian's python3-botocore resolving credentials from the instance role, isolated
+ * from the host's AWS config. Prints `<method> <access key id>` (method `iam-role`).
+ * botocore 1.29 keeps one connection: a token PUT answered 403/404/405 makes it go on
+ * in IMDSv1 there; an unanswered PUT ("drop") times out after 1 s and it reconnects in IMDSv1.
+ */
+export function botocoreCredentials(opts: { tokenPut?: TokenPutMode; roleName?: string } = {}): Client {
+  const mode = opts.tokenPut ?? 'ok';
+  const role = opts.roleName ?? 'imds-analyzer-test-role';
+  const script = [
+    'import botocore.session',
+    'credentials = botocore.session.get_session().get_credentials()',
+    'print(credentials.method, credentials.access_key) if credentials else print("none")',
+  ].join('\n');
+  const python = [PYTHON, '-c', script];
+  const isolation = ['AWS_CONFIG_FILE=/dev/null', 'AWS_SHARED_CREDENTIALS_FILE=/dev/null'];
+  const unset = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED'];
+  const argv = ['env', ...unset.flatMap((name) => ['-u', name]), ...isolation, ...python];
+  const version = mode === 'ok' ? 'v2' : 'v1';
+  const readConnection = mode === 'drop' ? 1 : 0;
+  return client(`botocore-credentials-token-put-${mode}`, argv, false, [
+    tokenPut(0, python),
+    get('/latest/meta-data/iam/security-credentials/', version, readConnection, python),
+    get(`/latest/meta-data/iam/security-credentials/${role}`, version, readConnection, python),
+  ]);
+}
+
 export interface LoadOptions extends ClientOptions {
   /** Concurrent workers in one node process (1..64). */
   workers: number;

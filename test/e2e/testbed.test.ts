@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allBasicClients,
   assertNoImdsRouteFromRoot,
+  botocoreCredentials,
   createTestbed,
   curlV1,
   curlV1Ipv6,
@@ -210,6 +211,19 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
       await expect.poll(() => execFileSync('ip', ['netns', 'pids', testbed.clientNs], { encoding: 'utf8' }), { timeout: 2000 }).toBe('');
     });
+
+    it.each(['ok', 403, 404, 405, 'drop'] as const)(
+      'botocore (Debian python3-botocore) gets role credentials when the token PUT is %s',
+      async (tokenPut) => {
+        await testbed.restartServer({ tokenPut });
+        const botocore = botocoreCredentials({ tokenPut });
+        const { result, requests } = await served(testbed, botocore.argv);
+        expect(result.stdout, result.stderr).toBe(`iam-role ${testbed.imdsOptions.credentials?.accessKeyId}\n`);
+        expectServedAsClaimed(botocore, requests);
+        expect(requests[0]?.status).toBe(tokenPut === 'ok' ? 200 : tokenPut === 'drop' ? null : tokenPut);
+        for (const request of requests) expect(request.userAgent).toMatch(/^Botocore\/\d+\.\d+\.\d+ Python\//);
+      },
+    );
 
     it('tokens: required answers 401 to IMDSv1 and 200 to IMDSv2', async () => {
       await testbed.restartServer({ tokens: 'required' });
