@@ -60,7 +60,7 @@ if [ -n "$bundle_libbpf" ]; then
   [ -f "$bundle_libbpf" ] || die "--bundle-libbpf $bundle_libbpf does not exist"
   bundle_libbpf=$(readlink -f "$bundle_libbpf")
 fi
-for tool in npm rpmbuild tar strip hardlink; do
+for tool in npm rpmbuild tar strip; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
@@ -115,13 +115,13 @@ prune_node_modules() {
     -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.map' -o -name 'tsconfig*.json' -o -name 'eslint.config.*' \
     -o -name '*.yml' -o -name '*.sh' -o -name CNAME -o -name favicon.ico -o -name 'bench*.js' \
     -o -name '*.c' -o -name '*.cc' -o -name '*.h' -o -name '*.hh' -o -name '*.inc' -o -name '*.def' \
+    -o -name '*.S' -o -name '*.asm' \
     -o -name '*.gyp' -o -name CMakeLists.txt -o -name cnoke.cjs -o -name trampolines.cjs \) -delete
   # Command-line entry points of dependencies (pino's bin.js) are not used by the daemon.
   rm -f "$modules/pino/bin.js"
   find "$modules" -type d -empty -delete
   find "$modules" -type f ! -name '*.node' -exec chmod 0644 {} +
-  # Identical files (date-fns ships many) become hard links: the payload stores them once.
-  hardlink --quiet --ignore-time "$modules" >/dev/null
+  find "$modules" -type f -name '*.node' -exec chmod 0755 {} +
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/imds-analyzer-rpm.XXXXXX")

@@ -1,0 +1,405 @@
+// The RPM, end to end: scripts/build-rpm.sh builds it from this tree with the real rpmbuild,
+// rpm and rpmlint read it, and it is installed, upgraded and erased with the real rpm into
+// throwaway roots where its scriptlets run the real systemctl. Nothing here touches the
+// host's own rpm database or systemd.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const APP_DIR = '/usr/lib/imds-analyzer';
+const UNIT = '/usr/lib/systemd/system/imds-analyzer.service';
+const WANTS_LINK = '/etc/systemd/system/multi-user.target.wants/imds-analyzer.service';
+const CONFIG = '/etc/imds-analyzer/config.json';
+const HOST_LIBBPF = '/usr/lib/x86_64-linux-gnu/libbpf.so.1';
+const HOST_LIBSYSTEMD = '/usr/lib/x86_64-linux-gnu/libsystemd.so.0';
+const NODE_MAJOR = process.versions.node.split('.')[0] ?? '';
+const BUILD_MINUTES = 6;
+const notRoot = process.getuid?.() === 0 ? null : 'needs root: rpm --root, chroot and mknod';
+
+function run(command: string, args: readonly string[], options: { cwd?: string } = {}): string {
+  // stderr is kept: a failure's message carries it (and Debian's rpm nags there on every call).
+  return execFileSync(command, args, { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+}
+
+/** Builds with scripts/build-rpm.sh in `tree` and returns the RPM path it printed last. */
+async function buildRpm(tree: string, args: readonly string[]): Promise<string> {
+  // Asynchronous: a build takes tens of seconds and the test worker must keep answering vitest.
+  const { stdout } = await promisify(execFile)('bash', [join(tree, 'scripts/build-rpm.sh'), ...args], {
+    cwd: tree,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const printed = stdout.trim().split('\n');
+  const rpm = printed.at(-1) ?? '';
+  expect(rpm).toMatch(/\.rpm$/);
+  expect(existsSync(rpm)).toBe(true);
+  return rpm;
+}
+
+/** A copy of the working tree as git sees it (tracked and untracked, minus ignored files). */
+function copyTree(to: string): void {
+  const files = run('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO }).split('\0');
+  for (const file of files.filter((name) => name !== '' && existsSync(join(REPO, name)))) {
+    mkdirSync(dirname(join(to, file)), { recursive: true });
+    copyFileSync(join(REPO, file), join(to, file));
+  }
+}
+
+interface PackagedFile {
+  path: string;
+  mode: number;
+  user: string;
+  group: string;
+  flags: string;
+}
+
+function packagedFiles(rpm: string): PackagedFile[] {
+  const format = '[%{FILEMODES:octal} %{FILEUSERNAME} %{FILEGROUPNAME} |%{FILEFLAGS:fflags}| %{FILENAMES}\n]';
+  return run('rpm', ['-qp', '--queryformat', format, rpm])
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const match = /^(\d+) (\S+) (\S+) \|(\w*)\| (.+)$/.exec(line);
+      if (!match) throw new Error(`unexpected rpm query line: ${line}`);
+      const [, mode = '', user = '', group = '', flags = '', path = ''] = match;
+      return { path, mode: parseInt(mode, 8), user, group, flags };
+    });
+}
+
+function requires(rpm: string): string[] {
+  return run('rpm', ['-qpR', rpm]).trim().split('\n');
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+
+/**
+ * A throwaway root with just what the scriptlets and the launcher use: /bin/sh, systemctl,
+ * /dev/null, and the given binaries, each with the shared libraries it loads.
+ */
+class ThrowawayRoot {
+  readonly dir: string;
+
+  constructor(parent: string, name: string) {
+    this.dir = join(parent, name);
+    for (const dir of ['usr/bin', 'usr/lib', 'usr/lib64', 'dev', 'etc']) mkdirSync(this.at(`/${dir}`), { recursive: true });
+    for (const link of ['bin', 'lib', 'lib64']) symlinkSync(`usr/${link}`, this.at(`/${link}`));
+    run('mknod', ['-m', '666', this.at('/dev/null'), 'c', '1', '3']);
+    this.copyWithLibraries('/bin/sh', run('sh', ['-c', 'command -v systemctl']).trim());
+    this.rpm('--initdb');
+  }
+
+  at(path: string): string {
+    return join(this.dir, path);
+  }
+
+  /** Copies each binary to the same path in the root, with everything ldd says it loads. */
+  copyWithLibraries(...binaries: string[]): void {
+    this.copyLibrariesOf(...binaries);
+    this.copySamePath(binaries);
+  }
+
+  /** Copies only the shared libraries the binaries load. */
+  copyLibrariesOf(...binaries: string[]): void {
+    this.copySamePath(
+      binaries.flatMap((binary) => [...run('ldd', [binary]).matchAll(/(\/\S+) \(0x/g)].map((match) => match[1] ?? '')),
+    );
+  }
+
+  private copySamePath(paths: readonly string[]): void {
+    for (const path of paths) {
+      const real = realpathSync(path);
+      mkdirSync(dirname(this.at(real)), { recursive: true });
+      if (!existsSync(this.at(real))) copyFileSync(real, this.at(real));
+      if (real !== path && !existsSync(this.at(path))) {
+        mkdirSync(dirname(this.at(path)), { recursive: true });
+        symlinkSync(real, this.at(path));
+      }
+    }
+  }
+
+  /** rpm against this root's own database; scriptlets run chrooted into it. */
+  rpm(...args: string[]): string {
+    return run('rpm', ['--root', this.dir, '--dbpath', '/var/lib/rpm', ...args]);
+  }
+
+  chroot(...argv: string[]): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync('chroot', [this.dir, ...argv], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Every systemd "wants"/"requires" link in the root's /etc that points at our unit. */
+  enabledLinks(): string[] {
+    const found: string[] = [];
+    const walk = (dir: string): void => {
+      if (!existsSync(dir)) return;
+      for (const entry of readdirSync(dir)) {
+        const path = join(dir, entry);
+        const stat = lstatSync(path);
+        if (stat.isDirectory()) walk(path);
+        else if (stat.isSymbolicLink() && readlinkSync(path).endsWith('imds-analyzer.service')) found.push(path);
+      }
+    };
+    walk(this.at('/etc/systemd'));
+    return found;
+  }
+}
+
+describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
+  let work = '';
+  let al2023 = '';
+  let al2023Upgrade = '';
+  let al2 = '';
+  const upgradeConfig = '{\n  "comment": "changed default shipped by release 2"\n}\n';
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'imds-analyzer-rpm-test-'));
+    al2023 = await buildRpm(REPO, ['--target', 'al2023', '--release', '1']);
+    // Release 2 ships a different default config.json, so rpm has to decide what to keep.
+    const tree = join(work, 'tree');
+    copyTree(tree);
+    writeFileSync(join(tree, 'packaging/rpm/config.json'), upgradeConfig);
+    al2023Upgrade = await buildRpm(tree, ['--target', 'al2023', '--release', '2']);
+    al2 = await buildRpm(REPO, ['--target', 'al2', '--release', '1', '--bundle-node', process.execPath, '--bundle-libbpf', HOST_LIBBPF]);
+  }, BUILD_MINUTES * 60_000);
+
+  afterAll(() => {
+    if (work !== '') rmSync(work, { recursive: true, force: true });
+  });
+
+  describe('contents', () => {
+    it('has the agreed layout, modes and owners', () => {
+      const files = packagedFiles(al2023);
+      const byPath = new Map(files.map((file) => [file.path, file]));
+      const expectFile = (path: string, mode: number, flags = '') => {
+        expect(byPath.get(path), path).toMatchObject({ mode, user: 'root', group: 'root', flags });
+      };
+      expectFile('/usr/bin/imds-analyzer', S_IFREG | 0o755);
+      expectFile(UNIT, S_IFREG | 0o644);
+      expectFile('/usr/lib/systemd/system-preset/50-imds-analyzer.preset', S_IFREG | 0o644);
+      expectFile(CONFIG, S_IFREG | 0o644, 'cn');
+      expectFile('/etc/imds-analyzer', S_IFDIR | 0o755);
+      expectFile('/var/log/imds-analyzer', S_IFDIR | 0o750);
+      expectFile(`${APP_DIR}/dist/cli/main.js`, S_IFREG | 0o644);
+      expectFile(`${APP_DIR}/bpf/imds_analyzer.bpf.o`, S_IFREG | 0o644);
+      expectFile(`${APP_DIR}/package.json`, S_IFREG | 0o644);
+      expectFile('/usr/share/licenses/imds-analyzer/LICENSE', S_IFREG | 0o644, 'l');
+
+      expect(files.filter((file) => file.user !== 'root' || file.group !== 'root')).toEqual([]);
+      expect(files.filter((file) => (file.mode & 0o022) !== 0).map((file) => file.path)).toEqual([]);
+      const executables = files.filter((file) => (file.mode & S_IFMT) === S_IFREG && (file.mode & 0o111) !== 0);
+      expect(executables.map((file) => file.path).sort()).toEqual([
+        '/usr/bin/imds-analyzer',
+        `${APP_DIR}/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node`,
+        `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
+      ]);
+    });
+
+    it('records the Node.js major the sd-notify addon was built for', () => {
+      const info = JSON.parse(
+        run('sh', ['-c', `rpm2cpio '${al2023}' | cpio -i --quiet --to-stdout .${APP_DIR}/build-info.json`]),
+      ) as Record<string, unknown>;
+      expect(info).toMatchObject({
+        target: 'al2023',
+        node_major: Number(NODE_MAJOR),
+        node_module_version: Number(process.versions.modules),
+        bundled_node: false,
+        bundled_libbpf: false,
+      });
+    });
+
+    it('holds no dev dependency, foreign platform binary, build-id link or source map', () => {
+      const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as {
+        packages: Record<string, { dev?: boolean }>;
+      };
+      const devModules = Object.entries(lock.packages)
+        .filter(([path, entry]) => path !== '' && entry.dev === true)
+        .map(([path]) => `${APP_DIR}/${path}`);
+      expect(devModules.length).toBeGreaterThan(10);
+      for (const rpm of [al2023, al2]) {
+        const paths = packagedFiles(rpm).map((file) => file.path);
+        expect(paths.length).toBeGreaterThan(100);
+        const modules = paths.filter((path) => path.startsWith(`${APP_DIR}/node_modules/`));
+        const fromDev = modules.filter((path) => devModules.some((dev) => path === dev || path.startsWith(`${dev}/`)));
+        expect(fromDev).toEqual([]);
+        for (const name of ['typescript', 'vitest', 'fast-check', 'esbuild', '@types', 'vite', '@vitest', 'rollup']) {
+          expect(modules.filter((path) => path.startsWith(`${APP_DIR}/node_modules/${name}/`)), name).toEqual([]);
+        }
+        const foreign = /(musl|darwin|win32|freebsd|openbsd|android|_arm|-arm|ia32|riscv|loong|ppc)/;
+        expect(modules.filter((path) => path.includes('koffi') && foreign.test(path))).toEqual([]);
+        expect(paths.filter((path) => path.endsWith('.node'))).toEqual([
+          `${APP_DIR}/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node`,
+          `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
+        ]);
+        expect(paths.filter((path) => path.includes('.build-id') || path.endsWith('.map') || path.endsWith('.ts'))).toEqual([]);
+      }
+    });
+
+    it('AL2023: requires the versioned Node.js, libbpf 1.x and systemd, and starts node-N directly', () => {
+      const required = requires(al2023);
+      expect(required).toEqual(
+        expect.arrayContaining([`nodejs${NODE_MAJOR}`, 'libbpf.so.1()(64bit)', 'libsystemd.so.0()(64bit)', 'systemd']),
+      );
+      // AutoReqProv is off: nothing of the build host's glibc leaks into the requirements.
+      expect(required.filter((name) => name.includes('GLIBC') || name.startsWith('ld-linux'))).toEqual([]);
+      const unit = run('sh', ['-c', `rpm2cpio '${al2023}' | cpio -i --quiet --to-stdout .${UNIT}`]);
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${NODE_MAJOR} ${APP_DIR}/dist/cli/main\\.js run`, 'm'));
+    });
+
+    it('AL2: bundles node and libbpf, requires neither, provides no library', () => {
+      const required = requires(al2);
+      expect(required.filter((name) => name.startsWith('nodejs') || name.startsWith('libbpf'))).toEqual([]);
+      expect(required).toEqual(expect.arrayContaining(['libelf.so.1()(64bit)', 'libsystemd.so.0()(64bit)']));
+      const provides = run('rpm', ['-qp', '--provides', al2]).trim().split('\n');
+      expect(provides.filter((name) => name.includes('.so'))).toEqual([]);
+      const paths = new Map(packagedFiles(al2).map((file) => [file.path, file.mode]));
+      expect(paths.get(`${APP_DIR}/runtime/bin/node`)).toBe(S_IFREG | 0o755);
+      expect(paths.get(`${APP_DIR}/lib/libbpf.so.1`)).toBe(S_IFREG | 0o755);
+      const unit = run('sh', ['-c', `rpm2cpio '${al2}' | cpio -i --quiet --to-stdout .${UNIT}`]);
+      expect(unit).toMatch(/^ExecStart=\/usr\/bin\/imds-analyzer run/m);
+    });
+
+    it('has hand-written scriptlets for systemd 219 and 252 that cannot fail the transaction', () => {
+      const scripts = run('rpm', ['-qp', '--scripts', al2023]);
+      const sections = new Map(scripts.split(/^(?=\w+ scriptlet)/m).map((part) => [part.split(' ')[0], part]));
+      const post = sections.get('postinstall') ?? '';
+      const preun = sections.get('preuninstall') ?? '';
+      const postun = sections.get('postuninstall') ?? '';
+      expect(post).toContain('preset imds-analyzer.service');
+      expect(post).toContain('try-restart imds-analyzer.service');
+      expect(post).toContain('daemon-reload');
+      expect(preun).toContain('disable imds-analyzer.service');
+      expect(preun).toContain('stop imds-analyzer.service');
+      expect(postun).toContain('daemon-reload');
+      for (const body of [post, preun, postun]) {
+        expect(body).toMatch(/exit 0\s*$/);
+        const commands = body.replace(/^\s*#.*$/gm, '');
+        expect(commands).not.toMatch(/%\{|--now/);
+      }
+    });
+
+    it('passes rpmlint with zero errors, and every warning left is explained in the README', () => {
+      const readme = readFileSync(join(REPO, 'packaging/rpm/README.md'), 'utf8');
+      for (const rpm of [al2023, al2]) {
+        const result = spawnSync(
+          'rpmlint',
+          ['-c', join(REPO, 'packaging/rpm/rpmlint.toml'), rpm, join(REPO, 'packaging/rpm/imds-analyzer.spec')],
+          { encoding: 'utf8' },
+        );
+        const output = result.stdout + result.stderr;
+        expect(output, output).toMatch(/\b0 errors,/);
+        const warnings = new Set([...output.matchAll(/: W: ([\w-]+)/g)].map((match) => match[1] ?? ''));
+        expect([...warnings].filter((warning) => !readme.includes(`\`${warning}\``))).toEqual([]);
+      }
+    });
+  });
+
+  describe('install, upgrade and erase with rpm --root', () => {
+    let root: ThrowawayRoot;
+
+    beforeAll(() => {
+      root = new ThrowawayRoot(work, 'al2023-root');
+    });
+
+    it('install: files in place, unit enabled by the preset, launcher asks for its Node.js', () => {
+      root.rpm('-i', '--nodeps', al2023);
+      expect(root.rpm('-q', 'imds-analyzer').trim()).toBe(`imds-analyzer-${packageVersion()}-1.amzn2023.x86_64`);
+      expect(root.enabledLinks()).toEqual([root.at(WANTS_LINK)]);
+      // Debian's systemctl, which runs the scriptlets here, names the unit by its /lib alias.
+      expect(readlinkSync(root.at(WANTS_LINK))).toMatch(/^(\/usr)?\/lib\/systemd\/system\/imds-analyzer\.service$/);
+      expect(lstatSync(root.at('/var/log/imds-analyzer')).mode & 0o7777).toBe(0o750);
+
+      const missing = root.chroot('/usr/bin/imds-analyzer', '--version');
+      expect(missing.status).toBe(127);
+      expect(missing.stderr).toContain(`install nodejs${NODE_MAJOR}`);
+
+      root.copyWithLibraries(process.execPath);
+      symlinkSync(realpathSync(process.execPath), root.at(`/usr/bin/node-${NODE_MAJOR}`));
+      const found = root.chroot('/usr/bin/imds-analyzer', '--version');
+      expect(found).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
+    });
+
+    it('upgrade: keeps the edited config.json, puts the new default beside it, stays enabled', () => {
+      const edited = '{ "edited": "by the admin" }\n';
+      writeFileSync(root.at(CONFIG), edited);
+      root.rpm('-U', '--nodeps', al2023Upgrade);
+      expect(root.rpm('-q', 'imds-analyzer').trim()).toBe(`imds-analyzer-${packageVersion()}-2.amzn2023.x86_64`);
+      expect(readFileSync(root.at(CONFIG), 'utf8')).toBe(edited);
+      expect(readFileSync(root.at(`${CONFIG}.rpmnew`), 'utf8')).toBe(upgradeConfig);
+      expect(root.enabledLinks()).toEqual([root.at(WANTS_LINK)]);
+    });
+
+    it('erase: no unit left enabled, the app is gone, the edited config is saved', () => {
+      root.rpm('-e', 'imds-analyzer');
+      expect(root.enabledLinks()).toEqual([]);
+      expect(existsSync(root.at(APP_DIR))).toBe(false);
+      expect(existsSync(root.at(UNIT))).toBe(false);
+      expect(existsSync(root.at('/usr/bin/imds-analyzer'))).toBe(false);
+      expect(readFileSync(root.at(`${CONFIG}.rpmsave`), 'utf8')).toContain('by the admin');
+      expect(spawnSync('rpm', ['--root', root.dir, '--dbpath', '/var/lib/rpm', '-q', 'imds-analyzer']).status).toBe(1);
+    });
+  });
+
+  describe('AL2 build with bundled node and libbpf, installed with rpm --root', () => {
+    let root: ThrowawayRoot;
+
+    beforeAll(() => {
+      root = new ThrowawayRoot(work, 'al2-root');
+      // What the bundled tree loads from the system: libstdc++ and glibc (node), libsystemd
+      // (sd-notify), libelf and zlib (libbpf). The bundled node itself comes from the RPM only.
+      root.copyLibrariesOf(process.execPath);
+      root.copyWithLibraries(HOST_LIBSYSTEMD, HOST_LIBBPF);
+      root.rpm('-i', '--nodeps', al2);
+    });
+
+    it('the launcher runs the bundled node', () => {
+      expect(existsSync(root.at('/usr/bin/node'))).toBe(false);
+      const result = root.chroot('/usr/bin/imds-analyzer', '--version');
+      expect(result).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
+    });
+
+    it('the pruned node_modules still load, with native addons and the bundled libbpf', () => {
+      const probe = `
+        const { createRequire } = require('node:module');
+        const appRequire = createRequire('${APP_DIR}/package.json');
+        for (const name of ['pino', 'pino-roll', 'zod', 'sd-notify']) appRequire(name);
+        const koffi = appRequire('koffi');
+        const libbpf = koffi.load('${APP_DIR}/lib/libbpf.so.1');
+        console.log(libbpf.func('const char *libbpf_version_string(void)')());
+      `;
+      const result = root.chroot(`${APP_DIR}/runtime/bin/node`, '-e', probe);
+      expect(result.stderr).toBe('');
+      expect(result.stdout.trim()).toMatch(/^v1\.\d+$/);
+    });
+
+    it('erase leaves no unit enabled', () => {
+      expect(root.enabledLinks()).toEqual([root.at(WANTS_LINK)]);
+      root.rpm('-e', 'imds-analyzer');
+      expect(root.enabledLinks()).toEqual([]);
+      expect(existsSync(root.at(`${APP_DIR}/runtime/bin/node`))).toBe(false);
+    });
+  });
+});
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+}
