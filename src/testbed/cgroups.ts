@@ -23,9 +23,35 @@ function pidsIn(directory: string): number[] {
   }
 }
 
+/**
+ * Removes cgroup directories given parents first (creation order), killing what runs in
+ * them. Returns the ones that still exist afterwards.
+ */
+export function removeCgroups(createdInOrder: readonly string[]): string[] {
+  for (const directory of [...createdInOrder].reverse()) {
+    for (let attempt = 0; attempt < 50 && existsSync(directory); attempt++) {
+      for (const pid of pidsIn(directory)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      try {
+        rmdirSync(directory);
+      } catch {
+        sleepSync(20);
+      }
+    }
+  }
+  return createdInOrder.filter((directory) => existsSync(directory));
+}
+
 export class CgroupTracker {
   private readonly created: string[] = [];
   private rootPath: string | undefined;
+
+  constructor(private readonly onCreate: (created: readonly string[]) => void = () => undefined) {}
 
   /** Absolute path of `name` (relative to the cgroup2 root), created with any missing parents. */
   ensure(name: string): string {
@@ -40,6 +66,7 @@ export class CgroupTracker {
       if (!existsSync(current)) {
         mkdirSync(current);
         this.created.push(current);
+        this.onCreate(this.created);
       }
     }
     return current;
@@ -55,23 +82,7 @@ export class CgroupTracker {
    * Returns the directories that could not be removed. Safe to call twice.
    */
   removeAll(): string[] {
-    for (const directory of [...this.created].reverse()) {
-      for (let attempt = 0; attempt < 50 && existsSync(directory); attempt++) {
-        for (const pid of pidsIn(directory)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-        try {
-          rmdirSync(directory);
-        } catch {
-          sleepSync(20);
-        }
-      }
-    }
-    const leftovers = this.created.filter((directory) => existsSync(directory));
+    const leftovers = removeCgroups(this.created);
     this.created.splice(0, this.created.length, ...leftovers);
     return leftovers;
   }

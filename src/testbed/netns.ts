@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupTracker } from './cgroups.js';
 import { compiledScript } from './compiled.js';
-import { runSync, startProcess, tryRunSync, type RunningProcess, type RunResult } from './exec.js';
+import { runSync, startProcess, type RunningProcess, type RunResult } from './exec.js';
 import {
   IMDS_IPV4,
   IMDS_IPV6,
@@ -17,7 +17,8 @@ import {
   type ImdsOptionsInput,
   type ServedRequest,
 } from './imds-options.js';
-import { holdUnreachableRoutes } from './root-routes.js';
+import { registerTestbed, type HolderRecord, type Registration } from './host-registry.js';
+import { deleteNamespaces, namespaceExists } from './namespaces.js';
 
 export type ImdsServerSettings = Omit<ImdsOptionsInput, 'logFile' | 'listen' | 'port'>;
 
@@ -143,11 +144,12 @@ class TestbedHost implements Testbed {
   private readonly bridge: string;
   private readonly ipv6: boolean;
   private readonly baseSettings: ImdsServerSettings;
-  private readonly namespacesMade: string[] = [];
-  private readonly cgroups = new CgroupTracker();
+  /** Every namespace name this testbed owns, known before any is made. */
+  private namespaces: string[] = [];
+  private readonly cgroups = new CgroupTracker(() => this.registration?.update(this.holderRecord()));
   private readonly clients = new Set<RunningProcess>();
   private server: RunningProcess | undefined;
-  private releaseRoutes: (() => void) | undefined;
+  private registration: Registration | undefined;
   private tornDown = false;
 
   constructor(
@@ -170,9 +172,18 @@ class TestbedHost implements Testbed {
     return first;
   }
 
-  /** Builds namespaces, links and routes. Throws after undoing its work on any failure. */
+  private clientNamespaceName(index: number): string {
+    return index === 0 ? `${this.name}-cli` : `${this.name}-cli${index + 1}`;
+  }
+
+  private holderRecord(): HolderRecord {
+    return { name: this.name, namespaces: this.namespaces, cgroups: [...this.cgroups.list()] };
+  }
+
+  /** Builds namespaces, links and routes. The caller tears down on failure. */
   build(clientCount: number): void {
-    this.releaseRoutes = holdUnreachableRoutes(this.name);
+    this.namespaces = [this.imdsNs, ...Array.from({ length: clientCount }, (_, index) => this.clientNamespaceName(index))];
+    this.registration = registerTestbed(this.holderRecord());
     this.addNamespace(this.imdsNs);
     const inImds = ['ip', '-n', this.imdsNs];
     runSync([...inImds, 'link', 'set', 'lo', 'up']);
@@ -187,13 +198,12 @@ class TestbedHost implements Testbed {
 
   private addNamespace(ns: string): void {
     // The name holds our pid: an existing namespace of that name is left over from a dead run.
-    if (tryRunSync(['ip', 'netns', 'pids', ns]) !== null) tryRunSync(['ip', 'netns', 'del', ns]);
+    if (namespaceExists(ns)) deleteNamespaces([ns]);
     runSync(['ip', 'netns', 'add', ns]);
-    this.namespacesMade.push(ns);
   }
 
   private addClient(index: number): void {
-    const ns = index === 0 ? `${this.name}-cli` : `${this.name}-cli${index + 1}`;
+    const ns = this.clientNamespaceName(index);
     const clientLink = `${this.name}c${index}`;
     const bridgePort = `${this.name}i${index}`;
     const addresses = {
@@ -329,21 +339,10 @@ class TestbedHost implements Testbed {
     this.server?.kill('SIGKILL');
     for (const client of this.clients) client.kill('SIGKILL');
     // Everything still inside our namespaces was started by this testbed (e.g. `cmd & exit`).
-    for (const ns of this.namespacesMade) {
-      for (const pid of (tryRunSync(['ip', 'netns', 'pids', ns]) ?? '').split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
+    for (const ns of deleteNamespaces(this.namespaces)) problems.push(`namespace ${ns} not deleted`);
     for (const leftover of this.cgroups.removeAll()) problems.push(`cgroup ${leftover} not removed`);
-    for (const ns of this.namespacesMade.reverse()) {
-      if (tryRunSync(['ip', 'netns', 'del', ns]) === null) problems.push(`namespace ${ns} not deleted`);
-    }
-    this.namespacesMade.length = 0;
-    this.releaseRoutes?.();
+    // With leftovers the holder file stays: whoever registers after this process has died removes them.
+    if (problems.length === 0) this.registration?.release();
     rmSync(this.workDir, { recursive: true, force: true });
     if (problems.length > 0) throw new Error(`testbed ${this.name} teardown: ${problems.join('; ')}`);
   }

@@ -1,7 +1,7 @@
 // The testbed itself, end to end: real namespaces, the real test IMDS, real curl,
 // python3 and node clients. Every claim a client makes is checked against the server's
 // own request log; teardown is checked against the host.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -324,6 +324,54 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       expect(existsSync(cgroup) || existsSync(dirname(cgroup))).toBe(false);
       expect(existsSync(testbed.workDir)).toBe(false);
       await expect(testbed.teardown()).resolves.toBeUndefined();
+    });
+
+    /** A separate node process that builds a testbed with a cgroup and a client, prints it, then `then`s. */
+    async function testbedInAnotherProcess(then: string) {
+      const index = new URL('../../dist/testbed/index.js', import.meta.url).href;
+      const script = `
+        const { createTestbed } = await import(${JSON.stringify(index)});
+        const testbed = await createTestbed({ prefix: 'tbx' });
+        const cgroup = testbed.cgroupPath(testbed.name + '.slice/app.service');
+        testbed.spawn(['sleep', '600'], { cgroup: testbed.name + '.slice/app.service' });
+        console.log(JSON.stringify({ name: testbed.name, namespaces: [testbed.imdsNs, testbed.clientNs], cgroup }));
+        ${then}`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+      const line = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+      const made = JSON.parse(line) as { name: string; namespaces: string[]; cgroup: string };
+      expect(networkNamespaces()).toEqual(expect.arrayContaining(made.namespaces));
+      expect(existsSync(made.cgroup)).toBe(true);
+      return { child, exited, made };
+    }
+
+    function expectGone(made: { name: string; namespaces: string[]; cgroup: string }): void {
+      expect(networkNamespaces().filter((ns) => made.namespaces.includes(ns))).toEqual([]);
+      expect(existsSync(dirname(made.cgroup))).toBe(false);
+      expect(liveTestbedHolders().filter((holder) => holder.includes(made.name))).toEqual([]);
+    }
+
+    it('cleans up when the process exits without teardown', async () => {
+      const { exited, made } = await testbedInAnotherProcess('process.exit(3);');
+      expect(await exited).toBe(3);
+      expectGone(made);
+    });
+
+    it.each(['SIGTERM', 'SIGINT'] as const)('cleans up on %s and still dies of it', async (signal) => {
+      const { child, exited, made } = await testbedInAnotherProcess('setInterval(() => undefined, 1000);');
+      child.kill(signal);
+      expect(await exited).toBe(signal);
+      expectGone(made);
+    });
+
+    it('after SIGKILL, the next testbed registration on the host removes what was left', async () => {
+      const { child, exited, made } = await testbedInAnotherProcess('setInterval(() => undefined, 1000);');
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      expect(networkNamespaces()).toEqual(expect.arrayContaining(made.namespaces));
+      const next = await createTestbed({ prefix: 'tbn' });
+      await next.teardown();
+      expectGone(made);
     });
 
     it('restores the root routes to what they were before any testbed', () => {
