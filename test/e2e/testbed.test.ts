@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allBasicClients,
@@ -372,6 +373,27 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       const next = await createTestbed({ prefix: 'tbn' });
       await next.teardown();
       expectGone(made);
+    });
+
+    it('hold.js keeps a testbed for shell scripts until SIGTERM', async () => {
+      const hold = fileURLToPath(new URL('../../dist/testbed/hold.js', import.meta.url));
+      const child = spawn(process.execPath, [hold, '--prefix', 'tbh', '--imds', '{"tokens":"required"}'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const held = JSON.parse(await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())))) as {
+        imdsNs: string;
+        clientNs: string;
+        netnsPaths: string[];
+        serverLogFile: string;
+      };
+      expect(held.netnsPaths).toEqual([`/run/netns/${held.clientNs}`]);
+      const curl = execFileSync('ip', ['netns', 'exec', held.clientNs, ...curlV1().argv], { encoding: 'utf8' });
+      expect(curl).toBe('Unauthorized');
+      expect(readFileSync(held.serverLogFile, 'utf8')).toContain('"status":401');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(networkNamespaces().filter((ns) => ns === held.imdsNs || ns === held.clientNs)).toEqual([]);
     });
 
     it('restores the root routes to what they were before any testbed', () => {
