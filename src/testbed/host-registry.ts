@@ -112,9 +112,14 @@ function liveHolders(): string[] {
   });
 }
 
-/** Route types installed for exactly this prefix in the main table of the root namespace. */
-function routeTypes(route: SafetyRoute): string[] {
-  const json = runSync(['ip', '-j', route.family, 'route', 'show', 'table', 'main', 'exact', route.prefix]);
+/** `ip` run in a network namespace, or in the root namespace for null. */
+function ipIn(namespace: string | null): string[] {
+  return namespace === null ? ['ip'] : ['ip', '-n', namespace];
+}
+
+/** Route types installed for exactly this prefix in the main table of a namespace. */
+function routeTypes(route: SafetyRoute, namespace: string | null = null): string[] {
+  const json = runSync([...ipIn(namespace), '-j', route.family, 'route', 'show', 'table', 'main', 'exact', route.prefix]);
   const routes = JSON.parse(json.trim() || '[]') as Array<{ type?: string }>;
   return routes.map((entry) => entry.type ?? 'unicast');
 }
@@ -180,17 +185,20 @@ export function liveTestbedHolders(): string[] {
 }
 
 /**
- * Throws unless, from the root namespace, both IMDS addresses hit an `unreachable` route:
- * the route is installed and `ip route get` answers that there is no route.
+ * Throws unless, in `namespace` (null: the root namespace), both IMDS addresses hit an
+ * `unreachable` route: the route is installed and `ip route get` finds no route.
  */
-export function assertNoImdsRouteFromRoot(): void {
+export function assertNoImdsRouteIn(namespace: string | null): void {
+  const where = namespace === null ? 'the root namespace' : `namespace ${namespace}`;
   for (const route of safetyRoutes()) {
-    if (!routeTypes(route).includes('unreachable')) {
-      throw new Error(`no unreachable route for ${route.prefix} in the root namespace`);
+    if (!routeTypes(route, namespace).includes('unreachable')) {
+      throw new Error(`no unreachable route for ${route.prefix} in ${where}`);
     }
-    const lookup = tryRunSync(['ip', route.family, 'route', 'get', route.address]);
-    if (lookup !== null) {
-      throw new Error(`root namespace has a route to ${route.address}: ${lookup.trim()}`);
-    }
+    const lookup = tryRunSync([...ipIn(namespace), route.family, 'route', 'get', route.address]);
+    if (lookup !== null) throw new Error(`${where} has a route to ${route.address}: ${lookup.trim()}`);
   }
+}
+
+export function assertNoImdsRouteFromRoot(): void {
+  assertNoImdsRouteIn(null);
 }

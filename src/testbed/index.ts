@@ -15,7 +15,7 @@
 // the namespaces as JSON and holds them until SIGTERM.
 export { createTestbed } from './netns.js';
 export type { ClientAddresses, ImdsServerSettings, RunOptions, Testbed, TestbedOptions } from './netns.js';
-export { assertNoImdsRouteFromRoot, liveTestbedHolders } from './host-registry.js';
+export { assertNoImdsRouteFromRoot, assertNoImdsRouteIn, liveTestbedHolders } from './host-registry.js';
 export { IMDS_IPV4, IMDS_IPV6, parseImdsOptions } from './imds-options.js';
 export type { ImdsCredentials, ImdsOptions, ImdsOptionsInput, ServedRequest } from './imds-options.js';
 export type { RunResult, RunningProcess } from './exec.js';

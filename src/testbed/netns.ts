@@ -17,7 +17,7 @@ import {
   type ImdsOptionsInput,
   type ServedRequest,
 } from './imds-options.js';
-import { registerTestbed, type HolderRecord, type Registration } from './host-registry.js';
+import { assertNoImdsRouteFromRoot, registerTestbed, type HolderRecord, type Registration } from './host-registry.js';
 import { deleteNamespaces, namespaceExists } from './namespaces.js';
 
 export type ImdsServerSettings = Omit<ImdsOptionsInput, 'logFile' | 'listen' | 'port'>;
@@ -86,6 +86,8 @@ export interface Testbed {
   createdCgroups(): readonly string[];
   /** Kills servers and clients, deletes namespaces, cgroups, routes it added. Idempotent. */
   teardown(): Promise<void>;
+  /** Throws unless the root namespace routes both IMDS addresses to `unreachable` (see host-registry). */
+  assertNoImdsRouteFromRoot(): void;
 }
 
 const MAX_IFNAME = 15;
@@ -318,6 +320,10 @@ class TestbedHost implements Testbed {
 
   cgroupPath(name: string): string {
     return this.cgroups.ensure(name);
+  }
+
+  assertNoImdsRouteFromRoot(): void {
+    assertNoImdsRouteFromRoot();
   }
 
   createdCgroups(): readonly string[] {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allBasicClients,
   assertNoImdsRouteFromRoot,
+  assertNoImdsRouteIn,
   botocoreCredentials,
   createTestbed,
   curlV1,
@@ -54,6 +55,9 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
     it('routes both IMDS addresses to unreachable in the root namespace while it lives', () => {
       expect(rootImdsRoutes()).toEqual({ ipv4: true, ipv6: true });
       expect(() => assertNoImdsRouteFromRoot()).not.toThrow();
+      expect(() => testbed.assertNoImdsRouteFromRoot()).not.toThrow();
+      // The same check fails where IMDS is reachable: in the client namespace.
+      expect(() => assertNoImdsRouteIn(testbed.clientNs)).toThrow(/no unreachable route for 169\.254\.169\.254\/32/);
     });
 
     it('gives no namespace a default route and keeps its links out of the root namespace', () => {
