@@ -296,7 +296,7 @@ class TestbedHost implements Testbed {
   }
 
   run(cmd: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-    return this.spawn(cmd, { timeoutMs: 30_000, ...opts }).result;
+    return this.spawn(cmd, { ...opts, timeoutMs: opts.timeoutMs ?? 30_000 }).result;
   }
 
   serverRequests(): ServedRequest[] {
