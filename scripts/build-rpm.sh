@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the imds-analyzer RPM for Amazon Linux 2023 or Amazon Linux 2 into dist-rpm/.
 #
-#   scripts/build-rpm.sh [--target al2023|al2] [--release N] [--bundle-node PATH]
-#                        [--bundle-libbpf PATH] [--nodedir DIR]
+#   scripts/build-rpm.sh [--target al2023|al2] [--release N] [--node-major N | --nodedir DIR]
+#                        [--bundle-node PATH] [--bundle-libbpf PATH]
 #
 # The working tree is only read: the app is compiled and its production node_modules are
 # installed in a private work directory, then rpmbuild runs with a private _topdir there.
@@ -11,10 +11,15 @@
 #
 # Native addons: koffi ships prebuilt N-API binaries (any Node.js major works); sd-notify is
 # compiled against the V8 API, so it only loads in the Node.js major whose headers built it.
-# Those headers come from --nodedir DIR (a Node.js install prefix with include/node), else the
-# prefix of --bundle-node, else the prefix of the node running this script. That major becomes
-# the package's nodejsNN requirement and is recorded in /usr/lib/imds-analyzer/build-info.json.
+# The headers come from --nodedir DIR (a Node.js install prefix with include/node), else, with
+# --node-major N, from the npm registry's repackaged official build node-linux-<arch>@N (cached
+# in $NODE_CACHE), else from the prefix of --bundle-node. AL2023 defaults to --node-major 22.
+# The addon is loaded once with that prefix's bin/node (or the bundled node) to prove the match.
+# The major becomes the package's nodejsNN requirement and is recorded in
+# /usr/lib/imds-analyzer/build-info.json.
 set -euo pipefail
+
+NODE_CACHE=${IMDS_ANALYZER_NODE_CACHE:-/var/cache/imds-analyzer}
 
 usage() {
   sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -30,6 +35,7 @@ release=1
 bundle_node=
 bundle_libbpf=
 nodedir=
+node_major=
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) target=${2:?}; shift 2 ;;
@@ -37,13 +43,18 @@ while [ $# -gt 0 ]; do
     --bundle-node) bundle_node=${2:?}; shift 2 ;;
     --bundle-libbpf) bundle_libbpf=${2:?}; shift 2 ;;
     --nodedir) nodedir=${2:?}; shift 2 ;;
+    --node-major) node_major=${2:?}; shift 2 ;;
     -h | --help) usage ;;
     *) echo "build-rpm: unknown argument: $1" >&2; usage ;;
   esac
 done
 
 case "$target" in
-  al2023) dist=.amzn2023 ;;
+  al2023)
+    dist=.amzn2023
+    # nodejs22 rather than nodejs20: Node.js 20 left upstream support in April 2026.
+    [ -n "$nodedir$bundle_node" ] || node_major=${node_major:-22}
+    ;;
   al2)
     dist=.amzn2
     # Amazon Linux 2 has no Node.js >= 18 package and only libbpf 0.x.
@@ -52,6 +63,7 @@ case "$target" in
   *) die "unknown --target '$target' (al2023 or al2)" ;;
 esac
 [[ "$release" =~ ^[1-9][0-9]*$ ]] || die "--release must be a positive integer, got '$release'"
+[ -z "$node_major" ] || [[ "$node_major" =~ ^[1-9][0-9]$ ]] || die "--node-major must be a Node.js major, got '$node_major'"
 if [ -n "$bundle_node" ]; then
   [ -x "$bundle_node" ] || die "--bundle-node $bundle_node is not an executable"
   bundle_node=$(readlink -f "$bundle_node")
@@ -70,26 +82,44 @@ unit="$repo/packaging/systemd/imds-analyzer.service"
 [ -f "$repo/bpf/imds_analyzer.bpf.o" ] || die "bpf/imds_analyzer.bpf.o is missing (npm run build:bpf)"
 version=$(node -p "require('$repo/package.json').version")
 
-node_for_headers=${bundle_node:-$(command -v node)}
-if [ -z "$nodedir" ]; then
-  nodedir=$(dirname "$(dirname "$(readlink -f "$node_for_headers")")")
-fi
-version_header="$nodedir/include/node/node_version.h"
-[ -f "$version_header" ] || die "no Node.js headers at $version_header: pass --nodedir"
-node_major=$(awk '$2 == "NODE_MAJOR_VERSION" { print $3 }' "$version_header")
-[[ "$node_major" =~ ^[0-9]+$ ]] || die "cannot read NODE_MAJOR_VERSION from $version_header"
-if [ -n "$bundle_node" ]; then
-  bundled_major=$("$bundle_node" -p 'process.versions.node.split(".")[0]') ||
-    die "$bundle_node does not run on this build host"
-  [ "$bundled_major" = "$node_major" ] ||
-    die "bundled node is $bundled_major but the headers in $nodedir are $node_major"
-fi
-
 case "$(uname -m)" in
-  x86_64) koffi_platform=linux_x64 ;;
-  aarch64) koffi_platform=linux_arm64 ;;
+  x86_64) node_arch=x64 ;;
+  aarch64) node_arch=arm64 ;;
   *) die "unsupported build architecture $(uname -m)" ;;
 esac
+koffi_platform=linux_$node_arch
+
+# A Node.js N install prefix from the npm registry (headers and bin/node), fetched once.
+fetch_node_prefix() {
+  local major=$1 cache="$NODE_CACHE/node-$1-linux-$node_arch"
+  if [ ! -f "$cache/package/include/node/node_version.h" ]; then
+    echo "build-rpm: fetching Node.js $major headers (npm: node-linux-$node_arch@$major) into $cache" >&2
+    rm -rf "$cache" && mkdir -p "$cache"
+    (cd "$cache" && npm pack "node-linux-$node_arch@$major" --silent --prefer-offline >tarball.name &&
+      tar -xzf "$(cat tarball.name)" && rm "$(cat tarball.name)" tarball.name) ||
+      die "cannot fetch node-linux-$node_arch@$major from the npm registry"
+  fi
+  echo "$cache/package"
+}
+
+if [ -z "$nodedir" ] && [ -n "$node_major" ]; then
+  nodedir=$(fetch_node_prefix "$node_major")
+elif [ -z "$nodedir" ]; then
+  [ -n "$bundle_node" ] || die "say which Node.js to build for: --node-major N or --nodedir DIR"
+  nodedir=$(dirname "$(dirname "$bundle_node")")
+fi
+version_header="$nodedir/include/node/node_version.h"
+[ -f "$version_header" ] || die "no Node.js headers at $version_header: pass --nodedir or --node-major"
+header_major=$(awk '$2 == "NODE_MAJOR_VERSION" { print $3 }' "$version_header")
+[[ "$header_major" =~ ^[0-9]+$ ]] || die "cannot read NODE_MAJOR_VERSION from $version_header"
+[ -z "$node_major" ] || [ "$node_major" = "$header_major" ] ||
+  die "--node-major $node_major but the headers in $nodedir are Node.js $header_major"
+node_major=$header_major
+# The node that proves the addon loads: the bundled one, else the headers' own.
+check_node=${bundle_node:-$nodedir/bin/node}
+[ -x "$check_node" ] || die "no $check_node to check the sd-notify addon with"
+check_major=$("$check_node" -p 'process.versions.node.split(".")[0]') || die "$check_node does not run on this build host"
+[ "$check_major" = "$node_major" ] || die "$check_node is Node.js $check_major but the headers in $nodedir are $node_major"
 
 # Leaves what runs: this platform's glibc koffi binary, the stripped sd-notify addon and the
 # JavaScript. Tests, docs, CI files, type declarations and native build inputs go.
@@ -145,10 +175,7 @@ cp "$repo/bpf/imds_analyzer.bpf.o" "$app/bpf/"
 
 prune_node_modules "$app/node_modules"
 find "$app/dist" -name '*.map' -delete
-if [ -n "$bundle_node" ]; then
-  # Proves the addon's ABI matches the runtime that ships with it.
-  (cd "$app" && "$bundle_node" -e "require('sd-notify')") || die "sd-notify does not load in $bundle_node"
-fi
+(cd "$app" && "$check_node" -e "require('sd-notify')") || die "the sd-notify addon does not load in $check_node"
 bundle_node_flag=$([ -n "$bundle_node" ] && echo 1 || echo 0)
 bundle_libbpf_flag=$([ -n "$bundle_libbpf" ] && echo 1 || echo 0)
 node -e '

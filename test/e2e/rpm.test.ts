@@ -30,7 +30,15 @@ const WANTS_LINK = '/etc/systemd/system/multi-user.target.wants/imds-analyzer.se
 const CONFIG = '/etc/imds-analyzer/config.json';
 const HOST_LIBBPF = '/usr/lib/x86_64-linux-gnu/libbpf.so.1';
 const HOST_LIBSYSTEMD = '/usr/lib/x86_64-linux-gnu/libsystemd.so.0';
-const NODE_MAJOR = process.versions.node.split('.')[0] ?? '';
+// AL2023 packages are built for nodejs22; build-rpm.sh fetches that Node.js (headers and
+// binary) from the npm registry into its cache, where this test finds it too.
+const AL2023_NODE_MAJOR = '22';
+const AL2023_NODE = join(
+  process.env.IMDS_ANALYZER_NODE_CACHE ?? '/var/cache/imds-analyzer',
+  `node-${AL2023_NODE_MAJOR}-linux-x64/package/bin/node`,
+);
+// The AL2 test build bundles the node running this test (this host's).
+const BUNDLED_NODE_MAJOR = process.versions.node.split('.')[0] ?? '';
 const BUILD_MINUTES = 6;
 const notRoot = process.getuid?.() === 0 ? null : 'needs root: rpm --root, chroot and mknod';
 
@@ -82,6 +90,11 @@ function packagedFiles(rpm: string): PackagedFile[] {
       const [, mode = '', user = '', group = '', flags = '', path = ''] = match;
       return { path, mode: parseInt(mode, 8), user, group, flags };
     });
+}
+
+/** One file's content, read from the RPM's payload. */
+function packagedText(rpm: string, path: string): string {
+  return run('sh', ['-c', `rpm2cpio '${rpm}' | cpio -i --quiet --to-stdout '.${path}'`]);
 }
 
 function requires(rpm: string): string[] {
@@ -215,13 +228,12 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     });
 
     it('records the Node.js major the sd-notify addon was built for', () => {
-      const info = JSON.parse(
-        run('sh', ['-c', `rpm2cpio '${al2023}' | cpio -i --quiet --to-stdout .${APP_DIR}/build-info.json`]),
-      ) as Record<string, unknown>;
+      const modulesVersion = run(AL2023_NODE, ['-p', 'process.versions.modules']).trim();
+      const info = JSON.parse(packagedText(al2023, `${APP_DIR}/build-info.json`)) as Record<string, unknown>;
       expect(info).toMatchObject({
         target: 'al2023',
-        node_major: Number(NODE_MAJOR),
-        node_module_version: Number(process.versions.modules),
+        node_major: Number(AL2023_NODE_MAJOR),
+        node_module_version: Number(modulesVersion),
         bundled_node: false,
         bundled_libbpf: false,
       });
@@ -257,12 +269,12 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     it('AL2023: requires the versioned Node.js, libbpf 1.x and systemd, and starts node-N directly', () => {
       const required = requires(al2023);
       expect(required).toEqual(
-        expect.arrayContaining([`nodejs${NODE_MAJOR}`, 'libbpf.so.1()(64bit)', 'libsystemd.so.0()(64bit)', 'systemd']),
+        expect.arrayContaining([`nodejs${AL2023_NODE_MAJOR}`, 'libbpf.so.1()(64bit)', 'libsystemd.so.0()(64bit)', 'systemd']),
       );
       // AutoReqProv is off: nothing of the build host's glibc leaks into the requirements.
       expect(required.filter((name) => name.includes('GLIBC') || name.startsWith('ld-linux'))).toEqual([]);
-      const unit = run('sh', ['-c', `rpm2cpio '${al2023}' | cpio -i --quiet --to-stdout .${UNIT}`]);
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${NODE_MAJOR} ${APP_DIR}/dist/cli/main\\.js run`, 'm'));
+      const unit = packagedText(al2023, UNIT);
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} ${APP_DIR}/dist/cli/main\\.js run`, 'm'));
     });
 
     it('AL2: bundles node and libbpf, requires neither, provides no library', () => {
@@ -274,8 +286,13 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       const paths = new Map(packagedFiles(al2).map((file) => [file.path, file.mode]));
       expect(paths.get(`${APP_DIR}/runtime/bin/node`)).toBe(S_IFREG | 0o755);
       expect(paths.get(`${APP_DIR}/lib/libbpf.so.1`)).toBe(S_IFREG | 0o755);
-      const unit = run('sh', ['-c', `rpm2cpio '${al2}' | cpio -i --quiet --to-stdout .${UNIT}`]);
-      expect(unit).toMatch(/^ExecStart=\/usr\/bin\/imds-analyzer run/m);
+      expect(packagedText(al2, UNIT)).toMatch(/^ExecStart=\/usr\/bin\/imds-analyzer run/m);
+      expect(JSON.parse(packagedText(al2, `${APP_DIR}/build-info.json`))).toMatchObject({
+        target: 'al2',
+        node_major: Number(BUNDLED_NODE_MAJOR),
+        bundled_node: true,
+        bundled_libbpf: true,
+      });
     });
 
     it('has hand-written scriptlets for systemd 219 and 252 that cannot fail the transaction', () => {
@@ -330,12 +347,15 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
 
       const missing = root.chroot('/usr/bin/imds-analyzer', '--version');
       expect(missing.status).toBe(127);
-      expect(missing.stderr).toContain(`install nodejs${NODE_MAJOR}`);
+      expect(missing.stderr).toContain(`install nodejs${AL2023_NODE_MAJOR}`);
 
-      root.copyWithLibraries(process.execPath);
-      symlinkSync(realpathSync(process.execPath), root.at(`/usr/bin/node-${NODE_MAJOR}`));
+      // What nodejs22 and systemd-libs bring on AL2023: /usr/bin/node-22 and libsystemd.
+      root.copyWithLibraries(AL2023_NODE, HOST_LIBSYSTEMD);
+      symlinkSync(AL2023_NODE, root.at(`/usr/bin/node-${AL2023_NODE_MAJOR}`));
       const found = root.chroot('/usr/bin/imds-analyzer', '--version');
       expect(found).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
+      const addon = root.chroot(`/usr/bin/node-${AL2023_NODE_MAJOR}`, '-e', `require('${APP_DIR}/node_modules/sd-notify')`);
+      expect(addon).toMatchObject({ status: 0, stderr: '' });
     });
 
     it('upgrade: keeps the edited config.json, puts the new default beside it, stays enabled', () => {
