@@ -295,6 +295,18 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       });
     });
 
+    it('can be installed by rpm 4.11 (Amazon Linux 2): xz payload, no newer rpmlib features', () => {
+      // What rpm 4.11 knows (its rpmlib() provides); zstd payloads, rich and caret dependencies are newer.
+      const known = new Set(['CompressedFileNames', 'FileDigests', 'PayloadFilesHavePrefix', 'PayloadIsXz',
+        'PartialHardlinkSets', 'VersionedDependencies', 'ExplicitPackageProvide', 'HeaderLoadSortsTags']);
+      for (const rpm of [al2023, al2]) {
+        const features = requires(rpm).flatMap((name) => /^rpmlib\((\w+)\)/.exec(name)?.[1] ?? []);
+        expect(features).toContain('PayloadIsXz');
+        expect(features.filter((feature) => !known.has(feature))).toEqual([]);
+        expect(run('rpm', ['-qp', '--queryformat', '%{PAYLOADCOMPRESSOR}', rpm])).toBe('xz');
+      }
+    });
+
     it('has hand-written scriptlets for systemd 219 and 252 that cannot fail the transaction', () => {
       const scripts = run('rpm', ['-qp', '--scripts', al2023]);
       const sections = new Map(scripts.split(/^(?=\w+ scriptlet)/m).map((part) => [part.split(' ')[0], part]));
