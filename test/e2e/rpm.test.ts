@@ -364,8 +364,10 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       // What nodejs22 and systemd-libs bring on AL2023: /usr/bin/node-22 and libsystemd.
       root.copyWithLibraries(AL2023_NODE, HOST_LIBSYSTEMD);
       symlinkSync(AL2023_NODE, root.at(`/usr/bin/node-${AL2023_NODE_MAJOR}`));
-      const found = root.chroot('/usr/bin/imds-analyzer', '--version');
+      const found = root.chroot('/bin/sh', '-x', '/usr/bin/imds-analyzer', '--version');
       expect(found).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
+      expect(found.stderr).toContain(`exec /usr/bin/node-${AL2023_NODE_MAJOR} ${APP_DIR}/dist/cli/main.js --version`);
+      expect(found.stderr).not.toContain('IMDS_ANALYZER_LIBBPF');
       const addon = root.chroot(`/usr/bin/node-${AL2023_NODE_MAJOR}`, '-e', `require('${APP_DIR}/node_modules/sd-notify')`);
       expect(addon).toMatchObject({ status: 0, stderr: '' });
     });
@@ -403,10 +405,14 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       root.rpm('-i', '--nodeps', al2);
     });
 
-    it('the launcher runs the bundled node', () => {
+    it('the launcher runs the bundled node and points the daemon at the bundled libbpf', () => {
       expect(existsSync(root.at('/usr/bin/node'))).toBe(false);
-      const result = root.chroot('/usr/bin/imds-analyzer', '--version');
+      // sh -x traces what the launcher exports and executes.
+      const result = root.chroot('/bin/sh', '-x', '/usr/bin/imds-analyzer', '--version');
       expect(result).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
+      expect(result.stderr).toContain(`export IMDS_ANALYZER_LIBBPF`);
+      expect(result.stderr).toContain(`IMDS_ANALYZER_LIBBPF=${APP_DIR}/lib/libbpf.so.1`);
+      expect(result.stderr).toContain(`exec ${APP_DIR}/runtime/bin/node ${APP_DIR}/dist/cli/main.js --version`);
     });
 
     it('the pruned node_modules still load, with native addons and the bundled libbpf', () => {
