@@ -331,8 +331,11 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       await expect(testbed.teardown()).resolves.toBeUndefined();
     });
 
-    /** A separate node process that builds a testbed with a cgroup and a client, prints it, then `then`s. */
-    async function testbedInAnotherProcess(then: string) {
+    /**
+     * A separate node process that builds a testbed with a cgroup and a client, prints it,
+     * and runs `onGo` when `go()` writes to its stdin (until then it just lives).
+     */
+    async function testbedInAnotherProcess(onGo = '') {
       const index = new URL('../../dist/testbed/index.js', import.meta.url).href;
       const script = `
         const { createTestbed } = await import(${JSON.stringify(index)});
@@ -340,14 +343,14 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
         const cgroup = testbed.cgroupPath(testbed.name + '.slice/app.service');
         testbed.spawn(['sleep', '600'], { cgroup: testbed.name + '.slice/app.service' });
         console.log(JSON.stringify({ name: testbed.name, namespaces: [testbed.imdsNs, testbed.clientNs], cgroup }));
-        ${then}`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        process.stdin.once('data', () => { ${onGo} });`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
       const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
       const line = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
       const made = JSON.parse(line) as { name: string; namespaces: string[]; cgroup: string };
       expect(networkNamespaces()).toEqual(expect.arrayContaining(made.namespaces));
       expect(existsSync(made.cgroup)).toBe(true);
-      return { child, exited, made };
+      return { child, exited, made, go: () => child.stdin.write('go\n') };
     }
 
     function expectGone(made: { name: string; namespaces: string[]; cgroup: string }): void {
@@ -357,20 +360,21 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
     }
 
     it('cleans up when the process exits without teardown', async () => {
-      const { exited, made } = await testbedInAnotherProcess('process.exit(3);');
+      const { exited, made, go } = await testbedInAnotherProcess('process.exit(3);');
+      go();
       expect(await exited).toBe(3);
       expectGone(made);
     });
 
     it.each(['SIGTERM', 'SIGINT'] as const)('cleans up on %s and still dies of it', async (signal) => {
-      const { child, exited, made } = await testbedInAnotherProcess('setInterval(() => undefined, 1000);');
+      const { child, exited, made } = await testbedInAnotherProcess();
       child.kill(signal);
       expect(await exited).toBe(signal);
       expectGone(made);
     });
 
     it('after SIGKILL, the next testbed registration on the host removes what was left', async () => {
-      const { child, exited, made } = await testbedInAnotherProcess('setInterval(() => undefined, 1000);');
+      const { child, exited, made } = await testbedInAnotherProcess();
       child.kill('SIGKILL');
       expect(await exited).toBe('SIGKILL');
       expect(networkNamespaces()).toEqual(expect.arrayContaining(made.namespaces));
