@@ -65,7 +65,8 @@ async function buildRpm(tree: string, args: readonly string[]): Promise<string> 
 /** A copy of the working tree as git sees it (tracked and untracked, minus ignored files). */
 function copyTree(to: string): void {
   const files = run('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO }).split('\0');
-  for (const file of files.filter((name) => name !== '' && existsSync(join(REPO, name)))) {
+  const wanted = (name: string) => name !== '' && !name.startsWith('dist-rpm/') && existsSync(join(REPO, name));
+  for (const file of files.filter(wanted)) {
     mkdirSync(dirname(join(to, file)), { recursive: true });
     copyFileSync(join(REPO, file), join(to, file));
   }
