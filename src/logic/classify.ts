@@ -1,0 +1,40 @@
+// IMDSv1 or IMDSv2, decided per request the way IMDS itself decides it
+// (../shared/imds-facts.md): a request carrying either token header, or the token
+// PUT itself, is IMDSv2; a fully seen request with neither is IMDSv1; a request we did
+// not fully see, or that is not HTTP/1.x, is "unknown" — never guessed.
+import type { HttpRequestRecord } from './http-request.js';
+
+export type ImdsVersion = 'v1' | 'v2' | 'unknown';
+
+export interface Classification {
+  imds_version: ImdsVersion;
+  /** The path is one of the AWS IMDS API's (not GCP, Azure, OpenStack or anything else). */
+  aws_api: boolean;
+  token_request: boolean;
+}
+
+/** AWS IMDS API paths: `/`, `/latest/...`, `/<YYYY-MM-DD>/...`, `/1.0/...`. */
+const AWS_API_PATH = /^\/(?:$|latest(?:\/|$)|\d{4}-\d{2}-\d{2}(?:\/|$)|1\.0(?:\/|$))/;
+const TOKEN_PATH = /^\/(?:latest|\d{4}-\d{2}-\d{2})\/api\/token\/?$/;
+
+function pathOnly(target: string): string {
+  // An absolute-form target (http://host/path) is reduced to its path.
+  const absolute = /^https?:\/\/[^/]*(\/.*)?$/i.exec(target);
+  const path = absolute ? (absolute[1] ?? '/') : target;
+  return path.split(/[?#]/)[0] ?? '';
+}
+
+export function isAwsApiPath(target: string): boolean {
+  return AWS_API_PATH.test(pathOnly(target));
+}
+
+export function classifyRequest(rec: HttpRequestRecord): Classification {
+  const path = pathOnly(rec.path);
+  const aws_api = rec.requestLineValid && AWS_API_PATH.test(path);
+  const token_request = rec.requestLineValid && rec.method === 'PUT' && TOKEN_PATH.test(path);
+  let imds_version: ImdsVersion;
+  if (!rec.requestLineValid || !rec.headerBlockComplete || rec.httpVersion === null) imds_version = 'unknown';
+  else if (token_request || rec.hasTokenHeader || rec.hasTokenTtlHeader) imds_version = 'v2';
+  else imds_version = 'v1';
+  return { imds_version, aws_api, token_request };
+}

@@ -1,0 +1,304 @@
+// HTTP/1.x request parsing over the reassembled client->IMDS byte stream: one record per
+// request, several per keep-alive (or pipelined) connection. Only header NAMES decide
+// IMDSv1 vs IMDSv2, and no header value but the User-Agent is kept: the token header's
+// value is a credential and never leaves this parser.
+//
+// How odd input is treated:
+// - header block not fully seen (gap in the capture, over MAX_HEADER_BLOCK, connection
+//   closed mid-headers): a record with headerBlockComplete false (classified unknown);
+// - a request line that is not `METHOD SP target SP HTTP/x.y` (random bytes, no version):
+//   a record with requestLineValid false (classified unknown); a version-less line ends
+//   its request at the line (HTTP/0.9 style);
+// - methods are kept as sent (a lower-case `get` is recorded as `get`);
+// - obsolete folding (a header line starting with SP/HTAB) continues the previous header;
+// - NUL and other bytes are kept, escaped by decodeBytes;
+// - after a gap or unparsable framing the parser resynchronises at the next line that
+//   looks like a request line.
+import type { StreamChunk } from './tcp-stream.js';
+import { decodeBytes } from './text.js';
+
+export interface HttpRequestRecord {
+  method: string;
+  path: string;
+  httpVersion: string | null;
+  requestLineValid: boolean;
+  headerBlockComplete: boolean;
+  hasTokenHeader: boolean;
+  hasTokenTtlHeader: boolean;
+  hasForwardedFor: boolean;
+  userAgent: string | null;
+  headerCount: number;
+  /** Offset of the request's first byte in the connection's byte stream. */
+  streamOffset: number;
+  /** Fields cut to their bound: 'method', 'path', 'user_agent'. */
+  truncated: string[];
+}
+
+export const MAX_HEADER_BLOCK = 16 * 1024;
+export const MAX_PATH_CHARS = 2048;
+export const MAX_USER_AGENT_CHARS = 512;
+const MAX_METHOD_CHARS = 32;
+/** Bytes kept while looking for a request line to resynchronise on. */
+const RESYNC_WINDOW = 4096;
+const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP\/\d\.\d)$/;
+const REQUEST_LINE_START = /(?:^|\n)[A-Za-z]{3,10} \/\S* HTTP\/\d\.\d\r?\n/;
+
+type State =
+  | { kind: 'headers' }
+  | { kind: 'body'; remaining: number }
+  | { kind: 'chunk-size' }
+  | { kind: 'chunk-data'; remaining: number }
+  | { kind: 'trailers' }
+  | { kind: 'resync' };
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Index just past the blank line ending a header block, or -1. */
+function headerEnd(buf: Uint8Array): number {
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] !== 10) continue;
+    if (buf[i + 1] === 10) return i + 2;
+    if (buf[i + 1] === 13 && buf[i + 2] === 10) return i + 3;
+  }
+  return -1;
+}
+
+function lineEnd(buf: Uint8Array, from = 0): number {
+  return buf.indexOf(10, from);
+}
+
+export class HttpRequestParser {
+  private state: State = { kind: 'headers' };
+  private buf: Uint8Array = new Uint8Array(0);
+  /** Stream offset of buf[0]. */
+  private offset = 0;
+
+  push(chunk: StreamChunk): HttpRequestRecord[] {
+    if (chunk.kind === 'gap') return this.gap(chunk.length);
+    this.buf = concat(this.buf, chunk.bytes);
+    return this.run();
+  }
+
+  /** The connection ended: a request whose header block is unfinished is reported incomplete. */
+  end(): HttpRequestRecord[] {
+    const out: HttpRequestRecord[] = [];
+    if (this.state.kind === 'headers' && this.buf.length > 0) out.push(this.record(this.buf, false));
+    this.consume(this.buf.length);
+    this.state = { kind: 'headers' };
+    return out;
+  }
+
+  private gap(length: number): HttpRequestRecord[] {
+    const out: HttpRequestRecord[] = [];
+    const state = this.state;
+    if (state.kind === 'body' || state.kind === 'chunk-data') {
+      // Missing body bytes are harmless while we know how many there are.
+      const fromBuf = Math.min(this.buf.length, state.remaining);
+      const left = state.remaining - fromBuf;
+      if (this.buf.length === fromBuf && length <= left) {
+        this.consume(fromBuf);
+        this.offset += length;
+        state.remaining = left - length;
+        if (state.remaining === 0) this.state = state.kind === 'body' ? { kind: 'headers' } : { kind: 'chunk-size' };
+        return out;
+      }
+    }
+    if (state.kind === 'headers' && this.buf.length > 0) out.push(this.record(this.buf, false));
+    this.consume(this.buf.length);
+    this.offset += length;
+    this.state = { kind: 'resync' };
+    return out;
+  }
+
+  private run(): HttpRequestRecord[] {
+    const out: HttpRequestRecord[] = [];
+    for (;;) {
+      const state = this.state;
+      switch (state.kind) {
+        case 'headers': {
+          if (this.buf.length === 0) return out;
+          // Blank lines between requests are tolerated (RFC 9112 section 2.2).
+          if (this.buf[0] === 13 || this.buf[0] === 10) {
+            const eol = lineEnd(this.buf);
+            if (eol < 0) return out;
+            const blank = this.buf.subarray(0, eol).every((b) => b === 13);
+            if (blank) {
+              this.consume(eol + 1);
+              continue;
+            }
+          }
+          const firstEol = lineEnd(this.buf);
+          const firstLine = firstEol < 0 ? null : this.lineText(this.buf.subarray(0, firstEol));
+          if (firstLine !== null && /^\S+ \S+$/.test(firstLine)) {
+            // A version-less request line: the request is that line alone.
+            out.push(this.record(this.buf.subarray(0, firstEol + 1), true));
+            this.consume(firstEol + 1);
+            continue;
+          }
+          const end = headerEnd(this.buf);
+          if (end < 0 || end > MAX_HEADER_BLOCK) {
+            if (this.buf.length <= MAX_HEADER_BLOCK && end < 0) return out;
+            out.push(this.record(this.buf.subarray(0, Math.min(this.buf.length, MAX_HEADER_BLOCK)), false));
+            this.consume(Math.min(this.buf.length, MAX_HEADER_BLOCK));
+            this.state = { kind: 'resync' };
+            continue;
+          }
+          const block = this.buf.subarray(0, end);
+          const rec = this.record(block, true);
+          out.push(rec);
+          const framing = this.framing(block);
+          this.consume(end);
+          if (!rec.requestLineValid || framing === 'unknown') this.state = { kind: 'resync' };
+          else if (framing === 'chunked') this.state = { kind: 'chunk-size' };
+          else if (framing > 0) this.state = { kind: 'body', remaining: framing };
+          continue;
+        }
+        case 'body':
+        case 'chunk-data': {
+          const take = Math.min(this.buf.length, state.remaining);
+          this.consume(take);
+          state.remaining -= take;
+          if (state.remaining > 0) return out;
+          if (state.kind === 'body') {
+            this.state = { kind: 'headers' };
+          } else {
+            // Each chunk's data ends with CRLF.
+            this.state = { kind: 'chunk-size' };
+          }
+          continue;
+        }
+        case 'chunk-size': {
+          const eol = lineEnd(this.buf);
+          if (eol < 0) {
+            if (this.buf.length > 1024) this.state = { kind: 'resync' };
+            return out;
+          }
+          const text = this.lineText(this.buf.subarray(0, eol)).trim();
+          this.consume(eol + 1);
+          if (text === '') continue; // the CRLF after a chunk's data
+          const size = Number.parseInt(text.split(';')[0] ?? '', 16);
+          if (!Number.isFinite(size) || size < 0) this.state = { kind: 'resync' };
+          else if (size === 0) this.state = { kind: 'trailers' };
+          else this.state = { kind: 'chunk-data', remaining: size };
+          continue;
+        }
+        case 'trailers': {
+          const eol = lineEnd(this.buf);
+          if (eol < 0) return out;
+          const blank = this.lineText(this.buf.subarray(0, eol)).trim() === '';
+          this.consume(eol + 1);
+          if (blank) this.state = { kind: 'headers' };
+          continue;
+        }
+        case 'resync': {
+          const text = new TextDecoder('latin1').decode(this.buf);
+          const found = REQUEST_LINE_START.exec(text);
+          if (!found) {
+            const keep = Math.min(this.buf.length, RESYNC_WINDOW);
+            this.consume(this.buf.length - keep);
+            return out;
+          }
+          const start = found.index + (text[found.index] === '\n' ? 1 : 0);
+          this.consume(start);
+          this.state = { kind: 'headers' };
+          continue;
+        }
+      }
+    }
+  }
+
+  /** Body length after a header block: bytes, 'chunked', or 'unknown' (conflicting/invalid). */
+  private framing(block: Uint8Array): number | 'chunked' | 'unknown' {
+    let length: number | null = null;
+    let chunked = false;
+    for (const [name, value] of this.headers(block)) {
+      if (name === 'transfer-encoding' && /chunked/i.test(value)) chunked = true;
+      if (name === 'content-length') {
+        const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+        if (!Number.isSafeInteger(n) || (length !== null && length !== n)) return 'unknown';
+        length = n;
+      }
+    }
+    if (chunked) return 'chunked';
+    return length ?? 0;
+  }
+
+  private lineText(line: Uint8Array): string {
+    const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+    return new TextDecoder('latin1').decode(line.subarray(0, end));
+  }
+
+  /** [lower-case name, raw value] pairs; folded lines continue the previous value. */
+  private headers(block: Uint8Array): Array<[string, string]> {
+    const lines = new TextDecoder('latin1').decode(block).split('\n').slice(1);
+    const out: Array<[string, string]> = [];
+    for (const raw of lines) {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (line === '') continue;
+      const last = out[out.length - 1];
+      if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
+        last[1] += ` ${line.trim()}`;
+        continue;
+      }
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    }
+    return out;
+  }
+
+  private record(block: Uint8Array, complete: boolean): HttpRequestRecord {
+    const truncated: string[] = [];
+    const eol = lineEnd(block);
+    const lineBytes = eol < 0 ? block : block.subarray(0, eol);
+    const rawLine = this.lineText(lineBytes);
+    const match = REQUEST_LINE.exec(rawLine);
+    const [first = '', second = ''] = rawLine.split(' ');
+    const field = (text: string, max: number, name: string) => {
+      const decoded = decodeBytes(Uint8Array.from(text, (c) => c.charCodeAt(0)), max);
+      if (decoded.truncated) truncated.push(name);
+      return decoded.text;
+    };
+    const method = field(match?.[1] ?? first, MAX_METHOD_CHARS, 'method');
+    const path = field(match?.[2] ?? second, MAX_PATH_CHARS, 'path');
+    let hasTokenHeader = false;
+    let hasTokenTtlHeader = false;
+    let hasForwardedFor = false;
+    let userAgent: string | null = null;
+    const headers = eol < 0 ? [] : this.headers(block);
+    for (const [name, value] of headers) {
+      if (name === TOKEN_HEADER) hasTokenHeader = true;
+      else if (name === TTL_HEADER) hasTokenTtlHeader = true;
+      else if (name === 'x-forwarded-for') hasForwardedFor = true;
+      else if (name === 'user-agent' && userAgent === null) userAgent = field(value, MAX_USER_AGENT_CHARS, 'user_agent');
+    }
+    return {
+      method,
+      path,
+      httpVersion: match?.[3] ?? null,
+      requestLineValid: match !== null,
+      headerBlockComplete: complete,
+      hasTokenHeader,
+      hasTokenTtlHeader,
+      hasForwardedFor,
+      userAgent,
+      headerCount: headers.length,
+      streamOffset: this.offset,
+      truncated,
+    };
+  }
+
+  private consume(n: number): void {
+    if (n <= 0) return;
+    this.buf = this.buf.subarray(n);
+    this.offset += n;
+  }
+}
