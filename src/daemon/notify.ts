@@ -1,0 +1,65 @@
+// Readiness, status and watchdog pings to systemd through the sd-notify package. Every
+// call is a no-op without NOTIFY_SOCKET (foreground runs, tests) and never throws: a
+// failed notification must not take the daemon down.
+import { createRequire } from 'node:module';
+
+interface SdNotify {
+  ready(): void;
+  stopping(): void;
+  sendStatus(text: string): void;
+  watchdog(): void;
+  watchdogInterval(): number;
+}
+
+export interface ServiceNotifier {
+  ready(status: string): void;
+  status(text: string): void;
+  stopping(): void;
+  startWatchdog(): void;
+  stopWatchdog(): void;
+}
+
+function loadSdNotify(): SdNotify | null {
+  if (!process.env.NOTIFY_SOCKET) return null;
+  try {
+    return createRequire(import.meta.url)('sd-notify') as SdNotify;
+  } catch {
+    return null;
+  }
+}
+
+export function createNotifier(): ServiceNotifier {
+  const sd = loadSdNotify();
+  const safely = (fn: (sd: SdNotify) => void) => {
+    if (!sd) return;
+    try {
+      fn(sd);
+    } catch {
+      // Notifications are best effort.
+    }
+  };
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    ready: (status) =>
+      safely((s) => {
+        s.sendStatus(status);
+        s.ready();
+      }),
+    status: (text) => safely((s) => s.sendStatus(text)),
+    stopping: () => safely((s) => s.stopping()),
+    startWatchdog() {
+      safely((s) => {
+        // watchdogInterval() is WATCHDOG_USEC in ms (0 when no watchdog): ping twice per period
+        // from the event loop, so a stuck loop stops the pings and systemd restarts us.
+        const periodMs = s.watchdogInterval();
+        if (periodMs <= 0) return;
+        timer = setInterval(() => safely((x) => x.watchdog()), Math.max(100, Math.floor(periodMs / 2)));
+        timer.unref();
+      });
+    },
+    stopWatchdog() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
