@@ -97,7 +97,7 @@ export class Pipeline {
 
   private emit(done: ObservedRequest[]): void {
     for (const observed of done) {
-      const who = this.enricher.describe(observed.owner, observed.socketUid, observed.socketCgroupId, observed.seenNs);
+      const who = this.enricher.describe(observed.owner, observed.socketUid, observed.socketCgroupId);
       const processKey = who.key;
       const atNs = observed.seenNs;
       if (observed.classification.token_request) {

@@ -1,0 +1,82 @@
+// Readers for /proc/<pid>: they never throw, a process that is gone reads as null.
+import { readFileSync, readlinkSync } from 'node:fs';
+import { splitArgv } from '../logic/text.js';
+
+export const MAX_ARGS = 256;
+export const MAX_ARG_CHARS = 4096;
+/** USER_HZ: the unit of /proc/<pid>/stat times on every Linux architecture we ship for. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface ProcSnapshot {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** Start time since boot in ns, to tick precision (compare with one tick tolerance). */
+  startNs: bigint;
+  argv: string[];
+  argvTruncated: boolean;
+  exe: string | null;
+  uid: number;
+  gid: number;
+  /** pid in the innermost pid namespace (last NSpid value). */
+  nsPid: number;
+  nsLevel: number;
+  cgroup: string | null;
+}
+
+export const TICK_NS = BigInt(1_000_000_000 / CLOCK_TICKS_PER_SECOND);
+
+function read(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
+  const stat = read(`${root}/${pid}/stat`);
+  const status = read(`${root}/${pid}/status`);
+  if (stat === null || status === null) return null;
+  // comm is in parentheses and may itself contain ") ": fields follow the last one.
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(stat.indexOf('(') + 1, close);
+  const fields = stat.slice(close + 2).split(' ');
+  const ppid = Number(fields[1]);
+  const startTicks = BigInt(fields[19] ?? '0');
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/) ?? [];
+  const nsPids = field('NSpid').map(Number);
+  let cmdline: Uint8Array | null = null;
+  try {
+    cmdline = readFileSync(`${root}/${pid}/cmdline`);
+  } catch {
+    cmdline = null;
+  }
+  const argv = cmdline ? splitArgv(cmdline, MAX_ARGS, MAX_ARG_CHARS) : { argv: [], truncated: false };
+  let exe: string | null = null;
+  try {
+    exe = readlinkSync(`${root}/${pid}/exe`);
+  } catch {
+    exe = null;
+  }
+  return {
+    pid,
+    ppid,
+    comm,
+    startNs: startTicks * TICK_NS,
+    argv: argv.argv,
+    argvTruncated: argv.truncated,
+    exe,
+    uid: Number(field('Uid')[0] ?? -1),
+    gid: Number(field('Gid')[0] ?? -1),
+    nsPid: nsPids.at(-1) ?? pid,
+    nsLevel: Math.max(0, nsPids.length - 1),
+    cgroup: read(`${root}/${pid}/cgroup`),
+  };
+}
+
+/** Wall-clock time of boot in ms, from /proc/stat's btime. */
+export function bootTimeMs(root = '/proc'): number {
+  const btime = /^btime (\d+)$/m.exec(read(`${root}/stat`) ?? '')?.[1];
+  return btime ? Number(btime) * 1000 : 0;
+}

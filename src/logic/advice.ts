@@ -1,0 +1,41 @@
+// One sentence an operator can act on, for each IMDSv1 request.
+import type { ContainerPlacement } from './cgroup-path.js';
+import type { Fallback } from './fallback.js';
+import type { SdkInfo } from './sdk.js';
+
+export interface AdviceInput {
+  imds_version: 'v1' | 'v2' | 'unknown';
+  aws_api: boolean;
+  sdk: SdkInfo | null;
+  fallback: Fallback | null;
+  container: ContainerPlacement | null;
+  status: number | null;
+  comm: string | null;
+}
+
+const DISABLE_FALLBACK =
+  'set AWS_EC2_METADATA_V1_DISABLED=true (or ec2_metadata_v1_disabled = true in the AWS config, ' +
+  'Java: -Daws.disableEc2MetadataV1=true) so the SDK fails loudly instead of falling back';
+
+export function adviceFor(input: AdviceInput): string | null {
+  if (input.imds_version !== 'v1' || !input.aws_api) return null;
+  const rejected = input.status === 401 ? ' IMDS already rejects it (HttpTokens=required).' : '';
+  const { sdk } = input;
+  if (input.fallback) {
+    const cause = input.container
+      ? `This process runs in a container: raise HttpPutResponseHopLimit to 2 so the token PUT's answer reaches it`
+      : 'Find what drops or refuses the token PUT (a proxy, a firewall rule, HttpEndpoint settings)';
+    return `${cause}; ${DISABLE_FALLBACK}.${rejected}`;
+  }
+  if (sdk?.supports_imdsv2 === false) {
+    return `${sdk.name} ${sdk.version} predates IMDSv2 support (${sdk.min_imdsv2_version}): upgrade it.${rejected}`;
+  }
+  if (sdk?.supports_imdsv2 === true) {
+    return `${sdk.name} ${sdk.version} supports IMDSv2 but sent IMDSv1: check its configuration; ${DISABLE_FALLBACK}.${rejected}`;
+  }
+  const tool = sdk?.name ?? input.comm ?? 'this program';
+  return (
+    `${tool} calls IMDS without a token: fetch one first (PUT /latest/api/token with header ` +
+    `X-aws-ec2-metadata-token-ttl-seconds: 21600) and send it as X-aws-ec2-metadata-token.${rejected}`
+  );
+}

@@ -1,0 +1,75 @@
+// Where a process runs, from its cgroup path: the systemd unit, or the container
+// (runtime and id; Kubernetes pod UID). Paths as found in /proc/<pid>/cgroup.
+
+export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'ecs' | 'kubernetes' | 'lxc';
+
+export interface ContainerPlacement {
+  runtime: ContainerRuntime;
+  id: string;
+  pod_uid?: string;
+  ecs_task?: string;
+}
+
+export interface Placement {
+  unit: string | null;
+  container: ContainerPlacement | null;
+}
+
+const SCOPE_RUNTIMES: Array<[RegExp, ContainerRuntime]> = [
+  [/^docker-([0-9a-f]{12,64})\.scope$/, 'docker'],
+  [/^cri-containerd-([0-9a-f]{12,64})\.scope$/, 'containerd'],
+  [/^crio-([0-9a-f]{12,64})\.scope$/, 'cri-o'],
+  [/^libpod-([0-9a-f]{12,64})\.scope$/, 'podman'],
+];
+const HEX_ID = /^[0-9a-f]{64}$/;
+const POD = /^(?:kubepods-(?:besteffort-|burstable-)?)?pod([0-9a-f_-]{36})(?:\.slice)?$/;
+
+function scopeContainer(segment: string): { runtime: ContainerRuntime; id: string } | null {
+  for (const [pattern, runtime] of SCOPE_RUNTIMES) {
+    const m = pattern.exec(segment);
+    if (m?.[1]) return { runtime, id: m[1] };
+  }
+  return null;
+}
+
+/** The cgroup v2 path from /proc/<pid>/cgroup ("0::/...", else the name=systemd line). */
+export function cgroupPathFromProcFile(content: string): string | null {
+  const lines = content.split('\n');
+  const v2 = lines.find((l) => l.startsWith('0::'));
+  if (v2 && v2.slice(3) !== '/') return v2.slice(3);
+  const systemd = lines.find((l) => /^\d+:name=systemd:/.test(l));
+  if (systemd) return systemd.slice(systemd.indexOf(':', systemd.indexOf(':') + 1) + 1);
+  return v2 ? v2.slice(3) : null;
+}
+
+export function placementFromCgroupPath(path: string): Placement {
+  const segments = path.split('/').filter(Boolean);
+  let container: ContainerPlacement | null = null;
+
+  const podIndex = segments.findIndex((s) => POD.test(s));
+  if (segments.some((s) => s.startsWith('kubepods')) && podIndex >= 0) {
+    const podUid = (POD.exec(segments[podIndex] as string)?.[1] ?? '').replace(/_/g, '-');
+    const after = segments[podIndex + 1];
+    const inner = after ? scopeContainer(after) : null;
+    const id = inner?.id ?? (after && HEX_ID.test(after) ? after : '');
+    container = { runtime: 'kubernetes', id, pod_uid: podUid };
+  } else if (segments[0] === 'ecs' && segments.length >= 3) {
+    container = { runtime: 'ecs', id: segments[2] as string, ecs_task: segments[1] as string };
+  } else if (segments[0] === 'docker' && segments[1] && HEX_ID.test(segments[1])) {
+    container = { runtime: 'docker', id: segments[1] };
+  } else if (segments[0] === 'lxc.payload' || segments[0]?.startsWith('lxc.payload.')) {
+    container = { runtime: 'lxc', id: segments[0].replace(/^lxc\.payload\.?/, '') || (segments[1] ?? '') };
+  } else {
+    for (const s of segments) {
+      const found = scopeContainer(s);
+      if (found) container = found;
+    }
+  }
+
+  // The unit: the deepest .service or .scope that is not a container's own scope.
+  let unit: string | null = null;
+  for (const s of segments) {
+    if ((s.endsWith('.service') || s.endsWith('.scope')) && !scopeContainer(s)) unit = s;
+  }
+  return { unit: container ? null : unit, container };
+}

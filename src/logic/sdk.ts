@@ -1,0 +1,87 @@
+// Which AWS SDK or tool made a request, from its User-Agent alone, and whether that
+// version supports IMDSv2 (minimum versions: ../shared/imds-facts.md, from AWS's
+// "Use a supported AWS SDK" page). No User-Agent, no guess.
+
+export interface SdkInfo {
+  name: string;
+  version: string | null;
+  min_imdsv2_version: string | null;
+  supports_imdsv2: boolean | null;
+}
+
+interface Rule {
+  /** Token name in the User-Agent, matched case-insensitively as `<token>/<version>`. */
+  token: string;
+  name: string | ((version: string) => string);
+  /** Minimum version with IMDSv2; 'all' when every release supports it, null for plain HTTP tools. */
+  min: string | 'all' | null | ((version: string) => string | 'all' | null);
+}
+
+// Order matters: the first rule whose token appears wins (an AWS CLI v1 UA also names botocore).
+const RULES: Rule[] = [
+  {
+    token: 'aws-cli',
+    name: (v) => (major(v) >= 2 ? 'aws-cli-v2' : 'aws-cli'),
+    min: (v) => (major(v) >= 2 ? 'all' : '1.16.289'),
+  },
+  { token: 'botocore', name: 'botocore', min: '1.13.25' },
+  {
+    token: 'aws-sdk-java',
+    name: (v) => (major(v) >= 2 ? 'aws-sdk-java-v2' : 'aws-sdk-java'),
+    min: (v) => (major(v) >= 2 ? '2.10.21' : '1.11.678'),
+  },
+  { token: 'aws-sdk-go-v2', name: 'aws-sdk-go-v2', min: '0.19.0' },
+  { token: 'aws-sdk-go', name: 'aws-sdk-go', min: '1.25.38' },
+  { token: 'aws-sdk-nodejs', name: 'aws-sdk-js', min: '2.722.0' },
+  { token: 'aws-sdk-js', name: 'aws-sdk-js-v3', min: 'all' },
+  { token: 'aws-sdk-php', name: 'aws-sdk-php', min: '3.147.7' },
+  { token: 'aws-sdk-ruby3', name: 'aws-sdk-ruby', min: '3.79.0' },
+  { token: 'aws-sdk-ruby2', name: 'aws-sdk-ruby', min: '3.79.0' },
+  { token: 'aws-sdk-cpp', name: 'aws-sdk-cpp', min: '1.7.229' },
+  { token: 'aws-sdk-dotnet-coreclr', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
+  { token: 'aws-sdk-dotnet-45', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
+  { token: 'aws-sdk-dotnet-35', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
+  { token: 'AWSPowerShell', name: 'aws-tools-powershell', min: '4.0.1.0' },
+  { token: 'amazon-ssm-agent', name: 'amazon-ssm-agent', min: null },
+  { token: 'Cloud-Init', name: 'cloud-init', min: null },
+  { token: 'amazon-ec2-net-utils', name: 'amazon-ec2-net-utils', min: null },
+  { token: 'curl', name: 'curl', min: null },
+  { token: 'Wget', name: 'wget', min: null },
+  { token: 'Python-urllib', name: 'python-urllib', min: null },
+  { token: 'python-requests', name: 'python-requests', min: null },
+  { token: 'Go-http-client', name: 'go-http-client', min: null },
+];
+
+function major(version: string): number {
+  return Number.parseInt(version, 10) || 0;
+}
+
+/** Compares dotted versions numerically, component by component. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+-]/).map((p) => Number.parseInt(p, 10) || 0);
+  const pb = b.split(/[.+-]/).map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+}
+
+export function sdkFromUserAgent(userAgent: string | null): SdkInfo | null {
+  if (!userAgent) return null;
+  for (const rule of RULES) {
+    const m = new RegExp(`(?:^|[\\s(;])${escape(rule.token)}/([0-9][0-9A-Za-z.+_-]*)`, 'i').exec(userAgent);
+    if (!m?.[1]) continue;
+    const version = m[1];
+    const name = typeof rule.name === 'function' ? rule.name(version) : rule.name;
+    const min = typeof rule.min === 'function' ? rule.min(version) : rule.min;
+    if (min === null) return { name, version, min_imdsv2_version: null, supports_imdsv2: null };
+    if (min === 'all') return { name, version, min_imdsv2_version: null, supports_imdsv2: true };
+    return { name, version, min_imdsv2_version: min, supports_imdsv2: compareVersions(version, min) >= 0 };
+  }
+  return null;
+}
