@@ -6,7 +6,8 @@ import { join } from 'node:path';
 
 export const LOCK_FILE_NAME = 'imds-analyzer.pid';
 
-function runningAnalyzer(pid: number): boolean {
+/** Is `pid` a running imds-analyzer (other than this process)? */
+export function isRunningAnalyzer(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -26,7 +27,7 @@ export function acquireInstanceLock(runDir: string): { release(): void } {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (runningAnalyzer(holder)) {
+      if (isRunningAnalyzer(holder)) {
         throw new Error(
           `another imds-analyzer is already running (pid ${holder}, lock ${path}); ` +
             'stop it first ("systemctl stop imds-analyzer" or "kill ' + holder + '")',

@@ -1,0 +1,206 @@
+// Turns log lines (already parsed, from any number of files and hosts) into the
+// migration report: IMDSv1 callers grouped by what an operator fixes, and the verdict.
+// Pure: lines go in one at a time (memory grows with groups, not with lines).
+import { normalizeArgv } from './normalize.js';
+import type { CallerGroup, Report } from './schema.js';
+
+export interface ReportFilters {
+  sinceMs?: number;
+  untilMs?: number;
+  host?: string;
+  includeV2?: boolean;
+}
+
+/** Observation shorter than this gets a warning in the verdict. */
+export const SHORT_WINDOW_SECONDS = 24 * 3600;
+const MAX_PATHS_PER_GROUP = 10;
+
+type Kind = CallerGroup['kind'];
+
+interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen'> {
+  hosts: Set<string>;
+  paths: Set<string>;
+  firstMs: number;
+  lastMs: number;
+}
+
+type Line = Record<string, unknown>;
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const obj = (v: unknown): Line => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Line) : {});
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+function lineTimeMs(line: Line): number | null {
+  const requestTime = str(line.request_time);
+  if (requestTime) {
+    const t = Date.parse(requestTime);
+    if (!Number.isNaN(t)) return t;
+  }
+  return num(line.time);
+}
+
+function kindOf(line: Line): Kind {
+  if (line.aws_api === false) return 'not_aws_api';
+  if (line.imds_version === 'v1') return 'imdsv1';
+  if (line.imds_version === 'v2') return 'imdsv2';
+  return 'unknown';
+}
+
+export function formatDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  return `${m}m ${Math.floor(seconds % 60)}s`;
+}
+
+export class ReportBuilder {
+  private readonly groups = new Map<string, GroupState>();
+  private readonly hosts = new Set<string>();
+  private readonly boots = new Set<string>();
+  /** Highest kernel lost-event count per boot (counters are cumulative per daemon run). */
+  private readonly lostByRun = new Map<string, number>();
+  private fromMs: number | null = null;
+  private toMs: number | null = null;
+  private lines = 0;
+  private corrupt = 0;
+  private files = 0;
+
+  constructor(private readonly filters: ReportFilters = {}) {}
+
+  addFile(): void {
+    this.files++;
+  }
+
+  addCorrupt(): void {
+    this.lines++;
+    this.corrupt++;
+  }
+
+  add(line: Line): void {
+    this.lines++;
+    const host = str(line.hostname) ?? 'unknown-host';
+    const t = lineTimeMs(line);
+    if (this.filters.host && host !== this.filters.host) return;
+    if (t !== null && this.filters.sinceMs !== undefined && t < this.filters.sinceMs) return;
+    if (t !== null && this.filters.untilMs !== undefined && t > this.filters.untilMs) return;
+    this.hosts.add(host);
+    if (t !== null) {
+      this.fromMs = this.fromMs === null ? t : Math.min(this.fromMs, t);
+      this.toMs = this.toMs === null ? t : Math.max(this.toMs, t);
+    }
+    const bootId = str(line.boot_id);
+    if (bootId && (line.event === 'ready' || line.event === 'stats' || line.event === 'stopping')) {
+      this.boots.add(`${host}/${bootId}`);
+      const lost = num(obj(line.kernel).events_lost);
+      if (lost !== null) {
+        const run = `${host}/${bootId}/${String(line.pid ?? '')}`;
+        this.lostByRun.set(run, Math.max(this.lostByRun.get(run) ?? 0, lost));
+      }
+    }
+    if (line.event === 'imds_request') this.addRequest(line, host, t ?? 0);
+  }
+
+  private addRequest(line: Line, host: string, t: number): void {
+    const kind = kindOf(line);
+    if (kind === 'imdsv2' && !this.filters.includeV2) return;
+    const proc = obj(line.process);
+    const argv = strings(proc.argv);
+    const exe = str(proc.exe);
+    const command = argv.length > 0 ? normalizeArgv(argv) : (str(proc.comm) ?? '(unknown process)');
+    const containerObj = line.container ? obj(line.container) : null;
+    const container = containerObj ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}` : null;
+    const sdkObj = line.sdk ? obj(line.sdk) : null;
+    const sdk = sdkObj ? `${str(sdkObj.name) ?? '?'} ${str(sdkObj.version) ?? ''}`.trim() : null;
+    const unit = str(line.unit);
+    const key = JSON.stringify([kind, exe, command, unit, containerObj ? str(containerObj.runtime) : null, sdk]);
+    let group = this.groups.get(key);
+    if (!group) {
+      const ancestors = Array.isArray(line.ancestors) ? line.ancestors.map(obj) : [];
+      group = {
+        kind,
+        exe,
+        command,
+        unit,
+        container,
+        sdk,
+        count: 0,
+        hosts: new Set(),
+        paths: new Set(),
+        firstMs: t,
+        lastMs: t,
+        responses: { accepted: 0, rejected: 0, other: 0, none: 0 },
+        fallbacks: 0,
+        advice: null,
+        example: {
+          pid: num(proc.pid),
+          comm: str(proc.comm),
+          exe,
+          argv,
+          user: str(proc.user),
+          ancestors: ancestors.map((a) => ({ pid: num(a.pid) ?? 0, comm: str(a.comm) ?? '', argv: strings(a.argv) })),
+        },
+      };
+      this.groups.set(key, group);
+    }
+    group.count++;
+    group.hosts.add(host);
+    group.firstMs = Math.min(group.firstMs, t);
+    group.lastMs = Math.max(group.lastMs, t);
+    const path = str(obj(line.request).path);
+    if (path && group.paths.size < MAX_PATHS_PER_GROUP) group.paths.add(path);
+    const status = line.response ? num(obj(line.response).status) : null;
+    if (status === null) group.responses.none++;
+    else if (status === 401) group.responses.rejected++;
+    else if (status >= 200 && status < 500) group.responses.accepted++;
+    else group.responses.other++;
+    if (line.fallback) group.fallbacks++;
+    group.advice ??= str(line.advice);
+  }
+
+  result(): Report {
+    const groups: CallerGroup[] = [...this.groups.values()]
+      .map(({ hosts, paths, firstMs, lastMs, ...rest }) => ({
+        ...rest,
+        hosts: [...hosts].sort(),
+        paths: [...paths].sort(),
+        first_seen: new Date(firstMs).toISOString(),
+        last_seen: new Date(lastMs).toISOString(),
+      }))
+      .sort((a, b) => (a.kind === b.kind ? b.count - a.count : a.kind.localeCompare(b.kind)));
+    const v1 = groups.filter((g) => g.kind === 'imdsv1');
+    const seconds = this.fromMs !== null && this.toMs !== null ? (this.toMs - this.fromMs) / 1000 : 0;
+    const hosts = [...this.hosts].sort();
+    const where = hosts.length > 1 ? `on these ${hosts.length} hosts` : 'on this host';
+    const safe = v1.length === 0;
+    const v1Requests = v1.reduce((n, g) => n + g.count, 0);
+    const text = safe
+      ? `HttpTokens=required is safe ${where}: YES — no IMDSv1 request in ${formatDuration(seconds)} of observation, covering ${this.boots.size} boot${this.boots.size === 1 ? '' : 's'}`
+      : `HttpTokens=required is safe ${where}: NO — ${v1.length} program${v1.length === 1 ? '' : 's'} still use${v1.length === 1 ? 's' : ''} IMDSv1 (${v1Requests} request${v1Requests === 1 ? '' : 's'})`;
+    const warnings: string[] = [];
+    if (seconds < SHORT_WINDOW_SECONDS) {
+      warnings.push(`observed for only ${formatDuration(seconds)}: programs that call IMDS daily or at boot may not have run yet`);
+    }
+    if (this.boots.size === 0) warnings.push('no daemon start (ready line) in the input: boot-time callers may be missing');
+    const lost = [...this.lostByRun.values()].reduce((a, b) => a + b, 0);
+    if (lost > 0) warnings.push(`the kernel lost ${lost} event(s): some requests may be missing from this report`);
+    if (this.corrupt > 0) warnings.push(`${this.corrupt} corrupt or truncated line(s) skipped`);
+    const unknown = groups.filter((g) => g.kind === 'unknown').reduce((n, g) => n + g.count, 0);
+    if (unknown > 0) warnings.push(`${unknown} request(s) could not be classified (header block not fully seen)`);
+    return {
+      verdict: { safe, text, imdsv1_programs: v1.length, imdsv1_requests: v1Requests },
+      observation: {
+        hosts,
+        boots: this.boots.size,
+        from: this.fromMs === null ? null : new Date(this.fromMs).toISOString(),
+        to: this.toMs === null ? null : new Date(this.toMs).toISOString(),
+        seconds,
+      },
+      warnings,
+      groups,
+      input: { files: this.files, lines: this.lines, corrupt_lines: this.corrupt },
+    };
+  }
+}

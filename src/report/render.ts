@@ -1,0 +1,88 @@
+// Report output: a terminal table that fits 100 columns (colour only on a TTY), JSON,
+// CSV and Markdown.
+import type { CallerGroup, Report } from '../logic/report/schema.js';
+import { printable } from '../logic/text.js';
+
+const WIDTH = 100;
+
+function cut(text: string, width: number): string {
+  const clean = printable(text);
+  return clean.length <= width ? clean : `${clean.slice(0, width - 1)}…`;
+}
+
+function where(g: CallerGroup): string {
+  return g.unit ?? g.container ?? '-';
+}
+
+function responses(g: CallerGroup): string {
+  const r = g.responses;
+  return `${r.accepted} ok, ${r.rejected} rejected${r.none ? `, ${r.none} no answer` : ''}`;
+}
+
+/** Wraps at spaces to WIDTH columns; continuation lines are indented. */
+function wrap(text: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of printable(text).split(' ')) {
+    if (line && line.length + 1 + word.length > WIDTH) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  return [...lines, line];
+}
+
+export function renderTable(report: Report, colour: boolean): string {
+  const paint = (code: number, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
+  // The verdict is never cut: it is the answer.
+  const out: string[] = wrap(report.verdict.text).map((l) => paint(report.verdict.safe ? 32 : 31, l));
+  const o = report.observation;
+  out.push(cut(`Observed ${o.from ?? '-'} .. ${o.to ?? '-'} on ${o.hosts.length} host(s), ${o.boots} boot(s)`, WIDTH));
+  for (const w of report.warnings) out.push(paint(33, cut(`warning: ${w}`, WIDTH)));
+  const labels: Record<CallerGroup['kind'], string> = {
+    imdsv1: 'IMDSv1 callers (fix these before requiring IMDSv2)',
+    unknown: 'Requests that could not be classified',
+    not_aws_api: 'Other clouds\' metadata paths (not IMDS API callers)',
+    imdsv2: 'IMDSv2 callers',
+  };
+  for (const kind of ['imdsv1', 'unknown', 'not_aws_api', 'imdsv2'] as const) {
+    const groups = report.groups.filter((g) => g.kind === kind);
+    if (groups.length === 0) continue;
+    out.push('', paint(1, labels[kind]));
+    groups.forEach((g, i) => {
+      out.push(cut(`${i + 1}. ${g.command}`, WIDTH));
+      out.push(cut(`   ${g.count} request(s) on ${g.hosts.length} host(s), ${g.first_seen} .. ${g.last_seen}`, WIDTH));
+      out.push(cut(`   exe ${g.exe ?? '-'}  where ${where(g)}  sdk ${g.sdk ?? '-'}`, WIDTH));
+      out.push(cut(`   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}  paths ${g.paths.join(' ')}`, WIDTH));
+      const chain = g.example.ancestors.map((a) => `${a.comm}(${a.pid})`).join(' < ');
+      if (chain) out.push(cut(`   started by ${chain}`, WIDTH));
+      if (g.advice) out.push(cut(`   advice: ${g.advice}`, WIDTH));
+    });
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function csvField(value: string | number | null): string {
+  const text = value === null ? '' : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const COLUMNS = ['kind', 'count', 'command', 'exe', 'unit', 'container', 'sdk', 'hosts', 'first_seen', 'last_seen', 'accepted', 'rejected', 'fallbacks', 'paths', 'advice'] as const;
+
+function row(g: CallerGroup): Array<string | number | null> {
+  return [g.kind, g.count, g.command, g.exe, g.unit, g.container, g.sdk, g.hosts.join(' '), g.first_seen, g.last_seen, g.responses.accepted, g.responses.rejected, g.fallbacks, g.paths.join(' '), g.advice];
+}
+
+export function renderCsv(report: Report): string {
+  return [COLUMNS.join(','), ...report.groups.map((g) => row(g).map(csvField).join(','))].join('\n') + '\n';
+}
+
+export function renderMarkdown(report: Report): string {
+  const cell = (v: string | number | null) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = [`**${report.verdict.text}**`, '', ...report.warnings.map((w) => `- warning: ${w}`), ''];
+  lines.push(`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`);
+  for (const g of report.groups) lines.push(`| ${row(g).map(cell).join(' | ')} |`);
+  return `${lines.join('\n')}\n`;
+}

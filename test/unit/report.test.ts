@@ -1,0 +1,162 @@
+// The migration report over hand-made logs: rotated and gzip files, corrupt lines, two
+// hosts, two boots, filters, formats and exit codes, asserted exactly.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { normalizeArgv } from '../../src/logic/report/normalize.js';
+import { parseTime, reportSchema, runReportCommand } from '../../src/report/index.js';
+
+const T0 = Date.parse('2026-11-20T00:00:00Z');
+const H = 3600_000;
+
+const ready = (host: string, boot: string, at: number, lost = 0) => ({
+  level: 30, time: at, hostname: host, event: 'ready', boot_id: boot, pid: 100, kernel: { events_lost: lost },
+});
+const request = (host: string, at: number, over: Record<string, unknown>) => ({
+  level: 40,
+  time: at,
+  hostname: host,
+  event: 'imds_request',
+  imds_version: 'v1',
+  aws_api: true,
+  request: { method: 'GET', path: '/latest/meta-data/instance-id', token_request: false, user_agent: 'curl/8.0' },
+  process: { pid: 4242, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'], user: 'root' },
+  ancestors: [{ pid: 4200, comm: 'sh', argv: ['sh', '/tmp/tmp.AbC123/run.sh'] }],
+  unit: 'backup.service',
+  container: null,
+  sdk: { name: 'curl', version: '8.0', min_imdsv2_version: null, supports_imdsv2: null },
+  response: { status: 200 },
+  fallback: null,
+  advice: 'curl calls IMDS without a token: fetch one first',
+  ...over,
+});
+const jsonl = (lines: object[]) => `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
+
+let dir: string;
+let out: string;
+async function report(args: string[]): Promise<{ code: number; out: string }> {
+  out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await runReportCommand(args), out };
+  } finally {
+    spy.mockRestore();
+    err.mockRestore();
+  }
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'report-'));
+  const a = join(dir, 'fleet');
+  const safe = join(dir, 'safe');
+  mkdirSync(a);
+  mkdirSync(safe);
+  // Host A, boot 1: rotated gzip file with the start and a curl v1 call from a script.
+  writeFileSync(join(a, 'imds-analyzer.1.log.gz'), gzipSync(jsonl([
+    ready('host-a', 'boot-1', T0),
+    request('host-a', T0 + H, {}),
+    request('host-a', T0 + 2 * H, { process: { pid: 5555, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'], user: 'root' } }),
+  ])));
+  // Host A, boot 2: current file, an old botocore rejected by IMDS, a v2 call, a corrupt line.
+  writeFileSync(join(a, 'imds-analyzer.2.log'), `${jsonl([
+    ready('host-a', 'boot-2', T0 + 30 * H),
+    request('host-a', T0 + 31 * H, {
+      process: { pid: 77, comm: 'python3', exe: '/usr/bin/python3.11', argv: ['python3', '/opt/app/sync.py', '--id', '123456'], user: 'app' },
+      unit: 'sync.service',
+      sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+      response: { status: 401 },
+      advice: 'botocore 1.12.0 predates IMDSv2 support (1.13.25): upgrade it.',
+    }),
+    request('host-a', T0 + 32 * H, { imds_version: 'v2', level: 30 }),
+  ])}{"truncated": tru\n`);
+  // Host B: the same curl script, a GCP probe, and lost events.
+  writeFileSync(join(a, 'host-b.log'), jsonl([
+    ready('host-b', 'boot-9', T0 + 10 * H, 3),
+    request('host-b', T0 + 40 * H, {}),
+    request('host-b', T0 + 41 * H, { aws_api: false, request: { method: 'GET', path: '/computeMetadata/v1/', token_request: false, user_agent: null } }),
+  ]));
+  writeFileSync(join(safe, 'imds-analyzer.log'), jsonl([
+    ready('host-c', 'boot-1', T0),
+    request('host-c', T0 + 50 * H, { imds_version: 'v2' }),
+    { level: 30, time: T0 + 99 * H, hostname: 'host-c', event: 'stats', boot_id: 'boot-1', pid: 100, kernel: { events_lost: 0 } },
+  ]));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('report', () => {
+  it('groups IMDSv1 callers and gives the verdict first (exit 1)', async () => {
+    const { code, out } = await report(['--format', 'json', join(dir, 'fleet')]);
+    expect(code).toBe(1);
+    const r = reportSchema.parse(JSON.parse(out));
+    expect(r.verdict).toEqual({
+      safe: false,
+      text: 'HttpTokens=required is safe on these 2 hosts: NO — 2 programs still use IMDSv1 (4 requests)',
+      imdsv1_programs: 2,
+      imdsv1_requests: 4,
+    });
+    const v1 = r.groups.filter((g) => g.kind === 'imdsv1');
+    expect(v1.map((g) => [g.command, g.count, g.hosts])).toEqual([
+      ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 3, ['host-a', 'host-b']],
+      ['python3 /opt/app/sync.py --id <n>', 1, ['host-a']],
+    ]);
+    expect(v1[1]).toMatchObject({ unit: 'sync.service', sdk: 'botocore 1.12.0', responses: { rejected: 1, accepted: 0 } });
+    expect(v1[0]!.example.ancestors[0]).toMatchObject({ comm: 'sh' });
+    expect(r.groups.find((g) => g.kind === 'not_aws_api')?.count).toBe(1);
+    expect(r.groups.some((g) => g.kind === 'imdsv2')).toBe(false);
+    expect(r.observation).toMatchObject({ hosts: ['host-a', 'host-b'], boots: 3 });
+    expect(r.input).toEqual({ files: 3, lines: 10, corrupt_lines: 1 });
+    expect(r.warnings).toEqual(expect.arrayContaining([
+      'the kernel lost 3 event(s): some requests may be missing from this report',
+      '1 corrupt or truncated line(s) skipped',
+    ]));
+  });
+
+  it('says YES with the window and boots when nothing uses IMDSv1 (exit 0)', async () => {
+    const { code, out } = await report([join(dir, 'safe')]);
+    expect(code).toBe(0);
+    expect(out.split('\n').slice(0, 2).join('\n').replace('\n  ', ' ')).toBe('HttpTokens=required is safe on this host: YES — no IMDSv1 request in 4d 3h of observation, covering 1 boot');
+  });
+
+  it('filters by host and time, and lists v2 callers on request', async () => {
+    const host = reportSchema.parse(JSON.parse((await report(['--format', 'json', '--host', 'host-b', join(dir, 'fleet')])).out));
+    expect(host.groups.filter((g) => g.kind === 'imdsv1').map((g) => g.count)).toEqual([1]);
+    const late = reportSchema.parse(JSON.parse((await report(['--format', 'json', '--since', new Date(T0 + 35 * H).toISOString(), join(dir, 'fleet')])).out));
+    expect(late.verdict.imdsv1_requests).toBe(1);
+    const v2 = reportSchema.parse(JSON.parse((await report(['--format', 'json', '--include-v2', join(dir, 'fleet')])).out));
+    expect(v2.groups.find((g) => g.kind === 'imdsv2')?.count).toBe(1);
+  });
+
+  it('renders a table within 100 columns, CSV and Markdown', async () => {
+    const table = (await report([join(dir, 'fleet')])).out;
+    expect(table.startsWith('HttpTokens=required is safe on these 2 hosts: NO')).toBe(true);
+    expect(Math.max(...table.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
+    expect(table).not.toContain('\u001b[');
+    const csv = (await report(['--format', 'csv', join(dir, 'fleet')])).out.trim().split('\n');
+    expect(csv[0]).toBe('kind,count,command,exe,unit,container,sdk,hosts,first_seen,last_seen,accepted,rejected,fallbacks,paths,advice');
+    expect(csv).toHaveLength(4);
+    expect((await report(['--format', 'markdown', join(dir, 'fleet')])).out).toContain('| imdsv1 | 3 |');
+  });
+
+  it('exits 2 on errors', async () => {
+    expect((await report([join(dir, 'missing')])).code).toBe(2);
+    expect((await report(['--format', 'xml', join(dir, 'fleet')])).code).toBe(2);
+  });
+
+  it('normalises volatile argv parts and parses relative times', () => {
+    expect(normalizeArgv(['sh', '/tmp/tmp.x1/run.sh', '--req', '0f8fad5b-d9cb-469f-a165-70867728950e', '--pid', '12345'])).toBe(
+      'sh /tmp/<tmp> --req <uuid> --pid <n>',
+    );
+    expect(parseTime('24h', 100 * H)).toBe(76 * H);
+    expect(() => parseTime('yesterday')).toThrow(/not a time/);
+  });
+});
