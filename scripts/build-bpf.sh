@@ -8,12 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-src=bpf/imds_analyzer.bpf.c
-out=bpf/imds_analyzer.bpf.o
+# The analyzer's object, and the benchmark's empty programs of the same types.
+objects=(imds_analyzer bench_empty)
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 
 build() {
-  local target=$1
+  local src=$1 target=$2
   # Relative paths and stripped DWARF keep the object byte-for-byte reproducible
   # from any checkout directory; BTF and CO-RE relocations stay.
   clang -target bpf -O2 -g -Wall -Werror \
@@ -25,13 +25,17 @@ build() {
 if [[ ${1:-} == --check ]]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  build "$tmp/fresh.o"
-  if ! cmp -s "$tmp/fresh.o" "$out"; then
-    echo "build-bpf: $out is stale: run 'npm run build:bpf' and commit the result" >&2
-    exit 1
-  fi
-  echo "build-bpf: $out matches its source"
+  for name in "${objects[@]}"; do
+    build "bpf/$name.bpf.c" "$tmp/$name.o"
+    if ! cmp -s "$tmp/$name.o" "bpf/$name.bpf.o"; then
+      echo "build-bpf: bpf/$name.bpf.o is stale: run 'npm run build:bpf' and commit the result" >&2
+      exit 1
+    fi
+    echo "build-bpf: bpf/$name.bpf.o matches its source"
+  done
 else
-  build "$out"
-  echo "build-bpf: wrote $out ($(stat -c %s "$out") bytes)"
+  for name in "${objects[@]}"; do
+    build "bpf/$name.bpf.c" "bpf/$name.bpf.o"
+    echo "build-bpf: wrote bpf/$name.bpf.o ($(stat -c %s "bpf/$name.bpf.o") bytes)"
+  done
 fi
