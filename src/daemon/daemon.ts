@@ -126,7 +126,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       publish('stats');
       notifier.status(statusText());
     }, config.statsIntervalSeconds * 1000);
-    statsTimer.unref();
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
