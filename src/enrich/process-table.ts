@@ -66,9 +66,12 @@ export class ProcessTable {
     switch (rec.kind) {
       case 'exec': {
         const previous = this.entries.get(rec.pid);
+        // The parent recorded at fork survives re-parenting: if it exited before this
+        // exec, the kernel's real_parent is already init or a subreaper.
+        const forked = previous && previous.startNs === rec.startNs ? previous : null;
         this.put({
           pid: rec.pid,
-          ppid: rec.ppid,
+          ppid: forked?.ppid ?? rec.ppid,
           startNs: rec.startNs,
           comm: rec.comm,
           exe: rec.filename.startsWith('/') ? rec.filename : (previous?.exe ?? rec.filename),
