@@ -7,6 +7,7 @@ const MAX_LINE = 400;
 
 interface ConsoleFields {
   imds_version?: unknown;
+  aws_api?: unknown;
   request?: { method?: unknown; path?: unknown };
   process?: { pid?: unknown; comm?: unknown; argv?: unknown };
   unit?: unknown;
@@ -17,8 +18,9 @@ interface ConsoleFields {
 const text = (v: unknown) => printable(String(v ?? '-'));
 
 export function consoleLine(line: ConsoleFields, at: Date): string {
-  const version = line.imds_version === 'v1' ? 'IMDSv1' : line.imds_version === 'v2' ? 'IMDSv2' : 'unknown';
-  const level = line.imds_version === 'v1' ? 'WARN' : 'INFO';
+  const nonAws = line.aws_api === false;
+  const version = nonAws ? 'non-AWS' : line.imds_version === 'v1' ? 'IMDSv1' : line.imds_version === 'v2' ? 'IMDSv2' : 'unknown';
+  const level = line.imds_version === 'v1' && !nonAws ? 'WARN' : 'INFO';
   const argv = Array.isArray(line.process?.argv) ? line.process.argv.map((a) => text(a)).join(' ') : '-';
   const where = line.unit ? ` unit=${text(line.unit)}` : line.container ? ` container=${text(line.container.runtime)}:${text(line.container.id).slice(0, 12)}` : '';
   const status = line.response ? ` status=${text(line.response.status)}` : '';

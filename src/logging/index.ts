@@ -128,10 +128,11 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
 
   return {
     request(line) {
-      const v1 = line.imds_version === 'v1';
+      // A GCP/Azure-style probe is not an IMDSv1 call, whatever its headers.
+      const v1 = line.imds_version === 'v1' && line.aws_api !== false;
       const proc = (line.process ?? {}) as { comm?: unknown; pid?: unknown };
       const req = (line.request ?? {}) as { method?: unknown; path?: unknown };
-      const msg = `${v1 ? 'IMDSv1' : line.imds_version === 'v2' ? 'IMDSv2' : 'unclassified'} ${String(req.method)} ${String(req.path)} by ${String(proc.comm ?? '?')} (pid ${String(proc.pid ?? '?')})`;
+      const msg = `${line.aws_api === false ? 'non-AWS metadata' : v1 ? 'IMDSv1' : line.imds_version === 'v2' ? 'IMDSv2' : 'unclassified'} ${String(req.method)} ${String(req.path)} by ${String(proc.comm ?? '?')} (pid ${String(proc.pid ?? '?')})`;
       if (v1) logger.warn(line, msg);
       else logger.info(line, msg);
       if (options.console) process.stdout.write(`${consoleLine(line, new Date())}\n`);

@@ -20,15 +20,15 @@ function responses(g: CallerGroup): string {
 }
 
 /** Wraps at spaces to WIDTH columns; continuation lines are indented. */
-function wrap(text: string): string[] {
+function wrap(text: string, indent = ''): string[] {
   const lines: string[] = [];
-  let line = '';
+  let line = indent;
   for (const word of printable(text).split(' ')) {
-    if (line && line.length + 1 + word.length > WIDTH) {
+    if (line.trim() && line.length + 1 + word.length > WIDTH) {
       lines.push(line);
-      line = `  ${word}`;
+      line = `${indent}  ${word}`;
     } else {
-      line = line ? `${line} ${word}` : word;
+      line = line.trim() ? `${line} ${word}` : `${line}${word}`;
     }
   }
   return [...lines, line];
@@ -58,7 +58,7 @@ export function renderTable(report: Report, colour: boolean): string {
       out.push(cut(`   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}  paths ${g.paths.join(' ')}`, WIDTH));
       const chain = g.example.ancestors.map((a) => `${a.comm}(${a.pid})`).join(' < ');
       if (chain) out.push(cut(`   started by ${chain}`, WIDTH));
-      if (g.advice) out.push(cut(`   advice: ${g.advice}`, WIDTH));
+      if (g.advice) out.push(...wrap(`advice: ${g.advice}`, '   '));
     });
   }
   return `${out.join('\n')}\n`;

@@ -121,9 +121,10 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
     expect(line!.aws_api).toBe(false);
   });
 
-  it('IMDSv1 lines are warnings, IMDSv2 lines info', async () => {
+  it('IMDSv1 lines are warnings; IMDSv2 and other clouds\' paths info', async () => {
     const lines = daemon.requests() as RequestLine[];
-    expect(lines.filter((l) => l.imds_version === 'v1').every((l) => l.level === 40)).toBe(true);
+    expect(lines.filter((l) => l.imds_version === 'v1' && l.aws_api).every((l) => l.level === 40)).toBe(true);
+    expect(lines.filter((l) => !l.aws_api).every((l) => l.level === 30)).toBe(true);
     expect(lines.filter((l) => l.imds_version === 'v2').every((l) => l.level === 30)).toBe(true);
   });
 
