@@ -105,9 +105,13 @@ async function checkAncestry(testbed, daemon, clients) {
   // parent is gone, so the ancestry must come from the exec/fork events, not from /proc.
   const script = `(sleep 1; exec ${quoted} >/dev/null) & exit 0`;
   const [ok, detail, lines] = await expectClient(testbed, daemon, client, ['sh', '-c', script, marker]);
-  const parent = lines[0]?.ancestors?.[0];
+  // No line under the shell's pid: show what the analyzer did say about the latest curl
+  // with that argv (its ancestry is what went wrong), for the FAIL's detail only.
+  const line = lines[0] ?? daemon.requests().findLast((l) => JSON.stringify(l.process?.argv) === JSON.stringify(client.argv));
+  const parent = line?.ancestors?.[0];
   const remembered = Array.isArray(parent?.argv) && parent.argv.includes(marker);
-  record('ancestry', ok && remembered, `${detail}; parent=${parent ? `${parent.pid} ${parent.comm} ${JSON.stringify(parent.argv)}` : 'none'}`);
+  const shown = (line?.ancestors ?? []).map((a) => `${a.pid} ${a.comm} ${JSON.stringify(a.argv)}`).join(' < ');
+  record('ancestry', ok && remembered, `${detail}; ${lines[0] ? '' : 'closest line: '}ancestors=${shown || 'none'}`);
 }
 
 /** Runs `body` against a fresh daemon; records `failCell` FAIL when the daemon never gets ready. */
