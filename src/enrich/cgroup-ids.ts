@@ -1,11 +1,11 @@
 // cgroup v2 id (what the kernel reports) -> cgroup path. The id is the inode number of
 // the cgroup's directory on the cgroup2 mount; the mount is scanned into a cache,
-// again at most once a second when an id is not found.
+// again (at most every 50 ms) when an id is not found.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroup2Mounts } from '../capture/cgroup-root.js';
 
-const RESCAN_INTERVAL_MS = 1000;
+const RESCAN_INTERVAL_MS = 50;
 const MAX_SCANNED_DIRS = 100_000;
 
 export class CgroupPaths {
