@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema, DEFAULT_CONFIG } from '../../src/config/index.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const APP_DIR = '/usr/lib/imds-analyzer';
@@ -178,12 +179,20 @@ class ThrowawayRoot {
   }
 }
 
+describe('default config.json', () => {
+  it('is valid and spells out exactly the schema defaults', () => {
+    const shipped: unknown = JSON.parse(readFileSync(join(REPO, 'packaging/rpm/config.json'), 'utf8'));
+    expect(configSchema.parse(shipped)).toEqual(DEFAULT_CONFIG);
+    expect(shipped).toEqual(DEFAULT_CONFIG);
+  });
+});
+
 describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
   let work = '';
   let al2023 = '';
   let al2023Upgrade = '';
   let al2 = '';
-  const upgradeConfig = '{\n  "comment": "changed default shipped by release 2"\n}\n';
+  const upgradeConfig = `${JSON.stringify({ ...DEFAULT_CONFIG, statsIntervalSeconds: 30 }, null, 2)}\n`;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'imds-analyzer-rpm-test-'));
