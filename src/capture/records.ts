@@ -53,8 +53,8 @@ export interface CloseRecord {
   reset: boolean;
 }
 
-export interface ExecRecord {
-  kind: 'exec';
+/** What exec and fork records both say about the process. */
+export interface ProcessIdentity {
   tsNs: bigint;
   pid: number;
   ppid: number;
@@ -66,6 +66,10 @@ export interface ExecRecord {
   nsPid: number;
   nsLevel: number;
   comm: string;
+}
+
+export interface ExecRecord extends ProcessIdentity {
+  kind: 'exec';
   /** Path as passed to execve (may be relative). */
   filename: string;
   argv: string[];
@@ -74,18 +78,8 @@ export interface ExecRecord {
   argvUnreadable: boolean;
 }
 
-export interface ForkRecord {
+export interface ForkRecord extends ProcessIdentity {
   kind: 'fork';
-  tsNs: bigint;
-  pid: number;
-  ppid: number;
-  uid: number;
-  gid: number;
-  startNs: bigint;
-  parentStartNs: bigint;
-  nsPid: number;
-  nsLevel: number;
-  comm: string;
 }
 
 export interface ExitRecord {

@@ -2,7 +2,7 @@
 // argv and parentage survive processes that exit before anyone reads /proc), seeded
 // from /proc at start, with /proc as the fallback for a pid it never heard of.
 // Bounded: least recently used entries go first beyond `maxEntries`.
-import type { ProcessRecord } from '../capture/records.js';
+import type { ProcessIdentity, ProcessRecord } from '../capture/records.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 
 export interface ProcessEntry {
@@ -42,6 +42,12 @@ function fromSnapshot(s: ProcSnapshot): ProcessEntry {
   };
 }
 
+/** The entry fields an exec or fork record fills in the same way. */
+function identity(rec: ProcessIdentity) {
+  const { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel } = rec;
+  return { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel, exitedNs: null };
+}
+
 export class ProcessTable {
   private readonly entries = new Map<number, ProcessEntry>();
 
@@ -70,18 +76,11 @@ export class ProcessTable {
         // exec, the kernel's real_parent is already init or a subreaper.
         const forked = previous && previous.startNs === rec.startNs ? previous : null;
         this.put({
-          pid: rec.pid,
+          ...identity(rec),
           ppid: forked?.ppid ?? rec.ppid,
-          startNs: rec.startNs,
-          comm: rec.comm,
           exe: rec.filename.startsWith('/') ? rec.filename : (previous?.exe ?? rec.filename),
           argv: rec.argvUnreadable ? (this.readProcess(rec.pid)?.argv ?? []) : rec.argv,
           argvTruncated: rec.argvTruncated,
-          uid: rec.uid,
-          gid: rec.gid,
-          nsPid: rec.nsPid,
-          nsLevel: rec.nsLevel,
-          exitedNs: null,
         });
         break;
       }
@@ -89,18 +88,10 @@ export class ProcessTable {
         // A child runs its parent's program until it execs.
         const parent = this.entries.get(rec.ppid);
         this.put({
-          pid: rec.pid,
-          ppid: rec.ppid,
-          startNs: rec.startNs,
-          comm: rec.comm,
+          ...identity(rec),
           exe: parent?.exe ?? null,
           argv: parent?.argv ?? [],
           argvTruncated: parent?.argvTruncated ?? false,
-          uid: rec.uid,
-          gid: rec.gid,
-          nsPid: rec.nsPid,
-          nsLevel: rec.nsLevel,
-          exitedNs: null,
         });
         break;
       }
