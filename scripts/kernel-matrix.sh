@@ -6,7 +6,7 @@
 #     --load-only  only bpftool loadall per kernel: loads + verifier costs, no daemon
 # Prints kernel x feature with PASS/FAIL and exits 1 on any FAIL. Needs root, qemu-system-x86,
 # busybox-static, cpio, bpftool, xz-utils and network access to Debian's archive (first run).
-# Kernels, initramfs images, serial logs and verifier logs live in $IMDS_VM_CACHE
+# Kernels, initramfs layers, per-run transcripts and serial logs, and verifier logs live in $IMDS_VM_CACHE
 # (/var/cache/imds-analyzer), never in the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +27,10 @@ done
 
 cache=${IMDS_VM_CACHE:-/var/cache/imds-analyzer}
 export IMDS_VM_CACHE=$cache
-results=$cache/results/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$results" "$cache/initramfs"
+mkdir -p "$cache/results"
+results=$(mktemp -d "$cache/results/$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
+# Transcripts and serial logs of the last 20 runs are kept for post-mortems.
+ls -dt "$cache"/results/*/ | tail -n +21 | xargs -r rm -rf
 # Each VM boot may take minutes under TCG on 2 cores; a hung guest must not hang CI.
 boot_timeout_s=${IMDS_VM_TIMEOUT_S:-900}
 
@@ -61,9 +63,11 @@ for kernel in ${kernels//,/ }; do
   else
     suite=$(suite_of "$kernel")
     root=$(scripts/vm/fetch-kernel.sh "$suite")
-    image=$cache/initramfs/$(basename "$root").cpio
+    # The image is this run's own (it holds this checkout's dist/): concurrent runs never share one.
+    image=$results/$kernel.cpio
     scripts/vm/build-initramfs.sh "$root" "$image"
     scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" >"$transcript" 2>&1 || true
+    rm -f "$image"
     kver=$(sed -n 's/^IMDS-VM-BEGIN kernel=\([^ ]*\).*/\1/p' "$transcript" | head -1)
     if grep -q '^load: FAILED' "$transcript"; then
       cp "$transcript" "$cache/verifier-${kver:-$kernel}.log"

@@ -9,6 +9,9 @@ suite=${1:?usage: fetch-kernel.sh SUITE}
 cache=${IMDS_VM_CACHE:-/var/cache/imds-analyzer}
 aptdir=$cache/apt/$suite
 mkdir -p "$aptdir"/{etc/preferences.d,state/lists/partial,cache/archives/partial}
+# Concurrent matrix runs share the cache: one fetch per suite at a time.
+exec 9>"$aptdir/.lock"
+flock 9
 
 cat >"$aptdir/etc/sources.list" <<SOURCES
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main

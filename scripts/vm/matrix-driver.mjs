@@ -7,7 +7,7 @@
 // Prints progress to stderr and one `MATRIX-RESULT {json}` line to stdout.
 // Safe on the host: every client runs in the testbed's network namespaces.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CELLS, QUICK_CELLS, RESULT_PREFIX } from './cells.mjs';
@@ -44,14 +44,24 @@ async function waitForClientLines(daemon, pid, count) {
   }
 }
 
-/** Program ids bpftool sees attached to the cgroup the daemon reported. */
-function attachedIds(cgroupRoot) {
+const bpftoolJson = (...args) => {
   try {
-    const out = JSON.parse(execFileSync('bpftool', ['--json', 'cgroup', 'show', cgroupRoot], { encoding: 'utf8' }) || '[]');
-    return new Set(out.map((entry) => entry.id));
+    return JSON.parse(execFileSync('bpftool', ['--json', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) || '[]');
   } catch {
-    return new Set();
+    return [];
   }
+};
+
+/**
+ * Program ids attached to the cgroup the daemon reported: its cgroup BPF links (the link's
+ * cgroup_id is the cgroup directory's inode) and whatever `bpftool cgroup show` lists.
+ * bpftool 7.1's `cgroup show` fails outright on 5.10 (it queries attach types that kernel
+ * does not know), so the links are the evidence there.
+ */
+function attachedIds(cgroupRoot) {
+  const cgroupId = statSync(cgroupRoot).ino;
+  const links = bpftoolJson('link', 'show').filter((link) => link.type === 'cgroup' && link.cgroup_id === cgroupId);
+  return new Set([...links.map((link) => link.prog_id), ...bpftoolJson('cgroup', 'show', cgroupRoot).map((entry) => entry.id)]);
 }
 
 /**
