@@ -1,13 +1,15 @@
 // /etc/imds-analyzer/config.json: every key optional, unknown keys rejected at every level.
 import { z } from 'zod';
 
-const powerOfTwo = (min: number, max: number) =>
+const wholeNumber = (min: number, max: number) =>
   z
     .number()
-    .int()
-    .min(min)
-    .max(max)
-    .refine((n) => (n & (n - 1)) === 0, { message: 'must be a power of two' });
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be at least ${min} (range ${min}..${max})` })
+    .max(max, { error: `must be at most ${max} (range ${min}..${max})` });
+
+const powerOfTwo = (min: number, max: number) =>
+  wholeNumber(min, max).refine((n) => (n & (n - 1)) === 0, { error: `must be a power of two from ${min} to ${max}` });
 
 export const configSchema = z.strictObject({
   logDir: z.string().min(1).default('/var/log/imds-analyzer'),
@@ -15,9 +17,9 @@ export const configSchema = z.strictObject({
   console: z.boolean().default(false),
   rotation: z
     .strictObject({
-      maxSizeMB: z.number().int().min(1).max(10240).default(50),
+      maxSizeMB: wholeNumber(1, 10240).default(50),
       frequency: z.enum(['daily', 'hourly']).default('daily'),
-      maxFiles: z.number().int().min(1).max(1000).default(14),
+      maxFiles: wholeNumber(1, 1000).default(14),
     })
     .prefault({}),
   buffer: z
@@ -27,9 +29,9 @@ export const configSchema = z.strictObject({
       perfPagesPerCpu: powerOfTwo(8, 4096).default(128),
     })
     .prefault({}),
-  statsIntervalSeconds: z.number().int().min(1).max(86400).default(60),
-  responseWaitMs: z.number().int().min(0).max(30000).default(2000),
-  processTableMaxEntries: z.number().int().min(1024).max(1_000_000).default(32768),
+  statsIntervalSeconds: wholeNumber(1, 86400).default(60),
+  responseWaitMs: wholeNumber(0, 30000).default(2000),
+  processTableMaxEntries: wholeNumber(1024, 1_000_000).default(32768),
   stateDir: z.string().min(1).default('/run/imds-analyzer'),
 });
 
