@@ -175,6 +175,9 @@ cp "$repo/bpf/imds_analyzer.bpf.o" "$app/bpf/"
 
 prune_node_modules "$app/node_modules"
 find "$app/dist" -name '*.map' -delete
+# The package starts its scripts with an explicit node (launcher, unit): a `#!/usr/bin/env node`
+# line would only pick whichever node is first on PATH. Replaced, not removed: line numbers stay.
+find "$app/dist" -name '*.js' -exec sed -i '1s|^#!.*|// started by /usr/bin/imds-analyzer with the node it was built for|' {} +
 (cd "$app" && "$check_node" -e "require('sd-notify')") || die "the sd-notify addon does not load in $check_node"
 bundle_node_flag=$([ -n "$bundle_node" ] && echo 1 || echo 0)
 bundle_libbpf_flag=$([ -n "$bundle_libbpf" ] && echo 1 || echo 0)

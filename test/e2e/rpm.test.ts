@@ -380,6 +380,12 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(found.stderr).not.toContain('IMDS_ANALYZER_LIBBPF');
       const addon = root.chroot(`/usr/bin/node-${AL2023_NODE_MAJOR}`, '-e', `require('${APP_DIR}/node_modules/sd-notify')`);
       expect(addon).toMatchObject({ status: 0, stderr: '' });
+      // A command beyond --version runs on the pruned node_modules: the report over no logs.
+      mkdirSync(root.at('/tmp/no-logs'), { recursive: true });
+      const report = root.chroot('/usr/bin/imds-analyzer', 'report', '/tmp/no-logs');
+      expect(report.stderr).toBe('');
+      expect(report).toMatchObject({ status: 0 });
+      expect(report.stdout).toContain('HttpTokens=required');
     });
 
     it('upgrade: keeps the edited config.json, puts the new default beside it, stays enabled', () => {
