@@ -27,7 +27,13 @@ import { configSchema, DEFAULT_CONFIG } from '../../src/config/index.js';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const APP_DIR = '/usr/lib/imds-analyzer';
 const UNIT = '/usr/lib/systemd/system/imds-analyzer.service';
-const WANTS_LINK = '/etc/systemd/system/multi-user.target.wants/imds-analyzer.service';
+/** Where `systemctl enable` puts the link: the target named by the unit's WantedBy=. */
+function wantsLink(): string {
+  const unit = readFileSync(join(REPO, 'packaging/systemd/imds-analyzer.service'), 'utf8');
+  const target = /^WantedBy=(\S+)/m.exec(unit)?.[1];
+  if (target === undefined) throw new Error('packaging/systemd/imds-analyzer.service has no WantedBy=');
+  return `/etc/systemd/system/${target}.wants/imds-analyzer.service`;
+}
 const CONFIG = '/etc/imds-analyzer/config.json';
 const HOST_LIBBPF = '/usr/lib/x86_64-linux-gnu/libbpf.so.1';
 const HOST_LIBSYSTEMD = '/usr/lib/x86_64-linux-gnu/libsystemd.so.0';
@@ -362,9 +368,9 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     it('install: files in place, unit enabled by the preset, launcher asks for its Node.js', () => {
       root.rpm('-i', '--nodeps', al2023);
       expect(root.rpm('-q', 'imds-analyzer').trim()).toBe(`imds-analyzer-${packageVersion()}-1.amzn2023.x86_64`);
-      expect(root.enabledLinks()).toEqual([root.at(WANTS_LINK)]);
+      expect(root.enabledLinks()).toEqual([root.at(wantsLink())]);
       // Debian's systemctl, which runs the scriptlets here, names the unit by its /lib alias.
-      expect(readlinkSync(root.at(WANTS_LINK))).toMatch(/^(\/usr)?\/lib\/systemd\/system\/imds-analyzer\.service$/);
+      expect(readlinkSync(root.at(wantsLink()))).toMatch(/^(\/usr)?\/lib\/systemd\/system\/imds-analyzer\.service$/);
       expect(lstatSync(root.at('/var/log/imds-analyzer')).mode & 0o7777).toBe(0o750);
 
       const missing = root.chroot('/usr/bin/imds-analyzer', '--version');
@@ -395,7 +401,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(root.rpm('-q', 'imds-analyzer').trim()).toBe(`imds-analyzer-${packageVersion()}-2.amzn2023.x86_64`);
       expect(readFileSync(root.at(CONFIG), 'utf8')).toBe(edited);
       expect(readFileSync(root.at(`${CONFIG}.rpmnew`), 'utf8')).toBe(upgradeConfig);
-      expect(root.enabledLinks()).toEqual([root.at(WANTS_LINK)]);
+      expect(root.enabledLinks()).toEqual([root.at(wantsLink())]);
     });
 
     it('erase: no unit left enabled, the app is gone, the edited config is saved', () => {
@@ -446,7 +452,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     });
 
     it('erase leaves no unit enabled', () => {
-      expect(root.enabledLinks()).toEqual([root.at(WANTS_LINK)]);
+      expect(root.enabledLinks()).toEqual([root.at(wantsLink())]);
       root.rpm('-e', 'imds-analyzer');
       expect(root.enabledLinks()).toEqual([]);
       expect(existsSync(root.at(`${APP_DIR}/runtime/bin/node`))).toBe(false);
