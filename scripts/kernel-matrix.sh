@@ -20,7 +20,7 @@ while (($#)); do
     --kernels=*) kernels=${1#*=}; shift ;;
     --quick) mode=matrix-quick; driver_args=(--quick); shift ;;
     --load-only) mode=load; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kernel-matrix: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -31,8 +31,8 @@ mkdir -p "$cache/results"
 results=$(mktemp -d "$cache/results/$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
 # Transcripts and serial logs of the last 20 runs are kept for post-mortems.
 ls -dt "$cache"/results/*/ | tail -n +21 | xargs -r rm -rf
-# Each VM boot may take minutes under TCG on 2 cores; a hung guest must not hang CI.
-boot_timeout_s=${IMDS_VM_TIMEOUT_S:-900}
+# A full VM run takes about a minute under TCG on 2 cores; a hung guest must not hang CI.
+boot_timeout_s=${IMDS_VM_TIMEOUT_S:-600}
 
 suite_of() {
   case $1 in
