@@ -41,7 +41,7 @@ install_payload() {
     # Amazon Linux 2 flavour: bundles this host's Node.js and libbpf, so the Debian root
     # needs neither. rpm --root runs the package's own scriptlets inside the root.
     rm -rf dist-rpm
-    scripts/build-rpm.sh --target al2 --release 1 --bundle-node "$(command -v node)" \
+    bash scripts/build-rpm.sh --target al2 --release 1 --bundle-node "$(command -v node)" \
       --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
     rpm --root "$merged" --initdb
     rpm --root "$merged" -i --nodeps dist-rpm/*.rpm >&2
