@@ -1,29 +1,86 @@
-// The console mode's one readable line per request. Every field that a process or a
-// packet controls goes through printable(): no raw control character or ANSI escape
-// ever reaches the terminal.
-import { printable } from '../logic/text.js';
+// The console mode's one readable line per request, and the short human `msg` of the JSON
+// line. Pure functions over the request line as built by src/logic/request-line.ts; any
+// field may be missing or of the wrong type (a safe line, never a throw).
+import { visible } from './visible.js';
 
-const MAX_LINE = 400;
+const MAX_LINE = 600;
+const MAX_PATH = 160;
+const MAX_ARGV = 160;
+const MAX_NAME = 64;
 
-interface ConsoleFields {
-  imds_version?: unknown;
-  aws_api?: unknown;
-  request?: { method?: unknown; path?: unknown };
-  process?: { pid?: unknown; comm?: unknown; argv?: unknown };
-  unit?: unknown;
-  container?: { runtime?: unknown; id?: unknown } | null;
-  response?: { status?: unknown } | null;
+function at(value: unknown, ...keys: string[]): unknown {
+  let current = value;
+  for (const key of keys) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
 }
 
-const text = (v: unknown) => printable(String(v ?? '-'));
+function text(value: unknown, max: number): string | null {
+  if (typeof value === 'string') return visible(value, max);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  return null;
+}
 
-export function consoleLine(line: ConsoleFields, at: Date): string {
-  const nonAws = line.aws_api === false;
-  const version = nonAws ? 'non-AWS' : line.imds_version === 'v1' ? 'IMDSv1' : line.imds_version === 'v2' ? 'IMDSv2' : 'unknown';
-  const level = line.imds_version === 'v1' && !nonAws ? 'WARN' : 'INFO';
-  const argv = Array.isArray(line.process?.argv) ? line.process.argv.map((a) => text(a)).join(' ') : '-';
-  const where = line.unit ? ` unit=${text(line.unit)}` : line.container ? ` container=${text(line.container.runtime)}:${text(line.container.id).slice(0, 12)}` : '';
-  const status = line.response ? ` status=${text(line.response.status)}` : '';
-  const out = `${at.toISOString().slice(11, 19)} ${level} ${version} ${text(line.request?.method)} ${text(line.request?.path)}${status} pid=${text(line.process?.pid)} comm=${text(line.process?.comm)} argv="${argv}"${where}`;
-  return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE - 1)}…` : out;
+/** "IMDSv1", "IMDSv2", "IMDS (version unknown)"; non-AWS paths are named so. */
+function versionLabel(line: unknown): string {
+  const version = at(line, 'imds_version');
+  const label = version === 'v1' ? 'IMDSv1' : version === 'v2' ? 'IMDSv2' : 'IMDS (version unknown)';
+  return at(line, 'aws_api') === false ? `${label} non-AWS` : label;
+}
+
+export function isV1(line: unknown): boolean {
+  return at(line, 'imds_version') === 'v1';
+}
+
+/** The JSON line's msg, e.g. `IMDSv1 GET /latest/meta-data/ by curl (pid 123)`. */
+export function requestMessage(line: unknown): string {
+  const method = text(at(line, 'request', 'method'), 16) ?? '?';
+  const path = text(at(line, 'request', 'path'), MAX_PATH) ?? '?';
+  const comm = text(at(line, 'process', 'comm'), MAX_NAME) ?? 'unknown process';
+  const pid = text(at(line, 'process', 'pid'), 16);
+  return `${versionLabel(line)} ${method} ${path} by ${comm}${pid === null ? '' : ` (pid ${pid})`}`;
+}
+
+function clock(time: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(time.getHours())}:${two(time.getMinutes())}:${two(time.getSeconds())}`;
+}
+
+function argvText(argv: unknown): string | null {
+  if (!Array.isArray(argv)) return null;
+  // Join first, then escape: a space inside an argument stays distinguishable only by
+  // quoting, which the operator can look up in the JSON line; the console line is a summary.
+  return visible(argv.map((arg) => (typeof arg === 'string' ? arg : String(arg))).join(' '), MAX_ARGV);
+}
+
+/**
+ * `15:04:05 WARN IMDSv1 GET /latest/meta-data/ pid=123 comm=curl argv="curl -s …" unit=x.service`
+ * Every field is escaped (no raw control character reaches the terminal) and bounded.
+ */
+export function formatConsoleLine(line: unknown, time: Date): string {
+  const parts = [
+    clock(time),
+    isV1(line) ? 'WARN' : 'INFO',
+    versionLabel(line),
+    text(at(line, 'request', 'method'), 16) ?? '?',
+    text(at(line, 'request', 'path'), MAX_PATH) ?? '?',
+  ];
+  const pid = text(at(line, 'process', 'pid'), 16);
+  if (pid !== null) parts.push(`pid=${pid}`);
+  const comm = text(at(line, 'process', 'comm'), MAX_NAME);
+  if (comm !== null) parts.push(`comm=${comm}`);
+  const argv = argvText(at(line, 'process', 'argv'));
+  if (argv !== null) parts.push(`argv="${argv}"`);
+  const unit = text(at(line, 'unit'), MAX_NAME);
+  if (unit !== null) parts.push(`unit=${unit}`);
+  const runtime = text(at(line, 'container', 'runtime'), MAX_NAME);
+  if (runtime !== null) parts.push(`container=${runtime}:${text(at(line, 'container', 'id'), 12) ?? '?'}`);
+  const sdk = text(at(line, 'sdk', 'name'), MAX_NAME);
+  if (sdk !== null) parts.push(`sdk=${sdk}/${text(at(line, 'sdk', 'version'), 32) ?? '?'}`);
+  const status = text(at(line, 'response', 'status'), 8);
+  if (status !== null) parts.push(`status=${status}`);
+  const joined = parts.join(' ');
+  return joined.length <= MAX_LINE ? joined : `${joined.slice(0, MAX_LINE - 1)}…`;
 }

@@ -1,0 +1,190 @@
+// The log file: pino-roll (rotation by size and by day or hour, a bounded number of files)
+// over a synchronous SonicBoom, wrapped so that every line is counted as written or not
+// written, a refused write is retried, a deleted directory is recreated on the next write,
+// and no rotation opens a planted symlink.
+import { lstatSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import pinoRoll, { type RollStream } from 'pino-roll';
+import {
+  ensureLogDirectory,
+  FILE_MODE,
+  fixOpenFileMode,
+  prepareLogFile,
+  removePlantedEntries,
+} from './safe-files.js';
+
+export interface RotationOptions {
+  maxSizeMB: number;
+  frequency: 'daily' | 'hourly';
+  maxFiles: number;
+}
+
+export interface WriteCounters {
+  linesWritten: number;
+  linesNotWritten: number;
+  writeErrors: number;
+}
+
+const FILE_BASE = 'imds-analyzer';
+/** Log files are `imds-analyzer.<date>.<n>.log`. */
+export const LOG_FILE_PREFIX = `${FILE_BASE}.`;
+/** Bytes held for retry while the disk refuses writes; lines beyond this are dropped and counted. */
+export const PENDING_LIMIT_BYTES = 1024 * 1024;
+
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
+}
+
+export class RollingFile {
+  private readonly counts: WriteCounters = { linesWritten: 0, linesNotWritten: 0, writeErrors: 0 };
+  /** Lines handed to the stream that are not known to be on disk yet (a refused write keeps them buffered). */
+  private linesPending = 0;
+  private failing = false;
+  private closed = false;
+
+  static async open(dir: string, rotation: RotationOptions): Promise<RollingFile> {
+    ensureLogDirectory(dir);
+    // pino-roll picks its first file by scanning the directory: nothing planted may be among them.
+    removePlantedEntries(dir, LOG_FILE_PREFIX);
+    const stream = await pinoRoll({
+      file: join(dir, FILE_BASE),
+      extension: '.log',
+      dateFormat: rotation.frequency === 'hourly' ? 'yyyy-MM-dd-HH' : 'yyyy-MM-dd',
+      frequency: rotation.frequency,
+      size: `${rotation.maxSizeMB}m`,
+      // Counts every matching file, also those of earlier runs, current file included.
+      limit: { count: rotation.maxFiles, removeOtherLogFiles: true },
+      mode: FILE_MODE,
+      sync: true,
+      maxLength: PENDING_LIMIT_BYTES,
+    });
+    return new RollingFile(dir, stream);
+  }
+
+  private constructor(
+    private readonly dir: string,
+    private readonly stream: RollStream,
+  ) {
+    fixOpenFileMode(stream.fd);
+    const reopen = stream.reopen.bind(stream);
+    // pino-roll rotates by reopening under the next name: make that name a fresh regular
+    // file of ours first, so a symlink planted there is removed instead of followed.
+    stream.reopen = (file?: string | number) => {
+      if (typeof file === 'string') {
+        ensureLogDirectory(this.dir);
+        prepareLogFile(file);
+      }
+      reopen(file);
+    };
+    stream.on('ready', () => fixOpenFileMode(stream.fd));
+    stream.on('error', (err: unknown) => this.failed(err));
+    stream.on('drop', () => {
+      this.linesPending--;
+      this.counts.linesNotWritten++;
+    });
+  }
+
+  get file(): string {
+    return this.stream.file;
+  }
+
+  counters(): WriteCounters {
+    return { ...this.counts };
+  }
+
+  /** Writes one complete line (with its newline). Never throws. */
+  write(line: string): void {
+    if (this.closed) {
+      this.counts.linesNotWritten++;
+      return;
+    }
+    this.recreateIfRemoved();
+    if (this.linesPending > 0) this.attempt(''); // retry what the disk refused before
+    this.linesPending++;
+    this.attempt(line);
+  }
+
+  /** Retries buffered lines once; in sync mode everything else is already on disk. */
+  flush(): void {
+    if (!this.closed && this.linesPending > 0) {
+      this.recreateIfRemoved();
+      this.attempt('');
+    }
+  }
+
+  /** Final flush; lines the disk still refuses are counted as not written. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    const closedEvent = once(this.stream, 'close');
+    if (this.linesPending > 0) {
+      this.counts.linesNotWritten += this.linesPending;
+      this.linesPending = 0;
+      this.stream.destroy();
+    } else {
+      this.stream.end();
+    }
+    await closedEvent;
+  }
+
+  /**
+   * One synchronous write. With a sync SonicBoom a call that neither failed nor dropped
+   * has written everything it held, so every pending line is then on disk.
+   */
+  private attempt(data: string): void {
+    const errorsBefore = this.counts.writeErrors;
+    const droppedBefore = this.counts.linesNotWritten;
+    try {
+      this.stream.write(data);
+    } catch (err) {
+      // Only a destroyed stream throws here; the line cannot be kept.
+      if (data !== '') {
+        this.linesPending--;
+        this.counts.linesNotWritten++;
+      }
+      this.failed(err);
+      return;
+    }
+    if (this.counts.writeErrors === errorsBefore && this.counts.linesNotWritten === droppedBefore) this.settled();
+  }
+
+  private settled(): void {
+    this.counts.linesWritten += this.linesPending;
+    this.linesPending = 0;
+    if (this.failing) {
+      this.failing = false;
+      process.stderr.write(`imds-analyzer: log writes to ${this.dir} work again\n`);
+    }
+  }
+
+  private failed(err: unknown): void {
+    this.counts.writeErrors++;
+    if (!this.failing) {
+      // The journal is the only place left to say so; `stats` carries the counts.
+      this.failing = true;
+      process.stderr.write(
+        `imds-analyzer: cannot write the log in ${this.dir} (${errorCode(err)}); ` +
+          `up to ${PENDING_LIMIT_BYTES} bytes are kept for retry, further lines are counted as not written\n`,
+      );
+    }
+  }
+
+  /** The directory or the file was removed (or replaced) under us: a fresh file of the same name. */
+  private recreateIfRemoved(): void {
+    try {
+      if (lstatSync(this.stream.file).isFile()) return;
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') {
+        this.failed(err);
+        return;
+      }
+    }
+    try {
+      this.stream.reopen(this.stream.file);
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+}

@@ -1,0 +1,299 @@
+// The log sink on real files (no root): modes under a permissive umask, levels, redaction,
+// the rotation bound, a planted symlink, a deleted directory, and no line lost on close.
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createLogSink, type LogSink, type LogSinkOptions } from '../../src/logging/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'imds-logging-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let dirCount = 0;
+const open: LogSink[] = [];
+afterEach(async () => {
+  for (const sink of open.splice(0)) await sink.close();
+});
+
+async function sink(overrides: Partial<LogSinkOptions> = {}): Promise<{ sink: LogSink; dir: string }> {
+  const dir = join(root, `logs-${dirCount++}`, 'imds-analyzer');
+  const created = await createLogSink({
+    dir,
+    rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
+    console: false,
+    level: 'info',
+    hostname: 'test-host',
+    ...overrides,
+  });
+  open.push(created);
+  return { sink: created, dir };
+}
+
+function logFiles(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith('.log')).sort((a, b) => fileNumber(a) - fileNumber(b));
+}
+
+function fileNumber(name: string): number {
+  return Number(/\.(\d+)\.log$/.exec(name)?.[1]);
+}
+
+function readLines(dir: string): Record<string, unknown>[] {
+  return logFiles(dir).flatMap((name) =>
+    readFileSync(join(dir, name), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
+}
+
+function directoryBytes(dir: string): number {
+  return readdirSync(dir).reduce((sum, name) => sum + lstatSync(join(dir, name)).size, 0);
+}
+
+const requestLine = (version: 'v1' | 'v2' | 'unknown', n = 0) => ({
+  event: 'imds_request',
+  imds_version: version,
+  aws_api: true,
+  request: { method: 'GET', path: `/latest/meta-data/item-${n}`, token_request: false, user_agent: 'curl/8.0' },
+  process: { pid: 1000 + n, tid: 1000 + n, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', `http://169.254.169.254/${n}`], uid: 0 },
+  connection: { cookie: '12345', request_index: 0 },
+});
+
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Writes request lines of about 1 KiB until `bytes`, yielding so rotations happen as in the daemon. */
+async function writeBytes(s: LogSink, bytes: number, onBatch?: () => void): Promise<number> {
+  const padding = 'x'.repeat(800);
+  let lines = 0;
+  for (let written = 0; written < bytes; written += 1024) {
+    s.request({ ...requestLine('v2', lines), advice: padding });
+    lines++;
+    if (lines % 64 === 0) {
+      await yieldToLoop();
+      onBatch?.();
+    }
+  }
+  await yieldToLoop();
+  return lines;
+}
+
+function mode(path: string): number {
+  return statSync(path).mode & 0o7777;
+}
+
+describe('modes', () => {
+  for (const umask of [0o000, 0o077]) {
+    it(`directory 0750 and files 0640 under umask ${umask.toString(8).padStart(3, '0')}, after rotation too`, async () => {
+      const previous = process.umask(umask);
+      try {
+        const { sink: s, dir } = await sink();
+        await writeBytes(s, 2.5 * 1024 * 1024);
+        await s.flush();
+        const files = logFiles(dir);
+        expect(files.length).toBeGreaterThanOrEqual(3);
+        expect(mode(dir)).toBe(0o750);
+        for (const name of files) expect(mode(join(dir, name)), name).toBe(0o640);
+      } finally {
+        process.umask(previous);
+      }
+    });
+  }
+});
+
+describe('lines', () => {
+  it('v1 at warn, v2 and unknown at info, with a short human msg and the hostname', async () => {
+    const { sink: s, dir } = await sink();
+    s.request(requestLine('v1', 1));
+    s.request(requestLine('v2', 2));
+    s.request(requestLine('unknown', 3));
+    await s.flush();
+    const lines = readLines(dir);
+    expect(lines.map((l) => [l.imds_version, l.level])).toEqual([['v1', 40], ['v2', 30], ['unknown', 30]]);
+    expect(lines[0]?.msg).toBe('IMDSv1 GET /latest/meta-data/item-1 by curl (pid 1001)');
+    expect(lines[0]?.hostname).toBe('test-host');
+    expect(lines[0]?.process).toEqual(requestLine('v1', 1).process);
+    expect(typeof lines[0]?.time).toBe('number');
+  });
+
+  it('at level warn, v2 request lines are left out but lifecycle lines are kept', async () => {
+    const { sink: s, dir } = await sink({ level: 'warn' });
+    s.lifecycle('ready', { kernel: '6.18', buffer: 'ringbuf' });
+    s.request(requestLine('v2'));
+    s.request(requestLine('v1'));
+    s.lifecycle('stats', { requests: { v1: 1, v2: 1 } });
+    s.lifecycle('error', { message: 'bad\x1b[2Jthing' });
+    s.lifecycle('stopping', { signal: 'SIGTERM' });
+    await s.flush();
+    const lines = readLines(dir);
+    expect(lines.map((l) => [l.event, l.level])).toEqual([
+      ['ready', 30],
+      ['imds_request', 40],
+      ['stats', 30],
+      ['error', 50],
+      ['stopping', 30],
+    ]);
+    expect(lines[0]?.kernel).toBe('6.18');
+    expect(lines[3]?.msg).toBe('error: bad\\x1b[2Jthing');
+    expect(s.counters()).toEqual({ linesWritten: 5, linesNotWritten: 0, writeErrors: 0 });
+  });
+
+  it('a lifecycle field named event cannot change the event', async () => {
+    const { sink: s, dir } = await sink();
+    s.lifecycle('stats', { event: 'imds_request' });
+    await s.flush();
+    expect(readLines(dir)[0]?.event).toBe('stats');
+  });
+
+  it('close flushes every line written so far', async () => {
+    const { sink: s, dir } = await sink({ rotation: { maxSizeMB: 50, frequency: 'hourly', maxFiles: 2 } });
+    for (let i = 0; i < 5000; i++) s.request(requestLine('v1', i));
+    await s.close();
+    const lines = readLines(dir);
+    expect(lines).toHaveLength(5000);
+    expect(lines.map((l) => (l.process as { pid: number }).pid)).toEqual(Array.from({ length: 5000 }, (_, i) => 1000 + i));
+    expect(s.counters()).toEqual({ linesWritten: 5000, linesNotWritten: 0, writeErrors: 0 });
+    // hourly files carry the hour in their name
+    expect(logFiles(dir)[0]).toMatch(/^imds-analyzer\.\d{4}-\d{2}-\d{2}-\d{2}\.\d+\.log$/);
+    s.request(requestLine('v1'));
+    expect(s.counters().linesNotWritten).toBe(1);
+  });
+});
+
+describe('redaction', () => {
+  it('secret-named keys are censored at any depth up to four levels; other keys are kept', async () => {
+    const { sink: s, dir } = await sink();
+    const secret = 'AQAEAUniqueTokenValue-7f3a';
+    s.request({
+      ...requestLine('v2'),
+      token: secret,
+      headers: { 'X-aws-ec2-metadata-token': secret, Authorization: `Bearer ${secret}` },
+      credentials: { SecretAccessKey: secret, Token: secret, password: secret },
+      ancestors: [{ pid: 1, env: { secret } }],
+    });
+    s.lifecycle('error', { message: 'failed', detail: { 'x-aws-ec2-metadata-token': secret } });
+    await s.flush();
+    const raw = logFiles(dir).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
+    expect(raw).not.toContain(secret);
+    const [request, error] = readLines(dir);
+    expect(request?.token).toBe('[REDACTED]');
+    expect(request?.headers).toEqual({ 'X-aws-ec2-metadata-token': '[REDACTED]', Authorization: '[REDACTED]' });
+    expect(request?.credentials).toEqual({ SecretAccessKey: '[REDACTED]', Token: '[REDACTED]', password: '[REDACTED]' });
+    expect(request?.ancestors).toEqual([{ pid: 1, env: { secret: '[REDACTED]' } }]);
+    expect(error?.detail).toEqual({ 'x-aws-ec2-metadata-token': '[REDACTED]' });
+    // fields that merely mention a token are not secrets
+    expect((request?.request as { token_request: boolean }).token_request).toBe(false);
+    expect(request?.connection).toEqual({ cookie: '12345', request_index: 0 });
+  });
+});
+
+describe('rotation', () => {
+  it('the directory stays within maxSizeMB * (maxFiles + 1) while writing past many rotations', async () => {
+    const rotation = { maxSizeMB: 1, frequency: 'daily' as const, maxFiles: 3 };
+    const bound = rotation.maxSizeMB * 1024 * 1024 * (rotation.maxFiles + 1);
+    const { sink: s, dir } = await sink({ rotation });
+    let largest = 0;
+    const lines = await writeBytes(s, 12 * 1024 * 1024, () => {
+      largest = Math.max(largest, directoryBytes(dir));
+    });
+    await s.close();
+    // old files are removed asynchronously after each rotation
+    for (let i = 0; i < 50 && logFiles(dir).length > rotation.maxFiles; i++) await new Promise((r) => setTimeout(r, 20));
+    const files = logFiles(dir);
+    const total = directoryBytes(dir);
+    console.log(`rotation bound: ${lines} lines, ${files.length} files left (${files.join(' ')}), ${total} bytes at the end, ${largest} bytes at most while writing, bound ${bound}`);
+    expect(fileNumber(files.at(-1) ?? '')).toBeGreaterThanOrEqual(10);
+    expect(files.length).toBeLessThanOrEqual(rotation.maxFiles);
+    expect(largest).toBeLessThanOrEqual(bound);
+    expect(total).toBeLessThanOrEqual(bound);
+    expect(s.counters()).toEqual({ linesWritten: lines, linesNotWritten: 0, writeErrors: 0 });
+    // the newest lines survive and every remaining line is whole JSON
+    const kept = readLines(dir);
+    expect((kept.at(-1)?.process as { pid: number }).pid).toBe(1000 + lines - 1);
+  });
+
+  it('a restart keeps counting old files in the limit', async () => {
+    const rotation = { maxSizeMB: 1, frequency: 'daily' as const, maxFiles: 2 };
+    const first = await sink({ rotation });
+    await writeBytes(first.sink, 3.5 * 1024 * 1024);
+    await first.sink.close();
+    const again = await createLogSink({ dir: first.dir, rotation, console: false, level: 'info' });
+    open.push(again);
+    await writeBytes(again, 1.5 * 1024 * 1024);
+    await again.close();
+    for (let i = 0; i < 50 && logFiles(first.dir).length > rotation.maxFiles; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(logFiles(first.dir).length).toBeLessThanOrEqual(rotation.maxFiles);
+  });
+});
+
+describe('symlinks are never followed', () => {
+  it('a symlink planted under the next file name is replaced at rotation; its target is untouched', async () => {
+    const { sink: s, dir } = await sink();
+    s.request(requestLine('v1'));
+    await s.flush();
+    const [current] = logFiles(dir);
+    expect(current).toBeDefined();
+    const next = (current ?? '').replace(/\.(\d+)\.log$/, (_, n: string) => `.${Number(n) + 1}.log`);
+    const target = join(root, `victim-${dirCount}`);
+    writeFileSync(target, 'precious\n');
+    symlinkSync(target, join(dir, next));
+    await writeBytes(s, 1.5 * 1024 * 1024);
+    await s.flush();
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(lstatSync(join(dir, next)).isFile()).toBe(true);
+    expect(readFileSync(join(dir, next), 'utf8')).toContain('"imds_request"');
+    expect(mode(join(dir, next))).toBe(0o640);
+  });
+
+  it('a symlink planted before start, named like a newer log file, is removed, not opened', async () => {
+    const dir = join(root, `planted-${dirCount++}`);
+    const target = join(root, `victim-start-${dirCount}`);
+    writeFileSync(target, 'precious\n');
+    await import('node:fs').then((fs) => fs.mkdirSync(dir, { mode: 0o750 }));
+    const today = new Date();
+    const date = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
+    symlinkSync(target, join(dir, `imds-analyzer.${date}.7.log`));
+    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info' });
+    open.push(s);
+    s.request(requestLine('v1'));
+    await s.flush();
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(existsSync(join(dir, `imds-analyzer.${date}.7.log`))).toBe(false);
+    expect(readLines(dir)).toHaveLength(1);
+  });
+
+  it('the current file replaced by a symlink is recreated as a regular file on the next write', async () => {
+    const { sink: s, dir } = await sink();
+    s.request(requestLine('v1', 1));
+    await s.flush();
+    const [current] = logFiles(dir);
+    const path = join(dir, current ?? '');
+    const target = join(root, `victim-current-${dirCount}`);
+    writeFileSync(target, 'precious\n');
+    rmSync(path);
+    symlinkSync(target, path);
+    s.request(requestLine('v1', 2));
+    await s.flush();
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(lstatSync(path).isFile()).toBe(true);
+    expect(readLines(dir).map((l) => (l.process as { pid: number }).pid)).toEqual([1002]);
+  });
+});
+
+describe('deleted log directory', () => {
+  it('is recreated (0750, file 0640) on the next write, and the line lands in it', async () => {
+    const { sink: s, dir } = await sink();
+    s.request(requestLine('v1', 1));
+    await s.flush();
+    rmSync(dir, { recursive: true });
+    expect(existsSync(dir)).toBe(false);
+    s.request(requestLine('v1', 2));
+    s.request(requestLine('v2', 3));
+    await s.flush();
+    expect(mode(dir)).toBe(0o750);
+    const files = logFiles(dir);
+    expect(files).toHaveLength(1);
+    expect(mode(join(dir, files[0] ?? ''))).toBe(0o640);
+    expect(readLines(dir).map((l) => (l.process as { pid: number }).pid)).toEqual([1002, 1003]);
+    expect(s.counters()).toEqual({ linesWritten: 3, linesNotWritten: 0, writeErrors: 0 });
+  });
+});
