@@ -53,6 +53,7 @@ export class Pipeline {
           this.enricher.apply(rec);
           break;
         case 'payload':
+          if (rec.owner && this.tracker.isNew(rec.flow.cookie)) this.enricher.observe(rec.owner);
           this.tracker.onPayload(rec);
           break;
         case 'response':

@@ -70,6 +70,12 @@ export class Enricher {
     this.table.apply(rec);
   }
 
+  /** Learns a connecting process and its cgroup while both surely still exist. */
+  observe(owner: SocketOwner): void {
+    this.table.lookup(owner.pid);
+    this.cgroups.pathOf(owner.cgroupId);
+  }
+
   describe(owner: SocketOwner | null, socketUid: number, socketCgroupId: bigint): Attribution {
     const truncated: string[] = [];
     const entry = owner ? this.table.lookup(owner.pid) : null;

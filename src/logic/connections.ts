@@ -54,6 +54,11 @@ export class ConnectionTracker {
     private readonly maxConnections = MAX_TRACKED_CONNECTIONS,
   ) {}
 
+  /** True until the first record of this connection has been seen. */
+  isNew(cookie: bigint): boolean {
+    return !this.connections.has(cookie);
+  }
+
   get trackedConnections(): number {
     return this.connections.size;
   }
