@@ -76,7 +76,11 @@ export function formatConsoleLine(line: unknown, time: Date): string {
   const unit = text(at(line, 'unit'), MAX_NAME);
   if (unit !== null) parts.push(`unit=${unit}`);
   const runtime = text(at(line, 'container', 'runtime'), MAX_NAME);
-  if (runtime !== null) parts.push(`container=${runtime}:${text(at(line, 'container', 'id'), 12) ?? '?'}`);
+  if (runtime !== null) {
+    // Container ids are shown short, as `docker ps` does.
+    const id = at(line, 'container', 'id');
+    parts.push(`container=${runtime}:${typeof id === 'string' ? visible(id.slice(0, 12), MAX_NAME) : '?'}`);
+  }
   const sdk = text(at(line, 'sdk', 'name'), MAX_NAME);
   if (sdk !== null) parts.push(`sdk=${sdk}/${text(at(line, 'sdk', 'version'), 32) ?? '?'}`);
   const status = text(at(line, 'response', 'status'), 8);

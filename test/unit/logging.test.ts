@@ -160,25 +160,33 @@ describe('lines', () => {
 });
 
 describe('redaction', () => {
-  it('secret-named keys are censored at any depth up to four levels; other keys are kept', async () => {
+  it('secret-named keys are censored at the top level and at any depth, any case; other keys are kept', async () => {
     const { sink: s, dir } = await sink();
     const secret = 'AQAEAUniqueTokenValue-7f3a';
+    const original = { ...requestLine('v2'), headers: { Authorization: secret } };
+    s.request(original);
+    // the caller's object is not modified by censoring
+    expect(original.headers.Authorization).toBe(secret);
     s.request({
       ...requestLine('v2'),
       token: secret,
       headers: { 'X-aws-ec2-metadata-token': secret, Authorization: `Bearer ${secret}` },
       credentials: { SecretAccessKey: secret, Token: secret, password: secret },
       ancestors: [{ pid: 1, env: { secret } }],
+      Authorization: secret,
+      deep: { a: { b: { c: { 'X-AWS-EC2-METADATA-TOKEN': secret, PassWord: secret, kept: 1 } } } },
     });
     s.lifecycle('error', { message: 'failed', detail: { 'x-aws-ec2-metadata-token': secret } });
     await s.flush();
     const raw = logFiles(dir).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
     expect(raw).not.toContain(secret);
-    const [request, error] = readLines(dir);
+    const [, request, error] = readLines(dir);
     expect(request?.token).toBe('[REDACTED]');
     expect(request?.headers).toEqual({ 'X-aws-ec2-metadata-token': '[REDACTED]', Authorization: '[REDACTED]' });
     expect(request?.credentials).toEqual({ SecretAccessKey: '[REDACTED]', Token: '[REDACTED]', password: '[REDACTED]' });
     expect(request?.ancestors).toEqual([{ pid: 1, env: { secret: '[REDACTED]' } }]);
+    expect(request?.Authorization).toBe('[REDACTED]');
+    expect(request?.deep).toEqual({ a: { b: { c: { 'X-AWS-EC2-METADATA-TOKEN': '[REDACTED]', PassWord: '[REDACTED]', kept: 1 } } } });
     expect(error?.detail).toEqual({ 'x-aws-ec2-metadata-token': '[REDACTED]' });
     // fields that merely mention a token are not secrets
     expect((request?.request as { token_request: boolean }).token_request).toBe(false);

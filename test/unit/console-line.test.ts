@@ -1,0 +1,110 @@
+// The console mode's readable line and the JSON line's msg: exact format, every control
+// character made visible (issue 9 item 1), bounded length, and no throw on odd input.
+import { describe, expect, it } from 'vitest';
+import { formatConsoleLine, requestMessage, visible } from '../../src/logging/index.js';
+
+const at = new Date(2026, 10, 28, 15, 4, 5);
+
+const line = {
+  event: 'imds_request',
+  imds_version: 'v1',
+  aws_api: true,
+  request: { method: 'GET', path: '/latest/meta-data/iam/security-credentials/', token_request: false, user_agent: 'curl/8.0' },
+  process: { pid: 123, tid: 123, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'], uid: 0 },
+  unit: 'cloud-init.service',
+  container: null,
+  sdk: null,
+  response: { status: 200 },
+};
+
+// Any raw C0/C1 control, DEL, bidi override or line separator in terminal output.
+const RAW_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+describe('formatConsoleLine', () => {
+  it('prints the documented fields in order', () => {
+    expect(formatConsoleLine(line, at)).toBe(
+      '15:04:05 WARN IMDSv1 GET /latest/meta-data/iam/security-credentials/ pid=123 comm=curl ' +
+        'argv="curl -s http://169.254.169.254/latest/meta-data/iam/security-credentials/" unit=cloud-init.service status=200',
+    );
+  });
+
+  it('v2 and unknown are INFO; non-AWS paths and containers and SDKs are named', () => {
+    const v2 = {
+      ...line,
+      imds_version: 'v2',
+      container: { runtime: 'docker', id: '0123456789abcdef0123', pid: 7 },
+      sdk: { name: 'botocore', version: '1.29.0' },
+    };
+    expect(formatConsoleLine(v2, at)).toMatch(/^15:04:05 INFO IMDSv2 GET .* container=docker:0123456789ab sdk=botocore\/1\.29\.0 status=200$/);
+    expect(formatConsoleLine({ ...line, imds_version: 'unknown' }, at)).toContain(' INFO IMDS (version unknown) GET ');
+    expect(formatConsoleLine({ ...line, aws_api: false }, at)).toContain(' WARN IMDSv1 non-AWS GET ');
+  });
+
+  it('makes newlines, ANSI escapes, bidi overrides, DEL and C1 controls visible in every field', () => {
+    const hostile = {
+      ...line,
+      request: { method: 'G\x1bET', path: '/latest/\x1b[2J\x1b]0;owned\x07', token_request: false },
+      process: { pid: 9, comm: 'a\tb\u009b', argv: ['sh', '-c', 'echo "hi"\nrm -rf /\r\u202eexe.txt\u2028\x7f\x00'] },
+      unit: 'x\x1b[31m.service',
+    };
+    const out = formatConsoleLine(hostile, at);
+    expect(out).not.toMatch(RAW_CONTROL);
+    expect(out).toContain('GET'.replace('G', 'G\\x1b'));
+    expect(out).toContain('/latest/\\x1b[2J\\x1b]0;owned\\x07');
+    expect(out).toContain('comm=a\\tb\\x9b');
+    expect(out).toContain('argv="sh -c echo \\"hi\\"\\nrm -rf /\\r\\u202eexe.txt\\u2028\\x7f\\x00"');
+    expect(out).toContain('unit=x\\x1b[31m.service');
+  });
+
+  it('bounds a 1 MiB argv and a long path', () => {
+    const huge = { ...line, request: { ...line.request, path: `/${'p'.repeat(100_000)}` }, process: { ...line.process, argv: ['x'.repeat(1 << 20)] } };
+    const out = formatConsoleLine(huge, at);
+    expect(out.length).toBeLessThanOrEqual(600);
+    expect(out).toContain('…');
+  });
+
+  it('never throws on missing or wrongly typed fields', () => {
+    expect(formatConsoleLine({}, at)).toBe('15:04:05 INFO IMDS (version unknown) ? ?');
+    expect(formatConsoleLine(null, at)).toBe('15:04:05 INFO IMDS (version unknown) ? ?');
+    const odd = { imds_version: 'v1', request: { method: 5, path: ['x'] }, process: { pid: 'z', argv: [1, null, 'a'] }, unit: {} };
+    expect(formatConsoleLine(odd, at)).toBe('15:04:05 WARN IMDSv1 5 ? pid=z argv="1 null a"');
+  });
+});
+
+describe('requestMessage', () => {
+  it('is short and human', () => {
+    expect(requestMessage(line)).toBe('IMDSv1 GET /latest/meta-data/iam/security-credentials/ by curl (pid 123)');
+    expect(requestMessage({ imds_version: 'v2', request: { method: 'PUT', path: '/latest/api/token' } })).toBe(
+      'IMDSv2 PUT /latest/api/token by unknown process',
+    );
+  });
+
+  it('escapes control characters (a reader printing msg raw stays safe)', () => {
+    const msg = requestMessage({ ...line, process: { pid: 1, comm: '\x1b[31mred' } });
+    expect(msg).not.toMatch(RAW_CONTROL);
+    expect(msg).toContain('by \\x1b[31mred (pid 1)');
+  });
+});
+
+describe('visible', () => {
+  it('escapes backslash and quote so the output is unambiguous', () => {
+    expect(visible('a\\x1b"b', 100)).toBe('a\\\\x1b\\"b');
+  });
+
+  it('keeps ordinary unicode as is', () => {
+    expect(visible('naïve – 日本語 😀', 100)).toBe('naïve – 日本語 😀');
+  });
+
+  it('cuts to the bound without splitting an escape or a surrogate pair', () => {
+    expect(visible('abcdef', 4)).toBe('abc…');
+    const cut = visible('ab\x1bcdef', 5);
+    expect(cut).toBe('ab…');
+    expect(visible('a😀b', 3)).toBe('a…');
+    for (let max = 2; max < 30; max++) {
+      const out = visible('x\x1b\n😀\u202e'.repeat(5), max);
+      expect(out.length).toBeLessThanOrEqual(max);
+      expect(out).not.toMatch(RAW_CONTROL);
+      expect(out).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+    }
+  });
+});
