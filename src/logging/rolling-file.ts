@@ -2,7 +2,7 @@
 // over a synchronous SonicBoom, wrapped so that every line is counted as written or not
 // written, a refused write is retried, a deleted directory is recreated on the next write,
 // and no rotation opens a planted symlink.
-import { lstatSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import pinoRoll, { type RollStream } from 'pino-roll';
@@ -36,6 +36,24 @@ function errorCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
 }
 
+function endsWithoutNewline(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = fstatSync(fd);
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class RollingFile {
   private readonly counts: WriteCounters = { linesWritten: 0, linesNotWritten: 0, writeErrors: 0 };
   /** Lines handed to the stream that are not known to be on disk yet (a refused write keeps them buffered). */
@@ -59,7 +77,9 @@ export class RollingFile {
       sync: true,
       maxLength: PENDING_LIMIT_BYTES,
     });
-    return new RollingFile(dir, stream);
+    const file = new RollingFile(dir, stream);
+    file.endTornLine();
+    return file;
   }
 
   private constructor(
@@ -83,6 +103,15 @@ export class RollingFile {
       this.linesPending--;
       this.counts.linesNotWritten++;
     });
+  }
+
+  /**
+   * A file left by a run that stopped while the disk was full may end in half a line;
+   * start on a fresh line so the next record does not merge with it.
+   */
+  private endTornLine(): void {
+    // Not a record: nothing is added to the line counts.
+    if (endsWithoutNewline(this.stream.file)) this.attempt('\n');
   }
 
   get file(): string {
