@@ -126,7 +126,7 @@ describe('bad config file', () => {
     const err = loadError(file);
     expect(err.key).toBe('(file)');
     expect(err.message).toContain(file);
-    expect(err.message).toMatch(/invalid JSON at line 3, column 17/);
+    expect(err.message).toMatch(/invalid JSON at line 3, column 17: Unexpected token '\\n'$/);
   });
 
   it('a trailing comma is located too', () => {
