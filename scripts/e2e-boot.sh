@@ -182,4 +182,25 @@ restarts_after=$(show imds-analyzer NRestarts)
 (( restarts_after > restarts_before )) || fail "the watchdog did not restart the stuck daemon"
 in_ct journalctl -u imds-analyzer --no-pager | grep -qi 'watchdog timeout' || fail "no watchdog timeout in the journal"
 echo "boot: watchdog restarted the stuck daemon (NRestarts $restarts_before -> $restarts_after, pid $stuck_pid -> $(show imds-analyzer MainPID))"
+# The package's own scriptlets under a running systemd: an upgrade keeps an edited
+# config.json and restarts the service; an erase stops it and leaves no unit enabled.
+if [[ $install_mode == rpm ]]; then
+  rm -f "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
+  in_ct systemctl daemon-reload
+  in_ct systemctl restart imds-analyzer
+  echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
+  before_pid=$(show imds-analyzer MainPID)
+  bash scripts/build-rpm.sh --target al2 --release 2 --bundle-node "$(command -v node)" \
+    --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
+  cp dist-rpm/*-2.*.rpm "$merged/tmp/upgrade.rpm"
+  in_ct rpm -U --nodeps /tmp/upgrade.rpm >&2
+  after_pid=$(show imds-analyzer MainPID)
+  [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
+  [[ $after_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $after_pid)"
+  echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $after_pid), edited config.json kept"
+  in_ct rpm -e imds-analyzer >&2
+  [[ $(show imds-analyzer ActiveState) != active ]] || fail "erase left the service running"
+  if compgen -G "$merged/etc/systemd/system/*.wants/imds-analyzer.service" >/dev/null; then fail "erase left the unit enabled"; fi
+  echo "boot: rpm -e: service stopped, no unit left enabled"
+fi
 echo "boot: PASS (install: $install_mode, boot ${boot_seconds}s)"
