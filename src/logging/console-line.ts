@@ -3,9 +3,10 @@
 // field may be missing or of the wrong type (a safe line, never a throw).
 import { visible } from './visible.js';
 
-const MAX_LINE = 600;
+const MAX_LINE = 1200;
 const MAX_PATH = 160;
-const MAX_ARGV = 160;
+const MAX_ARG = 100;
+const MAX_ARGS = 6;
 const MAX_NAME = 64;
 
 function at(value: unknown, ...keys: string[]): unknown {
@@ -48,11 +49,12 @@ function clock(time: Date): string {
   return `${two(time.getHours())}:${two(time.getMinutes())}:${two(time.getSeconds())}`;
 }
 
+/** Each argument cut on its own, so that a long script after `-c` does not hide the ones after it. */
 function argvText(argv: unknown): string | null {
   if (!Array.isArray(argv)) return null;
-  // Join first, then escape: a space inside an argument stays distinguishable only by
-  // quoting, which the operator can look up in the JSON line; the console line is a summary.
-  return visible(argv.map((arg) => (typeof arg === 'string' ? arg : String(arg))).join(' '), MAX_ARGV);
+  const shown = argv.slice(0, MAX_ARGS).map((arg) => visible(typeof arg === 'string' ? arg : String(arg), MAX_ARG));
+  const more = argv.length > MAX_ARGS ? ` …(+${argv.length - MAX_ARGS} more)` : '';
+  return shown.join(' ') + more;
 }
 
 /**

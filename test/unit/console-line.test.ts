@@ -57,10 +57,17 @@ describe('formatConsoleLine', () => {
   });
 
   it('bounds a 1 MiB argv and a long path', () => {
-    const huge = { ...line, request: { ...line.request, path: `/${'p'.repeat(100_000)}` }, process: { ...line.process, argv: ['x'.repeat(1 << 20)] } };
+    const argv = ['x'.repeat(1 << 20), ...Array.from({ length: 5000 }, () => 'y'.repeat(200))];
+    const huge = { ...line, request: { ...line.request, path: `/${'p'.repeat(100_000)}` }, process: { ...line.process, argv } };
     const out = formatConsoleLine(huge, at);
-    expect(out.length).toBeLessThanOrEqual(600);
-    expect(out).toContain('…');
+    expect(out.length).toBeLessThanOrEqual(1200);
+    expect(out).toContain('…(+4995 more)');
+  });
+
+  it('cuts each argument on its own: a long script does not hide the arguments after it', () => {
+    const script = `import os\n${'x = 1\n'.repeat(200)}`;
+    const out = formatConsoleLine({ ...line, process: { pid: 1, argv: ['python3', '-c', script, 'go', '\x1b[31mred'] } }, at);
+    expect(out).toMatch(/argv="python3 -c import os\\nx = 1\\n.*… go \\x1b\[31mred"/);
   });
 
   it('never throws on missing or wrongly typed fields', () => {

@@ -46,8 +46,15 @@ function readLines(dir: string): Record<string, unknown>[] {
   );
 }
 
+/** Bytes in the directory; a file removed by the roller's cleanup between readdir and lstat counts 0. */
 function directoryBytes(dir: string): number {
-  return readdirSync(dir).reduce((sum, name) => sum + lstatSync(join(dir, name)).size, 0);
+  return readdirSync(dir).reduce((sum, name) => {
+    try {
+      return sum + lstatSync(join(dir, name)).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
 }
 
 const requestLine = (version: 'v1' | 'v2' | 'unknown', n = 0) => ({
