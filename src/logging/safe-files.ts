@@ -20,25 +20,29 @@ export function ensureLogDirectory(dir: string): void {
   }
 }
 
-/** Removes `path` when it is anything but a regular file (a planted symlink, a fifo...). */
-function removeIfNotRegular(path: string): void {
-  let isRegular: boolean;
+/**
+ * Removes `path` unless it is a regular file with no other name: a planted symlink, fifo,
+ * or a hard link to a file elsewhere (appending would write into that file).
+ */
+function removeIfForeign(path: string): void {
+  let ours: boolean;
   try {
-    isRegular = lstatSync(path).isFile();
+    const st = lstatSync(path);
+    ours = st.isFile() && st.nlink === 1;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  if (!isRegular) unlinkSync(path);
+  if (!ours) unlinkSync(path);
 }
 
 /**
- * Makes `path` a regular file with FILE_MODE before the writer opens it by name: a symlink
- * or other non-regular entry is removed, and the file is created with O_NOFOLLOW so a link
+ * Makes `path` a regular file with FILE_MODE before the writer opens it by name: a symlink,
+ * hard link or other foreign entry is removed, and the file is created with O_NOFOLLOW so a link
  * planted in between makes the open fail instead of writing through it.
  */
 export function prepareLogFile(path: string): void {
-  removeIfNotRegular(path);
+  removeIfForeign(path);
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, FILE_MODE);
   try {
     fchmodSync(fd, FILE_MODE);
@@ -47,10 +51,10 @@ export function prepareLogFile(path: string): void {
   }
 }
 
-/** Removes every non-regular entry whose name starts with `prefix` (before the roller scans the directory). */
+/** Removes every foreign entry whose name starts with `prefix` (before the roller scans the directory). */
 export function removePlantedEntries(dir: string, prefix: string): void {
   for (const name of readdirSync(dir)) {
-    if (name.startsWith(prefix)) removeIfNotRegular(join(dir, name));
+    if (name.startsWith(prefix)) removeIfForeign(join(dir, name));
   }
 }
 

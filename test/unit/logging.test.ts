@@ -1,6 +1,6 @@
 // The log sink on real files (no root): modes under a permissive umask, levels, redaction,
 // the rotation bound, a planted symlink, a deleted directory, and no line lost on close.
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -257,6 +257,21 @@ describe('symlinks are never followed', () => {
     expect(lstatSync(join(dir, next)).isFile()).toBe(true);
     expect(readFileSync(join(dir, next), 'utf8')).toContain('"imds_request"');
     expect(mode(join(dir, next))).toBe(0o640);
+  });
+
+  it('a hard link planted under the next file name is replaced at rotation; the linked file is untouched', async () => {
+    const { sink: s, dir } = await sink();
+    s.request(requestLine('v1'));
+    await s.flush();
+    const next = (logFiles(dir)[0] ?? '').replace(/\.(\d+)\.log$/, (_, n: string) => `.${Number(n) + 1}.log`);
+    const target = join(root, `victim-hard-${dirCount}`);
+    writeFileSync(target, 'precious\n');
+    linkSync(target, join(dir, next));
+    await writeBytes(s, 1.5 * 1024 * 1024);
+    await s.flush();
+    expect(readFileSync(target, 'utf8')).toBe('precious\n');
+    expect(statSync(join(dir, next)).nlink).toBe(1);
+    expect(readFileSync(join(dir, next), 'utf8')).toContain('"imds_request"');
   });
 
   it('a symlink planted before start, named like a newer log file, is removed, not opened', async () => {
