@@ -97,7 +97,14 @@ export class RollingFile {
       }
       reopen(file);
     };
-    stream.on('ready', () => fixOpenFileMode(stream.fd));
+    stream.on('ready', () => {
+      // Emitted a tick after the open: the file may be closed again by then.
+      try {
+        if (!stream.destroyed) fixOpenFileMode(stream.fd);
+      } catch (err) {
+        this.failed(err);
+      }
+    });
     stream.on('error', (err: unknown) => this.failed(err));
     stream.on('drop', () => {
       this.linesPending--;
