@@ -192,8 +192,8 @@ if [[ $install_mode == rpm ]]; then
   before_pid=$(show imds-analyzer MainPID)
   bash scripts/build-rpm.sh --target al2 --release 2 --bundle-node "$(command -v node)" \
     --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
-  cp dist-rpm/*-2.*.rpm "$merged/tmp/upgrade.rpm"
-  in_ct rpm -U --nodeps /tmp/upgrade.rpm >&2
+  cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
+  in_ct rpm -U --nodeps /var/tmp/upgrade.rpm >&2
   after_pid=$(show imds-analyzer MainPID)
   [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
   [[ $after_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $after_pid)"
