@@ -24,15 +24,16 @@ function text(value: unknown, max: number): string | null {
   return null;
 }
 
-/** "IMDSv1", "IMDSv2", "IMDS (version unknown)"; non-AWS paths are named so. */
+/** "IMDSv1", "IMDSv2", "IMDS (version unknown)"; other clouds' metadata paths read "non-AWS". */
 function versionLabel(line: unknown): string {
+  if (at(line, 'aws_api') === false) return 'non-AWS';
   const version = at(line, 'imds_version');
-  const label = version === 'v1' ? 'IMDSv1' : version === 'v2' ? 'IMDSv2' : 'IMDS (version unknown)';
-  return at(line, 'aws_api') === false ? `${label} non-AWS` : label;
+  return version === 'v1' ? 'IMDSv1' : version === 'v2' ? 'IMDSv2' : 'IMDS (version unknown)';
 }
 
-export function isV1(line: unknown): boolean {
-  return at(line, 'imds_version') === 'v1';
+/** An IMDSv1 call to the AWS API: the line to warn about. A GCP/Azure-style probe is not one. */
+export function isImdsV1Call(line: unknown): boolean {
+  return at(line, 'imds_version') === 'v1' && at(line, 'aws_api') !== false;
 }
 
 /** The JSON line's msg, e.g. `IMDSv1 GET /latest/meta-data/ by curl (pid 123)`. */
@@ -64,7 +65,7 @@ function argvText(argv: unknown): string | null {
 export function formatConsoleLine(line: unknown, time: Date): string {
   const parts = [
     clock(time),
-    isV1(line) ? 'WARN' : 'INFO',
+    isImdsV1Call(line) ? 'WARN' : 'INFO',
     versionLabel(line),
     text(at(line, 'request', 'method'), 16) ?? '?',
     text(at(line, 'request', 'path'), MAX_PATH) ?? '?',

@@ -3,7 +3,7 @@
 // defence in depth for secrets, and the console mode's readable line per request.
 import { hostname as osHostname } from 'node:os';
 import pino from 'pino';
-import { formatConsoleLine, isV1, requestMessage } from './console-line.js';
+import { formatConsoleLine, isImdsV1Call, requestMessage } from './console-line.js';
 import { visible } from './visible.js';
 import { RollingFile, type RotationOptions, type WriteCounters } from './rolling-file.js';
 
@@ -18,7 +18,7 @@ export interface LogSinkOptions {
 export type LifecycleEvent = 'ready' | 'stats' | 'stopping' | 'error';
 
 export interface LogSink {
-  /** One imds_request line: warn for IMDSv1, info otherwise. */
+  /** One imds_request line: warn for an IMDSv1 call to the AWS API, info otherwise. */
   request(line: object): void;
   /** ready / stats / stopping are written whatever the level; error at level error. */
   lifecycle(event: LifecycleEvent, fields: object): void;
@@ -87,7 +87,7 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
   return {
     request(line) {
       const msg = requestMessage(line);
-      if (isV1(line)) logger.warn(line, msg);
+      if (isImdsV1Call(line)) logger.warn(line, msg);
       else logger.info(line, msg);
       if (options.console) process.stdout.write(`${formatConsoleLine(line, new Date())}\n`);
     },

@@ -28,7 +28,7 @@ describe('formatConsoleLine', () => {
     );
   });
 
-  it('v2 and unknown are INFO; non-AWS paths and containers and SDKs are named', () => {
+  it('v2, unknown and other clouds\' paths are INFO; non-AWS paths and containers and SDKs are named', () => {
     const v2 = {
       ...line,
       imds_version: 'v2',
@@ -37,7 +37,7 @@ describe('formatConsoleLine', () => {
     };
     expect(formatConsoleLine(v2, at)).toMatch(/^15:04:05 INFO IMDSv2 GET .* container=docker:0123456789ab sdk=botocore\/1\.29\.0 status=200$/);
     expect(formatConsoleLine({ ...line, imds_version: 'unknown' }, at)).toContain(' INFO IMDS (version unknown) GET ');
-    expect(formatConsoleLine({ ...line, aws_api: false }, at)).toContain(' WARN IMDSv1 non-AWS GET ');
+    expect(formatConsoleLine({ ...line, aws_api: false }, at)).toContain(' INFO non-AWS GET ');
   });
 
   it('makes newlines, ANSI escapes, bidi overrides, DEL and C1 controls visible in every field', () => {

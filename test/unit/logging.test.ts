@@ -108,14 +108,16 @@ describe('modes', () => {
 });
 
 describe('lines', () => {
-  it('v1 at warn, v2 and unknown at info, with a short human msg and the hostname', async () => {
+  it('v1 at warn; v2, unknown and other clouds\' paths at info; a short human msg and the hostname', async () => {
     const { sink: s, dir } = await sink();
     s.request(requestLine('v1', 1));
     s.request(requestLine('v2', 2));
     s.request(requestLine('unknown', 3));
+    s.request({ ...requestLine('v1', 4), aws_api: false, request: { method: 'GET', path: '/computeMetadata/v1/' } });
     await s.flush();
     const lines = readLines(dir);
-    expect(lines.map((l) => [l.imds_version, l.level])).toEqual([['v1', 40], ['v2', 30], ['unknown', 30]]);
+    expect(lines.map((l) => [l.imds_version, l.level])).toEqual([['v1', 40], ['v2', 30], ['unknown', 30], ['v1', 30]]);
+    expect(lines[3]?.msg).toBe('non-AWS GET /computeMetadata/v1/ by curl (pid 1004)');
     expect(lines[0]?.msg).toBe('IMDSv1 GET /latest/meta-data/item-1 by curl (pid 1001)');
     expect(lines[0]?.hostname).toBe('test-host');
     expect(lines[0]?.process).toEqual(requestLine('v1', 1).process);
