@@ -3,7 +3,6 @@
 // written, a refused write is retried, a deleted directory is recreated on the next write,
 // and no rotation opens a planted symlink.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import pinoRoll, { type RollStream } from 'pino-roll';
 import {
@@ -31,6 +30,7 @@ const FILE_BASE = 'imds-analyzer';
 export const LOG_FILE_PREFIX = `${FILE_BASE}.`;
 /** Bytes held for retry while the disk refuses writes; lines beyond this are dropped and counted. */
 export const PENDING_LIMIT_BYTES = 1024 * 1024;
+const CLOSE_WAIT_MS = 2000;
 
 function errorCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
@@ -135,7 +135,11 @@ export class RollingFile {
       this.counts.linesNotWritten++;
       return;
     }
-    this.recreateIfRemoved();
+    if (!this.fileInPlace()) {
+      // Writing on would land in an unlinked file nobody can read: count it instead.
+      this.counts.linesNotWritten++;
+      return;
+    }
     if (this.linesPending > 0) this.attempt(''); // retry what the disk refused before
     this.linesPending++;
     this.attempt(line);
@@ -143,10 +147,7 @@ export class RollingFile {
 
   /** Retries buffered lines once; in sync mode everything else is already on disk. */
   flush(): void {
-    if (!this.closed && this.linesPending > 0) {
-      this.recreateIfRemoved();
-      this.attempt('');
-    }
+    if (!this.closed && this.linesPending > 0 && this.fileInPlace()) this.attempt('');
   }
 
   /** Final flush; lines the disk still refuses are counted as not written. */
@@ -154,7 +155,7 @@ export class RollingFile {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    const closedEvent = once(this.stream, 'close');
+    const closedEvent = this.closedEvent();
     if (this.linesPending > 0) {
       this.counts.linesNotWritten += this.linesPending;
       this.linesPending = 0;
@@ -163,6 +164,21 @@ export class RollingFile {
       this.stream.end();
     }
     await closedEvent;
+  }
+
+  /**
+   * Resolves on the stream's 'close' (an 'error' is already counted by the listener), or
+   * after CLOSE_WAIT_MS: a stream whose last open failed never closes, and shutdown must end.
+   */
+  private closedEvent(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      timer.unref();
+      this.stream.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -207,20 +223,26 @@ export class RollingFile {
     }
   }
 
-  /** The directory or the file was removed (or replaced) under us: a fresh file of the same name. */
-  private recreateIfRemoved(): void {
+  private isRegularFile(): boolean {
     try {
-      if (lstatSync(this.stream.file).isFile()) return;
-    } catch (err) {
-      if (errorCode(err) !== 'ENOENT') {
-        this.failed(err);
-        return;
-      }
+      return lstatSync(this.stream.file).isFile();
+    } catch {
+      return false;
     }
+  }
+
+  /**
+   * True when the current file is where it should be. If the directory or the file was
+   * removed (or replaced) under us, a fresh file of the same name is made first.
+   */
+  private fileInPlace(): boolean {
+    if (this.isRegularFile()) return true;
     try {
       this.stream.reopen(this.stream.file);
     } catch (err) {
       this.failed(err);
+      return false;
     }
+    return this.isRegularFile();
   }
 }

@@ -328,4 +328,26 @@ describe('deleted log directory', () => {
     expect(readLines(dir).map((l) => (l.process as { pid: number }).pid)).toEqual([1002, 1003]);
     expect(s.counters()).toEqual({ linesWritten: 3, linesNotWritten: 0, writeErrors: 0 });
   });
+
+  it('that cannot be recreated: lines are counted as not written, never lost silently, and writing resumes once it can', async () => {
+    const parent = join(root, `blocked-${dirCount++}`);
+    const dir = join(parent, 'logs');
+    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info' });
+    open.push(s);
+    s.request(requestLine('v1', 1));
+    rmSync(parent, { recursive: true });
+    writeFileSync(parent, 'a file where the directory was\n');
+    s.request(requestLine('v1', 2));
+    s.request(requestLine('v1', 3));
+    await s.flush();
+    const blocked = s.counters();
+    expect(blocked.linesWritten).toBe(1);
+    expect(blocked.linesNotWritten).toBe(2);
+    expect(blocked.writeErrors).toBeGreaterThan(0);
+    rmSync(parent);
+    s.request(requestLine('v1', 4));
+    await s.close();
+    expect(readLines(dir).map((l) => (l.process as { pid: number }).pid)).toEqual([1004]);
+    expect(s.counters()).toMatchObject({ linesWritten: 2, linesNotWritten: 2 });
+  });
 });
