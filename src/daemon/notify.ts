@@ -23,7 +23,11 @@ function loadSdNotify(): SdNotify | null {
   if (!process.env.NOTIFY_SOCKET) return null;
   try {
     return createRequire(import.meta.url)('sd-notify') as SdNotify;
-  } catch {
+  } catch (err) {
+    // Under Type=notify this would end in a start timeout with no word why: say it.
+    process.stderr.write(
+      `imds-analyzer: cannot load sd-notify (built for another Node.js major?): ${(err as Error).message}\n`,
+    );
     return null;
   }
 }
