@@ -19,6 +19,7 @@ export interface PipelineCounters {
   tracked_connections: number;
   lines_written: number;
   lines_not_written: number;
+  write_errors: number;
 }
 
 export class Pipeline {
@@ -81,7 +82,7 @@ export class Pipeline {
   counters(
     kernel: Record<KernelStatName, bigint>,
     perfLost: bigint,
-    sink: { linesWritten: number; linesNotWritten: number },
+    sink: { linesWritten: number; linesNotWritten: number; writeErrors: number },
   ): PipelineCounters {
     const kernelNumbers = Object.fromEntries(
       Object.entries(kernel).map(([name, value]) => [name, Number(value)]),
@@ -93,6 +94,7 @@ export class Pipeline {
       tracked_connections: this.tracker.trackedConnections,
       lines_written: sink.linesWritten,
       lines_not_written: sink.linesNotWritten,
+      write_errors: sink.writeErrors,
     };
   }
 
