@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   clang llvm libbpf-dev libbpf1 bpftool   # build and inspect the BPF object
   libsystemd-dev g++ make python3         # sd-notify's native addon (node-gyp)
-  iproute2 curl python3-botocore          # test hosts in network namespaces and real clients
+  iproute2 curl python3-botocore time     # test hosts in network namespaces, real clients, peak RSS
   systemd-container debootstrap           # the nspawn boot test
   rpm rpmlint                             # the RPM
   qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu

@@ -1,0 +1,55 @@
+// Issue 7 on logs written by the real daemon: the report's verdict, groups and counts,
+// asserted exactly, and `status` reading the running daemon's state.
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
+import { type Testbed, createTestbed, curlV1, curlV2, pythonUrllibV1 } from '../../src/testbed/index.js';
+import { reportSchema } from '../../src/report/index.js';
+
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!isRoot)('report over the daemon\'s own logs', () => {
+  let bed: Testbed;
+  let daemon: RunningDaemon;
+
+  beforeAll(async () => {
+    bed = await createTestbed({ prefix: 'rep' });
+    daemon = await startAnalyzer();
+    for (const client of [curlV1(), curlV1(), curlV2(), pythonUrllibV1()]) {
+      expect((await bed.run(client.argv)).code).toBe(0);
+    }
+    // Lines of this test's clients only: others' traffic on the host is filtered by pid below.
+    await daemon.waitForRequests((lines) => lines.length >= 5);
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    await bed?.teardown();
+  });
+
+  it('status reports the running daemon', () => {
+    const run = spawnSync(process.execPath, [CLI, 'status', '--state', `${daemon.stateDir}/status.json`], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^imds-analyzer: running \(pid \d+\)/);
+    expect(run.stdout).toMatch(/programs: imds_connect4#\d+/);
+    expect(run.stdout).toMatch(/lost events: 0/);
+  });
+
+  it('groups the two curl runs and the python run as the IMDSv1 callers, exit 1', async () => {
+    await daemon.stop();
+    const run = spawnSync(process.execPath, [CLI, 'report', '--format', 'json', daemon.logDir], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    const report = reportSchema.parse(JSON.parse(run.stdout));
+    const curl = report.groups.find((g) => g.kind === 'imdsv1' && g.exe === '/usr/bin/curl');
+    const python = report.groups.find((g) => g.kind === 'imdsv1' && g.exe?.includes('python3'));
+    expect(curl).toMatchObject({ count: 2, sdk: expect.stringMatching(/^curl /), responses: { accepted: 2, rejected: 0 } });
+    expect(curl!.command).toBe(curlV1().argv.join(' '));
+    expect(python).toMatchObject({ count: 1, sdk: expect.stringMatching(/^python-urllib /) });
+    expect(report.verdict.safe).toBe(false);
+    expect(report.verdict.text).toMatch(/^HttpTokens=required is safe on this host: NO — \d+ programs? still uses? IMDSv1/);
+    expect(report.observation.boots).toBe(1);
+    expect(report.input.corrupt_lines).toBe(0);
+    // The IMDSv2 client is not a caller to fix.
+    expect(report.groups.some((g) => g.command.includes('-X PUT'))).toBe(false);
+  });
+});
