@@ -86,7 +86,8 @@ export class Enricher {
     const process: ProcessFields = {
       pid: owner?.pid ?? null,
       tid: owner?.tid ?? null,
-      comm: entry?.comm ?? owner?.comm ?? null,
+      // The connecting thread's name as the kernel saw it at connect() (it may have renamed itself).
+      comm: owner?.comm ?? entry?.comm ?? null,
       exe: entry?.exe ?? null,
       argv: argv.argv,
       uid,

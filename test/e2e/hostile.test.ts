@@ -49,7 +49,7 @@ describe.skipIf(!isRoot)('hostile processes', () => {
     const line = lines.find((l) => l.request.path.endsWith('?t=hostile'))!;
     // Every line of every file parsed as JSON (readLogLines throws otherwise).
     expect(line.process.pid).toBe(result.pid);
-    expect(line.process.argv.slice(3, 8)).toEqual([
+    expect(line.process.argv.slice(4, 9)).toEqual([
       'line1\nline2',
       '"quoted" \'single\'',
       '\u001b[31mred\u001b[0m',
@@ -64,7 +64,7 @@ describe.skipIf(!isRoot)('hostile processes', () => {
     const consoleLine = daemon.stdout().split('\n').find((l) => l.includes('?t=hostile'));
     expect(consoleLine).toBeDefined();
     expect(consoleLine).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
-    expect(consoleLine).toContain('\\x1b[31mred');
+    expect(consoleLine).toContain('comm=\\x1b[2J\\n');
   });
 
   it('processes that connect and vanish, or send half a request, crash nothing', async () => {
