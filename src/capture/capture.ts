@@ -107,6 +107,8 @@ export class Capture {
     try {
       configureBeforeLoad(libbpf, obj, options, useRing);
       libbpf.loadObject(obj);
+      // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
+      libbpf.trimHeap();
       const cgroup = openCgroupRoot(options.stateDir);
       capture = new Capture(libbpf, obj, options, useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
       try {

@@ -75,6 +75,8 @@ export interface Libbpf {
   numPossibleCpus(): number;
   /** 1 supported, 0 not, null when this libbpf cannot tell. */
   probeMapType(type: number): boolean | null;
+  /** Gives the C heap libbpf freed after load (the parsed kernel BTF) back to the system. */
+  trimHeap(): void;
 }
 
 /**
@@ -116,6 +118,7 @@ export function openLibbpf(explicitPath = process.env.IMDS_ANALYZER_LIBBPF): Lib
 function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
   const libc = koffi.load('libc.so.6');
   const vsnprintf = libc.func('int vsnprintf(uint8_t *buf, size_t size, const char *fmt, void *args)');
+  const mallocTrim = libc.func('int malloc_trim(size_t pad)');
   const PrintFn = koffi.proto('int imds_libbpf_print_fn(int level, const char *fmt, void *args)');
   const SampleFn = koffi.proto('int imds_ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
   const PerfSampleFn = koffi.proto('void imds_perf_buffer_sample_fn(void *ctx, int cpu, void *data, uint32_t size)');
@@ -282,6 +285,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     perfBufferConsume: (pb) => checkInt('perf_buffer__consume', fn.pbConsume(pb)),
     perfBufferFree: (pb) => fn.pbFree(pb),
     numPossibleCpus: () => checkInt('libbpf_num_possible_cpus', fn.numCpus()),
+    trimHeap: () => void mallocTrim(0),
     probeMapType(type) {
       if (!probeMapType) return null;
       const result = probeMapType(type, null) as number;
