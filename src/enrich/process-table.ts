@@ -22,6 +22,8 @@ export interface ProcessEntry {
 }
 
 export const DEFAULT_MAX_PROCESSES = 32768;
+/** How long a process that exited stays resolvable after its pid was given to a new one. */
+export const EXITED_GRACE_NS = 30_000_000_000n;
 
 export type ProcReader = (pid: number) => ProcSnapshot | null;
 
@@ -48,17 +50,37 @@ function identity(rec: ProcessIdentity) {
   return { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel, exitedNs: null };
 }
 
+/** Whether the process had started by `atNs` (to /proc's one-tick precision); no time: yes. */
+function startedBy(entry: ProcessEntry, atNs: bigint | undefined): boolean {
+  return atNs === undefined || entry.startNs <= atNs + TICK_NS;
+}
+
+/** Map insertion order is recency order here: drops the least recent beyond `max`. */
+function evictOldest<K, V>(map: Map<K, V>, max: number): void {
+  for (const key of map.keys()) {
+    if (map.size <= max) break;
+    map.delete(key);
+  }
+}
+
 export class ProcessTable {
   private readonly entries = new Map<number, ProcessEntry>();
+  /** The previous holder of a reused pid, kept for EXITED_GRACE_NS after its exit. */
+  private readonly retired = new Map<number, ProcessEntry>();
+  /** Share of `maxEntries` the retired may take; together with the current ones they never exceed it. */
+  private readonly retiredCap: number;
 
   constructor(
     private readonly maxEntries = DEFAULT_MAX_PROCESSES,
     private readonly readProcess: ProcReader = (pid) => readProc(pid),
     private readonly listPids: () => number[] = () => [],
-  ) {}
+  ) {
+    this.retiredCap = Math.floor(maxEntries / 8);
+  }
 
+  /** Processes held: current holders of their pid plus retired ones in their grace period. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.retired.size;
   }
 
   seedFromProc(): void {
@@ -103,18 +125,26 @@ export class ProcessTable {
     }
   }
 
-  /** The process with this pid (the latest one to carry it), from the table or /proc. */
-  lookup(pid: number): ProcessEntry | null {
+  /**
+   * The process with this pid: the latest to carry it, or, given the time of an event,
+   * the one that was running then (a pid reused since still resolves to its old owner
+   * for a grace period). /proc answers for a pid the table never heard of, unless the
+   * process there started after the event (a different process with the same pid).
+   */
+  lookup(pid: number, atNs?: bigint): ProcessEntry | null {
     const entry = this.entries.get(pid);
-    if (entry) {
+    if (entry && startedBy(entry, atNs)) {
       this.touch(entry);
       return entry;
     }
+    const previous = this.retired.get(pid);
+    if (previous && startedBy(previous, atNs)) return previous;
+    if (entry) return null;
     const snapshot = pid > 0 ? this.readProcess(pid) : null;
     if (!snapshot) return null;
     const fresh = fromSnapshot(snapshot);
     this.put(fresh);
-    return fresh;
+    return startedBy(fresh, atNs) ? fresh : null;
   }
 
   /** Parent chain, nearest first, as recorded when each process was born (not re-parented). */
@@ -122,10 +152,9 @@ export class ProcessTable {
     const out: ProcessEntry[] = [];
     let current = this.entries.get(pid) ?? this.lookup(pid);
     while (current && out.length < max && current.ppid > 0) {
-      const parent = this.lookup(current.ppid);
+      // The parent had started by the child's birth: a later holder of its pid is not it.
+      const parent = this.lookup(current.ppid, current.startNs);
       if (!parent || out.includes(parent)) break;
-      // A parent that started after its child is a reused pid: the chain ends there.
-      if (parent.startNs > current.startNs + TICK_NS) break;
       out.push(parent);
       current = parent;
     }
@@ -133,13 +162,25 @@ export class ProcessTable {
   }
 
   private put(entry: ProcessEntry): void {
+    const replaced = this.entries.get(entry.pid);
+    if (replaced && replaced.startNs !== entry.startNs) this.retire(replaced, entry.startNs);
     this.entries.delete(entry.pid);
     this.entries.set(entry.pid, entry);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+    evictOldest(this.entries, this.maxEntries - this.retired.size);
+  }
+
+  /** Keeps a pid's previous holder while late events about it may still arrive. */
+  private retire(old: ProcessEntry, successorStartNs: bigint): void {
+    this.retired.delete(old.pid);
+    // An exit we never saw happened before the successor started.
+    const exitedNs = old.exitedNs ?? successorStartNs;
+    if (successorStartNs - exitedNs > EXITED_GRACE_NS) return;
+    this.retired.set(old.pid, { ...old, exitedNs });
+    for (const [pid, e] of this.retired) {
+      if (successorStartNs - (e.exitedNs ?? successorStartNs) <= EXITED_GRACE_NS) break;
+      this.retired.delete(pid);
     }
+    evictOldest(this.retired, this.retiredCap);
   }
 
   private touch(entry: ProcessEntry): void {
