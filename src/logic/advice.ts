@@ -17,6 +17,19 @@ const DISABLE_FALLBACK =
   'set AWS_EC2_METADATA_V1_DISABLED=true (or ec2_metadata_v1_disabled = true in the AWS config, ' +
   'Java: -Daws.disableEc2MetadataV1=true) so the SDK fails loudly instead of falling back';
 
+const TOKEN_FIRST_GENERIC =
+  'fetch one first (PUT /latest/api/token with header X-aws-ec2-metadata-token-ttl-seconds: 21600) ' +
+  'and send it as X-aws-ec2-metadata-token';
+// The PUT written the way each plain HTTP tool's user would write it.
+const TOKEN_FIRST: Record<string, string> = {
+  curl:
+    'fetch one first with TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token ' +
+    '-H "X-aws-ec2-metadata-token-ttl-seconds: 21600") and add -H "X-aws-ec2-metadata-token: $TOKEN"',
+  'python-urllib':
+    "fetch one first with urllib.request.Request('http://169.254.169.254/latest/api/token', method='PUT', " +
+    "headers={'X-aws-ec2-metadata-token-ttl-seconds': '21600'}) and send it as X-aws-ec2-metadata-token",
+};
+
 export function adviceFor(input: AdviceInput): string | null {
   if (input.imds_version !== 'v1' || !input.aws_api) return null;
   const rejected = input.status === 401 ? ' IMDS already rejects it (HttpTokens=required).' : '';
@@ -34,8 +47,5 @@ export function adviceFor(input: AdviceInput): string | null {
     return `${sdk.name} ${sdk.version} supports IMDSv2 but sent IMDSv1: check its configuration; ${DISABLE_FALLBACK}.${rejected}`;
   }
   const tool = sdk?.name ?? input.comm ?? 'this program';
-  return (
-    `${tool} calls IMDS without a token: fetch one first (PUT /latest/api/token with header ` +
-    `X-aws-ec2-metadata-token-ttl-seconds: 21600) and send it as X-aws-ec2-metadata-token.${rejected}`
-  );
+  return `${tool} calls IMDS without a token: ${TOKEN_FIRST[sdk?.name ?? ''] ?? TOKEN_FIRST_GENERIC}.${rejected}`;
 }

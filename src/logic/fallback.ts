@@ -1,6 +1,7 @@
 // Fallback diagnosis: an SDK whose token PUT failed (403/404/405) or got no answer, and
-// that then makes an IMDSv1 request, fell back to IMDSv1. Keyed by process (pid and
-// start time); time is passed in; memory is bounded.
+// that then makes an IMDSv1 request, fell back to IMDSv1 (../shared/imds-facts.md).
+// Keyed by process (pid and start time); time is passed in, never read; memory is
+// bounded by count and by expiry.
 
 export type TokenOutcome = number | 'no-answer';
 
@@ -8,28 +9,53 @@ export interface Fallback {
   reason: string;
 }
 
-/** A v1 request this long after a failed token PUT still counts as its fallback. */
-export const FALLBACK_WINDOW_NS = 60_000_000_000n;
+/**
+ * A v1 request this long after a failed token PUT still counts as its fallback. SDKs
+ * give up on an unanswered PUT after about a second (botocore's default timeout) and
+ * fall back at once; a few seconds leave room for retries without blaming a later,
+ * unrelated v1 call on an old failure.
+ */
+export const FALLBACK_WINDOW_NS = 5_000_000_000n;
 export const MAX_TRACKED_PROCESSES = 4096;
-const FAILED = new Set<TokenOutcome>([403, 404, 405, 'no-answer']);
+/** Token PUT answers after which SDKs fall back to IMDSv1. */
+const FALLBACK_STATUSES = new Set<TokenOutcome>([403, 404, 405, 'no-answer']);
+
+interface Failure {
+  outcome: TokenOutcome;
+  atNs: bigint;
+}
 
 export class FallbackDetector {
-  private readonly failures = new Map<string, { outcome: TokenOutcome; atNs: bigint }>();
+  /** Process key -> its latest failed token PUT; insertion order is time order. */
+  private readonly failures = new Map<string, Failure>();
+
+  get trackedProcesses(): number {
+    return this.failures.size;
+  }
 
   onTokenRequest(event: { process: string; status: TokenOutcome; atNs: bigint }): void {
     this.failures.delete(event.process);
-    if (!FAILED.has(event.status)) return;
+    this.expire(event.atNs);
+    if (!FALLBACK_STATUSES.has(event.status)) return;
     this.failures.set(event.process, { outcome: event.status, atNs: event.atNs });
-    if (this.failures.size > MAX_TRACKED_PROCESSES) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest !== undefined) this.failures.delete(oldest);
+    for (const key of this.failures.keys()) {
+      if (this.failures.size <= MAX_TRACKED_PROCESSES) break;
+      this.failures.delete(key);
     }
   }
 
   onV1Request(event: { process: string; atNs: bigint }): Fallback | null {
     const failure = this.failures.get(event.process);
-    if (!failure || event.atNs - failure.atNs > FALLBACK_WINDOW_NS) return null;
+    if (!failure || event.atNs < failure.atNs || event.atNs - failure.atNs > FALLBACK_WINDOW_NS) return null;
     const what = failure.outcome === 'no-answer' ? 'got no answer' : `was answered ${failure.outcome}`;
     return { reason: `token PUT ${what}, then the same process fell back to IMDSv1` };
+  }
+
+  /** Forgets failures too old to explain any v1 request from now on. */
+  private expire(nowNs: bigint): void {
+    for (const [key, failure] of this.failures) {
+      if (nowNs - failure.atNs <= FALLBACK_WINDOW_NS) break;
+      this.failures.delete(key);
+    }
   }
 }

@@ -17,6 +17,8 @@ interface Rule {
   min: string | 'all' | null | ((version: string) => string | 'all' | null);
 }
 
+const BOTOCORE_MIN = '1.13.25';
+
 // Order matters: the first rule whose token appears wins (an AWS CLI v1 UA also names botocore).
 const RULES: Rule[] = [
   {
@@ -24,7 +26,7 @@ const RULES: Rule[] = [
     name: (v) => (major(v) >= 2 ? 'aws-cli-v2' : 'aws-cli'),
     min: (v) => (major(v) >= 2 ? 'all' : '1.16.289'),
   },
-  { token: 'botocore', name: 'botocore', min: '1.13.25' },
+  { token: 'botocore', name: 'botocore', min: BOTOCORE_MIN },
   {
     token: 'aws-sdk-java',
     name: (v) => (major(v) >= 2 ? 'aws-sdk-java-v2' : 'aws-sdk-java'),
@@ -38,10 +40,12 @@ const RULES: Rule[] = [
   { token: 'aws-sdk-ruby3', name: 'aws-sdk-ruby', min: '3.79.0' },
   { token: 'aws-sdk-ruby2', name: 'aws-sdk-ruby', min: '3.79.0' },
   { token: 'aws-sdk-cpp', name: 'aws-sdk-cpp', min: '1.7.229' },
+  // PowerShell's UA also names the .NET SDK it bundles: the module is what gets upgraded.
+  { token: 'AWSPowerShell', name: 'aws-tools-powershell', min: '4.0.1.0' },
+  { token: 'AWSPowerShell.NetCore', name: 'aws-tools-powershell', min: '4.0.1.0' },
   { token: 'aws-sdk-dotnet-coreclr', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
   { token: 'aws-sdk-dotnet-45', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
   { token: 'aws-sdk-dotnet-35', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
-  { token: 'AWSPowerShell', name: 'aws-tools-powershell', min: '4.0.1.0' },
   { token: 'amazon-ssm-agent', name: 'amazon-ssm-agent', min: null },
   { token: 'Cloud-Init', name: 'cloud-init', min: null },
   { token: 'amazon-ec2-net-utils', name: 'amazon-ec2-net-utils', min: null },
@@ -71,17 +75,25 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }
 
+/** The version after `<token>/` in the User-Agent, or null when the token is not there. */
+function versionOf(userAgent: string, token: string): string | null {
+  const m = new RegExp(`(?:^|[\\s(;])${escape(token)}/([0-9][0-9A-Za-z.+_-]*)`, 'i').exec(userAgent);
+  return m?.[1] ?? null;
+}
+
 export function sdkFromUserAgent(userAgent: string | null): SdkInfo | null {
   if (!userAgent) return null;
   for (const rule of RULES) {
-    const m = new RegExp(`(?:^|[\\s(;])${escape(rule.token)}/([0-9][0-9A-Za-z.+_-]*)`, 'i').exec(userAgent);
-    if (!m?.[1]) continue;
-    const version = m[1];
+    const version = versionOf(userAgent, rule.token);
+    if (version === null) continue;
     const name = typeof rule.name === 'function' ? rule.name(version) : rule.name;
     const min = typeof rule.min === 'function' ? rule.min(version) : rule.min;
     if (min === null) return { name, version, min_imdsv2_version: null, supports_imdsv2: null };
     if (min === 'all') return { name, version, min_imdsv2_version: null, supports_imdsv2: true };
-    return { name, version, min_imdsv2_version: min, supports_imdsv2: compareVersions(version, min) >= 0 };
+    // AWS CLI v1 talks to IMDS through the botocore it names: that version decides.
+    const botocore = name === 'aws-cli' ? versionOf(userAgent, 'botocore') : null;
+    const supports = botocore ? compareVersions(botocore, BOTOCORE_MIN) >= 0 : compareVersions(version, min) >= 0;
+    return { name, version, min_imdsv2_version: min, supports_imdsv2: supports };
   }
   return null;
 }
