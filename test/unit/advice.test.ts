@@ -1,0 +1,70 @@
+// adviceFor: one sentence an operator acts on, for each kind of IMDSv1 caller.
+import { describe, expect, it } from 'vitest';
+import { type AdviceInput, adviceFor } from '../../src/logic/advice.js';
+import { sdkFromUserAgent } from '../../src/logic/sdk.js';
+
+const v1: AdviceInput = {
+  imds_version: 'v1',
+  aws_api: true,
+  sdk: null,
+  fallback: null,
+  container: null,
+  status: 200,
+  comm: 'python3',
+};
+const fallback = { reason: 'token PUT got no answer, then the same process fell back to IMDSv1' };
+const DISABLE_KNOBS = ['AWS_EC2_METADATA_V1_DISABLED=true', 'ec2_metadata_v1_disabled = true', 'aws.disableEc2MetadataV1'];
+
+describe('adviceFor', () => {
+  it('tells to upgrade an SDK that predates IMDSv2, naming the minimum', () => {
+    expect(adviceFor({ ...v1, sdk: sdkFromUserAgent('Botocore/1.12.0 Python/3.7') })).toBe(
+      'botocore 1.12.0 predates IMDSv2 support (1.13.25): upgrade it.',
+    );
+    expect(adviceFor({ ...v1, sdk: sdkFromUserAgent('aws-sdk-java/1.11.600 Linux/4.14') })).toBe(
+      'aws-sdk-java 1.11.600 predates IMDSv2 support (1.11.678): upgrade it.',
+    );
+  });
+
+  it('blames the hop limit for a containerised process whose token PUT got no answer', () => {
+    const text = adviceFor({
+      ...v1,
+      sdk: sdkFromUserAgent('Botocore/1.31.0'),
+      fallback,
+      container: { runtime: 'docker', id: 'a'.repeat(64) },
+    });
+    expect(text).toContain('raise HttpPutResponseHopLimit to 2');
+    for (const knob of DISABLE_KNOBS) expect(text).toContain(knob);
+  });
+
+  it('blames what drops the PUT on the host, and names the knobs', () => {
+    const text = adviceFor({ ...v1, sdk: sdkFromUserAgent('Botocore/1.31.0'), fallback });
+    expect(text).toMatch(/^Find what drops or refuses the token PUT/);
+    expect(text).not.toContain('HopLimit');
+    for (const knob of DISABLE_KNOBS) expect(text).toContain(knob);
+  });
+
+  it('shows curl and urllib users the token PUT to add', () => {
+    expect(adviceFor({ ...v1, comm: 'curl', sdk: sdkFromUserAgent('curl/7.88.1') })).toBe(
+      'curl calls IMDS without a token: fetch one first with TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token ' +
+        '-H "X-aws-ec2-metadata-token-ttl-seconds: 21600") and add -H "X-aws-ec2-metadata-token: $TOKEN".',
+    );
+    expect(adviceFor({ ...v1, sdk: sdkFromUserAgent('Python-urllib/3.11') })).toContain("method='PUT'");
+  });
+
+  it('names the program when there is no User-Agent, and says when IMDS already rejects it', () => {
+    const text = adviceFor({ ...v1, comm: 'fetch-meta', status: 401 });
+    expect(text).toMatch(/^fetch-meta calls IMDS without a token: fetch one first \(PUT \/latest\/api\/token/);
+    expect(text).toMatch(/IMDS already rejects it \(HttpTokens=required\)\.$/);
+  });
+
+  it('an IMDSv2-capable SDK sending v1 without a failed PUT: configuration and knobs', () => {
+    const text = adviceFor({ ...v1, sdk: sdkFromUserAgent('aws-sdk-go-v2/1.21.0') });
+    expect(text).toMatch(/^aws-sdk-go-v2 1\.21\.0 supports IMDSv2 but sent IMDSv1/);
+  });
+
+  it('nothing for v2, unknown, or other clouds', () => {
+    expect(adviceFor({ ...v1, imds_version: 'v2' })).toBeNull();
+    expect(adviceFor({ ...v1, imds_version: 'unknown' })).toBeNull();
+    expect(adviceFor({ ...v1, aws_api: false })).toBeNull();
+  });
+});
