@@ -34,18 +34,24 @@ function read(path: string): string | null {
   }
 }
 
+/** Everything about one process, or null when it is gone or its stat is malformed. */
 export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
   const stat = read(`${root}/${pid}/stat`);
   const status = read(`${root}/${pid}/status`);
   if (stat === null || status === null) return null;
   // comm is in parentheses and may itself contain ") ": fields follow the last one.
+  const open = stat.indexOf('(');
   const close = stat.lastIndexOf(')');
-  const comm = stat.slice(stat.indexOf('(') + 1, close);
+  if (open < 0 || close < open) return null;
+  const comm = stat.slice(open + 1, close);
   const fields = stat.slice(close + 2).split(' ');
-  const ppid = Number(fields[1]);
-  const startTicks = BigInt(fields[19] ?? '0');
+  const ppidText = fields[1] ?? '';
+  const startText = fields[19] ?? '';
+  if (!/^\d+$/.test(ppidText) || !/^\d+$/.test(startText)) return null;
+  const ppid = Number(ppidText);
+  const startTicks = BigInt(startText);
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/) ?? [];
-  const nsPids = field('NSpid').map(Number);
+  const nsPids = field('NSpid').filter((v) => /^\d+$/.test(v)).map(Number);
   let cmdline: Uint8Array | null = null;
   try {
     cmdline = readFileSync(`${root}/${pid}/cmdline`);
@@ -67,12 +73,18 @@ export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
     argv: argv.argv,
     argvTruncated: argv.truncated,
     exe,
-    uid: Number(field('Uid')[0] ?? -1),
-    gid: Number(field('Gid')[0] ?? -1),
+    uid: idField(field('Uid')),
+    gid: idField(field('Gid')),
     nsPid: nsPids.at(-1) ?? pid,
     nsLevel: Math.max(0, nsPids.length - 1),
     cgroup: read(`${root}/${pid}/cgroup`),
   };
+}
+
+/** The real id (first of real, effective, saved, fs), -1 when absent or malformed. */
+function idField(values: string[]): number {
+  const real = values[0] ?? '';
+  return /^\d+$/.test(real) ? Number(real) : -1;
 }
 
 /** Wall-clock time of boot in ms, from /proc/stat's btime. */

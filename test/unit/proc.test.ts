@@ -1,0 +1,128 @@
+// /proc readers against a fake /proc tree built in a temp dir, and against the real
+// /proc for this very process; /etc/passwd names from a temp passwd file.
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TICK_NS, bootTimeMs, readProc } from '../../src/enrich/proc.js';
+import { UserNames } from '../../src/enrich/users.js';
+
+const root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A /proc/<pid>/stat line: the fields after comm, start time (field 22) in ticks. */
+function statLine(pid: number, comm: string, ppid: number, startTicks: number): string {
+  const after = ['S', String(ppid), ...Array<string>(17).fill('0'), String(startTicks), '0', '0'];
+  return `${pid} (${comm}) ${after.join(' ')}\n`;
+}
+
+function fakeProcess(pid: number, files: Record<string, string | Uint8Array>, exe?: string): void {
+  const dir = join(root, String(pid));
+  mkdirSync(dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  if (exe) symlinkSync(exe, join(dir, 'exe'));
+}
+
+const uptimeSeconds = () => Number.parseFloat(readFileSync('/proc/uptime', 'utf8'));
+
+const status = (uid: string, gid: string, nspid: string) =>
+  `Name:\tcurl\nUmask:\t0022\nState:\tS (sleeping)\nNSpid:\t${nspid}\nUid:\t${uid}\nGid:\t${gid}\n`;
+
+describe('readProc', () => {
+  it('reads comm, ppid, start time, argv, exe, ids, NSpid and cgroup', () => {
+    fakeProcess(
+      4242,
+      {
+        // A comm with ") " in it must not shift the fields.
+        stat: statLine(4242, 'evil) S 1 (x', 4000, 123456),
+        status: status('1000\t1000\t1000\t1000', '100\t100\t100\t100', '4242\t17\t1'),
+        cmdline: Buffer.from('curl\0-s\0http://169.254.169.254/latest/meta-data/\0'),
+        cgroup: '0::/system.slice/docker-abc.scope\n',
+      },
+      '/usr/bin/curl',
+    );
+    expect(readProc(4242, root)).toEqual({
+      pid: 4242,
+      ppid: 4000,
+      comm: 'evil) S 1 (x',
+      startNs: 123456n * TICK_NS,
+      argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/'],
+      argvTruncated: false,
+      exe: '/usr/bin/curl',
+      uid: 1000,
+      gid: 100,
+      nsPid: 1,
+      nsLevel: 2,
+      cgroup: '0::/system.slice/docker-abc.scope\n',
+    });
+  });
+
+  it('keeps invalid UTF-8 in argv visible and bounds huge argv', () => {
+    const huge = Buffer.concat([Buffer.from('python3\0-c\0'), Buffer.from([0xff, 0xfe, 0x41, 0]), Buffer.from('x\0'.repeat(1000))]);
+    fakeProcess(4343, { stat: statLine(4343, 'python3', 1, 5), status: status('0', '0', '4343'), cmdline: huge });
+    const snap = readProc(4343, root);
+    expect(snap?.argv.slice(0, 3)).toEqual(['python3', '-c', '\\xff\\xfeA']);
+    expect(snap?.argv.length).toBe(256);
+    expect(snap?.argvTruncated).toBe(true);
+    expect(snap).toMatchObject({ exe: null, cgroup: null, nsPid: 4343, nsLevel: 0 });
+  });
+
+  it('a kernel thread has no argv and no exe', () => {
+    fakeProcess(2, { stat: statLine(2, 'kthreadd', 0, 0), status: status('0', '0', '2'), cmdline: '' });
+    expect(readProc(2, root)).toMatchObject({ comm: 'kthreadd', argv: [], exe: null, ppid: 0 });
+  });
+
+  it('a process that is gone, or whose files are garbage, reads as null; ids that are garbage as -1', () => {
+    expect(readProc(999_999, root)).toBeNull();
+    fakeProcess(4444, { stat: 'garbage', status: '' });
+    expect(readProc(4444, root)).toBeNull();
+    fakeProcess(4545, { stat: '4545 (x) S notanumber 0', status: '' });
+    expect(readProc(4545, root)).toBeNull();
+    fakeProcess(4646, { stat: statLine(4646, 'x', 1, 7), status: 'Uid:\tbogus\n' });
+    expect(readProc(4646, root)).toMatchObject({ uid: -1, gid: -1, nsPid: 4646, nsLevel: 0 });
+  });
+
+  it('reads this very process from the real /proc', () => {
+    const self = readProc(process.pid);
+    expect(self?.pid).toBe(process.pid);
+    expect(self?.ppid).toBe(process.ppid);
+    expect(self?.exe).toBe(realpathSync(process.execPath));
+    // (argv is not checked: vitest retitles its workers, which rewrites /proc/self/cmdline.)
+    expect(self?.uid).toBe(process.getuid?.());
+    // Started after boot and before now.
+    const uptimeNs = BigInt(Math.round(uptimeSeconds() * 1e9));
+    expect(self?.startNs).toBeGreaterThan(0n);
+    expect(self?.startNs).toBeLessThanOrEqual(uptimeNs);
+  });
+});
+
+describe('bootTimeMs', () => {
+  it('reads btime from stat, 0 when absent', () => {
+    writeFileSync(join(root, 'stat'), 'cpu  1 2 3\nbtime 1764300000\nprocesses 5\n');
+    expect(bootTimeMs(root)).toBe(1_764_300_000_000);
+    expect(bootTimeMs(join(root, 'nowhere'))).toBe(0);
+    // The real one: now minus uptime, to the second btime is given in.
+    expect(Math.abs(bootTimeMs() - (Date.now() - uptimeSeconds() * 1000))).toBeLessThan(2000);
+  });
+});
+
+describe('UserNames', () => {
+  it('names uids from passwd and notices when the file changes', () => {
+    const passwd = join(root, 'passwd');
+    writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\nec2-user:x:1000:1000::/home/ec2-user:/bin/bash\nbroken line\n');
+    const users = new UserNames(passwd);
+    expect(users.name(0)).toBe('root');
+    expect(users.name(1000)).toBe('ec2-user');
+    expect(users.name(1001)).toBeNull();
+    writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\nssm-user:x:1001:1001::/home/ssm-user:/bin/bash\n');
+    utimesSync(passwd, new Date(), new Date(Date.now() + 5000));
+    expect(users.name(1001)).toBe('ssm-user');
+    expect(users.name(1000)).toBeNull();
+    rmSync(passwd);
+    expect(users.name(0)).toBeNull();
+  });
+
+  it('reads the real /etc/passwd', () => {
+    expect(new UserNames().name(0)).toBe('root');
+  });
+});
