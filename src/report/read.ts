@@ -4,6 +4,8 @@ import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
+import { ReportBuilder, type ReportFilters } from '../logic/report/aggregate.js';
+import { type Report, reportSchema } from '../logic/report/schema.js';
 
 /** Regular files named by the arguments; directories contribute their regular files. */
 export function expandInputs(inputs: string[]): string[] {
@@ -24,7 +26,31 @@ export function expandInputs(inputs: string[]): string[] {
 
 export async function* readLines(file: string): AsyncGenerator<string> {
   const raw = createReadStream(file);
-  const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  let input: NodeJS.ReadableStream = raw;
+  if (file.endsWith('.gz')) {
+    const gunzip = createGunzip();
+    // pipe() does not forward a read error; without this a failed read would hang the loop.
+    raw.on('error', (err) => gunzip.destroy(err));
+    input = raw.pipe(gunzip);
+  }
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) yield line;
+}
+
+/**
+ * The report over files and directories (any directory: the daemon's, a fixture's, a fleet's
+ * collected logs). A file that cannot be read to its end (a gzip cut short while it was being
+ * rotated, a permission error) keeps the lines read before the failure and adds a warning.
+ */
+export async function buildReport(inputs: string[], filters: ReportFilters = {}): Promise<Report> {
+  const builder = new ReportBuilder(filters);
+  for (const file of expandInputs(inputs)) {
+    builder.addFile();
+    try {
+      for await (const text of readLines(file)) builder.addText(text);
+    } catch (err) {
+      builder.addUnreadable(file, (err as Error).message);
+    }
+  }
+  return reportSchema.parse(builder.result());
 }

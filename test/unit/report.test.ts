@@ -11,8 +11,11 @@ import { parseTime, reportSchema, runReportCommand } from '../../src/report/inde
 const T0 = Date.parse('2026-11-20T00:00:00Z');
 const H = 3600_000;
 
-const ready = (host: string, boot: string, at: number, lost = 0) => ({
-  level: 30, time: at, hostname: host, event: 'ready', boot_id: boot, pid: 100, kernel: { events_lost: lost },
+const ready = (host: string, boot: string, at: number) => ({
+  level: 30, time: at, hostname: host, event: 'ready', boot_id: boot, pid: 100, kernel: '6.18.44', buffer: 'ringbuf',
+});
+const stats = (host: string, boot: string, at: number, lost: number) => ({
+  level: 30, time: at, hostname: host, event: 'stats', boot_id: boot, pid: 100, kernel: { events_lost: lost }, lines_not_written: 0,
 });
 const request = (host: string, at: number, over: Record<string, unknown>) => ({
   level: 40,
@@ -80,14 +83,16 @@ beforeAll(() => {
   ])}{"truncated": tru\n`);
   // Host B: the same curl script, a GCP probe, and lost events.
   writeFileSync(join(a, 'host-b.log'), jsonl([
-    ready('host-b', 'boot-9', T0 + 10 * H, 3),
+    ready('host-b', 'boot-9', T0 + 10 * H),
+    stats('host-b', 'boot-9', T0 + 11 * H, 1),
+    stats('host-b', 'boot-9', T0 + 12 * H, 3),
     request('host-b', T0 + 40 * H, {}),
     request('host-b', T0 + 41 * H, { aws_api: false, request: { method: 'GET', path: '/computeMetadata/v1/', token_request: false, user_agent: null } }),
   ]));
   writeFileSync(join(safe, 'imds-analyzer.log'), jsonl([
     ready('host-c', 'boot-1', T0),
     request('host-c', T0 + 50 * H, { imds_version: 'v2' }),
-    { level: 30, time: T0 + 99 * H, hostname: 'host-c', event: 'stats', boot_id: 'boot-1', pid: 100, kernel: { events_lost: 0 } },
+    stats('host-c', 'boot-1', T0 + 99 * H, 0),
   ]));
 });
 
@@ -114,7 +119,7 @@ describe('report', () => {
     expect(r.groups.find((g) => g.kind === 'not_aws_api')?.count).toBe(1);
     expect(r.groups.some((g) => g.kind === 'imdsv2')).toBe(false);
     expect(r.observation).toMatchObject({ hosts: ['host-a', 'host-b'], boots: 3 });
-    expect(r.input).toEqual({ files: 3, lines: 10, corrupt_lines: 1 });
+    expect(r.input).toEqual({ files: 3, lines: 12, corrupt_lines: 1, unreadable_files: 0 });
     expect(r.warnings).toEqual(expect.arrayContaining([
       'the kernel lost 3 event(s): some requests may be missing from this report',
       '1 corrupt or truncated line(s) skipped',

@@ -26,6 +26,13 @@ interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' 
 
 type Line = Record<string, unknown>;
 
+/** What a daemon run could not record: kernel events, process records, log lines. */
+interface Loss {
+  events: number;
+  processEvents: number;
+  linesNotWritten: number;
+}
+
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const obj = (v: unknown): Line => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Line) : {});
@@ -60,8 +67,9 @@ export class ReportBuilder {
   private readonly groups = new Map<string, GroupState>();
   private readonly hosts = new Set<string>();
   private readonly boots = new Set<string>();
-  /** Highest kernel lost-event count per boot (counters are cumulative per daemon run). */
-  private readonly lostByRun = new Map<string, number>();
+  /** Highest loss counters per daemon run (the stats counters are cumulative since its start). */
+  private readonly lossByRun = new Map<string, Loss>();
+  private readonly unreadable: string[] = [];
   private fromMs: number | null = null;
   private toMs: number | null = null;
   private lines = 0;
@@ -79,6 +87,25 @@ export class ReportBuilder {
     this.corrupt++;
   }
 
+  /** One raw log line: blank lines are ignored, anything but a JSON object is corrupt. */
+  addText(text: string): void {
+    if (!text.trim()) return;
+    let line: unknown;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      this.addCorrupt();
+      return;
+    }
+    if (line && typeof line === 'object' && !Array.isArray(line)) this.add(line as Line);
+    else this.addCorrupt();
+  }
+
+  /** A file that could not be read to its end; the lines read before stay counted. */
+  addUnreadable(file: string, reason: string): void {
+    this.unreadable.push(`${file}: ${reason}`);
+  }
+
   add(line: Line): void {
     this.lines++;
     const host = str(line.hostname) ?? 'unknown-host';
@@ -94,13 +121,19 @@ export class ReportBuilder {
     const bootId = str(line.boot_id);
     if (bootId && (line.event === 'ready' || line.event === 'stats' || line.event === 'stopping')) {
       this.boots.add(`${host}/${bootId}`);
-      const lost = num(obj(line.kernel).events_lost);
-      if (lost !== null) {
-        const run = `${host}/${bootId}/${String(line.pid ?? '')}`;
-        this.lostByRun.set(run, Math.max(this.lostByRun.get(run) ?? 0, lost));
-      }
+      if (line.event === 'stats') this.addLoss(`${host}/${bootId}/${String(line.pid ?? '')}`, line);
     }
     if (line.event === 'imds_request') this.addRequest(line, host, t ?? 0);
+  }
+
+  private addLoss(run: string, stats: Line): void {
+    const kernel = obj(stats.kernel);
+    const seen = this.lossByRun.get(run) ?? { events: 0, processEvents: 0, linesNotWritten: 0 };
+    this.lossByRun.set(run, {
+      events: Math.max(seen.events, num(kernel.events_lost) ?? 0),
+      processEvents: Math.max(seen.processEvents, num(kernel.process_events_lost) ?? 0),
+      linesNotWritten: Math.max(seen.linesNotWritten, num(stats.lines_not_written) ?? 0),
+    });
   }
 
   private addRequest(line: Line, host: string, t: number): void {
@@ -184,8 +217,17 @@ export class ReportBuilder {
       warnings.push(`observed for only ${formatDuration(seconds)}: programs that call IMDS daily or at boot may not have run yet`);
     }
     if (this.boots.size === 0) warnings.push('no daemon start (ready line) in the input: boot-time callers may be missing');
-    const lost = [...this.lostByRun.values()].reduce((a, b) => a + b, 0);
-    if (lost > 0) warnings.push(`the kernel lost ${lost} event(s): some requests may be missing from this report`);
+    const loss = [...this.lossByRun.values()];
+    const total = (pick: (l: Loss) => number) => loss.reduce((n, l) => n + pick(l), 0);
+    const lostEvents = total((l) => l.events);
+    if (lostEvents > 0) warnings.push(`the kernel lost ${lostEvents} event(s): some requests may be missing from this report`);
+    const lostProcessEvents = total((l) => l.processEvents);
+    if (lostProcessEvents > 0) {
+      warnings.push(`the kernel lost ${lostProcessEvents} process record(s): some callers may be attributed incompletely`);
+    }
+    const notWritten = total((l) => l.linesNotWritten);
+    if (notWritten > 0) warnings.push(`the daemon could not write ${notWritten} log line(s): some requests may be missing`);
+    for (const file of this.unreadable) warnings.push(`file not read to its end, later lines missing: ${file}`);
     if (this.corrupt > 0) warnings.push(`${this.corrupt} corrupt or truncated line(s) skipped`);
     const unknown = groups.filter((g) => g.kind === 'unknown').reduce((n, g) => n + g.count, 0);
     if (unknown > 0) warnings.push(`${unknown} request(s) could not be classified (header block not fully seen)`);
@@ -200,7 +242,7 @@ export class ReportBuilder {
       },
       warnings,
       groups,
-      input: { files: this.files, lines: this.lines, corrupt_lines: this.corrupt },
+      input: { files: this.files, lines: this.lines, corrupt_lines: this.corrupt, unreadable_files: this.unreadable.length },
     };
   }
 }

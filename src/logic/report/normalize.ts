@@ -3,7 +3,7 @@
 
 const RULES: Array<[RegExp, string]> = [
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
-  [/\/(?:tmp|var\/tmp|run\/user\/\d+|dev\/shm)\/[^\s'"]*/g, '/tmp/<tmp>'],
+  [/\/(tmp|var\/tmp|run\/user\/\d+|dev\/shm)\/[^\s'"]*/g, '/$1/<tmp>'],
   [/\b[0-9a-f]{16,}\b/gi, '<hex>'],
   [/(?<![\w.:])\d{3,}(?![\w.:])/g, '<n>'],
 ];

@@ -45,7 +45,13 @@ export const reportSchema = z.object({
   }),
   warnings: z.array(z.string()),
   groups: z.array(callerGroupSchema),
-  input: z.object({ files: z.number().int(), lines: z.number().int(), corrupt_lines: z.number().int() }),
+  input: z.object({
+    files: z.number().int().nonnegative(),
+    lines: z.number().int().nonnegative(),
+    corrupt_lines: z.number().int().nonnegative(),
+    /** Files that failed part-way (a gzip cut short, a read error); named in `warnings`. */
+    unreadable_files: z.number().int().nonnegative(),
+  }),
 });
 
 export type Report = z.infer<typeof reportSchema>;

@@ -1,0 +1,81 @@
+// `imds-analyzer status`: the daemon's state file, whether its pid is alive and is an
+// imds-analyzer, and the size of its log directory.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { isRunningAnalyzer } from '../daemon/instance-lock.js';
+
+const count = z.number().int().nonnegative();
+
+/** The state file as the daemon writes it; counters it does not have yet read as 0. */
+const stateSchema = z.object({
+  pid: z.number().int(),
+  started_at: z.string(),
+  updated_at: z.string(),
+  boot_id: z.string().optional(),
+  buffer: z.string(),
+  programs: z.array(z.string()),
+  program_ids: z.record(z.string(), z.number()).default({}),
+  log_dir: z.string(),
+  counters: z.object({
+    requests: z.record(z.string(), count).default({}),
+    kernel: z.record(z.string(), count).default({}),
+    lines_not_written: count.default(0),
+  }),
+});
+
+export type DaemonState = z.infer<typeof stateSchema>;
+
+export interface Status {
+  stateFile: string;
+  /** null when there is no state file: the daemon never started (or /run was cleared). */
+  state: DaemonState | null;
+  running: boolean;
+  logBytes: number | null;
+}
+
+function directorySize(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const st = statSync(join(dir, name), { throwIfNoEntry: false });
+    if (st?.isFile()) total += st.size;
+  }
+  return total;
+}
+
+/** Throws a clear error when the state file exists but is not the daemon's state. */
+export function readStatus(stateFile: string): Status {
+  if (!existsSync(stateFile)) return { stateFile, state: null, running: false, logBytes: null };
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(stateFile, 'utf8'));
+  } catch (err) {
+    throw new Error(`${stateFile} is not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = stateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`${stateFile} is not an imds-analyzer state file: ${issue?.path.join('.') || '(top)'}: ${issue?.message}`);
+  }
+  const state = parsed.data;
+  const logBytes = existsSync(state.log_dir) ? directorySize(state.log_dir) : null;
+  return { stateFile, state, running: isRunningAnalyzer(state.pid), logBytes };
+}
+
+export function renderStatus({ stateFile, state, running, logBytes }: Status): string {
+  if (!state) return `imds-analyzer is not running (no ${stateFile})\n`;
+  const { requests, kernel, lines_not_written } = state.counters;
+  const lines = [
+    running
+      ? `imds-analyzer: running (pid ${state.pid}) since ${state.started_at}`
+      : `imds-analyzer: NOT running (last state from pid ${state.pid}, ${state.updated_at})`,
+    `buffer: ${state.buffer}`,
+    `programs: ${state.programs.map((p) => `${p}#${state.program_ids[p] ?? '?'}`).join(' ')}`,
+    `requests: v1=${requests.v1 ?? 0} v2=${requests.v2 ?? 0} unknown=${requests.unknown ?? 0}`,
+    `lost events: ${kernel.events_lost ?? 0} (process records lost ${kernel.process_events_lost ?? 0}, ` +
+      `shed ${kernel.process_events_shed ?? 0}); log lines not written: ${lines_not_written}`,
+    `log directory: ${state.log_dir} (${logBytes === null ? 'missing' : `${(logBytes / 1048576).toFixed(1)} MiB`})`,
+    `state updated: ${state.updated_at}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,156 @@
+// The report and status over committed fixture files: a rotated gzip cut short, a second boot,
+// an unclassified request, a container falling back to IMDSv1, loss counters, corrupt lines;
+// state files for `status`. reportOf() takes any directory, so fixtures written by the real
+// daemon can be pointed at the same way.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { buildReport, reportSchema, runReportCommand, runStatusCommand } from '../../src/report/index.js';
+
+const FIXTURES = join(import.meta.dirname, '../fixtures/report');
+const EDGE = join(FIXTURES, 'edge');
+const ROTATED_GZ = join(EDGE, 'imds-analyzer.2026-11-20.1.log.gz');
+const CURRENT = join(EDGE, 'imds-analyzer.2026-11-20.2.log');
+
+/** Runs a command, capturing what it prints; stdout and stderr are kept apart. */
+async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  try {
+    return { code: await run(), out, err };
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+/** The JSON report over any files or directories, validated against the exported schema. */
+async function reportOf(...args: string[]) {
+  const run = await capture(() => runReportCommand(['--format', 'json', ...args]));
+  return { code: run.code, report: reportSchema.parse(JSON.parse(run.out)) };
+}
+
+describe('report over edge-case fixtures', () => {
+  it('keeps what a cut-short gzip held, names it, and groups by what to fix (exit 1)', async () => {
+    const { code, report } = await reportOf(EDGE);
+    expect(code).toBe(1);
+    expect(report.verdict).toEqual({
+      safe: false,
+      text: 'HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)',
+      imdsv1_programs: 2,
+      imdsv1_requests: 3,
+    });
+    expect(report.groups.map((g) => [g.kind, g.command, g.count, g.unit, g.container, g.sdk, g.fallbacks])).toEqual([
+      ['imdsv1', '/usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/<tmp> s3://bucket/', 2, 'cron.service', null, 'aws-cli 1.16.0', 0],
+      ['imdsv1', '/usr/local/bin/agent -config /etc/agent.toml', 1, null, 'docker:4f1c2b3a9d8e', 'aws-sdk-go 1.25.0', 1],
+      ['unknown', '/opt/collector/bin/collector --run-id <hex>', 1, 'collector.service', null, null, 0],
+    ]);
+    const aws = report.groups[0]!;
+    expect([aws.first_seen, aws.last_seen]).toEqual(['2026-11-20T06:01:00.000Z', '2026-11-20T06:02:00.000Z']);
+    expect(aws.paths).toEqual(['/latest/meta-data/iam/security-credentials/']);
+    expect(aws.responses).toEqual({ accepted: 2, rejected: 0, other: 0, none: 0 });
+    expect(aws.example.ancestors.map((a) => a.comm)).toEqual(['bash', 'systemd']);
+    expect(aws.advice).toBe('aws-cli 1.16.0 predates IMDSv2 support: upgrade it to at least 1.16.287.');
+    expect(report.observation).toEqual({
+      hosts: ['edge-host'],
+      boots: 2,
+      from: '2026-11-20T06:00:00.000Z',
+      to: '2026-11-20T11:00:00.000Z',
+      seconds: 5 * 3600,
+    });
+    expect(report.warnings).toEqual([
+      'observed for only 5h 0m: programs that call IMDS daily or at boot may not have run yet',
+      'the kernel lost 4 event(s): some requests may be missing from this report',
+      'the kernel lost 5 process record(s): some callers may be attributed incompletely',
+      'the daemon could not write 1 log line(s): some requests may be missing',
+      `file not read to its end, later lines missing: ${ROTATED_GZ}: unexpected end of file`,
+      '2 corrupt or truncated line(s) skipped',
+      '1 request(s) could not be classified (header block not fully seen)',
+    ]);
+    expect(report.input).toMatchObject({ files: 2, corrupt_lines: 2, unreadable_files: 1 });
+  });
+
+  it('counts the lines of the current file exactly: CRLF, non-object and torn lines', async () => {
+    const { report } = await reportOf(CURRENT);
+    // ready, unknown request, container request (CRLF), [1,2,3], two stats, torn last line
+    expect(report.input).toEqual({ files: 1, lines: 7, corrupt_lines: 2, unreadable_files: 0 });
+    expect(report.observation.boots).toBe(1);
+  });
+
+  it('filters the window by --since/--until, keeping the verdict honest about it', async () => {
+    const { code, report } = await reportOf('--since', '2026-11-20T08:00:00Z', '--until', '2026-11-20T10:00:00Z', EDGE);
+    expect(code).toBe(1);
+    expect(report.groups.map((g) => [g.kind, g.count])).toEqual([
+      ['imdsv1', 1],
+      ['unknown', 1],
+    ]);
+    const before = await reportOf('--until', '2026-11-20T06:00:30Z', EDGE);
+    expect(before.code).toBe(0);
+    expect(before.report.verdict.text).toBe(
+      'HttpTokens=required is safe on this host: YES — no IMDSv1 request in 0m 0s of observation, covering 1 boot',
+    );
+    expect(before.report.warnings[0]).toBe('observed for only 0m 0s: programs that call IMDS daily or at boot may not have run yet');
+  });
+
+  it('reads the same aggregate through buildReport() as through the command', async () => {
+    const direct = await buildReport([EDGE]);
+    expect(direct).toEqual((await reportOf(EDGE)).report);
+  });
+});
+
+describe('status', () => {
+  const logDir = mkdtempSync(join(tmpdir(), 'status-logs-'));
+  writeFileSync(join(logDir, 'imds-analyzer.2026-11-20.1.log'), Buffer.alloc(3 * 1048576));
+  afterAll(() => rmSync(logDir, { recursive: true, force: true }));
+
+  function stateFile(pid: number): string {
+    const text = readFileSync(join(FIXTURES, 'status/state.json'), 'utf8').replace('LOG_DIR', logDir);
+    const path = join(logDir, `state-${pid}.json`);
+    writeFileSync(path, text.replace('"pid": 0', `"pid": ${pid}`));
+    return path;
+  }
+
+  it('is running (exit 0) when the pid is alive and is an imds-analyzer', async () => {
+    // A real process whose command line names imds-analyzer, as the daemon's does.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', 'imds-analyzer'], { stdio: 'ignore' });
+    try {
+      const { code, out } = await capture(() => runStatusCommand(['--state', stateFile(child.pid!)]));
+      expect(code).toBe(0);
+      expect(out).toBe(
+        [
+          `imds-analyzer: running (pid ${child.pid}) since 2026-11-20T06:00:00.000Z`,
+          'buffer: ringbuf',
+          'programs: imds_connect4#41 imds_sendmsg#42',
+          'requests: v1=3 v2=10 unknown=1',
+          'lost events: 4 (process records lost 5, shed 0); log lines not written: 1',
+          `log directory: ${logDir} (3.0 MiB)`,
+          'state updated: 2026-11-20T11:00:00.000Z',
+          '',
+        ].join('\n'),
+      );
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('is not running (exit 3) for a pid that is some other program, or no state file', async () => {
+    const other = await capture(() => runStatusCommand(['--state', stateFile(1)]));
+    expect(other.code).toBe(3);
+    expect(other.out.split('\n')[0]).toBe('imds-analyzer: NOT running (last state from pid 1, 2026-11-20T11:00:00.000Z)');
+    const none = await capture(() => runStatusCommand(['--state', join(logDir, 'missing.json')]));
+    expect([none.code, none.out]).toEqual([3, `imds-analyzer is not running (no ${join(logDir, 'missing.json')})\n`]);
+  });
+
+  it('says what is wrong with a corrupt or foreign state file (exit 2)', async () => {
+    const corrupt = await capture(() => runStatusCommand(['--state', join(FIXTURES, 'status/corrupt.json')]));
+    expect(corrupt.code).toBe(2);
+    expect(corrupt.err).toMatch(/^imds-analyzer status: .*corrupt\.json is not valid JSON \(/);
+    const foreign = await capture(() => runStatusCommand(['--state', join(FIXTURES, 'status/not-state.json')]));
+    expect(foreign.code).toBe(2);
+    expect(foreign.err).toMatch(/not-state\.json is not an imds-analyzer state file: pid: /);
+  });
+});
