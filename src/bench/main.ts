@@ -21,6 +21,8 @@ interface Row {
 }
 
 const EMPTY_OBJECT = fileURLToPath(new URL('../../bpf/bench_empty.bpf.o', import.meta.url));
+/** The V8 setting the systemd unit runs the daemon with (packaging/systemd/imds-analyzer.service). */
+const PRODUCTION_ENV = { NODE_OPTIONS: '--max-semi-space-size=2' };
 const CLK_TCK = 100;
 
 const median = (xs: number[]) => {
@@ -101,7 +103,7 @@ async function timeToReady(rounds: number): Promise<Row> {
     const readyAt = listener.next();
     const start = process.hrtime.bigint();
     const daemon = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.json')], {
-      env: { ...process.env, NOTIFY_SOCKET: socketPath },
+      env: { ...process.env, ...PRODUCTION_ENV, NOTIFY_SOCKET: socketPath },
       stdio: 'ignore',
     });
     const ns = await readyAt;
@@ -224,7 +226,7 @@ async function kernelCostAndLoopback(rounds: number): Promise<Row[]> {
 
 async function captureAndMemory(durationS: number): Promise<Row[]> {
   const bed = await createTestbed({ prefix: 'bench' });
-  const daemon = await startAnalyzer({ config: { statsIntervalSeconds: 5 } });
+  const daemon = await startAnalyzer({ config: { statsIntervalSeconds: 5 }, env: PRODUCTION_ENV });
   const pid = daemon.process.pid as number;
   try {
     await sleep(2000);
@@ -254,7 +256,14 @@ async function captureAndMemory(durationS: number): Promise<Row[]> {
     const stats = daemon.lines().filter((l) => l.event === 'stats').at(-1) as { kernel: { events_lost: number } } | undefined;
     const lost = stats?.kernel.events_lost ?? -1;
     const rate = completed / elapsed;
-    const latencies = (lines as Array<{ time?: number; request_time?: string }>)
+
+    // Latency at a steady, moderate rate (the saturated run above measures backlog, not latency).
+    log('latency at a moderate rate...');
+    const seen = daemon.requests().length;
+    const steady = loadV1({ workers: 2, requests: 2500, deadlineMs: 60_000 });
+    await bed.run(steady.argv, { timeoutMs: 90_000 });
+    await daemon.waitForRequests((all) => all.length >= seen + 5000, 60_000).catch(() => undefined);
+    const latencies = (daemon.requests().slice(seen) as Array<{ time?: number; request_time?: string }>)
       .filter((l) => l.time && l.request_time)
       .map((l) => (l.time as number) - Date.parse(l.request_time as string));
 
@@ -311,7 +320,7 @@ async function captureAndMemory(durationS: number): Promise<Row[]> {
       },
       {
         measure: 'latency request → line',
-        value: `p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} requests)`,
+        value: `p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} requests from 2 clients in a row)`,
         target: 'p99 ≤ 250 ms',
         pass: percentile(latencies, 99) <= 250,
         numbers: { p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) },
