@@ -1,0 +1,180 @@
+// ProcessTable fed with exec/fork/exit records, over a fake /proc tree for the
+// processes that were there before the daemon (and for pids it never heard of).
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ExecRecord, ForkRecord } from '../../src/capture/records.js';
+import { TICK_NS, readProc } from '../../src/enrich/proc.js';
+import { DEFAULT_MAX_PROCESSES, EXITED_GRACE_NS, ProcessTable } from '../../src/enrich/process-table.js';
+
+const root = mkdtempSync(join(tmpdir(), 'fake-proc-table-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function fakeProcess(pid: number, ppid: number, startTicks: number, argv: string[]): void {
+  const dir = join(root, String(pid));
+  mkdirSync(dir, { recursive: true });
+  const comm = (argv[0] ?? '').split('/').pop() ?? '';
+  const after = ['S', String(ppid), ...Array<string>(17).fill('0'), String(startTicks), '0'];
+  writeFileSync(join(dir, 'stat'), `${pid} (${comm}) ${after.join(' ')}\n`);
+  writeFileSync(join(dir, 'status'), `Name:\t${comm}\nNSpid:\t${pid}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n`);
+  writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
+}
+
+const listFakePids = () => readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number);
+const fakeTable = (max = 100) => new ProcessTable(max, (pid) => readProc(pid, root), listFakePids);
+
+const SECOND = 1_000_000_000n;
+const ids = { uid: 1000, gid: 1000, nsPid: 0, nsLevel: 0, parentStartNs: 0n };
+const fork = (pid: number, ppid: number, startNs: bigint, comm: string): ForkRecord => ({
+  kind: 'fork', tsNs: startNs, pid, ppid, startNs, comm, ...ids, nsPid: pid,
+});
+const exec = (pid: number, ppid: number, startNs: bigint, filename: string, argv: string[]): ExecRecord => ({
+  kind: 'exec', tsNs: startNs + 1000n, pid, ppid, startNs, comm: filename.split('/').pop() ?? '', filename, argv,
+  argvTruncated: false, argvUnreadable: false, ...ids, nsPid: pid,
+});
+const exit = (pid: number, startNs: bigint, tsNs: bigint) => ({ kind: 'exit' as const, pid, startNs, tsNs });
+
+// Processes older than the daemon: systemd -> sshd -> bash.
+fakeProcess(1, 0, 1, ['/sbin/init']);
+fakeProcess(500, 1, 200, ['sshd: admin [priv]']);
+fakeProcess(600, 500, 300, ['-bash']);
+const BASH_START = 300n * TICK_NS;
+
+describe('ProcessTable', () => {
+  it('seeds from /proc so processes older than the daemon resolve', () => {
+    const t = fakeTable();
+    t.seedFromProc();
+    expect(t.size).toBe(3);
+    expect(t.lookup(600)).toMatchObject({ comm: '-bash', argv: ['-bash'], ppid: 500, startNs: BASH_START, exitedNs: null });
+    expect(t.ancestors(600).map((a) => a.pid)).toEqual([500, 1]);
+  });
+
+  it("keeps the whole chain of sh -c 'curl ... & exit' after both exited and curl was re-parented", () => {
+    const t = fakeTable();
+    t.seedFromProc();
+    const sh = BASH_START + 5n * SECOND;
+    const curl = sh + 1_000_000n;
+    t.apply(fork(700, 600, sh, 'bash'));
+    t.apply(exec(700, 600, sh, '/bin/sh', ['sh', '-c', 'curl -s http://169.254.169.254/latest/meta-data/ & exit']));
+    t.apply(fork(701, 700, curl, 'sh'));
+    t.apply(exit(700, sh, curl + 10n));
+    // By exec time the kernel's real_parent is already init: the fork-time parent stays.
+    t.apply(exec(701, 1, curl, '/usr/bin/curl', ['curl', '-s', 'http://169.254.169.254/latest/meta-data/']));
+    t.apply(exit(701, curl, curl + 5_000_000n));
+    expect(t.lookup(701)).toMatchObject({
+      exe: '/usr/bin/curl',
+      argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/'],
+      ppid: 700,
+      exitedNs: curl + 5_000_000n,
+    });
+    expect(t.ancestors(701).map((a) => [a.pid, a.exe, a.argv.join(' ')])).toEqual([
+      [700, '/bin/sh', 'sh -c curl -s http://169.254.169.254/latest/meta-data/ & exit'],
+      [600, null, '-bash'],
+      [500, null, 'sshd: admin [priv]'],
+      [1, null, '/sbin/init'],
+    ]);
+    expect(t.ancestors(701, 2).map((a) => a.pid)).toEqual([700, 600]);
+  });
+
+  it('a forked child runs its parent program until it execs; a relative exec path keeps the known exe', () => {
+    const t = fakeTable();
+    const start = 10n * SECOND;
+    t.apply(exec(800, 600, start, '/usr/bin/python3', ['python3', 'app.py']));
+    t.apply(fork(801, 800, start + 1n, 'python3'));
+    expect(t.lookup(801)).toMatchObject({ exe: '/usr/bin/python3', argv: ['python3', 'app.py'], ppid: 800 });
+    t.apply(exec(801, 800, start + 1n, './helper', ['./helper']));
+    expect(t.lookup(801)).toMatchObject({ exe: '/usr/bin/python3', argv: ['./helper'] });
+  });
+
+  it('takes argv from /proc when the kernel could not read it', () => {
+    const t = fakeTable();
+    fakeProcess(900, 600, 400, ['python3', '-m', 'awscli', 's3', 'ls']);
+    t.apply({ ...exec(900, 600, 400n * TICK_NS, '/usr/bin/python3', []), argvUnreadable: true });
+    expect(t.lookup(900)?.argv).toEqual(['python3', '-m', 'awscli', 's3', 'ls']);
+  });
+
+  it('a reused pid: the new holder answers, the old one still resolves for events of its time', () => {
+    const t = fakeTable();
+    const old = 20n * SECOND;
+    const reused = old + 3n * SECOND;
+    t.apply(exec(1200, 600, old, '/usr/bin/curl', ['curl', 'old']));
+    t.apply(exit(1200, old, old + SECOND));
+    t.apply(exec(1200, 600, reused, '/usr/bin/wget', ['wget', 'new']));
+    expect(t.lookup(1200)?.argv).toEqual(['wget', 'new']);
+    expect(t.lookup(1200, reused + 1n)?.argv).toEqual(['wget', 'new']);
+    expect(t.lookup(1200, old + SECOND / 2n)?.argv).toEqual(['curl', 'old']);
+    // Before either started: neither.
+    expect(t.lookup(1200, old - SECOND)).toBeNull();
+  });
+
+  it('forgets a reused pid previous holder after the grace period', () => {
+    const t = fakeTable();
+    const old = 20n * SECOND;
+    const reused = old + SECOND + EXITED_GRACE_NS + 1n;
+    t.apply(exec(1300, 600, old, '/usr/bin/curl', ['curl', 'old']));
+    t.apply(exit(1300, old, old + SECOND));
+    t.apply(exec(1300, 600, reused, '/usr/bin/wget', ['wget', 'new']));
+    expect(t.lookup(1300, old + 2n)).toBeNull();
+  });
+
+  it('ancestors follow the parent that existed at the child birth, not a later holder of its pid', () => {
+    const t = fakeTable();
+    const parent = 30n * SECOND;
+    const child = parent + SECOND;
+    t.apply(exec(1400, 600, parent, '/bin/bash', ['bash', 'deploy.sh']));
+    t.apply(fork(1401, 1400, child, 'bash'));
+    t.apply(exec(1401, 1400, child, '/usr/bin/curl', ['curl', 'x']));
+    t.apply(exit(1400, parent, child + 1n));
+    t.apply(exec(1400, 1, child + 2n * SECOND, '/usr/sbin/cron', ['cron']));
+    expect(t.ancestors(1401).map((a) => a.argv.join(' '))).toEqual(['bash deploy.sh', '-bash', 'sshd: admin [priv]', '/sbin/init']);
+  });
+
+  it('/proc answers for an unknown pid only if that process had started by the event (one tick tolerance)', () => {
+    fakeProcess(1500, 600, 1000, ['aws', 's3', 'ls']);
+    const started = 1000n * TICK_NS;
+    expect(fakeTable().lookup(1500, started - TICK_NS)?.argv).toEqual(['aws', 's3', 'ls']);
+    expect(fakeTable().lookup(1500, started + SECOND)?.argv).toEqual(['aws', 's3', 'ls']);
+    expect(fakeTable().lookup(1500, started - 2n * TICK_NS)).toBeNull();
+    expect(fakeTable().lookup(77_777)).toBeNull();
+    expect(fakeTable().lookup(0)).toBeNull();
+  });
+
+  it('an exit for another start time does not mark the current holder', () => {
+    const t = fakeTable();
+    t.apply(exec(1600, 600, 50n * SECOND, '/bin/sleep', ['sleep', '9']));
+    t.apply(exit(1600, 49n * SECOND, 51n * SECOND));
+    expect(t.lookup(1600)?.exitedNs).toBeNull();
+  });
+
+  it(`stays bounded (${DEFAULT_MAX_PROCESSES} entries) after 100,000 short-lived processes`, () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heap();
+    const t = new ProcessTable(DEFAULT_MAX_PROCESSES, () => null);
+    // Pids wrap around at 40,000 as the kernel's would: reuse as well as fresh pids.
+    for (let i = 0; i < 100_000; i++) {
+      const pid = 2 + (i % 40_000);
+      const start = BigInt(i) * 1_000_000n;
+      t.apply(fork(pid, 1, start, 'bash'));
+      t.apply(exec(pid, 1, start, '/usr/bin/curl', ['curl', '-s', `http://169.254.169.254/latest/meta-data/${i}`]));
+      t.apply(exit(pid, start, start + 500_000n));
+      expect(t.size).toBeLessThanOrEqual(DEFAULT_MAX_PROCESSES);
+    }
+    const retainedMb = (heap() - before) / 1e6;
+    process.stdout.write(
+      `process table: ${t.size} entries (bound ${DEFAULT_MAX_PROCESSES}) after 100,000 short-lived processes, ` +
+        `heap retained ${retainedMb.toFixed(1)} MB (${((retainedMb * 1e6) / t.size).toFixed(0)} B/entry)\n`,
+    );
+    expect(t.size).toBe(DEFAULT_MAX_PROCESSES);
+    // The newest survive and resolve.
+    expect(t.lookup(2 + (99_999 % 40_000))?.argv[2]).toBe('http://169.254.169.254/latest/meta-data/99999');
+    expect(retainedMb).toBeLessThan(64);
+  });
+});
