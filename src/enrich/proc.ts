@@ -1,9 +1,11 @@
 // Readers for /proc/<pid>: they never throw, a process that is gone reads as null.
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { splitArgv } from '../logic/text.js';
 
 export const MAX_ARGS = 256;
 export const MAX_ARG_CHARS = 4096;
+/** Bytes of /proc/<pid>/cmdline read: as many as the kernel copies at exec (IMDS_MAX_ARGS). */
+export const MAX_CMDLINE_BYTES = 4096;
 /** USER_HZ: the unit of /proc/<pid>/stat times on every Linux architecture we ship for. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -34,6 +36,30 @@ function read(path: string): string | null {
   }
 }
 
+/** The first `maxBytes` of a file (argv can be megabytes long), and whether there was more. */
+function readHead(path: string, maxBytes: number): { bytes: Uint8Array; more: boolean } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return { bytes: buffer.subarray(0, Math.min(length, maxBytes)), more: length > maxBytes };
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Everything about one process, or null when it is gone or its stat is malformed. */
 export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
   const stat = read(`${root}/${pid}/stat`);
@@ -52,13 +78,8 @@ export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
   const startTicks = BigInt(startText);
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/) ?? [];
   const nsPids = field('NSpid').filter((v) => /^\d+$/.test(v)).map(Number);
-  let cmdline: Uint8Array | null = null;
-  try {
-    cmdline = readFileSync(`${root}/${pid}/cmdline`);
-  } catch {
-    cmdline = null;
-  }
-  const argv = cmdline ? splitArgv(cmdline, MAX_ARGS, MAX_ARG_CHARS) : { argv: [], truncated: false };
+  const cmdline = readHead(`${root}/${pid}/cmdline`, MAX_CMDLINE_BYTES);
+  const argv = cmdline ? splitArgv(cmdline.bytes, MAX_ARGS, MAX_ARG_CHARS) : { argv: [], truncated: false };
   let exe: string | null = null;
   try {
     exe = readlinkSync(`${root}/${pid}/exe`);
@@ -71,7 +92,7 @@ export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
     comm,
     startNs: startTicks * TICK_NS,
     argv: argv.argv,
-    argvTruncated: argv.truncated,
+    argvTruncated: argv.truncated || (cmdline?.more ?? false),
     exe,
     uid: idField(field('Uid')),
     gid: idField(field('Gid')),

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TICK_NS, bootTimeMs, readProc } from '../../src/enrich/proc.js';
+import { MAX_CMDLINE_BYTES, TICK_NS, bootTimeMs, readProc } from '../../src/enrich/proc.js';
 import { UserNames } from '../../src/enrich/users.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
@@ -65,6 +65,15 @@ describe('readProc', () => {
     expect(snap?.argv.length).toBe(256);
     expect(snap?.argvTruncated).toBe(true);
     expect(snap).toMatchObject({ exe: null, cgroup: null, nsPid: 4343, nsLevel: 0 });
+  });
+
+  it('reads only the head of a megabyte-long command line', () => {
+    const long = Buffer.from(`bash\0-c\0${'echo hello; '.repeat(100_000)}\0`);
+    fakeProcess(4747, { stat: statLine(4747, 'bash', 1, 5), status: status('0', '0', '4747'), cmdline: long });
+    const snap = readProc(4747, root);
+    expect(snap?.argv.slice(0, 2)).toEqual(['bash', '-c']);
+    expect(snap?.argv.join('\0').length).toBe(MAX_CMDLINE_BYTES);
+    expect(snap?.argvTruncated).toBe(true);
   });
 
   it('a kernel thread has no argv and no exe', () => {
