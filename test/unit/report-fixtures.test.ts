@@ -96,6 +96,24 @@ describe('report over edge-case fixtures', () => {
     expect(before.report.warnings[0]).toBe('observed for only 0m 0s: programs that call IMDS daily or at boot may not have run yet');
   });
 
+  it('skips a line longer than many read chunks as one corrupt line, and names a .gz that is not gzip', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-long-'));
+    try {
+      const current = readFileSync(CURRENT, 'utf8');
+      writeFileSync(join(dir, 'a.log'), `{"event":"imds_request","x":"${'y'.repeat(5 * 1048576)}\n${current}`);
+      writeFileSync(join(dir, 'b.log.gz'), current);
+      const { report } = await reportOf(dir);
+      expect(report.input).toEqual({ files: 2, lines: 8, corrupt_lines: 3, unreadable_files: 1 });
+      expect(report.warnings).toContain(`file not read to its end, later lines missing: ${join(dir, 'b.log.gz')}: incorrect header check`);
+      expect(report.groups.map((g) => [g.kind, g.count])).toEqual([
+        ['imdsv1', 1],
+        ['unknown', 1],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the same aggregate through buildReport() as through the command', async () => {
     const direct = await buildReport([EDGE]);
     expect(direct).toEqual((await reportOf(EDGE)).report);

@@ -14,6 +14,10 @@ export interface ReportFilters {
 /** Observation shorter than this gets a warning in the verdict. */
 export const SHORT_WINDOW_SECONDS = 24 * 3600;
 const MAX_PATHS_PER_GROUP = 10;
+/** Normalised commands remembered by raw argv: the same program runs millions of times. */
+const MAX_REMEMBERED_COMMANDS = 20_000;
+/** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
+const KEY_SEPARATOR = '\u0000';
 
 type Kind = CallerGroup['kind'];
 
@@ -70,6 +74,7 @@ export class ReportBuilder {
   /** Highest loss counters per daemon run (the stats counters are cumulative since its start). */
   private readonly lossByRun = new Map<string, Loss>();
   private readonly unreadable: string[] = [];
+  private readonly commands = new Map<string, string>();
   private fromMs: number | null = null;
   private toMs: number | null = null;
   private lines = 0;
@@ -136,19 +141,30 @@ export class ReportBuilder {
     });
   }
 
+  private normalizedCommand(argv: string[]): string {
+    const raw = argv.join(KEY_SEPARATOR);
+    let command = this.commands.get(raw);
+    if (command === undefined) {
+      if (this.commands.size >= MAX_REMEMBERED_COMMANDS) this.commands.clear();
+      command = normalizeArgv(argv);
+      this.commands.set(raw, command);
+    }
+    return command;
+  }
+
   private addRequest(line: Line, host: string, t: number): void {
     const kind = kindOf(line);
     if (kind === 'imdsv2' && !this.filters.includeV2) return;
     const proc = obj(line.process);
     const argv = strings(proc.argv);
     const exe = str(proc.exe);
-    const command = argv.length > 0 ? normalizeArgv(argv) : (str(proc.comm) ?? '(unknown process)');
+    const command = argv.length > 0 ? this.normalizedCommand(argv) : (str(proc.comm) ?? '(unknown process)');
     const containerObj = line.container ? obj(line.container) : null;
     const container = containerObj ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}` : null;
     const sdkObj = line.sdk ? obj(line.sdk) : null;
     const sdk = sdkObj ? `${str(sdkObj.name) ?? '?'} ${str(sdkObj.version) ?? ''}`.trim() : null;
     const unit = str(line.unit);
-    const key = JSON.stringify([kind, exe, command, unit, containerObj ? str(containerObj.runtime) : null, sdk]);
+    const key = [kind, exe, command, unit, containerObj ? str(containerObj.runtime) : null, sdk].join(KEY_SEPARATOR);
     let group = this.groups.get(key);
     if (!group) {
       const ancestors = Array.isArray(line.ancestors) ? line.ancestors.map(obj) : [];
