@@ -19,7 +19,7 @@ function responses(g: CallerGroup): string {
   return `${r.accepted} ok, ${r.rejected} rejected${r.none ? `, ${r.none} no answer` : ''}`;
 }
 
-/** Wraps at spaces to WIDTH columns; continuation lines are indented. */
+/** Wraps at spaces to WIDTH columns; continuation lines are indented, a longer word is cut. */
 function wrap(text: string, indent = ''): string[] {
   const lines: string[] = [];
   let line = indent;
@@ -31,7 +31,7 @@ function wrap(text: string, indent = ''): string[] {
       line = line.trim() ? `${line} ${word}` : `${line}${word}`;
     }
   }
-  return [...lines, line];
+  return [...lines, line].map((l) => cut(l, WIDTH));
 }
 
 export function renderTable(report: Report, colour: boolean): string {
@@ -40,7 +40,8 @@ export function renderTable(report: Report, colour: boolean): string {
   const out: string[] = wrap(report.verdict.text).map((l) => paint(report.verdict.safe ? 32 : 31, l));
   const o = report.observation;
   out.push(cut(`Observed ${o.from ?? '-'} .. ${o.to ?? '-'} on ${o.hosts.length} host(s), ${o.boots} boot(s)`, WIDTH));
-  for (const w of report.warnings) out.push(paint(33, cut(`warning: ${w}`, WIDTH)));
+  // Warnings are wrapped, not cut: the end of one names the file it is about.
+  for (const w of report.warnings) out.push(...wrap(`warning: ${w}`).map((l) => paint(33, l)));
   const labels: Record<CallerGroup['kind'], string> = {
     imdsv1: 'IMDSv1 callers (fix these before requiring IMDSv2)',
     unknown: 'Requests that could not be classified',

@@ -114,6 +114,33 @@ describe('report over edge-case fixtures', () => {
     }
   });
 
+  it('renders a table within 100 columns whose warnings wrap instead of losing the file name', async () => {
+    const { code, out } = await capture(() => runReportCommand([EDGE]));
+    expect(code).toBe(1);
+    const lines = out.split('\n');
+    expect(lines[0]).toBe('HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)');
+    expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(100);
+    expect(out.replace(/\n {2}/g, ' ')).toContain(`file not read to its end, later lines missing: ${ROTATED_GZ}`);
+    expect(lines).toContain('   started by bash(880) < systemd(1)');
+  });
+
+  it('colours the table only on a terminal without NO_COLOR', async () => {
+    const wasTty = process.stdout.isTTY;
+    const noColor = process.env.NO_COLOR;
+    try {
+      process.stdout.isTTY = true;
+      delete process.env.NO_COLOR;
+      const coloured = (await capture(() => runReportCommand([EDGE]))).out;
+      expect(coloured.startsWith('\u001b[31mHttpTokens=required is safe on this host: NO')).toBe(true);
+      process.env.NO_COLOR = '1';
+      expect((await capture(() => runReportCommand([EDGE]))).out).not.toContain('\u001b[');
+    } finally {
+      process.stdout.isTTY = wasTty;
+      if (noColor === undefined) delete process.env.NO_COLOR;
+      else process.env.NO_COLOR = noColor;
+    }
+  });
+
   it('reads the same aggregate through buildReport() as through the command', async () => {
     const direct = await buildReport([EDGE]);
     expect(direct).toEqual((await reportOf(EDGE)).report);
