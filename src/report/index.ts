@@ -49,6 +49,9 @@ export async function runReportCommand(args: string[]): Promise<number> {
       ...(values.until ? { untilMs: parseTime(values.until) } : {}),
       ...(values.host ? { host: values.host } : {}),
     };
+    if (filters.sinceMs !== undefined && filters.untilMs !== undefined && filters.sinceMs > filters.untilMs) {
+      throw new Error('--since is after --until');
+    }
     const report = await buildReport(positionals.length > 0 ? positionals : [DEFAULT_LOG_DIR], filters);
     const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
     const rendered =
@@ -60,6 +63,7 @@ export async function runReportCommand(args: string[]): Promise<number> {
             ? renderMarkdown(report)
             : renderTable(report, colour);
     process.stdout.write(rendered);
+    if (!report.verdict.observed) return EXIT_ERROR;
     return report.verdict.safe ? EXIT_SAFE : EXIT_V1_CALLERS;
   } catch (err) {
     process.stderr.write(`imds-analyzer report: ${(err as Error).message}\n`);

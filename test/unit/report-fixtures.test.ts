@@ -40,6 +40,7 @@ describe('report over edge-case fixtures', () => {
     expect(code).toBe(1);
     expect(report.verdict).toEqual({
       safe: false,
+      observed: true,
       text: 'HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)',
       imdsv1_programs: 2,
       imdsv1_requests: 3,
@@ -138,6 +139,28 @@ describe('report over edge-case fixtures', () => {
       process.stdout.isTTY = wasTty;
       if (noColor === undefined) delete process.env.NO_COLOR;
       else process.env.NO_COLOR = noColor;
+    }
+  });
+
+  it('answers UNKNOWN with exit 2 when nothing was observed, never YES', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-empty-'));
+    try {
+      const empty = await reportOf(dir);
+      expect(empty.code).toBe(2);
+      expect(empty.report.verdict).toEqual({
+        safe: false,
+        observed: false,
+        text: 'HttpTokens=required is safe on this host: UNKNOWN — no log line in the input',
+        imdsv1_programs: 0,
+        imdsv1_requests: 0,
+      });
+      const filtered = await reportOf('--host', 'elsewhere', EDGE);
+      expect(filtered.code).toBe(2);
+      expect(filtered.report.verdict.text).toBe('HttpTokens=required is safe on this host: UNKNOWN — no log line in the input matches the filters');
+      const reversed = await capture(() => runReportCommand(['--since', '1d', '--until', '2d', EDGE]));
+      expect([reversed.code, reversed.err]).toEqual([2, 'imds-analyzer report: --since is after --until\n']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

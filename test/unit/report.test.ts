@@ -105,6 +105,7 @@ describe('report', () => {
     const r = reportSchema.parse(JSON.parse(out));
     expect(r.verdict).toEqual({
       safe: false,
+      observed: true,
       text: 'HttpTokens=required is safe on these 2 hosts: NO — 2 programs still use IMDSv1 (4 requests)',
       imdsv1_programs: 2,
       imdsv1_requests: 4,

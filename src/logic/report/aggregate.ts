@@ -141,6 +141,20 @@ export class ReportBuilder {
     });
   }
 
+  private answer(observed: boolean, seconds: number, programs: number, requests: number): string {
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    if (!observed) return `UNKNOWN — no log line in the input${this.hasFilters() ? ' matches the filters' : ''}`;
+    if (programs > 0) {
+      return `NO — ${plural(programs, 'program')} still use${programs === 1 ? 's' : ''} IMDSv1 (${plural(requests, 'request')})`;
+    }
+    return `YES — no IMDSv1 request in ${formatDuration(seconds)} of observation, covering ${plural(this.boots.size, 'boot')}`;
+  }
+
+  private hasFilters(): boolean {
+    const f = this.filters;
+    return f.host !== undefined || f.sinceMs !== undefined || f.untilMs !== undefined;
+  }
+
   private normalizedCommand(argv: string[]): string {
     const raw = argv.join(KEY_SEPARATOR);
     let command = this.commands.get(raw);
@@ -223,11 +237,11 @@ export class ReportBuilder {
     const seconds = this.fromMs !== null && this.toMs !== null ? (this.toMs - this.fromMs) / 1000 : 0;
     const hosts = [...this.hosts].sort();
     const where = hosts.length > 1 ? `on these ${hosts.length} hosts` : 'on this host';
-    const safe = v1.length === 0;
+    // Nothing observed is no evidence of safety: the answer is unknown, never YES.
+    const observed = this.fromMs !== null;
+    const safe = observed && v1.length === 0;
     const v1Requests = v1.reduce((n, g) => n + g.count, 0);
-    const text = safe
-      ? `HttpTokens=required is safe ${where}: YES — no IMDSv1 request in ${formatDuration(seconds)} of observation, covering ${this.boots.size} boot${this.boots.size === 1 ? '' : 's'}`
-      : `HttpTokens=required is safe ${where}: NO — ${v1.length} program${v1.length === 1 ? '' : 's'} still use${v1.length === 1 ? 's' : ''} IMDSv1 (${v1Requests} request${v1Requests === 1 ? '' : 's'})`;
+    const text = `HttpTokens=required is safe ${where}: ${this.answer(observed, seconds, v1.length, v1Requests)}`;
     const warnings: string[] = [];
     if (seconds < SHORT_WINDOW_SECONDS) {
       warnings.push(`observed for only ${formatDuration(seconds)}: programs that call IMDS daily or at boot may not have run yet`);
@@ -248,7 +262,7 @@ export class ReportBuilder {
     const unknown = groups.filter((g) => g.kind === 'unknown').reduce((n, g) => n + g.count, 0);
     if (unknown > 0) warnings.push(`${unknown} request(s) could not be classified (header block not fully seen)`);
     return {
-      verdict: { safe, text, imdsv1_programs: v1.length, imdsv1_requests: v1Requests },
+      verdict: { safe, observed, text, imdsv1_programs: v1.length, imdsv1_requests: v1Requests },
       observation: {
         hosts,
         boots: this.boots.size,

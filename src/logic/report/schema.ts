@@ -32,6 +32,8 @@ export const callerGroupSchema = z.object({
 export const reportSchema = z.object({
   verdict: z.object({
     safe: z.boolean(),
+    /** false when no line was read (or none matched the filters): the answer is unknown, exit 2. */
+    observed: z.boolean(),
     text: z.string(),
     imdsv1_programs: z.number().int().nonnegative(),
     imdsv1_requests: z.number().int().nonnegative(),
