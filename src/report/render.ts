@@ -66,7 +66,9 @@ export function renderTable(report: Report, colour: boolean): string {
 }
 
 function csvField(value: string | number | null): string {
-  const text = value === null ? '' : String(value);
+  const raw = value === null ? '' : String(value);
+  // A traced program chooses its own argv: a leading = + - @ would run as a spreadsheet formula.
+  const text = typeof value === 'string' && /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

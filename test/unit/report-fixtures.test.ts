@@ -164,6 +164,23 @@ describe('report over edge-case fixtures', () => {
     }
   });
 
+  it('counts a line without a time as corrupt and defuses spreadsheet formulas in CSV', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-hostile-'));
+    try {
+      const line = JSON.parse(readFileSync(CURRENT, 'utf8').split('\n')[2]!) as Record<string, unknown>;
+      const hostile = { ...line, process: { ...(line.process as object), argv: ['=HYPERLINK("http://x","y")', '-c', 'x'] } };
+      const { time: _dropped, ...timeless } = line;
+      writeFileSync(join(dir, 'a.log'), `${JSON.stringify(hostile)}\n${JSON.stringify(timeless)}\n`);
+      const { report } = await reportOf(dir);
+      expect(report.input).toMatchObject({ lines: 2, corrupt_lines: 1 });
+      expect(report.groups.map((g) => g.command)).toEqual(['=HYPERLINK("http://x","y") -c x']);
+      const csv = (await capture(() => runReportCommand(['--format', 'csv', dir]))).out.split('\n');
+      expect(csv[1]).toMatch(/^imdsv1,1,"'=HYPERLINK\(""http:\/\/x"",""y""\) -c x",/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the same aggregate through buildReport() as through the command', async () => {
     const direct = await buildReport([EDGE]);
     expect(direct).toEqual((await reportOf(EDGE)).report);

@@ -115,20 +115,23 @@ export class ReportBuilder {
     this.lines++;
     const host = str(line.hostname) ?? 'unknown-host';
     const t = lineTimeMs(line);
-    if (this.filters.host && host !== this.filters.host) return;
-    if (t !== null && this.filters.sinceMs !== undefined && t < this.filters.sinceMs) return;
-    if (t !== null && this.filters.untilMs !== undefined && t > this.filters.untilMs) return;
-    this.hosts.add(host);
-    if (t !== null) {
-      this.fromMs = this.fromMs === null ? t : Math.min(this.fromMs, t);
-      this.toMs = this.toMs === null ? t : Math.max(this.toMs, t);
+    // pino writes `time` on every line: one without it was not written by the daemon.
+    if (t === null) {
+      this.corrupt++;
+      return;
     }
+    if (this.filters.host && host !== this.filters.host) return;
+    if (this.filters.sinceMs !== undefined && t < this.filters.sinceMs) return;
+    if (this.filters.untilMs !== undefined && t > this.filters.untilMs) return;
+    this.hosts.add(host);
+    this.fromMs = this.fromMs === null ? t : Math.min(this.fromMs, t);
+    this.toMs = this.toMs === null ? t : Math.max(this.toMs, t);
     const bootId = str(line.boot_id);
     if (bootId && (line.event === 'ready' || line.event === 'stats' || line.event === 'stopping')) {
       this.boots.add(`${host}/${bootId}`);
       if (line.event === 'stats') this.addLoss(`${host}/${bootId}/${String(line.pid ?? '')}`, line);
     }
-    if (line.event === 'imds_request') this.addRequest(line, host, t ?? 0);
+    if (line.event === 'imds_request') this.addRequest(line, host, t);
   }
 
   private addLoss(run: string, stats: Line): void {
