@@ -3,7 +3,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cgroup2Mounts } from '../../src/capture/cgroup-root.js';
+import { Enricher } from '../../src/enrich/index.js';
+import { cgroupPathFromProcFile } from '../../src/logic/cgroup-path.js';
 import { MAX_CMDLINE_BYTES, TICK_NS, bootTimeMs, readProc } from '../../src/enrich/proc.js';
 import { UserNames } from '../../src/enrich/users.js';
 
@@ -133,5 +138,55 @@ describe('UserNames', () => {
 
   it('reads the real /etc/passwd', () => {
     expect(new UserNames().name(0)).toBe('root');
+  });
+});
+
+describe('Enricher on a real process', () => {
+  it('describes a running child: argv without its token, exe, user, start time, parent, cgroup', async () => {
+    const script = 'sleep 30; :';
+    const child = spawn('/bin/sh', ['-c', script, 'sh', 'X-aws-ec2-metadata-token: AQAEAsecretvalue'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      const pid = child.pid as number;
+      // 'spawn' may come before the exec completes (comm changes before argv and exe): wait for all.
+      const execDone = () => {
+        const snap = readProc(pid);
+        return snap?.comm === 'sh' && snap.exe !== null && snap.argv.length === 5;
+      };
+      for (let tries = 0; !execDone(); tries++) {
+        if (tries > 400) throw new Error(`sh (pid ${pid}) did not come up in 2 s`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const cgroup = cgroupPathFromProcFile(readFileSync(`/proc/${pid}/cgroup`, 'utf8')) ?? '/';
+      const mount = cgroup2Mounts(readFileSync('/proc/self/mountinfo', 'utf8'))[0] ?? '';
+      const cgroupId = statSync(join(mount, cgroup), { bigint: true }).ino;
+      const enricher = new Enricher({ maxProcesses: 1024 });
+      enricher.seedFromProc();
+      const owner = { pid, tid: pid, uid: 0, gid: 0, comm: 'sh', cgroupId };
+      const who = enricher.describe(owner, 0, 0n);
+      expect(who.process).toMatchObject({
+        pid,
+        tid: pid,
+        comm: 'sh',
+        exe: realpathSync('/bin/sh'),
+        argv: ['/bin/sh', '-c', script, 'sh', 'X-aws-ec2-metadata-token: [REDACTED]'],
+        uid: 0,
+        user: 'root',
+        gid: 0,
+        ns_pid: null,
+      });
+      expect(who.truncated).toEqual(['process.argv']);
+      const started = Date.parse(who.process.start_time ?? '');
+      expect(Math.abs(started - Date.now())).toBeLessThan(5000);
+      expect(who.ancestors[0]?.pid).toBe(process.pid);
+      expect(who.cgroup).toBe(cgroup);
+      expect(who.key).toMatch(new RegExp(`^${pid}:\\d+$`));
+      // Without an owner: only the socket's uid and cgroup.
+      const socketOnly = enricher.describe(null, 0, cgroupId);
+      expect(socketOnly.process).toMatchObject({ pid: null, uid: 0, user: 'root', argv: [] });
+      expect(socketOnly.cgroup).toBe(cgroup);
+    } finally {
+      child.kill();
+    }
   });
 });
