@@ -34,12 +34,15 @@ function wrap(text: string, indent = ''): string[] {
   return [...lines, line].map((l) => cut(l, WIDTH));
 }
 
+function observedLine({ observation: o }: Report): string {
+  return `Observed ${o.from ?? '-'} .. ${o.to ?? '-'} on ${o.hosts.length} host(s), ${o.boots} boot(s)`;
+}
+
 export function renderTable(report: Report, colour: boolean): string {
   const paint = (code: number, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
   // The verdict is never cut: it is the answer.
   const out: string[] = wrap(report.verdict.text).map((l) => paint(report.verdict.safe ? 32 : 31, l));
-  const o = report.observation;
-  out.push(cut(`Observed ${o.from ?? '-'} .. ${o.to ?? '-'} on ${o.hosts.length} host(s), ${o.boots} boot(s)`, WIDTH));
+  out.push(cut(observedLine(report), WIDTH));
   // Warnings are wrapped, not cut: the end of one names the file it is about.
   for (const w of report.warnings) out.push(...wrap(`warning: ${w}`).map((l) => paint(33, l)));
   const labels: Record<CallerGroup['kind'], string> = {
@@ -83,8 +86,12 @@ export function renderCsv(report: Report): string {
 }
 
 export function renderMarkdown(report: Report): string {
-  const cell = (v: string | number | null) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  const lines = [`**${report.verdict.text}**`, '', ...report.warnings.map((w) => `- warning: ${w}`), ''];
+  // Entities for < > & so that <tmp>-style placeholders (and a traced program's argv) show as text, not HTML.
+  const text = (v: string | number | null) =>
+    printable(String(v ?? '')).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const cell = (v: string | number | null) => text(v).replace(/\|/g, '\\|');
+  const lines = [`**${text(report.verdict.text)}**`, '', text(observedLine(report)), ''];
+  lines.push(...report.warnings.map((w) => `- warning: ${text(w)}`), '');
   lines.push(`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`);
   for (const g of report.groups) lines.push(`| ${row(g).map(cell).join(' | ')} |`);
   return `${lines.join('\n')}\n`;

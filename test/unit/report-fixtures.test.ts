@@ -181,6 +181,20 @@ describe('report over edge-case fixtures', () => {
     }
   });
 
+  it('renders Markdown with the verdict, window and warnings first and placeholders as text, not HTML', async () => {
+    const lines = (await capture(() => runReportCommand(['--format', 'markdown', EDGE]))).out.split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      '**HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)**',
+      '',
+      'Observed 2026-11-20T06:00:00.000Z .. 2026-11-20T11:00:00.000Z on 1 host(s), 2 boot(s)',
+      '',
+      '- warning: observed for only 5h 0m: programs that call IMDS daily or at boot may not have run yet',
+    ]);
+    expect(lines.filter((l) => l.startsWith('| imdsv1 | 2 |'))).toEqual([
+      expect.stringContaining('| /usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/&lt;tmp&gt; s3://bucket/ |'),
+    ]);
+  });
+
   it('reads the same aggregate through buildReport() as through the command', async () => {
     const direct = await buildReport([EDGE]);
     expect(direct).toEqual((await reportOf(EDGE)).report);
