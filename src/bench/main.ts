@@ -64,7 +64,7 @@ function log(text: string) {
 }
 
 /** Receives sd_notify datagrams on a socket of our own (python: Node has no AF_UNIX datagrams). */
-function notifyListener(path: string): { child: ChildProcess; next: () => Promise<number> } {
+function notifyListener(path: string): { child: ChildProcess; bound: Promise<void>; next: () => Promise<number> } {
   const script = [
     'import socket, sys, time',
     's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
@@ -74,23 +74,33 @@ function notifyListener(path: string): { child: ChildProcess; next: () => Promis
     '    d = s.recv(65536)',
     '    if b"READY=1" in d.split(b"\\n"): print(time.monotonic_ns(), flush=True)',
   ].join('\n');
-  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('/usr/bin/python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const waiting: Array<(ns: number) => void> = [];
   let buffered = '';
+  let onBound: () => void = () => undefined;
+  const bound = new Promise<void>((resolve) => (onBound = resolve));
   child.stdout?.on('data', (d: Buffer) => {
     buffered += d.toString();
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
-    for (const line of lines) if (/^\d+$/.test(line)) waiting.shift()?.(Number(line));
+    for (const line of lines) {
+      if (line === 'bound') onBound();
+      else if (/^\d+$/.test(line)) waiting.shift()?.(Number(line));
+    }
   });
-  return { child, next: () => new Promise((resolve) => waiting.push(resolve)) };
+  const next = () =>
+    new Promise<number>((resolve, reject) => {
+      waiting.push(resolve);
+      setTimeout(() => reject(new Error('no READY=1 within 30 s')), 30_000).unref();
+    });
+  return { child, bound, next };
 }
 
 async function timeToReady(rounds: number): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ready-'));
   const socketPath = join(dir, 'notify.sock');
   const listener = notifyListener(socketPath);
-  await sleep(500);
+  await listener.bound;
   const ready: number[] = [];
   const bare: number[] = [];
   for (let i = 0; i < rounds; i++) {
