@@ -1,6 +1,6 @@
 // One sentence an operator can act on, for each IMDSv1 request.
 import type { ContainerPlacement } from './cgroup-path.js';
-import type { Fallback } from './fallback.js';
+import { type Fallback, followedRefusedPut } from './fallback.js';
 import type { SdkInfo } from './sdk.js';
 
 export interface AdviceInput {
@@ -30,16 +30,22 @@ const TOKEN_FIRST: Record<string, string> = {
     "headers={'X-aws-ec2-metadata-token-ttl-seconds': '21600'}) and send it as X-aws-ec2-metadata-token",
 };
 
+/** Why the token PUT failed, as far as its outcome and the process's placement tell. */
+function fallbackCause(fallback: Fallback, container: ContainerPlacement | null): string {
+  if (followedRefusedPut(fallback)) {
+    return 'IMDS or something in between refused the token PUT: check HttpEndpoint and for a proxy adding X-Forwarded-For';
+  }
+  if (container) {
+    return "This process runs in a container: raise HttpPutResponseHopLimit to 2 so the token PUT's answer reaches it";
+  }
+  return 'Find what drops the token PUT or its answer (a proxy, a firewall rule, a network namespace behind NAT)';
+}
+
 export function adviceFor(input: AdviceInput): string | null {
   if (input.imds_version !== 'v1' || !input.aws_api) return null;
   const rejected = input.status === 401 ? ' IMDS already rejects it (HttpTokens=required).' : '';
   const { sdk } = input;
-  if (input.fallback) {
-    const cause = input.container
-      ? `This process runs in a container: raise HttpPutResponseHopLimit to 2 so the token PUT's answer reaches it`
-      : 'Find what drops or refuses the token PUT (a proxy, a firewall rule, HttpEndpoint settings)';
-    return `${cause}; ${DISABLE_FALLBACK}.${rejected}`;
-  }
+  if (input.fallback) return `${fallbackCause(input.fallback, input.container)}; ${DISABLE_FALLBACK}.${rejected}`;
   if (sdk?.supports_imdsv2 === false) {
     return `${sdk.name} ${sdk.version} predates IMDSv2 support (${sdk.min_imdsv2_version}): upgrade it.${rejected}`;
   }

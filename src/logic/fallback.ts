@@ -17,6 +17,15 @@ export interface Fallback {
  */
 export const FALLBACK_WINDOW_NS = 5_000_000_000n;
 export const MAX_TRACKED_PROCESSES = 4096;
+/** The reason given when the PUT got no answer at all (the hop-limit case in containers). */
+export const UNANSWERED_PUT_REASON = 'token PUT got no answer, then the same process fell back to IMDSv1';
+const REFUSED_PUT_PREFIX = 'token PUT was answered ';
+
+/** Whether the fallback followed a PUT that IMDS (or something in between) answered with a refusal. */
+export function followedRefusedPut(fallback: Fallback): boolean {
+  return fallback.reason.startsWith(REFUSED_PUT_PREFIX);
+}
+
 /** Token PUT answers after which SDKs fall back to IMDSv1. */
 const FALLBACK_STATUSES = new Set<TokenOutcome>([403, 404, 405, 'no-answer']);
 
@@ -47,8 +56,8 @@ export class FallbackDetector {
   onV1Request(event: { process: string; atNs: bigint }): Fallback | null {
     const failure = this.failures.get(event.process);
     if (!failure || event.atNs < failure.atNs || event.atNs - failure.atNs > FALLBACK_WINDOW_NS) return null;
-    const what = failure.outcome === 'no-answer' ? 'got no answer' : `was answered ${failure.outcome}`;
-    return { reason: `token PUT ${what}, then the same process fell back to IMDSv1` };
+    if (failure.outcome === 'no-answer') return { reason: UNANSWERED_PUT_REASON };
+    return { reason: `${REFUSED_PUT_PREFIX}${failure.outcome}, then the same process fell back to IMDSv1` };
   }
 
   /** Forgets failures too old to explain any v1 request from now on. */

@@ -1,6 +1,7 @@
 // adviceFor: one sentence an operator acts on, for each kind of IMDSv1 caller.
 import { describe, expect, it } from 'vitest';
 import { type AdviceInput, adviceFor } from '../../src/logic/advice.js';
+import { UNANSWERED_PUT_REASON } from '../../src/logic/fallback.js';
 import { sdkFromUserAgent } from '../../src/logic/sdk.js';
 
 const v1: AdviceInput = {
@@ -12,7 +13,8 @@ const v1: AdviceInput = {
   status: 200,
   comm: 'python3',
 };
-const fallback = { reason: 'token PUT got no answer, then the same process fell back to IMDSv1' };
+const fallback = { reason: UNANSWERED_PUT_REASON };
+const refused = { reason: 'token PUT was answered 403, then the same process fell back to IMDSv1' };
 const DISABLE_KNOBS = ['AWS_EC2_METADATA_V1_DISABLED=true', 'ec2_metadata_v1_disabled = true', 'aws.disableEc2MetadataV1'];
 
 describe('adviceFor', () => {
@@ -38,9 +40,16 @@ describe('adviceFor', () => {
 
   it('blames what drops the PUT on the host, and names the knobs', () => {
     const text = adviceFor({ ...v1, sdk: sdkFromUserAgent('Botocore/1.31.0'), fallback });
-    expect(text).toMatch(/^Find what drops or refuses the token PUT/);
+    expect(text).toMatch(/^Find what drops the token PUT or its answer/);
     expect(text).not.toContain('HopLimit');
     for (const knob of DISABLE_KNOBS) expect(text).toContain(knob);
+  });
+
+  it('a refused PUT is not the hop limit, even in a container', () => {
+    const text = adviceFor({ ...v1, fallback: refused, container: { runtime: 'docker', id: 'a'.repeat(64) } });
+    expect(text).toMatch(/^IMDS or something in between refused the token PUT/);
+    expect(text).not.toContain('HopLimit');
+    expect(text).toContain('AWS_EC2_METADATA_V1_DISABLED=true');
   });
 
   it('shows curl and urllib users the token PUT to add', () => {
