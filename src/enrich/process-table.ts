@@ -172,7 +172,9 @@ export class ProcessTable {
   /** Keeps a pid's previous holder while late events about it may still arrive. */
   private retire(old: ProcessEntry, successorStartNs: bigint): void {
     this.retired.delete(old.pid);
-    // An exit we never saw happened before the successor started.
+    // An exit we never saw happened before the successor started. (Exit times are
+    // CLOCK_MONOTONIC, start times boot time: equal unless the host was suspended, and
+    // then the grace only ends sooner.)
     const exitedNs = old.exitedNs ?? successorStartNs;
     if (successorStartNs - exitedNs > EXITED_GRACE_NS) return;
     this.retired.set(old.pid, { ...old, exitedNs });

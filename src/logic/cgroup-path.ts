@@ -22,6 +22,8 @@ const SCOPE_RUNTIMES: Array<[RegExp, ContainerRuntime]> = [
   [/^libpod-([0-9a-f]{12,64})\.scope$/, 'podman'],
 ];
 const HEX_ID = /^[0-9a-f]{64}$/;
+/** ECS task slice with cgroup v2 (AL2023 ECS AMIs): ecstasks.slice/ecstasks-<task id>.slice/docker-<id>.scope. */
+const ECS_TASK_SLICE = /^ecstasks-([0-9a-f]{32})\.slice$/;
 const POD = /^(?:kubepods-(?:besteffort-|burstable-)?)?pod([0-9a-f_-]{36})(?:\.slice)?$/;
 
 function scopeContainer(segment: string): { runtime: ContainerRuntime; id: string } | null {
@@ -55,6 +57,9 @@ export function placementFromCgroupPath(path: string): Placement {
     container = { runtime: 'kubernetes', id, pod_uid: podUid };
   } else if (segments[0] === 'ecs' && segments.length >= 3) {
     container = { runtime: 'ecs', id: segments[2] as string, ecs_task: segments[1] as string };
+  } else if (segments[0] === 'ecstasks.slice' && segments[1] && ECS_TASK_SLICE.test(segments[1])) {
+    const inner = segments[2] ? scopeContainer(segments[2]) : null;
+    container = { runtime: 'ecs', id: inner?.id ?? '', ecs_task: ECS_TASK_SLICE.exec(segments[1])?.[1] ?? '' };
   } else if (segments[0] === 'docker' && segments[1] && HEX_ID.test(segments[1])) {
     container = { runtime: 'docker', id: segments[1] };
   } else if (segments[0] === 'lxc.payload' || segments[0]?.startsWith('lxc.payload.')) {

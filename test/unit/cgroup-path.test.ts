@@ -28,6 +28,10 @@ describe('placementFromCgroupPath', () => {
     [`/machine.slice/libpod-${ID}.scope/container`, { runtime: 'podman', id: ID }],
     [`/ecs/5a1b2c3d4e5f60718293a4b5c6d7e8f9/${ID}`, { runtime: 'ecs', id: ID, ecs_task: '5a1b2c3d4e5f60718293a4b5c6d7e8f9' }],
     [
+      `/ecstasks.slice/ecstasks-e95a40efbde84cbc8600660a109ec194.slice/docker-${ID}.scope`,
+      { runtime: 'ecs', id: ID, ecs_task: 'e95a40efbde84cbc8600660a109ec194' },
+    ],
+    [
       `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD_}.slice/cri-containerd-${ID}.scope`,
       { runtime: 'kubernetes', id: ID, pod_uid: POD },
     ],
