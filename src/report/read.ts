@@ -14,7 +14,8 @@ export function expandInputs(inputs: string[]): string[] {
     if (st.isDirectory()) {
       for (const name of readdirSync(input).sort()) {
         const path = join(input, name);
-        if (statSync(path).isFile()) files.push(path);
+        // A dangling symlink or an entry removed by rotation meanwhile is not an input.
+        if (statSync(path, { throwIfNoEntry: false })?.isFile()) files.push(path);
       }
     } else if (st.isFile()) {
       files.push(input);
@@ -22,6 +23,10 @@ export function expandInputs(inputs: string[]): string[] {
   }
   return files;
 }
+
+/** The daemon's lines are a few KiB (argv and headers are bounded); anything this long is not one. */
+export const MAX_LINE_CHARS = 8 * 1048576;
+const OVERSIZED_LINE = '(a line longer than MAX_LINE_CHARS, skipped)';
 
 /** Lines of a file (gzip when named *.gz); a CR before the LF is dropped, a last line without LF is kept. */
 export async function* readLines(file: string): AsyncGenerator<string> {
@@ -36,14 +41,27 @@ export async function* readLines(file: string): AsyncGenerator<string> {
   input.setEncoding('utf8');
   // Splitting chunks by hand: node:readline costs about a second more per million lines.
   let rest = '';
+  let oversized = false;
   for await (const chunk of input as AsyncIterable<string>) {
     const parts = chunk.split('\n');
     // Only the chunk is split, so a line spanning many chunks costs linear time, not quadratic.
     parts[0] = rest + parts[0];
     rest = parts.pop() ?? '';
-    for (const part of parts) yield part.endsWith('\r') ? part.slice(0, -1) : part;
+    for (const part of parts) {
+      if (oversized) {
+        oversized = false; // the end of the oversized line
+        continue;
+      }
+      yield part.endsWith('\r') ? part.slice(0, -1) : part;
+    }
+    if (rest.length > MAX_LINE_CHARS) {
+      // Memory stays bounded whatever a file holds; the line is reported once, as not JSON.
+      if (!oversized) yield OVERSIZED_LINE;
+      oversized = true;
+      rest = '';
+    }
   }
-  if (rest) yield rest;
+  if (rest && !oversized) yield rest;
 }
 
 /**

@@ -3,11 +3,12 @@
 // state files for `status`. reportOf() takes any directory, so fixtures written by the real
 // daemon can be pointed at the same way.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { buildReport, reportSchema, runReportCommand, runStatusCommand } from '../../src/report/index.js';
+import { MAX_LINE_CHARS } from '../../src/report/read.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/report');
 const EDGE = join(FIXTURES, 'edge');
@@ -97,14 +98,18 @@ describe('report over edge-case fixtures', () => {
     expect(before.report.warnings[0]).toBe('observed for only 0m 0s: programs that call IMDS daily or at boot may not have run yet');
   });
 
-  it('skips a line longer than many read chunks as one corrupt line, and names a .gz that is not gzip', async () => {
+  it('skips long and oversized lines as one corrupt line each, ignores a dangling link, names a .gz that is not gzip', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'report-long-'));
     try {
       const current = readFileSync(CURRENT, 'utf8');
-      writeFileSync(join(dir, 'a.log'), `{"event":"imds_request","x":"${'y'.repeat(5 * 1048576)}\n${current}`);
+      // Valid JSON, so only the length cap makes it corrupt (its host would show otherwise).
+      const oversized = JSON.stringify({ time: 1, hostname: 'oversized', pad: 'y'.repeat(MAX_LINE_CHARS + 5 * 65536) });
+      writeFileSync(join(dir, 'a.log'), `{"event":"imds_request","x":"${'y'.repeat(5 * 1048576)}\n${oversized}\r\n${current}`);
       writeFileSync(join(dir, 'b.log.gz'), current);
+      symlinkSync(join(dir, 'gone.log'), join(dir, 'c.log'));
       const { report } = await reportOf(dir);
-      expect(report.input).toEqual({ files: 2, lines: 8, corrupt_lines: 3, unreadable_files: 1 });
+      expect(report.input).toEqual({ files: 2, lines: 9, corrupt_lines: 4, unreadable_files: 1 });
+      expect(report.observation.hosts).toEqual(['edge-host']);
       expect(report.warnings).toContain(`file not read to its end, later lines missing: ${join(dir, 'b.log.gz')}: incorrect header check`);
       expect(report.groups.map((g) => [g.kind, g.count])).toEqual([
         ['imdsv1', 1],
