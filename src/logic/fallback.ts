@@ -11,11 +11,11 @@ export interface Fallback {
 
 /**
  * A v1 request this long after a failed token PUT still counts as its fallback. SDKs
- * give up on an unanswered PUT after about a second (botocore's default timeout) and
- * fall back at once; a few seconds leave room for retries without blaming a later,
- * unrelated v1 call on an old failure.
+ * give up on an unanswered PUT after about a second (botocore's default timeout; the
+ * JavaScript SDK v2 retries it a few times) and then fall back at once; ten seconds
+ * cover the retries without blaming a much later v1 call on an old failure.
  */
-export const FALLBACK_WINDOW_NS = 5_000_000_000n;
+export const FALLBACK_WINDOW_NS = 10_000_000_000n;
 export const MAX_TRACKED_PROCESSES = 4096;
 /** The reason given when the PUT got no answer at all (the hop-limit case in containers). */
 export const UNANSWERED_PUT_REASON = 'token PUT got no answer, then the same process fell back to IMDSv1';
