@@ -12,6 +12,9 @@ import { buildRequestLine } from '../logic/request-line.js';
 
 type Version = 'v1' | 'v2' | 'unknown';
 
+/** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
+const GAVE_UP_ON_PUT_NS = 500_000_000n;
+
 export interface PipelineCounters {
   requests: Record<Version, number>;
   kernel: Record<KernelStatName, number> & { perf_buffer_lost: number };
@@ -107,8 +110,10 @@ export class Pipeline {
         this.fallback.onTokenRequest({ process: processKey, status: observed.status ?? 'no-answer', atNs });
       }
       if (observed.classification.imds_version === 'v1' && observed.owner) {
-        // A token PUT of the same process still unanswered means the SDK gave up on it.
+        // A token PUT of the same process still unanswered after a while means the SDK gave
+        // up on it (a younger one may belong to another thread of the same process).
         for (const pending of this.tracker.unansweredTokenRequests(observed.owner.pid)) {
+          if (atNs - pending.seenNs < GAVE_UP_ON_PUT_NS) continue;
           this.fallback.onTokenRequest({ process: processKey, status: 'no-answer', atNs: pending.seenNs });
         }
       }
