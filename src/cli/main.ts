@@ -14,9 +14,10 @@ Usage:
   imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
                        [--host H] [--include-v2]
       Is it safe to require IMDSv2 here, and if not, what must change?
-      Exit status: 0 no IMDSv1 caller, 1 some, 2 error.
+      Exit status: 0 no IMDSv1 caller, 1 some, 2 error or no log line in the input.
   imds-analyzer status [--state FILE]
       Is the service running, what is attached, counters and lost events.
+      Exit status: 0 running, 3 not running, 2 unreadable state file.
   imds-analyzer --help | --version
 
 Config: /etc/imds-analyzer/config.json (see README). Logs: /var/log/imds-analyzer/.
