@@ -12,8 +12,9 @@
 // - methods are kept as sent (a lower-case `get` is recorded as `get`);
 // - obsolete folding (a header line starting with SP/HTAB) continues the previous header;
 // - NUL and other bytes are kept, escaped by decodeBytes;
-// - after a gap or unparsable framing the parser resynchronises at the next line that
-//   looks like a request line.
+// - after a gap or unparsable framing (conflicting Content-Length, bad chunk size) the parser
+//   resynchronises at the next line that looks like a request line (REQUEST_LINE_START);
+//   with none, nothing more is yielded for the connection.
 import type { StreamChunk } from './tcp-stream.js';
 import { decodeBytes } from './text.js';
 
@@ -38,12 +39,22 @@ export const MAX_HEADER_BLOCK = 16 * 1024;
 export const MAX_PATH_CHARS = 2048;
 export const MAX_USER_AGENT_CHARS = 512;
 const MAX_METHOD_CHARS = 32;
+/** 12 hex digits (256 TiB) is more than any body a metadata client sends. */
+export const MAX_CHUNK_SIZE_DIGITS = 12;
+/** A chunk-size line longer than this is unparsable framing. */
+export const MAX_CHUNK_LINE = 1024;
 /** Bytes kept while looking for a request line to resynchronise on. */
 const RESYNC_WINDOW = 4096;
 const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP\/\d\.\d)$/;
-const REQUEST_LINE_START = /(?:^|\n)[A-Za-z]{3,10} \/\S* HTTP\/\d\.\d\r?\n/;
+/**
+ * Where parsing resumes after a gap or unparsable framing: a whole line `METHOD SP /path SP
+ * HTTP/x.y` with a standard method, at the start of what we hold or after a LF. Only standard
+ * methods, so that the tail of an unknown body glued to a request ("abcdGET /...") is not taken
+ * for a request line with the method "abcdGET".
+ */
+const REQUEST_LINE_START = /(?:^|\n)(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) \/\S* HTTP\/\d\.\d\r?\n/;
 
 type State =
   | { kind: 'headers' }
@@ -178,21 +189,28 @@ export class HttpRequestParser {
         case 'chunk-size': {
           const eol = lineEnd(this.buf);
           if (eol < 0) {
-            if (this.buf.length > 1024) this.state = { kind: 'resync' };
-            return out;
+            if (this.buf.length <= MAX_CHUNK_LINE) return out;
+            this.state = { kind: 'resync' };
+            continue;
           }
           const text = this.lineText(this.buf.subarray(0, eol)).trim();
           this.consume(eol + 1);
           if (text === '') continue; // the CRLF after a chunk's data
-          const size = Number.parseInt(text.split(';')[0] ?? '', 16);
-          if (!Number.isFinite(size) || size < 0) this.state = { kind: 'resync' };
+          const sizeText = (text.split(';')[0] ?? '').trim();
+          // At most MAX_CHUNK_SIZE_DIGITS hex digits: a longer or non-hex size is unparsable framing.
+          const size = /^[0-9a-f]+$/i.test(sizeText) && sizeText.length <= MAX_CHUNK_SIZE_DIGITS ? Number.parseInt(sizeText, 16) : Number.NaN;
+          if (!Number.isSafeInteger(size)) this.state = { kind: 'resync' };
           else if (size === 0) this.state = { kind: 'trailers' };
           else this.state = { kind: 'chunk-data', remaining: size };
           continue;
         }
         case 'trailers': {
           const eol = lineEnd(this.buf);
-          if (eol < 0) return out;
+          if (eol < 0) {
+            if (this.buf.length <= MAX_HEADER_BLOCK) return out;
+            this.state = { kind: 'resync' };
+            continue;
+          }
           const blank = this.lineText(this.buf.subarray(0, eol)).trim() === '';
           this.consume(eol + 1);
           if (blank) this.state = { kind: 'headers' };
