@@ -13,7 +13,10 @@ export interface Segment {
 
 export type StreamChunk = { kind: 'data'; bytes: Uint8Array } | { kind: 'gap'; length: number };
 
-/** Out-of-order data held while waiting for a hole to fill. */
+/**
+ * Out-of-order data held while waiting for a hole to fill: with more than this, the first
+ * hole is reported as a gap. A stream holds at most these plus one segment in flight.
+ */
 export const MAX_PENDING_SEGMENTS = 64;
 export const MAX_PENDING_BYTES = 256 * 1024;
 
@@ -34,13 +37,13 @@ export class TcpByteStream {
     const ahead = seqDiff(segment.seq, this.next);
     if (ahead > 0) {
       this.hold(segment);
-      if (this.pending.length > MAX_PENDING_SEGMENTS || this.pendingBytes > MAX_PENDING_BYTES) {
-        // The hole is not going to be filled within our bounds: give it up.
-        const first = this.pending[0];
-        if (first) {
-          out.push({ kind: 'gap', length: seqDiff(first.seq, this.next) });
-          this.next = first.seq >>> 0;
-        }
+      // A hole not filled within our bounds is given up (a gap), as often as it takes to
+      // get back under them.
+      while (this.pending.length > MAX_PENDING_SEGMENTS || this.pendingBytes > MAX_PENDING_BYTES) {
+        const first = this.pending[0] as Segment;
+        out.push({ kind: 'gap', length: seqDiff(first.seq, this.next) });
+        this.next = first.seq >>> 0;
+        this.drainPending(out);
       }
     } else {
       this.deliver(segment, out);
