@@ -2,6 +2,13 @@
 // (../shared/imds-facts.md): a request carrying either token header, or the token
 // PUT itself, is IMDSv2; a fully seen request with neither is IMDSv1; a request we did
 // not fully see, or that is not HTTP/1.x, is "unknown" — never guessed.
+//
+// aws_api is true only for AWS IMDS API paths. For any other path (GCP, Azure, OpenStack,
+// anything else) imds_version is still reported as seen, but the report, the console and the
+// advice treat an aws_api=false request as "other clouds' metadata paths": never an IMDSv1
+// caller. A request cut short inside its request line (capture gap, closed connection) is
+// judged on the part of the path that was seen, so `GET /latest/me` + gap stays an AWS API
+// request (unknown) rather than vanishing into "other clouds".
 import type { HttpRequestRecord } from './http-request.js';
 
 export type ImdsVersion = 'v1' | 'v2' | 'unknown';
@@ -30,7 +37,7 @@ export function isAwsApiPath(target: string): boolean {
 
 export function classifyRequest(rec: HttpRequestRecord): Classification {
   const path = pathOnly(rec.path);
-  const aws_api = rec.requestLineValid && AWS_API_PATH.test(path);
+  const aws_api = (rec.requestLineValid || !rec.headerBlockComplete) && AWS_API_PATH.test(path);
   const token_request = rec.requestLineValid && rec.method === 'PUT' && TOKEN_PATH.test(path);
   let imds_version: ImdsVersion;
   if (!rec.requestLineValid || !rec.headerBlockComplete || rec.httpVersion === null) imds_version = 'unknown';

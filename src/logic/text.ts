@@ -27,27 +27,33 @@ function sequenceLength(bytes: Uint8Array, i: number): number {
   }
 }
 
+/** `text` cut to at most maxChars UTF-16 units without splitting a surrogate pair. */
+function bounded(text: string, maxChars: number): DecodedText {
+  if (text.length <= maxChars) return { text, truncated: false };
+  const cut = /[\ud800-\udbff]/.test(text.charAt(maxChars - 1)) ? maxChars - 1 : maxChars;
+  return { text: text.slice(0, Math.max(cut, 0)), truncated: true };
+}
+
+/**
+ * UTF-8 to text, bounded to maxChars UTF-16 units. The bound never splits a character or an
+ * escape: the text ends before the first piece that does not fit whole.
+ */
 export function decodeBytes(bytes: Uint8Array, maxChars: number): DecodedText {
   // Fast path: valid UTF-8 (the common case).
   try {
-    const text = decoder.decode(bytes);
-    return text.length > maxChars ? { text: text.slice(0, maxChars), truncated: true } : { text, truncated: false };
+    return bounded(decoder.decode(bytes), maxChars);
   } catch {
     // fall through to the byte-by-byte decoder
   }
   let text = '';
   for (let i = 0; i < bytes.length; ) {
-    if (text.length >= maxChars) return { text: text.slice(0, maxChars), truncated: true };
     const n = sequenceLength(bytes, i);
-    if (n === 0) {
-      text += hex(bytes[i] ?? 0);
-      i += 1;
-    } else {
-      text += decoder.decode(bytes.subarray(i, i + n));
-      i += n;
-    }
+    const piece = n === 0 ? hex(bytes[i] ?? 0) : decoder.decode(bytes.subarray(i, i + n));
+    if (text.length + piece.length > maxChars) return { text, truncated: true };
+    text += piece;
+    i += Math.max(n, 1);
   }
-  return text.length > maxChars ? { text: text.slice(0, maxChars), truncated: true } : { text, truncated: false };
+  return { text, truncated: false };
 }
 
 /** NUL-separated argv (as in /proc/<pid>/cmdline) to strings, bounded in count and length. */
