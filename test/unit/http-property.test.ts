@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classifyRequest } from '../../src/logic/classify.js';
-import { HttpRequestParser } from '../../src/logic/http-request.js';
+import { HttpRequestParser, MAX_PATH_CHARS, MAX_USER_AGENT_CHARS } from '../../src/logic/http-request.js';
 import { type Segment, TcpByteStream } from '../../src/logic/tcp-stream.js';
 
 /** One line per request: everything the log line takes from the parser and the classifier. */
@@ -100,6 +100,29 @@ describe('property: the network does not change the classified requests', () => 
         expect(classified(transmit(stream, net)).join('\n')).not.toContain('AQAEAsecret');
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('arbitrary bytes (random, NUL-heavy, request-like fragments) never throw and give bounded, decidable records', () => {
+    const fragment = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.constantFrom('GET /latest/ HTTP/1.1\r\n', 'get / HTTP/1.1\n', '\r\n\r\n', '\n\n', 'Content-Length: 9\r\n', 'Transfer-Encoding: chunked\r\n', ' folded\r\n', 'ffff\r\n', '\0\0\0', 'X-aws-ec2-metadata-token: t\r\n').map((t) => new TextEncoder().encode(t)),
+    );
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 40 }), networkArb, (fragments, net) => {
+        const stream = concatenated(fragments);
+        fc.pre(stream.length > 0);
+        const records = classified(transmit(stream, net));
+        expect(records).toEqual(classified([{ seq: net.isn, bytes: stream, wireLength: stream.length }]));
+        for (const line of records) {
+          const [method, path, userAgent, , c] = JSON.parse(line) as [string, string, string | null, boolean, { imds_version: string }];
+          expect(['v1', 'v2', 'unknown']).toContain(c.imds_version);
+          expect(path.length).toBeLessThanOrEqual(MAX_PATH_CHARS);
+          expect(method.length).toBeLessThanOrEqual(32);
+          expect((userAgent ?? '').length).toBeLessThanOrEqual(MAX_USER_AGENT_CHARS);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });
