@@ -64,17 +64,9 @@ type State =
   | { kind: 'trailers' }
   | { kind: 'resync' };
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** Index just past the blank line ending a header block, or -1. */
-function headerEnd(buf: Uint8Array): number {
-  for (let i = 0; i < buf.length; i++) {
+function headerEnd(buf: Uint8Array, from: number): number {
+  for (let i = from; i < buf.length; i++) {
     if (buf[i] !== 10) continue;
     if (buf[i + 1] === 10) return i + 2;
     if (buf[i + 1] === 13 && buf[i + 2] === 10) return i + 3;
@@ -89,12 +81,21 @@ function lineEnd(buf: Uint8Array, from = 0): number {
 export class HttpRequestParser {
   private state: State = { kind: 'headers' };
   private buf: Uint8Array = new Uint8Array(0);
+  /** Backing store of buf once it had to be copied (see append). */
+  private store: Uint8Array = new Uint8Array(0);
   /** Stream offset of buf[0]. */
   private offset = 0;
+  /**
+   * How far buf was searched for the end of the header block without finding it, so that a
+   * header block arriving a byte at a time is scanned once, not once per byte (quadratic).
+   */
+  private searchedTo = 0;
+  /** The request line at buf[0] was complete and is not version-less. */
+  private firstLineJudged = false;
 
   push(chunk: StreamChunk): HttpRequestRecord[] {
     if (chunk.kind === 'gap') return this.gap(chunk.length);
-    this.buf = concat(this.buf, chunk.bytes);
+    this.append(chunk.bytes);
     return this.run();
   }
 
@@ -139,14 +140,15 @@ export class HttpRequestParser {
           // Blank lines between requests are tolerated (RFC 9112 section 2.2).
           if (this.buf[0] === 13 || this.buf[0] === 10) {
             const eol = lineEnd(this.buf);
-            if (eol < 0) return out;
-            const blank = this.buf.subarray(0, eol).every((b) => b === 13);
+            if (eol < 0 && this.buf.length <= MAX_HEADER_BLOCK) return out;
+            const blank = eol >= 0 && this.buf.subarray(0, eol).every((b) => b === 13);
             if (blank) {
               this.consume(eol + 1);
               continue;
             }
           }
-          const firstEol = lineEnd(this.buf);
+          // Bytes before searchedTo hold no LF unless the first line was already judged.
+          const firstEol = this.firstLineJudged ? -1 : lineEnd(this.buf, this.searchedTo);
           const firstLine = firstEol < 0 ? null : this.lineText(this.buf.subarray(0, firstEol));
           if (firstLine !== null && /^\S+ \S+$/.test(firstLine)) {
             // A version-less request line: the request is that line alone.
@@ -154,9 +156,13 @@ export class HttpRequestParser {
             this.consume(firstEol + 1);
             continue;
           }
-          const end = headerEnd(this.buf);
+          if (firstEol >= 0) this.firstLineJudged = true;
+          const end = headerEnd(this.buf, Math.max(0, this.searchedTo - 2));
           if (end < 0 || end > MAX_HEADER_BLOCK) {
-            if (this.buf.length <= MAX_HEADER_BLOCK && end < 0) return out;
+            if (this.buf.length <= MAX_HEADER_BLOCK && end < 0) {
+              this.searchedTo = this.buf.length;
+              return out;
+            }
             out.push(this.record(this.buf.subarray(0, Math.min(this.buf.length, MAX_HEADER_BLOCK)), false));
             this.consume(Math.min(this.buf.length, MAX_HEADER_BLOCK));
             this.state = { kind: 'resync' };
@@ -314,9 +320,34 @@ export class HttpRequestParser {
     };
   }
 
+  /**
+   * Appends into a store we own that grows by doubling, so that bytes arriving one at a time
+   * cost linear, not quadratic, copying. Records never hold views of it (only decoded text).
+   */
+  private append(bytes: Uint8Array): void {
+    if (this.buf.length === 0) {
+      this.buf = bytes;
+      return;
+    }
+    const length = this.buf.length + bytes.length;
+    const ours = this.buf.buffer === this.store.buffer;
+    if (ours && this.buf.byteOffset + length <= this.store.length) {
+      this.store.set(bytes, this.buf.byteOffset + this.buf.length);
+      this.buf = this.store.subarray(this.buf.byteOffset, this.buf.byteOffset + length);
+      return;
+    }
+    const store = new Uint8Array(Math.max(2 * length, 4096));
+    store.set(this.buf);
+    store.set(bytes, this.buf.length);
+    this.store = store;
+    this.buf = store.subarray(0, length);
+  }
+
   private consume(n: number): void {
     if (n <= 0) return;
     this.buf = this.buf.subarray(n);
     this.offset += n;
+    this.searchedTo = 0;
+    this.firstLineJudged = false;
   }
 }

@@ -81,6 +81,12 @@ describe('HttpRequestParser', () => {
     expect(parser.end()).toEqual([]);
   });
 
+  it('a stream of CRs without a LF is bounded like any header block', () => {
+    const parser = new HttpRequestParser();
+    expect(parser.push(data('\r'.repeat(MAX_HEADER_BLOCK + 1))).map((r) => r.headerBlockComplete)).toEqual([false]);
+    expect(parser.push(data(`\r\n${'GET /latest/ HTTP/1.1\r\n\r\n'}`)).map((r) => r.path)).toEqual(['/latest/']);
+  });
+
   it('end() flushes a half-sent request as incomplete; a connection closed between requests flushes nothing', () => {
     expect(parse([data('GET /latest/meta-data/ HT')]).map((r) => [r.method, r.path, r.httpVersion, r.headerBlockComplete])).toEqual([
       ['GET', '/latest/meta-data/', null, false],
