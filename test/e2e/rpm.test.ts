@@ -390,8 +390,9 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       mkdirSync(root.at('/tmp/no-logs'), { recursive: true });
       const report = root.chroot('/usr/bin/imds-analyzer', 'report', '/tmp/no-logs');
       expect(report.stderr).toBe('');
-      expect(report).toMatchObject({ status: 0 });
-      expect(report.stdout).toContain('HttpTokens=required');
+      // No log line yet: the report cannot vouch for anything (exit 2, UNKNOWN).
+      expect(report).toMatchObject({ status: 2 });
+      expect(report.stdout).toContain('HttpTokens=required is safe on this host: UNKNOWN');
     });
 
     it('upgrade: keeps the edited config.json, puts the new default beside it, stays enabled', () => {
