@@ -2,6 +2,7 @@
 // turns raw buffer records into the types of ./records.ts. test/unit/abi-btf.test.ts
 // compares ABI_LAYOUT with the BTF of the built object, so a change on one side that
 // is not made on the other fails the tests.
+import { formatAddress } from '../logic/destination.js';
 import { decodeBytes, splitArgv } from '../logic/text.js';
 import type { Flow, KernelRecord, SocketOwner } from './records.js';
 
@@ -106,31 +107,6 @@ function cString(bytes: Uint8Array, maxChars: number): string {
   return decodeBytes(end < 0 ? bytes : bytes.subarray(0, end), maxChars).text;
 }
 
-function ipv4(bytes: Uint8Array): string {
-  return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-}
-
-function ipv6(bytes: Uint8Array): string {
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
-  // Compress the longest run of zero words, as inet_ntop does.
-  let best = { at: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > best.len && j - i > 1) best = { at: i, len: j - i };
-    i = j;
-  }
-  if (best.at < 0) return words.join(':');
-  const head = words.slice(0, best.at).join(':');
-  const tail = words.slice(best.at + best.len).join(':');
-  return `${head}::${tail}`;
-}
-
 /** Decodes one record; throws AbiError for a record too short for its type. */
 export function decodeRecord(raw: Uint8Array): KernelRecord {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -144,11 +120,11 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
 
   const flowAt = (base: number): Flow => {
     const family = view.getUint16(base + FLOW.family, true) === 6 ? 'ipv6' : 'ipv4';
-    const daddr = raw.subarray(base + FLOW.daddr, base + FLOW.daddr + 16);
+    const daddr = raw.subarray(base + FLOW.daddr, base + FLOW.daddr + (family === 'ipv6' ? 16 : 4));
     return {
       cookie: view.getBigUint64(base + FLOW.cookie, true),
       family,
-      address: family === 'ipv6' ? ipv6(daddr) : ipv4(daddr),
+      address: formatAddress(family, daddr),
       port: view.getUint16(base + FLOW.dport, true),
     };
   };

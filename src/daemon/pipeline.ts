@@ -2,11 +2,12 @@
 // records feed the connection tracker, and every completed request is enriched
 // (process, ancestry, unit, container, SDK, fallback, advice) and written.
 import type { KernelStatName } from '../capture/abi.js';
-import type { KernelRecord } from '../capture/records.js';
+import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../capture/records.js';
 import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';
 import { ConnectionTracker, type ObservedRequest } from '../logic/connections.js';
+import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
 import { buildRequestLine } from '../logic/request-line.js';
 
@@ -19,6 +20,7 @@ export interface PipelineCounters {
   requests: Record<Version, number>;
   kernel: Record<KernelStatName, number> & { perf_buffer_lost: number };
   decode_errors: number;
+  not_imds_records: number;
   tracked_connections: number;
   lines_written: number;
   lines_not_written: number;
@@ -31,6 +33,8 @@ export class Pipeline {
   private readonly fallback = new FallbackDetector();
   private readonly requests: Record<Version, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
+  /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
+  private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
   /** Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds. */
   private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
@@ -57,18 +61,34 @@ export class Pipeline {
           this.enricher.apply(rec);
           break;
         case 'payload':
-          if (rec.owner && this.tracker.isNew(rec.flow.cookie)) this.enricher.observe(rec.owner);
-          this.tracker.onPayload(rec);
-          break;
         case 'response':
-          this.tracker.onResponse(rec);
-          break;
         case 'close':
-          this.tracker.onClose(rec);
+          // Defence in depth: whatever the kernel filter becomes, ECS, EKS Pod Identity
+          // or anything else is never reported as IMDS.
+          if (!imdsEndpoint(rec.flow.family, rec.flow.address, rec.flow.port)) {
+            this.notImds++;
+            break;
+          }
+          this.socketRecord(rec);
           break;
       }
     }
     this.emit(this.tracker.takeCompleted(process.hrtime.bigint()));
+  }
+
+  private socketRecord(rec: PayloadRecord | ResponseRecord | CloseRecord): void {
+    switch (rec.kind) {
+      case 'payload':
+        if (rec.owner && this.tracker.isNew(rec.flow.cookie)) this.enricher.observe(rec.owner);
+        this.tracker.onPayload(rec);
+        break;
+      case 'response':
+        this.tracker.onResponse(rec);
+        break;
+      case 'close':
+        this.tracker.onClose(rec);
+        break;
+    }
   }
 
   decodeError(err: Error): void {
@@ -94,6 +114,7 @@ export class Pipeline {
       requests: { ...this.requests },
       kernel: { ...kernelNumbers, perf_buffer_lost: Number(perfLost) },
       decode_errors: this.decodeErrors,
+      not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
       lines_written: sink.linesWritten,
       lines_not_written: sink.linesNotWritten,
