@@ -85,7 +85,11 @@ describe.skipIf(!isRoot)('overflow: nothing is lost silently', () => {
         statsAfter(daemon, resumedAt + 1000, (s) => s.kernel.segments! >= sent),
       );
       const lines = linesOfPid(daemon, result.pid);
-      const lost = stats.kernel.events_lost! + (stats.kernel.perf_buffer_lost ?? 0);
+      // events_lost is counted in the kernel when a record does not fit, in both modes; the perf
+      // buffer's own lost count (perf_buffer_lost) reports the same losses again, later, so it is
+      // not added but only required to show them too.
+      const lost = stats.kernel.events_lost!;
+      if (buffer.kind === 'perfbuf') expect(stats.kernel.perf_buffer_lost).toBeGreaterThan(0);
       console.log(
         `[overflow ${buffer.kind}] sent=${sent} lines=${lines.length} events_lost=${stats.kernel.events_lost} ` +
           `perf_buffer_lost=${stats.kernel.perf_buffer_lost} segments=${stats.kernel.segments} responses=${stats.kernel.responses}`,
@@ -120,24 +124,35 @@ const CASES: Record<string, string> = {
   random: String.raw`
 import random
 rng = random.Random(9)
-s.sendall(bytes(b for b in (rng.randrange(256) for _ in range(6000)) if b != 10)[:4096])`,
+send(bytes(b for b in (rng.randrange(256) for _ in range(6000)) if b != 10)[:4096])`,
   header16k: String.raw`
 pad = b''.join(b'X-Pad-%05d: %s\r\n' % (i, b'a' * 100) for i in range(170))
-s.sendall(b'GET /latest/meta-data/hdr16k HTTP/1.1\r\nHost: x\r\n' + pad + b'\r\n')`,
+send(b'GET /latest/meta-data/hdr16k HTTP/1.1\r\nHost: x\r\n' + pad + b'\r\n')`,
   noversion: String.raw`
-s.sendall(b'GET /latest/meta-data/noversion\r\n\r\n')`,
+send(b'GET /latest/meta-data/noversion\r\n\r\n')`,
   lowercase: String.raw`
-s.sendall(b'get /latest/meta-data/lower HTTP/1.1\r\nHost: x\r\n\r\n')`,
+send(b'get /latest/meta-data/lower HTTP/1.1\r\nHost: x\r\n\r\n')`,
   folding: String.raw`
-s.sendall(b'GET /latest/meta-data/fold HTTP/1.1\r\nHost: x\r\nUser-Agent: first\r\n  folded\r\nX-Note: a\r\n X-aws-ec2-metadata-token: not-a-header\r\n\r\n')`,
+send(b'GET /latest/meta-data/fold HTTP/1.1\r\nHost: x\r\nUser-Agent: first\r\n  folded\r\nX-Note: a\r\n X-aws-ec2-metadata-token: not-a-header\r\n\r\n')`,
   nul: String.raw`
-s.sendall(b'GET /latest/meta-data/nul\x00byte HTTP/1.1\r\nHost: x\r\nUser-Agent: a\x00b\r\n\r\n')`,
+send(b'GET /latest/meta-data/nul\x00byte HTTP/1.1\r\nHost: x\r\nUser-Agent: a\x00b\r\n\r\n')`,
   half: String.raw`
-s.sendall(b'GET /latest/meta-data/half HTTP/1.1\r\nHost: x\r\n')`,
+send(b'GET /latest/meta-data/half HTTP/1.1\r\nHost: x\r\n')`,
 };
 
 function caseScript(body: string): string {
-  return `import socket, time\ns = socket.create_connection(('169.254.169.254', 80), timeout=5)\n${body.trim()}\ntime.sleep(0.2)\ns.close()\n`;
+  // The test IMDS may answer 400/431 and reset the connection while we still send: not an error here.
+  return [
+    'import socket, time',
+    "s = socket.create_connection(('169.254.169.254', 80), timeout=5)",
+    'def send(data):',
+    '    try: s.sendall(data)',
+    '    except ConnectionError: pass',
+    body.trim(),
+    'time.sleep(0.2)',
+    's.close()',
+    '',
+  ].join('\n');
 }
 
 describe.skipIf(!isRoot)('malformed traffic to the test IMDS', () => {
@@ -213,8 +228,8 @@ for s in socks: s.close()
     const result = await bed.run([PYTHON, '-c', idle]);
     expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
     const peak = Math.max(...statsLines(daemon).filter((s) => Number(s.time) > started).map((s) => s.tracked_connections));
-    const lines = await daemon.waitForRequests(() => linesOfPid(daemon, result.pid).length >= 500, 15_000);
-    const mine = (lines as Line[]).filter((l) => l.process?.pid === result.pid);
+    const ofIdle = (all: LogLine[]) => (all as Line[]).filter((l) => l.process?.pid === result.pid);
+    const mine = ofIdle(await daemon.waitForRequests((all) => ofIdle(all).length >= 500, 15_000));
     expect(mine).toHaveLength(500);
     expect(new Set(mine.map((l) => l.request.path)).size).toBe(500);
     expect(mine.every((l) => l.imds_version === 'unknown')).toBe(true);
@@ -301,7 +316,7 @@ print(body)
 
     const secrets = [issuedToken, clientToken, credentials.accessKeyId, credentials.secretAccessKey, credentials.token];
     const haystacks: Array<[string, Buffer]> = [
-      ...filesUnder(daemon.dir).filter((f) => !f.endsWith('config.json')).map((f): [string, Buffer] => [f, readFileSync(f)]),
+      ...filesUnder(daemon.dir).map((f): [string, Buffer] => [f, readFileSync(f)]),
       ['stdout', Buffer.from(daemon.stdout())],
       ['stderr', Buffer.from(daemon.stderr())],
     ];
