@@ -134,6 +134,7 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
     uid: view.getUint32(base + OWNER.uid, true),
     gid: view.getUint32(base + OWNER.gid, true),
     cgroupId: view.getBigUint64(base + OWNER.cgroup_id, true),
+    connectNs: view.getBigUint64(base + OWNER.connect_ns, true),
     comm: cString(raw.subarray(base + OWNER.comm, base + OWNER.comm + COMM_LEN), COMM_LEN),
   });
   const processFields = () => ({

@@ -10,6 +10,8 @@ export interface SocketOwner {
   gid: number;
   comm: string;
   cgroupId: bigint;
+  /** When connect() ran (CLOCK_MONOTONIC): tells the owner from a later holder of its pid. */
+  connectNs: bigint;
 }
 
 export interface Flow {

@@ -78,7 +78,10 @@ export class Enricher {
 
   describe(owner: SocketOwner | null, socketUid: number, socketCgroupId: bigint): Attribution {
     const truncated: string[] = [];
-    const entry = owner ? this.table.lookup(owner.pid) : null;
+    // The process that held the pid at connect(), not one that took the pid over since. Start
+    // times are boot time and connectNs monotonic, which only differ after a suspend; then the
+    // current holder is the best answer left.
+    const entry = owner ? (this.table.lookup(owner.pid, owner.connectNs) ?? this.table.lookup(owner.pid)) : null;
     const argv = redactArgv(entry?.argv ?? []);
     if (argv.redacted) truncated.push('process.argv');
     if (entry?.argvTruncated) truncated.push('process.argv');
@@ -96,7 +99,7 @@ export class Enricher {
       start_time: entry ? new Date(this.bootMs + Number(entry.startNs / 1_000_000n)).toISOString() : null,
       ns_pid: entry && entry.nsLevel > 0 ? entry.nsPid : null,
     };
-    const ancestors = owner ? this.table.ancestors(owner.pid).map((a) => this.ancestor(a, truncated)) : [];
+    const ancestors = entry ? this.table.ancestorsOf(entry).map((a) => this.ancestor(a, truncated)) : [];
 
     const cgroupId = owner?.cgroupId ?? socketCgroupId;
     let cgroup = this.cgroups.pathOf(cgroupId);

@@ -149,8 +149,14 @@ export class ProcessTable {
 
   /** Parent chain, nearest first, as recorded when each process was born (not re-parented). */
   ancestors(pid: number, max = 5): ProcessEntry[] {
+    const entry = this.entries.get(pid) ?? this.lookup(pid);
+    return entry ? this.ancestorsOf(entry, max) : [];
+  }
+
+  /** Parent chain of this very process (which may be the retired holder of a reused pid). */
+  ancestorsOf(entry: ProcessEntry, max = 5): ProcessEntry[] {
     const out: ProcessEntry[] = [];
-    let current = this.entries.get(pid) ?? this.lookup(pid);
+    let current: ProcessEntry | null = entry;
     while (current && out.length < max && current.ppid > 0) {
       // The parent had started by the child's birth: a later holder of its pid is not it.
       const parent = this.lookup(current.ppid, current.startNs);

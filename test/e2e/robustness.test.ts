@@ -368,4 +368,54 @@ os._exit(0)
     expect(line.process.argv.slice(0, 2)).toEqual([PYTHON, '-c']);
     expect(line).toMatchObject({ imds_version: 'v1', aws_api: true, request: { method: 'GET' } });
   });
+  it('a reused pid: the line names the exited connecting process, not the new holder of its pid', async () => {
+    // A connects, hands the socket to its child C and exits; B is then forked with A's pid
+    // (ns_last_pid, retried until it lands) and execs sleep; only then does C send.
+    const script = String.raw`
+import os, sys, time
+flag = '/tmp/imds-reuse-%d' % os.getpid()
+r, w = os.pipe()
+a = os.fork()
+if a == 0:
+    import socket
+    s = socket.create_connection(('169.254.169.254', 80), timeout=5)
+    if os.fork() == 0:
+        deadline = time.time() + 10
+        while not os.path.exists(flag) and time.time() < deadline: time.sleep(0.01)
+        s.sendall(b'GET /latest/meta-data/instance-id?t=reused HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+        s.recv(4096)
+        os.write(w, b'sent\n')
+        os._exit(0)
+    os._exit(0)
+os.waitpid(a, 0)
+time.sleep(0.1)   # start times have clock-tick (10 ms) precision: reuse a little later
+b = None
+for attempt in range(200):
+    with open('/proc/sys/kernel/ns_last_pid', 'w') as f: f.write(str(a - 1))
+    pid = os.fork()
+    if pid == 0:
+        os.execv('/bin/sleep', ['/bin/sleep', '20'])
+    if pid == a:
+        b = pid
+        break
+    os.kill(pid, 9); os.waitpid(pid, 0)
+open(flag, 'w').close()
+os.read(r, 5)
+os.unlink(flag)
+print(a, b, attempt)
+if b: os.kill(b, 9); os.waitpid(b, 0)
+`;
+    const result = await bed.run([PYTHON, '-c', script]);
+    expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+    const [owner, reused, attempts] = result.stdout.trim().split(' ');
+    console.log(`[pid reuse] connecting pid=${owner} reused by sleep: ${reused} after ${attempts} attempts`);
+    expect(reused).toBe(owner);
+    const lines = await daemon.waitForRequests((all) => (all as Line[]).some((l) => l.request.path.endsWith('?t=reused')));
+    const line = (lines as Line[]).find((l) => l.request.path.endsWith('?t=reused'))!;
+    console.log(`[pid reuse] line process: pid=${line.process.pid} comm=${line.process.comm} argv0=${line.process.argv[0]}`);
+    expect(line.process.pid).toBe(Number(owner));
+    expect(line.process.argv.slice(0, 2)).toEqual([PYTHON, '-c']);
+    expect(line.process.comm).not.toBe('sleep');
+    expect(line).toMatchObject({ imds_version: 'v1', aws_api: true });
+  });
 });
