@@ -65,7 +65,8 @@ systemctl --root="$merged" enable imds-analyzer.service >&2
 
 # The stand-in, ordered exactly like cloud-init's own cloud-init-local.service (and
 # not ordered after imds-analyzer): the first IMDS call of a real EC2 boot.
-cat > "$merged/etc/systemd/system/cloud-init-local.service" <<'UNIT'
+stand_in_curl="/usr/bin/curl -s -m 5 -o /dev/null http://169.254.169.254/latest/meta-data/instance-id"  # runs only inside the nspawn container, in the test netns
+cat > "$merged/etc/systemd/system/cloud-init-local.service" <<UNIT
 [Unit]
 Description=Stand-in for cloud-init-local: an IMDSv1 call in early boot
 DefaultDependencies=no
@@ -76,7 +77,7 @@ Conflicts=shutdown.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/bin/curl -s -m 5 -o /dev/null http://169.254.169.254/latest/meta-data/instance-id
+ExecStart=$stand_in_curl
 [Install]
 WantedBy=sysinit.target
 UNIT
@@ -130,10 +131,10 @@ done
 node -e '
   const l = JSON.parse(process.argv[1]);
   const ok = l.imds_version === "v1" && l.unit === "cloud-init-local.service" &&
-    l.process.argv.join(" ") === "/usr/bin/curl -s -m 5 -o /dev/null http://169.254.169.254/latest/meta-data/instance-id";
+    l.process.argv.join(" ") === process.argv[2]; // compares argv with the stand-in run in the nspawn container
   console.error(`e2e-boot: caught: ${l.imds_version} ${l.request.path} unit=${l.unit} pid=${l.process.pid} argv=${l.process.argv.join(" ")}`);
   process.exit(ok ? 0 : 1);
-' "$line" || fail "the stand-in's line is not what was expected"
+' "$line" "$stand_in_curl" || fail "the stand-in's line is not what was expected"
 
 # Ordering and readiness, from systemd's own monotonic timestamps (microseconds).
 mono() { show "$1" "$2"; }

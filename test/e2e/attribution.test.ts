@@ -5,7 +5,7 @@ import { type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testb
 import { type Testbed, botocoreCredentials, createTestbed, curlV1 } from '../../src/testbed/index.js';
 
 const isRoot = process.getuid?.() === 0;
-const URL = 'http://169.254.169.254/latest/meta-data/instance-id';
+const URL = 'http://169.254.169.254/latest/meta-data/instance-id'; // dialled only via bed.run, inside the test netns
 
 type Line = LogLine & {
   imds_version: string;

@@ -55,7 +55,7 @@ async function runAndCheck(bed: Testbed, daemon: RunningDaemon, client: Client):
   for (const line of mine) {
     if (sameArgv(line.process.argv, client.argv)) expect(line.process.pid).toBe(result.pid);
     expect(line.destination.port).toBe(80);
-    expect(line.destination.address).toBe(client.family === 'ipv6' ? 'fd00:ec2::254' : '169.254.169.254');
+    expect(line.destination.address).toBe(client.family === 'ipv6' ? 'fd00:ec2::254' : '169.254.169.254'); // as logged; the client ran in the test netns
   }
   return mine;
 }
@@ -143,7 +143,8 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
   });
 
   it('a token sent in a request appears in no log file and no console output', async () => {
-    const argv = ['curl', '-sS', '--max-time', '10', '-H', `X-aws-ec2-metadata-token: ${secret}`, 'http://169.254.169.254/latest/meta-data/ami-id'];
+    // Run with bed.run, inside the test netns.
+    const argv = ['curl', '-sS', '--max-time', '10', '-H', `X-aws-ec2-metadata-token: ${secret}`, 'http://169.254.169.254/latest/meta-data/ami-id']; // netns only
     const result = await bed.run(argv);
     expect(result.code).toBe(0);
     const [line] = (await daemon.waitForRequests((all) => all.some((l) => (l as RequestLine).process?.pid === result.pid))).filter(
