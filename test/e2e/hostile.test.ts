@@ -21,7 +21,7 @@ import ctypes, os, sys, urllib.request
 if len(sys.argv) > 1 and sys.argv[1] == 'go':
     libc = ctypes.CDLL(None)
     libc.prctl(15, b'\x1b[2J\nev\xffil\x07', 0, 0, 0)   # PR_SET_NAME
-    urllib.request.urlopen('http://169.254.169.254/latest/meta-data/instance-id?t=hostile', timeout=10).read()
+    urllib.request.urlopen('http://169.254.169.254/latest/meta-data/instance-id?t=hostile', timeout=10).read()  # runs via bed.run in the test netns
     sys.exit(0)
 pad = [b'-' + b'A' * (128 * 1024 - 2)] * 8   # 8 x 128 KiB: about 1 MiB of argv
 os.execv(sys.executable, [b'python3', b'-c', sys.argv[1].encode(), b'go',
@@ -71,7 +71,7 @@ describe.skipIf(!isRoot)('hostile processes', () => {
     const script = String.raw`
 import socket
 for half in [b'', b'GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n', b'\x00\xff' * 100]:
-    s = socket.create_connection(('169.254.169.254', 80), timeout=5)
+    s = socket.create_connection(('169.254.169.254', 80), timeout=5)  # test netns (bed.run)
     if half: s.sendall(half)
     s.close()
 `;
@@ -81,7 +81,7 @@ for half in [b'', b'GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n', b'\x00\xff'
     const mine = lines.filter((l) => l.process.pid === result.pid);
     expect(mine.map((l) => l.imds_version)).toEqual(['unknown', 'unknown']);
     // Still capturing afterwards.
-    const after = await bed.run(['curl', '-s', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=after']);
+    const after = await bed.run(['curl', '-s', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=after']); // test netns
     await daemon.waitForRequests((all) => all.some((l) => (l as Line).process?.pid === after.pid));
   });
 });

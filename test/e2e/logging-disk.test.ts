@@ -52,7 +52,7 @@ const line = (phase: string, n: number) => ({
   imds_version: 'v1',
   aws_api: true,
   request: { method: 'GET', path: `/latest/meta-data/${phase}/${n}`, token_request: false, user_agent: 'curl/8.0' },
-  process: { pid: n, comm: 'curl', argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)] },
+  process: { pid: n, comm: 'curl', argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)] }, // log-line data, never dialled (no netns needed)
 });
 
 function fileText(dir: string): string {

@@ -144,7 +144,7 @@ function caseScript(body: string): string {
   // The test IMDS may answer 400/431 and reset the connection while we still send: not an error here.
   return [
     'import socket, time',
-    "s = socket.create_connection(('169.254.169.254', 80), timeout=5)",
+    "s = socket.create_connection(('169.254.169.254', 80), timeout=5)", // sent from the test netns (bed.run)
     'def send(data):',
     '    try: s.sendall(data)',
     '    except ConnectionError: pass',
@@ -217,7 +217,7 @@ describe.skipIf(!isRoot)('malformed traffic to the test IMDS', () => {
 import socket, time
 socks = []
 for i in range(500):
-    s = socket.create_connection(('169.254.169.254', 80), timeout=5)
+    s = socket.create_connection(('169.254.169.254', 80), timeout=5)  # test netns (bed.run)
     s.sendall(b'GET /latest/meta-data/idle-%d HTTP/1.1\r\n' % i)
     socks.append(s)
 time.sleep(3.5)
@@ -248,7 +248,7 @@ for s in socks: s.close()
 
     // Alive and still capturing.
     expect(daemon.process.exitCode).toBeNull();
-    const curl = await bed.run(['curl', '-sS', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=still-alive']);
+    const curl = await bed.run(['curl', '-sS', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=still-alive']); // test netns
     expect(curl.code).toBe(0);
     const [line] = await daemon.waitForRequests(() => linesOfPid(daemon, curl.pid).length === 1).then(() => linesOfPid(daemon, curl.pid));
     expect(line).toMatchObject({ imds_version: 'v1', request: { path: '/latest/meta-data/?t=still-alive' } });
@@ -290,7 +290,7 @@ describe.skipIf(!isRoot)('secrets never reach a log', () => {
     // credentials cross the wire in both directions.
     const script = String.raw`
 import sys, urllib.request
-base = 'http://169.254.169.254/latest/'
+base = 'http://169.254.169.254/latest/'  # test netns (bed.run)
 creds = base + 'meta-data/iam/security-credentials/robustness-role'
 put = urllib.request.Request(base + 'api/token', method='PUT', headers={'X-aws-ec2-metadata-token-ttl-seconds': '60'})
 token = urllib.request.urlopen(put, timeout=5).read().decode()
@@ -349,7 +349,7 @@ describe.skipIf(!isRoot)('a socket whose owner exits before its child sends', ()
   it('the line names the connecting process and is a valid v1 line', async () => {
     const script = String.raw`
 import os, socket, sys, time
-s = socket.create_connection(('169.254.169.254', 80), timeout=5)
+s = socket.create_connection(('169.254.169.254', 80), timeout=5)  # test netns (bed.run)
 parent = os.getpid()
 if os.fork() == 0:
     while os.getppid() == parent: time.sleep(0.01)   # until the connecting process is gone
@@ -378,7 +378,7 @@ r, w = os.pipe()
 a = os.fork()
 if a == 0:
     import socket
-    s = socket.create_connection(('169.254.169.254', 80), timeout=5)
+    s = socket.create_connection(('169.254.169.254', 80), timeout=5)  # test netns (bed.run)
     if os.fork() == 0:
         deadline = time.time() + 10
         while not os.path.exists(flag) and time.time() < deadline: time.sleep(0.01)
