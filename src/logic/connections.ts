@@ -112,9 +112,12 @@ export class ConnectionTracker {
   /** Requests completed so far, plus those whose wait for a response expired by `nowNs`. */
   takeCompleted(nowNs: bigint): ObservedRequest[] {
     for (const conn of [...this.connections.values()]) {
-      const expired = conn.waiting.filter((r) => nowNs - r.seenNs >= this.responseWaitNs);
-      for (const r of expired) this.complete(r, null);
-      conn.waiting = conn.waiting.filter((r) => !expired.includes(r));
+      const stillWaiting: ObservedRequest[] = [];
+      for (const r of conn.waiting) {
+        if (nowNs - r.seenNs >= this.responseWaitNs) this.complete(r, null);
+        else stillWaiting.push(r);
+      }
+      conn.waiting = stillWaiting;
       if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flush(conn, conn.lastNs);
       else this.forgetIfDone(conn);
     }
