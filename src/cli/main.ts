@@ -3,26 +3,45 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
-
-Usage:
-  imds-analyzer run [--config FILE] [--log-dir DIR] [--console] [--buffer auto|ringbuf|perfbuf]
+/** Each command's usage and what it does; `imds-analyzer <command> --help` prints its own. */
+const COMMAND_HELP = {
+  run: `  imds-analyzer run [--config FILE] [--log-dir DIR] [--console] [--buffer auto|ringbuf|perfbuf]
       Capture IMDS requests until stopped (the systemd service runs this).
-  imds-analyzer demo
+      Exit status: 0 clean stop, 1 failure, 78 bad configuration (or a directory it cannot write).
+`,
+  demo: `  imds-analyzer demo
       Start a test IMDS in network namespaces, capture a few IMDSv1 and IMDSv2 clients,
       print what was caught, and clean up. Needs root. Sends nothing off the machine.
-  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
+`,
+  report: `  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
                        [--host H] [--include-v2]
       Is it safe to require IMDSv2 here, and if not, what must change?
       Exit status: 0 no IMDSv1 caller, 1 some, 2 error or no log line in the input.
-  imds-analyzer status [--state FILE]
+`,
+  status: `  imds-analyzer status [--state FILE]
       Is the service running, what is attached, counters and lost events.
       Exit status: 0 running, 3 not running, 2 unreadable state file.
-  imds-analyzer --help | --version
+`,
+} as const;
+type Command = keyof typeof COMMAND_HELP;
 
+const FOOTER = `
 Config: /etc/imds-analyzer/config.json (see README). Logs: /var/log/imds-analyzer/.
-Exit status of run: 0 clean stop, 1 failure, 78 bad configuration.
 `;
+
+const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
+
+Usage:
+${Object.values(COMMAND_HELP).join('')}  imds-analyzer --help | --version
+${FOOTER}`;
+
+function isCommand(name: string | undefined): name is Command {
+  return name !== undefined && Object.hasOwn(COMMAND_HELP, name);
+}
+
+function wantsHelp(args: string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -33,6 +52,10 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (isCommand(command) && wantsHelp(rest)) {
+    process.stdout.write(`Usage:\n${COMMAND_HELP[command]}${FOOTER}`);
+    return 0;
+  }
   switch (command) {
     case undefined:
     case '-h':
