@@ -77,7 +77,11 @@ for tool in npm rpmbuild tar strip; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-unit="$repo/packaging/systemd/imds-analyzer.service"
+# Amazon Linux 2 runs systemd 219, which needs a unit of its own (packaging/systemd/al2/).
+case "$target" in
+  al2) unit="$repo/packaging/systemd/al2/imds-analyzer.service" ;;
+  *) unit="$repo/packaging/systemd/imds-analyzer.service" ;;
+esac
 [ -f "$unit" ] || die "$unit is missing"
 [ -f "$repo/bpf/imds_analyzer.bpf.o" ] || die "bpf/imds_analyzer.bpf.o is missing (npm run build:bpf)"
 version=$(node -p "require('$repo/package.json').version")

@@ -9,6 +9,7 @@ packages=(
   iproute2 curl python3-botocore time     # test hosts in network namespaces, real clients, peak RSS
   systemd-container debootstrap           # the nspawn boot test
   rpm rpmlint                             # the RPM
+  linux-libc-dev                          # syscall tables the AL2 unit's filter is checked against
   qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu
 )
 missing=()
