@@ -10,6 +10,7 @@ import { acquireInstanceLock } from './instance-lock.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
 import { writeStatusFile } from './status-file.js';
+import { unwritableDirectories } from './writable-dirs.js';
 import { installTestHooks } from './test-hooks.js';
 
 export interface RunOptions {
@@ -50,6 +51,15 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       return CONFIG_EXIT_CODE;
     }
     throw err;
+  }
+
+  const unwritable = unwritableDirectories([
+    { key: 'logDir', path: config.logDir },
+    { key: 'stateDir', path: config.stateDir },
+  ]);
+  if (unwritable.length > 0) {
+    for (const problem of unwritable) process.stderr.write(`imds-analyzer: ${problem}\n`);
+    return CONFIG_EXIT_CODE;
   }
 
   let lock: { release(): void };
