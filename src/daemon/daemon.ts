@@ -83,21 +83,25 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       hostname: hostname(),
     });
     const logSink = sink;
-    const pipeline = new Pipeline(config, logSink);
-    pipeline.seed();
+    // Records flow only after start(); the pipeline is built once the capture has mounted
+    // (on cgroup v1 hosts) the cgroup2 hierarchy its cgroup ids refer to.
+    let receiver: Pipeline | null = null;
     capture = Capture.open({
       objectPath: OBJECT_PATH,
       buffer: config.buffer.kind,
       ringSizeKB: config.buffer.ringSizeKB,
       perfPagesPerCpu: config.buffer.perfPagesPerCpu,
       stateDir: config.stateDir,
-      onRecords: (records) => pipeline.handle(records),
-      onDecodeError: (err) => pipeline.decodeError(err),
+      onRecords: (records) => receiver?.handle(records),
+      onDecodeError: (err) => receiver?.decodeError(err),
       libbpfLog: (level, message) => {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
     });
     const running = capture;
+    const pipeline = new Pipeline(config, logSink, running.cgroupRoot);
+    receiver = pipeline;
+    pipeline.seed();
     running.start();
 
     const describe = () => ({

@@ -39,12 +39,14 @@ export class Pipeline {
   /** Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds. */
   private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
 
+  /** `cgroupRoot`: the cgroup2 mount the capture attached to (built after the daemon mounted it). */
   constructor(
     config: Config,
     private readonly sink: LogSink,
+    cgroupRoot: string,
   ) {
     this.tracker = new ConnectionTracker(BigInt(config.responseWaitMs) * 1_000_000n);
-    this.enricher = new Enricher({ maxProcesses: config.processTableMaxEntries });
+    this.enricher = new Enricher({ maxProcesses: config.processTableMaxEntries, cgroupRoot });
   }
 
   /** Learns the processes that exist before the first record arrives. */

@@ -3,28 +3,19 @@
 // the first time an id is not found (an id still unknown after that scan is not
 // rescanned for a while). Paths of cgroups removed since are kept: a short-lived
 // service's cgroup may be gone by the time its request is written.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroup2Mounts } from '../capture/cgroup-root.js';
 
 const MISS_RETRY_MS = 1000;
 const MAX_SCANNED_DIRS = 100_000;
 const MAX_REMEMBERED = 50_000;
 
 export class CgroupPaths {
-  private readonly mount: string | null;
   private readonly paths = new Map<bigint, string>();
   private readonly misses = new Map<bigint, number>();
 
-  constructor(mountinfo = '/proc/self/mountinfo') {
-    let mount: string | null = null;
-    try {
-      mount = cgroup2Mounts(readFileSync(mountinfo, 'utf8'))[0] ?? null;
-    } catch {
-      mount = null;
-    }
-    this.mount = mount;
-  }
+  /** `mount`: the cgroup2 hierarchy the socket programs are attached to (the daemon may have mounted it). */
+  constructor(private readonly mount: string | null) {}
 
   pathOf(id: bigint): string | null {
     if (!this.mount || id === 0n) return null;

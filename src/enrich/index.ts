@@ -1,13 +1,18 @@
 // Attribution for one request: who connected (process, user, start time), its parent
 // chain, and where it runs (systemd unit or container). The kernel's socket owner and
 // the process table answer first; /proc fills in what they cannot.
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { ProcessRecord, SocketOwner } from '../capture/records.js';
-import { type ContainerPlacement, cgroupPathFromProcFile, placementFromCgroupPath } from '../logic/cgroup-path.js';
+import {
+  type ContainerPlacement,
+  cgroupPathFromProcFile,
+  hasSystemdV1Hierarchy,
+  placementFromCgroupPath,
+} from '../logic/cgroup-path.js';
 import { redactArgv } from '../logic/redact.js';
 import { CgroupPaths } from './cgroup-ids.js';
-import { bootTimeMs, readProc } from './proc.js';
-import { type ProcessEntry, ProcessTable } from './process-table.js';
+import { bootTimeMs, readProc, readProcCgroup } from './proc.js';
+import { type CgroupReader, type ProcessEntry, ProcessTable } from './process-table.js';
 import { UserNames } from './users.js';
 
 export interface ProcessFields {
@@ -52,14 +57,34 @@ function numericPids(): number[] {
   }
 }
 
+/**
+ * On a host with a cgroup v1 name=systemd hierarchy, each process's cgroup path is read when
+ * user space first hears of it; elsewhere the kernel's cgroup v2 id at connect() is enough.
+ */
+function firstSightCgroupReader(): CgroupReader {
+  let own = '';
+  try {
+    own = readFileSync('/proc/self/cgroup', 'utf8');
+  } catch {
+    own = '';
+  }
+  if (!hasSystemdV1Hierarchy(own)) return () => null;
+  return (pid) => {
+    const content = readProcCgroup(pid);
+    return content === null ? null : cgroupPathFromProcFile(content);
+  };
+}
+
 export class Enricher {
   readonly table: ProcessTable;
   private readonly users = new UserNames();
-  private readonly cgroups = new CgroupPaths();
+  private readonly cgroups: CgroupPaths;
   private readonly bootMs = bootTimeMs();
 
-  constructor(options: { maxProcesses: number }) {
-    this.table = new ProcessTable(options.maxProcesses, (pid) => readProc(pid), numericPids);
+  /** `cgroupRoot`: the cgroup2 mount the socket programs are attached to, once it is mounted. */
+  constructor(options: { maxProcesses: number; cgroupRoot: string | null }) {
+    this.cgroups = new CgroupPaths(options.cgroupRoot);
+    this.table = new ProcessTable(options.maxProcesses, (pid) => readProc(pid), numericPids, firstSightCgroupReader());
   }
 
   seedFromProc(): void {
@@ -101,9 +126,7 @@ export class Enricher {
     };
     const ancestors = entry ? this.table.ancestorsOf(entry).map((a) => this.ancestor(a, truncated)) : [];
 
-    const cgroupId = owner?.cgroupId ?? socketCgroupId;
-    let cgroup = this.cgroups.pathOf(cgroupId);
-    if (cgroup === null && owner) cgroup = cgroupPathFromProcFile(readProc(owner.pid)?.cgroup ?? '');
+    const cgroup = this.cgroupOf(owner?.cgroupId ?? socketCgroupId, entry, owner);
     const placement = cgroup ? placementFromCgroupPath(cgroup) : { unit: null, container: null };
     return {
       key: `${owner?.pid ?? 'socket'}:${entry?.startNs ?? 0n}`,
@@ -114,6 +137,18 @@ export class Enricher {
       cgroup,
       truncated: [...new Set(truncated)],
     };
+  }
+
+  /**
+   * The kernel's cgroup v2 id at connect() names the cgroup, unless it is the v2 root: with
+   * cgroup v1 every process sits there, and the path recorded when the process was first
+   * heard of (name=systemd) tells the unit. /proc answers last, if the process still runs.
+   */
+  private cgroupOf(cgroupId: bigint, entry: ProcessEntry | null, owner: SocketOwner | null): string | null {
+    const fromId = this.cgroups.pathOf(cgroupId);
+    if (fromId !== null && fromId !== '/') return fromId;
+    const recorded = entry?.cgroup ?? (owner ? cgroupPathFromProcFile(readProc(owner.pid)?.cgroup ?? '') : null);
+    return recorded ?? fromId;
   }
 
   private ancestor(a: ProcessEntry, truncated: string[]): AncestorFields {

@@ -60,6 +60,11 @@ function readHead(path: string, maxBytes: number): { bytes: Uint8Array; more: bo
   }
 }
 
+/** /proc/<pid>/cgroup alone (what a process's placement needs at exec), null when it is gone. */
+export function readProcCgroup(pid: number, root = '/proc'): string | null {
+  return read(`${root}/${pid}/cgroup`);
+}
+
 /** Everything about one process, or null when it is gone or its stat is malformed. */
 export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
   const stat = read(`${root}/${pid}/stat`);
@@ -98,7 +103,7 @@ export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
     gid: idField(field('Gid')),
     nsPid: nsPids.at(-1) ?? pid,
     nsLevel: Math.max(0, nsPids.length - 1),
-    cgroup: read(`${root}/${pid}/cgroup`),
+    cgroup: readProcCgroup(pid, root),
   };
 }
 

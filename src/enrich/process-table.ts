@@ -2,7 +2,13 @@
 // argv and parentage survive processes that exit before anyone reads /proc), seeded
 // from /proc at start, with /proc as the fallback for a pid it never heard of.
 // Bounded: least recently used entries go first beyond `maxEntries`.
+//
+// Each entry also keeps the cgroup path the process had when user space first heard of it.
+// With cgroup v1 (Amazon Linux 2) the kernel's cgroup id names only the root of the v2
+// hierarchy, so the systemd unit comes from the name=systemd line of /proc/<pid>/cgroup,
+// which a short-lived caller takes with it when it exits: it is read here, at first sight.
 import type { ProcessIdentity, ProcessRecord } from '../capture/records.js';
+import { cgroupPathFromProcFile } from '../logic/cgroup-path.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 
 export interface ProcessEntry {
@@ -19,6 +25,8 @@ export interface ProcessEntry {
   nsLevel: number;
   /** Kernel time of its exit, or null while it runs (as far as we know). */
   exitedNs: bigint | null;
+  /** cgroup path from /proc/<pid>/cgroup when user space first heard of it; null: not read. */
+  cgroup: string | null;
 }
 
 export const DEFAULT_MAX_PROCESSES = 32768;
@@ -26,6 +34,8 @@ export const DEFAULT_MAX_PROCESSES = 32768;
 export const EXITED_GRACE_NS = 30_000_000_000n;
 
 export type ProcReader = (pid: number) => ProcSnapshot | null;
+/** The cgroup path of a live process (null when gone), or never read (hosts where the kernel's id suffices). */
+export type CgroupReader = (pid: number) => string | null;
 
 function fromSnapshot(s: ProcSnapshot): ProcessEntry {
   return {
@@ -41,6 +51,7 @@ function fromSnapshot(s: ProcSnapshot): ProcessEntry {
     nsPid: s.nsPid,
     nsLevel: s.nsLevel,
     exitedNs: null,
+    cgroup: s.cgroup === null ? null : cgroupPathFromProcFile(s.cgroup),
   };
 }
 
@@ -74,6 +85,7 @@ export class ProcessTable {
     private readonly maxEntries = DEFAULT_MAX_PROCESSES,
     private readonly readProcess: ProcReader = (pid) => readProc(pid),
     private readonly listPids: () => number[] = () => [],
+    private readonly readCgroup: CgroupReader = () => null,
   ) {
     this.retiredCap = Math.floor(maxEntries / 8);
   }
@@ -103,6 +115,9 @@ export class ProcessTable {
           exe: rec.filename.startsWith('/') ? rec.filename : (previous?.exe ?? rec.filename),
           argv: rec.argvUnreadable ? (this.readProcess(rec.pid)?.argv ?? []) : rec.argv,
           argvTruncated: rec.argvTruncated,
+          // A service manager moves its child into the unit's cgroup between fork and exec:
+          // read it now; a process already gone keeps the one inherited at fork.
+          cgroup: this.readCgroup(rec.pid) ?? forked?.cgroup ?? null,
         });
         break;
       }
@@ -114,6 +129,8 @@ export class ProcessTable {
           exe: parent?.exe ?? null,
           argv: parent?.argv ?? [],
           argvTruncated: parent?.argvTruncated ?? false,
+          // A child is born in its parent's cgroup.
+          cgroup: parent?.cgroup ?? null,
         });
         break;
       }

@@ -44,6 +44,15 @@ export function cgroupPathFromProcFile(content: string): string | null {
   return v2 ? v2.slice(3) : null;
 }
 
+/**
+ * Whether /proc/<pid>/cgroup lists a cgroup v1 name=systemd hierarchy (Amazon Linux 2, or a
+ * hybrid host). There units live in v1, while the v2 hierarchy the socket programs attach
+ * to may hold every process at its root.
+ */
+export function hasSystemdV1Hierarchy(procCgroup: string): boolean {
+  return /^\d+:name=systemd:/m.test(procCgroup);
+}
+
 export function placementFromCgroupPath(path: string): Placement {
   const segments = path.split('/').filter(Boolean);
   let container: ContainerPlacement | null = null;

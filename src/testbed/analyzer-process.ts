@@ -22,6 +22,13 @@ export interface DaemonOptions {
   config?: Record<string, unknown>;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** A command the daemon is started under (e.g. `unshare -m ...`); it must exec its arguments. */
+  launcher?: string[];
+  /**
+   * The kernel sends the daemon SIGTERM when this process dies, however it dies (SIGKILL
+   * too): no daemon is left attached to the root cgroup. Needs util-linux's setpriv.
+   */
+  dieWithParent?: boolean;
 }
 
 export interface RunningDaemon {
@@ -80,7 +87,12 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
   );
   const args = [CLI, 'run', '--config', configPath, '--log-dir', logDir, ...(options.args ?? [])];
   if (options.buffer) args.push('--buffer', options.buffer);
-  const child = spawn(process.execPath, args, {
+  const deathSignal = options.dieWithParent ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
+  const [command, ...commandArgs] = [...deathSignal, ...(options.launcher ?? []), process.execPath, ...args] as [
+    string,
+    ...string[],
+  ];
+  const child = spawn(command, commandArgs, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

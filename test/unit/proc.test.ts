@@ -160,7 +160,7 @@ describe('Enricher on a real process', () => {
       const cgroup = cgroupPathFromProcFile(readFileSync(`/proc/${pid}/cgroup`, 'utf8')) ?? '/';
       const mount = cgroup2Mounts(readFileSync('/proc/self/mountinfo', 'utf8'))[0] ?? '';
       const cgroupId = statSync(join(mount, cgroup), { bigint: true }).ino;
-      const enricher = new Enricher({ maxProcesses: 1024 });
+      const enricher = new Enricher({ maxProcesses: 1024, cgroupRoot: mount });
       enricher.seedFromProc();
       const owner = { pid, tid: pid, uid: 0, gid: 0, comm: 'sh', cgroupId };
       const who = enricher.describe(owner, 0, 0n);

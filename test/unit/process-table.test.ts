@@ -79,6 +79,29 @@ describe('ProcessTable', () => {
     expect(t.ancestors(701, 2).map((a) => a.pid)).toEqual([700, 600]);
   });
 
+  it('cgroup at first sight (cgroup v1): read at exec, inherited at fork, kept when the process is gone by then', () => {
+    // What /proc/<pid>/cgroup says right now: the shell moved into a unit before it exec'd,
+    // curl had already exited when its records were read.
+    const live = new Map<number, string>([[2000, '/system.slice/backup.service']]);
+    const t = new ProcessTable(100, (pid) => readProc(pid, root), listFakePids, (pid) => live.get(pid) ?? null);
+    t.seedFromProc();
+    const sh = BASH_START + 9n * SECOND;
+    const curl = sh + 1_000_000n;
+    t.apply(fork(2000, 600, sh, 'bash'));
+    expect(t.lookup(2000)?.cgroup).toBeNull(); // the fake /proc of bash has no cgroup file
+    t.apply(exec(2000, 600, sh, '/bin/sh', ['sh', '-c', 'curl ...']));
+    t.apply(fork(2001, 2000, curl, 'sh'));
+    t.apply(exec(2001, 2000, curl, '/usr/bin/curl', ['curl']));
+    t.apply(exit(2001, curl, curl + 1000n));
+    expect(t.lookup(2000)?.cgroup).toBe('/system.slice/backup.service');
+    expect(t.lookup(2001)).toMatchObject({ exe: '/usr/bin/curl', cgroup: '/system.slice/backup.service' });
+    // A process found in /proc (never heard of before) takes its cgroup from there.
+    writeFileSync(join(root, '600', 'cgroup'), '1:name=systemd:/user.slice/session-3.scope\n0::/\n');
+    const fresh = new ProcessTable(100, (pid) => readProc(pid, root), listFakePids);
+    expect(fresh.lookup(600)?.cgroup).toBe('/user.slice/session-3.scope');
+    rmSync(join(root, '600', 'cgroup'));
+  });
+
   it('a forked child runs its parent program until it execs; a relative exec path keeps the known exe', () => {
     const t = fakeTable();
     const start = 10n * SECOND;
