@@ -1,9 +1,12 @@
 // `imds-analyzer demo`: a test IMDS in network namespaces, the real analyzer, a few
 // real IMDSv1 and IMDSv2 clients, what was caught, the migration report, clean-up.
-// No packet leaves the machine: the testbed routes both IMDS addresses to
-// `unreachable` in this namespace while it runs.
+// No packet leaves the machine: the clients run in their own network namespaces, and
+// except on an EC2 instance the testbed also routes both IMDS addresses to `unreachable`
+// in this namespace while it runs. On an instance the host's routes are never touched.
+// Killed (even by SIGKILL), it leaves nothing running; the next run removes what it left.
 import { runReportCommand } from '../report/index.js';
 import { startAnalyzer } from '../testbed/analyzer-process.js';
+import { ec2HostSignal } from '../testbed/ec2-host.js';
 import {
   type Client,
   createTestbed,
@@ -33,10 +36,12 @@ export async function runDemo(): Promise<number> {
   }
   const out = (text: string) => process.stdout.write(`${text}\n`);
   out('Creating a test IMDS (169.254.169.254, fd00:ec2::254) and a client host in network namespaces...');
+  const ec2 = ec2HostSignal();
+  if (ec2 !== null) out(`This is an EC2 instance (${ec2}): this host's own routes and firewall stay untouched.`);
   const bed = await createTestbed({ prefix: 'demo' });
   let analyzer: Awaited<ReturnType<typeof startAnalyzer>> | null = null;
   try {
-    analyzer = await startAnalyzer({ args: ['--console'] });
+    analyzer = await startAnalyzer({ args: ['--console'], dieWithParent: true });
     out(`Analyzer ready: ${(analyzer.ready.programs as string[]).length} BPF programs attached, ${String(analyzer.ready.buffer)}.\n`);
     for (const [label, client] of DEMO_CLIENTS) {
       const result = await bed.run(client.argv);
@@ -53,6 +58,6 @@ export async function runDemo(): Promise<number> {
   } finally {
     await analyzer?.stop();
     await bed.teardown();
-    out('\nTest namespaces, routes and cgroups removed.');
+    out(`\nTest namespaces${ec2 === null ? ', routes' : ''} and cgroups removed.`);
   }
 }

@@ -1,7 +1,9 @@
 // A testbed for shell scripts (nspawn boot test, kernel matrix, manual runs):
 //   node dist/testbed/hold.js [--prefix P] [--clients N] [--imds '<json>'] [--until-stdin-closes]
+//                             [--client-cgroup NAME]
 // builds a testbed, prints one JSON line describing it, and holds it until SIGTERM/SIGINT
-// (or stdin closing, when asked), then tears it down and exits 0.
+// (or stdin closing, when asked), then tears it down and exits 0. --client-cgroup keeps a
+// client process running in that cgroup (v2, relative to its root) meanwhile.
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTestbed, type ImdsServerSettings } from './netns.js';
@@ -13,6 +15,7 @@ async function main(): Promise<void> {
       clients: { type: 'string', default: '1' },
       imds: { type: 'string', default: '{}' },
       'until-stdin-closes': { type: 'boolean', default: false },
+      'client-cgroup': { type: 'string' },
     },
     strict: true,
   });
@@ -21,6 +24,8 @@ async function main(): Promise<void> {
     clients: Number(values.clients),
     imds: JSON.parse(values.imds) as ImdsServerSettings,
   });
+  const cgroup = values['client-cgroup'];
+  const client = cgroup === undefined ? null : testbed.spawn(['sleep', 'infinity'], { cgroup });
   process.stdout.write(
     `${JSON.stringify({
       name: testbed.name,
@@ -31,6 +36,8 @@ async function main(): Promise<void> {
       clientAddresses: testbed.clientAddresses,
       serverLogFile: testbed.serverLogFile,
       workDir: testbed.workDir,
+      cgroups: testbed.createdCgroups(),
+      clientPid: client?.pid ?? null,
     })}\n`,
   );
   await new Promise<void>((resolve) => {

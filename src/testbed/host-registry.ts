@@ -7,10 +7,13 @@
 // - crash recovery: each live testbed has a holder file naming its namespaces and
 //   cgroups. A process killed before its teardown (SIGKILL, a test runner's hard timeout)
 //   leaves its holder behind; the next registration or release cleans up after it.
+// - on an EC2 instance (DMI/hypervisor data, ec2-host.ts) no route is added: the instance's
+//   own agents need IMDS, and the test namespaces isolate the clients anyway.
 // A mkdir lock keeps the check-then-change steps of different processes apart.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { removeCgroups } from './cgroups.js';
+import { ec2HostSignal } from './ec2-host.js';
 import { runSync, sleepSync, tryRunSync } from './exec.js';
 import { IMDS_IPV4, IMDS_IPV6 } from './imds-options.js';
 import { deleteNamespaces } from './namespaces.js';
@@ -29,6 +32,8 @@ export interface HolderRecord {
   namespaces: string[];
   /** cgroup directories in creation order (parents first). */
   cgroups: string[];
+  /** The testbed's private directory (imds-testbed-*), removed with it. */
+  workDir: string;
 }
 
 interface HolderFile extends HolderRecord {
@@ -106,6 +111,8 @@ function liveHolders(): string[] {
     if (holder) {
       deleteNamespaces(holder.namespaces);
       removeCgroups(holder.cgroups);
+      // Only a directory the testbed named itself, whatever the file says.
+      if (basename(holder.workDir ?? '').startsWith('imds-testbed-')) rmSync(holder.workDir, { recursive: true, force: true });
     }
     rmSync(join(HOLDERS_DIR, file), { force: true });
     return false;
@@ -125,6 +132,7 @@ function routeTypes(route: SafetyRoute, namespace: string | null = null): string
 }
 
 function addMissingRoutes(): void {
+  if (ec2HostSignal() !== null) return;
   for (const route of safetyRoutes()) {
     const types = routeTypes(route);
     if (types.includes('unreachable')) continue;

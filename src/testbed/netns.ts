@@ -179,7 +179,7 @@ class TestbedHost implements Testbed {
   }
 
   private holderRecord(): HolderRecord {
-    return { name: this.name, namespaces: this.namespaces, cgroups: [...this.cgroups.list()] };
+    return { name: this.name, namespaces: this.namespaces, cgroups: [...this.cgroups.list()], workDir: this.workDir };
   }
 
   /** Builds namespaces, links and routes. The caller tears down on failure. */
