@@ -9,16 +9,13 @@ const COMMAND_HELP = {
       Capture IMDS requests until stopped (the systemd service runs this).
       Exit status: 0 clean stop, 1 failure, 78 bad configuration (or a directory it cannot write).
 `,
-  demo: `  imds-analyzer demo
-      Start a test IMDS in network namespaces, capture a few IMDSv1 and IMDSv2 clients,
-      print what was caught, and clean up. Needs root. Sends nothing off the machine.
-`,
   report: `  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
-                       [--host H] [--include-v2]
+                       [--host H] [--include-v2] [--config FILE]
+      Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).
       Is it safe to require IMDSv2 here, and if not, what must change?
       Exit status: 0 no IMDSv1 caller, 1 some, 2 error or no log line in the input.
 `,
-  status: `  imds-analyzer status [--state FILE]
+  status: `  imds-analyzer status [--state FILE | --config FILE]
       Is the service running, what is attached, counters and lost events.
       Exit status: 0 running, 3 not running, 2 unreadable state file.
 `,
@@ -86,10 +83,6 @@ async function main(argv: string[]): Promise<number> {
         buffer: values.buffer,
         version: version(),
       });
-    }
-    case 'demo': {
-      const { runDemo } = await import('./demo.js');
-      return runDemo();
     }
     case 'report': {
       const { runReportCommand } = await import('../report/index.js');

@@ -7,7 +7,7 @@
 // With cgroup v1 (Amazon Linux 2) the kernel's cgroup id names only the root of the v2
 // hierarchy, so the systemd unit comes from the name=systemd line of /proc/<pid>/cgroup,
 // which a short-lived caller takes with it when it exits: it is read here, at first sight.
-import type { ProcessIdentity, ProcessRecord } from '../capture/records.js';
+import type { ProcessIdentity, ProcessRecord } from '../model/records.js';
 import { cgroupPathFromProcFile } from '../logic/cgroup-path.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 

@@ -10,9 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { removeCgroups } from '../../src/testbed/cgroups.js';
-import { type Testbed, createTestbed } from '../../src/testbed/index.js';
+import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { removeCgroups } from '../rig/cgroups.js';
+import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const SYSTEMD_V1 = '/sys/fs/cgroup/systemd';

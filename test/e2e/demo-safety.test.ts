@@ -7,11 +7,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../../src/testbed/analyzer-process.js';
-import { registerTestbed } from '../../src/testbed/host-registry.js';
+import { REPO_ROOT } from '../rig/compiled.js';
+import { registerTestbed } from '../rig/host-registry.js';
 
 const isRoot = process.getuid?.() === 0;
-const HOLD = CLI.replace(/cli\/main\.js$/, 'testbed/hold.js');
+/** The rig's scripts as `npm run build:test` writes them (the demo is no product command). */
+const HOLD = join(REPO_ROOT, 'dist-test/test/rig/hold.js');
+const DEMO = join(REPO_ROOT, 'dist-test/test/rig/demo.js');
 const HOLDERS = '/run/imds-analyzer-testbed/holders';
 
 interface Held {
@@ -120,7 +122,7 @@ describe.skipIf(!isRoot)('demo and testbed on an EC2 instance (faked DMI)', () =
   }, 90_000);
 
   it('demo: says it is on EC2, leaves the routes untouched, and a SIGKILLed demo leaves no daemon running', async () => {
-    const startDemo = () => spawn(process.execPath, [CLI, 'demo'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const startDemo = () => spawn(process.execPath, [DEMO], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const killed = startDemo();
     const killedRun = watch(killed, routesBefore);
     await killedRun.output(/Analyzer ready/);

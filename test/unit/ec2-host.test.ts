@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Ec2Evidence, ec2HostSignal, ec2Signal } from '../../src/testbed/ec2-host.js';
+import { type Ec2Evidence, ec2HostSignal, ec2Signal } from '../rig/ec2-host.js';
 
 const none: Ec2Evidence = { sysVendor: null, biosVendor: null, boardAssetTag: null, productUuid: null, hypervisorUuid: null };
 const roots = mkdtempSync(join(tmpdir(), 'imds-fake-sys-'));

@@ -1,6 +1,6 @@
 // A testbed for shell scripts (nspawn boot test, kernel matrix, manual runs):
-//   node dist/testbed/hold.js [--prefix P] [--clients N] [--imds '<json>'] [--until-stdin-closes]
-//                             [--client-cgroup NAME]
+//   node dist-test/test/rig/hold.js [--prefix P] [--clients N] [--imds '<json>'] [--until-stdin-closes]
+//                                   [--client-cgroup NAME]
 // builds a testbed, prints one JSON line describing it, and holds it until SIGTERM/SIGINT
 // (or stdin closing, when asked), then tears it down and exits 0. --client-cgroup keeps a
 // client process running in that cgroup (v2, relative to its root) meanwhile.

@@ -1,12 +1,12 @@
-// `imds-analyzer demo`: a test IMDS in network namespaces, the real analyzer, a few
+// The demo (scripts/demo.sh runs `node dist-test/test/rig/demo.js`): a test IMDS in network namespaces, the real analyzer, a few
 // real IMDSv1 and IMDSv2 clients, what was caught, the migration report, clean-up.
 // No packet leaves the machine: the clients run in their own network namespaces, and
 // except on an EC2 instance the testbed also routes both IMDS addresses to `unreachable`
 // in this namespace while it runs. On an instance the host's routes are never touched.
 // Killed (even by SIGKILL), it leaves nothing running; the next run removes what it left.
-import { runReportCommand } from '../report/index.js';
-import { startAnalyzer } from '../testbed/analyzer-process.js';
-import { ec2HostSignal } from '../testbed/ec2-host.js';
+import { runReportCommand } from '../../src/report/index.js';
+import { startAnalyzer } from './analyzer-process.js';
+import { ec2HostSignal } from './ec2-host.js';
 import {
   type Client,
   createTestbed,
@@ -17,7 +17,7 @@ import {
   nodeHttpV1,
   nodeKeepAliveV2ThenV1,
   pythonUrllibV1,
-} from '../testbed/index.js';
+} from './index.js';
 
 const DEMO_CLIENTS: Array<[string, Client]> = [
   ['curl, IMDSv1', curlV1()],
@@ -29,9 +29,9 @@ const DEMO_CLIENTS: Array<[string, Client]> = [
   ['curl to a GCP-style path (not the AWS API)', curlGcpPath()],
 ];
 
-export async function runDemo(): Promise<number> {
+async function runDemo(): Promise<number> {
   if (process.getuid?.() !== 0) {
-    process.stderr.write('imds-analyzer demo: run as root (BPF programs and network namespaces need it)\n');
+    process.stderr.write('demo: run as root (BPF programs and network namespaces need it)\n');
     return 1;
   }
   const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -61,3 +61,13 @@ export async function runDemo(): Promise<number> {
     out(`\nTest namespaces${ec2 === null ? ', routes' : ''} and cgroups removed.`);
   }
 }
+
+runDemo().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
