@@ -19,8 +19,14 @@ const SYSTEMD_V1 = '/sys/fs/cgroup/systemd';
 const URL = 'http://169.254.169.254/latest/meta-data/instance-id?t=cgroup-v1'; // dialled only inside the test netns
 /** Unmounts every cgroup2 mount in the daemon's own mount namespace, then execs the daemon. */
 const WITHOUT_CGROUP2 = [
-  'unshare', '-m', '--propagation', 'private', 'sh', '-c',
-  'for m in $(grep " - cgroup2 " /proc/self/mountinfo | cut -d" " -f5); do umount "$m"; done; exec "$@"', 'sh',
+  'unshare',
+  '-m',
+  '--propagation',
+  'private',
+  'sh',
+  '-c',
+  'for m in $(grep " - cgroup2 " /proc/self/mountinfo | cut -d" " -f5); do umount "$m"; done; exec "$@"',
+  'sh',
 ];
 
 type Line = LogLine & { unit: string | null; cgroup?: string; process: { pid: number; argv: string[] } };
@@ -41,7 +47,8 @@ describe.skipIf(!isRoot)('cgroup v1 host: unit of a short-lived caller', () => {
   const created: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(join(SYSTEMD_V1, 'cgroup.procs'))) throw new Error(`no cgroup v1 name=systemd hierarchy at ${SYSTEMD_V1}`);
+    if (!existsSync(join(SYSTEMD_V1, 'cgroup.procs')))
+      throw new Error(`no cgroup v1 name=systemd hierarchy at ${SYSTEMD_V1}`);
     for (const dir of [join(SYSTEMD_V1, 'system.slice'), join(SYSTEMD_V1, 'system.slice', unit)]) {
       if (existsSync(dir)) continue;
       mkdirSync(dir);
@@ -69,9 +76,25 @@ describe.skipIf(!isRoot)('cgroup v1 host: unit of a short-lived caller', () => {
     process.kill(daemonPid, 'SIGSTOP');
     let curlPid: number;
     try {
-      spawn('sh', ['-c', 'echo $$ > "$1" && shift && exec "$@"', 'sh', procs, 'ip', 'netns', 'exec', bed.clientNs, 'sh', '-c', inUnit], {
-        stdio: 'ignore',
-      });
+      spawn(
+        'sh',
+        [
+          '-c',
+          'echo $$ > "$1" && shift && exec "$@"',
+          'sh',
+          procs,
+          'ip',
+          'netns',
+          'exec',
+          bed.clientNs,
+          'sh',
+          '-c',
+          inUnit,
+        ],
+        {
+          stdio: 'ignore',
+        },
+      );
       await until('curl to finish', () => existsSync(done) && readFileSync(done, 'utf8').endsWith('\n'));
       curlPid = Number(readFileSync(done, 'utf8'));
       // The scenario of the issue: curl is gone before user space could look at /proc.
@@ -80,7 +103,9 @@ describe.skipIf(!isRoot)('cgroup v1 host: unit of a short-lived caller', () => {
     } finally {
       process.kill(daemonPid, 'SIGCONT');
     }
-    const lines = (await daemon.waitForRequests((all) => (all as Line[]).some((l) => l.process.pid === curlPid))) as Line[];
+    const lines = (await daemon.waitForRequests((all) =>
+      (all as Line[]).some((l) => l.process.pid === curlPid),
+    )) as Line[];
     const line = lines.find((l) => l.process.pid === curlPid) as Line;
     expect(line.process.argv).toEqual(['curl', '-s', '-o', '/dev/null', URL]);
     expect(line.unit).toBe(unit);

@@ -3,7 +3,7 @@
 // and after; a run killed with SIGKILL leaves nothing running, and the next run removes its
 // namespaces, cgroups and files and leaves nothing of its own. Needs root.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,10 +31,20 @@ function hostRoutes(): string {
 }
 
 function namespaces(): string[] {
-  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0] ?? '');
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`);
+/** Running (a zombie whose parent died waits for init to reap it: it runs no more). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 /** Collects stdout and samples the host's routes every 100 ms until the process exits. */
 function watch(child: ChildProcess, routesBefore: string) {
@@ -86,7 +96,11 @@ describe.skipIf(!isRoot)('demo and testbed on an EC2 instance (faked DMI)', () =
 
   it('testbed: routes untouched; after a SIGKILL the next run removes the leftovers, then leaves nothing', async () => {
     const cgroup = `system.slice/imds-test-leftover-${process.pid}.service`;
-    const start = () => spawn(process.execPath, [HOLD, '--prefix', 'ecz', '--client-cgroup', cgroup], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const start = () =>
+      spawn(process.execPath, [HOLD, '--prefix', 'ecz', '--client-cgroup', cgroup], {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
 
     const first = start();
     const firstRun = watch(first, routesBefore);
@@ -126,8 +140,13 @@ describe.skipIf(!isRoot)('demo and testbed on an EC2 instance (faked DMI)', () =
     const killed = startDemo();
     const killedRun = watch(killed, routesBefore);
     await killedRun.output(/Analyzer ready/);
-    const daemons = spawnSync('pgrep', ['-P', String(killed.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-    const daemon = daemons.find((pid) => spawnSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('main.js\0run'));
+    const daemons = spawnSync('pgrep', ['-P', String(killed.pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number);
+    const daemon = daemons.find((pid) =>
+      spawnSync('cat', [`/proc/${pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('main.js\0run'),
+    );
     expect(daemon).toBeDefined();
     killed.kill('SIGKILL');
     await killedRun.exited;
@@ -136,9 +155,11 @@ describe.skipIf(!isRoot)('demo and testbed on an EC2 instance (faked DMI)', () =
     const full = startDemo();
     const fullRun = watch(full, routesBefore);
     expect(await fullRun.exited).toBe(0);
-    expect(fullRun.stdout()).toMatch(/This is an EC2 instance \(DMI sys_vendor is "Amazon EC2"\): this host's own routes and firewall stay untouched/);
+    expect(fullRun.stdout()).toMatch(
+      /This is an EC2 instance \(DMI sys_vendor is "Amazon EC2"\): this host's own routes and firewall stay untouched/,
+    );
     expect(fullRun.stdout()).toMatch(/ran curl, IMDSv1: exit 0/);
-    const ours = (name: string) => [killed.pid, full.pid].some((pid) => name.startsWith(`demo${pid}`) || name.startsWith(`${pid}-`));
+    const ours = (name: string) => [killed.pid, full.pid].some((pid) => name.includes(String(pid)));
     expect(namespaces().filter(ours)).toEqual([]);
     expect(readdirSync(HOLDERS).filter(ours)).toEqual([]);
     expect([...killedRun.changed, ...fullRun.changed]).toEqual([]);

@@ -18,10 +18,14 @@ function runReadOnly(config: object, mountCommands: string): { code: number | nu
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config));
   const script = `set -e; ${mountCommands}; exec "$0" "$1" run --config "$2"`;
-  const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, CLI, configPath], {
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
+  const result = spawnSync(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, CLI, configPath],
+    {
+      encoding: 'utf8',
+      timeout: 15_000,
+    },
+  );
   return { code: result.status, stderr: result.stderr };
 }
 

@@ -32,7 +32,8 @@ function startsWithEc2(uuid: string): boolean {
 export function ec2Signal(e: Ec2Evidence): string | null {
   if (e.sysVendor === 'Amazon EC2') return 'DMI sys_vendor is "Amazon EC2"';
   if (e.biosVendor === 'Amazon EC2') return 'DMI bios_vendor is "Amazon EC2"';
-  if (e.boardAssetTag !== null && INSTANCE_ID.test(e.boardAssetTag)) return `DMI board_asset_tag is an instance id (${e.boardAssetTag})`;
+  if (e.boardAssetTag !== null && INSTANCE_ID.test(e.boardAssetTag))
+    return `DMI board_asset_tag is an instance id (${e.boardAssetTag})`;
   if (e.hypervisorUuid !== null && startsWithEc2(e.hypervisorUuid)) return '/sys/hypervisor/uuid starts with ec2';
   if (e.productUuid !== null && startsWithEc2(e.productUuid)) return 'DMI product_uuid starts with ec2';
   return null;

@@ -5,7 +5,13 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Ec2Evidence, ec2HostSignal, ec2Signal } from '../rig/ec2-host.js';
 
-const none: Ec2Evidence = { sysVendor: null, biosVendor: null, boardAssetTag: null, productUuid: null, hypervisorUuid: null };
+const none: Ec2Evidence = {
+  sysVendor: null,
+  biosVendor: null,
+  boardAssetTag: null,
+  productUuid: null,
+  hypervisorUuid: null,
+};
 const roots = mkdtempSync(join(tmpdir(), 'imds-fake-sys-'));
 afterAll(() => rmSync(roots, { recursive: true, force: true }));
 
@@ -34,8 +40,17 @@ describe('ec2Signal', () => {
 
   it('says no for other machines, other Xen clouds, and look-alikes', () => {
     expect(ec2Signal(none)).toBeNull();
-    expect(ec2Signal({ ...none, sysVendor: 'QEMU', biosVendor: 'SeaBIOS', productUuid: '4c4c4544-0031-3310-8052-b4c04f4d3232' })).toBeNull();
-    expect(ec2Signal({ ...none, biosVendor: 'Xen', hypervisorUuid: '9a3f2c1e-0000-0000-0000-000000000000' })).toBeNull();
+    expect(
+      ec2Signal({
+        ...none,
+        sysVendor: 'QEMU',
+        biosVendor: 'SeaBIOS',
+        productUuid: '4c4c4544-0031-3310-8052-b4c04f4d3232',
+      }),
+    ).toBeNull();
+    expect(
+      ec2Signal({ ...none, biosVendor: 'Xen', hypervisorUuid: '9a3f2c1e-0000-0000-0000-000000000000' }),
+    ).toBeNull();
     expect(ec2Signal({ ...none, sysVendor: 'Amazon EC2 compatible', boardAssetTag: 'i-xyz' })).toBeNull();
     expect(ec2Signal({ ...none, productUuid: 'not-a-uuid-ec2' })).toBeNull();
   });
@@ -45,7 +60,10 @@ describe('ec2HostSignal over a sysfs root', () => {
   it('reads DMI and hypervisor files under the given root, trimmed', () => {
     const nitro = fakeSys('nitro', { 'devices/virtual/dmi/id/sys_vendor': 'Amazon EC2\n' });
     expect(ec2HostSignal(nitro)).toMatch(/sys_vendor/);
-    const xen = fakeSys('xen', { 'hypervisor/uuid': 'ec2a8c5e-1111-2222-3333-444455556666\n', 'devices/virtual/dmi/id/bios_vendor': 'Xen\n' });
+    const xen = fakeSys('xen', {
+      'hypervisor/uuid': 'ec2a8c5e-1111-2222-3333-444455556666\n',
+      'devices/virtual/dmi/id/bios_vendor': 'Xen\n',
+    });
     expect(ec2HostSignal(xen)).toMatch(/hypervisor/);
     expect(ec2HostSignal(fakeSys('empty', {}))).toBeNull();
   });

@@ -22,8 +22,13 @@ const SYSCALL_TABLES = ['/usr/include/x86_64-linux-gnu/asm/unistd_64.h', '/usr/i
  * deny nothing more.
  */
 const UNKNOWN_TO_AL2_LIBSECCOMP = new Set([
-  'landlock_add_rule', 'landlock_create_ruleset', 'landlock_restrict_self', 'memfd_secret',
-  'pidfd_getfd', 'process_mrelease', 'quotactl_fd',
+  'landlock_add_rule',
+  'landlock_create_ruleset',
+  'landlock_restrict_self',
+  'memfd_secret',
+  'pidfd_getfd',
+  'process_mrelease',
+  'quotactl_fd',
 ]);
 
 interface Directive {
@@ -81,11 +86,17 @@ function filterWords(directives: Directive[]): { deny: boolean; names: string[] 
 function expandFilter(words: string[]): Set<string> {
   const groups = new Map<string, string[]>();
   let current = '';
-  for (const raw of execFileSync('systemd-analyze', ['syscall-filter', '--no-pager'], { encoding: 'utf8' }).split('\n')) {
+  for (const raw of execFileSync('systemd-analyze', ['syscall-filter', '--no-pager'], { encoding: 'utf8' }).split(
+    '\n',
+  )) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
-    if (!raw.startsWith(' ')) groups.set((current = line), []);
-    else groups.get(current)?.push(line);
+    if (raw.startsWith(' ')) {
+      groups.get(current)?.push(line);
+    } else {
+      current = line;
+      groups.set(current, []);
+    }
   }
   const seen = new Set<string>();
   const expand = (word: string): string[] => {
@@ -162,13 +173,18 @@ describe('Amazon Linux 2 unit (systemd 219)', () => {
     // What 219 knows of the AL2023 unit is in the AL2 unit too, unless it is one of the differences.
     const known = directivesOf219();
     const al2Keys = new Set(al2.map(key));
-    const missing = al2023.filter((d) => known.get(d.section)?.has(d.key) && !differs.has(d.key) && !al2Keys.has(key(d)));
+    const missing = al2023.filter(
+      (d) => known.get(d.section)?.has(d.key) && !differs.has(d.key) && !al2Keys.has(key(d)),
+    );
     expect(missing.map(key)).toEqual([]);
   });
 });
 
-describe('systemd-analyze verify (this host\'s systemd)', () => {
-  for (const [name, unit] of [['AL2023', AL2023_UNIT], ['AL2', AL2_UNIT]] as const) {
+describe("systemd-analyze verify (this host's systemd)", () => {
+  for (const [name, unit] of [
+    ['AL2023', AL2023_UNIT],
+    ['AL2', AL2_UNIT],
+  ] as const) {
     it(`passes the ${name} unit with nothing to say`, () => {
       // A root where ExecStart's binary exists, so verify checks the unit and not the host.
       const root = mkdtempSync(join(tmpdir(), 'imds-unit-'));

@@ -11,10 +11,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('unwritableDirectories', () => {
   it('accepts an existing directory and one that mkdir can create, creating nothing', () => {
-    expect(unwritableDirectories([
-      { key: 'logDir', path: dir },
-      { key: 'stateDir', path: join(dir, 'not/yet/there') },
-    ])).toEqual([]);
+    expect(
+      unwritableDirectories([
+        { key: 'logDir', path: dir },
+        { key: 'stateDir', path: join(dir, 'not/yet/there') },
+      ]),
+    ).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
   });
 
