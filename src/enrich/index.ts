@@ -28,7 +28,7 @@ function firstSightCgroupReader(): CgroupReader {
   try {
     own = readFileSync('/proc/self/cgroup', 'utf8');
   } catch {
-    own = '';
+    // no /proc/self/cgroup: no cgroup v1 either
   }
   if (!hasSystemdV1Hierarchy(own)) return () => null;
   return (pid) => {
