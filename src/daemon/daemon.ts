@@ -31,6 +31,16 @@ function bootId(): string {
   }
 }
 
+/** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
+function uptimeMs(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(seconds) ? Math.round(seconds * 1000) : null;
+  } catch {
+    return null;
+  }
+}
+
 function configFrom(options: RunOptions): Config {
   const overrides: Record<string, unknown> = {};
   if (options.logDir !== undefined) overrides.logDir = options.logDir;
@@ -109,7 +119,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
+      // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
+      const extra = event === 'stats' ? { interval_s: config.statsIntervalSeconds } : { uptime_ms: uptimeMs() };
+      logSink.lifecycle(event, { ...describe(), ...extra, ...c });
       writeStatusFile(config.stateDir, {
         ...describe(),
         started_at: startedAt.toISOString(),
