@@ -159,7 +159,7 @@ export class HostEvidence {
         this.earliestUptimeMs !== null
           ? `the earliest start seen was ${formatDuration(this.earliestUptimeMs / 1000)} after boot`
           : this.readiesWithoutUptime > 0
-            ? 'its ready lines carry no uptime_ms (a daemon older than this report)'
+            ? 'its ready lines carry no uptime_ms: they come from an older daemon'
             : 'no start seen';
       reasons.push({
         code: 'no_boot_from_start',
