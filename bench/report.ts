@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { CLI } from '../testbed/analyzer-process.js';
+import { CLI } from '../test/rig/analyzer-process.js';
 
 const LINES = 1_000_000;
 const FILES = 10;
