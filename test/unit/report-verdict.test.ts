@@ -74,7 +74,7 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
     ['lost-in-stats', 'lost_records', /^2 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): .* enlarge the buffer/],
     ['lost-in-stopping', 'lost_records', /^2 request records lost /],
     ['disk-full', 'lines_not_written', /^the daemon could not write 3 log lines \(disk full or write errors\): free space in the log directory/],
-    ['restart-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:05:00\.000Z \(boot b-1\) .*observe a full window after it \(--since 2026-11-20T10:05:00\.000Z\)$/],
+    ['restart-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:05:00\.000Z \(boot b-1\) .*report over a later boot, observed from its start \(--since after 2026-11-20T10:05:00\.000Z\)$/],
     ['crash-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:00:02\.000Z \(boot b-1\)/],
     ['unclassified', 'unclassified_requests', /^1 AWS-path request could not be classified as IMDSv1 or IMDSv2 .* find the program in the "unknown" group/],
   ];

@@ -2,8 +2,8 @@
 // migration report: IMDSv1 callers grouped by what an operator fixes, and the verdict,
 // per host and over all of them. Pure: lines go in one at a time (memory grows with
 // groups, hosts and daemon runs, not with lines).
-import { adviceFor } from '../advice.js';
 import type { ContainerPlacement } from '../../model/attribution.js';
+import { adviceFor } from '../advice.js';
 import type { SdkInfo } from '../sdk.js';
 import { formatDuration } from './duration.js';
 import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, plural } from './host-evidence.js';

@@ -193,7 +193,7 @@ export class HostEvidence {
       const more = gaps.length > MAX_GAPS_NAMED ? ` and ${gaps.length - MAX_GAPS_NAMED} more` : '';
       reasons.push({
         code: 'uncovered_restart',
-        message: `no daemon was capturing ${named.join(', ')}${more} (a stop or crash, then a restart on the same boot): requests then were not seen; observe a full window after it (--since ${iso(gaps.at(-1)!.toMs)})`,
+        message: `no daemon was capturing ${named.join(', ')}${more} (a stop or crash, then a restart on the same boot): requests then were not seen; report over a later boot, observed from its start (--since after ${iso(gaps.at(-1)!.toMs)})`,
       });
     }
     if (this.unknownRequests > 0) {
