@@ -100,7 +100,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
     const describe = () => ({
       boot_id: boot,
-      kernel: release(),
+      kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,
@@ -118,8 +118,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
       // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
-      const extra = event === 'stats' ? { interval_s: config.statsIntervalSeconds } : { uptime_ms: uptimeMs() };
-      logSink.lifecycle(event, { ...describe(), ...extra, ...c });
+      if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
+      else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       writeStatusFile(config.stateDir, {
         ...describe(),
         started_at: startedAt.toISOString(),

@@ -1,9 +1,12 @@
 // `imds-analyzer report` and `imds-analyzer status`.
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.js';
 import type { ReportOptions } from '../logic/report/aggregate.js';
 import { parseDuration } from '../logic/report/duration.js';
 import type { Answer } from '../logic/report/schema.js';
+import { STATUS_FILE_NAME } from '../state/status-file.js';
 import { buildReport } from './read.js';
 import { renderCsv, renderHostsCsv, renderMarkdown, renderTable } from './render.js';
 import { readStatus, renderStatus } from './status.js';
@@ -11,8 +14,6 @@ import { readStatus, renderStatus } from './status.js';
 export { type CallerGroup, type HostVerdict, type Report, reportSchema } from '../logic/report/schema.js';
 export { buildReport } from './read.js';
 
-const DEFAULT_LOG_DIR = '/var/log/imds-analyzer';
-const DEFAULT_STATE_FILE = '/run/imds-analyzer/status.json';
 const FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
 const EXIT_SAFE = 0;
 const EXIT_ERROR = 2;
@@ -43,6 +44,7 @@ export async function runReportCommand(args: string[]): Promise<number> {
         'min-observed': { type: 'string' },
         'allow-no-boot': { type: 'boolean', default: false },
         'hosts-csv': { type: 'string' },
+        config: { type: 'string' },
       },
     });
     const format = values.format as (typeof FORMATS)[number];
@@ -61,7 +63,9 @@ export async function runReportCommand(args: string[]): Promise<number> {
     if (options.sinceMs !== undefined && options.untilMs !== undefined && options.sinceMs > options.untilMs) {
       throw new Error('--since is after --until');
     }
-    const report = await buildReport(positionals.length > 0 ? positionals : [DEFAULT_LOG_DIR], options);
+    // Without inputs: the log directory the daemon is configured to write.
+    const inputs = positionals.length > 0 ? positionals : [loadConfig(values.config).logDir];
+    const report = await buildReport(inputs, options);
     if (values['hosts-csv']) writeFileSync(values['hosts-csv'], renderHostsCsv(report));
     const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
     const rendered =
@@ -82,8 +86,8 @@ export async function runReportCommand(args: string[]): Promise<number> {
 
 export async function runStatusCommand(args: string[]): Promise<number> {
   try {
-    const { values } = parseArgs({ args, options: { state: { type: 'string', default: DEFAULT_STATE_FILE } } });
-    const status = readStatus(values.state as string);
+    const { values } = parseArgs({ args, options: { state: { type: 'string' }, config: { type: 'string' } } });
+    const status = readStatus(values.state ?? join(loadConfig(values.config).stateDir, STATUS_FILE_NAME));
     process.stdout.write(renderStatus(status));
     return status.running ? EXIT_SAFE : EXIT_NOT_RUNNING;
   } catch (err) {
