@@ -120,7 +120,7 @@ function hostRow(h: HostVerdict): Cell[] {
 }
 
 function csv(columns: readonly string[], rows: Cell[][]): string {
-  return [columns.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\n') + '\n';
+  return `${[columns.join(','), ...rows.map((r) => r.map(csvField).join(','))].join('\n')}\n`;
 }
 
 export function renderCsv(report: Report): string {

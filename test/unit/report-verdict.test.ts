@@ -18,8 +18,14 @@ const LOSSY_HOST = join(FLEET, 'ip-10-0-4-11.log.gz');
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    err += String(chunk);
+    return true;
+  });
   try {
     return { code: await runReportCommand(args), out, err };
   } finally {
@@ -86,11 +92,11 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
     // no-daemon-start also lacks the boot seen from its start (it has no ready line at all).
     const expected = fixture === 'no-daemon-start' ? [code, 'no_boot_from_start'] : [code];
     expect(report.verdict.reasons.map((r) => r.code)).toEqual(expected);
-    expect(report.verdict.reasons[0]!.message).toMatch(message);
+    expect(report.verdict.reasons[0]?.message).toMatch(message);
     const shown = await table(dir);
     expect(shown.code).toBe(2);
     expect(shown.text.split('\n')[0]).toMatch(/^HttpTokens=required is safe on this host: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete: /);
-    expect(shown.text).toContain(`- ${report.verdict.reasons[0]!.message}`);
+    expect(shown.text).toContain(`- ${report.verdict.reasons[0]?.message}`);
   });
 
   it('drops the window and boot conditions only when asked, never the others', async () => {
@@ -117,7 +123,7 @@ describe('the report over a fleet (issue 15, §3)', () => {
       ['ip-10-0-4-11', null, 'ip-10-0-4-11', 'UNKNOWN', ['lost_records'], []],
       ['i-0bbbbbbbbbbbbbbb2', 'i-0bbbbbbbbbbbbbbb2', 'ip-10-0-3-9', 'YES', [], []],
     ]);
-    expect(report.hosts[1]!.reasons[0]!.message).toMatch(/^7 request records lost/);
+    expect(report.hosts[1]?.reasons[0]?.message).toMatch(/^7 request records lost/);
     expect(report.verdict.reasons.map((r) => r.message)).toEqual([
       '1 of 3 hosts: 1 program still uses IMDSv1 (1 request) (see hosts)',
       '1 of 3 hosts: records lost (see hosts)',

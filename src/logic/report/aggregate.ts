@@ -304,7 +304,7 @@ export class ReportBuilder {
         message: `no log line in the input${this.hasFilters() ? ' matches the filters' : ''}: point the report at the daemon's log directory or collected logs`,
       });
     } else if (hosts.length === 1) {
-      reasons.push(...hosts[0]!.reasons);
+      reasons.push(...hosts.flatMap((h) => h.reasons));
     } else {
       const byCode = new Map<ReasonCode, string[]>();
       for (const h of hosts) for (const r of h.reasons) appendTo(byCode, r.code, h.host);

@@ -137,10 +137,10 @@ export class HostEvidence {
     const gaps: Array<{ boot: string; fromMs: number; toMs: number }> = [];
     for (const [boot, runs] of byBoot) {
       runs.sort((a, b) => a.firstMs - b.firstMs);
-      for (let i = 1; i < runs.length; i++) {
-        const next = runs[i]!;
-        if (next.continuedReadies === 0) gaps.push({ boot, fromMs: runs[i - 1]!.lastMs, toMs: next.firstMs });
-      }
+      runs.forEach((next, i) => {
+        const previous = runs[i - 1];
+        if (previous && next.continuedReadies === 0) gaps.push({ boot, fromMs: previous.lastMs, toMs: next.firstMs });
+      });
     }
     return gaps.sort((a, b) => a.fromMs - b.fromMs);
   }
@@ -188,12 +188,13 @@ export class HostEvidence {
       });
     }
     const gaps = this.uncoveredGaps();
-    if (gaps.length > 0) {
+    const lastGap = gaps.at(-1);
+    if (lastGap) {
       const named = gaps.slice(0, MAX_GAPS_NAMED).map((g) => `${iso(g.fromMs)} .. ${iso(g.toMs)} (boot ${g.boot})`);
       const more = gaps.length > MAX_GAPS_NAMED ? ` and ${gaps.length - MAX_GAPS_NAMED} more` : '';
       reasons.push({
         code: 'uncovered_restart',
-        message: `no daemon was capturing ${named.join(', ')}${more} (a stop or crash, then a restart on the same boot): requests then were not seen; report over a later boot, observed from its start (--since after ${iso(gaps.at(-1)!.toMs)})`,
+        message: `no daemon was capturing ${named.join(', ')}${more} (a stop or crash, then a restart on the same boot): requests then were not seen; report over a later boot, observed from its start (--since after ${iso(lastGap.toMs)})`,
       });
     }
     if (this.unknownRequests > 0) {
