@@ -36,7 +36,10 @@ export function expandInputs(inputs: string[]): string[] {
 export const MAX_LINE_CHARS = 8 * 1048576;
 const OVERSIZED_LINE = '(a line longer than MAX_LINE_CHARS, skipped)';
 
-/** Lines of a file (gzip when named *.gz, as rotated logs and CloudWatch Logs export objects are); a CR before the LF is dropped, a last line without LF is kept. */
+/**
+ * Lines of a file (gzip when named *.gz, as rotated logs and CloudWatch Logs export objects are);
+ * a CR before the LF is dropped, a last line without LF is kept.
+ */
 export async function* readLines(file: string): AsyncGenerator<string> {
   const raw = createReadStream(file);
   let input: NodeJS.ReadableStream = raw;
@@ -74,8 +77,9 @@ export async function* readLines(file: string): AsyncGenerator<string> {
 
 /**
  * The report over files and directories (any directory: the daemon's, a fixture's, a fleet's
- * collected logs or CloudWatch Logs export, in any mix). A file that cannot be read to its end (a gzip cut short while it was being
- * rotated, a permission error) keeps the lines read before the failure and adds a warning.
+ * collected logs or CloudWatch Logs export, in any mix). A file that cannot be read to its end
+ * (a gzip cut short while it was being rotated, a permission error) keeps the lines read before
+ * the failure and adds a warning.
  */
 export async function buildReport(inputs: string[], options: ReportOptions = {}): Promise<Report> {
   const builder = new ReportBuilder(options);
