@@ -1,10 +1,10 @@
 // The daemon's lifecycle: config, single instance, log sink, attach, READY, stats,
 // watchdog, and a shutdown that loses nothing that reached the buffer.
-import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
+import { readHostIdentity } from '../enrich/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { createNotifier } from './notify.js';
@@ -22,14 +22,6 @@ export interface RunOptions {
 
 const OBJECT_PATH = fileURLToPath(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url));
 const SHUTDOWN_DEADLINE_MS = 4500;
-
-function bootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 function configFrom(options: RunOptions): Config {
   const overrides: Record<string, unknown> = {};
@@ -61,7 +53,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   }
   installTestHooks();
   const notifier = createNotifier();
-  const boot = bootId();
+  // Read once: neither changes while the daemon runs.
+  const identity = readHostIdentity();
   let sink: LogSink | null = null;
   let capture: Capture | null = null;
   try {
@@ -71,6 +64,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       console: config.console,
       level: config.logLevel,
       hostname: hostname(),
+      identity,
     });
     const logSink = sink;
     const pipeline = new Pipeline(config, logSink);
@@ -90,8 +84,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const running = capture;
     running.start();
 
+    // instance_id and boot_id are on every line already (the sink's base fields).
     const describe = () => ({
-      boot_id: boot,
       kernel: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
@@ -111,6 +105,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       const c = counters();
       logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
       writeStatusFile(config.stateDir, {
+        ...identity,
         ...describe(),
         started_at: startedAt.toISOString(),
         counters: c,

@@ -10,6 +10,8 @@ import { bootTimeMs, readProc } from './proc.js';
 import { type ProcessEntry, ProcessTable } from './process-table.js';
 import { UserNames } from './users.js';
 
+export { readHostIdentity } from './host-identity.js';
+
 export interface ProcessFields {
   pid: number | null;
   tid: number | null;
