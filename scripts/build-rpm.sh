@@ -199,6 +199,7 @@ if [ -n "$bundle_libbpf" ]; then install -D -m 0755 "$bundle_libbpf" "$src/lib/l
 cp "$repo/packaging/rpm/imds-analyzer.sh" "$repo/packaging/rpm/config.json" \
   "$repo/packaging/rpm/50-imds-analyzer.preset" "$unit" "$repo/LICENSE" "$src/"
 cp "$repo/docs/"*.md "$src/doc/"
+cp -R "$repo/packaging/fleet" "$src/fleet"
 if [ -f "$repo/README.md" ]; then cp "$repo/README.md" "$src/doc/"; fi
 chmod -R u=rwX,go=rX "$src"
 

@@ -14,6 +14,7 @@ import {
   readlinkSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -26,6 +27,7 @@ import { configSchema, DEFAULT_CONFIG } from '../../src/config/index.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const APP_DIR = '/usr/lib/imds-analyzer';
+const SHARE_DIR = '/usr/share/imds-analyzer';
 const UNIT = '/usr/lib/systemd/system/imds-analyzer.service';
 /** Where `systemctl enable` puts the link: the target named by the unit's WantedBy=. */
 function wantsLink(): string {
@@ -241,6 +243,24 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         `${APP_DIR}/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node`,
         `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
       ]);
+    });
+
+    it('ships the fleet files (docs/fleet.md) under /usr/share/imds-analyzer, as they are in the tree', () => {
+      const fleet = join(REPO, 'packaging/fleet');
+      const inTree = readdirSync(fleet, { recursive: true, encoding: 'utf8' })
+        .filter((name) => statSync(join(fleet, name)).isFile())
+        .map((name) => `${SHARE_DIR}/${name}`)
+        .sort();
+      expect(inTree).toEqual(expect.arrayContaining([`${SHARE_DIR}/cloudwatch-agent.json`, `${SHARE_DIR}/fluent-bit.conf`]));
+      for (const rpm of [al2023, al2]) {
+        const listed = run('rpm', ['-qpl', rpm]).trim().split('\n');
+        expect(listed.filter((path) => path.startsWith(`${SHARE_DIR}/`) && !path.endsWith('/insights-queries')).sort()).toEqual(inTree);
+        for (const path of inTree) {
+          expect(packagedText(rpm, path), path).toBe(readFileSync(join(fleet, path.slice(SHARE_DIR.length + 1)), 'utf8'));
+        }
+      }
+      const byPath = new Map(packagedFiles(al2023).map((file) => [file.path, file]));
+      for (const path of inTree) expect(byPath.get(path), path).toMatchObject({ mode: S_IFREG | 0o644, user: 'root', group: 'root' });
     });
 
     it('records the Node.js major the sd-notify addon was built for', () => {
