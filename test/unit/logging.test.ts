@@ -72,7 +72,8 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Writes request lines of about 1 KiB until `bytes`, yielding so rotations happen as in the daemon. */
 async function writeBytes(s: LogSink, bytes: number, onBatch?: () => void): Promise<number> {
-  const padding = 'x'.repeat(800);
+  // With pino's fields, timestamp, instance_id and boot_id the line is about 1.3 KiB.
+  const padding = 'x'.repeat(685);
   let lines = 0;
   for (let written = 0; written < bytes; written += 1024) {
     s.request({ ...requestLine('v2', lines), advice: padding });
