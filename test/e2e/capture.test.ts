@@ -21,8 +21,8 @@ import {
   nodeKeepAliveV2ThenV1,
   nodeSplitTokenV2,
   pythonUrllibV1,
-} from '../../src/testbed/index.js';
-import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../../src/testbed/analyzer-process.js';
+} from '../rig/index.js';
+import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
 import { readHostIdentity } from '../../src/enrich/index.js';
 import { createLogSink } from '../../src/logging/index.js';
 import { INSIGHTS_FIELD_LIMIT, flattenedFields, queryFieldNames } from '../helpers/insights.js';

@@ -1,6 +1,6 @@
 // The largest request line the daemon can write, built by the real line builder: every bound
 // reached, every optional object present, ISO-looking strings wherever a process chooses text.
-import type { Attribution } from '../../src/enrich/index.js';
+import type { Attribution } from '../../src/model/attribution.js';
 import type { ObservedRequest } from '../../src/logic/connections.js';
 import { buildRequestLine } from '../../src/logic/request-line.js';
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv from 'ajv-draft-04';
+import AjvDraft04 from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogSink } from '../../src/logging/index.js';
 import { flattenedFields, queryFieldNames } from '../helpers/insights.js';
@@ -63,7 +63,8 @@ describe('cloudwatch-agent.json', () => {
   it("is valid against the agent's own schema", () => {
     expect(existsSync(AGENT_SCHEMA), `${AGENT_SCHEMA} (shared/ beside the checkout)`).toBe(true);
     const schema = JSON.parse(readFileSync(AGENT_SCHEMA, 'utf8')) as object;
-    const ajv = new Ajv({ strict: false, allErrors: true });
+    // A CommonJS module: its class is the default export's `default`.
+    const ajv = new AjvDraft04.default({ strict: false, allErrors: true });
     const validate = ajv.compile(schema);
     const valid = validate(agentConfig());
     expect(validate.errors ?? []).toEqual([]);
