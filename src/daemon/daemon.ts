@@ -84,7 +84,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
     // instance_id and boot_id are on every line already (the sink's base fields).
     const describe = () => ({
-      kernel: release(),
+      kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,

@@ -1,6 +1,7 @@
 // The `imds_request` log line (contract: docs/architecture.md), assembled from what
 // the connection tracker observed and what enrichment found.
 import type { AncestorFields, Attribution } from '../model/attribution.js';
+import type { RequestLine } from '../model/log-line.js';
 import { adviceFor } from './advice.js';
 import type { ObservedRequest } from './connections.js';
 import type { Fallback } from './fallback.js';
@@ -36,7 +37,12 @@ function boundedAncestors(ancestors: readonly AncestorFields[], truncated: strin
   });
 }
 
-export function buildRequestLine(observed: ObservedRequest, who: Attribution, fallback: Fallback | null, requestTime: string) {
+export function buildRequestLine(
+  observed: ObservedRequest,
+  who: Attribution,
+  fallback: Fallback | null,
+  requestTime: string,
+): RequestLine {
   const { request, classification } = observed;
   const sdk = sdkFromUserAgent(request.userAgent);
   const truncated = [...request.truncated.map((f) => `request.${f}`), ...who.truncated];
@@ -46,7 +52,7 @@ export function buildRequestLine(observed: ObservedRequest, who: Attribution, fa
   if (cmdline.cut) truncated.push('process.cmdline');
   const ancestors = boundedAncestors(who.ancestors, truncated);
   return {
-    event: 'imds_request' as const,
+    event: 'imds_request',
     imds_version: classification.imds_version,
     aws_api: classification.aws_api,
     request: {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLineSchema, statusDocumentSchema } from '../../src/model/log-line.js';
 import {
   type Client,
   type Testbed,
@@ -222,6 +223,14 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
       const unknown = queryFieldNames(readFileSync(join(queries, name), 'utf8')).filter((f) => !fields.has(f));
       expect(unknown, name).toEqual([]);
     }
+  });
+
+  it('every line the daemon wrote, and its status.json, follow the log contract', () => {
+    const lines = daemon.lines();
+    expect(lines.length).toBeGreaterThan(2000);
+    for (const line of lines) expect(logLineSchema.safeParse(line).error?.issues ?? [], JSON.stringify(line).slice(0, 300)).toEqual([]);
+    const status = JSON.parse(readFileSync(join(daemon.stateDir, 'status.json'), 'utf8')) as unknown;
+    expect(statusDocumentSchema.safeParse(status).error?.issues ?? []).toEqual([]);
   });
 });
 
