@@ -1,5 +1,6 @@
 // The daemon's lifecycle: config, single instance, log sink, attach, READY, stats,
 // watchdog, and a shutdown that loses nothing that reached the buffer.
+import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
@@ -21,6 +22,16 @@ export interface RunOptions {
 
 const OBJECT_PATH = fileURLToPath(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url));
 const SHUTDOWN_DEADLINE_MS = 4500;
+
+/** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
+function uptimeMs(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(seconds) ? Math.round(seconds * 1000) : null;
+  } catch {
+    return null;
+  }
+}
 
 function configFrom(options: RunOptions): Config {
   const overrides: Record<string, unknown> = {};
@@ -101,7 +112,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
+      // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
+      if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
+      else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       writeStatusFile(config.stateDir, {
         ...identity,
         ...describe(),

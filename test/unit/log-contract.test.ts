@@ -44,7 +44,7 @@ describe('log contract', () => {
       level: 'info',
       identity: { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' },
     });
-    sink.lifecycle('ready', { ...description, ...counters });
+    sink.lifecycle('ready', { ...description, ...counters, uptime_ms: 6400 });
     sink.request(requestLine());
     sink.request({ ...requestLine(), container: { runtime: 'kubernetes', id: 'c'.repeat(64), pod_uid: 'p-1', pid: 9 } });
     sink.lifecycle('stats', { ...description, ...counters, interval_s: 60 });
