@@ -2,7 +2,7 @@
 // imds-analyzer, and the size of its log directory.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isRunningAnalyzer } from '../daemon/instance-lock.js';
 
 const count = z.number().int().nonnegative();

@@ -1,7 +1,7 @@
 // Configuration of the test IMDS server. The server takes it as one JSON argument
 // (`--config '<json>'`); the testbed builds it. Unknown keys are rejected so a typo in a
 // test never silently runs against the defaults.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const IMDS_IPV4 = '169.254.169.254';
 export const IMDS_IPV6 = 'fd00:ec2::254';
