@@ -88,9 +88,10 @@ unit="$repo/packaging/systemd/imds-analyzer.service"
 [ -f "$repo/bpf/imds_analyzer.bpf.o" ] || die "bpf/imds_analyzer.bpf.o is missing (npm run build:bpf)"
 version=$(node -p "require('$repo/package.json').version")
 
+strip=strip
 case "$rpm_arch" in
-  x86_64) node_arch=x64 strip=strip ;;
-  aarch64) node_arch=arm64 strip=strip ;;
+  x86_64) node_arch=x64 ;;
+  aarch64) node_arch=arm64 ;;
   *) die "unknown --arch '$rpm_arch' (x86_64 or aarch64)" ;;
 esac
 koffi_platform=linux_$node_arch
@@ -164,7 +165,8 @@ echo "build-rpm: bundling the app" >&2
 mkdir -p "$work/build/scripts"
 cp -R "$repo/src" "$repo/package.json" "$repo/package-lock.json" "$work/build/"
 cp "$repo/scripts/bundle.mjs" "$work/build/scripts/"
-(cd "$work/build" && npm ci "${npm_quiet[@]}" >&2 && node scripts/bundle.mjs)
+# --ignore-scripts: the bundle needs no native addon built (esbuild's binary is its own package).
+(cd "$work/build" && npm ci --ignore-scripts "${npm_quiet[@]}" >&2 && node scripts/bundle.mjs)
 
 echo "build-rpm: installing koffi and sd-notify for Node.js $node_major on $rpm_arch" >&2
 src="$work/imds-analyzer-$version"
