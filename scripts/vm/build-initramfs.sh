@@ -78,6 +78,11 @@ build_base_arm64() {
     "${python_excludes[@]}" -cf - . | tar -C "$dir" -xf -
   mkdir -p "$dir"/{usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,var/tmp}
   install -m 0755 "$nodedir/bin/node" "$dir/usr/bin/node"
+  # /lib must be a real directory: the modules layer unpacks lib/modules/ over it, and the
+  # kernel's unpacker replaces a symlink by a directory. The loader's path goes in it.
+  rm "$dir/lib" && mkdir "$dir/lib"
+  ln -s ../usr/lib/aarch64-linux-gnu "$dir/lib/aarch64-linux-gnu"
+  ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$dir/lib/ld-linux-aarch64.so.1"
   finish_base "$dir"
 }
 
