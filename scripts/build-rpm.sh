@@ -204,6 +204,8 @@ prune_node_modules "$app/node_modules"
 # line would only pick whichever node is first on PATH. Replaced, not removed: the source map's
 # lines stay right.
 sed -i '1s|^#!.*|// started by /usr/bin/imds-analyzer with the node it was built for|' "$app/bundle/imds-analyzer.mjs"
+# esbuild marks a file with a #! line executable; the package's JavaScript is read, not run.
+chmod 0644 "$app/bundle/"*
 if [ "$cross" = 0 ]; then
   (cd "$app" && "$check_node" -e "require('sd-notify')") || die "the sd-notify addon does not load in $check_node"
 fi
