@@ -10,6 +10,8 @@ packages=(
   systemd-container debootstrap           # the nspawn boot test
   rpm rpmlint                             # the RPM
   qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu
+  qemu-system-arm g++-aarch64-linux-gnu   # its arm64 row; the aarch64 RPM's sd-notify addon
+  qemu-user-static file                   # running and checking arm64 binaries on this host
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 // imds-analyzer command line: parses arguments and hands over to the command's room.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { appFile } from '../daemon/app-files.js';
 
 const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
 
@@ -26,7 +27,7 @@ Exit status of run: 0 clean stop, 1 failure, 78 bad configuration.
 `;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(appFile('package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;

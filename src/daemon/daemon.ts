@@ -2,12 +2,12 @@
 // watchdog, and a shutdown that loses nothing that reached the buffer.
 import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { readHostIdentity } from '../enrich/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from '../state/instance-lock.js';
+import { appFile } from './app-files.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
 import { writeStatusFile } from '../state/status-file.js';
@@ -20,7 +20,7 @@ export interface RunOptions {
   version: string;
 }
 
-const OBJECT_PATH = fileURLToPath(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url));
+const OBJECT_PATH = appFile('bpf', 'imds_analyzer.bpf.o');
 const SHUTDOWN_DEADLINE_MS = 4500;
 
 /** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */

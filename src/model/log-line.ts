@@ -2,7 +2,7 @@
 // `imds_request` line, the lifecycle lines (ready, stats, stopping, error) and status.json.
 // The writer is typed by these schemas; readers parse with them; docs/architecture.md lists
 // every field (test/unit/log-contract.test.ts holds all three together).
-import { z } from 'zod';
+import * as z from 'zod';
 import { IMDS_VERSIONS } from './imds.js';
 
 const count = z.number().int().nonnegative();
