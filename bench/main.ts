@@ -96,7 +96,13 @@ function notifyListener(path: string): { child: ChildProcess; bound: Promise<voi
   return { child, bound, next };
 }
 
-async function timeToReady(rounds: number): Promise<Row> {
+/** What starts the daemon: node with its arguments and the entry script (dist/ or a bundle). */
+interface Launch {
+  nodeArgs: string[];
+  cli: string;
+}
+
+async function timeToReady(rounds: number, launch: Launch): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-ready-'));
   const socketPath = join(dir, 'notify.sock');
   const listener = notifyListener(socketPath);
@@ -112,7 +118,7 @@ async function timeToReady(rounds: number): Promise<Row> {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ stateDir: state, logDir: join(dir, `logs-${i}`) }));
     const readyAt = listener.next();
     const start = process.hrtime.bigint();
-    const daemon = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.json')], {
+    const daemon = spawn(process.execPath, [...launch.nodeArgs, launch.cli, 'run', '--config', join(dir, 'config.json')], {
       env: { ...process.env, ...PRODUCTION_ENV, NOTIFY_SOCKET: socketPath },
       stdio: 'ignore',
     });
@@ -346,7 +352,15 @@ async function captureAndMemory(durationS: number): Promise<Row[]> {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
+    options: {
+      json: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      // Time to READY=1 of another build: e.g. --cli bundle/imds-analyzer.mjs --node-arg=--enable-source-maps
+      // (as the package starts it), or an unpacked RPM's /usr/lib/imds-analyzer/bundle/imds-analyzer.mjs.
+      cli: { type: 'string', default: CLI },
+      'node-arg': { type: 'string', multiple: true, default: [] },
+      'ready-only': { type: 'boolean', default: false },
+    },
   });
   if (process.getuid?.() !== 0) {
     process.stderr.write('bench: run as root\n');
@@ -355,10 +369,12 @@ async function main(): Promise<number> {
   const quick = values.quick === true;
   const rows: Row[] = [];
   log('time to ready...');
-  rows.push(await timeToReady(quick ? 3 : 10));
-  log('kernel cost and loopback rate...');
-  rows.push(...(await kernelCostAndLoopback(quick ? 2 : 7)));
-  rows.push(...(await captureAndMemory(quick ? 10 : 30)));
+  rows.push(await timeToReady(quick ? 3 : 10, { cli: values.cli, nodeArgs: values['node-arg'] }));
+  if (!values['ready-only']) {
+    log('kernel cost and loopback rate...');
+    rows.push(...(await kernelCostAndLoopback(quick ? 2 : 7)));
+    rows.push(...(await captureAndMemory(quick ? 10 : 30)));
+  }
 
   const width = Math.max(...rows.map((r) => r.measure.length));
   const lines = rows.map((r) => `${r.measure.padEnd(width)}  ${r.pass === null ? '    ' : r.pass ? 'PASS' : 'MISS'}  ${r.value}  [target ${r.target}]`);

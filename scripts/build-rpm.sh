@@ -2,27 +2,27 @@
 # Builds the imds-analyzer RPM for Amazon Linux 2023 or Amazon Linux 2 into dist-rpm/.
 #
 #   scripts/build-rpm.sh [--target al2023|al2] [--release N] [--node-major N | --nodedir DIR]
-#                        [--bundle-node PATH] [--bundle-libbpf PATH]
+#                        [--bundle-node PATH] [--bundle-libbpf PATH] [--arch x86_64|aarch64]
 #
-# The working tree is only read: the app is compiled and its production node_modules are
-# installed in a private work directory, then rpmbuild runs with a private _topdir there.
-# The RPM is for the architecture of this host (x86_64 or aarch64: build arm64 RPMs on an
-# arm64 host; koffi and sd-notify are native code).
+# The working tree is only read: the app is bundled (scripts/bundle.mjs: one ES module and its
+# source map) and the two native modules it keeps outside, koffi and sd-notify, are installed
+# in a private work directory, then rpmbuild runs with a private _topdir there.
+# --arch defaults to this host's. An aarch64 (Graviton) RPM built on x86_64 gets koffi's arm64
+# package and an sd-notify addon cross-compiled by scripts/cross-node-modules.sh.
 #
 # Native addons: koffi ships prebuilt N-API binaries (any Node.js major works); sd-notify is
 # compiled against the V8 API, so it only loads in the Node.js major whose headers built it.
 # The headers come from --nodedir DIR (a Node.js install prefix with include/node), else, with
 # --node-major N, from the npm registry's repackaged official build node-linux-<arch>@N (cached
-# in $NODE_CACHE), else from the prefix of --bundle-node. AL2023 defaults to --node-major 22.
+# in $IMDS_ANALYZER_NODE_CACHE by scripts/fetch-node.sh), else from the prefix of --bundle-node.
+# AL2023 defaults to --node-major 22.
 # The addon is loaded once with that prefix's bin/node (or the bundled node) to prove the match.
 # The major becomes the package's nodejsNN requirement and is recorded in
 # /usr/lib/imds-analyzer/build-info.json.
 set -euo pipefail
 
-NODE_CACHE=${IMDS_ANALYZER_NODE_CACHE:-/var/cache/imds-analyzer}
-
 usage() {
-  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 die() {
@@ -36,6 +36,11 @@ bundle_node=
 bundle_libbpf=
 nodedir=
 node_major=
+case "$(uname -m)" in
+  x86_64) rpm_arch=x86_64 ;;
+  aarch64) rpm_arch=aarch64 ;;
+  *) die "unsupported build architecture $(uname -m)" ;;
+esac
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) target=${2:?}; shift 2 ;;
@@ -44,6 +49,7 @@ while [ $# -gt 0 ]; do
     --bundle-libbpf) bundle_libbpf=${2:?}; shift 2 ;;
     --nodedir) nodedir=${2:?}; shift 2 ;;
     --node-major) node_major=${2:?}; shift 2 ;;
+    --arch) rpm_arch=${2:?}; shift 2 ;;
     -h | --help) usage ;;
     *) echo "build-rpm: unknown argument: $1" >&2; usage ;;
   esac
@@ -86,28 +92,22 @@ esac
 [ -f "$repo/bpf/imds_analyzer.bpf.o" ] || die "bpf/imds_analyzer.bpf.o is missing (npm run build:bpf)"
 version=$(node -p "require('$repo/package.json').version")
 
-case "$(uname -m)" in
+strip=strip
+case "$rpm_arch" in
   x86_64) node_arch=x64 ;;
   aarch64) node_arch=arm64 ;;
-  *) die "unsupported build architecture $(uname -m)" ;;
+  *) die "unknown --arch '$rpm_arch' (x86_64 or aarch64)" ;;
 esac
 koffi_platform=linux_$node_arch
-
-# A Node.js N install prefix from the npm registry (headers and bin/node), fetched once.
-fetch_node_prefix() {
-  local major=$1 cache="$NODE_CACHE/node-$1-linux-$node_arch"
-  if [ ! -f "$cache/package/include/node/node_version.h" ]; then
-    echo "build-rpm: fetching Node.js $major headers (npm: node-linux-$node_arch@$major) into $cache" >&2
-    rm -rf "$cache" && mkdir -p "$cache"
-    (cd "$cache" && npm pack "node-linux-$node_arch@$major" --silent --prefer-offline >tarball.name &&
-      tar -xzf "$(cat tarball.name)" && rm "$(cat tarball.name)" tarball.name) ||
-      die "cannot fetch node-linux-$node_arch@$major from the npm registry"
-  fi
-  echo "$cache/package"
-}
+cross=0
+if [ "$rpm_arch" != "$(uname -m)" ]; then
+  [ "$rpm_arch" = aarch64 ] || die "cross-building is only from x86_64 to aarch64"
+  [ -z "$bundle_node" ] || die "--bundle-node is not for a cross-built RPM"
+  cross=1 strip=aarch64-linux-gnu-strip
+fi
 
 if [ -z "$nodedir" ] && [ -n "$node_major" ]; then
-  nodedir=$(fetch_node_prefix "$node_major")
+  nodedir=$("$repo/scripts/fetch-node.sh" "$node_major" "$node_arch") || die "no Node.js $node_major for $node_arch"
 elif [ -z "$nodedir" ]; then
   [ -n "$bundle_node" ] || die "say which Node.js to build for: --node-major N or --nodedir DIR"
   nodedir=$(dirname "$(dirname "$bundle_node")")
@@ -119,11 +119,14 @@ header_major=$(awk '$2 == "NODE_MAJOR_VERSION" { print $3 }' "$version_header")
 [ -z "$node_major" ] || [ "$node_major" = "$header_major" ] ||
   die "--node-major $node_major but the headers in $nodedir are Node.js $header_major"
 node_major=$header_major
-# The node that proves the addon loads: the bundled one, else the headers' own.
+# The node that proves the addon loads: the bundled one, else the headers' own. A cross
+# build proves it under qemu-user instead (scripts/cross-node-modules.sh).
 check_node=${bundle_node:-$nodedir/bin/node}
-[ -x "$check_node" ] || die "no $check_node to check the sd-notify addon with"
-check_major=$("$check_node" -p 'process.versions.node.split(".")[0]') || die "$check_node does not run on this build host"
-[ "$check_major" = "$node_major" ] || die "$check_node is Node.js $check_major but the headers in $nodedir are $node_major"
+if [ "$cross" = 0 ]; then
+  [ -x "$check_node" ] || die "no $check_node to check the sd-notify addon with"
+  check_major=$("$check_node" -p 'process.versions.node.split(".")[0]') || die "$check_node does not run on this build host"
+  [ "$check_major" = "$node_major" ] || die "$check_node is Node.js $check_major but the headers in $nodedir are $node_major"
+fi
 
 # Leaves what runs: this platform's glibc koffi binary, the stripped sd-notify addon and the
 # JavaScript. Tests, docs, CI files, type declarations and native build inputs go.
@@ -141,7 +144,7 @@ prune_node_modules() {
   mv "$addon" "$work/notify.node"
   rm -rf "$modules/sd-notify/build"
   install -D -m 0755 "$work/notify.node" "$addon"
-  strip --strip-unneeded "$addon"
+  "$strip" --strip-unneeded "$addon"
 
   find "$modules" -mindepth 1 -type d \( -name test -o -name tests -o -name __tests__ -o -name benchmarks \
     -o -name examples -o -name docs -o -name doc -o -name vendor -o -name '.*' \) -prune -exec rm -rf {} +
@@ -162,27 +165,54 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/imds-analyzer-rpm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 npm_quiet=(--no-audit --no-fund --prefer-offline --loglevel=error)
 
-echo "build-rpm: compiling the app" >&2
-mkdir -p "$work/build"
-cp -R "$repo/src" "$repo/package.json" "$repo/package-lock.json" "$repo/tsconfig.json" "$work/build/"
-(cd "$work/build" && npm ci "${npm_quiet[@]}" >&2 && npm run --silent build >&2)
+echo "build-rpm: bundling the app" >&2
+mkdir -p "$work/build/scripts"
+cp -R "$repo/src" "$repo/package.json" "$repo/package-lock.json" "$work/build/"
+cp "$repo/scripts/bundle.mjs" "$work/build/scripts/"
+# --ignore-scripts: the bundle needs no native addon built (esbuild's binary is its own package).
+(cd "$work/build" && npm ci --ignore-scripts "${npm_quiet[@]}" >&2 && node scripts/bundle.mjs)
 
-echo "build-rpm: installing production node_modules for Node.js $node_major" >&2
+echo "build-rpm: installing koffi and sd-notify for Node.js $node_major on $rpm_arch" >&2
 src="$work/imds-analyzer-$version"
 app="$src/app"
 mkdir -p "$app/bpf" "$src/doc"
-cp "$repo/package.json" "$repo/package-lock.json" "$app/"
-(cd "$app" && npm ci --omit=dev --nodedir="$nodedir" "${npm_quiet[@]}" >&2)
+if [ "$cross" = 1 ]; then
+  "$repo/scripts/cross-node-modules.sh" "$nodedir" "$app" >&2
+else
+  cp "$repo/package.json" "$repo/package-lock.json" "$app/"
+  (cd "$app" && npm ci --omit=dev --nodedir="$nodedir" "${npm_quiet[@]}" >&2)
+fi
+# Everything else is in the bundle: keep only the external modules and what they depend on
+# (installed ones: koffi's other platforms were never installed).
+node -e '
+  const { existsSync, readFileSync } = require("node:fs");
+  const [modules, ...wanted] = process.argv.slice(1);
+  const keep = new Set();
+  for (const name of wanted) {
+    if (keep.has(name) || !existsSync(`${modules}/${name}/package.json`)) continue;
+    keep.add(name);
+    const pkg = JSON.parse(readFileSync(`${modules}/${name}/package.json`, "utf8"));
+    wanted.push(...Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }));
+  }
+  console.log([...keep].join("\n"));
+' "$app/node_modules" koffi sd-notify >"$work/externals"
+for dir in "$app"/node_modules/[!@]* "$app"/node_modules/@*/*; do
+  if [ -d "$dir" ] && ! grep -qxF "${dir#"$app"/node_modules/}" "$work/externals"; then rm -rf "$dir"; fi
+done
 rm "$app/package-lock.json"
-cp -R "$work/build/dist" "$app/dist"
+cp -R "$work/build/bundle" "$app/bundle"
 cp "$repo/bpf/imds_analyzer.bpf.o" "$app/bpf/"
 
 prune_node_modules "$app/node_modules"
-find "$app/dist" -name '*.map' -delete
-# The package starts its scripts with an explicit node (launcher, unit): a `#!/usr/bin/env node`
-# line would only pick whichever node is first on PATH. Replaced, not removed: line numbers stay.
-find "$app/dist" -name '*.js' -exec sed -i '1s|^#!.*|// started by /usr/bin/imds-analyzer with the node it was built for|' {} +
-(cd "$app" && "$check_node" -e "require('sd-notify')") || die "the sd-notify addon does not load in $check_node"
+# The package starts the bundle with an explicit node (launcher, unit): a `#!/usr/bin/env node`
+# line would only pick whichever node is first on PATH. Replaced, not removed: the source map's
+# lines stay right.
+sed -i '1s|^#!.*|// started by /usr/bin/imds-analyzer with the node it was built for|' "$app/bundle/imds-analyzer.mjs"
+# esbuild marks a file with a #! line executable; the package's JavaScript is read, not run.
+chmod 0644 "$app/bundle/"*
+if [ "$cross" = 0 ]; then
+  (cd "$app" && "$check_node" -e "require('sd-notify')") || die "the sd-notify addon does not load in $check_node"
+fi
 bundle_node_flag=$([ -n "$bundle_node" ] && echo 1 || echo 0)
 bundle_libbpf_flag=$([ -n "$bundle_libbpf" ] && echo 1 || echo 0)
 node -e '
@@ -203,6 +233,7 @@ if [ -n "$bundle_libbpf" ]; then install -D -m 0755 "$bundle_libbpf" "$src/lib/l
 cp "$repo/packaging/rpm/imds-analyzer.sh" "$repo/packaging/rpm/config.json" \
   "$repo/packaging/rpm/50-imds-analyzer.preset" "$unit" "$repo/LICENSE" "$src/"
 cp "$repo/docs/"*.md "$src/doc/"
+cp -R "$repo/packaging/fleet" "$src/fleet"
 if [ -f "$repo/README.md" ]; then cp "$repo/README.md" "$src/doc/"; fi
 chmod -R u=rwX,go=rX "$src"
 
@@ -210,7 +241,7 @@ echo "build-rpm: running rpmbuild ($target, Node.js $node_major, release $releas
 top="$work/rpmbuild"
 mkdir -p "$top/SOURCES" "$top/SPECS"
 tar -C "$work" --owner=0 --group=0 -cf "$top/SOURCES/imds-analyzer-$version.tar" "imds-analyzer-$version"
-rpmbuild -bb --quiet \
+rpmbuild -bb --quiet --target "$rpm_arch" \
   --define "_topdir $top" \
   --define "packager imds-analyzer maintainers <imds-analyzer@users.noreply.github.com>" \
   --define "imds_version $version" \

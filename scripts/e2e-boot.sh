@@ -8,12 +8,23 @@
 # under systemd-analyze, that a stop loses no line, and that the watchdog restarts a
 # daemon whose event loop is stuck. Prints the measured numbers. Needs root.
 #
-#   scripts/e2e-boot.sh [--install rpm|copy]
+#   scripts/e2e-boot.sh [--flavour al2023|al2] [--install rpm|copy]
+#     al2023  (default) the Amazon Linux 2023 package: runs /usr/bin/node-22, installed in the
+#             root from the npm registry's Node.js 22 (scripts/fetch-node.sh)
+#     al2     the Amazon Linux 2 package: bundles this host's Node.js and libbpf
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 install_mode=rpm
-[[ ${1:-} == --install ]] && install_mode=${2:?--install needs rpm or copy}
+flavour=al2023
+while (($#)); do
+  case $1 in
+    --install) install_mode=${2:?--install needs rpm or copy}; shift 2 ;;
+    --flavour) flavour=${2:?--flavour needs al2023 or al2}; shift 2 ;;
+    *) echo "e2e-boot: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[[ $flavour == al2023 || $flavour == al2 ]] || { echo "e2e-boot: unknown flavour '$flavour'" >&2; exit 2; }
 
 fail() { echo "e2e-boot: FAIL: $*" >&2; exit 1; }
 note() { echo "e2e-boot: $*" >&2; }
@@ -36,19 +47,32 @@ trap cleanup EXIT
 mkdir -p "$work"/{upper,work,merged}
 mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$merged"
 
+# The flavour's RPM of the given release, into dist-rpm/.
+build_rpm() {
+  if [[ $flavour == al2023 ]]; then
+    bash scripts/build-rpm.sh --target al2023 --release "$1" >&2
+  else
+    bash scripts/build-rpm.sh --target al2 --release "$1" --bundle-node "$(command -v node)" \
+      --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
+  fi
+}
+
 install_payload() {
   if [[ $install_mode == rpm ]]; then
-    # Amazon Linux 2 flavour: bundles this host's Node.js and libbpf, so the Debian root
-    # needs neither. rpm --root runs the package's own scriptlets inside the root.
+    # AL2023 needs what its nodejs22 package brings, /usr/bin/node-22 (the Debian root has
+    # libbpf 1.x and libsystemd). The AL2 package bundles Node.js and libbpf: the root needs
+    # neither. rpm --root runs the package's own scriptlets inside the root.
     rm -rf dist-rpm
-    bash scripts/build-rpm.sh --target al2 --release 1 --bundle-node "$(command -v node)" \
-      --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
+    build_rpm 1
+    if [[ $flavour == al2023 ]]; then
+      install -D -m 0755 "$(scripts/fetch-node.sh 22)/bin/node" "$merged/usr/bin/node-22"
+    fi
     rpm --root "$merged" --initdb
     rpm --root "$merged" -i --nodeps dist-rpm/*.rpm >&2
   else
     local app=$merged/usr/lib/imds-analyzer
     mkdir -p "$app/runtime/bin" "$app/bpf" "$merged/etc/imds-analyzer"
-    cp -a dist node_modules package.json "$app/"
+    cp -a bundle node_modules package.json "$app/"
     cp bpf/imds_analyzer.bpf.o "$app/bpf/"
     cp "$(command -v node)" "$app/runtime/bin/node"
     sed 's/@NODE_MAJOR@/20/' packaging/rpm/imds-analyzer.sh > "$merged/usr/bin/imds-analyzer"
@@ -143,6 +167,13 @@ started_at=$(mono imds-analyzer ExecMainStartTimestampMonotonic)
 netpre_at=$(mono network-pre.target ActiveEnterTimestampMonotonic)
 cloud_start=$(mono cloud-init-local.service ExecMainStartTimestampMonotonic)
 echo "boot: process start -> READY=1: $(( (ready_at - started_at) / 1000 )) ms"
+# Which Node.js the unit really started: AL2023's versioned node-22, AL2's bundled one.
+daemon_exe=$(in_ct readlink "/proc/$(show imds-analyzer MainPID)/exe")
+daemon_node=$(in_ct "$daemon_exe" --version)
+echo "boot: flavour $flavour: the daemon runs $daemon_exe ($daemon_node)"
+if [[ $flavour == al2023 ]]; then
+  [[ $daemon_exe == /usr/bin/node-22 && $daemon_node == v22.* ]] || fail "the AL2023 unit did not start /usr/bin/node-22"
+fi
 boot0=$(in_ct systemctl show -p UserspaceTimestampMonotonic --value)
 echo "boot: after the container's systemd started: imds-analyzer ready at $(( (ready_at - boot0) / 1000 )) ms, cloud-init-local started at $(( (cloud_start - boot0) / 1000 )) ms, network-pre.target reached at $(( (netpre_at - boot0) / 1000 )) ms"
 (( ready_at <= cloud_start )) || fail "cloud-init-local started before imds-analyzer was ready"
@@ -165,6 +196,12 @@ node -e '
   console.error(`e2e-boot: stop: ${logged} request lines, ${counted} counted by the daemon, kernel lost ${stopping.kernel.events_lost}`);
   process.exit(logged === counted && stopping.kernel.events_lost === 0 ? 0 : 1);
 ' "$logs" || fail "lines were lost on stop"
+# Node.js 22 saved its compile cache on the way out, where the sandbox lets it (CacheDirectory=).
+if [[ $flavour == al2023 ]]; then
+  cached=$(find "$merged/var/cache/imds-analyzer" -type f 2>/dev/null | wc -l)
+  (( cached > 0 )) || fail "Node.js 22 left no compile cache in /var/cache/imds-analyzer"
+  echo "boot: compile cache: $cached files in /var/cache/imds-analyzer"
+fi
 
 # Watchdog: a daemon whose event loop is stuck is restarted by systemd.
 mkdir -p "$merged/etc/systemd/system/imds-analyzer.service.d"
@@ -173,6 +210,7 @@ install -D -m 0644 dist-test/test/rig/watchdog-hook.js "$merged/usr/local/lib/im
 printf '[Service]\nEnvironment=NODE_OPTIONS=--import=/usr/local/lib/imds-analyzer-test/watchdog-hook.js\nWatchdogSec=3\n' > "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
 in_ct systemctl daemon-reload
 in_ct systemctl start imds-analyzer
+echo "boot: second start (compile cache warm on al2023): process start -> READY=1: $(( ($(mono imds-analyzer ActiveEnterTimestampMonotonic) - $(mono imds-analyzer ExecMainStartTimestampMonotonic)) / 1000 )) ms"
 restarts_before=$(show imds-analyzer NRestarts)
 stuck_pid=$(show imds-analyzer MainPID)
 in_ct kill -USR2 "$stuck_pid"
@@ -193,8 +231,7 @@ if [[ $install_mode == rpm ]]; then
   in_ct systemctl restart imds-analyzer
   echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
   before_pid=$(show imds-analyzer MainPID)
-  bash scripts/build-rpm.sh --target al2 --release 2 --bundle-node "$(command -v node)" \
-    --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
+  build_rpm 2
   cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
   in_ct rpm -U --nodeps /var/tmp/upgrade.rpm >&2
   after_pid=$(show imds-analyzer MainPID)
@@ -206,4 +243,4 @@ if [[ $install_mode == rpm ]]; then
   if compgen -G "$merged/etc/systemd/system/*.wants/imds-analyzer.service" >/dev/null; then fail "erase left the unit enabled"; fi
   echo "boot: rpm -e: service stopped, no unit left enabled"
 fi
-echo "boot: PASS (install: $install_mode, boot ${boot_seconds}s)"
+echo "boot: PASS (flavour: $flavour, install: $install_mode, boot ${boot_seconds}s)"

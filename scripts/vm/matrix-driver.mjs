@@ -15,8 +15,10 @@ import { CELLS, QUICK_CELLS, RESULT_PREFIX } from './cells.mjs';
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const quick = process.argv.includes('--quick');
 // TCG is several times slower than the host (node starts in ~0.3-0.7 s there, the
-// testbed modules load in ~2.4 s): line waits are generous, and bounded.
+// testbed modules load in ~2.4 s): line waits are generous, and bounded. arm64 under TCG on
+// x86_64 is slower again: its daemon took 20 s to get ready on a busy 2-core host.
 const LINE_TIMEOUT_MS = 30_000;
+const READY_TIMEOUT_MS = 90_000;
 
 /** @type {Record<string, {result: 'PASS'|'FAIL'|'skip', detail: string}>} */
 const cells = Object.fromEntries(CELLS.map((name) => [name, { result: 'skip', detail: 'not run' }]));
@@ -129,7 +131,7 @@ async function withDaemon(startAnalyzer, buffer, failCell, body) {
   const started = Date.now();
   let daemon;
   try {
-    daemon = await startAnalyzer({ buffer });
+    daemon = await startAnalyzer({ buffer, readyTimeoutMs: READY_TIMEOUT_MS });
   } catch (error) {
     return record(failCell, false, `no ready line (${buffer}): ${String(error.message ?? error).slice(-400)}`);
   }

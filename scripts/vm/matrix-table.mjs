@@ -21,6 +21,8 @@ function readTranscript(kernel, seconds, file) {
     // No transcript: every applicable cell fails below.
   }
   const kver = /^IMDS-VM-BEGIN kernel=(\S+)/m.exec(text)?.[1] ?? kernel;
+  // The guest's uptime when /init started its job: how long the kernel took to boot (VMs only).
+  const bootS = /^IMDS-VM-BEGIN .*uptime=([\d.]+)/m.exec(text)?.[1] ?? 'n/a';
   const bpftoolLoad = /^load: (ok|FAILED)(?: in (\d+) ms)?/m.exec(text);
   const programs = [...text.matchAll(/^program (\S+) processed_insns=(\d+)/gm)].map((m) => ({ name: m[1], insns: m[2] }));
   const resultLine = text.split('\n').find((line) => line.startsWith(RESULT_PREFIX));
@@ -44,6 +46,7 @@ function readTranscript(kernel, seconds, file) {
     cells,
     loadMs: bpftoolLoad?.[2] ?? 'n/a',
     readyMs: driver?.ready_ms ?? 'n/a',
+    bootS,
     programs,
   };
 }
@@ -54,10 +57,10 @@ const rows = input
   .filter(Boolean)
   .map((line) => readTranscript(...line.split('\t')));
 
-const header = ['kernel', ...CELLS, 'load ms', 'ready ms', 'wall s'];
+const header = ['kernel', ...CELLS, 'load ms', 'ready ms', 'boot s', 'wall s'];
 const out = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
 for (const row of rows) {
-  out.push(`| ${[row.kver, ...CELLS.map((c) => row.cells[c].result), row.loadMs, row.readyMs, row.seconds].join(' | ')} |`);
+  out.push(`| ${[row.kver, ...CELLS.map((c) => row.cells[c].result), row.loadMs, row.readyMs, row.bootS, row.seconds].join(' | ')} |`);
 }
 
 const programNames = [...new Set(rows.flatMap((row) => row.programs.map((p) => p.name)))].sort();

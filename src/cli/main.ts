@@ -2,6 +2,7 @@
 // imds-analyzer command line: parses arguments and hands over to the command's room.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { appFile } from '../daemon/app-files.js';
 
 /** Each command's usage and what it does; `imds-analyzer <command> --help` prints its own. */
 const COMMAND_HELP = {
@@ -44,7 +45,7 @@ function wantsHelp(args: string[]): boolean {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(appFile('package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;

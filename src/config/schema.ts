@@ -1,5 +1,5 @@
 // /etc/imds-analyzer/config.json: every key optional, unknown keys rejected at every level.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const wholeNumber = (min: number, max: number) =>
   z

@@ -2,11 +2,12 @@
 // watchdog, and a shutdown that loses nothing that reached the buffer.
 import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
+import { readHostIdentity } from '../enrich/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from '../state/instance-lock.js';
+import { appFile } from './app-files.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
 import { writeStatusFile } from '../state/status-file.js';
@@ -20,16 +21,8 @@ export interface RunOptions {
   version: string;
 }
 
-const OBJECT_PATH = fileURLToPath(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url));
+const OBJECT_PATH = appFile('bpf', 'imds_analyzer.bpf.o');
 const SHUTDOWN_DEADLINE_MS = 4500;
-
-function bootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
 function uptimeMs(): number | null {
@@ -79,7 +72,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 1;
   }
   const notifier = createNotifier();
-  const boot = bootId();
+  // Read once: neither changes while the daemon runs.
+  const identity = readHostIdentity();
   let sink: LogSink | null = null;
   let capture: Capture | null = null;
   try {
@@ -89,6 +83,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       console: config.console,
       level: config.logLevel,
       hostname: hostname(),
+      identity,
     });
     const logSink = sink;
     // Records flow only after start(); the pipeline is built once the capture has mounted
@@ -112,8 +107,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     pipeline.seed();
     running.start();
 
+    // instance_id and boot_id are on every line already (the sink's base fields).
     const describe = () => ({
-      boot_id: boot,
       kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
@@ -135,6 +130,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
       else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       writeStatusFile(config.stateDir, {
+        ...identity,
         ...describe(),
         started_at: startedAt.toISOString(),
         counters: c,

@@ -11,6 +11,8 @@ import { bootTimeMs, readProc, readProcCgroup } from './proc.js';
 import { type CgroupReader, type ProcessEntry, ProcessTable } from './process-table.js';
 import { UserNames } from './users.js';
 
+export { readHostIdentity } from './host-identity.js';
+
 function numericPids(): number[] {
   try {
     return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);

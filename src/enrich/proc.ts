@@ -38,7 +38,7 @@ function read(path: string): string | null {
 }
 
 /** The first `maxBytes` of a file (argv can be megabytes long), and whether there was more. */
-function readHead(path: string, maxBytes: number): { bytes: Uint8Array; more: boolean } | null {
+export function readHead(path: string, maxBytes: number): { bytes: Uint8Array; more: boolean } | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');

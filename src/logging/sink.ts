@@ -3,6 +3,7 @@
 // defence in depth for secrets, and the console mode's readable line per request.
 import { hostname as osHostname } from 'node:os';
 import pino from 'pino';
+import type { HostIdentity } from '../logic/host-identity.js';
 import { TOKEN_HEADER } from '../model/imds.js';
 import type { LifecycleFields, RequestLine } from '../model/log-line.js';
 import { formatConsoleLine, isImdsV1Call, requestMessage } from './console-line.js';
@@ -15,6 +16,8 @@ export interface LogSinkOptions {
   console: boolean;
   level: 'debug' | 'info' | 'warn';
   hostname?: string;
+  /** Written on every line, request and lifecycle alike. */
+  identity: HostIdentity;
 }
 
 export type LifecycleEvent = LifecycleFields['event'];
@@ -74,12 +77,28 @@ function censorNested(value: unknown, depth: number): unknown {
   return copy ?? value;
 }
 
+/**
+ * pino's `time` (epoch ms, our contract) and the same instant as ISO-8601 UTC for the
+ * CloudWatch agent (`%Y-%m-%dT%H:%M:%S.%fZ`). The agent stamps an event with the leftmost
+ * match in the raw line, so this field comes second, before any ISO-looking value a
+ * record carries (a process start time, an argument).
+ */
+function timeFields(): string {
+  const now = Date.now();
+  return `,"time":${now},"timestamp":"${new Date(now).toISOString()}"`;
+}
+
 export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
   const file = await RollingFile.open(options.dir, options.rotation);
   const logger = pino(
     {
       level: options.level,
-      base: { hostname: options.hostname ?? osHostname() },
+      base: {
+        hostname: options.hostname ?? osHostname(),
+        instance_id: options.identity.instance_id,
+        boot_id: options.identity.boot_id,
+      },
+      timestamp: timeFields,
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: { log: (record) => censorNested(record, 0) as Record<string, unknown> },
     },

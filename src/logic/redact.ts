@@ -23,12 +23,22 @@ export function redactSecrets(text: string): { text: string; redacted: boolean }
   return { text: out, redacted };
 }
 
-/** argv with secrets cut out of every element. */
+/** An argument that ends where a secret's value starts (`-H 'X-aws-ec2-metadata-token:' "$T"`). */
+const SECRET_NAME_AT_END = /(?:x-aws-ec2-metadata-token|aws_secret_access_key|aws_session_token|secretaccesskey|sessiontoken)["']?\s*[:=]\s*["']?$/i;
+
+/** argv with secrets cut out of every element, and a secret given as the next element cut whole. */
 export function redactArgv(argv: readonly string[]): { argv: string[]; redacted: boolean } {
   let redacted = false;
+  let valueNext = false;
   const out = argv.map((arg) => {
+    if (valueNext && arg !== '') {
+      valueNext = false;
+      redacted = true;
+      return REDACTED;
+    }
     const r = redactSecrets(arg);
     redacted ||= r.redacted;
+    valueNext = SECRET_NAME_AT_END.test(r.text);
     return r.text;
   });
   return { argv: out, redacted };

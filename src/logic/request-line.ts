@@ -1,11 +1,41 @@
 // The `imds_request` log line (contract: docs/architecture.md), assembled from what
 // the connection tracker observed and what enrichment found.
-import type { Attribution } from '../model/attribution.js';
+import type { AncestorFields, Attribution } from '../model/attribution.js';
 import type { RequestLine } from '../model/log-line.js';
 import { adviceFor } from './advice.js';
 import type { ObservedRequest } from './connections.js';
 import type { Fallback } from './fallback.js';
+import { redactSecrets } from './redact.js';
 import { sdkFromUserAgent } from './sdk.js';
+import { boundedText } from './text.js';
+
+/**
+ * Logs Insights discovers at most 200 fields per event and flattens arrays into one field per
+ * element (`process.argv.0`, ...). These bounds keep a worst-case line within that budget
+ * (test/unit/line-budget.test.ts counts it); `process.cmdline` keeps the whole command line.
+ */
+export const LINE_ARGV_ELEMENTS = 32;
+export const LINE_ANCESTORS = 5;
+export const LINE_ANCESTOR_ARGV_ELEMENTS = 8;
+/** As many characters as the kernel copies of argv at exec (IMDS_MAX_ARGS bytes). */
+export const LINE_CMDLINE_CHARS = 4096;
+
+/** argv joined with spaces, secrets cut out of the joined text (a secret may span elements). */
+export function cmdlineOf(argv: readonly string[]): { cmdline: string; cut: boolean } {
+  const joined = argv.join(' ');
+  const { text, redacted } = redactSecrets(joined);
+  const bounded = boundedText(text, LINE_CMDLINE_CHARS);
+  return { cmdline: bounded.text, cut: redacted || bounded.truncated };
+}
+
+function boundedAncestors(ancestors: readonly AncestorFields[], truncated: string[]): AncestorFields[] {
+  if (ancestors.length > LINE_ANCESTORS) truncated.push('ancestors');
+  return ancestors.slice(0, LINE_ANCESTORS).map((a) => {
+    if (a.argv.length <= LINE_ANCESTOR_ARGV_ELEMENTS) return a;
+    truncated.push('ancestors.argv');
+    return { ...a, argv: a.argv.slice(0, LINE_ANCESTOR_ARGV_ELEMENTS) };
+  });
+}
 
 export function buildRequestLine(
   observed: ObservedRequest,
@@ -15,6 +45,12 @@ export function buildRequestLine(
 ): RequestLine {
   const { request, classification } = observed;
   const sdk = sdkFromUserAgent(request.userAgent);
+  const truncated = [...request.truncated.map((f) => `request.${f}`), ...who.truncated];
+  const { argv } = who.process;
+  if (argv.length > LINE_ARGV_ELEMENTS) truncated.push('process.argv');
+  const cmdline = cmdlineOf(argv);
+  if (cmdline.cut) truncated.push('process.cmdline');
+  const ancestors = boundedAncestors(who.ancestors, truncated);
   return {
     event: 'imds_request',
     imds_version: classification.imds_version,
@@ -26,8 +62,8 @@ export function buildRequestLine(
       user_agent: request.userAgent,
     },
     destination: { address: observed.flow.address, port: observed.flow.port },
-    process: who.process,
-    ancestors: who.ancestors,
+    process: { ...who.process, argv: argv.slice(0, LINE_ARGV_ELEMENTS), cmdline: cmdline.cmdline },
+    ancestors,
     unit: who.unit,
     container: who.container,
     cgroup: who.cgroup,
@@ -45,6 +81,6 @@ export function buildRequestLine(
     }),
     connection: { cookie: observed.flow.cookie.toString(), request_index: observed.index },
     request_time: requestTime,
-    truncated: [...request.truncated.map((f) => `request.${f}`), ...who.truncated],
+    truncated: [...new Set(truncated)],
   };
 }

@@ -28,7 +28,7 @@ function sequenceLength(bytes: Uint8Array, i: number): number {
 }
 
 /** `text` cut to at most maxChars UTF-16 units without splitting a surrogate pair. */
-function bounded(text: string, maxChars: number): DecodedText {
+export function boundedText(text: string, maxChars: number): DecodedText {
   if (text.length <= maxChars) return { text, truncated: false };
   const cut = /[\ud800-\udbff]/.test(text.charAt(maxChars - 1)) ? maxChars - 1 : maxChars;
   return { text: text.slice(0, Math.max(cut, 0)), truncated: true };
@@ -41,7 +41,7 @@ function bounded(text: string, maxChars: number): DecodedText {
 export function decodeBytes(bytes: Uint8Array, maxChars: number): DecodedText {
   // Fast path: valid UTF-8 (the common case).
   try {
-    return bounded(decoder.decode(bytes), maxChars);
+    return boundedText(decoder.decode(bytes), maxChars);
   } catch {
     // fall through to the byte-by-byte decoder
   }

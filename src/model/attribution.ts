@@ -1,6 +1,6 @@
 // Who made a request and where it runs: the attribution the enricher produces and the
 // request line carries. The field shapes are the log contract's (log-line.ts).
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ancestorSchema, containerPlacementSchema, containerRuntimeSchema, processSchema } from './log-line.js';
 
 export type ContainerRuntime = z.infer<typeof containerRuntimeSchema>;

@@ -2,16 +2,21 @@
 // `imds_request` line, the lifecycle lines (ready, stats, stopping, error) and status.json.
 // The writer is typed by these schemas; readers parse with them; docs/architecture.md lists
 // every field (test/unit/log-contract.test.ts holds all three together).
-import { z } from 'zod';
+import * as z from 'zod';
 import { IMDS_VERSIONS } from './imds.js';
 
 const count = z.number().int().nonnegative();
 
-/** What pino adds to every line. */
+/** What the sink adds to every line: pino's own, the ISO time and the host's identity. */
 const pinoFields = {
   level: z.number().int(),
   time: z.number(),
+  /** `time` as ISO 8601 UTC, second in the line: the CloudWatch agent stamps events with it. */
+  timestamp: z.string(),
   hostname: z.string(),
+  /** From the Nitro DMI board asset tag, never IMDS; null on Xen and off EC2. */
+  instance_id: z.string().nullable(),
+  boot_id: z.string(),
   msg: z.string(),
 };
 
@@ -66,8 +71,9 @@ export const requestLineSchema = z.strictObject({
     user_agent: z.string().nullable(),
   }),
   destination: z.strictObject({ address: z.string(), port: z.number().int() }),
-  process: processSchema,
-  /** Nearest first. */
+  /** argv: the first 32 arguments; cmdline: all of argv joined, redacted, at most 4096 characters. */
+  process: processSchema.extend({ cmdline: z.string() }),
+  /** Nearest first, at most 5, each argv at most 8 arguments. */
   ancestors: z.array(ancestorSchema),
   unit: z.string().nullable(),
   container: containerPlacementSchema.extend({ pid: z.number().int().nullable() }).nullable(),
@@ -98,7 +104,6 @@ export const countersSchema = z.strictObject({
 
 /** Who is running: on ready, stats and stopping lines and in status.json. */
 export const daemonDescriptionSchema = z.strictObject({
-  boot_id: z.string(),
   /** uname -r (`kernel` on lifecycle lines holds the kernel's counters). */
   kernel_release: z.string(),
   libbpf_version: z.string(),
@@ -137,6 +142,8 @@ export const logLineSchema = z.discriminatedUnion('event', [
 ]);
 
 export const statusDocumentSchema = z.strictObject({
+  boot_id: z.string(),
+  instance_id: z.string().nullable(),
   ...daemonDescriptionSchema.shape,
   started_at: z.string(),
   updated_at: z.string(),

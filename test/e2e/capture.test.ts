@@ -1,8 +1,10 @@
 // Issue 2 end to end: the real BPF object in this kernel, the real daemon, real clients
 // (curl, python, node) in a test network namespace talking to the test IMDS, and the
 // real log files read back.
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLineSchema, statusDocumentSchema } from '../../src/model/log-line.js';
 import {
@@ -22,8 +24,28 @@ import {
   pythonUrllibV1,
 } from '../rig/index.js';
 import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
+import { readHostIdentity } from '../../src/enrich/index.js';
+import { createLogSink } from '../../src/logging/index.js';
+import { INSIGHTS_FIELD_LIMIT, flattenedFields, queryFieldNames } from '../helpers/insights.js';
 
 const isRoot = process.getuid?.() === 0;
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** The CloudWatch agent's regex for `%Y-%m-%dT%H:%M:%S.%fZ` (test/unit/fleet-files.test.ts). */
+const AGENT_ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,9}Z/;
+
+/** An error lifecycle line as the real sink writes it. */
+async function errorLine(): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'imds-error-line-'));
+  try {
+    const sink = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 1 }, console: false, level: 'info', identity: readHostIdentity() });
+    sink.lifecycle('error', { source: 'libbpf', message: 'failed to load' });
+    await sink.close();
+    const file = readdirSync(dir).find((name) => name.endsWith('.log')) ?? '';
+    return JSON.parse(readFileSync(join(dir, file), 'utf8').trim()) as Record<string, unknown>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 type RequestLine = LogLine & {
   imds_version: 'v1' | 'v2' | 'unknown';
@@ -167,6 +189,40 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
     const loaded = await loadedPrograms();
     for (const id of ids) expect(loaded.links).not.toContain(id);
     expect(daemon.lines().some((l) => l.event === 'stopping')).toBe(true);
+  });
+
+  it('every line names its instance and boot, puts the ISO timestamp first and fits Logs Insights; the queries read only real fields', async () => {
+    const host = readHostIdentity();
+    // null here: this machine is not a Nitro instance (the sysfs sources are unit-tested).
+    expect(host.instance_id).toBeNull();
+    const raw = readdirSync(daemon.logDir)
+      .filter((name) => name.endsWith('.log'))
+      .flatMap((name) => readFileSync(join(daemon.logDir, name), 'utf8').split('\n'))
+      .filter((text) => text !== '');
+    const lines = raw.map((text) => JSON.parse(text) as Record<string, unknown>);
+    expect([...new Set(lines.map((l) => l.event))]).toEqual(expect.arrayContaining(['ready', 'imds_request', 'stopping']));
+    const fields = new Set<string>();
+    raw.forEach((text, i) => {
+      const line = lines[i] ?? {};
+      expect(line).toMatchObject({ instance_id: host.instance_id, boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() });
+      expect(AGENT_ISO.exec(text)?.[0]).toBe(line.timestamp);
+      expect(Date.parse(line.timestamp as string)).toBe(line.time);
+      const flat = flattenedFields(line);
+      expect(flat.length).toBeLessThanOrEqual(INSIGHTS_FIELD_LIMIT);
+      for (const field of flat) fields.add(field);
+    });
+    const curl = (daemon.requests() as RequestLine[]).find((l) => sameArgv(l.process.argv, curlV1().argv));
+    expect(curl?.process).toMatchObject({ cmdline: curlV1().argv.join(' ') });
+    // The request lines hold an ISO start time the agent would otherwise have taken.
+    expect(JSON.stringify(curl)).toMatch(/"start_time":"\d{4}-/);
+
+    // Error lines: written by the same sink when a daemon fails to start.
+    for (const field of flattenedFields(await errorLine())) fields.add(field);
+    const queries = join(REPO, 'packaging/fleet/insights-queries');
+    for (const name of readdirSync(queries)) {
+      const unknown = queryFieldNames(readFileSync(join(queries, name), 'utf8')).filter((f) => !fields.has(f));
+      expect(unknown, name).toEqual([]);
+    }
   });
 
   it('every line the daemon wrote, and its status.json, follow the log contract', () => {

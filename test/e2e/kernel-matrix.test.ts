@@ -53,7 +53,7 @@ describe('matrix table', () => {
   it('prints PASS rows, load time, ready time and verifier counts, and exits 0', () => {
     const out = table('matrix', { '6.1': transcript(allPass) });
     expect(out.code).toBe(0);
-    expect(out.stdout).toContain(`| 6.1.0-test | ${CELLS.map(() => 'PASS').join(' | ')} | 250 | 4100 | 7 |`);
+    expect(out.stdout).toContain(`| 6.1.0-test | ${CELLS.map(() => 'PASS').join(' | ')} | 250 | 4100 | 3.0 | 7 |`);
     expect(out.stdout).toMatch(/\| imds_egress \| 1447 \|/);
     expect(out.stdout).not.toContain('FAIL');
   });

@@ -75,7 +75,7 @@ function records(text: string): { path: string }[] {
 const phaseCount = (text: string, phase: string) => records(text).filter((r) => r.path.includes(`/${phase}/`)).length;
 
 async function openSink(dir: string): Promise<LogSink> {
-  const s = await createLogSink({ dir, rotation, console: false, level: 'info' });
+  const s = await createLogSink({ dir, rotation, console: false, level: 'info', identity: { instance_id: null, boot_id: 'unknown' } });
   sinks.push(s);
   return s;
 }

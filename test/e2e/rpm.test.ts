@@ -14,6 +14,7 @@ import {
   readlinkSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -26,6 +27,7 @@ import { configSchema, DEFAULT_CONFIG } from '../../src/config/index.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const APP_DIR = '/usr/lib/imds-analyzer';
+const SHARE_DIR = '/usr/share/imds-analyzer';
 const UNIT = '/usr/lib/systemd/system/imds-analyzer.service';
 /** Where `systemctl enable` puts the link: the target named by the unit's WantedBy=. */
 function wantsLink(): string {
@@ -46,7 +48,14 @@ const AL2023_NODE = join(
 );
 // The AL2 test build bundles the node running this test (this host's).
 const BUNDLED_NODE_MAJOR = process.versions.node.split('.')[0] ?? '';
-const BUILD_MINUTES = 6;
+const BUILD_MINUTES = 9;
+/** The bundle: the whole app in one ES module (scripts/bundle.mjs), started with its source map. */
+const BUNDLE = `${APP_DIR}/bundle/imds-analyzer.mjs`;
+/** What the package's node_modules may hold: the bundle's two native externals and their dependencies. */
+const EXTERNAL_MODULES = ['@koromix/koffi-linux-x64', 'bindings', 'file-uri-to-path', 'koffi', 'sd-notify'];
+/** The Graviton build: cross-built on this x86_64 host, checked under qemu-user. */
+const crossTools = spawnSync('sh', ['-c', 'command -v aarch64-linux-gnu-g++ && command -v qemu-aarch64-static && command -v file']);
+const noCross = crossTools.status === 0 ? null : 'needs g++-aarch64-linux-gnu, qemu-user-static and file (scripts/install-deps.sh)';
 const notRoot = process.getuid?.() === 0 ? null : 'needs root: rpm --root, chroot and mknod';
 
 function run(command: string, args: readonly string[], options: { cwd?: string } = {}): string {
@@ -228,7 +237,9 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expectFile(CONFIG, S_IFREG | 0o644, 'cn');
       expectFile('/etc/imds-analyzer', S_IFDIR | 0o755);
       expectFile('/var/log/imds-analyzer', S_IFDIR | 0o750);
-      expectFile(`${APP_DIR}/dist/cli/main.js`, S_IFREG | 0o644);
+      expectFile(BUNDLE, S_IFREG | 0o644);
+      expectFile(`${BUNDLE}.map`, S_IFREG | 0o644);
+      expectFile(`${APP_DIR}/bundle/THIRD-PARTY-LICENSES.txt`, S_IFREG | 0o644);
       expectFile(`${APP_DIR}/bpf/imds_analyzer.bpf.o`, S_IFREG | 0o644);
       expectFile(`${APP_DIR}/package.json`, S_IFREG | 0o644);
       expectFile('/usr/share/licenses/imds-analyzer/LICENSE', S_IFREG | 0o644, 'l');
@@ -243,6 +254,24 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       ]);
     });
 
+    it('ships the fleet files (docs/fleet.md) under /usr/share/imds-analyzer, as they are in the tree', () => {
+      const fleet = join(REPO, 'packaging/fleet');
+      const inTree = readdirSync(fleet, { recursive: true, encoding: 'utf8' })
+        .filter((name) => statSync(join(fleet, name)).isFile())
+        .map((name) => `${SHARE_DIR}/${name}`)
+        .sort();
+      expect(inTree).toEqual(expect.arrayContaining([`${SHARE_DIR}/cloudwatch-agent.json`, `${SHARE_DIR}/fluent-bit.conf`]));
+      for (const rpm of [al2023, al2]) {
+        const listed = run('rpm', ['-qpl', rpm]).trim().split('\n');
+        expect(listed.filter((path) => path.startsWith(`${SHARE_DIR}/`) && !path.endsWith('/insights-queries')).sort()).toEqual(inTree);
+        for (const path of inTree) {
+          expect(packagedText(rpm, path), path).toBe(readFileSync(join(fleet, path.slice(SHARE_DIR.length + 1)), 'utf8'));
+        }
+      }
+      const byPath = new Map(packagedFiles(al2023).map((file) => [file.path, file]));
+      for (const path of inTree) expect(byPath.get(path), path).toMatchObject({ mode: S_IFREG | 0o644, user: 'root', group: 'root' });
+    });
+
     it('records the Node.js major the sd-notify addon was built for', () => {
       const modulesVersion = run(AL2023_NODE, ['-p', 'process.versions.modules']).trim();
       const info = JSON.parse(packagedText(al2023, `${APP_DIR}/build-info.json`)) as Record<string, unknown>;
@@ -255,7 +284,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       });
     });
 
-    it('holds no dev dependency, foreign platform binary, build-id link or source map', () => {
+    it('ships the bundle, only its native externals in node_modules, no dist/, test rig or dev dependency', () => {
       const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as {
         packages: Record<string, { dev?: boolean }>;
       };
@@ -265,7 +294,13 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(devModules.length).toBeGreaterThan(10);
       for (const rpm of [al2023, al2]) {
         const paths = packagedFiles(rpm).map((file) => file.path);
-        expect(paths.length).toBeGreaterThan(100);
+        // Was 3,367 files before the bundle (most of them date-fns locales pulled in by pino-roll).
+        expect(paths.length).toBeLessThan(100);
+        expect(paths.filter((path) => path.includes('/dist/'))).toEqual([]);
+        const topLevel = new Set(
+          paths.flatMap((path) => /^\/usr\/lib\/imds-analyzer\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? []),
+        );
+        expect([...topLevel].sort()).toEqual(EXTERNAL_MODULES);
         const modules = paths.filter((path) => path.startsWith(`${APP_DIR}/node_modules/`));
         const fromDev = modules.filter((path) => devModules.some((dev) => path === dev || path.startsWith(`${dev}/`)));
         expect(fromDev).toEqual([]);
@@ -278,9 +313,11 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
           `${APP_DIR}/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node`,
           `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
         ]);
-        expect(paths.filter((path) => path.includes('.build-id') || path.endsWith('.map') || path.endsWith('.ts'))).toEqual([]);
+        expect(paths.filter((path) => path.includes('.build-id') || path.endsWith('.ts'))).toEqual([]);
+        expect(paths.filter((path) => path.endsWith('.map'))).toEqual([`${BUNDLE}.map`]);
         // Test rigs stay with the tests: no test IMDS, network namespaces, bench or watchdog hook ships.
-        const ours = paths.filter((path) => !path.includes('/node_modules/'));
+        // (The documentation may talk about benchmarks: /usr/share/doc is not code.)
+        const ours = paths.filter((path) => !path.includes('/node_modules/') && !path.startsWith('/usr/share/doc/'));
         expect(ours.filter((path) => /testbed|\/rig\/|bench|test-hooks|watchdog-hook|demo/.test(path))).toEqual([]);
       }
     });
@@ -293,7 +330,16 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       // AutoReqProv is off: nothing of the build host's glibc leaks into the requirements.
       expect(required.filter((name) => name.includes('GLIBC') || name.startsWith('ld-linux'))).toEqual([]);
       const unit = packagedText(al2023, UNIT);
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} ${APP_DIR}/dist/cli/main\\.js run`, 'm'));
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} run`, 'm'));
+    });
+
+    it("the bundle's source map leads stack traces back to the TypeScript sources", () => {
+      const map = JSON.parse(packagedText(al2023, `${BUNDLE}.map`)) as { sources: string[]; mappings: string; sourcesContent?: unknown };
+      const sources = map.sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
+      expect(sources).toEqual(expect.arrayContaining(['src/cli/main.ts', 'src/daemon/daemon.ts', 'src/capture/capture.ts']));
+      expect(map.mappings.length).toBeGreaterThan(1000);
+      expect(map.sourcesContent).toBeUndefined();
+      expect(packagedText(al2023, BUNDLE)).toMatch(/\/\/# sourceMappingURL=imds-analyzer\.mjs\.map\s*$/);
     });
 
     it('AL2: bundles node and libbpf, requires neither, provides no library', () => {
@@ -386,7 +432,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       symlinkSync(AL2023_NODE, root.at(`/usr/bin/node-${AL2023_NODE_MAJOR}`));
       const found = root.chroot('/bin/sh', '-x', '/usr/bin/imds-analyzer', '--version');
       expect(found).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
-      expect(found.stderr).toContain(`exec /usr/bin/node-${AL2023_NODE_MAJOR} ${APP_DIR}/dist/cli/main.js --version`);
+      expect(found.stderr).toContain(`exec /usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} --version`);
       expect(found.stderr).not.toContain('IMDS_ANALYZER_LIBBPF');
       const addon = root.chroot(`/usr/bin/node-${AL2023_NODE_MAJOR}`, '-e', `require('${APP_DIR}/node_modules/sd-notify')`);
       expect(addon).toMatchObject({ status: 0, stderr: '' });
@@ -439,14 +485,14 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(result).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
       expect(result.stderr).toContain(`export IMDS_ANALYZER_LIBBPF`);
       expect(result.stderr).toContain(`IMDS_ANALYZER_LIBBPF=${APP_DIR}/lib/libbpf.so.1`);
-      expect(result.stderr).toContain(`exec ${APP_DIR}/runtime/bin/node ${APP_DIR}/dist/cli/main.js --version`);
+      expect(result.stderr).toContain(`exec ${APP_DIR}/runtime/bin/node --enable-source-maps ${BUNDLE} --version`);
     });
 
-    it('the pruned node_modules still load, with native addons and the bundled libbpf', () => {
+    it('the native externals load beside the bundle, with the bundled libbpf', () => {
       const probe = `
         const { createRequire } = require('node:module');
-        const appRequire = createRequire('${APP_DIR}/package.json');
-        for (const name of ['pino', 'pino-roll', 'zod', 'sd-notify']) appRequire(name);
+        const appRequire = createRequire('${BUNDLE}');
+        appRequire('sd-notify');
         const koffi = appRequire('koffi');
         const libbpf = koffi.load('${APP_DIR}/lib/libbpf.so.1');
         console.log(libbpf.func('const char *libbpf_version_string(void)')());
@@ -461,6 +507,54 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       root.rpm('-e', 'imds-analyzer');
       expect(root.enabledLinks()).toEqual([]);
       expect(existsSync(root.at(`${APP_DIR}/runtime/bin/node`))).toBe(false);
+    });
+  });
+
+  describe.skipIf(noCross !== null)(`aarch64 build, cross-built on x86_64 (${noCross ?? 'cross tools present'})`, () => {
+    let arm64 = '';
+    let payload = '';
+
+    beforeAll(async () => {
+      arm64 = await buildRpm(REPO, ['--target', 'al2023', '--release', '1', '--arch', 'aarch64']);
+      payload = join(work, 'arm64-payload');
+      mkdirSync(payload);
+      run('sh', ['-c', `rpm2cpio '${arm64}' | cpio -idm --quiet`], { cwd: payload });
+    }, BUILD_MINUTES * 60_000);
+
+    it('is an aarch64 package whose every binary is aarch64 code', () => {
+      expect(arm64).toMatch(/\.amzn2023\.aarch64\.rpm$/);
+      expect(run('rpm', ['-qp', '--queryformat', '%{ARCH}', arm64])).toBe('aarch64');
+      const files = packagedFiles(arm64).filter((file) => (file.mode & S_IFMT) === S_IFREG);
+      const described = files.map((file) => `${file.path}: ${run('file', ['-b', join(payload, file.path)]).trim()}`);
+      // The BPF object is eBPF bytecode, the same for every architecture (CO-RE).
+      expect(described).toContain(`${APP_DIR}/bpf/imds_analyzer.bpf.o: ${run('file', ['-b', join(REPO, 'bpf/imds_analyzer.bpf.o')]).trim()}`);
+      const elf = described.filter((line) => line.includes(': ELF ') && !line.includes(', eBPF,'));
+      expect(elf.map((line) => line.split(':')[0])).toEqual([
+        `${APP_DIR}/node_modules/@koromix/koffi-linux-arm64/linux_arm64/koffi.node`,
+        `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
+      ]);
+      expect(elf.filter((line) => !line.includes('ARM aarch64'))).toEqual([]);
+    });
+
+    it('its sd-notify addon and koffi load in arm64 Node.js 22 (under qemu-user), and the bundle runs', () => {
+      const sysroot = run(join(REPO, 'scripts/vm/fetch-root.sh'), ['bookworm', 'arm64']).trim();
+      const arm64Node = join(run(join(REPO, 'scripts/fetch-node.sh'), [AL2023_NODE_MAJOR, 'arm64']).trim(), 'bin/node');
+      const arm64Run = (...args: string[]) =>
+        spawnSync('qemu-aarch64-static', ['-L', sysroot, arm64Node, ...args], { encoding: 'utf8', timeout: 120_000 });
+      const app = join(payload, APP_DIR);
+      const probe = `
+        const appRequire = require('node:module').createRequire('${app}/bundle/imds-analyzer.mjs');
+        appRequire('sd-notify');
+        const koffi = appRequire('koffi');
+        const getpid = koffi.load('libc.so.6').func('int getpid(void)');
+        console.log(process.arch, getpid() === process.pid);
+      `;
+      expect(arm64Run('-e', probe)).toMatchObject({ status: 0, stdout: 'arm64 true\n', stderr: '' });
+      expect(arm64Run('--enable-source-maps', join(app, 'bundle/imds-analyzer.mjs'), '--version')).toMatchObject({
+        status: 0,
+        stdout: `imds-analyzer ${packageVersion()}\n`,
+      });
+      expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({ node_major: 22 });
     });
   });
 });

@@ -1,6 +1,6 @@
 // docs/architecture.md's field list, generated from the log contract (src/model/log-line.ts):
 // one row per field path with its type, so the docs cannot miss a field the daemon writes.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import {
   errorLineSchema,
   readyLineSchema,

@@ -19,6 +19,7 @@ export function requestLine(): RequestLine {
       gid: 0,
       start_time: '2026-11-28T14:04:05.000Z',
       ns_pid: null,
+      cmdline: 'curl -s http://169.254.169.254/latest/meta-data/iam/security-credentials/', // test data
     },
     ancestors: [{ pid: 1, comm: 'systemd', exe: '/usr/lib/systemd/systemd', argv: ['/sbin/init'], uid: 0 }],
     unit: 'cloud-init.service',

@@ -21,6 +21,8 @@ export interface DaemonOptions {
   config?: Record<string, unknown>;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** How long to wait for the ready line (default 30 s; the arm64 VM under TCG needs more). */
+  readyTimeoutMs?: number;
   /** A command the daemon is started under (e.g. `unshare -m ...`); it must exec its arguments. */
   launcher?: string[];
   /**
@@ -107,7 +109,7 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
     }),
   );
 
-  const ready = await until('the ready line', 30_000, () => {
+  const ready = await until('the ready line', options.readyTimeoutMs ?? 30_000, () => {
     if (exited !== undefined) throw new Error(`daemon exited with ${exited}: ${stderr}`);
     return readLogLines(logDir).find((l) => l.event === 'ready');
   });

@@ -1,7 +1,7 @@
 // Configuration of the test IMDS server. The server takes it as one JSON argument
 // (`--config '<json>'`); the testbed builds it. Unknown keys are rejected so a typo in a
 // test never silently runs against the defaults.
-import { z } from 'zod';
+import * as z from 'zod';
 import { IMDS_IPV4, IMDS_IPV6 } from '../../src/model/imds.js';
 
 export { IMDS_IPV4, IMDS_IPV6 };

@@ -92,6 +92,14 @@ describe('fallback and advice', () => {
       redacted: true,
     });
   });
+  it('argv loses a secret given as the argument after its name', () => {
+    expect(redactArgv(['curl', '-H', 'X-aws-ec2-metadata-token:', 'AQAEsecret', '-H', 'X-aws-ec2-metadata-token-ttl-seconds:', '60'])).toEqual({
+      argv: ['curl', '-H', 'X-aws-ec2-metadata-token:', '[REDACTED]', '-H', 'X-aws-ec2-metadata-token-ttl-seconds:', '60'],
+      redacted: true,
+    });
+    expect(redactArgv(['aws', 'configure', 'set', 'aws_session_token=', 'IQoJsecret']).argv.at(-1)).toBe('[REDACTED]');
+    expect(redactArgv(['echo', 'token:', 'plain'])).toEqual({ argv: ['echo', 'token:', 'plain'], redacted: false });
+  });
 });
 
 describe('process table', () => {

@@ -14,7 +14,6 @@ const dir = mkdtempSync(join(tmpdir(), 'contract-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const description: DaemonDescription = {
-  boot_id: 'b-1',
   kernel_release: '6.18.0',
   libbpf_version: '1.1',
   buffer: 'ringbuf',
@@ -38,7 +37,13 @@ const counters: Counters = {
 
 describe('log contract', () => {
   it('every line the sink writes parses with the schema, strictly', async () => {
-    const sink = await createLogSink({ dir, rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 }, console: false, level: 'info' });
+    const sink = await createLogSink({
+      dir,
+      rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 },
+      console: false,
+      level: 'info',
+      identity: { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' },
+    });
     sink.lifecycle('ready', { ...description, ...counters, uptime_ms: 6400 });
     sink.request(requestLine());
     sink.request({ ...requestLine(), container: { runtime: 'kubernetes', id: 'c'.repeat(64), pod_uid: 'p-1', pid: 9 } });
@@ -55,7 +60,7 @@ describe('log contract', () => {
   });
 
   it('a field the contract does not know is refused, so a new field cannot slip past the docs', () => {
-    const line = { ...requestLine(), level: 40, time: 1, hostname: 'h', msg: 'm' };
+    const line = { ...requestLine(), level: 40, time: 1, timestamp: '1970-01-01T00:00:00.001Z', hostname: 'h', instance_id: null, boot_id: 'b', msg: 'm' };
     expect(requestLineSchema.safeParse(line).success).toBe(true);
     expect(requestLineSchema.safeParse({ ...line, surprise: 1 }).success).toBe(false);
     expect(requestLineSchema.safeParse({ ...line, process: { ...line.process, env: {} } }).success).toBe(false);
@@ -64,7 +69,7 @@ describe('log contract', () => {
   it('docs/architecture.md carries the generated field list (run `npm run docs:contract` after a change)', () => {
     const docs = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
     expect(docs).toContain(contractDoc());
-    for (const path of ['cgroup', 'request_time', 'process.ns_pid', 'container.pod_uid', 'container.ecs_task']) {
+    for (const path of ['cgroup', 'request_time', 'process.ns_pid', 'process.cmdline', 'container.pod_uid', 'container.ecs_task', 'instance_id', 'boot_id', 'timestamp']) {
       expect(fieldPaths(requestLineSchema).map(([p]) => p)).toContain(path);
     }
   });

@@ -8,6 +8,7 @@ import { requestLine as contractLine } from '../helpers/request-line.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLogSink, type LogSink, type LogSinkOptions } from '../../src/logging/index.js';
 
+const TEST_IDENTITY = { instance_id: 'i-0123456789abcdef0', boot_id: '4b1f2a8e-0c5d-4e7f-9a3b-2d6c8e0f1a2b' };
 const root = mkdtempSync(join(tmpdir(), 'imds-logging-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -25,6 +26,7 @@ async function sink(overrides: Partial<LogSinkOptions> = {}): Promise<{ sink: Lo
     console: false,
     level: 'info',
     hostname: 'test-host',
+    identity: TEST_IDENTITY,
     ...overrides,
   });
   open.push(created);
@@ -75,7 +77,8 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Writes request lines of about 1 KiB until `bytes`, yielding so rotations happen as in the daemon. */
 async function writeBytes(s: LogSink, bytes: number, onBatch?: () => void): Promise<number> {
-  const padding = 'x'.repeat(800);
+  // With pino's fields, timestamp, instance_id and boot_id the line is about 1.3 KiB.
+  const padding = 'x'.repeat(685);
   let lines = 0;
   for (let written = 0; written < bytes; written += 1024) {
     s.request({ ...requestLine('v2', lines), advice: padding });
@@ -240,7 +243,7 @@ describe('rotation', () => {
     const first = await sink({ rotation });
     await writeBytes(first.sink, 3.5 * 1024 * 1024);
     await first.sink.close();
-    const again = await createLogSink({ dir: first.dir, rotation, console: false, level: 'info' });
+    const again = await createLogSink({ dir: first.dir, rotation, console: false, level: 'info', identity: TEST_IDENTITY });
     open.push(again);
     await writeBytes(again, 1.5 * 1024 * 1024);
     await again.close();
@@ -291,7 +294,7 @@ describe('symlinks are never followed', () => {
     const today = new Date();
     const date = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
     symlinkSync(target, join(dir, `imds-analyzer.${date}.7.log`));
-    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info' });
+    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info', identity: TEST_IDENTITY });
     open.push(s);
     s.request(requestLine('v1'));
     await s.flush();
@@ -339,7 +342,7 @@ describe('deleted log directory', () => {
   it('that cannot be recreated: lines are counted as not written, never lost silently, and writing resumes once it can', async () => {
     const parent = join(root, `blocked-${dirCount++}`);
     const dir = join(parent, 'logs');
-    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info' });
+    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info', identity: TEST_IDENTITY });
     open.push(s);
     s.request(requestLine('v1', 1));
     rmSync(parent, { recursive: true });

@@ -1,6 +1,6 @@
 // The `imds-analyzer report --format json` document. Exported so that fleet tooling can
 // validate what it reads (docs/report.md documents each field).
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const processExampleSchema = z.object({
   pid: z.number().nullable(),

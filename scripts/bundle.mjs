@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `npm run bundle`: the daemon and CLI as one ES module, bundle/imds-analyzer.mjs, with its
+// source map (stack traces map back to src/ under `node --enable-source-maps`). This is what
+// the npm package and the RPM ship instead of dist/ and the JavaScript node_modules.
+// koffi and sd-notify stay outside: they load native addons from their own directories.
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}bundle`;
+rmSync(outdir, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { 'imds-analyzer': 'src/cli/main.ts' },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['koffi', 'sd-notify'],
+  // The bundled CommonJS dependencies (pino and its helpers) call require() for Node's own
+  // modules; an ES module has none unless it makes one.
+  banner: { js: "import { createRequire as __imdsCreateRequire } from 'node:module';\nconst require = __imdsCreateRequire(import.meta.url);" },
+  // Smaller to read at start; names kept for error messages, the map gives back lines.
+  minify: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  // The map needs the mappings for stack traces, not a second copy of every source.
+  sourcesContent: false,
+  logLevel: 'warning',
+  metafile: true,
+});
+// The bundled packages' licences travel with their code (MIT and ISC ask for the notice).
+const packages = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const match = /^(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (match) packages.add(match[1]);
+}
+const notices = [...packages].sort().map((dir) => {
+  const { name, version, license } = JSON.parse(readFileSync(`${root}${dir}/package.json`, 'utf8'));
+  const file = readdirSync(`${root}${dir}`).find((entry) => /^licen[cs]e/i.test(entry));
+  const text = file ? readFileSync(`${root}${dir}/${file}`, 'utf8').trim() : `${license} (no licence file in the package)`;
+  return `${name} ${version} (${license})\n\n${text}\n`;
+});
+writeFileSync(`${outdir}/THIRD-PARTY-LICENSES.txt`, notices.join(`\n${'-'.repeat(72)}\n\n`));
+const outputs = Object.entries(result.metafile.outputs).map(([file, out]) => `${file} ${(out.bytes / 1024).toFixed(0)} KiB`);
+process.stderr.write(`bundle: ${outputs.join(', ')}\n`);
