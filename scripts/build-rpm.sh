@@ -2,8 +2,10 @@
 # Builds the imds-analyzer RPM for Amazon Linux 2023 or Amazon Linux 2 into dist-rpm/.
 #
 #   scripts/build-rpm.sh [--target al2023|al2] [--release N] [--node-major N | --nodedir DIR]
-#                        [--bundle-node PATH] [--bundle-libbpf PATH]
+#                        [--bundle-node PATH] [--bundle-libbpf PATH] [--bpf-object PATH]
 #
+# --bpf-object packages another build of the BPF object than bpf/imds_analyzer.bpf.o (the boot
+# test's upgrade to a changed object).
 # The working tree is only read: the app is compiled and its production node_modules are
 # installed in a private work directory, then rpmbuild runs with a private _topdir there.
 # The RPM is for the architecture of this host (x86_64 or aarch64: build arm64 RPMs on an
@@ -34,6 +36,7 @@ target=al2023
 release=1
 bundle_node=
 bundle_libbpf=
+bpf_object=
 nodedir=
 node_major=
 while [ $# -gt 0 ]; do
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --release) release=${2:?}; shift 2 ;;
     --bundle-node) bundle_node=${2:?}; shift 2 ;;
     --bundle-libbpf) bundle_libbpf=${2:?}; shift 2 ;;
+    --bpf-object) bpf_object=${2:?}; shift 2 ;;
     --nodedir) nodedir=${2:?}; shift 2 ;;
     --node-major) node_major=${2:?}; shift 2 ;;
     -h | --help) usage ;;
@@ -171,7 +175,7 @@ cp "$repo/package.json" "$repo/package-lock.json" "$app/"
 (cd "$app" && npm ci --omit=dev --nodedir="$nodedir" "${npm_quiet[@]}" >&2)
 rm "$app/package-lock.json"
 cp -R "$work/build/dist" "$app/dist"
-cp "$repo/bpf/imds_analyzer.bpf.o" "$app/bpf/"
+cp "${bpf_object:-$repo/bpf/imds_analyzer.bpf.o}" "$app/bpf/imds_analyzer.bpf.o"
 
 prune_node_modules "$app/node_modules"
 find "$app/dist" -name '*.map' -delete

@@ -6,7 +6,11 @@
 # checks, from the booted system, that the call was caught, that the service was
 # ready before network-pre.target and cloud-init-local, that it is active and clean
 # under systemd-analyze, that a stop loses no line, and that the watchdog restarts a
-# daemon whose event loop is stuck. Prints the measured numbers. Needs root.
+# daemon whose event loop is stuck. With the RPM, a client making one IMDSv1 request
+# every 20 ms runs through a SIGKILL (and the automatic restart), a `systemctl restart`
+# and an upgrade to a package with a changed BPF object: every request it made must be
+# logged exactly once. After `systemctl stop` and after `rpm -e`, `bpftool link` must
+# show none of our links. Prints the measured numbers. Needs root.
 #
 #   scripts/e2e-boot.sh [--install rpm|copy]
 set -euo pipefail
@@ -118,6 +122,24 @@ note "container booted: $state in ${boot_seconds}s"
 [[ $state == running ]] || note "failed units: $(in_ct systemctl --failed --no-legend 2>&1 | tr '\n' ' ')"
 
 show() { in_ct systemctl show "$1" -p "$2" --value; }
+# Links whose program is one of ours (imds_*), machine-wide: the kernel's view, not the daemon's.
+our_links() {
+  node -e '
+    const [links, progs] = process.argv.slice(1).map((j) => JSON.parse(j || "[]"));
+    const ours = new Set(progs.filter((p) => (p.name ?? "").startsWith("imds_")).map((p) => p.id));
+    console.log(links.filter((l) => ours.has(l.prog_id)).length);
+  ' "$(bpftool -j link show)" "$(bpftool -j prog show)"
+}
+# Waits (up to 3 s: a closed link is freed after the fd goes) until none of our links is left.
+expect_no_links() {
+  local n
+  for _ in $(seq 1 30); do
+    n=$(our_links)
+    [[ $n == 0 ]] && { echo "boot: $1: bpftool link shows none of our links"; return; }
+    sleep 0.1
+  done
+  fail "$1 left $n of our links attached: $(bpftool link show)"
+}
 [[ $(show imds-analyzer ActiveState) == active ]] || fail "imds-analyzer is not active: $(in_ct journalctl -u imds-analyzer --no-pager 2>&1 | tail -20)"
 
 logs=$merged/var/log/imds-analyzer
@@ -165,6 +187,7 @@ node -e '
   console.error(`e2e-boot: stop: ${logged} request lines, ${counted} counted by the daemon, kernel lost ${stopping.kernel.events_lost}`);
   process.exit(logged === counted && stopping.kernel.events_lost === 0 ? 0 : 1);
 ' "$logs" || fail "lines were lost on stop"
+expect_no_links "systemctl stop"
 
 # Watchdog: a daemon whose event loop is stuck is restarted by systemd.
 mkdir -p "$merged/etc/systemd/system/imds-analyzer.service.d"
@@ -189,18 +212,93 @@ if [[ $install_mode == rpm ]]; then
   rm -f "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
   in_ct systemctl daemon-reload
   in_ct systemctl restart imds-analyzer
-  echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
-  before_pid=$(show imds-analyzer MainPID)
-  bash scripts/build-rpm.sh --target al2 --release 2 --bundle-node "$(command -v node)" \
+  # Release 2 carries a changed BPF object: the same source built for BPF ISA v2 (other
+  # instructions, so other program tags), as a real upgrade would.
+  variant=$work/imds_analyzer.v2.bpf.o
+  clang -target bpf -mcpu=v2 -O2 -g -Wall -Werror -I bpf -I "/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
+    -c bpf/imds_analyzer.bpf.c -o "$variant"
+  llvm-strip -g "$variant"
+  ! cmp -s "$variant" bpf/imds_analyzer.bpf.o || fail "the upgrade's BPF object is not different"
+  bash scripts/build-rpm.sh --target al2 --release 2 --bundle-node "$(command -v node)" --bpf-object "$variant" \
     --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
   cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
+
+  # Continuity: a client makes one IMDSv1 request every 20 ms (each with its own number)
+  # through a crash, a restart and the upgrade; it stops when told, never mid-request.
+  out=/var/tmp/imds-client.out
+  rm -f "$merged$out" "$merged/var/tmp/imds-client.stop"
+  in_ct systemd-run --unit=imds-client --quiet /bin/bash -c "i=0; while [ ! -e /var/tmp/imds-client.stop ]; do i=\$((i+1)); \
+    c=\$(curl -s -m 2 -o /dev/null -w '%{http_code}' http://169.254.169.254/latest/meta-data/ami-id?n=\$i); echo \"\$i \$c\" >> $out; sleep 0.02; done"  # runs only inside the nspawn container, in the test netns
+  client_at() { tail -1 "$merged$out" 2>/dev/null | cut -d' ' -f1; }
+  wait_active_after() {  # pid before; waits for a new main pid, active
+    for _ in $(seq 1 100); do
+      local pid; pid=$(show imds-analyzer MainPID)
+      [[ $pid != 0 && $pid != "$1" && $(show imds-analyzer ActiveState) == active ]] && return
+      sleep 0.1
+    done
+    fail "imds-analyzer did not come back after pid $1"
+  }
+  sleep 2
+  marks=("start $(client_at)")
+  pid=$(show imds-analyzer MainPID)
+  in_ct systemctl kill -s KILL imds-analyzer
+  wait_active_after "$pid"
+  sleep 2
+  marks+=("kill $(client_at)")
+  pid=$(show imds-analyzer MainPID)
+  in_ct systemctl restart imds-analyzer
+  wait_active_after "$pid"
+  sleep 2
+  marks+=("restart $(client_at)")
+
+  echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
+  before_pid=$(show imds-analyzer MainPID)
   in_ct rpm -U --nodeps /var/tmp/upgrade.rpm >&2
+  wait_active_after "$before_pid"
+  sleep 2
+  marks+=("upgrade $(client_at)")
+  touch "$merged/var/tmp/imds-client.stop"
+  for _ in $(seq 1 50); do [[ $(show imds-client ActiveState) == active ]] || break; sleep 0.1; done
+  # Past the daemon's response wait (default 2 s after the upgrade's config), every line is out.
+  sleep 3
+  node -e '
+    const fs = require("fs");
+    const [dir, outFile, ...marks] = process.argv.slice(1);
+    const sent = new Map(fs.readFileSync(outFile, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")).map(([n, c]) => [Number(n), c]));
+    const logged = new Map();
+    for (const f of fs.readdirSync(dir)) for (const text of fs.readFileSync(`${dir}/${f}`, "utf8").split("\n")) {
+      if (!text.includes("ami-id?n=")) continue;
+      const l = JSON.parse(text);
+      if (l.event !== "imds_request") continue;
+      const n = Number(l.request.path.split("?n=")[1]);
+      logged.set(n, (logged.get(n) ?? 0) + 1);
+    }
+    let ok = true, from = 1;
+    const last = Math.max(...sent.keys());
+    for (const [i, mark] of [...marks, `end ${last}`].entries()) {
+      const [name, to] = [mark.split(" ")[0], Number(mark.split(" ")[1])];
+      let made = 0, once = 0, missing = [], twice = [], failed = 0;
+      for (let n = from; n <= to; n++) {
+        const code = sent.get(n);
+        if (code === undefined || code === "000") { failed++; continue; }
+        made++;
+        const count = logged.get(n) ?? 0;
+        if (count === 1) once++; else if (count === 0) missing.push(n); else twice.push(n);
+      }
+      const phase = { start: "before the faults", kill: "through SIGKILL and the automatic restart", restart: "through systemctl restart", upgrade: "through rpm -U to a changed BPF object", end: "after the upgrade" }[name];
+      console.log(`boot: continuity ${phase}: requests ${from}..${to}: ${made} made, ${once} logged once, ${missing.length} missing${missing.length ? " " + missing.slice(0, 10).join(",") : ""}, ${twice.length} logged twice${twice.length ? " " + twice.slice(0, 10).join(",") : ""}, ${failed} failed at the client`);
+      ok &&= missing.length === 0 && twice.length === 0 && failed === 0;
+      from = to + 1;
+    }
+    process.exit(ok ? 0 : 1);
+  ' "$logs" "$merged$out" "${marks[@]}" || fail "a request was lost or logged twice across the faults"
   after_pid=$(show imds-analyzer MainPID)
   [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
   [[ $after_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $after_pid)"
   echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $after_pid), edited config.json kept"
   in_ct rpm -e imds-analyzer >&2
   [[ $(show imds-analyzer ActiveState) != active ]] || fail "erase left the service running"
+  expect_no_links "rpm -e"
   if compgen -G "$merged/etc/systemd/system/*.wants/imds-analyzer.service" >/dev/null; then fail "erase left the unit enabled"; fi
   echo "boot: rpm -e: service stopped, no unit left enabled"
 fi

@@ -2,13 +2,12 @@
 // loop: koffi watches the buffer's epoll fd and, when it is readable, one
 // ring_buffer__consume() (or perf_buffer__consume()) hands over every pending record.
 // Nothing blocks the event loop and nothing polls on a timer.
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import koffi from 'koffi';
 import {
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
   BPF_MAP_TYPE_RINGBUF,
-  type BpfLink,
   type BpfObject,
   type Libbpf,
   type PerfBuffer,
@@ -19,6 +18,7 @@ import {
 import { AbiError, KERNEL_STATS, KERNEL_STAT_SLOTS, type KernelStatName, decodeRecord } from './abi.js';
 import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
+import { classifyInherited, describeProgram, type Inherited } from './handover.js';
 import type { KernelRecord } from './records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
@@ -35,6 +35,20 @@ export interface CaptureOptions {
   /** Records that could not be decoded (never expected; counted, not fatal). */
   onDecodeError: (err: Error) => void;
   libbpfLog: PrintHandler;
+  /** Fds a previous daemon left in systemd's fd store (its links and maps). */
+  inheritedFds?: number[];
+}
+
+/** How the programs came to be attached, for the ready line. */
+export interface Handover {
+  /** Links of a previous daemon kept as they were (same program code, same maps). */
+  links_kept: number;
+  /** Cgroup links of a previous daemon switched atomically to this object's program. */
+  links_updated: number;
+  /** Links attached by this daemon. */
+  links_attached: number;
+  /** The previous daemon's maps (its buffer, counters, socket owners) were taken over. */
+  maps_reused: boolean;
 }
 
 export interface AttachedProgram {
@@ -74,7 +88,9 @@ export class Capture {
   /** Records the perf buffer reported lost (the kernel counters count them too). */
   perfLost = 0n;
 
-  private readonly links: BpfLink[] = [];
+  readonly handover: Handover = { links_kept: 0, links_updated: 0, links_attached: 0, maps_reused: false };
+  /** Every link this daemon holds: its kernel fd and how to let go of it. */
+  private readonly links: Array<{ fd: number; release: () => void }> = [];
   private readonly statsFd: number;
   private readonly cpus: number;
   private ring: RingBuffer | null = null;
@@ -100,19 +116,26 @@ export class Capture {
   /** Loads the object and attaches every program; on any failure nothing stays attached. */
   static open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Capture {
     libbpf.setPrint(options.libbpfLog);
+    const inherited = classifyInherited(libbpf, options.inheritedFds ?? []);
+    const inheritedMaps = inherited.maps;
+    const inheritedEvents = inheritedMaps.get('events');
     const useRing =
-      options.buffer === 'ringbuf' || (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
-    const obj = libbpf.openObject(options.objectPath);
+      (inheritedEvents !== undefined && libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
+      options.buffer === 'ringbuf' ||
+      (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
+    const { obj, mapsReused } = loadObject(libbpf, options, useRing, inheritedMaps);
+    // The object holds its own copies of the maps it took over.
+    for (const fd of inheritedMaps.values()) closeSync(fd);
+    inheritedMaps.clear();
     let capture: Capture | null = null;
     try {
-      configureBeforeLoad(libbpf, obj, options, useRing);
-      libbpf.loadObject(obj);
       // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
       libbpf.trimHeap();
       const cgroup = openCgroupRoot(options.stateDir);
       capture = new Capture(libbpf, obj, options, useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
+      capture.handover.maps_reused = mapsReused;
       try {
-        capture.attachAll(cgroup.fd);
+        capture.attachAll(cgroup.fd, inherited);
       } finally {
         cgroup.close();
       }
@@ -125,22 +148,65 @@ export class Capture {
     }
   }
 
-  private attachAll(cgroupFd: number): void {
+  /**
+   * Attaches every program. A link a previous daemon left is kept when it runs the same
+   * code on the same maps; a cgroup link is otherwise switched to the new program in one
+   * step (no window, no overlap); a raw_tp link cannot be switched, so the new program is
+   * attached beside it (process records may then arrive twice: harmless).
+   */
+  private attachAll(cgroupFd: number, inherited: Inherited): void {
     const byName = new Map(this.libbpf.programs(this.obj).map((p) => [p.name, p.program]));
     for (const [name, attach] of Object.entries(PROGRAMS)) {
       const program = byName.get(name);
       if (!program) throw new Error(`BPF object has no program ${name}`);
-      const link =
-        attach.kind === 'cgroup'
-          ? this.libbpf.attachCgroup(program, cgroupFd)
-          : this.libbpf.attachRawTracepoint(program, attach.tracepoint);
-      this.links.push(link);
+      const fresh = describeProgram(this.libbpf, this.libbpf.programFd(program));
+      const previous = inherited.links.get(name) ?? [];
+      const same = this.handover.maps_reused ? previous.find((l) => l.programTag === fresh.tag) : undefined;
+      const switchable = attach.kind === 'cgroup' ? previous[0] : undefined;
+      let id = fresh.id;
+      let kept: number | null = null;
+      if (same) {
+        kept = same.fd;
+        id = same.programId;
+        this.handover.links_kept++;
+      } else if (switchable) {
+        this.libbpf.linkUpdate(switchable.fd, this.libbpf.programFd(program));
+        kept = switchable.fd;
+        this.handover.links_updated++;
+      } else {
+        const link =
+          attach.kind === 'cgroup'
+            ? this.libbpf.attachCgroup(program, cgroupFd)
+            : this.libbpf.attachRawTracepoint(program, attach.tracepoint);
+        this.links.push({ fd: this.libbpf.linkFd(link), release: () => this.libbpf.destroyLink(link) });
+        this.handover.links_attached++;
+      }
+      if (kept !== null) {
+        const fd = kept;
+        this.links.push({ fd, release: () => closeSync(fd) });
+      }
+      // The others stay attached only as long as systemd's store holds them.
+      for (const other of previous) if (other.fd !== kept) closeSync(other.fd);
       this.programs.push({
         name,
-        id: this.libbpf.programId(program),
+        id,
         attachedTo: attach.kind === 'cgroup' ? `cgroup:${this.cgroupRoot}` : `raw_tp:${attach.tracepoint}`,
       });
     }
+  }
+
+  /**
+   * The fds that keep capture going while no daemon runs: every link and the object's
+   * maps (its buffer among them). Only a ring buffer outlives its reader; a perf buffer's
+   * per-CPU rings belong to the process that opened them.
+   */
+  continuityFds(): number[] {
+    if (this.bufferKind !== 'ringbuf') return [];
+    const maps = this.libbpf
+      .maps(this.obj)
+      .filter((m) => !m.name.includes('.'))
+      .map((m) => this.libbpf.mapFd(m.map));
+    return [...this.links.map((l) => l.fd), ...maps];
   }
 
   private openBuffer(): void {
@@ -202,7 +268,7 @@ export class Capture {
 
   /** Detaches every program: no new record arrives, those in the buffer can still be drained. */
   detach(): void {
-    for (const link of this.links.splice(0)) this.libbpf.destroyLink(link);
+    for (const link of this.links.splice(0)) link.release();
   }
 
   /** Detaches every program and frees the buffer. Safe to call twice. */
@@ -216,6 +282,44 @@ export class Capture {
     this.libbpf.closeObject(this.obj);
     this.libbpf.setPrint(null);
   }
+}
+
+/**
+ * Opens and loads the object. With maps a previous daemon left, the object uses them
+ * (its buffer keeps what was captured meanwhile); when they do not fit this object,
+ * it loads with fresh maps instead.
+ */
+function loadObject(
+  libbpf: Libbpf,
+  options: CaptureOptions,
+  useRing: boolean,
+  inheritedMaps: Map<string, number>,
+): { obj: BpfObject; mapsReused: boolean } {
+  const attempt = (reuse: boolean): BpfObject => {
+    const obj = libbpf.openObject(options.objectPath);
+    try {
+      configureBeforeLoad(libbpf, obj, options, useRing);
+      if (reuse) {
+        for (const { map, name } of libbpf.maps(obj)) {
+          const fd = inheritedMaps.get(name);
+          if (fd !== undefined) libbpf.reuseMapFd(map, fd);
+        }
+      }
+      libbpf.loadObject(obj);
+      return obj;
+    } catch (err) {
+      libbpf.closeObject(obj);
+      throw err;
+    }
+  };
+  if (inheritedMaps.size > 0) {
+    try {
+      return { obj: attempt(true), mapsReused: true };
+    } catch {
+      // A changed map layout: fresh maps below.
+    }
+  }
+  return { obj: attempt(false), mapsReused: false };
 }
 
 function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOptions, useRing: boolean): void {

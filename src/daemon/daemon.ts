@@ -7,6 +7,7 @@ import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { openFdStore } from './fd-store.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
 import { writeStatusFile } from './status-file.js';
@@ -60,6 +61,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 1;
   }
   installTestHooks();
+  const fdStore = openFdStore();
   const notifier = createNotifier();
   const boot = bootId();
   let sink: LogSink | null = null;
@@ -86,8 +88,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       libbpfLog: (level, message) => {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
+      inheritedFds: fdStore.inherited,
     });
     const running = capture;
+    // From here on systemd holds the links and the buffer: they outlive this process
+    // through a crash or a restart, and systemd lets go of them on a real stop.
+    const continuous = fdStore.store(running.continuityFds());
     running.start();
 
     const describe = () => ({
@@ -98,6 +104,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       cgroup_root: running.cgroupRoot,
       programs: running.programs.map((p) => p.name),
       program_ids: Object.fromEntries(running.programs.map((p) => [p.name, p.id])),
+      handover: { inherited_fds: fdStore.inherited.length, fd_store: continuous, ...running.handover },
       version: options.version,
       pid: process.pid,
       log_dir: config.logDir,
@@ -135,8 +142,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     notifier.stopping();
     const deadline = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    // Detach first so no new record arrives, then drain what is in the buffer.
-    running.detach();
+    // Without systemd's store: detach first so no new record arrives, then drain what is in
+    // the buffer. With it, this may be a restart: the links stay attached and whatever
+    // arrives after this drain waits in the buffer for the next daemon (a real stop makes
+    // systemd close them once this process is gone).
+    if (!continuous) running.detach();
     running.drain();
     pipeline.flushAll();
     logSink.lifecycle('stopping', { ...describe(), signal, ...counters() });
