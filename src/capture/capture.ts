@@ -19,6 +19,7 @@ import { AbiError, KERNEL_STATS, KERNEL_STAT_SLOTS, type KernelStatName, decodeR
 import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
+import { Journal } from './journal.js';
 import type { KernelRecord } from './records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
@@ -35,6 +36,8 @@ export interface CaptureOptions {
   /** Records that could not be decoded (never expected; counted, not fatal). */
   onDecodeError: (err: Error) => void;
   libbpfLog: PrintHandler;
+  /** The journal could not be written (it is then given up). */
+  onJournalError?: (err: Error) => void;
   /** Fds a previous daemon left in systemd's fd store (its links and maps). */
   inheritedFds?: number[];
 }
@@ -49,6 +52,8 @@ export interface Handover {
   links_attached: number;
   /** The previous daemon's maps (its buffer, counters, socket owners) were taken over. */
   maps_reused: boolean;
+  /** Socket records the previous daemon read, replayed from its journal by the first drain. */
+  journaled_records: number;
 }
 
 export interface AttachedProgram {
@@ -70,6 +75,9 @@ const PROGRAMS: Record<string, Attach> = {
   imds_exit: { kind: 'raw_tp', tracepoint: 'sched_process_exit' },
 };
 
+/** Each half of the journal of socket records read (thousands of requests). */
+const JOURNAL_HALF_BYTES = 1 << 20;
+
 /** Process records are skipped once the ring buffer is this full. */
 const PROCESS_SHED_FRACTION = 0.75;
 
@@ -88,7 +96,7 @@ export class Capture {
   /** Records the perf buffer reported lost (the kernel counters count them too). */
   perfLost = 0n;
 
-  readonly handover: Handover = { links_kept: 0, links_updated: 0, links_attached: 0, maps_reused: false };
+  readonly handover: Handover = { links_kept: 0, links_updated: 0, links_attached: 0, maps_reused: false, journaled_records: 0 };
   /** Every link this daemon holds: its kernel fd and how to let go of it. */
   private readonly links: Array<{ fd: number; release: () => void }> = [];
   private readonly statsFd: number;
@@ -97,6 +105,9 @@ export class Capture {
   private perf: PerfBuffer | null = null;
   private poller: ReturnType<typeof koffi.node.poll> | null = null;
   private pending: KernelRecord[] = [];
+  /** The raw bytes of the socket records in `pending`, for the journal. */
+  private pendingRaw: Uint8Array[] = [];
+  private journal: Journal | null = null;
   private closed = false;
 
   private constructor(
@@ -140,6 +151,7 @@ export class Capture {
         cgroup.close();
       }
       capture.openBuffer();
+      capture.openJournal(inherited.journalFd);
       return capture;
     } catch (err) {
       if (capture) capture.close();
@@ -206,14 +218,18 @@ export class Capture {
       .maps(this.obj)
       .filter((m) => !m.name.includes('.'))
       .map((m) => this.libbpf.mapFd(m.map));
-    return [...this.links.map((l) => l.fd), ...maps];
+    return [...this.links.map((l) => l.fd), ...maps, ...(this.journal ? [this.journal.fd] : [])];
   }
 
   private openBuffer(): void {
     const eventsFd = this.libbpf.mapFd(this.libbpf.findMap(this.obj, 'events'));
     const onSample = (data: Uint8Array) => {
       try {
-        this.pending.push(decodeRecord(data));
+        const record = decodeRecord(data);
+        this.pending.push(record);
+        if (this.journal && (record.kind === 'payload' || record.kind === 'response' || record.kind === 'close')) {
+          this.pendingRaw.push(data.slice());
+        }
       } catch (err) {
         this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
       }
@@ -224,6 +240,25 @@ export class Capture {
       this.perf = this.libbpf.perfBufferNew(eventsFd, this.options.perfPagesPerCpu, onSample, (_cpu, count) => {
         this.perfLost += count;
       });
+    }
+  }
+
+  private openJournal(inheritedFd: number | null): void {
+    if (this.bufferKind !== 'ringbuf') {
+      if (inheritedFd !== null) closeSync(inheritedFd);
+      return;
+    }
+    const adopted = inheritedFd === null ? null : Journal.adopt(inheritedFd);
+    if (inheritedFd !== null && !adopted) closeSync(inheritedFd);
+    this.journal = adopted?.journal ?? Journal.create(JOURNAL_HALF_BYTES);
+    // The first drain hands them over ahead of what waits in the buffer.
+    for (const raw of adopted?.records ?? []) {
+      try {
+        this.pending.push(decodeRecord(raw));
+        this.handover.journaled_records++;
+      } catch (err) {
+        this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
+      }
     }
   }
 
@@ -243,6 +278,16 @@ export class Capture {
     const batch = this.pending;
     if (batch.length === 0) return 0;
     this.pending = [];
+    // Journaled before anything acts on them: from here a crash no longer loses them.
+    try {
+      this.journal?.append(this.pendingRaw);
+    } catch (err) {
+      // Capture goes on; only a crash from now on could lose what is in flight.
+      this.options.onJournalError?.(err as Error);
+      this.journal?.close();
+      this.journal = null;
+    }
+    this.pendingRaw = [];
     // Per-CPU perf buffers interleave CPUs; restore kernel time order.
     if (this.perf) batch.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
     this.options.onRecords(batch);
@@ -279,6 +324,7 @@ export class Capture {
     this.poller?.close();
     if (this.ring) this.libbpf.ringBufferFree(this.ring);
     if (this.perf) this.libbpf.perfBufferFree(this.perf);
+    this.journal?.close();
     this.libbpf.closeObject(this.obj);
     this.libbpf.setPrint(null);
   }

@@ -3,6 +3,7 @@
 // fd names, so each fd is identified by asking the kernel what it is.
 import { closeSync, readlinkSync } from 'node:fs';
 import type { Libbpf } from '../libbpf/libbpf.js';
+import { Journal } from './journal.js';
 
 /** A link left attached by a previous daemon, with the program it runs. */
 export interface InheritedLink {
@@ -21,6 +22,8 @@ export interface Inherited {
   links: Map<string, InheritedLink[]>;
   /** By map name (only the object's own maps, not .rodata/.bss). */
   maps: Map<string, number>;
+  /** The previous daemon's journal of records it read (./journal.ts). */
+  journalFd: number | null;
   /** Fds that are none of ours: closed. */
   foreign: number;
 }
@@ -56,7 +59,7 @@ export function describeProgram(libbpf: Libbpf, programFd: number): { id: number
  * Anything else is closed: it cannot be ours and must not leak into children.
  */
 export function classifyInherited(libbpf: Libbpf, fds: number[]): Inherited {
-  const inherited: Inherited = { links: new Map(), maps: new Map(), foreign: 0 };
+  const inherited: Inherited = { links: new Map(), maps: new Map(), journalFd: null, foreign: 0 };
   for (const fd of fds) {
     let kind = '';
     try {
@@ -77,6 +80,9 @@ export function classifyInherited(libbpf: Libbpf, fds: number[]): Inherited {
       } finally {
         closeSync(programFd);
       }
+    } else if (Journal.isJournal(fd) && inherited.journalFd === null) {
+      inherited.journalFd = fd;
+      continue;
     } else if (kind === 'anon_inode:bpf-map') {
       // struct bpf_map_info: the name is at 24.
       const name = cString(libbpf.objectInfo(fd, MAP_INFO_SIZE), 24, 16);

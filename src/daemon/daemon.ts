@@ -8,6 +8,7 @@ import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../confi
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { openFdStore } from './fd-store.js';
+import { loggedRequestKeys } from './logged-requests.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
 import { writeStatusFile } from './status-file.js';
@@ -89,12 +90,16 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
       inheritedFds: fdStore.inherited,
+      onJournalError: (err) => logSink.lifecycle('error', { source: 'journal', message: err.message }),
     });
     const running = capture;
+    // The first drain replays what the previous daemon read: what it logged is not logged again.
+    if (running.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));
     // From here on systemd holds the links and the buffer: they outlive this process
     // through a crash or a restart, and systemd lets go of them on a real stop.
     const continuous = fdStore.store(running.continuityFds());
     running.start();
+    running.drain();
 
     const describe = () => ({
       boot_id: boot,
@@ -104,7 +109,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       cgroup_root: running.cgroupRoot,
       programs: running.programs.map((p) => p.name),
       program_ids: Object.fromEntries(running.programs.map((p) => [p.name, p.id])),
-      handover: { inherited_fds: fdStore.inherited.length, fd_store: continuous, ...running.handover },
+      handover: {
+        inherited_fds: fdStore.inherited.length,
+        fd_store: continuous,
+        ...running.handover,
+      },
       version: options.version,
       pid: process.pid,
       log_dir: config.logDir,

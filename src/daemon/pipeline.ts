@@ -9,7 +9,7 @@ import type { LogSink } from '../logging/index.js';
 import { ConnectionTracker, type ObservedRequest } from '../logic/connections.js';
 import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
-import { buildRequestLine } from '../logic/request-line.js';
+import { buildRequestLine, requestKey } from '../logic/request-line.js';
 
 type Version = 'v1' | 'v2' | 'unknown';
 
@@ -20,6 +20,8 @@ export interface PipelineCounters {
   requests: Record<Version, number>;
   kernel: Record<KernelStatName, number> & { perf_buffer_lost: number };
   decode_errors: number;
+  /** Requests seen again in a previous daemon's records and not logged twice. */
+  replayed_duplicates: number;
   not_imds_records: number;
   tracked_connections: number;
   lines_written: number;
@@ -33,6 +35,9 @@ export class Pipeline {
   private readonly fallback = new FallbackDetector();
   private readonly requests: Record<Version, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
+  /** Requests a previous daemon already logged (keys from the log), while its records are replayed. */
+  private alreadyLogged = new Set<string>();
+  private replayedDuplicates = 0;
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -91,6 +96,14 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Records a previous daemon read are replayed: the requests it had not logged yet are
+   * logged now, those in `logged` (requestKey) are not logged again.
+   */
+  skipLogged(logged: Set<string>): void {
+    this.alreadyLogged = logged;
+  }
+
   decodeError(err: Error): void {
     this.decodeErrors++;
     this.sink.lifecycle('error', { source: 'decode', message: err.message });
@@ -114,6 +127,7 @@ export class Pipeline {
       requests: { ...this.requests },
       kernel: { ...kernelNumbers, perf_buffer_lost: Number(perfLost) },
       decode_errors: this.decodeErrors,
+      replayed_duplicates: this.replayedDuplicates,
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
       lines_written: sink.linesWritten,
@@ -140,6 +154,11 @@ export class Pipeline {
       }
       const fallback =
         observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
+      // After the fallback state took it in: a replayed request still tells what came before.
+      if (this.alreadyLogged.delete(requestKey(observed.flow.cookie.toString(), observed.seenNs.toString()))) {
+        this.replayedDuplicates++;
+        continue;
+      }
       const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
       this.requests[observed.classification.imds_version]++;
       this.sink.request(line);

@@ -6,6 +6,15 @@ import type { ObservedRequest } from './connections.js';
 import type { Fallback } from './fallback.js';
 import { sdkFromUserAgent } from './sdk.js';
 
+/**
+ * What identifies one request across daemons: its connection and the kernel time of the
+ * segment that completed it. A daemon replaying its predecessor's records skips the
+ * requests whose key is already in the log.
+ */
+export function requestKey(cookie: string, kernelNs: string): string {
+  return `${cookie}/${kernelNs}`;
+}
+
 export function buildRequestLine(observed: ObservedRequest, who: Attribution, fallback: Fallback | null, requestTime: string) {
   const { request, classification } = observed;
   const sdk = sdkFromUserAgent(request.userAgent);
@@ -37,7 +46,11 @@ export function buildRequestLine(observed: ObservedRequest, who: Attribution, fa
       status: observed.status,
       comm: who.process.comm,
     }),
-    connection: { cookie: observed.flow.cookie.toString(), request_index: observed.index },
+    connection: {
+      cookie: observed.flow.cookie.toString(),
+      request_index: observed.index,
+      kernel_ns: observed.seenNs.toString(),
+    },
     request_time: requestTime,
     truncated: [...request.truncated.map((f) => `request.${f}`), ...who.truncated],
   };
