@@ -40,6 +40,8 @@ export interface CaptureOptions {
   onJournalError?: (err: Error) => void;
   /** Fds a previous daemon left in systemd's fd store (its links and maps). */
   inheritedFds?: number[];
+  /** Something (systemd's fd store) will keep the links and buffer past this process: journal what is read. */
+  continuity?: boolean;
 }
 
 /** How the programs came to be attached, for the ready line. */
@@ -244,7 +246,7 @@ export class Capture {
   }
 
   private openJournal(inheritedFd: number | null): void {
-    if (this.bufferKind !== 'ringbuf') {
+    if (this.bufferKind !== 'ringbuf' || !this.options.continuity) {
       if (inheritedFd !== null) closeSync(inheritedFd);
       return;
     }

@@ -90,6 +90,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
       inheritedFds: fdStore.inherited,
+      continuity: fdStore.available,
       onJournalError: (err) => logSink.lifecycle('error', { source: 'journal', message: err.message }),
     });
     const running = capture;

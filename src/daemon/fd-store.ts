@@ -12,6 +12,8 @@ const FD_CLOEXEC = 1;
 export interface FdStore {
   /** The fds systemd handed back at this start (none outside systemd or on a fresh start). */
   readonly inherited: number[];
+  /** Running under systemd with libsystemd at hand: fds can be stored. */
+  readonly available: boolean;
   /** Asks systemd to keep these fds; false when there is no store (not under systemd). */
   store(fds: number[]): boolean;
 }
@@ -53,6 +55,7 @@ export function openFdStore(): FdStore {
   }
   return {
     inherited,
+    available: notifyWithFds !== null,
     store(fds) {
       if (!notifyWithFds || fds.length === 0) return false;
       return notifyWithFds(0, 0, 'FDSTORE=1', Int32Array.from(fds), fds.length) > 0;
