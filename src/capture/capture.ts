@@ -20,7 +20,7 @@ import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
 import { Journal } from './journal.js';
-import type { KernelRecord } from './records.js';
+import type { KernelRecord } from '../model/records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
 

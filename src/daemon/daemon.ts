@@ -6,13 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
-import { acquireInstanceLock } from './instance-lock.js';
+import { acquireInstanceLock } from '../state/instance-lock.js';
 import { openFdStore } from './fd-store.js';
 import { loggedRequestKeys } from './logged-requests.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
-import { writeStatusFile } from './status-file.js';
-import { installTestHooks } from './test-hooks.js';
+import { writeStatusFile } from '../state/status-file.js';
 
 export interface RunOptions {
   configPath: string | undefined;
@@ -61,7 +60,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.stderr.write(`imds-analyzer: ${(err as Error).message}\n`);
     return 1;
   }
-  installTestHooks();
   const fdStore = openFdStore();
   const notifier = createNotifier();
   const boot = bootId();
