@@ -67,32 +67,44 @@ export function classifyInherited(libbpf: Libbpf, fds: number[]): Inherited {
     } catch {
       continue;
     }
-    if (kind === 'anon_inode:bpf-link') {
-      // struct bpf_link_info: type, id, prog_id.
-      const programId = libbpf.objectInfo(fd, LINK_INFO_SIZE).getUint32(8, true);
-      const programFd = libbpf.programFdById(programId);
-      try {
-        const program = describeProgram(libbpf, programFd);
-        const same = inherited.links.get(program.name) ?? [];
-        same.push({ fd, programName: program.name, programTag: program.tag, programId });
-        inherited.links.set(program.name, same);
-        continue;
-      } finally {
-        closeSync(programFd);
-      }
-    } else if (Journal.isJournal(fd) && inherited.journalFd === null) {
-      inherited.journalFd = fd;
-      continue;
-    } else if (kind === 'anon_inode:bpf-map') {
-      // struct bpf_map_info: the name is at 24.
-      const name = cString(libbpf.objectInfo(fd, MAP_INFO_SIZE), 24, 16);
-      if (name && !name.includes('.') && !inherited.maps.has(name)) {
-        inherited.maps.set(name, fd);
-        continue;
-      }
+    try {
+      if (sortOne(libbpf, inherited, fd, kind)) continue;
+    } catch {
+      // Not identifiable: treated as none of ours.
     }
     inherited.foreign++;
     closeSync(fd);
   }
   return inherited;
+}
+
+/** Files one inherited fd under what it is; false when it is none of ours. */
+function sortOne(libbpf: Libbpf, inherited: Inherited, fd: number, kind: string): boolean {
+  if (kind === 'anon_inode:bpf-link') {
+    // struct bpf_link_info: type, id, prog_id.
+    const programId = libbpf.objectInfo(fd, LINK_INFO_SIZE).getUint32(8, true);
+    const programFd = libbpf.programFdById(programId);
+    try {
+      const program = describeProgram(libbpf, programFd);
+      const same = inherited.links.get(program.name) ?? [];
+      same.push({ fd, programName: program.name, programTag: program.tag, programId });
+      inherited.links.set(program.name, same);
+      return true;
+    } finally {
+      closeSync(programFd);
+    }
+  }
+  if (Journal.isJournal(fd) && inherited.journalFd === null) {
+    inherited.journalFd = fd;
+    return true;
+  }
+  if (kind === 'anon_inode:bpf-map') {
+    // struct bpf_map_info: the name is at 24.
+    const name = cString(libbpf.objectInfo(fd, MAP_INFO_SIZE), 24, 16);
+    if (name && !name.includes('.') && !inherited.maps.has(name)) {
+      inherited.maps.set(name, fd);
+      return true;
+    }
+  }
+  return false;
 }
