@@ -225,13 +225,27 @@ if [[ $install_mode == rpm ]]; then
     --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
   cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
 
-  # Continuity: a client makes one IMDSv1 request every 20 ms (each with its own number)
-  # through a crash, a restart and the upgrade; it stops when told, never mid-request.
+  # Continuity: a client makes one IMDSv1 request every 20 ms, each on a new connection and with
+  # its own number, through a crash, a restart and the upgrade; it records each answered request
+  # and stops when told, never mid-request. It runs as a unit so that it is in the container's cgroup.
   out=/var/tmp/imds-client.out
   rm -f "$merged$out" "$merged/var/tmp/imds-client.stop"
-  in_ct systemd-run --unit=imds-client --quiet /bin/bash -c "i=0; while [ ! -e /var/tmp/imds-client.stop ]; do i=\$((i+1)); \
-    c=\$(curl -s -m 2 -o /dev/null -w '%{http_code}' http://169.254.169.254/latest/meta-data/ami-id?n=\$i); echo \"\$i \$c\" >> $out; sleep 0.02; done"  # runs only inside the nspawn container, in the test netns
-  client_at() { tail -1 "$merged$out" 2>/dev/null | cut -d' ' -f1; }
+  cat > "$merged/var/tmp/imds-client.js" <<'CLIENT'
+const http = require('http'), fs = require('fs');
+let n = 0;
+const timer = setInterval(() => {
+  if (fs.existsSync('/var/tmp/imds-client.stop')) { clearInterval(timer); return; }
+  const i = ++n;
+  // Sent only inside the nspawn container, whose network namespace is the test netns.
+  const req = http.get({ host: '169.254.169.254', path: `/latest/meta-data/ami-id?n=${i}`, agent: false }, (res) => {
+    res.resume();
+    res.on('end', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} ${res.statusCode}\n`); });
+  });
+  req.on('error', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} 000\n`); });
+}, 20);
+CLIENT
+  in_ct systemd-run --unit=imds-client --quiet /usr/lib/imds-analyzer/runtime/bin/node /var/tmp/imds-client.js
+  client_at() { sort -n "$merged$out" 2>/dev/null | tail -1 | cut -d' ' -f1; }
   wait_active_after() {  # pid before; waits for a new main pid, active
     for _ in $(seq 1 100); do
       local pid; pid=$(show imds-analyzer MainPID)
@@ -294,6 +308,15 @@ if [[ $install_mode == rpm ]]; then
     }
     process.exit(ok ? 0 : 1);
   ' "$logs" "$merged$out" "${marks[@]}" || fail "a request was lost or logged twice across the faults"
+  # How each daemon took over: from its ready line, and what its replay did not log again.
+  node -e '
+    const fs = require("fs"), dir = process.argv[1];
+    const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"handover\"")).map((t) => JSON.parse(t)));
+    for (const ready of lines.filter((l) => l.event === "ready")) {
+      const h = ready.handover, last = lines.filter((l) => l.pid === ready.pid).at(-1);
+      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again`);
+    }
+  ' "$logs"
   after_pid=$(show imds-analyzer MainPID)
   [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
   [[ $after_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $after_pid)"
