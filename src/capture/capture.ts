@@ -86,7 +86,9 @@ const PROCESS_SHED_FRACTION = 0.75;
 function kernelHasRingBuffer(libbpf: Libbpf): boolean {
   const probed = libbpf.probeMapType(BPF_MAP_TYPE_RINGBUF);
   if (probed !== null) return probed;
-  const [major = 0, minor = 0] = release().split('.').map((part) => Number.parseInt(part, 10));
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((part) => Number.parseInt(part, 10));
   return major > 5 || (major === 5 && minor >= 8);
 }
 
@@ -98,7 +100,13 @@ export class Capture {
   /** Records the perf buffer reported lost (the kernel counters count them too). */
   perfLost = 0n;
 
-  readonly handover: Handover = { links_kept: 0, links_updated: 0, links_attached: 0, maps_reused: false, journaled_records: 0 };
+  readonly handover: Handover = {
+    links_kept: 0,
+    links_updated: 0,
+    links_attached: 0,
+    maps_reused: false,
+    journaled_records: 0,
+  };
   /** Every link this daemon holds: its kernel fd and how to let go of it. */
   private readonly links: Array<{ fd: number; release: () => void }> = [];
   private readonly statsFd: number;
@@ -133,7 +141,8 @@ export class Capture {
     const inheritedMaps = inherited.maps;
     const inheritedEvents = inheritedMaps.get('events');
     const useRing =
-      (inheritedEvents !== undefined && libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
+      (inheritedEvents !== undefined &&
+        libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
       options.buffer === 'ringbuf' ||
       (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
     const { obj, mapsReused } = loadObject(libbpf, options, useRing, inheritedMaps);
@@ -395,5 +404,9 @@ function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOpt
   };
   view.setUint8(at('use_ringbuf'), useRing ? 1 : 0);
   view.setUint8(at('capture_processes'), 1);
-  view.setBigUint64(at('process_shed_bytes'), useRing ? BigInt(Math.floor(ringBytes * PROCESS_SHED_FRACTION)) : 0n, true);
+  view.setBigUint64(
+    at('process_shed_bytes'),
+    useRing ? BigInt(Math.floor(ringBytes * PROCESS_SHED_FRACTION)) : 0n,
+    true,
+  );
 }

@@ -44,7 +44,11 @@ function cString(view: DataView, offset: number, max: number): string {
 
 function hex(view: DataView, offset: number, length: number): string {
   let text = '';
-  for (let i = 0; i < length; i++) text += view.getUint8(offset + i).toString(16).padStart(2, '0');
+  for (let i = 0; i < length; i++)
+    text += view
+      .getUint8(offset + i)
+      .toString(16)
+      .padStart(2, '0');
   return text;
 }
 

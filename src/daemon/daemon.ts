@@ -102,7 +102,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
     const describe = () => ({
       boot_id: boot,
-      kernel: release(),
+      kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,
@@ -124,7 +124,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
+      logSink.lifecycle(event, {
+        ...describe(),
+        ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}),
+        ...c,
+      });
       writeStatusFile(config.stateDir, {
         ...describe(),
         started_at: startedAt.toISOString(),

@@ -39,7 +39,9 @@ export function openFdStore(): FdStore {
   } catch {
     libc = null;
   }
-  const fcntl = libc ? (libc.func('int fcntl(int fd, int cmd, int arg)') as unknown as (fd: number, cmd: number, arg: number) => number) : null;
+  const fcntl = libc
+    ? (libc.func('int fcntl(int fd, int cmd, int arg)') as unknown as (fd: number, cmd: number, arg: number) => number)
+    : null;
   const inherited = takeListenFds(fcntl);
   type NotifyWithFds = (pid: number, unset: number, state: string, fds: Int32Array, n: number) => number;
   let notifyWithFds: NotifyWithFds | null = null;

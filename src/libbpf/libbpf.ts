@@ -243,8 +243,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     loadObject: (obj) => void checkInt('bpf_object__load', fn.load(obj)),
     closeObject: (obj) => fn.close(obj),
     findMap: (obj, name) => checkPtr<BpfMap>(`bpf_object__find_map_by_name(${name})`, fn.findMap(obj, name)),
-    maps: (obj) =>
-      iterate<BpfMap>(fn.nextMap, obj).map((map) => ({ map, name: fn.mapName(map) as string })),
+    maps: (obj) => iterate<BpfMap>(fn.nextMap, obj).map((map) => ({ map, name: fn.mapName(map) as string })),
     mapName: (map) => fn.mapName(map) as string,
     setMapType: (map, type) => void checkInt('bpf_map__set_type', fn.setType(map, type)),
     setMapMaxEntries: (map, n) => void checkInt('bpf_map__set_max_entries', fn.setMaxEntries(map, n)),

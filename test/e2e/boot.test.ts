@@ -28,17 +28,25 @@ function runScript(): Promise<{ code: number | null; stdout: string; stderr: str
 }
 
 describe.skipIf(!isRoot)('boot under systemd-nspawn', () => {
-  it('is ready before cloud-init-local, catches its IMDSv1 call, stops cleanly, and is restarted by the watchdog', async () => {
-    const run = await runScript();
-    process.stdout.write(run.stdout);
-    if (run.code !== 0) process.stderr.write(run.stderr.split('\n').slice(-40).join('\n'));
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^boot: process start -> READY=1: \d+ ms$/m);
-    expect(run.stdout).toMatch(/^boot: rpm -U release 2: service restarted/m);
-    // Continuity: every request of the 20 ms client logged once through each fault, no link left.
-    expect(run.stdout).toMatch(/^boot: continuity through SIGKILL and the automatic restart: .* 0 missing, 0 logged twice/m);
-    expect(run.stdout).toMatch(/^boot: continuity through rpm -U to a changed BPF object: .* 0 missing, 0 logged twice/m);
-    expect(run.stdout).toMatch(/^boot: rpm -e: bpftool link shows none of our links$/m);
-    expect(run.stdout).toMatch(/^boot: PASS/m);
-  }, 16 * 60_000);
+  it(
+    'is ready before cloud-init-local, catches its IMDSv1 call, stops cleanly, and is restarted by the watchdog',
+    async () => {
+      const run = await runScript();
+      process.stdout.write(run.stdout);
+      if (run.code !== 0) process.stderr.write(run.stderr.split('\n').slice(-40).join('\n'));
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^boot: process start -> READY=1: \d+ ms$/m);
+      expect(run.stdout).toMatch(/^boot: rpm -U release 2: service restarted/m);
+      // Continuity: every request of the 20 ms client logged once through each fault, no link left.
+      expect(run.stdout).toMatch(
+        /^boot: continuity through SIGKILL and the automatic restart: .* 0 missing, 0 logged twice/m,
+      );
+      expect(run.stdout).toMatch(
+        /^boot: continuity through rpm -U to a changed BPF object: .* 0 missing, 0 logged twice/m,
+      );
+      expect(run.stdout).toMatch(/^boot: rpm -e: bpftool link shows none of our links$/m);
+      expect(run.stdout).toMatch(/^boot: PASS/m);
+    },
+    16 * 60_000,
+  );
 });

@@ -62,24 +62,29 @@ describe('journal', () => {
 
   it('any batches of any sizes: the records given back are the newest ones, in order, byte for byte', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 8 }), { maxLength: 40 }), (batches) => {
-        const journal = create(512);
-        const written: Uint8Array[] = [];
-        let n = 0;
-        for (const sizes of batches) {
-          const batch = sizes.map((size) => Uint8Array.from({ length: size }, (_, i) => (n + i) % 256));
-          n++;
-          written.push(...batch);
-          journal.append(batch);
-        }
-        const got = Journal.adopt(journal.fd)?.records ?? [];
-        const tail = written.slice(written.length - got.length);
-        expect(got.map((r) => Buffer.from(r).toString('hex'))).toEqual(tail.map((r) => Buffer.from(r).toString('hex')));
-        const bytes = written.reduce((sum, r) => sum + 4 + r.byteLength, 0);
-        // Everything while it fits in one half; after that, never less than a half less one record.
-        if (bytes <= 512 - 16) expect(got.length).toBe(written.length);
-        else expect(got.reduce((sum, r) => sum + 4 + r.byteLength, 0)).toBeGreaterThan(512 - 16 - 204);
-      }),
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 8 }), { maxLength: 40 }),
+        (batches) => {
+          const journal = create(512);
+          const written: Uint8Array[] = [];
+          let n = 0;
+          for (const sizes of batches) {
+            const batch = sizes.map((size) => Uint8Array.from({ length: size }, (_, i) => (n + i) % 256));
+            n++;
+            written.push(...batch);
+            journal.append(batch);
+          }
+          const got = Journal.adopt(journal.fd)?.records ?? [];
+          const tail = written.slice(written.length - got.length);
+          expect(got.map((r) => Buffer.from(r).toString('hex'))).toEqual(
+            tail.map((r) => Buffer.from(r).toString('hex')),
+          );
+          const bytes = written.reduce((sum, r) => sum + 4 + r.byteLength, 0);
+          // Everything while it fits in one half; after that, never less than a half less one record.
+          if (bytes <= 512 - 16) expect(got.length).toBe(written.length);
+          else expect(got.reduce((sum, r) => sum + 4 + r.byteLength, 0)).toBeGreaterThan(512 - 16 - 204);
+        },
+      ),
       { numRuns: 200 },
     );
   });

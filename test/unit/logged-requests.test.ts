@@ -21,11 +21,19 @@ describe('loggedRequestKeys', () => {
     writeFileSync(older, `${request('1', '10')}\n`);
     writeFileSync(
       newer,
-      [request('2', '20'), JSON.stringify({ event: 'stats', connection: { cookie: '9', kernel_ns: '9' } }), '{"event":"imds_request",', request('3', '30'), ''].join('\n'),
+      [
+        request('2', '20'),
+        JSON.stringify({ event: 'stats', connection: { cookie: '9', kernel_ns: '9' } }),
+        '{"event":"imds_request",',
+        request('3', '30'),
+        '',
+      ].join('\n'),
     );
     writeFileSync(join(dir, 'notes.txt'), `${request('4', '40')}\n`);
     utimesSync(older, 1, 1);
-    expect(loggedRequestKeys(dir)).toEqual(new Set([requestKey('1', '10'), requestKey('2', '20'), requestKey('3', '30')]));
+    expect(loggedRequestKeys(dir)).toEqual(
+      new Set([requestKey('1', '10'), requestKey('2', '20'), requestKey('3', '30')]),
+    );
   });
 
   it('reads only the tail it is given: a line cut at the start is skipped', () => {

@@ -22,7 +22,17 @@ function exchange(n: number, seq: number): KernelRecord[] {
   const bytes = new TextEncoder().encode(get(n));
   const at = base + BigInt(10 * n);
   return [
-    { kind: 'payload', tsNs: at, flow, owner: null, socketUid: 0, socketCgroupId: 0n, seq, wireLength: bytes.length, bytes },
+    {
+      kind: 'payload',
+      tsNs: at,
+      flow,
+      owner: null,
+      socketUid: 0,
+      socketCgroupId: 0n,
+      seq,
+      wireLength: bytes.length,
+      bytes,
+    },
     { kind: 'response', tsNs: at + 1n, flow, status: 200 },
   ];
 }
