@@ -266,6 +266,8 @@ CLIENT
   wait_active_after "$pid"
   sleep 2
   marks+=("restart $(client_at)")
+  # Taken over, not attached again: still exactly one link per program.
+  [[ $(our_links) == 7 ]] || fail "after the restarts $(our_links) of our links are attached, not 7"
 
   echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
   before_pid=$(show imds-analyzer MainPID)
@@ -273,6 +275,10 @@ CLIENT
   wait_active_after "$before_pid"
   sleep 2
   marks+=("upgrade $(client_at)")
+  # The cgroup links switched in place; the old raw_tp links stay beside the new ones until a stop.
+  links_after_upgrade=$(our_links)
+  (( links_after_upgrade <= 10 )) || fail "after the upgrade $links_after_upgrade of our links are attached"
+  echo "boot: after the upgrade: $links_after_upgrade of our links attached"
   touch "$merged/var/tmp/imds-client.stop"
   for _ in $(seq 1 50); do [[ $(show imds-client ActiveState) == active ]] || break; sleep 0.1; done
   # Past the daemon's response wait (default 2 s after the upgrade's config), every line is out.
@@ -314,7 +320,7 @@ CLIENT
     const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"handover\"")).map((t) => JSON.parse(t)));
     for (const ready of lines.filter((l) => l.event === "ready")) {
       const h = ready.handover, last = lines.filter((l) => l.pid === ready.pid).at(-1);
-      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again`);
+      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps inherited ${h.maps_inherited}, reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again`);
     }
   ' "$logs"
   after_pid=$(show imds-analyzer MainPID)

@@ -54,6 +54,8 @@ export interface Handover {
   links_attached: number;
   /** The previous daemon's maps (its buffer, counters, socket owners) were taken over. */
   maps_reused: boolean;
+  /** Maps of a previous daemon found among the inherited fds. */
+  maps_inherited: number;
   /** Socket records the previous daemon read, replayed from its journal by the first drain. */
   journaled_records: number;
 }
@@ -106,6 +108,7 @@ export class Capture {
     links_attached: 0,
     maps_reused: false,
     journaled_records: 0,
+    maps_inherited: 0,
   };
   /** Every link this daemon holds: its kernel fd and how to let go of it. */
   private readonly links: Array<{ fd: number; release: () => void }> = [];
@@ -139,6 +142,7 @@ export class Capture {
     libbpf.setPrint(options.libbpfLog);
     const inherited = classifyInherited(libbpf, options.inheritedFds ?? []);
     const inheritedMaps = inherited.maps;
+    const mapsInherited = inheritedMaps.size;
     const inheritedEvents = inheritedMaps.get('events');
     const useRing =
       (inheritedEvents !== undefined &&
@@ -156,6 +160,7 @@ export class Capture {
       const cgroup = openCgroupRoot(options.stateDir);
       capture = new Capture(libbpf, obj, options, useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
       capture.handover.maps_reused = mapsReused;
+      capture.handover.maps_inherited = mapsInherited;
       try {
         capture.attachAll(cgroup.fd, inherited);
       } finally {

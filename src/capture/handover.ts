@@ -84,7 +84,8 @@ export function classifyInherited(libbpf: Libbpf, fds: number[]): Inherited {
 
 /** Files one inherited fd under what it is; false when it is none of ours. */
 function sortOne(libbpf: Libbpf, inherited: Inherited, fd: number, kind: string): boolean {
-  if (kind === 'anon_inode:bpf-link') {
+  // The kernel names link files bpf_link (maps and programs: bpf-map, bpf-prog).
+  if (kind === 'anon_inode:bpf_link' || kind === 'anon_inode:bpf-link') {
     // struct bpf_link_info: type, id, prog_id.
     const programId = libbpf.objectInfo(fd, LINK_INFO_SIZE).getUint32(8, true);
     const programFd = libbpf.programFdById(programId);

@@ -136,6 +136,7 @@ export const daemonDescriptionSchema = z.strictObject({
       links_attached: count,
       /** The previous daemon's maps (buffer, counters, socket owners) taken over. */
       maps_reused: z.boolean(),
+      maps_inherited: count,
     })
     .optional(),
 });
