@@ -3,7 +3,10 @@
 #
 #   scripts/build-rpm.sh [--target al2023|al2] [--release N] [--node-major N | --nodedir DIR]
 #                        [--bundle-node PATH] [--bundle-libbpf PATH] [--arch x86_64|aarch64]
+#                        [--bpf-object PATH]
 #
+# --bpf-object packages another build of the BPF object than bpf/imds_analyzer.bpf.o (the boot
+# test's upgrade to a changed object).
 # The working tree is only read: the app is bundled (scripts/bundle.mjs: one ES module and its
 # source map) and the two native modules it keeps outside, koffi and sd-notify, are installed
 # in a private work directory, then rpmbuild runs with a private _topdir there.
@@ -34,6 +37,7 @@ target=al2023
 release=1
 bundle_node=
 bundle_libbpf=
+bpf_object=
 nodedir=
 node_major=
 case "$(uname -m)" in
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
     --release) release=${2:?}; shift 2 ;;
     --bundle-node) bundle_node=${2:?}; shift 2 ;;
     --bundle-libbpf) bundle_libbpf=${2:?}; shift 2 ;;
+    --bpf-object) bpf_object=${2:?}; shift 2 ;;
     --nodedir) nodedir=${2:?}; shift 2 ;;
     --node-major) node_major=${2:?}; shift 2 ;;
     --arch) rpm_arch=${2:?}; shift 2 ;;
@@ -201,7 +206,7 @@ for dir in "$app"/node_modules/[!@]* "$app"/node_modules/@*/*; do
 done
 rm "$app/package-lock.json"
 cp -R "$work/build/bundle" "$app/bundle"
-cp "$repo/bpf/imds_analyzer.bpf.o" "$app/bpf/"
+cp "${bpf_object:-$repo/bpf/imds_analyzer.bpf.o}" "$app/bpf/imds_analyzer.bpf.o"
 
 prune_node_modules "$app/node_modules"
 # The package starts the bundle with an explicit node (launcher, unit): a `#!/usr/bin/env node`

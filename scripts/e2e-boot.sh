@@ -6,7 +6,11 @@
 # checks, from the booted system, that the call was caught, that the service was
 # ready before network-pre.target and cloud-init-local, that it is active and clean
 # under systemd-analyze, that a stop loses no line, and that the watchdog restarts a
-# daemon whose event loop is stuck. Prints the measured numbers. Needs root.
+# daemon whose event loop is stuck. With the RPM, a client making one IMDSv1 request
+# every 20 ms runs through a SIGKILL (and the automatic restart), a `systemctl restart`
+# and an upgrade to a package with a changed BPF object: every request it made must be
+# logged exactly once. After `systemctl stop` and after `rpm -e`, `bpftool link` must
+# show none of our links. Prints the measured numbers. Needs root.
 #
 #   scripts/e2e-boot.sh [--flavour al2023|al2] [--install rpm|copy]
 #     al2023  (default) the Amazon Linux 2023 package: runs /usr/bin/node-22, installed in the
@@ -48,12 +52,14 @@ mkdir -p "$work"/{upper,work,merged}
 mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$merged"
 
 # The flavour's RPM of the given release, into dist-rpm/.
-build_rpm() {
+build_rpm() {  # release [extra build-rpm.sh arguments]
+  local release=$1
+  shift
   if [[ $flavour == al2023 ]]; then
-    bash scripts/build-rpm.sh --target al2023 --release "$1" >&2
+    bash scripts/build-rpm.sh --target al2023 --release "$release" "$@" >&2
   else
-    bash scripts/build-rpm.sh --target al2 --release "$1" --bundle-node "$(command -v node)" \
-      --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" >&2
+    bash scripts/build-rpm.sh --target al2 --release "$release" --bundle-node "$(command -v node)" \
+      --bundle-libbpf "$(ldconfig -p | awk '/libbpf\.so\.1 .*x86-64/ {print $NF; exit}')" "$@" >&2
   fi
 }
 
@@ -142,6 +148,24 @@ note "container booted: $state in ${boot_seconds}s"
 [[ $state == running ]] || note "failed units: $(in_ct systemctl --failed --no-legend 2>&1 | tr '\n' ' ')"
 
 show() { in_ct systemctl show "$1" -p "$2" --value; }
+# Links whose program is one of ours (imds_*), machine-wide: the kernel's view, not the daemon's.
+our_links() {
+  node -e '
+    const [links, progs] = process.argv.slice(1).map((j) => JSON.parse(j || "[]"));
+    const ours = new Set(progs.filter((p) => (p.name ?? "").startsWith("imds_")).map((p) => p.id));
+    console.log(links.filter((l) => ours.has(l.prog_id)).length);
+  ' "$(bpftool -j link show)" "$(bpftool -j prog show)"
+}
+# Waits (up to 3 s: a closed link is freed after the fd goes) until none of our links is left.
+expect_no_links() {
+  local n
+  for _ in $(seq 1 30); do
+    n=$(our_links)
+    [[ $n == 0 ]] && { echo "boot: $1: bpftool link shows none of our links"; return; }
+    sleep 0.1
+  done
+  fail "$1 left $n of our links attached: $(bpftool link show)"
+}
 [[ $(show imds-analyzer ActiveState) == active ]] || fail "imds-analyzer is not active: $(in_ct journalctl -u imds-analyzer --no-pager 2>&1 | tail -20)"
 
 logs=$merged/var/log/imds-analyzer
@@ -202,6 +226,7 @@ if [[ $flavour == al2023 ]]; then
   (( cached > 0 )) || fail "Node.js 22 left no compile cache in /var/cache/imds-analyzer"
   echo "boot: compile cache: $cached files in /var/cache/imds-analyzer"
 fi
+expect_no_links "systemctl stop"
 
 # Watchdog: a daemon whose event loop is stuck is restarted by systemd.
 mkdir -p "$merged/etc/systemd/system/imds-analyzer.service.d"
@@ -229,17 +254,122 @@ if [[ $install_mode == rpm ]]; then
   rm -f "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
   in_ct systemctl daemon-reload
   in_ct systemctl restart imds-analyzer
+  # Release 2 carries a changed BPF object: the same source built for BPF ISA v2 (other
+  # instructions, so other program tags), as a real upgrade would.
+  variant=$work/imds_analyzer.v2.bpf.o
+  clang -target bpf -mcpu=v2 -O2 -g -Wall -Werror -I bpf -I "/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
+    -c bpf/imds_analyzer.bpf.c -o "$variant"
+  llvm-strip -g "$variant"
+  ! cmp -s "$variant" bpf/imds_analyzer.bpf.o || fail "the upgrade's BPF object is not different"
+  build_rpm 2 --bpf-object "$variant"
+  cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
+
+  # Continuity: a client makes one IMDSv1 request every 20 ms, each on a new connection and with
+  # its own number, through a crash, a restart and the upgrade; it records each answered request
+  # and stops when told, never mid-request. It runs as a unit so that it is in the container's cgroup.
+  out=/var/tmp/imds-client.out
+  rm -f "$merged$out" "$merged/var/tmp/imds-client.stop"
+  cat > "$merged/var/tmp/imds-client.js" <<'CLIENT'
+const http = require('http'), fs = require('fs');
+let n = 0;
+const timer = setInterval(() => {
+  if (fs.existsSync('/var/tmp/imds-client.stop')) { clearInterval(timer); return; }
+  const i = ++n;
+  // Sent only inside the nspawn container, whose network namespace is the test netns.
+  const req = http.get({ host: '169.254.169.254', path: `/latest/meta-data/ami-id?n=${i}`, agent: false }, (res) => {
+    res.resume();
+    res.on('end', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} ${res.statusCode}\n`); });
+  });
+  req.on('error', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} 000\n`); });
+}, 20);
+CLIENT
+  # The client runs on the node the unit started: the flavour's (AL2023: node-22, AL2: bundled).
+  in_ct systemd-run --unit=imds-client --quiet "$daemon_exe" /var/tmp/imds-client.js
+  client_at() { sort -n "$merged$out" 2>/dev/null | tail -1 | cut -d' ' -f1; }
+  wait_active_after() {  # pid before; waits for a new main pid, active
+    for _ in $(seq 1 100); do
+      local pid; pid=$(show imds-analyzer MainPID)
+      [[ $pid != 0 && $pid != "$1" && $(show imds-analyzer ActiveState) == active ]] && return
+      sleep 0.1
+    done
+    fail "imds-analyzer did not come back after pid $1"
+  }
+  sleep 2
+  marks=("start $(client_at)")
+  pid=$(show imds-analyzer MainPID)
+  in_ct systemctl kill -s KILL imds-analyzer
+  wait_active_after "$pid"
+  sleep 2
+  marks+=("kill $(client_at)")
+  pid=$(show imds-analyzer MainPID)
+  in_ct systemctl restart imds-analyzer
+  wait_active_after "$pid"
+  sleep 2
+  marks+=("restart $(client_at)")
+  # Taken over, not attached again: still exactly one link per program.
+  [[ $(our_links) == 7 ]] || fail "after the restarts $(our_links) of our links are attached, not 7"
+
   echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
   before_pid=$(show imds-analyzer MainPID)
-  build_rpm 2
-  cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
   in_ct rpm -U --nodeps /var/tmp/upgrade.rpm >&2
+  wait_active_after "$before_pid"
+  sleep 2
+  marks+=("upgrade $(client_at)")
+  # The cgroup links switched in place; the old raw_tp links stay beside the new ones until a stop.
+  links_after_upgrade=$(our_links)
+  (( links_after_upgrade <= 10 )) || fail "after the upgrade $links_after_upgrade of our links are attached"
+  echo "boot: after the upgrade: $links_after_upgrade of our links attached"
+  touch "$merged/var/tmp/imds-client.stop"
+  for _ in $(seq 1 50); do [[ $(show imds-client ActiveState) == active ]] || break; sleep 0.1; done
+  # Past the daemon's response wait (default 2 s after the upgrade's config), every line is out.
+  sleep 3
+  node -e '
+    const fs = require("fs");
+    const [dir, outFile, ...marks] = process.argv.slice(1);
+    const sent = new Map(fs.readFileSync(outFile, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")).map(([n, c]) => [Number(n), c]));
+    const logged = new Map();
+    for (const f of fs.readdirSync(dir)) for (const text of fs.readFileSync(`${dir}/${f}`, "utf8").split("\n")) {
+      if (!text.includes("ami-id?n=")) continue;
+      const l = JSON.parse(text);
+      if (l.event !== "imds_request") continue;
+      const n = Number(l.request.path.split("?n=")[1]);
+      logged.set(n, (logged.get(n) ?? 0) + 1);
+    }
+    let ok = true, from = 1;
+    const last = Math.max(...sent.keys());
+    for (const [i, mark] of [...marks, `end ${last}`].entries()) {
+      const [name, to] = [mark.split(" ")[0], Number(mark.split(" ")[1])];
+      let made = 0, once = 0, missing = [], twice = [], failed = 0;
+      for (let n = from; n <= to; n++) {
+        const code = sent.get(n);
+        if (code === undefined || code === "000") { failed++; continue; }
+        made++;
+        const count = logged.get(n) ?? 0;
+        if (count === 1) once++; else if (count === 0) missing.push(n); else twice.push(n);
+      }
+      const phase = { start: "before the faults", kill: "through SIGKILL and the automatic restart", restart: "through systemctl restart", upgrade: "through rpm -U to a changed BPF object", end: "after the upgrade" }[name];
+      console.log(`boot: continuity ${phase}: requests ${from}..${to}: ${made} made, ${once} logged once, ${missing.length} missing${missing.length ? " " + missing.slice(0, 10).join(",") : ""}, ${twice.length} logged twice${twice.length ? " " + twice.slice(0, 10).join(",") : ""}, ${failed} failed at the client`);
+      ok &&= missing.length === 0 && twice.length === 0 && failed === 0;
+      from = to + 1;
+    }
+    process.exit(ok ? 0 : 1);
+  ' "$logs" "$merged$out" "${marks[@]}" || fail "a request was lost or logged twice across the faults"
+  # How each daemon took over: from its ready line, and what its replay did not log again.
+  node -e '
+    const fs = require("fs"), dir = process.argv[1];
+    const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"handover\"")).map((t) => JSON.parse(t)));
+    for (const ready of lines.filter((l) => l.event === "ready")) {
+      const h = ready.handover, last = lines.filter((l) => l.pid === ready.pid).at(-1);
+      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps inherited ${h.maps_inherited}, reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again`);
+    }
+  ' "$logs"
   after_pid=$(show imds-analyzer MainPID)
   [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
   [[ $after_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $after_pid)"
   echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $after_pid), edited config.json kept"
   in_ct rpm -e imds-analyzer >&2
   [[ $(show imds-analyzer ActiveState) != active ]] || fail "erase left the service running"
+  expect_no_links "rpm -e"
   if compgen -G "$merged/etc/systemd/system/*.wants/imds-analyzer.service" >/dev/null; then fail "erase left the unit enabled"; fi
   echo "boot: rpm -e: service stopped, no unit left enabled"
 fi

@@ -2,13 +2,12 @@
 // loop: koffi watches the buffer's epoll fd and, when it is readable, one
 // ring_buffer__consume() (or perf_buffer__consume()) hands over every pending record.
 // Nothing blocks the event loop and nothing polls on a timer.
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import koffi from 'koffi';
 import {
   BPF_MAP_TYPE_PERF_EVENT_ARRAY,
   BPF_MAP_TYPE_RINGBUF,
-  type BpfLink,
   type BpfObject,
   type Libbpf,
   type PerfBuffer,
@@ -19,6 +18,8 @@ import {
 import { AbiError, KERNEL_STATS, KERNEL_STAT_SLOTS, type KernelStatName, decodeRecord } from './abi.js';
 import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
+import { classifyInherited, describeProgram, type Inherited } from './handover.js';
+import { Journal } from './journal.js';
 import type { KernelRecord } from '../model/records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
@@ -35,6 +36,28 @@ export interface CaptureOptions {
   /** Records that could not be decoded (never expected; counted, not fatal). */
   onDecodeError: (err: Error) => void;
   libbpfLog: PrintHandler;
+  /** The journal could not be written (it is then given up). */
+  onJournalError?: (err: Error) => void;
+  /** Fds a previous daemon left in systemd's fd store (its links and maps). */
+  inheritedFds?: number[];
+  /** Something (systemd's fd store) will keep the links and buffer past this process: journal what is read. */
+  continuity?: boolean;
+}
+
+/** How the programs came to be attached, for the ready line. */
+export interface Handover {
+  /** Links of a previous daemon kept as they were (same program code, same maps). */
+  links_kept: number;
+  /** Cgroup links of a previous daemon switched atomically to this object's program. */
+  links_updated: number;
+  /** Links attached by this daemon. */
+  links_attached: number;
+  /** The previous daemon's maps (its buffer, counters, socket owners) were taken over. */
+  maps_reused: boolean;
+  /** Maps of a previous daemon found among the inherited fds. */
+  maps_inherited: number;
+  /** Socket records the previous daemon read, replayed from its journal by the first drain. */
+  journaled_records: number;
 }
 
 export interface AttachedProgram {
@@ -56,13 +79,18 @@ const PROGRAMS: Record<string, Attach> = {
   imds_exit: { kind: 'raw_tp', tracepoint: 'sched_process_exit' },
 };
 
+/** Each half of the journal of socket records read (thousands of requests). */
+const JOURNAL_HALF_BYTES = 1 << 20;
+
 /** Process records are skipped once the ring buffer is this full. */
 const PROCESS_SHED_FRACTION = 0.75;
 
 function kernelHasRingBuffer(libbpf: Libbpf): boolean {
   const probed = libbpf.probeMapType(BPF_MAP_TYPE_RINGBUF);
   if (probed !== null) return probed;
-  const [major = 0, minor = 0] = release().split('.').map((part) => Number.parseInt(part, 10));
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((part) => Number.parseInt(part, 10));
   return major > 5 || (major === 5 && minor >= 8);
 }
 
@@ -74,13 +102,25 @@ export class Capture {
   /** Records the perf buffer reported lost (the kernel counters count them too). */
   perfLost = 0n;
 
-  private readonly links: BpfLink[] = [];
+  readonly handover: Handover = {
+    links_kept: 0,
+    links_updated: 0,
+    links_attached: 0,
+    maps_reused: false,
+    journaled_records: 0,
+    maps_inherited: 0,
+  };
+  /** Every link this daemon holds: its kernel fd and how to let go of it. */
+  private readonly links: Array<{ fd: number; release: () => void }> = [];
   private readonly statsFd: number;
   private readonly cpus: number;
   private ring: RingBuffer | null = null;
   private perf: PerfBuffer | null = null;
   private poller: ReturnType<typeof koffi.node.poll> | null = null;
   private pending: KernelRecord[] = [];
+  /** The raw bytes of the socket records in `pending`, for the journal. */
+  private pendingRaw: Uint8Array[] = [];
+  private journal: Journal | null = null;
   private closed = false;
 
   private constructor(
@@ -100,23 +140,34 @@ export class Capture {
   /** Loads the object and attaches every program; on any failure nothing stays attached. */
   static open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Capture {
     libbpf.setPrint(options.libbpfLog);
+    const inherited = classifyInherited(libbpf, options.inheritedFds ?? []);
+    const inheritedMaps = inherited.maps;
+    const mapsInherited = inheritedMaps.size;
+    const inheritedEvents = inheritedMaps.get('events');
     const useRing =
-      options.buffer === 'ringbuf' || (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
-    const obj = libbpf.openObject(options.objectPath);
+      (inheritedEvents !== undefined &&
+        libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
+      options.buffer === 'ringbuf' ||
+      (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
+    const { obj, mapsReused } = loadObject(libbpf, options, useRing, inheritedMaps);
+    // The object holds its own copies of the maps it took over.
+    for (const fd of inheritedMaps.values()) closeSync(fd);
+    inheritedMaps.clear();
     let capture: Capture | null = null;
     try {
-      configureBeforeLoad(libbpf, obj, options, useRing);
-      libbpf.loadObject(obj);
       // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
       libbpf.trimHeap();
       const cgroup = openCgroupRoot(options.stateDir);
       capture = new Capture(libbpf, obj, options, useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
+      capture.handover.maps_reused = mapsReused;
+      capture.handover.maps_inherited = mapsInherited;
       try {
-        capture.attachAll(cgroup.fd);
+        capture.attachAll(cgroup.fd, inherited);
       } finally {
         cgroup.close();
       }
       capture.openBuffer();
+      capture.openJournal(inherited.journalFd);
       return capture;
     } catch (err) {
       if (capture) capture.close();
@@ -125,29 +176,76 @@ export class Capture {
     }
   }
 
-  private attachAll(cgroupFd: number): void {
+  /**
+   * Attaches every program. A link a previous daemon left is kept when it runs the same
+   * code on the same maps; a cgroup link is otherwise switched to the new program in one
+   * step (no window, no overlap); a raw_tp link cannot be switched, so the new program is
+   * attached beside it (process records may then arrive twice: harmless).
+   */
+  private attachAll(cgroupFd: number, inherited: Inherited): void {
     const byName = new Map(this.libbpf.programs(this.obj).map((p) => [p.name, p.program]));
     for (const [name, attach] of Object.entries(PROGRAMS)) {
       const program = byName.get(name);
       if (!program) throw new Error(`BPF object has no program ${name}`);
-      const link =
-        attach.kind === 'cgroup'
-          ? this.libbpf.attachCgroup(program, cgroupFd)
-          : this.libbpf.attachRawTracepoint(program, attach.tracepoint);
-      this.links.push(link);
+      const fresh = describeProgram(this.libbpf, this.libbpf.programFd(program));
+      const previous = inherited.links.get(name) ?? [];
+      const same = this.handover.maps_reused ? previous.find((l) => l.programTag === fresh.tag) : undefined;
+      const switchable = attach.kind === 'cgroup' ? previous[0] : undefined;
+      let id = fresh.id;
+      let kept: number | null = null;
+      if (same) {
+        kept = same.fd;
+        id = same.programId;
+        this.handover.links_kept++;
+      } else if (switchable) {
+        this.libbpf.linkUpdate(switchable.fd, this.libbpf.programFd(program));
+        kept = switchable.fd;
+        this.handover.links_updated++;
+      } else {
+        const link =
+          attach.kind === 'cgroup'
+            ? this.libbpf.attachCgroup(program, cgroupFd)
+            : this.libbpf.attachRawTracepoint(program, attach.tracepoint);
+        this.links.push({ fd: this.libbpf.linkFd(link), release: () => this.libbpf.destroyLink(link) });
+        this.handover.links_attached++;
+      }
+      if (kept !== null) {
+        const fd = kept;
+        this.links.push({ fd, release: () => closeSync(fd) });
+      }
+      // The others stay attached only as long as systemd's store holds them.
+      for (const other of previous) if (other.fd !== kept) closeSync(other.fd);
       this.programs.push({
         name,
-        id: this.libbpf.programId(program),
+        id,
         attachedTo: attach.kind === 'cgroup' ? `cgroup:${this.cgroupRoot}` : `raw_tp:${attach.tracepoint}`,
       });
     }
+  }
+
+  /**
+   * The fds that keep capture going while no daemon runs: every link and the object's
+   * maps (its buffer among them). Only a ring buffer outlives its reader; a perf buffer's
+   * per-CPU rings belong to the process that opened them.
+   */
+  continuityFds(): number[] {
+    if (this.bufferKind !== 'ringbuf') return [];
+    const maps = this.libbpf
+      .maps(this.obj)
+      .filter((m) => !m.name.includes('.'))
+      .map((m) => this.libbpf.mapFd(m.map));
+    return [...this.links.map((l) => l.fd), ...maps, ...(this.journal ? [this.journal.fd] : [])];
   }
 
   private openBuffer(): void {
     const eventsFd = this.libbpf.mapFd(this.libbpf.findMap(this.obj, 'events'));
     const onSample = (data: Uint8Array) => {
       try {
-        this.pending.push(decodeRecord(data));
+        const record = decodeRecord(data);
+        this.pending.push(record);
+        if (this.journal && (record.kind === 'payload' || record.kind === 'response' || record.kind === 'close')) {
+          this.pendingRaw.push(data.slice());
+        }
       } catch (err) {
         this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
       }
@@ -158,6 +256,25 @@ export class Capture {
       this.perf = this.libbpf.perfBufferNew(eventsFd, this.options.perfPagesPerCpu, onSample, (_cpu, count) => {
         this.perfLost += count;
       });
+    }
+  }
+
+  private openJournal(inheritedFd: number | null): void {
+    if (this.bufferKind !== 'ringbuf' || !this.options.continuity) {
+      if (inheritedFd !== null) closeSync(inheritedFd);
+      return;
+    }
+    const adopted = inheritedFd === null ? null : Journal.adopt(inheritedFd);
+    if (inheritedFd !== null && !adopted) closeSync(inheritedFd);
+    this.journal = adopted?.journal ?? Journal.create(JOURNAL_HALF_BYTES);
+    // The first drain hands them over ahead of what waits in the buffer.
+    for (const raw of adopted?.records ?? []) {
+      try {
+        this.pending.push(decodeRecord(raw));
+        this.handover.journaled_records++;
+      } catch (err) {
+        this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
+      }
     }
   }
 
@@ -177,6 +294,16 @@ export class Capture {
     const batch = this.pending;
     if (batch.length === 0) return 0;
     this.pending = [];
+    // Journaled before anything acts on them: from here a crash no longer loses them.
+    try {
+      this.journal?.append(this.pendingRaw);
+    } catch (err) {
+      // Capture goes on; only a crash from now on could lose what is in flight.
+      this.options.onJournalError?.(err as Error);
+      this.journal?.close();
+      this.journal = null;
+    }
+    this.pendingRaw = [];
     // Per-CPU perf buffers interleave CPUs; restore kernel time order.
     if (this.perf) batch.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
     this.options.onRecords(batch);
@@ -202,7 +329,7 @@ export class Capture {
 
   /** Detaches every program: no new record arrives, those in the buffer can still be drained. */
   detach(): void {
-    for (const link of this.links.splice(0)) this.libbpf.destroyLink(link);
+    for (const link of this.links.splice(0)) link.release();
   }
 
   /** Detaches every program and frees the buffer. Safe to call twice. */
@@ -213,9 +340,48 @@ export class Capture {
     this.poller?.close();
     if (this.ring) this.libbpf.ringBufferFree(this.ring);
     if (this.perf) this.libbpf.perfBufferFree(this.perf);
+    this.journal?.close();
     this.libbpf.closeObject(this.obj);
     this.libbpf.setPrint(null);
   }
+}
+
+/**
+ * Opens and loads the object. With maps a previous daemon left, the object uses them
+ * (its buffer keeps what was captured meanwhile); when they do not fit this object,
+ * it loads with fresh maps instead.
+ */
+function loadObject(
+  libbpf: Libbpf,
+  options: CaptureOptions,
+  useRing: boolean,
+  inheritedMaps: Map<string, number>,
+): { obj: BpfObject; mapsReused: boolean } {
+  const attempt = (reuse: boolean): BpfObject => {
+    const obj = libbpf.openObject(options.objectPath);
+    try {
+      configureBeforeLoad(libbpf, obj, options, useRing);
+      if (reuse) {
+        for (const { map, name } of libbpf.maps(obj)) {
+          const fd = inheritedMaps.get(name);
+          if (fd !== undefined) libbpf.reuseMapFd(map, fd);
+        }
+      }
+      libbpf.loadObject(obj);
+      return obj;
+    } catch (err) {
+      libbpf.closeObject(obj);
+      throw err;
+    }
+  };
+  if (inheritedMaps.size > 0) {
+    try {
+      return { obj: attempt(true), mapsReused: true };
+    } catch {
+      // A changed map layout: fresh maps below.
+    }
+  }
+  return { obj: attempt(false), mapsReused: false };
 }
 
 function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOptions, useRing: boolean): void {
@@ -243,5 +409,9 @@ function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOpt
   };
   view.setUint8(at('use_ringbuf'), useRing ? 1 : 0);
   view.setUint8(at('capture_processes'), 1);
-  view.setBigUint64(at('process_shed_bytes'), useRing ? BigInt(Math.floor(ringBytes * PROCESS_SHED_FRACTION)) : 0n, true);
+  view.setBigUint64(
+    at('process_shed_bytes'),
+    useRing ? BigInt(Math.floor(ringBytes * PROCESS_SHED_FRACTION)) : 0n,
+    true,
+  );
 }

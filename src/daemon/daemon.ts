@@ -8,6 +8,8 @@ import { readHostIdentity } from '../enrich/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from '../state/instance-lock.js';
 import { appFile } from './app-files.js';
+import { openFdStore } from './fd-store.js';
+import { loggedRequestKeys } from './logged-requests.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
 import { writeStatusFile } from '../state/status-file.js';
@@ -71,6 +73,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.stderr.write(`imds-analyzer: ${(err as Error).message}\n`);
     return 1;
   }
+  const fdStore = openFdStore();
   const notifier = createNotifier();
   // Read once: neither changes while the daemon runs.
   const identity = readHostIdentity();
@@ -100,12 +103,21 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       libbpfLog: (level, message) => {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
+      inheritedFds: fdStore.inherited,
+      continuity: fdStore.available,
+      onJournalError: (err) => logSink.lifecycle('error', { source: 'journal', message: err.message }),
     });
     const running = capture;
     const pipeline = new Pipeline(config, logSink, running.cgroupRoot);
     receiver = pipeline;
     pipeline.seed();
+    // The first drain replays what the previous daemon read: what it logged is not logged again.
+    if (running.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));
+    // From here on systemd holds the links and the buffer: they outlive this process
+    // through a crash or a restart, and systemd lets go of them on a real stop.
+    const continuous = fdStore.store(running.continuityFds());
     running.start();
+    running.drain();
 
     // instance_id and boot_id are on every line already (the sink's base fields).
     const describe = () => ({
@@ -115,6 +127,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       cgroup_root: running.cgroupRoot,
       programs: running.programs.map((p) => p.name),
       program_ids: Object.fromEntries(running.programs.map((p) => [p.name, p.id])),
+      handover: {
+        inherited_fds: fdStore.inherited.length,
+        fd_store: continuous,
+        ...running.handover,
+      },
       version: options.version,
       pid: process.pid,
       log_dir: config.logDir,
@@ -155,8 +172,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     notifier.stopping();
     const deadline = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    // Detach first so no new record arrives, then drain what is in the buffer.
-    running.detach();
+    // Without systemd's store: detach first so no new record arrives, then drain what is in
+    // the buffer. With it, this may be a restart: the links stay attached and whatever
+    // arrives after this drain waits in the buffer for the next daemon (a real stop makes
+    // systemd close them once this process is gone).
+    if (!continuous) running.detach();
     running.drain();
     pipeline.flushAll();
     logSink.lifecycle('stopping', { ...describe(), signal, ...counters() });

@@ -11,12 +11,10 @@ import type { LogSink } from '../logging/index.js';
 import { ConnectionTracker, type ObservedRequest } from '../logic/connections.js';
 import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
-import { buildRequestLine } from '../logic/request-line.js';
-
+import { buildRequestLine, requestKey } from '../logic/request-line.js';
 
 /** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
 const GAVE_UP_ON_PUT_NS = 500_000_000n;
-
 
 export class Pipeline {
   private readonly tracker: ConnectionTracker;
@@ -24,6 +22,9 @@ export class Pipeline {
   private readonly fallback = new FallbackDetector();
   private readonly requests: Record<ImdsVersion, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
+  /** Requests a previous daemon already logged (keys from the log), while its records are replayed. */
+  private alreadyLogged = new Set<string>();
+  private replayedDuplicates = 0;
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
@@ -84,6 +85,14 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Records a previous daemon read are replayed: the requests it had not logged yet are
+   * logged now, those in `logged` (requestKey) are not logged again.
+   */
+  skipLogged(logged: Set<string>): void {
+    this.alreadyLogged = logged;
+  }
+
   decodeError(err: Error): void {
     this.decodeErrors++;
     this.sink.lifecycle('error', { source: 'decode', message: err.message });
@@ -107,6 +116,7 @@ export class Pipeline {
       requests: { ...this.requests },
       kernel: { ...kernelNumbers, perf_buffer_lost: Number(perfLost) },
       decode_errors: this.decodeErrors,
+      replayed_duplicates: this.replayedDuplicates,
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
       lines_written: sink.linesWritten,
@@ -133,6 +143,11 @@ export class Pipeline {
       }
       const fallback =
         observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
+      // After the fallback state took it in: a replayed request still tells what came before.
+      if (this.alreadyLogged.delete(requestKey(observed.flow.cookie.toString(), observed.seenNs.toString()))) {
+        this.replayedDuplicates++;
+        continue;
+      }
       const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
       this.requests[observed.classification.imds_version]++;
       this.sink.request(line);

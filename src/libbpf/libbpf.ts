@@ -61,6 +61,15 @@ export interface Libbpf {
   /** Kernel id of a loaded program (what `bpftool prog show id N` takes). */
   programId(program: BpfProgram): number;
   attachCgroup(program: BpfProgram, cgroupFd: number): BpfLink;
+  /** The kernel fd of a link libbpf holds. */
+  linkFd(link: BpfLink): number;
+  /** Atomically replaces the program of an attached link (cgroup links; not raw_tp). */
+  linkUpdate(linkFd: number, programFd: number): void;
+  /** Makes the object use an existing map (by fd) instead of creating its own at load. */
+  reuseMapFd(map: BpfMap, fd: number): void;
+  /** bpf_obj_get_info_by_fd: the first `size` bytes of a link, prog or map info struct. */
+  objectInfo(fd: number, size: number): DataView;
+  programFdById(id: number): number;
   attachRawTracepoint(program: BpfProgram, tracepoint: string): BpfLink;
   destroyLink(link: BpfLink): void;
   ringBufferNew(mapFd: number, onSample: SampleHandler): RingBuffer;
@@ -145,6 +154,10 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     programFd: lib.func('int bpf_program__fd(void *prog)'),
     objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, uint8_t *info, _Inout_ uint32_t *len)'),
     attachCgroup: lib.func('void *bpf_program__attach_cgroup(void *prog, int cgroup_fd)'),
+    linkFd: lib.func('int bpf_link__fd(void *link)'),
+    linkUpdate: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)'),
+    reuseFd: lib.func('int bpf_map__reuse_fd(void *map, int fd)'),
+    progFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
     attachRawTp: lib.func('void *bpf_program__attach_raw_tracepoint(void *prog, const char *name)'),
     destroyLink: lib.func('int bpf_link__destroy(void *link)'),
     rbNew: lib.func('void *ring_buffer__new(int map_fd, imds_ring_buffer_sample_fn *cb, void *ctx, void *opts)'),
@@ -230,8 +243,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     loadObject: (obj) => void checkInt('bpf_object__load', fn.load(obj)),
     closeObject: (obj) => fn.close(obj),
     findMap: (obj, name) => checkPtr<BpfMap>(`bpf_object__find_map_by_name(${name})`, fn.findMap(obj, name)),
-    maps: (obj) =>
-      iterate<BpfMap>(fn.nextMap, obj).map((map) => ({ map, name: fn.mapName(map) as string })),
+    maps: (obj) => iterate<BpfMap>(fn.nextMap, obj).map((map) => ({ map, name: fn.mapName(map) as string })),
     mapName: (map) => fn.mapName(map) as string,
     setMapType: (map, type) => void checkInt('bpf_map__set_type', fn.setType(map, type)),
     setMapMaxEntries: (map, n) => void checkInt('bpf_map__set_max_entries', fn.setMaxEntries(map, n)),
@@ -259,6 +271,16 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     },
     attachCgroup: (program, cgroupFd) =>
       checkPtr<BpfLink>('bpf_program__attach_cgroup', fn.attachCgroup(program, cgroupFd)),
+    linkFd: (link) => checkInt('bpf_link__fd', fn.linkFd(link)),
+    linkUpdate: (linkFd, programFd) => void checkInt('bpf_link_update', fn.linkUpdate(linkFd, programFd, null)),
+    reuseMapFd: (map, fd) => void checkInt('bpf_map__reuse_fd', fn.reuseFd(map, fd)),
+    objectInfo(fd, size) {
+      const info = new Uint8Array(size);
+      const len = [size];
+      checkInt('bpf_obj_get_info_by_fd', fn.objInfo(fd, info, len));
+      return new DataView(info.buffer);
+    },
+    programFdById: (id) => checkInt('bpf_prog_get_fd_by_id', fn.progFdById(id)),
     attachRawTracepoint: (program, tp) =>
       checkPtr<BpfLink>(`bpf_program__attach_raw_tracepoint(${tp})`, fn.attachRawTp(program, tp)),
     destroyLink: (link) => void fn.destroyLink(link),

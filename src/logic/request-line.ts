@@ -37,6 +37,15 @@ function boundedAncestors(ancestors: readonly AncestorFields[], truncated: strin
   });
 }
 
+/**
+ * What identifies one request across daemons: its connection and the kernel time of the
+ * segment that completed it. A daemon replaying its predecessor's records skips the
+ * requests whose key is already in the log.
+ */
+export function requestKey(cookie: string, kernelNs: string): string {
+  return `${cookie}/${kernelNs}`;
+}
+
 export function buildRequestLine(
   observed: ObservedRequest,
   who: Attribution,
@@ -79,7 +88,11 @@ export function buildRequestLine(
       status: observed.status,
       comm: who.process.comm,
     }),
-    connection: { cookie: observed.flow.cookie.toString(), request_index: observed.index },
+    connection: {
+      cookie: observed.flow.cookie.toString(),
+      request_index: observed.index,
+      kernel_ns: observed.seenNs.toString(),
+    },
     request_time: requestTime,
     truncated: [...new Set(truncated)],
   };

@@ -82,8 +82,17 @@ export const requestLineSchema = z.strictObject({
   response: z.strictObject({ status: z.number().int() }).nullable(),
   fallback: z.strictObject({ reason: z.string() }).nullable(),
   advice: z.string().nullable(),
-  /** Which TCP connection (socket cookie), and the nth request on it. */
-  connection: z.strictObject({ cookie: z.string(), request_index: z.number().int() }),
+  /**
+   * Which TCP connection (socket cookie), the nth request on it (as this daemon saw it), and
+   * the kernel time (CLOCK_MONOTONIC ns) of the segment that completed it: cookie and
+   * kernel_ns identify the request across daemons (a replay after a restart skips it).
+   * Absent from lines of versions before continuous capture.
+   */
+  connection: z.strictObject({
+    cookie: z.string(),
+    request_index: z.number().int(),
+    kernel_ns: z.string().optional(),
+  }),
   /** When the request's first byte was sent, ISO 8601. */
   request_time: z.string(),
   /** Names of fields cut to their bound or redacted. */
@@ -95,6 +104,8 @@ export const countersSchema = z.strictObject({
   requests: z.strictObject({ v1: count, v2: count, unknown: count }),
   kernel: z.record(z.string(), count),
   decode_errors: count,
+  /** Requests replayed from the previous daemon's journal that were already in the log (not written again). */
+  replayed_duplicates: count.optional(),
   not_imds_records: count,
   tracked_connections: count,
   lines_written: count,
@@ -114,6 +125,25 @@ export const daemonDescriptionSchema = z.strictObject({
   version: z.string(),
   pid: z.number().int(),
   log_dir: z.string(),
+  /** How this daemon took over from the previous one through systemd's fd store (docs/service.md). */
+  handover: z
+    .strictObject({
+      /** Fds systemd handed back at this start. */
+      inherited_fds: count,
+      /** The links, maps and journal are kept by systemd past this process. */
+      fd_store: z.boolean(),
+      /** Socket records of the previous daemon replayed from its journal. */
+      journaled_records: count,
+      /** Links of the previous daemon kept as they were (same code). */
+      links_kept: count,
+      /** Cgroup links switched to this daemon's changed program in one step. */
+      links_updated: count,
+      links_attached: count,
+      /** The previous daemon's maps (buffer, counters, socket owners) taken over. */
+      maps_reused: z.boolean(),
+      maps_inherited: count,
+    })
+    .optional(),
 });
 
 const lifecycleBody = { ...pinoFields, ...daemonDescriptionSchema.shape, ...countersSchema.shape };
@@ -125,7 +155,11 @@ export const readyLineSchema = z.strictObject({
   uptime_ms: z.number().int().nullable(),
 });
 export const statsLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('stats'), interval_s: z.number() });
-export const stoppingLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('stopping'), signal: z.string() });
+export const stoppingLineSchema = z.strictObject({
+  ...lifecycleBody,
+  event: z.literal('stopping'),
+  signal: z.string(),
+});
 export const errorLineSchema = z.strictObject({
   ...pinoFields,
   event: z.literal('error'),

@@ -1,9 +1,12 @@
 // Issue 4 and issue 14: the real systemd boot. scripts/e2e-boot.sh installs the RPM into a
 // debootstrapped Debian, boots it with systemd-nspawn inside a test network namespace,
 // and checks readiness before cloud-init-local and network-pre.target, the stand-in's
-// IMDSv1 call in the log with its unit, a lossless stop, the watchdog restart, and the
-// RPM's upgrade and erase under the running systemd: for the AL2023 package (Node.js 22
-// as /usr/bin/node-22, its compile cache) and the AL2 package (bundled Node.js and libbpf).
+// IMDSv1 call in the log with its unit, a lossless stop, the watchdog restart, the RPM's
+// upgrade and erase under the running systemd, and continuous capture (issue 12 item 7):
+// a client's requests each logged once through SIGKILL, restart and an upgrade to a
+// changed BPF object, and no link left after stop and erase. For the AL2023 package
+// (Node.js 22 as /usr/bin/node-22, its compile cache) and the AL2 package (bundled
+// Node.js and libbpf).
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
@@ -26,6 +29,14 @@ function runScript(flavour: 'al2023' | 'al2'): Promise<{ code: number | null; st
   });
 }
 
+/** Every request of the 20 ms client logged once through each fault, and no link left after erase. */
+function expectContinuity(stdout: string): void {
+  for (const phase of ['SIGKILL and the automatic restart', 'systemctl restart', 'rpm -U to a changed BPF object']) {
+    expect(stdout).toMatch(new RegExp(`^boot: continuity through ${phase}: .* 0 missing, 0 logged twice, 0 failed`, 'm'));
+  }
+  expect(stdout).toMatch(/^boot: rpm -e: bpftool link shows none of our links$/m);
+}
+
 describe.skipIf(!isRoot)('boot under systemd-nspawn', () => {
   it('AL2023 package on Node.js 22: ready before cloud-init-local, catches its IMDSv1 call, stops cleanly, restarted by the watchdog', async () => {
     const run = await runScript('al2023');
@@ -36,6 +47,7 @@ describe.skipIf(!isRoot)('boot under systemd-nspawn', () => {
     expect(run.stdout).toMatch(/^boot: flavour al2023: the daemon runs \/usr\/bin\/node-22 \(v22\.\d+\.\d+\)$/m);
     expect(run.stdout).toMatch(/^boot: compile cache: [1-9]\d* files/m);
     expect(run.stdout).toMatch(/^boot: rpm -U release 2: service restarted/m);
+    expectContinuity(run.stdout);
     expect(run.stdout).toMatch(/^boot: PASS \(flavour: al2023/m);
   }, 16 * 60_000);
 
@@ -46,6 +58,7 @@ describe.skipIf(!isRoot)('boot under systemd-nspawn', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^boot: flavour al2: the daemon runs \/usr\/lib\/imds-analyzer\/runtime\/bin\/node /m);
     expect(run.stdout).toMatch(/^boot: rpm -U release 2: service restarted/m);
+    expectContinuity(run.stdout);
     expect(run.stdout).toMatch(/^boot: PASS \(flavour: al2/m);
   }, 16 * 60_000);
 });

@@ -1,0 +1,50 @@
+// Reading back which requests a previous daemon logged (src/daemon/logged-requests.ts).
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loggedRequestKeys } from '../../src/daemon/logged-requests.js';
+import { requestKey } from '../../src/logic/request-line.js';
+
+const root = mkdtempSync(join(tmpdir(), 'imds-logged-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const request = (cookie: string, kernelNs: string) =>
+  JSON.stringify({ level: 40, event: 'imds_request', connection: { cookie, request_index: 0, kernel_ns: kernelNs } });
+
+describe('loggedRequestKeys', () => {
+  it('keys every request line at the end of the newest logs, and nothing else', () => {
+    const dir = join(root, 'a');
+    const older = join(dir, 'imds-analyzer.2026-11-29.1.log');
+    const newer = join(dir, 'imds-analyzer.2026-11-30.1.log');
+    mkdirSync(dir);
+    writeFileSync(older, `${request('1', '10')}\n`);
+    writeFileSync(
+      newer,
+      [
+        request('2', '20'),
+        JSON.stringify({ event: 'stats', connection: { cookie: '9', kernel_ns: '9' } }),
+        '{"event":"imds_request",',
+        request('3', '30'),
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'notes.txt'), `${request('4', '40')}\n`);
+    utimesSync(older, 1, 1);
+    expect(loggedRequestKeys(dir)).toEqual(
+      new Set([requestKey('1', '10'), requestKey('2', '20'), requestKey('3', '30')]),
+    );
+  });
+
+  it('reads only the tail it is given: a line cut at the start is skipped', () => {
+    const dir = join(root, 'b');
+    mkdirSync(dir);
+    const last = request('6', '60');
+    writeFileSync(join(dir, 'x.log'), `${request('5', '50')}\n${last}\n`);
+    expect(loggedRequestKeys(dir, last.length + 5)).toEqual(new Set([requestKey('6', '60')]));
+  });
+
+  it('is empty when there is no log directory yet', () => {
+    expect(loggedRequestKeys(join(root, 'missing')).size).toBe(0);
+  });
+});

@@ -1,0 +1,82 @@
+// A daemon that replays its predecessor's journaled records logs each request once: the
+// pipeline and the log sink on real files, two daemons in a row (no root).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../src/config/index.js';
+import { loggedRequestKeys } from '../../src/daemon/logged-requests.js';
+import { Pipeline } from '../../src/daemon/pipeline.js';
+import { createLogSink } from '../../src/logging/index.js';
+import type { Flow, KernelRecord } from '../../src/model/records.js';
+
+const root = mkdtempSync(join(tmpdir(), 'imds-replay-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const flow: Flow = { cookie: 7n, family: 'ipv4', address: '169.254.169.254', port: 80 };
+const get = (n: number) => `GET /latest/meta-data/ami-id?n=${n} HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n`;
+/** Kernel time now: a request read now still waits for its answer. */
+const base = process.hrtime.bigint();
+/** Request n on one keep-alive connection, then its answer. */
+function exchange(n: number, seq: number): KernelRecord[] {
+  const bytes = new TextEncoder().encode(get(n));
+  const at = base + BigInt(10 * n);
+  return [
+    {
+      kind: 'payload',
+      tsNs: at,
+      flow,
+      owner: null,
+      socketUid: 0,
+      socketCgroupId: 0n,
+      seq,
+      wireLength: bytes.length,
+      bytes,
+    },
+    { kind: 'response', tsNs: at + 1n, flow, status: 200 },
+  ];
+}
+const seqOf = (n: number) => 1 + [...Array(n).keys()].reduce((sum, i) => sum + get(i).length, 0);
+
+async function daemon(dir: string, records: KernelRecord[], replay: boolean) {
+  const sink = await createLogSink({
+    dir,
+    rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
+    console: false,
+    level: 'info',
+    hostname: 'test-host',
+    identity: { instance_id: null, boot_id: 'b-1' },
+  });
+  const pipeline = new Pipeline({ ...DEFAULT_CONFIG, logDir: dir }, sink, '/sys/fs/cgroup/unified');
+  if (replay) pipeline.skipLogged(loggedRequestKeys(dir));
+  pipeline.handle(records);
+  const counters = pipeline.counters({} as never, 0n, sink.counters());
+  await sink.close();
+  return counters;
+}
+
+type Line = { event?: string; request?: { path: string }; response?: { status: number } | null };
+function requestLines(dir: string): Line[] {
+  return readdirSync(dir)
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
+    .map((t) => JSON.parse(t) as Line)
+    .filter((l) => l.event === 'imds_request');
+}
+const loggedPaths = (dir: string) => requestLines(dir).map((l) => l.request?.path ?? '');
+
+describe('replaying a predecessor journal', () => {
+  it('logs what the predecessor had not logged, and nothing twice', async () => {
+    const dir = join(root, 'logs');
+    const all = [0, 1, 2, 3].map((n) => exchange(n, seqOf(n)));
+    // The first daemon logs requests 0 and 1; it had read request 2 but not its answer when it was killed.
+    await daemon(dir, [...(all[0] ?? []), ...(all[1] ?? []), (all[2] ?? [])[0] as KernelRecord], false);
+    // Request 2 was still waiting for its answer: not logged.
+    expect(loggedPaths(dir)).toEqual(['/latest/meta-data/ami-id?n=0', '/latest/meta-data/ami-id?n=1']);
+    // The next daemon replays the journal (requests 0..2 as read), then drains the answer and request 3.
+    const counters = await daemon(dir, all.flat(), true);
+    expect(loggedPaths(dir).sort()).toEqual([0, 1, 2, 3].map((n) => `/latest/meta-data/ami-id?n=${n}`));
+    expect(counters.replayed_duplicates).toBe(2);
+    // The request the first daemon read unanswered got its answer from the replay.
+    expect(requestLines(dir).find((l) => l.request?.path.endsWith('n=2'))?.response).toEqual({ status: 200 });
+  });
+});
