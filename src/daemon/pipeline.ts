@@ -6,7 +6,7 @@ import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '.
 import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';
-import { ConnectionTracker, type ObservedRequest } from '../logic/connections.js';
+import { ConnectionTracker, type ObservedRequest, type StreamCounters } from '../logic/connections.js';
 import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
 import { buildRequestLine } from '../logic/request-line.js';
@@ -20,6 +20,8 @@ export interface PipelineCounters {
   requests: Record<Version, number>;
   kernel: Record<KernelStatName, number> & { perf_buffer_lost: number };
   decode_errors: number;
+  /** What the connection tracker could not see: holes, mid-stream joins, unmatched responses. */
+  streams: StreamCounters;
   not_imds_records: number;
   tracked_connections: number;
   lines_written: number;
@@ -114,6 +116,7 @@ export class Pipeline {
       requests: { ...this.requests },
       kernel: { ...kernelNumbers, perf_buffer_lost: Number(perfLost) },
       decode_errors: this.decodeErrors,
+      streams: this.tracker.counters(),
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
       lines_written: sink.linesWritten,
