@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
+import { UnsupportedHostError } from '../capture/kernel-support.js';
+import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from './instance-lock.js';
@@ -22,6 +24,11 @@ export interface RunOptions {
 
 const OBJECT_PATH = fileURLToPath(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url));
 const SHUTDOWN_DEADLINE_MS = 4500;
+/**
+ * 69 (EX_UNAVAILABLE): this host can never run the analyzer (no libbpf, no BTF, a kernel
+ * without the hooks). Listed in RestartPreventExitStatus= so that systemd does not loop.
+ */
+export const UNSUPPORTED_HOST_EXIT_CODE = 69;
 
 function bootId(): string {
   try {
@@ -60,6 +67,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 1;
   }
   installTestHooks();
+  // SIGHUP reopens the log files (logrotate); until the sink exists there is nothing to reopen,
+  // but the default action (exit, which systemd takes for a clean stop) must never run.
+  let onHangup = () => {};
+  const hangup = () => onHangup();
+  process.on('SIGHUP', hangup);
   const notifier = createNotifier();
   const boot = bootId();
   let sink: LogSink | null = null;
@@ -73,6 +85,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       hostname: hostname(),
     });
     const logSink = sink;
+    onHangup = () => {
+      logSink.reopen();
+      process.stderr.write('imds-analyzer: SIGHUP: log files reopened\n');
+    };
     const pipeline = new Pipeline(config, logSink);
     pipeline.seed();
     capture = Capture.open({
@@ -83,6 +99,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       stateDir: config.stateDir,
       onRecords: (records) => pipeline.handle(records),
       onDecodeError: (err) => pipeline.decodeError(err),
+      onDrainError: (err) => logSink.lifecycle('error', { source: 'drain', message: err.message }),
       libbpfLog: (level, message) => {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
@@ -102,7 +119,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       pid: process.pid,
       log_dir: config.logDir,
     });
-    const counters = () => pipeline.counters(running.kernelStats(), running.perfLost, logSink.counters());
+    let statusWriteErrors = 0;
+    const counters = () =>
+      pipeline.counters(running.kernelStats(), running.perfLost, logSink.counters(), {
+        drainErrors: running.drainErrors,
+        statusWriteErrors,
+      });
     const statusText = () => {
       const c = counters();
       return `attached ${running.programs.length} programs (${running.bufferKind}); requests v1=${c.requests.v1} v2=${c.requests.v2} unknown=${c.requests.unknown}; lost=${c.kernel.events_lost}`;
@@ -110,18 +132,28 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
       logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
-      writeStatusFile(config.stateDir, {
-        ...describe(),
-        started_at: startedAt.toISOString(),
-        counters: c,
-        updated_at: new Date().toISOString(),
-      });
+      try {
+        writeStatusFile(config.stateDir, {
+          ...describe(),
+          started_at: startedAt.toISOString(),
+          counters: c,
+          updated_at: new Date().toISOString(),
+        });
+      } catch (err) {
+        // `status` shows stale numbers; the log's stats line has them all. Said once per streak.
+        statusWriteErrors++;
+        if (!statusWriteFailing) logSink.lifecycle('error', { source: 'status-file', message: (err as Error).message });
+        statusWriteFailing = true;
+        return;
+      }
+      statusWriteFailing = false;
     };
+    let statusWriteFailing = false;
 
     publish('ready');
     await logSink.flush();
     notifier.ready(statusText());
-    notifier.startWatchdog();
+    notifier.startWatchdog(() => running.drainLoopAlive());
     const statsTimer = setInterval(() => {
       publish('stats');
       notifier.status(statusText());
@@ -137,7 +169,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     deadline.unref();
     // Detach first so no new record arrives, then drain what is in the buffer.
     running.detach();
-    running.drain();
+    running.drainAll();
     pipeline.flushAll();
     logSink.lifecycle('stopping', { ...describe(), signal, ...counters() });
     running.close();
@@ -150,9 +182,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.stderr.write(`imds-analyzer: ${message}\n`);
     sink?.lifecycle('error', { message });
     await sink?.close();
-    return 1;
+    return err instanceof UnsupportedHostError || err instanceof LibbpfMissingError ? UNSUPPORTED_HOST_EXIT_CODE : 1;
   } finally {
     capture?.close();
     lock.release();
+    process.off('SIGHUP', hangup);
   }
 }

@@ -20,6 +20,10 @@ export interface PipelineCounters {
   requests: Record<Version, number>;
   kernel: Record<KernelStatName, number> & { perf_buffer_lost: number };
   decode_errors: number;
+  /** Records (or requests) whose handling threw: skipped, reported, capture went on. */
+  record_errors: number;
+  drain_errors: number;
+  status_write_errors: number;
   /** What the connection tracker could not see: holes, mid-stream joins, unmatched responses. */
   streams: StreamCounters;
   not_imds_records: number;
@@ -35,11 +39,15 @@ export class Pipeline {
   private readonly fallback = new FallbackDetector();
   private readonly requests: Record<Version, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
+  private recordErrors = 0;
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
-  /** Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds. */
-  private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+  /**
+   * Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds, read again
+   * for every batch: the wall clock steps (chrony after boot), the monotonic one does not.
+   */
+  private monoToWallMs = 0;
 
   constructor(
     config: Config,
@@ -56,26 +64,40 @@ export class Pipeline {
 
   handle(records: KernelRecord[]): void {
     for (const rec of records) {
-      switch (rec.kind) {
-        case 'exec':
-        case 'fork':
-        case 'exit':
-          this.enricher.apply(rec);
-          break;
-        case 'payload':
-        case 'response':
-        case 'close':
-          // Defence in depth: whatever the kernel filter becomes, ECS, EKS Pod Identity
-          // or anything else is never reported as IMDS.
-          if (!imdsEndpoint(rec.flow.family, rec.flow.address, rec.flow.port)) {
-            this.notImds++;
-            break;
-          }
-          this.socketRecord(rec);
-          break;
+      try {
+        this.record(rec);
+      } catch (err) {
+        this.recordError(`${rec.kind} record`, err);
       }
     }
     this.emit(this.tracker.takeCompleted(process.hrtime.bigint()));
+  }
+
+  private record(rec: KernelRecord): void {
+    switch (rec.kind) {
+      case 'exec':
+      case 'fork':
+      case 'exit':
+        this.enricher.apply(rec);
+        break;
+      case 'payload':
+      case 'response':
+      case 'close':
+        // Defence in depth: whatever the kernel filter becomes, ECS, EKS Pod Identity
+        // or anything else is never reported as IMDS.
+        if (!imdsEndpoint(rec.flow.family, rec.flow.address, rec.flow.port)) {
+          this.notImds++;
+          break;
+        }
+        this.socketRecord(rec);
+        break;
+    }
+  }
+
+  private recordError(what: string, err: unknown): void {
+    this.recordErrors++;
+    // The message only: a stack or the record itself could hold request bytes.
+    this.sink.lifecycle('error', { source: 'pipeline', message: `${what} skipped: ${err instanceof Error ? err.message : String(err)}` });
   }
 
   private socketRecord(rec: PayloadRecord | ResponseRecord | CloseRecord): void {
@@ -108,6 +130,7 @@ export class Pipeline {
     kernel: Record<KernelStatName, bigint>,
     perfLost: bigint,
     sink: { linesWritten: number; linesNotWritten: number; writeErrors: number },
+    daemon: { drainErrors: number; statusWriteErrors: number },
   ): PipelineCounters {
     const kernelNumbers = Object.fromEntries(
       Object.entries(kernel).map(([name, value]) => [name, Number(value)]),
@@ -116,6 +139,9 @@ export class Pipeline {
       requests: { ...this.requests },
       kernel: { ...kernelNumbers, perf_buffer_lost: Number(perfLost) },
       decode_errors: this.decodeErrors,
+      record_errors: this.recordErrors,
+      drain_errors: daemon.drainErrors,
+      status_write_errors: daemon.statusWriteErrors,
       streams: this.tracker.counters(),
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
@@ -126,28 +152,37 @@ export class Pipeline {
   }
 
   private emit(done: ObservedRequest[]): void {
+    this.monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
     for (const observed of done) {
-      const who = this.enricher.describe(observed.owner, observed.socketUid, observed.socketCgroupId);
-      const processKey = who.key;
-      const atNs = observed.seenNs;
-      if (observed.classification.token_request) {
-        this.fallback.onTokenRequest({ process: processKey, status: observed.status ?? 'no-answer', atNs });
+      try {
+        this.emitOne(observed);
+      } catch (err) {
+        this.recordError('request', err);
       }
-      if (observed.classification.imds_version === 'v1' && observed.owner) {
-        // A token PUT of the same process still unanswered after a while means the SDK gave
-        // up on it (a younger one may belong to another thread of the same process).
-        for (const pending of this.tracker.unansweredTokenRequests(observed.owner.pid)) {
-          if (atNs - pending.seenNs < GAVE_UP_ON_PUT_NS) continue;
-          this.fallback.onTokenRequest({ process: processKey, status: 'no-answer', atNs: pending.seenNs });
-        }
-      }
-      const fallback =
-        observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
-      const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
-      this.requests[observed.classification.imds_version]++;
-      this.sink.request(line);
     }
     this.scheduleExpiry();
+  }
+
+  private emitOne(observed: ObservedRequest): void {
+    const who = this.enricher.describe(observed.owner, observed.socketUid, observed.socketCgroupId);
+    const processKey = who.key;
+    const atNs = observed.seenNs;
+    if (observed.classification.token_request) {
+      this.fallback.onTokenRequest({ process: processKey, status: observed.status ?? 'no-answer', atNs });
+    }
+    if (observed.classification.imds_version === 'v1' && observed.owner) {
+      // A token PUT of the same process still unanswered after a while means the SDK gave
+      // up on it (a younger one may belong to another thread of the same process).
+      for (const pending of this.tracker.unansweredTokenRequests(observed.owner.pid)) {
+        if (atNs - pending.seenNs < GAVE_UP_ON_PUT_NS) continue;
+        this.fallback.onTokenRequest({ process: processKey, status: 'no-answer', atNs: pending.seenNs });
+      }
+    }
+    const fallback =
+      observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
+    const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
+    this.requests[observed.classification.imds_version]++;
+    this.sink.request(line);
   }
 
   /** Wakes up only when a request's wait for its response expires. */

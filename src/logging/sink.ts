@@ -24,6 +24,8 @@ export interface LogSink {
   lifecycle(event: LifecycleEvent, fields: object): void;
   counters(): WriteCounters;
   flush(): Promise<void>;
+  /** Reopens the log file by name (SIGHUP). */
+  reopen(): void;
   /** Flushes everything written so far and closes the file. */
   close(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
     },
     counters: () => file.counters(),
     flush: async () => file.flush(),
+    reopen: () => file.reopen(),
     close: () => file.close(),
   };
 }
