@@ -3,6 +3,8 @@
 import fc from 'fast-check';
 import type { Segment } from '../../src/logic/tcp-stream.js';
 
+export type ArbitraryValue<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
 const randomCase = (name: string, flips: readonly boolean[]) =>
   Array.from(name, (c, i) => (flips[i % Math.max(flips.length, 1)] ? c.toUpperCase() : c.toLowerCase())).join('');
 
@@ -14,7 +16,7 @@ export const requestArb = fc.record({
   body: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }),
   bareLf: fc.boolean(),
 });
-export type GeneratedRequest = fc.Infer<typeof requestArb>;
+export type GeneratedRequest = ArbitraryValue<typeof requestArb>;
 
 export function render(r: GeneratedRequest): Uint8Array {
   const head = [r.kind === 'token-put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`, 'Host: 169.254.169.254'];
@@ -44,7 +46,7 @@ export const networkArb = fc.record({
   delays: fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 60 }),
 });
 
-export function transmit(stream: Uint8Array, net: fc.Infer<typeof networkArb>): Segment[] {
+export function transmit(stream: Uint8Array, net: ArbitraryValue<typeof networkArb>): Segment[] {
   const segment = (from: number, to: number): Segment => ({ seq: (net.isn + from) >>> 0, bytes: stream.subarray(from, to), wireLength: to - from });
   const sent: Segment[] = [];
   for (let at = 0, i = 0; at < stream.length; i++) {
