@@ -96,14 +96,16 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     expect(daemon.stdout() + daemon.stderr()).not.toContain(secret);
   });
 
-  it('TCP Fast Open: the GET carried in the SYN is logged', async () => {
+  it('TCP Fast Open: a request that starts in the SYN and goes on after the handshake is logged', async () => {
     runSync(['ip', 'netns', 'exec', bed.imdsNs, 'sysctl', '-qw', 'net.ipv4.tcp_fastopen=0x602']);
     runSync(['ip', 'netns', 'exec', bed.clientNs, 'sysctl', '-qw', 'net.ipv4.tcp_fastopen=0x5']);
     // Listeners take up Fast Open when they listen(): start the test IMDS again.
     await bed.restartServer();
     const activeBefore = fastOpenActive(bed.clientNs);
     const path = '/latest/meta-data/instance-id';
-    const result = await bed.run(['curl', '-sS', '--tcp-fastopen', '-o', '/dev/null', '-w', '%{http_code}', `http://169.254.169.254${path}`]); // test netns only
+    // 3 KiB of headers: the SYN carries the first MSS, the rest follows at ISN + 1 + MSS.
+    const padding = `X-Padding: ${'p'.repeat(3000)}`;
+    const result = await bed.run(['curl', '-sS', '--tcp-fastopen', '-H', padding, '-o', '/dev/null', '-w', '%{http_code}', `http://169.254.169.254${path}`]); // test netns only
     expect(result.stdout).toBe('200');
     // The data really went in the SYN.
     expect(fastOpenActive(bed.clientNs)).toBeGreaterThan(activeBefore);
