@@ -23,7 +23,7 @@ import { AbiError, KERNEL_STATS, KERNEL_STAT_SLOTS, type KernelStatName, decodeR
 import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { requireKernelSupport } from './kernel-support.js';
-import type { KernelRecord } from './records.js';
+import type { KernelRecord } from '../model/records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
 

@@ -8,11 +8,10 @@ import { UnsupportedHostError } from '../capture/kernel-support.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
-import { acquireInstanceLock } from './instance-lock.js';
+import { acquireInstanceLock } from '../state/instance-lock.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
-import { writeStatusFile } from './status-file.js';
-import { installTestHooks } from './test-hooks.js';
+import { writeStatusFile } from '../state/status-file.js';
 
 export interface RunOptions {
   configPath: string | undefined;
@@ -35,6 +34,16 @@ function bootId(): string {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
     return 'unknown';
+  }
+}
+
+/** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
+function uptimeMs(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(seconds) ? Math.round(seconds * 1000) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -66,7 +75,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.stderr.write(`imds-analyzer: ${(err as Error).message}\n`);
     return 1;
   }
-  installTestHooks();
   // SIGHUP reopens the log files (logrotate); until the sink exists there is nothing to reopen,
   // but the default action (exit, which systemd takes for a clean stop) must never run.
   let onHangup = () => {};
@@ -109,7 +117,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
     const describe = () => ({
       boot_id: boot,
-      kernel: release(),
+      kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,
@@ -131,7 +139,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
+      // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
+      if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
+      else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       try {
         writeStatusFile(config.stateDir, {
           ...describe(),

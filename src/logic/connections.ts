@@ -13,7 +13,8 @@
 // lost) is parsed from the first well-formed request line on; a hole in the stream is given
 // up after HOLE_WAIT_NS, on close, on idle flush and at shutdown, so that it never hides the
 // requests behind it. What could not be seen is counted (StreamCounters).
-import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../capture/records.js';
+import type { Counters } from '../model/log-line.js';
+import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
 import { HttpRequestParser, type HttpRequestRecord } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';
@@ -39,20 +40,8 @@ export interface ObservedRequest {
   status: number | null;
 }
 
-/** What the tracker could not see or use, for the `stats` line. */
-export interface StreamCounters {
-  /** Connections first seen without their SYN: parsed from the next request line on. */
-  joined_mid_stream: number;
-  /** Holes (lost or missing segments) given up, and the request-stream bytes they lacked. */
-  holes_skipped: number;
-  hole_bytes: number;
-  /** Request-stream bytes passed over while resynchronising on a request line. */
-  bytes_skipped: number;
-  /** Responses to no request we parsed (their request was not seen). */
-  responses_unmatched: number;
-  /** Retransmitted responses, dropped. */
-  responses_retransmitted: number;
-}
+/** What the tracker could not see, for the `stats` line (fields: docs/architecture.md). */
+export type StreamCounters = Counters['streams'];
 
 interface PendingResponse {
   ack: number;

@@ -18,6 +18,7 @@
 //   the connection, and the bytes passed over are counted (bytesSkipped);
 // - a first line whose first word is not an HTTP token (a header line: `Name: value`) gives
 //   no method and no path: header bytes never become a method, a path or a message.
+import { TOKEN_HEADER, TOKEN_TTL_HEADER } from '../model/imds.js';
 import type { StreamChunk } from './tcp-stream.js';
 import { decodeBytes } from './text.js';
 
@@ -48,8 +49,6 @@ export const MAX_CHUNK_SIZE_DIGITS = 12;
 export const MAX_CHUNK_LINE = 1024;
 /** Bytes kept while looking for a request line to resynchronise on. */
 const RESYNC_WINDOW = 4096;
-const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
-const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 const REQUEST_LINE = new RegExp(`^(${TOKEN}) (\\S+) (HTTP\\/\\d\\.\\d)$`);
 /** `METHOD target` without a version (HTTP/0.9 style): the request is that line alone. */
@@ -318,7 +317,7 @@ export class HttpRequestParser {
     const headers = eol < 0 ? [] : this.headers(block);
     for (const [name, value] of headers) {
       if (name === TOKEN_HEADER) hasTokenHeader = true;
-      else if (name === TTL_HEADER) hasTokenTtlHeader = true;
+      else if (name === TOKEN_TTL_HEADER) hasTokenTtlHeader = true;
       else if (name === 'x-forwarded-for') hasForwardedFor = true;
       else if (name === 'user-agent' && userAgent === null) userAgent = field(value, MAX_USER_AGENT_CHARS, 'user_agent');
     }

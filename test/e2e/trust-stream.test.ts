@@ -12,9 +12,9 @@ import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSync } from '../../src/testbed/exec.js';
-import { type Testbed, createTestbed } from '../../src/testbed/index.js';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
+import { runSync } from '../rig/exec.js';
+import { type Testbed, createTestbed } from '../rig/index.js';
+import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 
 const isRoot = process.getuid?.() === 0;
 const RESENDER = fileURLToPath(new URL('../helpers/resend-responses.py', import.meta.url));
@@ -35,7 +35,7 @@ function keepAliveGets(paths: string[], extraHeader?: [string, string]): string[
     `for p in ${JSON.stringify(paths)}:`,
     `    c.request('GET', p, headers=${headers})`,
     '    r = c.getresponse(); r.read()',
-    "    print(r.status, flush=True)",
+    '    print(r.status, flush=True)',
   ].join('\n');
   return ['python3', '-c', script];
 }
@@ -85,9 +85,15 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     writeFileSync(go, '');
     const result = await client.result;
     expect(result.code).toBe(0);
-    const lines = (await daemon.waitForRequests((all) => all.some((l) => (l as RequestLine).request.path === '/latest/meta-data/ami-id'))) as RequestLine[];
-    const mine = lines.filter((l) => l.process?.pid === client.pid || (l as RequestLine).request.path.startsWith('/latest/meta-data/'));
-    expect(mine.map((l) => [l.request.method, l.request.path, l.imds_version])).toEqual([['GET', '/latest/meta-data/ami-id', 'v1']]);
+    const lines = (await daemon.waitForRequests((all) =>
+      all.some((l) => (l as RequestLine).request.path === '/latest/meta-data/ami-id'),
+    )) as RequestLine[];
+    const mine = lines.filter(
+      (l) => l.process?.pid === client.pid || (l as RequestLine).request.path.startsWith('/latest/meta-data/'),
+    );
+    expect(mine.map((l) => [l.request.method, l.request.path, l.imds_version])).toEqual([
+      ['GET', '/latest/meta-data/ami-id', 'v1'],
+    ]);
     // The stats line counts the join and the bytes passed over.
     const stats = await waitForStats(daemon, (s) => s.joined_mid_stream >= 1);
     expect(stats.bytes_skipped).toBeGreaterThanOrEqual(`X-aws-ec2-metadata-token: ${secret}\r\n\r\n`.length);
@@ -105,13 +111,28 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     const path = '/latest/meta-data/instance-id';
     // 3 KiB of headers: the SYN carries the first MSS, the rest follows at ISN + 1 + MSS.
     const padding = `X-Padding: ${'p'.repeat(3000)}`;
-    const result = await bed.run(['curl', '-sS', '--tcp-fastopen', '-H', padding, '-o', '/dev/null', '-w', '%{http_code}', `http://169.254.169.254${path}`]); // test netns only
+    const result = await bed.run([
+      'curl',
+      '-sS',
+      '--tcp-fastopen',
+      '-H',
+      padding,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://169.254.169.254${path}`,
+    ]); // test netns only
     expect(result.stdout).toBe('200');
     // The data really went in the SYN.
     expect(fastOpenActive(bed.clientNs)).toBeGreaterThan(activeBefore);
-    const lines = (await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid))) as RequestLine[];
+    const lines = (await daemon.waitForRequests((all) =>
+      all.some((l) => l.process?.pid === result.pid),
+    )) as RequestLine[];
     const mine = lines.filter((l) => l.process?.pid === result.pid);
-    expect(mine.map((l) => [l.request.method, l.request.path, l.imds_version, l.response?.status])).toEqual([['GET', path, 'v1', 200]]);
+    expect(mine.map((l) => [l.request.method, l.request.path, l.imds_version, l.response?.status])).toEqual([
+      ['GET', path, 'v1', 200],
+    ]);
     report('TCP Fast Open', 1, mine.length);
   });
 
@@ -119,7 +140,9 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     const client = keepAliveGets(['/latest/meta-data/', '/latest/meta-data/ami-id'], ['X-Padding', 'p'.repeat(6000)]);
     const result = await bed.run(client);
     expect(result.stdout.trim().split('\n')).toEqual(['200', '200']);
-    const lines = (await daemon.waitForRequests((all) => all.filter((l) => l.process?.pid === result.pid).length >= 2)) as RequestLine[];
+    const lines = (await daemon.waitForRequests(
+      (all) => all.filter((l) => l.process?.pid === result.pid).length >= 2,
+    )) as RequestLine[];
     const mine = lines.filter((l) => l.process?.pid === result.pid);
     // Each request's 6 KiB header block is cut at the 4 KiB capture: unknown, never lost.
     expect(mine.map((l) => [l.request.path, l.imds_version])).toEqual([
@@ -130,21 +153,38 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
   });
 
   it('every response sent twice (a retransmission): statuses are matched by sequence number', async () => {
-    const resender = spawn('ip', ['netns', 'exec', bed.imdsNs, 'python3', RESENDER, `${bed.name}i0`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const resender = spawn('ip', ['netns', 'exec', bed.imdsNs, 'python3', RESENDER, `${bed.name}i0`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         resender.stdout.once('data', () => resolve());
         resender.once('exit', (code) => reject(new Error(`resender exited ${code}`)));
       });
-      const paths = ['/latest/meta-data/', '/latest/meta-data/no-such-key', '/latest/meta-data/ami-id', '/latest/meta-data/nope-again', '/latest/meta-data/instance-id'];
+      const paths = [
+        '/latest/meta-data/',
+        '/latest/meta-data/no-such-key',
+        '/latest/meta-data/ami-id',
+        '/latest/meta-data/nope-again',
+        '/latest/meta-data/instance-id',
+      ];
       const statuses = [200, 404, 200, 404, 200];
       const result = await bed.run(keepAliveGets(paths));
       expect(result.stdout.trim().split('\n')).toEqual(statuses.map(String));
-      const lines = (await daemon.waitForRequests((all) => all.filter((l) => l.process?.pid === result.pid).length >= paths.length)) as RequestLine[];
-      const mine = lines.filter((l) => l.process?.pid === result.pid).sort((a, b) => a.connection.request_index - b.connection.request_index);
+      const lines = (await daemon.waitForRequests(
+        (all) => all.filter((l) => l.process?.pid === result.pid).length >= paths.length,
+      )) as RequestLine[];
+      const mine = lines
+        .filter((l) => l.process?.pid === result.pid)
+        .sort((a, b) => a.connection.request_index - b.connection.request_index);
       expect(mine.map((l) => [l.request.path, l.response?.status])).toEqual(paths.map((p, i) => [p, statuses[i]]));
       const stats = await waitForStats(daemon, (s) => s.responses_retransmitted >= paths.length);
-      report('every response retransmitted', paths.length, mine.length, `${stats.responses_retransmitted} repeated responses dropped, statuses all right`);
+      report(
+        'every response retransmitted',
+        paths.length,
+        mine.length,
+        `${stats.responses_retransmitted} repeated responses dropped, statuses all right`,
+      );
     } finally {
       resender.kill();
     }
@@ -159,7 +199,13 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(daemon.process.exitCode).toBeNull();
     expect(daemon.stderr()).toContain('SIGHUP: log files reopened');
-    const result = await bed.run(['curl', '-sS', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/hostname']); // test netns only
+    const result = await bed.run([
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      'http://169.254.169.254/latest/meta-data/hostname',
+    ]); // test netns only
     expect(result.code).toBe(0);
     const lines = await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid));
     expect(lines.filter((l) => l.process?.pid === result.pid)).toHaveLength(1);
@@ -173,7 +219,10 @@ function fastOpenActive(ns: string): number {
   return Number(/TcpExtTCPFastOpenActive\s+(\d+)/.exec(out)?.[1] ?? 0);
 }
 
-type Streams = Record<'joined_mid_stream' | 'holes_skipped' | 'bytes_skipped' | 'responses_unmatched' | 'responses_retransmitted', number>;
+type Streams = Record<
+  'joined_mid_stream' | 'holes_skipped' | 'bytes_skipped' | 'responses_unmatched' | 'responses_retransmitted',
+  number
+>;
 
 async function waitForStats(daemon: RunningDaemon, done: (s: Streams) => boolean): Promise<Streams> {
   const deadline = Date.now() + 10_000;
@@ -181,7 +230,8 @@ async function waitForStats(daemon: RunningDaemon, done: (s: Streams) => boolean
     const stats = daemon.lines().filter((l) => l.event === 'stats');
     const last = stats[stats.length - 1] as (LogLine & { streams?: Streams }) | undefined;
     if (last?.streams && done(last.streams)) return last.streams;
-    if (Date.now() > deadline) throw new Error(`stats.streams never satisfied the test: ${JSON.stringify(last?.streams)}`);
+    if (Date.now() > deadline)
+      throw new Error(`stats.streams never satisfied the test: ${JSON.stringify(last?.streams)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -10,16 +10,29 @@ const randomCase = (name: string, flips: readonly boolean[]) =>
 
 export const requestArb = fc.record({
   kind: fc.constantFrom('v1', 'v2', 'token-put'),
-  path: fc.constantFrom('/latest/meta-data/', '/latest/meta-data/X-aws-ec2-metadata-token', '/', '/1.0/meta-data/', '/computeMetadata/v1/', '/metadata/instance'),
+  path: fc.constantFrom(
+    '/latest/meta-data/',
+    '/latest/meta-data/X-aws-ec2-metadata-token',
+    '/',
+    '/1.0/meta-data/',
+    '/computeMetadata/v1/',
+    '/metadata/instance',
+  ),
   nameCase: fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
-  userAgent: fc.option(fc.stringMatching(/^[\x20-\x7e]{1,60}$/).map((s) => s.trim() || 'x'), { nil: null }),
+  userAgent: fc.option(
+    fc.stringMatching(/^[\x20-\x7e]{1,60}$/).map((s) => s.trim() || 'x'),
+    { nil: null },
+  ),
   body: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }),
   bareLf: fc.boolean(),
 });
 export type GeneratedRequest = ArbitraryValue<typeof requestArb>;
 
 export function render(r: GeneratedRequest): Uint8Array {
-  const head = [r.kind === 'token-put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`, 'Host: 169.254.169.254'];
+  const head = [
+    r.kind === 'token-put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`,
+    'Host: 169.254.169.254',
+  ];
   if (r.userAgent !== null) head.push(`${randomCase('user-agent', r.nameCase)}: ${r.userAgent}`);
   if (r.kind === 'v2') head.push(`${randomCase('x-aws-ec2-metadata-token', r.nameCase)}: AQAEAsecret==`);
   if (r.kind === 'token-put') head.push(`${randomCase('x-aws-ec2-metadata-token-ttl-seconds', r.nameCase)}: 21600`);
@@ -34,7 +47,11 @@ export function render(r: GeneratedRequest): Uint8Array {
 
 export function concatenated(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 
@@ -42,12 +59,18 @@ export function concatenated(parts: Uint8Array[]): Uint8Array {
 export const networkArb = fc.record({
   isn: fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0xffffff00, max: 0xffffffff })),
   cuts: fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 30 }),
-  retransmits: fc.array(fc.record({ from: fc.nat(), length: fc.integer({ min: 1, max: 200 }), after: fc.nat() }), { maxLength: 8 }),
+  retransmits: fc.array(fc.record({ from: fc.nat(), length: fc.integer({ min: 1, max: 200 }), after: fc.nat() }), {
+    maxLength: 8,
+  }),
   delays: fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 60 }),
 });
 
 export function transmit(stream: Uint8Array, net: ArbitraryValue<typeof networkArb>): Segment[] {
-  const segment = (from: number, to: number): Segment => ({ seq: (net.isn + from) >>> 0, bytes: stream.subarray(from, to), wireLength: to - from });
+  const segment = (from: number, to: number): Segment => ({
+    seq: (net.isn + from) >>> 0,
+    bytes: stream.subarray(from, to),
+    wireLength: to - from,
+  });
   const sent: Segment[] = [];
   for (let at = 0, i = 0; at < stream.length; i++) {
     const to = Math.min(stream.length, at + (net.cuts[i % net.cuts.length] ?? 1));
@@ -64,7 +87,9 @@ export function transmit(stream: Uint8Array, net: ArbitraryValue<typeof networkA
     sent.splice(position, 0, segment(from, to));
   }
   // Reordering within a window: each segment after the first may be overtaken by the next few.
-  const keyed = sent.map((s, i) => ({ s, key: i === 0 ? -1 : i + (net.delays[i % Math.max(net.delays.length, 1)] ?? 0) }));
+  const keyed = sent.map((s, i) => ({
+    s,
+    key: i === 0 ? -1 : i + (net.delays[i % Math.max(net.delays.length, 1)] ?? 0),
+  }));
   return keyed.sort((a, b) => a.key - b.key).map((k) => k.s);
 }
-

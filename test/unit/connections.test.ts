@@ -2,8 +2,13 @@
 // that never hide the requests behind them, and connections joined mid-stream.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Flow, PayloadRecord, ResponseRecord } from '../../src/capture/records.js';
-import { HOLE_WAIT_NS, IDLE_CONNECTION_NS, type ObservedRequest, ConnectionTracker } from '../../src/logic/connections.js';
+import type { Flow, PayloadRecord, ResponseRecord } from '../../src/model/records.js';
+import {
+  HOLE_WAIT_NS,
+  IDLE_CONNECTION_NS,
+  type ObservedRequest,
+  ConnectionTracker,
+} from '../../src/logic/connections.js';
 import { concatenated, render, requestArb } from '../helpers/request-streams.js';
 
 const flow: Flow = { cookie: 9n, family: 'ipv4', address: '169.254.169.254', port: 80 };
@@ -11,7 +16,18 @@ const WAIT = 1000n;
 const enc = (text: string) => new TextEncoder().encode(text);
 
 function payload(seq: number, bytes: Uint8Array, tsNs: bigint, streamStart: number | null = 1): PayloadRecord {
-  return { kind: 'payload', tsNs, flow, owner: null, socketUid: 0, socketCgroupId: 0n, seq: seq >>> 0, streamStart, wireLength: bytes.length, bytes };
+  return {
+    kind: 'payload',
+    tsNs,
+    flow,
+    owner: null,
+    socketUid: 0,
+    socketCgroupId: 0n,
+    seq: seq >>> 0,
+    streamStart,
+    wireLength: bytes.length,
+    bytes,
+  };
 }
 const response = (seq: number, ack: number, status: number, tsNs: bigint): ResponseRecord => ({
   kind: 'response',
@@ -155,7 +171,9 @@ describe('a connection joined mid-stream', () => {
     t.onPayload(payload(1, enc('X-aws-ec2-metadata-token: AQAEAsecret==\r\n'), 10n));
     t.onClose({ kind: 'close', tsNs: 11n, flow, reset: false });
     const done = t.takeCompleted(11n + WAIT);
-    expect(done.map((r) => [r.request.method, r.request.path, r.classification.imds_version])).toEqual([['', '', 'unknown']]);
+    expect(done.map((r) => [r.request.method, r.request.path, r.classification.imds_version])).toEqual([
+      ['', '', 'unknown'],
+    ]);
   });
 });
 
@@ -164,7 +182,10 @@ describe('property: any hole, any segmentation', () => {
   it('every request whose header block was fully seen is logged, in order, and nothing else is v1 or v2', () => {
     fc.assert(
       fc.property(
-        fc.array(requestArb.map((r) => ({ ...r, body: null })), { minLength: 1, maxLength: 8 }),
+        fc.array(
+          requestArb.map((r) => ({ ...r, body: null })),
+          { minLength: 1, maxLength: 8 },
+        ),
         fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 20 }),
         fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }),
         fc.integer({ min: 0, max: 0xffffffff }),
@@ -193,13 +214,15 @@ describe('property: any hole, any segmentation', () => {
           // Which requests had every byte of their header block seen (no body here).
           let offset = 0;
           const seen: string[] = [];
-          parts.forEach((bytes, i) => {
-            const [from, to] = [offset, offset + bytes.length];
+          requests.forEach((request, i) => {
+            const [from, to] = [offset, offset + (parts[i]?.length ?? 0)];
             offset = to;
-            if (!lost.some(([a, b]) => a < to && b > from)) seen.push(JSON.stringify(requestKey(requests[i]!)));
+            if (!lost.some(([a, b]) => a < to && b > from)) seen.push(JSON.stringify(requestKey(request)));
           });
           const known = done.filter((r) => r.classification.imds_version !== 'unknown');
-          expect(known.map((r) => JSON.stringify([r.request.method, r.request.path, r.classification.imds_version]))).toEqual(seen);
+          expect(
+            known.map((r) => JSON.stringify([r.request.method, r.request.path, r.classification.imds_version])),
+          ).toEqual(seen);
           expect(JSON.stringify(done.map((r) => r.request))).not.toContain('AQAEAsecret');
         },
       ),

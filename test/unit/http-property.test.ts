@@ -8,6 +8,8 @@ import { HttpRequestParser, MAX_PATH_CHARS, MAX_USER_AGENT_CHARS } from '../../s
 import { type Segment, TcpByteStream } from '../../src/logic/tcp-stream.js';
 import { concatenated, networkArb, render, requestArb, transmit } from '../helpers/request-streams.js';
 
+type ArbitraryValue<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
 /** One line per request: everything the log line takes from the parser and the classifier. */
 function classified(segments: readonly Segment[]): string[] {
   const stream = new TcpByteStream();

@@ -57,14 +57,14 @@ describe('HttpRequestParser', () => {
   });
 
   it('resynchronises only on a well-formed request line: standard method, origin or absolute target, HTTP/1.x', () => {
-    const after = (line: string) => {
+    const resyncedOn = (line: string) => {
       const parser = new HttpRequestParser(true);
       return versions([...parser.push(data(`X-aws-ec2-metadata-token: AQAEAtoken==\r\n${line}\r\nHost: x\r\n\r\n`)), ...parser.end()]);
     };
-    expect(after('GET /latest/a HTTP/1.1')).toEqual(['GET /latest/a v1']);
-    expect(after('GET http://169.254.169.254/latest/a HTTP/1.0')).toEqual(['GET http://169.254.169.254/latest/a v1']);
+    expect(resyncedOn('GET /latest/a HTTP/1.1')).toEqual(['GET /latest/a v1']);
+    expect(resyncedOn('GET http://169.254.169.254/latest/a HTTP/1.0')).toEqual(['GET http://169.254.169.254/latest/a v1']);
     for (const notARequestLine of ['get /latest/a HTTP/1.1', 'FETCH /latest/a HTTP/1.1', 'GET latest/a HTTP/1.1', 'GET /latest/a HTTP/2.0', 'GET /latest/a']) {
-      expect({ notARequestLine, records: after(notARequestLine) }).toEqual({ notARequestLine, records: [] });
+      expect({ notARequestLine, records: resyncedOn(notARequestLine) }).toEqual({ notARequestLine, records: [] });
     }
   });
 

@@ -9,7 +9,11 @@ const HERE = new URL(import.meta.url).pathname;
 
 describe('kernel support', () => {
   it('AL2 4.14 without BTF and without the hooks: one line naming all, and the 5.10 kernel', () => {
-    const fail = () => requireKernelSupport(probes(false, false), { release: '4.14.355-275.572.amzn2.x86_64', btfPath: '/nonexistent/vmlinux' });
+    const fail = () =>
+      requireKernelSupport(probes(false, false), {
+        release: '4.14.355-275.572.amzn2.x86_64',
+        btfPath: '/nonexistent/vmlinux',
+      });
     expect(fail).toThrow(UnsupportedHostError);
     expect(fail).toThrow(
       'kernel 4.14.355-275.572.amzn2.x86_64 cannot run imds-analyzer: no BTF (/sys/kernel/btf/vmlinux), no raw tracepoints, ' +
@@ -19,9 +23,9 @@ describe('kernel support', () => {
   });
 
   it('a new kernel built without /sys/kernel/btf/vmlinux: only BTF is missing', () => {
-    expect(() => requireKernelSupport(probes(true, true), { release: '6.1.0', btfPath: '/nonexistent/vmlinux' })).toThrow(
-      /^kernel 6\.1\.0 cannot run imds-analyzer: no BTF \(\/sys\/kernel\/btf\/vmlinux\); use/,
-    );
+    expect(() =>
+      requireKernelSupport(probes(true, true), { release: '6.1.0', btfPath: '/nonexistent/vmlinux' }),
+    ).toThrow(/^kernel 6\.1\.0 cannot run imds-analyzer: no BTF \(\/sys\/kernel\/btf\/vmlinux\); use/);
   });
 
   it('passes when everything is there', () => {
@@ -30,7 +34,11 @@ describe('kernel support', () => {
 
   it('a libbpf that cannot probe falls back on the kernel version', () => {
     const facts = (release: string) => kernelFacts(probes(null, null), { release, btfPath: HERE });
-    expect(missingKernelFeatures(facts('4.14.1'))).toEqual(['raw tracepoints', 'cgroup connect hooks', 'socket-local storage']);
+    expect(missingKernelFeatures(facts('4.14.1'))).toEqual([
+      'raw tracepoints',
+      'cgroup connect hooks',
+      'socket-local storage',
+    ]);
     expect(missingKernelFeatures(facts('5.4.0'))).toEqual([]);
   });
 });

@@ -4,7 +4,11 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STATUS_FILE_NAME, writeStatusFile } from '../../src/daemon/status-file.js';
+import type { StatusDocument } from '../../src/model/log-line.js';
+import { STATUS_FILE_NAME, writeStatusFile } from '../../src/state/status-file.js';
+
+// The writer does not look inside the document.
+const doc = (pid: number) => ({ pid }) as unknown as StatusDocument;
 
 const dir = mkdtempSync(join(tmpdir(), 'status-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,7 +17,7 @@ describe('status file', () => {
   it('is 0644 in a 0755 directory under UMask=0077', () => {
     const old = process.umask(0o077);
     try {
-      writeStatusFile(join(dir, 'state'), { pid: 1 });
+      writeStatusFile(join(dir, 'state'), doc(1));
     } finally {
       process.umask(old);
     }
@@ -25,7 +29,7 @@ describe('status file', () => {
     // status.json taken by a directory: the rename fails, as a full /run would fail the write.
     const blocked = join(dir, 'blocked');
     mkdirSync(join(blocked, STATUS_FILE_NAME), { recursive: true });
-    expect(() => writeStatusFile(blocked, { pid: 2 })).toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect(() => writeStatusFile(blocked, doc(2))).toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
     expect(readdirSync(blocked)).toEqual([STATUS_FILE_NAME]);
   });
 });

@@ -1,0 +1,376 @@
+// `npm run bench`: what imds-analyzer costs on a host, measured side by side in one run
+// (absolute numbers on a shared 2-core VM are noisy: ratios, medians and spreads).
+// Prints a table with targets and PASS/MISS; `--json FILE` also writes the numbers.
+// All IMDS traffic goes to the testbed's namespaces; the loopback load stays on 127.0.0.1.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CLI, type RunningDaemon, startAnalyzer } from '../test/rig/analyzer-process.js';
+import { createTestbed, loadV1 } from '../test/rig/index.js';
+
+interface Row {
+  measure: string;
+  value: string;
+  target: string;
+  pass: boolean | null;
+  numbers: Record<string, number>;
+}
+
+const EMPTY_OBJECT = fileURLToPath(new URL('../../bpf/bench_empty.bpf.o', import.meta.url));
+/** The V8 setting the systemd unit runs the daemon with (packaging/systemd/imds-analyzer.service). */
+const PRODUCTION_ENV = { NODE_OPTIONS: '--max-semi-space-size=2' };
+const CLK_TCK = 100;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
+};
+const spread = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}` : '-');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function rssMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) / 1024;
+}
+
+/** Resident pages of the BPF maps mapped into the process (the ring buffer): kernel memory. */
+function bpfMapRssMb(pid: number): number {
+  let kb = 0;
+  let inMap = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inMap = line.includes('bpf-map');
+    else if (inMap && line.startsWith('Rss:')) kb += Number(line.split(/\s+/)[1]);
+  }
+  return kb / 1024;
+}
+
+function log(text: string) {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+/** Receives sd_notify datagrams on a socket of our own (python: Node has no AF_UNIX datagrams). */
+function notifyListener(path: string): { child: ChildProcess; bound: Promise<void>; next: () => Promise<number> } {
+  const script = [
+    'import socket, sys, time',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    `s.bind(${JSON.stringify(path)})`,
+    'print("bound", flush=True)',
+    'while True:',
+    '    d = s.recv(65536)',
+    '    if b"READY=1" in d.split(b"\\n"): print(time.monotonic_ns(), flush=True)',
+  ].join('\n');
+  const child = spawn('/usr/bin/python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const waiting: Array<(ns: number) => void> = [];
+  let buffered = '';
+  let onBound: () => void = () => undefined;
+  const bound = new Promise<void>((resolve) => (onBound = resolve));
+  child.stdout?.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'bound') onBound();
+      else if (/^\d+$/.test(line)) waiting.shift()?.(Number(line));
+    }
+  });
+  const next = () =>
+    new Promise<number>((resolve, reject) => {
+      waiting.push(resolve);
+      setTimeout(() => reject(new Error('no READY=1 within 30 s')), 30_000).unref();
+    });
+  return { child, bound, next };
+}
+
+async function timeToReady(rounds: number): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ready-'));
+  const socketPath = join(dir, 'notify.sock');
+  const listener = notifyListener(socketPath);
+  await listener.bound;
+  const ready: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = process.hrtime.bigint();
+    execFileSync(process.execPath, ['-e', '0']);
+    bare.push(Number(process.hrtime.bigint() - t0) / 1e6);
+
+    const state = join(dir, `state-${i}`);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ stateDir: state, logDir: join(dir, `logs-${i}`) }));
+    const readyAt = listener.next();
+    const start = process.hrtime.bigint();
+    const daemon = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.json')], {
+      env: { ...process.env, ...PRODUCTION_ENV, NOTIFY_SOCKET: socketPath },
+      stdio: 'ignore',
+    });
+    const ns = await readyAt;
+    ready.push((ns - Number(start)) / 1e6);
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.on('exit', r));
+  }
+  listener.child.kill();
+  rmSync(dir, { recursive: true, force: true });
+  const extra = median(ready) - median(bare);
+  return {
+    measure: 'time to READY=1',
+    value: `${median(ready).toFixed(0)} ms (node -e 0: ${median(bare).toFixed(0)} ms, +${extra.toFixed(0)} ms; spread ${spread(ready)})`,
+    target: '≤ node -e 0 + 150 ms',
+    pass: extra <= 150,
+    numbers: { ready_ms_median: median(ready), node_e0_ms_median: median(bare), extra_ms: extra },
+  };
+}
+
+/** A loopback HTTP server and a closed-loop client: requests per second over `ms`. */
+async function loopbackRate(ms: number, workers = 4): Promise<number> {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const agent = new http.Agent({ keepAlive: false });
+  let done = 0;
+  const deadline = Date.now() + ms;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      await new Promise<void>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        }).on('error', reject);
+      });
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  server.close();
+  return done / (ms / 1000);
+}
+
+function progStats(): Map<string, { runNs: number; runCnt: number }> {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{
+    name?: string;
+    run_time_ns?: number;
+    run_cnt?: number;
+  }>;
+  const out = new Map<string, { runNs: number; runCnt: number }>();
+  for (const p of progs) if (p.name) out.set(p.name, { runNs: p.run_time_ns ?? 0, runCnt: p.run_cnt ?? 0 });
+  return out;
+}
+
+async function kernelCostAndLoopback(rounds: number): Promise<Row[]> {
+  const cgroupRoot = execFileSync('findmnt', ['-n', '-o', 'TARGET', '-t', 'cgroup2'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+  const pin = `/sys/fs/bpf/imds-bench-empty-${process.pid}`;
+  execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  execFileSync('bpftool', ['prog', 'loadall', EMPTY_OBJECT, pin]);
+  const attach = (verb: 'attach' | 'detach') => {
+    for (const [type, prog] of [['egress', 'empty_egress'], ['ingress', 'empty_ingress']] as const) {
+      execFileSync('bpftool', ['cgroup', verb, cgroupRoot, type, 'pinned', `${pin}/${prog}`, ...(verb === 'attach' ? ['multi'] : [])]);
+    }
+  };
+  attach('attach');
+  const rates: { with: number[]; without: number[] } = { with: [], without: [] };
+  let daemon: RunningDaemon | null = null;
+  try {
+    for (let i = 0; i < rounds; i++) {
+      rates.without.push(await loopbackRate(3000));
+      daemon = await startAnalyzer();
+      rates.with.push(await loopbackRate(3000));
+      await daemon.stop();
+      daemon.cleanup();
+      daemon = null;
+    }
+    // Per-run cost under the same load, analyzer and empty programs attached together.
+    daemon = await startAnalyzer();
+    const before = progStats();
+    await loopbackRate(5000);
+    const after = progStats();
+    const avg = (name: string) => {
+      const a = after.get(name);
+      const b = before.get(name);
+      if (!a || !b || a.runCnt === b.runCnt) return 0;
+      return (a.runNs - b.runNs) / (a.runCnt - b.runCnt);
+    };
+    const egress = avg('imds_egress');
+    const ingress = avg('imds_ingress');
+    const emptyEgress = avg('empty_egress');
+    const emptyIngress = avg('empty_ingress');
+    const ratio = (egress + ingress) / (emptyEgress + emptyIngress);
+    const rateRatio = median(rates.with) / median(rates.without);
+    return [
+      {
+        measure: 'kernel cost per non-IMDS packet',
+        value: `egress ${egress.toFixed(0)} ns vs empty ${emptyEgress.toFixed(0)} ns; ingress ${ingress.toFixed(0)} vs ${emptyIngress.toFixed(0)} ns; ratio ${ratio.toFixed(2)}`,
+        target: '≤ 1.15 × empty program',
+        pass: ratio <= 1.15,
+        numbers: { egress_ns: egress, ingress_ns: ingress, empty_egress_ns: emptyEgress, empty_ingress_ns: emptyIngress, ratio },
+      },
+      {
+        measure: 'loopback request rate with / without',
+        value: `${rateRatio.toFixed(3)} (${median(rates.with).toFixed(0)} vs ${median(rates.without).toFixed(0)} req/s, ${rounds} interleaved rounds; spreads ${spread(rates.with)} / ${spread(rates.without)})`,
+        target: '≥ 0.98',
+        pass: rateRatio >= 0.98,
+        numbers: { ratio: rateRatio, with_median: median(rates.with), without_median: median(rates.without) },
+      },
+    ];
+  } finally {
+    if (daemon) {
+      await daemon.stop();
+      daemon.cleanup();
+    }
+    attach('detach');
+    rmSync(pin, { recursive: true, force: true });
+    execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+  }
+}
+
+async function captureAndMemory(durationS: number): Promise<Row[]> {
+  const bed = await createTestbed({ prefix: 'bench' });
+  const daemon = await startAnalyzer({ config: { statsIntervalSeconds: 5 }, env: PRODUCTION_ENV });
+  const pid = daemon.process.pid as number;
+  try {
+    await sleep(2000);
+    const idleRss = rssMb(pid);
+    const idleRing = bpfMapRssMb(pid);
+    const cpu0 = cpuSeconds(pid);
+    const idleSeconds = 60;
+    log(`idle CPU over ${idleSeconds} s...`);
+    await sleep(idleSeconds * 1000);
+    const idleCpuPct = ((cpuSeconds(pid) - cpu0) / idleSeconds) * 100;
+
+    // Sustained capture: back-to-back bounded client runs (keep-alive workers) for `durationS`.
+    log(`sustained capture for ${durationS} s...`);
+    const cpuBefore = cpuSeconds(pid);
+    const started = Date.now();
+    let completed = 0;
+    while (Date.now() - started < durationS * 1000) {
+      const left = durationS * 1000 - (Date.now() - started);
+      const load = loadV1({ workers: 32, requests: 3000, keepAlive: true, deadlineMs: Math.max(1000, left) });
+      const result = await bed.run(load.argv, { timeoutMs: left + 60_000 });
+      completed += (JSON.parse(result.stdout) as { completed: number }).completed;
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    const lines = await daemon.waitForRequests((all) => all.length >= completed, 120_000).catch(() => daemon.requests());
+    const cpuPer1000 = ((cpuSeconds(pid) - cpuBefore) / lines.length) * 1000;
+    await sleep(6000);
+    const stats = daemon.lines().filter((l) => l.event === 'stats').at(-1) as { kernel: { events_lost: number } } | undefined;
+    const lost = stats?.kernel.events_lost ?? -1;
+    const rate = completed / elapsed;
+
+    // Latency at a steady, moderate rate (the saturated run above measures backlog, not latency).
+    log('latency at a moderate rate...');
+    const seen = daemon.requests().length;
+    const steady = loadV1({ workers: 2, requests: 2500, deadlineMs: 60_000 });
+    await bed.run(steady.argv, { timeoutMs: 90_000 });
+    await daemon.waitForRequests((all) => all.length >= seen + 5000, 60_000).catch(() => undefined);
+    const latencies = (daemon.requests().slice(seen) as Array<{ time?: number; request_time?: string }>)
+      .filter((l) => l.time && l.request_time)
+      .map((l) => (l.time as number) - Date.parse(l.request_time as string));
+
+    // Top up to 200,000 events, then RSS.
+    // The load client sends at most 100,000 requests per run.
+    for (let more = 200_000 - lines.length; more > 0; more -= 96_000) {
+      const extra = loadV1({ workers: 32, requests: Math.ceil(Math.min(more, 96_000) / 32), keepAlive: true, deadlineMs: 120_000 });
+      await bed.run(extra.argv, { timeoutMs: 180_000 });
+    }
+    await daemon.waitForRequests((all) => all.length >= 200_000, 120_000).catch(() => undefined);
+    const rss200k = rssMb(pid);
+    const ring200k = bpfMapRssMb(pid);
+    const events = daemon.requests().length;
+
+    log('100,000 short-lived processes...');
+    execFileSync('sh', ['-c', 'i=0; while [ $i -lt 100000 ]; do /bin/true; i=$((i+1)); done'], { timeout: 600_000 });
+    await sleep(2000);
+    const rssProcs = rssMb(pid);
+    return [
+      {
+        measure: 'IMDS requests captured with 0 loss',
+        value: `${rate.toFixed(0)} req/s for ${elapsed.toFixed(0)} s: ${completed} sent, ${lines.length} logged, kernel lost ${lost}`,
+        target: '≥ 5,000/s for 30 s, 0 lost',
+        pass: rate >= 5000 && elapsed >= 30 && lost === 0 && lines.length >= completed,
+        numbers: { rate, elapsed_s: elapsed, sent: completed, logged: lines.length, lost },
+      },
+      {
+        measure: 'daemon CPU per 1,000 events',
+        value: `${cpuPer1000.toFixed(3)} s`,
+        target: '(reported)',
+        pass: null,
+        numbers: { cpu_s_per_1000: cpuPer1000 },
+      },
+      {
+        measure: 'RSS idle / after 200k events',
+        value: `${idleRss.toFixed(0)} MB / ${rss200k.toFixed(0)} MB (${events} events); of which the mapped BPF ring buffer ${idleRing.toFixed(0)} / ${ring200k.toFixed(0)} MB`,
+        target: '≤ 80 MB / ≤ 120 MB',
+        pass: idleRss <= 80 && rss200k <= 120,
+        numbers: { idle_mb: idleRss, after_200k_mb: rss200k, idle_ring_mb: idleRing, after_200k_ring_mb: ring200k, events },
+      },
+      {
+        measure: 'RSS after 100k short-lived processes',
+        value: `${rssProcs.toFixed(0)} MB`,
+        target: '(bounded; reported)',
+        pass: null,
+        numbers: { mb: rssProcs },
+      },
+      {
+        measure: 'idle CPU',
+        value: `${idleCpuPct.toFixed(3)} % of a core over ${idleSeconds} s`,
+        target: '≤ 0.1 %',
+        pass: idleCpuPct <= 0.1,
+        numbers: { percent: idleCpuPct },
+      },
+      {
+        measure: 'latency request → line',
+        value: `p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms (${latencies.length} requests from 2 clients in a row)`,
+        target: 'p99 ≤ 250 ms',
+        pass: percentile(latencies, 99) <= 250,
+        numbers: { p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) },
+      },
+    ];
+  } finally {
+    await daemon.stop();
+    daemon.cleanup();
+    await bed.teardown();
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } },
+  });
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: run as root\n');
+    return 2;
+  }
+  const quick = values.quick === true;
+  const rows: Row[] = [];
+  log('time to ready...');
+  rows.push(await timeToReady(quick ? 3 : 10));
+  log('kernel cost and loopback rate...');
+  rows.push(...(await kernelCostAndLoopback(quick ? 2 : 7)));
+  rows.push(...(await captureAndMemory(quick ? 10 : 30)));
+
+  const width = Math.max(...rows.map((r) => r.measure.length));
+  const lines = rows.map((r) => `${r.measure.padEnd(width)}  ${r.pass === null ? '    ' : r.pass ? 'PASS' : 'MISS'}  ${r.value}  [target ${r.target}]`);
+  process.stdout.write(`imds-analyzer benchmark — ${cpus().length} cpus, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}\n${lines.join('\n')}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ when: new Date().toISOString(), rows }, null, 2)}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,145 @@
+// Runs the real analyzer daemon (`node dist/cli/main.js run`) with a private log and
+// state directory, waits for its `ready` line, and reads back the JSON lines it wrote.
+// Used by the demo, the end-to-end tests and the benchmarks.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI } from './compiled.js';
+
+export { CLI };
+
+export type LogLine = Record<string, unknown> & {
+  event?: string;
+  imds_version?: string;
+  level?: number;
+  process?: { pid: number; argv: string[]; comm: string; exe: string | null };
+};
+
+export interface DaemonOptions {
+  buffer?: 'ringbuf' | 'perfbuf';
+  config?: Record<string, unknown>;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningDaemon {
+  dir: string;
+  logDir: string;
+  stateDir: string;
+  process: ChildProcess;
+  ready: LogLine;
+  stdout(): string;
+  stderr(): string;
+  lines(): LogLine[];
+  requests(): LogLine[];
+  /** Waits until `done(lines)` holds for the request lines, or fails after `timeoutMs`. */
+  waitForRequests(done: (requests: LogLine[]) => boolean, timeoutMs?: number): Promise<LogLine[]>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  cleanup(): void;
+}
+
+/** Every JSON line in every file of a log directory, oldest file first. */
+export function readLogLines(dir: string): LogLine[] {
+  const out: LogLine[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!statSync(path).isFile()) continue;
+    // The last line may still be being written: only complete lines count.
+    const complete = readFileSync(path, 'utf8').split('\n').slice(0, -1);
+    for (const line of complete) if (line.trim()) out.push(JSON.parse(line) as LogLine);
+  }
+  return out;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startAnalyzer(options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'imds-e2e-'));
+  const logDir = join(dir, 'logs');
+  const stateDir = join(dir, 'state');
+  const configPath = join(dir, 'config.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({ stateDir, statsIntervalSeconds: 1, responseWaitMs: 500, ...options.config }),
+  );
+  const args = [CLI, 'run', '--config', configPath, '--log-dir', logDir, ...(options.args ?? [])];
+  if (options.buffer) args.push('--buffer', options.buffer);
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let exited: number | null | undefined;
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      exited = code;
+      resolve(code);
+    }),
+  );
+
+  const ready = await until('the ready line', 30_000, () => {
+    if (exited !== undefined) throw new Error(`daemon exited with ${exited}: ${stderr}`);
+    return readLogLines(logDir).find((l) => l.event === 'ready');
+  });
+
+  const requests = () => readLogLines(logDir).filter((l) => l.event === 'imds_request');
+  return {
+    dir,
+    logDir,
+    stateDir,
+    process: child,
+    ready,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    lines: () => readLogLines(logDir),
+    requests,
+    waitForRequests: (done, timeoutMs = 15_000) =>
+      until('request lines', timeoutMs, () => {
+        const r = requests();
+        return done(r) ? r : undefined;
+      }),
+    async stop(signal = 'SIGTERM') {
+      if (exited === undefined) child.kill(signal);
+      return exit;
+    },
+    cleanup() {
+      if (exited === undefined) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Program and link names the kernel has loaded right now, from bpftool. */
+export async function loadedPrograms(): Promise<{ programs: string[]; links: number[] }> {
+  const run = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const p = spawn('bpftool', ['-j', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`bpftool ${args.join(' ')}: ${code}`))));
+    });
+  const progs = JSON.parse(await run(['prog', 'show'])) as Array<{ name?: string; id: number }>;
+  const links = JSON.parse(await run(['link', 'show'])) as Array<{ prog_id: number }>;
+  return {
+    programs: progs.map((p) => p.name ?? '').filter((n) => n.startsWith('imds_')),
+    links: links.map((l) => l.prog_id),
+  };
+}
