@@ -30,6 +30,7 @@
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
 #define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
 #define IMDS_PORT 80
 /* 169.254.169.254 and fd00:ec2::254 as they sit in memory (network order). */
@@ -169,6 +170,7 @@ static __always_inline void record_owner(struct bpf_sock_addr *ctx)
 	owner->gid = uid_gid >> 32;
 	owner->cgroup_id = bpf_get_current_cgroup_id();
 	owner->connect_ns = bpf_ktime_get_ns();
+	owner->stream_start_known = 0; /* until this connection's SYN */
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 }
 
@@ -244,6 +246,7 @@ struct tcp_segment {
 	__u32 payload_off;
 	__u32 payload_len;
 	__u32 seq;
+	__u32 ack;
 	__u8 flags;
 };
 
@@ -275,7 +278,11 @@ static __always_inline int parse_segment(struct __sk_buff *skb, struct tcp_segme
 	if (tcp_len < 20)
 		return -1;
 	seg->seq = ((__u32)tcp[4] << 24) | ((__u32)tcp[5] << 16) | ((__u32)tcp[6] << 8) | tcp[7];
+	seg->ack = ((__u32)tcp[8] << 24) | ((__u32)tcp[9] << 16) | ((__u32)tcp[10] << 8) | tcp[11];
 	seg->flags = tcp[13];
+	/* A SYN occupies the ISN: data it carries (TCP Fast Open) starts one later. */
+	if (seg->flags & TCP_FLAG_SYN)
+		seg->seq += 1;
 	seg->payload_off = ip_len + tcp_len;
 	seg->payload_len = skb->len > seg->payload_off ? skb->len - seg->payload_off : 0;
 	return 0;
@@ -325,6 +332,8 @@ static __always_inline void emit_payload(struct __sk_buff *skb, __u16 family, st
 	if (owner) {
 		rec->owner = *owner;
 		rec->head.flags |= IMDS_FLAG_OWNER_KNOWN;
+		if (owner->stream_start_known)
+			rec->head.flags |= IMDS_FLAG_STREAM_START_KNOWN;
 	} else {
 		count(IMDS_STAT_SEGMENTS_NO_OWNER);
 	}
@@ -342,6 +351,23 @@ static __always_inline void emit_payload(struct __sk_buff *skb, __u16 family, st
 	scratch_put();
 }
 
+/* The SYN tells where the request stream starts, so that user space can tell a
+ * connection seen from its first byte from one joined mid-stream (or whose first
+ * record was lost). Only sockets whose connect() we saw have storage. */
+static __always_inline void remember_stream_start(struct __sk_buff *skb, __u32 start)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct imds_owner *owner;
+
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	owner = sk ? bpf_sk_storage_get(&owners, sk, 0, 0) : NULL;
+	if (!owner)
+		return;
+	owner->stream_start = start;
+	owner->stream_start_known = 1;
+}
+
 SEC("cgroup_skb/egress")
 int imds_egress(struct __sk_buff *skb)
 {
@@ -354,6 +380,8 @@ int imds_egress(struct __sk_buff *skb)
 		count(IMDS_STAT_PARSE_ERRORS);
 		return 1;
 	}
+	if (seg.flags & TCP_FLAG_SYN)
+		remember_stream_start(skb, seg.seq);
 	if (seg.payload_len > 0)
 		emit_payload(skb, family, &seg);
 	if (seg.flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
@@ -390,6 +418,7 @@ int imds_ingress(struct __sk_buff *skb)
 	rec.head.ts_ns = bpf_ktime_get_ns();
 	fill_flow(skb, &rec.flow, family);
 	rec.seq = seg.seq;
+	rec.ack = seg.ack;
 	rec.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 	emit_counted(skb, &rec, sizeof(rec), IMDS_STAT_EVENTS_LOST);
 	return 1;

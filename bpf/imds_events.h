@@ -11,7 +11,7 @@
 #ifndef IMDS_EVENTS_H
 #define IMDS_EVENTS_H
 
-#define IMDS_ABI_VERSION 1
+#define IMDS_ABI_VERSION 2
 
 /* Bytes of TCP payload copied per segment: an IMDS request header block fits. */
 #define IMDS_MAX_PAYLOAD 4096
@@ -34,6 +34,7 @@ enum imds_record_flags {
 	IMDS_FLAG_RESET = 1 << 1,           /* close: RST rather than FIN */
 	IMDS_FLAG_ARGS_TRUNCATED = 1 << 2,  /* exec: argv longer than IMDS_MAX_ARGS */
 	IMDS_FLAG_ARGS_UNREADABLE = 1 << 3, /* exec: argv could not be read */
+	IMDS_FLAG_STREAM_START_KNOWN = 1 << 4, /* payload: owner.stream_start holds the ISN + 1 */
 };
 
 enum imds_family {
@@ -81,6 +82,8 @@ struct imds_owner {
 	__u64 cgroup_id;
 	__u64 connect_ns;
 	char comm[IMDS_COMM_LEN];
+	__u32 stream_start; /* sequence number of the first payload byte (ISN + 1), set at the SYN */
+	__u32 stream_start_known;
 };
 
 struct imds_payload_record {
@@ -89,7 +92,7 @@ struct imds_payload_record {
 	struct imds_owner owner;
 	__u64 socket_cgroup_id;
 	__u32 socket_uid;
-	__u32 seq;          /* TCP sequence number of the first payload byte */
+	__u32 seq;          /* TCP sequence number of the first payload byte (ISN + 1 for data in a SYN) */
 	__u32 wire_len;     /* payload bytes in the segment */
 	__u32 captured_len; /* payload bytes in data[] */
 	__u8 data[IMDS_MAX_PAYLOAD];
@@ -98,8 +101,10 @@ struct imds_payload_record {
 struct imds_response_record {
 	struct imds_record_head head;
 	struct imds_flow flow;
-	__u32 seq;
+	__u32 seq;    /* sequence number of the status line in the response stream */
 	__u32 status; /* HTTP status code, 100..999 */
+	__u32 ack;    /* request-stream bytes IMDS had received when it answered */
+	__u32 _pad;
 };
 
 struct imds_close_record {

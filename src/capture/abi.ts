@@ -6,7 +6,7 @@ import { formatAddress } from '../logic/destination.js';
 import { decodeBytes, splitArgv } from '../logic/text.js';
 import type { Flow, KernelRecord, SocketOwner } from '../model/records.js';
 
-export const IMDS_ABI_VERSION = 1;
+export const IMDS_ABI_VERSION = 2;
 export const IMDS_MAX_PAYLOAD = 4096;
 export const IMDS_MAX_ARGS = 4096;
 const MAX_ARGV_ELEMENTS = 256;
@@ -26,6 +26,7 @@ export const RecordFlag = {
   reset: 1 << 1,
   argsTruncated: 1 << 2,
   argsUnreadable: 1 << 3,
+  streamStartKnown: 1 << 4,
 } as const;
 
 /** Indices of the per-CPU "stats" map, named as they appear in `stats` log lines. */
@@ -49,24 +50,24 @@ export const ABI_LAYOUT = {
   imds_record_head: { size: 16, fields: { type: 0, flags: 4, ts_ns: 8 } },
   imds_flow: { size: 32, fields: { cookie: 0, daddr: 8, family: 24, dport: 26 } },
   imds_owner: {
-    size: 48,
-    fields: { pid: 0, tid: 4, uid: 8, gid: 12, cgroup_id: 16, connect_ns: 24, comm: 32 },
+    size: 56,
+    fields: { pid: 0, tid: 4, uid: 8, gid: 12, cgroup_id: 16, connect_ns: 24, comm: 32, stream_start: 48, stream_start_known: 52 },
   },
   imds_payload_record: {
-    size: 120 + IMDS_MAX_PAYLOAD,
+    size: 128 + IMDS_MAX_PAYLOAD,
     fields: {
       head: 0,
       flow: 16,
       owner: 48,
-      socket_cgroup_id: 96,
-      socket_uid: 104,
-      seq: 108,
-      wire_len: 112,
-      captured_len: 116,
-      data: 120,
+      socket_cgroup_id: 104,
+      socket_uid: 112,
+      seq: 116,
+      wire_len: 120,
+      captured_len: 124,
+      data: 128,
     },
   },
-  imds_response_record: { size: 56, fields: { head: 0, flow: 16, seq: 48, status: 52 } },
+  imds_response_record: { size: 64, fields: { head: 0, flow: 16, seq: 48, status: 52, ack: 56 } },
   imds_close_record: { size: 48, fields: { head: 0, flow: 16 } },
   imds_process_record: {
     size: 72,
@@ -162,6 +163,7 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
         socketUid: view.getUint32(PAYLOAD.socket_uid, true),
         socketCgroupId: view.getBigUint64(PAYLOAD.socket_cgroup_id, true),
         seq: view.getUint32(PAYLOAD.seq, true),
+        streamStart: flags & RecordFlag.streamStartKnown ? view.getUint32(PAYLOAD.owner + OWNER.stream_start, true) : null,
         wireLength: view.getUint32(PAYLOAD.wire_len, true),
         // Copy: the buffer's memory is reused once the callback returns.
         bytes: raw.slice(PAYLOAD.data, PAYLOAD.data + captured),
@@ -169,7 +171,14 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
     }
     case RecordType.response:
       need(ABI_LAYOUT.imds_response_record.size, 'response');
-      return { kind: 'response', tsNs, flow: flowAt(RESPONSE.flow), status: view.getUint32(RESPONSE.status, true) };
+      return {
+        kind: 'response',
+        tsNs,
+        flow: flowAt(RESPONSE.flow),
+        seq: view.getUint32(RESPONSE.seq, true),
+        ack: view.getUint32(RESPONSE.ack, true),
+        status: view.getUint32(RESPONSE.status, true),
+      };
     case RecordType.close:
       need(ABI_LAYOUT.imds_close_record.size, 'close');
       return { kind: 'close', tsNs, flow: flowAt(CLOSE.flow), reset: (flags & RecordFlag.reset) !== 0 };

@@ -1,6 +1,9 @@
 // Opens, loads and attaches the BPF object, then drains its buffer on the Node event
 // loop: koffi watches the buffer's epoll fd and, when it is readable, one
-// ring_buffer__consume() (or perf_buffer__consume()) hands over every pending record.
+// ring_buffer__consume() (or perf_buffer__consume()) hands over the pending records, at
+// most DRAIN_BUDGET of them per event-loop turn so that a flood of process records cannot
+// starve timers and the watchdog (the fd stays readable: the next turn takes the rest).
+// An exception in a drain is counted and reported, never the end of capture.
 // Nothing blocks the event loop and nothing polls on a timer.
 import { closeSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -20,6 +23,7 @@ import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
 import { Journal } from './journal.js';
+import { requireKernelSupport } from './kernel-support.js';
 import type { KernelRecord } from '../model/records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
@@ -35,6 +39,8 @@ export interface CaptureOptions {
   onRecords: (records: KernelRecord[]) => void;
   /** Records that could not be decoded (never expected; counted, not fatal). */
   onDecodeError: (err: Error) => void;
+  /** A drain that threw (never expected; counted, capture goes on). */
+  onDrainError: (err: Error) => void;
   libbpfLog: PrintHandler;
   /** The journal could not be written (it is then given up). */
   onJournalError?: (err: Error) => void;
@@ -81,6 +87,8 @@ const PROGRAMS: Record<string, Attach> = {
 
 /** Each half of the journal of socket records read (thousands of requests). */
 const JOURNAL_HALF_BYTES = 1 << 20;
+/** Records handed over per event-loop turn (a ring buffer turn; a perf buffer drains its pages). */
+export const DRAIN_BUDGET = 4096;
 
 /** Process records are skipped once the ring buffer is this full. */
 const PROCESS_SHED_FRACTION = 0.75;
@@ -122,6 +130,10 @@ export class Capture {
   private pendingRaw: Uint8Array[] = [];
   private journal: Journal | null = null;
   private closed = false;
+  /** Drains that completed, and IMDS records the kernel had counted at the last health check. */
+  private drains = 0;
+  private health = { drains: -1, produced: 0n };
+  drainErrors = 0;
 
   private constructor(
     private readonly libbpf: Libbpf,
@@ -137,8 +149,12 @@ export class Capture {
     this.statsFd = libbpf.mapFd(libbpf.findMap(obj, 'stats'));
   }
 
-  /** Loads the object and attaches every program; on any failure nothing stays attached. */
+  /**
+   * Loads the object and attaches every program; on any failure nothing stays attached.
+   * Throws UnsupportedHostError (or LibbpfMissingError) when this host can never run it.
+   */
   static open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Capture {
+    requireKernelSupport(libbpf);
     libbpf.setPrint(options.libbpfLog);
     const inherited = classifyInherited(libbpf, options.inheritedFds ?? []);
     const inheritedMaps = inherited.maps;
@@ -239,6 +255,7 @@ export class Capture {
 
   private openBuffer(): void {
     const eventsFd = this.libbpf.mapFd(this.libbpf.findMap(this.obj, 'events'));
+    // Runs inside libbpf's C callback: nothing may escape it.
     const onSample = (data: Uint8Array) => {
       try {
         const record = decodeRecord(data);
@@ -247,7 +264,11 @@ export class Capture {
           this.pendingRaw.push(data.slice());
         }
       } catch (err) {
-        this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
+        try {
+          this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
+        } catch {
+          // Reporting is best effort; the record is already counted as skipped.
+        }
       }
     };
     if (this.bufferKind === 'ringbuf') {
@@ -283,14 +304,25 @@ export class Capture {
     const fd = this.ring
       ? this.libbpf.ringBufferEpollFd(this.ring)
       : this.libbpf.perfBufferEpollFd(this.perf as PerfBuffer);
-    this.poller = koffi.node.poll(fd, { readable: true }, () => this.drain());
+    this.poller = koffi.node.poll(fd, { readable: true }, () => {
+      try {
+        this.drain();
+      } catch (err) {
+        this.drainErrors++;
+        this.options.onDrainError(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
   }
 
-  /** Consumes every record available now and hands them over; returns how many. */
-  drain(): number {
+  /** Consumes up to `budget` records available now and hands them over; returns how many. */
+  drain(budget = DRAIN_BUDGET): number {
     if (this.closed) return 0;
-    if (this.ring) this.libbpf.ringBufferConsume(this.ring);
-    else if (this.perf) this.libbpf.perfBufferConsume(this.perf);
+    try {
+      if (this.ring) this.libbpf.ringBufferConsume(this.ring, budget);
+      else if (this.perf) this.libbpf.perfBufferConsume(this.perf);
+    } finally {
+      this.drains++;
+    }
     const batch = this.pending;
     if (batch.length === 0) return 0;
     this.pending = [];
@@ -308,6 +340,24 @@ export class Capture {
     if (this.perf) batch.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
     this.options.onRecords(batch);
     return batch.length;
+  }
+
+  /** Drains until the buffer is empty (shutdown: programs are detached, nothing new arrives). */
+  drainAll(): void {
+    while (this.drain() > 0);
+  }
+
+  /**
+   * For the watchdog: false when the kernel produced IMDS records since the last check and
+   * no drain ran in between (the drain loop is dead). A live loop drains within one turn of
+   * a record, so a healthy daemon fails at most one check in a row, which systemd forgives.
+   */
+  drainLoopAlive(): boolean {
+    const kernel = this.kernelStats();
+    const produced = kernel.segments + kernel.responses;
+    const alive = this.drains !== this.health.drains || produced === this.health.produced;
+    this.health = { drains: this.drains, produced };
+    return alive;
   }
 
   /** Kernel counters summed over CPUs. */

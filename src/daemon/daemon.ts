@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
 import { Capture } from '../capture/capture.js';
+import { UnsupportedHostError } from '../capture/kernel-support.js';
+import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { readHostIdentity } from '../enrich/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
@@ -25,6 +27,11 @@ export interface RunOptions {
 
 const OBJECT_PATH = appFile('bpf', 'imds_analyzer.bpf.o');
 const SHUTDOWN_DEADLINE_MS = 4500;
+/**
+ * 69 (EX_UNAVAILABLE): this host can never run the analyzer (no libbpf, no BTF, a kernel
+ * without the hooks). Listed in RestartPreventExitStatus= so that systemd does not loop.
+ */
+export const UNSUPPORTED_HOST_EXIT_CODE = 69;
 
 /** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
 function uptimeMs(): number | null {
@@ -74,6 +81,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 1;
   }
   const fdStore = openFdStore();
+  // SIGHUP reopens the log files (logrotate); until the sink exists there is nothing to reopen,
+  // but the default action (exit, which systemd takes for a clean stop) must never run.
+  let onHangup = () => {};
+  const hangup = () => onHangup();
+  process.on('SIGHUP', hangup);
   const notifier = createNotifier();
   // Read once: neither changes while the daemon runs.
   const identity = readHostIdentity();
@@ -89,6 +101,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       identity,
     });
     const logSink = sink;
+    onHangup = () => {
+      logSink.reopen();
+      process.stderr.write('imds-analyzer: SIGHUP: log files reopened\n');
+    };
     // Records flow only after start(); the pipeline is built once the capture has mounted
     // (on cgroup v1 hosts) the cgroup2 hierarchy its cgroup ids refer to.
     let receiver: Pipeline | null = null;
@@ -100,6 +116,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       stateDir: config.stateDir,
       onRecords: (records) => receiver?.handle(records),
       onDecodeError: (err) => receiver?.decodeError(err),
+      onDrainError: (err) => logSink.lifecycle('error', { source: 'drain', message: err.message }),
       libbpfLog: (level, message) => {
         if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
       },
@@ -136,7 +153,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       pid: process.pid,
       log_dir: config.logDir,
     });
-    const counters = () => pipeline.counters(running.kernelStats(), running.perfLost, logSink.counters());
+    let statusWriteErrors = 0;
+    const counters = () =>
+      pipeline.counters(running.kernelStats(), running.perfLost, logSink.counters(), {
+        drainErrors: running.drainErrors,
+        statusWriteErrors,
+      });
     const statusText = () => {
       const c = counters();
       return `attached ${running.programs.length} programs (${running.bufferKind}); requests v1=${c.requests.v1} v2=${c.requests.v2} unknown=${c.requests.unknown}; lost=${c.kernel.events_lost}`;
@@ -146,19 +168,29 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
       if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
       else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
-      writeStatusFile(config.stateDir, {
-        ...identity,
-        ...describe(),
-        started_at: startedAt.toISOString(),
-        counters: c,
-        updated_at: new Date().toISOString(),
-      });
+      try {
+        writeStatusFile(config.stateDir, {
+          ...identity,
+          ...describe(),
+          started_at: startedAt.toISOString(),
+          counters: c,
+          updated_at: new Date().toISOString(),
+        });
+      } catch (err) {
+        // `status` shows stale numbers; the log's stats line has them all. Said once per streak.
+        statusWriteErrors++;
+        if (!statusWriteFailing) logSink.lifecycle('error', { source: 'status-file', message: (err as Error).message });
+        statusWriteFailing = true;
+        return;
+      }
+      statusWriteFailing = false;
     };
+    let statusWriteFailing = false;
 
     publish('ready');
     await logSink.flush();
     notifier.ready(statusText());
-    notifier.startWatchdog();
+    notifier.startWatchdog(() => running.drainLoopAlive());
     const statsTimer = setInterval(() => {
       publish('stats');
       notifier.status(statusText());
@@ -177,7 +209,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     // arrives after this drain waits in the buffer for the next daemon (a real stop makes
     // systemd close them once this process is gone).
     if (!continuous) running.detach();
-    running.drain();
+    running.drainAll();
     pipeline.flushAll();
     logSink.lifecycle('stopping', { ...describe(), signal, ...counters() });
     running.close();
@@ -190,9 +222,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.stderr.write(`imds-analyzer: ${message}\n`);
     sink?.lifecycle('error', { message });
     await sink?.close();
-    return 1;
+    return err instanceof UnsupportedHostError || err instanceof LibbpfMissingError ? UNSUPPORTED_HOST_EXIT_CODE : 1;
   } finally {
     capture?.close();
     lock.release();
+    process.off('SIGHUP', hangup);
   }
 }

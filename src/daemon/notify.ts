@@ -15,7 +15,8 @@ export interface ServiceNotifier {
   ready(status: string): void;
   status(text: string): void;
   stopping(): void;
-  startWatchdog(): void;
+  /** Pings the watchdog from the event loop while `alive()` says the daemon does its work. */
+  startWatchdog(alive: () => boolean): void;
   stopWatchdog(): void;
 }
 
@@ -51,13 +52,23 @@ export function createNotifier(): ServiceNotifier {
       }),
     status: (text) => safely((s) => s.sendStatus(text)),
     stopping: () => safely((s) => s.stopping()),
-    startWatchdog() {
+    startWatchdog(alive) {
       safely((s) => {
         // watchdogInterval() is WATCHDOG_USEC in ms (0 when no watchdog): ping twice per period
-        // from the event loop, so a stuck loop stops the pings and systemd restarts us.
+        // from the event loop, so a stuck loop, or a dead drain loop (alive() false twice in a
+        // row), stops the pings and systemd restarts us.
         const periodMs = s.watchdogInterval();
         if (periodMs <= 0) return;
-        timer = setInterval(() => safely((x) => x.watchdog()), Math.max(100, Math.floor(periodMs / 2)));
+        const tick = () => {
+          let ok = false;
+          try {
+            ok = alive();
+          } catch {
+            // A failing health check is no proof of health.
+          }
+          if (ok) safely((x) => x.watchdog());
+        };
+        timer = setInterval(tick, Math.max(100, Math.floor(periodMs / 2)));
         timer.unref();
       });
     },

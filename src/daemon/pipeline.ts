@@ -25,11 +25,15 @@ export class Pipeline {
   /** Requests a previous daemon already logged (keys from the log), while its records are replayed. */
   private alreadyLogged = new Set<string>();
   private replayedDuplicates = 0;
+  private recordErrors = 0;
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
-  /** Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds. */
-  private readonly monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+  /**
+   * Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds, read again
+   * for every batch: the wall clock steps (chrony after boot), the monotonic one does not.
+   */
+  private monoToWallMs = 0;
 
   /** `cgroupRoot`: the cgroup2 mount the capture attached to (built after the daemon mounted it). */
   constructor(
@@ -48,26 +52,40 @@ export class Pipeline {
 
   handle(records: KernelRecord[]): void {
     for (const rec of records) {
-      switch (rec.kind) {
-        case 'exec':
-        case 'fork':
-        case 'exit':
-          this.enricher.apply(rec);
-          break;
-        case 'payload':
-        case 'response':
-        case 'close':
-          // Defence in depth: whatever the kernel filter becomes, ECS, EKS Pod Identity
-          // or anything else is never reported as IMDS.
-          if (!imdsEndpoint(rec.flow.family, rec.flow.address, rec.flow.port)) {
-            this.notImds++;
-            break;
-          }
-          this.socketRecord(rec);
-          break;
+      try {
+        this.record(rec);
+      } catch (err) {
+        this.recordError(`${rec.kind} record`, err);
       }
     }
     this.emit(this.tracker.takeCompleted(process.hrtime.bigint()));
+  }
+
+  private record(rec: KernelRecord): void {
+    switch (rec.kind) {
+      case 'exec':
+      case 'fork':
+      case 'exit':
+        this.enricher.apply(rec);
+        break;
+      case 'payload':
+      case 'response':
+      case 'close':
+        // Defence in depth: whatever the kernel filter becomes, ECS, EKS Pod Identity
+        // or anything else is never reported as IMDS.
+        if (!imdsEndpoint(rec.flow.family, rec.flow.address, rec.flow.port)) {
+          this.notImds++;
+          break;
+        }
+        this.socketRecord(rec);
+        break;
+    }
+  }
+
+  private recordError(what: string, err: unknown): void {
+    this.recordErrors++;
+    // The message only: a stack or the record itself could hold request bytes.
+    this.sink.lifecycle('error', { source: 'pipeline', message: `${what} skipped: ${err instanceof Error ? err.message : String(err)}` });
   }
 
   private socketRecord(rec: PayloadRecord | ResponseRecord | CloseRecord): void {
@@ -108,6 +126,7 @@ export class Pipeline {
     kernel: Record<KernelStatName, bigint>,
     perfLost: bigint,
     sink: { linesWritten: number; linesNotWritten: number; writeErrors: number },
+    daemon: { drainErrors: number; statusWriteErrors: number },
   ): Counters {
     const kernelNumbers = Object.fromEntries(
       Object.entries(kernel).map(([name, value]) => [name, Number(value)]),
@@ -117,6 +136,10 @@ export class Pipeline {
       kernel: { ...kernelNumbers, perf_buffer_lost: Number(perfLost) },
       decode_errors: this.decodeErrors,
       replayed_duplicates: this.replayedDuplicates,
+      record_errors: this.recordErrors,
+      drain_errors: daemon.drainErrors,
+      status_write_errors: daemon.statusWriteErrors,
+      streams: this.tracker.counters(),
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
       lines_written: sink.linesWritten,
@@ -126,33 +149,42 @@ export class Pipeline {
   }
 
   private emit(done: ObservedRequest[]): void {
+    this.monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
     for (const observed of done) {
-      const who = this.enricher.describe(observed.owner, observed.socketUid, observed.socketCgroupId);
-      const processKey = who.key;
-      const atNs = observed.seenNs;
-      if (observed.classification.token_request) {
-        this.fallback.onTokenRequest({ process: processKey, status: observed.status ?? 'no-answer', atNs });
+      try {
+        this.emitOne(observed);
+      } catch (err) {
+        this.recordError('request', err);
       }
-      if (observed.classification.imds_version === 'v1' && observed.owner) {
-        // A token PUT of the same process still unanswered after a while means the SDK gave
-        // up on it (a younger one may belong to another thread of the same process).
-        for (const pending of this.tracker.unansweredTokenRequests(observed.owner.pid)) {
-          if (atNs - pending.seenNs < GAVE_UP_ON_PUT_NS) continue;
-          this.fallback.onTokenRequest({ process: processKey, status: 'no-answer', atNs: pending.seenNs });
-        }
-      }
-      const fallback =
-        observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
-      // After the fallback state took it in: a replayed request still tells what came before.
-      if (this.alreadyLogged.delete(requestKey(observed.flow.cookie.toString(), observed.seenNs.toString()))) {
-        this.replayedDuplicates++;
-        continue;
-      }
-      const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
-      this.requests[observed.classification.imds_version]++;
-      this.sink.request(line);
     }
     this.scheduleExpiry();
+  }
+
+  private emitOne(observed: ObservedRequest): void {
+    const who = this.enricher.describe(observed.owner, observed.socketUid, observed.socketCgroupId);
+    const processKey = who.key;
+    const atNs = observed.seenNs;
+    if (observed.classification.token_request) {
+      this.fallback.onTokenRequest({ process: processKey, status: observed.status ?? 'no-answer', atNs });
+    }
+    if (observed.classification.imds_version === 'v1' && observed.owner) {
+      // A token PUT of the same process still unanswered after a while means the SDK gave
+      // up on it (a younger one may belong to another thread of the same process).
+      for (const pending of this.tracker.unansweredTokenRequests(observed.owner.pid)) {
+        if (atNs - pending.seenNs < GAVE_UP_ON_PUT_NS) continue;
+        this.fallback.onTokenRequest({ process: processKey, status: 'no-answer', atNs: pending.seenNs });
+      }
+    }
+    const fallback =
+      observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
+    // After the fallback state took it in: a replayed request still tells what came before.
+    if (this.alreadyLogged.delete(requestKey(observed.flow.cookie.toString(), observed.seenNs.toString()))) {
+      this.replayedDuplicates++;
+      return;
+    }
+    const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
+    this.requests[observed.classification.imds_version]++;
+    this.sink.request(line);
   }
 
   /** Wakes up only when a request's wait for its response expires. */

@@ -21,6 +21,8 @@ export const BPF_MAP_TYPE_RINGBUF = 27;
 const LIBBPF_STRICT_ALL = 0xffffffff;
 const LIBBPF_CANDIDATES = ['libbpf.so.1', 'libbpf.so.0'];
 const MIN_LIBBPF_0 = 6;
+/** What the ring buffer sample callback returns to stop a drain at its budget (-EAGAIN). */
+const BUDGET_SPENT = -11;
 
 export class LibbpfError extends Error {
   constructor(
@@ -74,16 +76,20 @@ export interface Libbpf {
   destroyLink(link: BpfLink): void;
   ringBufferNew(mapFd: number, onSample: SampleHandler): RingBuffer;
   ringBufferEpollFd(rb: RingBuffer): number;
-  /** Drains every available record; returns how many were consumed. */
-  ringBufferConsume(rb: RingBuffer): number;
+  /**
+   * Consumes at most `budget` records (ring_buffer__consume_n where libbpf has it, else the
+   * sample callback stops the drain); returns how many were consumed.
+   */
+  ringBufferConsume(rb: RingBuffer, budget: number): number;
   ringBufferFree(rb: RingBuffer): void;
   perfBufferNew(mapFd: number, pagesPerCpu: number, onSample: SampleHandler, onLost: LostHandler): PerfBuffer;
   perfBufferEpollFd(pb: PerfBuffer): number;
   perfBufferConsume(pb: PerfBuffer): number;
   perfBufferFree(pb: PerfBuffer): void;
   numPossibleCpus(): number;
-  /** 1 supported, 0 not, null when this libbpf cannot tell. */
+  /** true supported, false not, null when this libbpf cannot tell. */
   probeMapType(type: number): boolean | null;
+  probeProgType(type: number): boolean | null;
   /** Gives the C heap libbpf freed after load (the parsed kernel BTF) back to the system. */
   trimHeap(): void;
 }
@@ -181,6 +187,9 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     }
   };
   const probeMapType = optional('int libbpf_probe_bpf_map_type(int type, const void *opts)');
+  const probeProgType = optional('int libbpf_probe_bpf_prog_type(int type, const void *opts)');
+  // libbpf 1.5+; older ones stop when the sample callback returns < 0.
+  const rbConsumeN = optional('int ring_buffer__consume_n(void *rb, size_t n)');
   // libbpf 0.x returns error-encoded pointers unless told to use NULL + errno like 1.x.
   optional('int libbpf_set_strict_mode(uint32_t mode)')?.(LIBBPF_STRICT_ALL);
 
@@ -217,6 +226,9 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     return out;
   };
   let printHandle: unknown = null;
+  /** Records the running ring_buffer__consume may still hand over, and how many it did. */
+  let ringBudget = Number.POSITIVE_INFINITY;
+  let ringTaken = 0;
 
   return {
     path,
@@ -287,12 +299,23 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     ringBufferNew(mapFd, onSample) {
       const cb = register((_ctx: unknown, data: bigint, size: number | bigint) => {
         onSample(new Uint8Array(koffi.view(data, Number(size))), -1);
-        return 0;
+        // The record is consumed either way; a negative return ends this drain.
+        return ++ringTaken >= ringBudget ? BUDGET_SPENT : 0;
       }, SampleFn);
       return checkPtr<RingBuffer>('ring_buffer__new', fn.rbNew(mapFd, cb, null, null));
     },
     ringBufferEpollFd: (rb) => checkInt('ring_buffer__epoll_fd', fn.rbEpollFd(rb)),
-    ringBufferConsume: (rb) => checkInt('ring_buffer__consume', fn.rbConsume(rb)),
+    ringBufferConsume(rb, budget) {
+      ringTaken = 0;
+      if (rbConsumeN) {
+        ringBudget = Number.POSITIVE_INFINITY;
+        return checkInt('ring_buffer__consume_n', rbConsumeN(rb, budget) as number);
+      }
+      ringBudget = budget;
+      const result = fn.rbConsume(rb) as number;
+      if (result !== BUDGET_SPENT) checkInt('ring_buffer__consume', result);
+      return ringTaken;
+    },
     ringBufferFree: (rb) => fn.rbFree(rb),
     perfBufferNew(mapFd, pagesPerCpu, onSample, onLost) {
       const sample = register((_ctx: unknown, cpu: number, data: bigint, size: number) => {
@@ -311,6 +334,11 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     probeMapType(type) {
       if (!probeMapType) return null;
       const result = probeMapType(type, null) as number;
+      return result < 0 ? null : result === 1;
+    },
+    probeProgType(type) {
+      if (!probeProgType) return null;
+      const result = probeProgType(type, null) as number;
       return result < 0 ? null : result === 1;
     },
   };

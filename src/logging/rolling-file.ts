@@ -145,6 +145,20 @@ export class RollingFile {
     this.attempt(line);
   }
 
+  /**
+   * Closes the file and opens it again by name (SIGHUP, after logrotate moved it away):
+   * what was written stays in the old file, new lines go to the file at the path.
+   */
+  reopen(): void {
+    if (this.closed) return;
+    this.flush();
+    try {
+      this.stream.reopen(this.stream.file);
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
   /** Retries buffered lines once; in sync mode everything else is already on disk. */
   flush(): void {
     if (!this.closed && this.linesPending > 0 && this.fileInPlace()) this.attempt('');

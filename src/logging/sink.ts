@@ -31,6 +31,8 @@ export interface LogSink {
   lifecycle<E extends LifecycleEvent>(event: E, fields: LifecycleBody<E>): void;
   counters(): WriteCounters;
   flush(): Promise<void>;
+  /** Reopens the log file by name (SIGHUP). */
+  reopen(): void;
   /** Flushes everything written so far and closes the file. */
   close(): Promise<void>;
 }
@@ -122,6 +124,7 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
     },
     counters: () => file.counters(),
     flush: async () => file.flush(),
+    reopen: () => file.reopen(),
     close: () => file.close(),
   };
 }

@@ -2,13 +2,27 @@
 // FIN/RST) into one observation per HTTP request, with its response status when one
 // came back in time. Pure: time is passed in, nothing is read or written.
 //
-// Responses on one HTTP/1.1 connection come back in request order, so the k-th status
-// line belongs to the k-th request. A request is complete when its status arrives or
-// when `responseWaitNs` has passed without one (then its status is null).
+// Responses are matched to requests by TCP sequence numbers, not by counting: a response
+// answers the earliest unanswered request whose first byte IMDS had acknowledged when it
+// answered (its ack), and a retransmitted response repeats its sequence number, so it is
+// dropped instead of shifting every later status. A response that arrives before its
+// request was parsed (the request waits behind a hole) waits for it. A request is complete
+// when its status arrives or when `responseWaitNs` has passed without one (status null).
+//
+// A connection first seen without its SYN (opened before we attached, or its first record
+// lost) is parsed from the first well-formed request line on; a hole in the stream is given
+// up after HOLE_WAIT_NS, on close, on idle flush and at shutdown, so that it never hides the
+// requests behind it. What could not be seen is counted (StreamCounters).
+import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
 import { HttpRequestParser, type HttpRequestRecord } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';
+
+/** Signed distance a - b in 32-bit sequence space. */
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
 
 export interface ObservedRequest {
   flow: Flow;
@@ -21,9 +35,19 @@ export interface ObservedRequest {
   socketCgroupId: bigint;
   /** Kernel time (CLOCK_MONOTONIC ns) of the segment that completed the request. */
   seenNs: bigint;
+  /** TCP sequence number of the request's first byte. */
+  startSeq: number;
   status: number | null;
 }
 
+/** What the tracker could not see, for the `stats` line (fields: docs/architecture.md). */
+export type StreamCounters = Counters['streams'];
+
+interface PendingResponse {
+  ack: number;
+  status: number;
+  tsNs: bigint;
+}
 interface Connection {
   flow: Flow;
   stream: TcpByteStream;
@@ -32,22 +56,35 @@ interface Connection {
   socketUid: number;
   socketCgroupId: bigint;
   requestsSeen: number;
-  responsesSeen: number;
-  /** Statuses that arrived before their request was parsed, by request index. */
-  earlyStatuses: Map<number, number>;
+  /** Sequence number of the last response's status line. */
+  lastResponseSeq: number | null;
+  /** Responses that arrived before their request was parsed, oldest first. */
+  earlyResponses: PendingResponse[];
   waiting: ObservedRequest[];
   closed: boolean;
   lastNs: bigint;
+  /** Since when data waits behind a hole. */
+  holeSinceNs: bigint | null;
 }
 
 /** Connections tracked at once; the least recently active is flushed beyond this. */
 export const MAX_TRACKED_CONNECTIONS = 4096;
 /** A connection with no traffic for this long is flushed and forgotten. */
 export const IDLE_CONNECTION_NS = 120_000_000_000n;
+/**
+ * How long data waits behind a hole. Egress sees a connection's segments in send order, so a
+ * hole is a lost record or per-CPU reordering of the perf buffer, which one drain fixes.
+ */
+export const HOLE_WAIT_NS = 1_000_000_000n;
+/** Responses kept per connection while their request is not parsed yet. */
+const MAX_EARLY_RESPONSES = 16;
 
 export class ConnectionTracker {
   private readonly connections = new Map<bigint, Connection>();
   private completed: ObservedRequest[] = [];
+  private readonly counts = { joined_mid_stream: 0, responses_unmatched: 0, responses_retransmitted: 0 };
+  /** Hole and resync counts of connections already forgotten. */
+  private readonly forgotten = { holes_skipped: 0, hole_bytes: 0, bytes_skipped: 0 };
 
   constructor(
     private readonly responseWaitNs: bigint,
@@ -63,14 +100,22 @@ export class ConnectionTracker {
     return this.connections.size;
   }
 
+  counters(): StreamCounters {
+    const out = { ...this.counts, ...this.forgotten };
+    for (const conn of this.connections.values()) {
+      out.holes_skipped += conn.stream.holesSkipped;
+      out.hole_bytes += conn.stream.bytesSkipped;
+      out.bytes_skipped += conn.parser.bytesSkipped;
+    }
+    return out;
+  }
+
   onPayload(rec: PayloadRecord): void {
-    const conn = this.connection(rec.flow, rec.tsNs);
+    const conn = this.connection(rec.flow, rec.tsNs, rec.streamStart);
     if (rec.owner) conn.owner = rec.owner;
     conn.socketUid = rec.socketUid;
     conn.socketCgroupId = rec.socketCgroupId;
-    for (const chunk of conn.stream.push({ seq: rec.seq, bytes: rec.bytes, wireLength: rec.wireLength })) {
-      this.accept(conn, conn.parser.push(chunk), rec.tsNs);
-    }
+    this.feed(conn, conn.stream.push({ seq: rec.seq, bytes: rec.bytes, wireLength: rec.wireLength }), rec.tsNs);
   }
 
   onResponse(rec: ResponseRecord): void {
@@ -79,13 +124,18 @@ export class ConnectionTracker {
     const conn = this.connections.get(rec.flow.cookie);
     if (!conn) return;
     conn.lastNs = rec.tsNs;
-    const index = conn.responsesSeen++;
-    const waiting = conn.waiting.findIndex((r) => r.index === index);
-    if (waiting >= 0) {
-      const [done] = conn.waiting.splice(waiting, 1);
+    if (conn.lastResponseSeq !== null && seqDiff(rec.seq, conn.lastResponseSeq) <= 0) {
+      this.counts.responses_retransmitted++;
+      return;
+    }
+    conn.lastResponseSeq = rec.seq;
+    const answered = conn.waiting.findIndex((r) => seqDiff(rec.ack, r.startSeq) > 0);
+    if (answered >= 0) {
+      const [done] = conn.waiting.splice(answered, 1);
       if (done) this.complete(done, rec.status);
-    } else if (index >= conn.requestsSeen) {
-      conn.earlyStatuses.set(index, rec.status);
+    } else {
+      conn.earlyResponses.push({ ack: rec.ack, status: rec.status, tsNs: rec.tsNs });
+      if (conn.earlyResponses.length > MAX_EARLY_RESPONSES) this.dropEarlyResponses(conn, 1);
     }
     this.forgetIfDone(conn);
   }
@@ -95,6 +145,7 @@ export class ConnectionTracker {
     if (!conn) return;
     conn.closed = true;
     conn.lastNs = rec.tsNs;
+    this.feed(conn, conn.stream.end(), rec.tsNs);
     this.accept(conn, conn.parser.end(), rec.tsNs);
     this.forgetIfDone(conn);
   }
@@ -112,6 +163,9 @@ export class ConnectionTracker {
   /** Requests completed so far, plus those whose wait for a response expired by `nowNs`. */
   takeCompleted(nowNs: bigint): ObservedRequest[] {
     for (const conn of [...this.connections.values()]) {
+      if (conn.holeSinceNs !== null && nowNs - conn.holeSinceNs >= HOLE_WAIT_NS) this.feed(conn, conn.stream.end(), nowNs);
+      const expired = conn.earlyResponses.filter((r) => nowNs - r.tsNs >= this.responseWaitNs + HOLE_WAIT_NS).length;
+      this.dropEarlyResponses(conn, expired);
       const stillWaiting: ObservedRequest[] = [];
       for (const r of conn.waiting) {
         if (nowNs - r.seenNs >= this.responseWaitNs) this.complete(r, null);
@@ -129,11 +183,14 @@ export class ConnectionTracker {
   /** When the next wait expires, or null when nothing waits. */
   nextDeadline(): bigint | null {
     let next: bigint | null = null;
+    const consider = (at: bigint) => {
+      if (next === null || at < next) next = at;
+    };
     for (const conn of this.connections.values()) {
-      for (const r of conn.waiting) {
-        const at = r.seenNs + this.responseWaitNs;
-        if (next === null || at < next) next = at;
-      }
+      for (const r of conn.waiting) consider(r.seenNs + this.responseWaitNs);
+      if (conn.holeSinceNs !== null) consider(conn.holeSinceNs + HOLE_WAIT_NS);
+      const early = conn.earlyResponses[0];
+      if (early) consider(early.tsNs + this.responseWaitNs + HOLE_WAIT_NS);
     }
     return next;
   }
@@ -146,25 +203,27 @@ export class ConnectionTracker {
     return out;
   }
 
-  private connection(flow: Flow, nowNs: bigint): Connection {
+  private connection(flow: Flow, nowNs: bigint, streamStart: number | null): Connection {
     let conn = this.connections.get(flow.cookie);
     if (conn) {
       // Map order doubles as recency order for eviction.
       this.connections.delete(flow.cookie);
     } else {
+      if (streamStart === null) this.counts.joined_mid_stream++;
       conn = {
         flow,
-        stream: new TcpByteStream(),
-        parser: new HttpRequestParser(),
+        stream: new TcpByteStream(streamStart),
+        parser: new HttpRequestParser(streamStart === null),
         owner: null,
         socketUid: 0,
         socketCgroupId: 0n,
         requestsSeen: 0,
-        responsesSeen: 0,
-        earlyStatuses: new Map(),
+        lastResponseSeq: null,
+        earlyResponses: [],
         waiting: [],
         closed: false,
         lastNs: nowNs,
+        holeSinceNs: null,
       };
       if (this.connections.size >= this.maxConnections) {
         const oldest = this.connections.values().next().value;
@@ -174,6 +233,13 @@ export class ConnectionTracker {
     conn.lastNs = nowNs;
     this.connections.set(flow.cookie, conn);
     return conn;
+  }
+
+  /** Parses what the stream delivered and notes whether data now waits behind a hole. */
+  private feed(conn: Connection, chunks: ReturnType<TcpByteStream['push']>, nowNs: bigint): void {
+    for (const chunk of chunks) this.accept(conn, conn.parser.push(chunk), nowNs);
+    if (!conn.stream.hasHole) conn.holeSinceNs = null;
+    else if (conn.holeSinceNs === null) conn.holeSinceNs = nowNs;
   }
 
   private accept(conn: Connection, requests: HttpRequestRecord[], seenNs: bigint): void {
@@ -187,16 +253,24 @@ export class ConnectionTracker {
         socketUid: conn.socketUid,
         socketCgroupId: conn.socketCgroupId,
         seenNs,
+        startSeq: conn.stream.seqAt(request.streamOffset) ?? 0,
         status: null,
       };
-      const early = conn.earlyStatuses.get(observed.index);
-      if (early !== undefined) {
-        conn.earlyStatuses.delete(observed.index);
-        this.complete(observed, early);
+      const early = conn.earlyResponses.findIndex((r) => seqDiff(r.ack, observed.startSeq) > 0);
+      if (early >= 0) {
+        const [response] = conn.earlyResponses.splice(early, 1);
+        this.complete(observed, response?.status ?? null);
       } else {
         conn.waiting.push(observed);
       }
     }
+  }
+
+  /** Forgets the oldest `n` early responses: their requests were never seen. */
+  private dropEarlyResponses(conn: Connection, n: number): void {
+    if (n <= 0) return;
+    conn.earlyResponses.splice(0, n);
+    this.counts.responses_unmatched += n;
   }
 
   private complete(request: ObservedRequest, status: number | null): void {
@@ -205,13 +279,22 @@ export class ConnectionTracker {
   }
 
   private flush(conn: Connection, atNs: bigint): void {
+    this.feed(conn, conn.stream.end(), atNs);
     this.accept(conn, conn.parser.end(), atNs);
     for (const r of conn.waiting) this.complete(r, null);
     conn.waiting = [];
-    this.connections.delete(conn.flow.cookie);
+    this.dropEarlyResponses(conn, conn.earlyResponses.length);
+    this.forget(conn);
   }
 
   private forgetIfDone(conn: Connection): void {
-    if (conn.closed && conn.waiting.length === 0) this.connections.delete(conn.flow.cookie);
+    if (conn.closed && conn.waiting.length === 0 && conn.earlyResponses.length === 0) this.forget(conn);
+  }
+
+  private forget(conn: Connection): void {
+    if (!this.connections.delete(conn.flow.cookie)) return;
+    this.forgotten.holes_skipped += conn.stream.holesSkipped;
+    this.forgotten.hole_bytes += conn.stream.bytesSkipped;
+    this.forgotten.bytes_skipped += conn.parser.bytesSkipped;
   }
 }

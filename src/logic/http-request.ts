@@ -12,9 +12,12 @@
 // - methods are kept as sent (a lower-case `get` is recorded as `get`);
 // - obsolete folding (a header line starting with SP/HTAB) continues the previous header;
 // - NUL and other bytes are kept, escaped by decodeBytes;
-// - after a gap or unparsable framing (conflicting Content-Length, bad chunk size) the parser
-//   resynchronises at the next line that looks like a request line (REQUEST_LINE_START);
-//   with none, nothing more is yielded for the connection.
+// - after a gap or unparsable framing (conflicting Content-Length, bad chunk size), and from
+//   the start of a connection joined mid-stream, the parser resynchronises at the next
+//   well-formed request line (REQUEST_LINE_START); with none, nothing more is yielded for
+//   the connection, and the bytes passed over are counted (bytesSkipped);
+// - a first line whose first word is not an HTTP token (a header line: `Name: value`) gives
+//   no method and no path: header bytes never become a method, a path or a message.
 import { TOKEN_HEADER, TOKEN_TTL_HEADER } from '../model/imds.js';
 import type { StreamChunk } from './tcp-stream.js';
 import { decodeBytes } from './text.js';
@@ -46,14 +49,20 @@ export const MAX_CHUNK_SIZE_DIGITS = 12;
 export const MAX_CHUNK_LINE = 1024;
 /** Bytes kept while looking for a request line to resynchronise on. */
 const RESYNC_WINDOW = 4096;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP\/\d\.\d)$/;
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const REQUEST_LINE = new RegExp(`^(${TOKEN}) (\\S+) (HTTP\\/\\d\\.\\d)$`);
+/** `METHOD target` without a version (HTTP/0.9 style): the request is that line alone. */
+const VERSIONLESS_REQUEST_LINE = new RegExp(`^${TOKEN} \\S+$`);
+const METHOD = new RegExp(`^${TOKEN}$`);
 /**
- * Where parsing resumes after a gap or unparsable framing: a whole line `METHOD SP /path SP
- * HTTP/x.y` with a standard method, at the start of what we hold or after a LF. Only standard
+ * Where parsing resumes after a gap or unparsable framing: a whole line `METHOD SP target SP
+ * HTTP/1.x` with a standard method and an origin-form (`/path`) or absolute-form
+ * (`http://host/path`) target, at the start of what we hold or after a LF. Only standard
  * methods, so that the tail of an unknown body glued to a request ("abcdGET /...") is not taken
- * for a request line with the method "abcdGET".
+ * for a request line with the method "abcdGET"; a header line never matches.
  */
-const REQUEST_LINE_START = /(?:^|\n)(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) \/\S* HTTP\/\d\.\d\r?\n/;
+const REQUEST_LINE_START =
+  /(?:^|\n)(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH) (?:\/|https?:\/\/)\S* HTTP\/1\.\d\r?\n/;
 
 type State =
   | { kind: 'headers' }
@@ -91,6 +100,13 @@ export class HttpRequestParser {
   private searchedTo = 0;
   /** The request line at buf[0] was complete and is not version-less. */
   private firstLineJudged = false;
+  /** Bytes passed over while looking for a request line to resynchronise on. */
+  bytesSkipped = 0;
+
+  /** @param joinedMidStream the stream may start anywhere in a request: resynchronise first. */
+  constructor(joinedMidStream = false) {
+    if (joinedMidStream) this.state = { kind: 'resync' };
+  }
 
   push(chunk: StreamChunk): HttpRequestRecord[] {
     if (chunk.kind === 'gap') return this.gap(chunk.length);
@@ -149,7 +165,7 @@ export class HttpRequestParser {
           // Bytes before searchedTo hold no LF unless the first line was already judged.
           const firstEol = this.firstLineJudged ? -1 : lineEnd(this.buf, this.searchedTo);
           const firstLine = firstEol < 0 ? null : this.lineText(this.buf.subarray(0, firstEol));
-          if (firstLine !== null && /^\S+ \S+$/.test(firstLine)) {
+          if (firstLine !== null && VERSIONLESS_REQUEST_LINE.test(firstLine)) {
             // A version-less request line: the request is that line alone.
             out.push(this.record(this.buf.subarray(0, firstEol + 1), true));
             this.consume(firstEol + 1);
@@ -285,13 +301,15 @@ export class HttpRequestParser {
     const rawLine = this.lineText(lineBytes);
     const match = REQUEST_LINE.exec(rawLine);
     const [first = '', second = ''] = rawLine.split(' ');
+    // Only a line that starts with a method names one (and a path): never a header line.
+    const looksLikeRequest = METHOD.test(first);
     const field = (text: string, max: number, name: string) => {
       const decoded = decodeBytes(Uint8Array.from(text, (c) => c.charCodeAt(0)), max);
       if (decoded.truncated) truncated.push(name);
       return decoded.text;
     };
-    const method = field(match?.[1] ?? first, MAX_METHOD_CHARS, 'method');
-    const path = field(match?.[2] ?? second, MAX_PATH_CHARS, 'path');
+    const method = field(match?.[1] ?? (looksLikeRequest ? first : ''), MAX_METHOD_CHARS, 'method');
+    const path = field(match?.[2] ?? (looksLikeRequest ? second : ''), MAX_PATH_CHARS, 'path');
     let hasTokenHeader = false;
     let hasTokenTtlHeader = false;
     let hasForwardedFor = false;
@@ -344,6 +362,7 @@ export class HttpRequestParser {
 
   private consume(n: number): void {
     if (n <= 0) return;
+    if (this.state.kind === 'resync') this.bytesSkipped += n;
     this.buf = this.buf.subarray(n);
     this.offset += n;
     this.searchedTo = 0;

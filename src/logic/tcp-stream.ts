@@ -1,7 +1,9 @@
 // Reassembles one direction of one TCP connection from the segments the kernel saw:
 // retransmitted bytes are delivered once, out-of-order segments wait (within bounds)
 // for the hole before them, and bytes that are missing for good become a gap chunk
-// (the parser then knows it cannot vouch for what was there).
+// (the parser then knows it cannot vouch for what was there). A hole is given up when
+// the bounds are exceeded, and when the caller's wait for it runs out or the connection
+// ends (end): data behind a hole is never dropped.
 
 export interface Segment {
   /** TCP sequence number (u32) of the first payload byte. */
@@ -27,12 +29,35 @@ function seqDiff(a: number, b: number): number {
 
 export class TcpByteStream {
   private next: number | null = null;
+  /** Sequence number of stream offset 0. */
+  private origin: number | null = null;
   private pending: Segment[] = [];
   private pendingBytes = 0;
+  /** Holes given up so far, and the bytes they lacked. */
+  holesSkipped = 0;
+  bytesSkipped = 0;
+
+  /**
+   * @param start sequence number of the connection's first payload byte (ISN + 1) when
+   *   known; otherwise the stream starts at the first segment seen.
+   */
+  constructor(start: number | null = null) {
+    if (start !== null) this.next = this.origin = start >>> 0;
+  }
+
+  /** Sequence number of stream offset `offset`, once the stream has started. */
+  seqAt(offset: number): number | null {
+    return this.origin === null ? null : (this.origin + offset) >>> 0;
+  }
+
+  /** Data waits behind a hole. */
+  get hasHole(): boolean {
+    return this.pending.length > 0;
+  }
 
   push(segment: Segment): StreamChunk[] {
     if (segment.wireLength <= 0) return [];
-    if (this.next === null) this.next = segment.seq >>> 0;
+    if (this.next === null) this.next = this.origin = segment.seq >>> 0;
     const out: StreamChunk[] = [];
     const ahead = seqDiff(segment.seq, this.next);
     if (ahead > 0) {
@@ -40,10 +65,7 @@ export class TcpByteStream {
       // A hole not filled within our bounds is given up (a gap), as often as it takes to
       // get back under them.
       while (this.pending.length > MAX_PENDING_SEGMENTS || this.pendingBytes > MAX_PENDING_BYTES) {
-        const first = this.pending[0] as Segment;
-        out.push({ kind: 'gap', length: seqDiff(first.seq, this.next) });
-        this.next = first.seq >>> 0;
-        this.drainPending(out);
+        this.skipFirstHole(out);
       }
     } else {
       this.deliver(segment, out);
@@ -52,19 +74,26 @@ export class TcpByteStream {
     return out;
   }
 
-  /** Connection over: whatever still waits behind a hole is delivered after a gap. */
+  /**
+   * Connection over, or the wait for the holes ran out: whatever waits behind a hole is
+   * delivered after a gap. The stream goes on from there.
+   */
   end(): StreamChunk[] {
     const out: StreamChunk[] = [];
-    while (this.pending.length > 0 && this.next !== null) {
-      const first = this.pending[0] as Segment;
-      const hole = seqDiff(first.seq, this.next);
-      if (hole > 0) {
-        out.push({ kind: 'gap', length: hole });
-        this.next = first.seq >>> 0;
-      }
-      this.drainPending(out);
-    }
+    while (this.pending.length > 0) this.skipFirstHole(out);
     return out;
+  }
+
+  private skipFirstHole(out: StreamChunk[]): void {
+    const first = this.pending[0] as Segment;
+    const hole = seqDiff(first.seq, this.next as number);
+    if (hole > 0) {
+      out.push({ kind: 'gap', length: hole });
+      this.holesSkipped++;
+      this.bytesSkipped += hole;
+      this.next = first.seq >>> 0;
+    }
+    this.drainPending(out);
   }
 
   private hold(segment: Segment): void {

@@ -106,6 +106,20 @@ export const countersSchema = z.strictObject({
   decode_errors: count,
   /** Requests replayed from the previous daemon's journal that were already in the log (not written again). */
   replayed_duplicates: count.optional(),
+  /** Records (or requests) whose handling threw: skipped, reported, capture went on. */
+  record_errors: count,
+  drain_errors: count,
+  /** status.json writes that failed (e.g. /run full). */
+  status_write_errors: count,
+  /** What the connection tracker could not see (docs/architecture.md). */
+  streams: z.strictObject({
+    joined_mid_stream: count,
+    holes_skipped: count,
+    hole_bytes: count,
+    bytes_skipped: count,
+    responses_unmatched: count,
+    responses_retransmitted: count,
+  }),
   not_imds_records: count,
   tracked_connections: count,
   lines_written: count,

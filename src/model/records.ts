@@ -34,6 +34,8 @@ export interface PayloadRecord {
   socketCgroupId: bigint;
   /** TCP sequence number (u32) of the first payload byte. */
   seq: number;
+  /** Sequence number of the connection's first payload byte (ISN + 1) when its SYN was seen. */
+  streamStart: number | null;
   /** Payload bytes the segment carried; `bytes` holds the first `bytes.length` of them. */
   wireLength: number;
   bytes: Uint8Array;
@@ -44,6 +46,10 @@ export interface ResponseRecord {
   kind: 'response';
   tsNs: bigint;
   flow: Flow;
+  /** Sequence number of the status line in the response stream: a retransmission repeats it. */
+  seq: number;
+  /** Request-stream sequence number IMDS acknowledged with the response: what it had received. */
+  ack: number;
   status: number;
 }
 

@@ -1,15 +1,26 @@
 // The daemon's state for `imds-analyzer status`: written atomically (temp file, then
-// rename) so that a reader never sees half a file.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+// rename) so that a reader never sees half a file. It holds no secret: readable by all
+// whatever the umask (the unit sets UMask=0077), so a non-root `status` can read it.
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusDocument } from '../model/log-line.js';
 
 export const STATUS_FILE_NAME = 'status.json';
 
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o755;
+
+/** Throws on any failure (a full /run): the caller counts it. */
 export function writeStatusFile(stateDir: string, status: StatusDocument): void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  if (mkdirSync(stateDir, { recursive: true, mode: DIR_MODE }) !== undefined) chmodSync(stateDir, DIR_MODE);
   const target = join(stateDir, STATUS_FILE_NAME);
   const temp = `${target}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(status, (_key, value) => (typeof value === 'bigint' ? Number(value) : value), 2)}\n`, { mode: 0o644 });
-  renameSync(temp, target);
+  try {
+    writeFileSync(temp, `${JSON.stringify(status, (_key, value) => (typeof value === 'bigint' ? Number(value) : value), 2)}\n`);
+    chmodSync(temp, FILE_MODE);
+    renameSync(temp, target);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
 }

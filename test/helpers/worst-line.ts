@@ -34,6 +34,7 @@ export function worstCaseRequestLine(): ReturnType<typeof buildRequestLine> {
     socketUid: 4294967294,
     socketCgroupId: 1n,
     seenNs: 1n,
+    startSeq: 1,
     status: 200,
   };
   const who: Attribution = {

@@ -50,7 +50,13 @@ describe('kernel/user ABI', () => {
     for (const [kind, value] of Object.entries(RecordType)) {
       expect({ kind, value: c.get(`IMDS_RECORD_${kind.toUpperCase()}`) }).toEqual({ kind, value });
     }
-    const flagNames = { ownerKnown: 'OWNER_KNOWN', reset: 'RESET', argsTruncated: 'ARGS_TRUNCATED', argsUnreadable: 'ARGS_UNREADABLE' };
+    const flagNames = {
+      ownerKnown: 'OWNER_KNOWN',
+      reset: 'RESET',
+      argsTruncated: 'ARGS_TRUNCATED',
+      argsUnreadable: 'ARGS_UNREADABLE',
+      streamStartKnown: 'STREAM_START_KNOWN',
+    };
     for (const [flag, value] of Object.entries(RecordFlag)) {
       const cName = `IMDS_FLAG_${flagNames[flag as keyof typeof flagNames]}`;
       expect({ cName, value: c.get(cName) }).toEqual({ cName, value });
@@ -66,7 +72,7 @@ describe('kernel/user ABI', () => {
     const raw = new Uint8Array(L.data + body.length);
     const v = new DataView(raw.buffer);
     v.setUint32(0, RecordType.payload, true);
-    v.setUint32(4, RecordFlag.ownerKnown, true);
+    v.setUint32(4, RecordFlag.ownerKnown | RecordFlag.streamStartKnown, true);
     v.setBigUint64(8, 42n, true);
     v.setBigUint64(L.flow, 7n, true);
     raw.set([169, 254, 169, 254], L.flow + ABI_LAYOUT.imds_flow.fields.daddr);
@@ -74,6 +80,7 @@ describe('kernel/user ABI', () => {
     v.setUint16(L.flow + ABI_LAYOUT.imds_flow.fields.dport, 80, true);
     v.setUint32(L.owner, 1234, true);
     raw.set(new TextEncoder().encode('curl'), L.owner + ABI_LAYOUT.imds_owner.fields.comm);
+    v.setUint32(L.owner + ABI_LAYOUT.imds_owner.fields.stream_start, 0xffffffe0, true);
     v.setUint32(L.seq, 0xfffffff0, true);
     v.setUint32(L.wire_len, 9000, true);
     v.setUint32(L.captured_len, body.length, true);
@@ -85,9 +92,22 @@ describe('kernel/user ABI', () => {
       flow: { cookie: 7n, family: 'ipv4', address: '169.254.169.254', port: 80 },
       owner: { pid: 1234, comm: 'curl' },
       seq: 0xfffffff0,
+      streamStart: 0xffffffe0,
       wireLength: 9000,
     });
     expect(rec.kind === 'payload' && new TextDecoder().decode(rec.bytes)).toBe('GET / HTTP/1.1\r\n\r\n');
+  });
+
+  it('decodes a response record with its sequence and acknowledgement numbers', () => {
+    const L = ABI_LAYOUT.imds_response_record.fields;
+    const raw = new Uint8Array(ABI_LAYOUT.imds_response_record.size);
+    const v = new DataView(raw.buffer);
+    v.setUint32(0, RecordType.response, true);
+    v.setUint16(L.flow + ABI_LAYOUT.imds_flow.fields.family, 4, true);
+    v.setUint32(L.seq, 77, true);
+    v.setUint32(L.status, 401, true);
+    v.setUint32(L.ack, 0xfffffffe, true);
+    expect(decodeRecord(raw)).toMatchObject({ kind: 'response', seq: 77, ack: 0xfffffffe, status: 401 });
   });
 
   it('rejects a record shorter than its type', () => {

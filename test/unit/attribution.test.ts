@@ -1,12 +1,10 @@
 // Pure attribution logic: SDK from User-Agent, cgroup placement, fallback, advice, the
-// process table (with a fake /proc), and the connection tracker.
+// process table (with a fake /proc). The connection tracker: connections.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { Flow, PayloadRecord } from '../../src/model/records.js';
 import { ProcessTable } from '../../src/enrich/process-table.js';
 import type { ProcSnapshot } from '../../src/enrich/proc.js';
 import { adviceFor } from '../../src/logic/advice.js';
 import { cgroupPathFromProcFile, placementFromCgroupPath } from '../../src/logic/cgroup-path.js';
-import { ConnectionTracker } from '../../src/logic/connections.js';
 import { FallbackDetector } from '../../src/logic/fallback.js';
 import { redactArgv } from '../../src/logic/redact.js';
 import { compareVersions, sdkFromUserAgent } from '../../src/logic/sdk.js';
@@ -135,43 +133,5 @@ describe('process table', () => {
     const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
     process.stdout.write(`process table: ${t.size} entries after 100,000 processes, heap +${grownMb.toFixed(1)} MB\n`);
     expect(t.size).toBe(32768);
-  });
-});
-
-describe('connection tracker', () => {
-  const flow: Flow = { cookie: 9n, family: 'ipv4', address: '169.254.169.254', port: 80 };
-  const payload = (seq: number, text: string, tsNs: bigint): PayloadRecord => {
-    const bytes = new TextEncoder().encode(text);
-    return { kind: 'payload', tsNs, flow, owner: null, socketUid: 0, socketCgroupId: 0n, seq, wireLength: bytes.length, bytes };
-  };
-  const v1 = 'GET /latest/meta-data/ HTTP/1.1\r\n\r\n';
-
-  it('matches the k-th status to the k-th request and times out the rest', () => {
-    const t = new ConnectionTracker(1000n);
-    t.onPayload(payload(1, v1 + v1, 10n));
-    t.onResponse({ kind: 'response', tsNs: 11n, flow, status: 200 });
-    expect(t.takeCompleted(12n).map((r) => [r.index, r.status])).toEqual([[0, 200]]);
-    expect(t.nextDeadline()).toBe(1010n);
-    expect(t.takeCompleted(1010n).map((r) => [r.index, r.status])).toEqual([[1, null]]);
-    // A late answer to the timed-out request is not given to another one.
-    t.onResponse({ kind: 'response', tsNs: 1011n, flow, status: 404 });
-    t.onPayload(payload(1 + 2 * v1.length, v1, 1012n));
-    t.onResponse({ kind: 'response', tsNs: 1013n, flow, status: 401 });
-    expect(t.takeCompleted(1014n).map((r) => [r.index, r.status])).toEqual([[2, 401]]);
-  });
-
-  it('close flushes an unfinished request as unknown and forgets the connection', () => {
-    const t = new ConnectionTracker(1000n);
-    t.onPayload(payload(1, 'GET /latest/ HTTP/1.1\r\nHost: x\r\n', 10n));
-    t.onClose({ kind: 'close', tsNs: 11n, flow, reset: false });
-    const done = t.takeCompleted(2000n);
-    expect(done.map((r) => r.classification.imds_version)).toEqual(['unknown']);
-    expect(t.trackedConnections).toBe(0);
-  });
-
-  it('stays bounded with many idle connections', () => {
-    const t = new ConnectionTracker(1000n, 100);
-    for (let i = 0; i < 500; i++) t.onPayload({ ...payload(1, 'GET / HTTP/1.1\r\n', 10n), flow: { ...flow, cookie: BigInt(i) } });
-    expect(t.trackedConnections).toBe(100);
   });
 });

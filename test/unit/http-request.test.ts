@@ -56,6 +56,24 @@ describe('HttpRequestParser', () => {
     expect(versions(parse([data(post), { kind: 'gap', length: 50 }, data('no request line here\r\n\r\n')]))).toEqual(['POST /latest/x v1']);
   });
 
+  it('resynchronises only on a well-formed request line: standard method, origin or absolute target, HTTP/1.x', () => {
+    const resyncedOn = (line: string) => {
+      const parser = new HttpRequestParser(true);
+      return versions([...parser.push(data(`X-aws-ec2-metadata-token: AQAEAtoken==\r\n${line}\r\nHost: x\r\n\r\n`)), ...parser.end()]);
+    };
+    expect(resyncedOn('GET /latest/a HTTP/1.1')).toEqual(['GET /latest/a v1']);
+    expect(resyncedOn('GET http://169.254.169.254/latest/a HTTP/1.0')).toEqual(['GET http://169.254.169.254/latest/a v1']);
+    for (const notARequestLine of ['get /latest/a HTTP/1.1', 'FETCH /latest/a HTTP/1.1', 'GET latest/a HTTP/1.1', 'GET /latest/a HTTP/2.0', 'GET /latest/a']) {
+      expect({ notARequestLine, records: resyncedOn(notARequestLine) }).toEqual({ notARequestLine, records: [] });
+    }
+  });
+
+  it('a header line is never a method or a path, not even when it looks like `NAME VALUE`', () => {
+    const [rec] = parse([data('X-aws-ec2-metadata-token: AQAEAtoken==\r\nHost: x\r\n\r\n')]);
+    expect(rec).toMatchObject({ method: '', path: '', requestLineValid: false });
+    expect(JSON.stringify(rec)).not.toContain('AQAEAtoken');
+  });
+
   it('chunked bodies are skipped by their sizes; an unparsable or oversized size resynchronises', () => {
     const chunked = (sizes: string) => `POST /latest/c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${sizes}`;
     expect(versions(parse([data(chunked('4;ext=1\r\nGET \r\n0\r\nTrailer: t\r\n\r\n') + v1('/latest/after'))]))).toEqual([
