@@ -2,6 +2,7 @@
 // imds-analyzer command line: parses arguments and hands over to the command's room.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { redactText } from '../logic/redact.js';
 
 const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
 
@@ -88,7 +89,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`imds-analyzer: ${message}\n`);
+    process.stderr.write(`imds-analyzer: ${redactText(message).text}\n`);
     process.exitCode = 2;
   },
 );

@@ -5,7 +5,7 @@ import { hostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
-import { createLogSink, type LogSink } from '../logging/index.js';
+import { createLogSink, type LogSink, Redactor } from '../logging/index.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
@@ -39,24 +39,38 @@ function configFrom(options: RunOptions): Config {
   return loadConfig(options.configPath, overrides);
 }
 
+/**
+ * A diagnostic report or heap snapshot would hold argv and token values in plain text: none
+ * is written on a signal or a crash, whatever NODE_OPTIONS asks (the unit also sets LimitCORE=0).
+ */
+function noDiagnosticDumps(): void {
+  process.report.reportOnSignal = false;
+  process.report.reportOnFatalError = false;
+  process.report.reportOnUncaughtException = false;
+  const dumping = /--(?:heapsnapshot-signal|heapsnapshot-near-heap-limit|report-on-signal|report-on-fatalerror|report-uncaught-exception)\b/;
+  for (const option of [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) {
+    if (dumping.test(option)) throw new Error(`refusing to run with ${option.split('=')[0]}: it writes process memory (argv, tokens) to disk`);
+  }
+}
+
 export async function runDaemon(options: RunOptions): Promise<number> {
   const startedAt = new Date();
+  const redactor = new Redactor();
+  const fail = (message: string) => process.stderr.write(`imds-analyzer: ${redactor.text(message)}\n`);
   let config: Config;
   try {
+    noDiagnosticDumps();
     config = configFrom(options);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`imds-analyzer: ${err.message}\n`);
-      return CONFIG_EXIT_CODE;
-    }
-    throw err;
+    fail((err as Error).message);
+    return err instanceof ConfigError ? CONFIG_EXIT_CODE : 1;
   }
 
   let lock: { release(): void };
   try {
     lock = acquireInstanceLock(config.stateDir);
   } catch (err) {
-    process.stderr.write(`imds-analyzer: ${(err as Error).message}\n`);
+    fail((err as Error).message);
     return 1;
   }
   installTestHooks();
@@ -71,9 +85,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       console: config.console,
       level: config.logLevel,
       hostname: hostname(),
+      redactor,
     });
     const logSink = sink;
-    const pipeline = new Pipeline(config, logSink);
+    const pipeline = new Pipeline(config, logSink, (token) => redactor.rememberToken(token));
     pipeline.seed();
     capture = Capture.open({
       objectPath: OBJECT_PATH,
@@ -110,12 +125,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
       logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
-      writeStatusFile(config.stateDir, {
-        ...describe(),
-        started_at: startedAt.toISOString(),
-        counters: c,
-        updated_at: new Date().toISOString(),
-      });
+      writeStatusFile(
+        config.stateDir,
+        redactor.value({ ...describe(), started_at: startedAt.toISOString(), counters: c, updated_at: new Date().toISOString() }),
+      );
     };
 
     publish('ready');
@@ -147,7 +160,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`imds-analyzer: ${message}\n`);
+    fail(message);
     sink?.lifecycle('error', { message });
     await sink?.close();
     return 1;

@@ -4,7 +4,6 @@
 import { readdirSync } from 'node:fs';
 import type { ProcessRecord, SocketOwner } from '../capture/records.js';
 import { type ContainerPlacement, cgroupPathFromProcFile, placementFromCgroupPath } from '../logic/cgroup-path.js';
-import { redactArgv } from '../logic/redact.js';
 import { CgroupPaths } from './cgroup-ids.js';
 import { bootTimeMs, readProc } from './proc.js';
 import { type ProcessEntry, ProcessTable } from './process-table.js';
@@ -40,7 +39,7 @@ export interface Attribution {
   unit: string | null;
   container: (ContainerPlacement & { pid: number | null }) | null;
   cgroup: string | null;
-  /** Fields whose values were cut or redacted. */
+  /** Fields whose values were cut to their bound (secrets are cut by the log sink's Redactor). */
   truncated: string[];
 }
 
@@ -82,8 +81,6 @@ export class Enricher {
     // times are boot time and connectNs monotonic, which only differ after a suspend; then the
     // current holder is the best answer left.
     const entry = owner ? (this.table.lookup(owner.pid, owner.connectNs) ?? this.table.lookup(owner.pid)) : null;
-    const argv = redactArgv(entry?.argv ?? []);
-    if (argv.redacted) truncated.push('process.argv');
     if (entry?.argvTruncated) truncated.push('process.argv');
     const uid = owner?.uid ?? socketUid;
     const process: ProcessFields = {
@@ -92,7 +89,7 @@ export class Enricher {
       // The connecting thread's name as the kernel saw it at connect() (it may have renamed itself).
       comm: owner?.comm ?? entry?.comm ?? null,
       exe: entry?.exe ?? null,
-      argv: argv.argv,
+      argv: entry?.argv ?? [],
       uid,
       user: this.users.name(uid),
       gid: owner?.gid ?? null,
@@ -117,8 +114,7 @@ export class Enricher {
   }
 
   private ancestor(a: ProcessEntry, truncated: string[]): AncestorFields {
-    const argv = redactArgv(a.argv);
-    if (argv.redacted || a.argvTruncated) truncated.push('ancestors.argv');
-    return { pid: a.pid, comm: a.comm, exe: a.exe, argv: argv.argv, uid: a.uid };
+    if (a.argvTruncated) truncated.push('ancestors.argv');
+    return { pid: a.pid, comm: a.comm, exe: a.exe, argv: a.argv, uid: a.uid };
   }
 }

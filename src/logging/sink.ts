@@ -1,10 +1,12 @@
 // The log sink the daemon writes through: pino in the main thread (so every line is
-// counted and a shutdown flushes synchronously) over the rolling file, pino `redact` as
-// defence in depth for secrets, and the console mode's readable line per request.
+// counted and a shutdown flushes synchronously) over the rolling file, every line and
+// console line through the Redactor first (pino `redact` on secret-named keys as defence
+// in depth), and the console mode's readable line per request.
 import { hostname as osHostname } from 'node:os';
 import pino from 'pino';
 import { formatConsoleLine, isImdsV1Call, requestMessage } from './console-line.js';
 import { visible } from './visible.js';
+import { Redactor } from './redactor.js';
 import { RollingFile, type RotationOptions, type WriteCounters } from './rolling-file.js';
 
 export interface LogSinkOptions {
@@ -13,6 +15,8 @@ export interface LogSinkOptions {
   console: boolean;
   level: 'debug' | 'info' | 'warn';
   hostname?: string;
+  /** The daemon's redactor (it also learns the tokens seen on the wire). */
+  redactor?: Redactor;
 }
 
 export type LifecycleEvent = 'ready' | 'stats' | 'stopping' | 'error';
@@ -83,15 +87,18 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
   );
   // The daemon's own state lines are what `report` and `status` build on: never filtered out.
   const lifecycleLogger = logger.child({}, { level: 'info' });
+  const redactor = options.redactor ?? new Redactor();
 
   return {
-    request(line) {
+    request(raw) {
+      const line = redactor.line(raw);
       const msg = requestMessage(line);
       if (isImdsV1Call(line)) logger.warn(line, msg);
       else logger.info(line, msg);
       if (options.console) process.stdout.write(`${formatConsoleLine(line, new Date())}\n`);
     },
-    lifecycle(event, fields) {
+    lifecycle(event, raw) {
+      const fields = redactor.value(raw);
       const record = { ...fields, event };
       if (event === 'error') lifecycleLogger.error(record, `error: ${visible(String((fields as { message?: unknown }).message ?? 'unknown'), 300)}`);
       else lifecycleLogger.info(record, event);

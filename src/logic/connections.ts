@@ -7,7 +7,7 @@
 // when `responseWaitNs` has passed without one (then its status is null).
 import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../capture/records.js';
 import { classifyRequest, type Classification } from './classify.js';
-import { HttpRequestParser, type HttpRequestRecord } from './http-request.js';
+import { HttpRequestParser, type HttpRequestRecord, type TokenSink } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';
 
 export interface ObservedRequest {
@@ -52,6 +52,8 @@ export class ConnectionTracker {
   constructor(
     private readonly responseWaitNs: bigint,
     private readonly maxConnections = MAX_TRACKED_CONNECTIONS,
+    /** Token header values go here and nowhere else (see HttpRequestParser). */
+    private readonly onToken: TokenSink | null = null,
   ) {}
 
   /** True until the first record of this connection has been seen. */
@@ -155,7 +157,7 @@ export class ConnectionTracker {
       conn = {
         flow,
         stream: new TcpByteStream(),
-        parser: new HttpRequestParser(),
+        parser: new HttpRequestParser(this.onToken),
         owner: null,
         socketUid: 0,
         socketCgroupId: 0n,

@@ -1,7 +1,8 @@
 // HTTP/1.x request parsing over the reassembled client->IMDS byte stream: one record per
 // request, several per keep-alive (or pipelined) connection. Only header NAMES decide
 // IMDSv1 vs IMDSv2, and no header value but the User-Agent is kept: the token header's
-// value is a credential and never leaves this parser.
+// value is a credential and never enters a record; it is only handed to `onToken` (the
+// redactor's store of known secrets, which keeps a keyed hash of it).
 //
 // How odd input is treated:
 // - header block not fully seen (gap in the capture, over MAX_HEADER_BLOCK, connection
@@ -78,7 +79,12 @@ function lineEnd(buf: Uint8Array, from = 0): number {
   return buf.indexOf(10, from);
 }
 
+/** Receives each complete X-aws-ec2-metadata-token header value seen. */
+export type TokenSink = (value: string) => void;
+
 export class HttpRequestParser {
+  constructor(private readonly onToken: TokenSink | null = null) {}
+
   private state: State = { kind: 'headers' };
   private buf: Uint8Array = new Uint8Array(0);
   /** Backing store of buf once it had to be copied (see append). */
@@ -298,6 +304,11 @@ export class HttpRequestParser {
     let hasForwardedFor = false;
     let userAgent: string | null = null;
     const headers = eol < 0 ? [] : this.headers(block);
+    // The last header of a block cut short may be cut too: only whole values are secrets to learn.
+    const lastIsWhole = block[block.length - 1] === 10;
+    headers.forEach(([name, value], index) => {
+      if (name === TOKEN_HEADER && (lastIsWhole || index < headers.length - 1)) this.onToken?.(value);
+    });
     for (const [name, value] of headers) {
       if (name === TOKEN_HEADER) hasTokenHeader = true;
       else if (name === TTL_HEADER) hasTokenTtlHeader = true;

@@ -1,6 +1,7 @@
 // `imds-analyzer report` and `imds-analyzer status`.
 import { parseArgs } from 'node:util';
 import type { ReportFilters } from '../logic/report/aggregate.js';
+import { redactText } from '../logic/redact.js';
 import { buildReport } from './read.js';
 import { renderCsv, renderMarkdown, renderTable } from './render.js';
 import { readStatus, renderStatus } from './status.js';
@@ -66,7 +67,7 @@ export async function runReportCommand(args: string[]): Promise<number> {
     if (!report.verdict.observed) return EXIT_ERROR;
     return report.verdict.safe ? EXIT_SAFE : EXIT_V1_CALLERS;
   } catch (err) {
-    process.stderr.write(`imds-analyzer report: ${(err as Error).message}\n`);
+    process.stderr.write(`imds-analyzer report: ${redactText((err as Error).message).text}\n`);
     return EXIT_ERROR;
   }
 }
@@ -78,7 +79,7 @@ export async function runStatusCommand(args: string[]): Promise<number> {
     process.stdout.write(renderStatus(status));
     return status.running ? EXIT_SAFE : EXIT_NOT_RUNNING;
   } catch (err) {
-    process.stderr.write(`imds-analyzer status: ${(err as Error).message}\n`);
+    process.stderr.write(`imds-analyzer status: ${redactText((err as Error).message).text}\n`);
     return EXIT_ERROR;
   }
 }

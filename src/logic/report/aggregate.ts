@@ -1,6 +1,8 @@
 // Turns log lines (already parsed, from any number of files and hosts) into the
 // migration report: IMDSv1 callers grouped by what an operator fixes, and the verdict.
-// Pure: lines go in one at a time (memory grows with groups, not with lines).
+// Pure: lines go in one at a time (memory grows with groups, not with lines). Logs written
+// before redaction existed may hold secrets: what the report shows is redacted again.
+import { redactArgv, redactLine } from '../redact.js';
 import { normalizeArgv } from './normalize.js';
 import type { CallerGroup, Report } from './schema.js';
 
@@ -163,7 +165,7 @@ export class ReportBuilder {
     let command = this.commands.get(raw);
     if (command === undefined) {
       if (this.commands.size >= MAX_REMEMBERED_COMMANDS) this.commands.clear();
-      command = normalizeArgv(argv);
+      command = normalizeArgv(redactArgv(argv).argv);
       this.commands.set(raw, command);
     }
     return command;
@@ -228,13 +230,16 @@ export class ReportBuilder {
 
   result(): Report {
     const groups: CallerGroup[] = [...this.groups.values()]
-      .map(({ hosts, paths, firstMs, lastMs, ...rest }) => ({
-        ...rest,
-        hosts: [...hosts].sort(),
-        paths: [...paths].sort(),
-        first_seen: new Date(firstMs).toISOString(),
-        last_seen: new Date(lastMs).toISOString(),
-      }))
+      .map(
+        ({ hosts, paths, firstMs, lastMs, ...rest }) =>
+          redactLine({
+            ...rest,
+            hosts: [...hosts].sort(),
+            paths: [...paths].sort(),
+            first_seen: new Date(firstMs).toISOString(),
+            last_seen: new Date(lastMs).toISOString(),
+          }).line,
+      )
       .sort((a, b) => (a.kind === b.kind ? b.count - a.count : a.kind.localeCompare(b.kind)));
     const v1 = groups.filter((g) => g.kind === 'imdsv1');
     const seconds = this.fromMs !== null && this.toMs !== null ? (this.toMs - this.fromMs) / 1000 : 0;
