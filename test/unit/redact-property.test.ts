@@ -51,9 +51,17 @@ function quoted(word: string, style: 'single' | 'double' | 'bare'): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-const placementArb = fc.record({
+interface Placement {
+  where: 'process' | 'ancestor' | 'script' | 'ancestor-script';
+  quoting: 'single' | 'double' | 'bare';
+  shell: string;
+  before: string;
+  after: string;
+}
+
+const placementArb: fc.Arbitrary<Placement> = fc.record({
   where: fc.constantFrom('process', 'ancestor', 'script', 'ancestor-script'),
-  quoting: fc.constantFrom('single', 'double', 'bare') as fc.Arbitrary<'single' | 'double' | 'bare'>,
+  quoting: fc.constantFrom('single', 'double', 'bare'),
   shell: fc.constantFrom('sh', 'bash', '/bin/sh', 'dash'),
   before: fc.constantFrom('', 'cd /tmp; ', 'set -e\n', 'X=$(date) && '),
   after: fc.constantFrom('', ' | cat', '; echo done', ' && curl -s http://x/'),
@@ -71,7 +79,7 @@ function requestLine(processArgv: string[], ancestors: string[][], path = URL_PA
   };
 }
 
-function placed(argv: string[], p: fc.Infer<typeof placementArb>): { processArgv: string[]; ancestors: string[][] } {
+function placed(argv: string[], p: Placement): { processArgv: string[]; ancestors: string[][] } {
   const script = `${p.before}${argv.map((w) => quoted(w, p.quoting)).join(' ')}${p.after}`;
   const shell = [p.shell, '-c', script];
   switch (p.where) {
