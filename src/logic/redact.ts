@@ -27,6 +27,15 @@ const MAX_LINE_DEPTH = 8;
  * they end: db_password, --client-secret, aws.secretKey, AWS_SESSION_TOKEN, x-api-key...
  */
 const SECRET_NAME_END = /(?:password|passwd|secret|secretkey|secretaccesskey|token|apikey|secretstring|privatekey|authorization|cookie)$/;
+/**
+ * Every secret name holds one of these: a text without any is skipped by the costlier
+ * patterns (redaction runs on every string of every line).
+ */
+const SECRET_HINT = /pass|secret|token|key|auth|cookie/i;
+/** An argument without any of these takes no rule below, nor does the one after it. */
+const ARG_HINT = /pass|secret|token|key|auth|cookie|@|^-[pu]|^-U|^--(?:proxy-)?user/i;
+/** A script without any of these is not cut into words. */
+const SCRIPT_HINT = /pass|secret|token|key|auth|cookie|@|\s["']?-[pu]|\s["']?-U|\s["']?--(?:proxy-)?user/i;
 /** Flags that switch something off take no value: --no-password. */
 const NEGATED_FLAG = /^-{0,2}no[-_]/i;
 
@@ -52,29 +61,26 @@ const SHELL_SCRIPT_FLAG = /^-[a-z]*c[a-z]*$/;
 /** Programs whose short options carry a password (only they: `ssh -p 22` is a port). */
 const MYSQL_FAMILY = /^(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mysqlslap|mariadb(?:-\w+)?)$/;
 const CURL_USER_FLAGS = new Set(['-u', '--user', '-U', '--proxy-user']);
-/** Programs that decide how the options after them are read (ssh & co. end sshpass's options). */
-const PROGRAMS = new Set(['curl', 'sshpass', 'ssh', 'scp', 'sftp', 'rsync', 'aws', ...SHELLS]);
+/**
+ * Programs that decide how the options after them are read (ssh & co. end sshpass's
+ * options): SHELLS, MYSQL_FAMILY and these, as a whole word or after a directory.
+ */
+const PROGRAM_WORD = /^(?:\S*\/)?(?:curl|sshpass|ssh|scp|sftp|rsync|aws|sh|bash|dash|zsh|ksh|ash|mksh|busybox|mysql\w*|mariadb[\w-]*)$/;
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-function isProgramWord(arg: string): boolean {
-  if (/\s/.test(arg)) return false;
-  const name = basename(arg);
-  return PROGRAMS.has(name) || MYSQL_FAMILY.test(name);
-}
-
 /** Secret spans in free text. */
 export function textSpans(text: string): Span[] {
   const spans: Span[] = [];
-  if (text.includes(':') || text.includes('=')) {
+  if ((text.includes(':') || text.includes('=')) && SECRET_HINT.test(text)) {
     for (const m of text.matchAll(KEY_VALUE)) {
       const value = m.indices?.[2];
       if (value && isSecretName(m[1] ?? '')) spans.push(value);
     }
   }
-  if (text.includes('://')) {
+  if (text.includes('@') && text.includes('://')) {
     for (const m of text.matchAll(URL_PASSWORD)) {
       const password = m.indices?.[1];
       if (password && password[1] > password[0]) spans.push(password);
@@ -93,22 +99,25 @@ function passwordOf(value: string, offset: number): Span | null {
 function argSpans(argv: readonly string[], i: number, program: string, depth: number): Span[] {
   const arg = argv[i] ?? '';
   const prev = argv[i - 1] ?? '';
+  if (SHELLS.has(program) && SHELL_SCRIPT_FLAG.test(prev)) {
+    return SCRIPT_HINT.test(arg) && depth < MAX_SCRIPT_DEPTH ? [...textSpans(arg), ...scriptSpans(arg, depth + 1)] : [];
+  }
+  if (arg.length === 0 || !(ARG_HINT.test(arg) || ARG_HINT.test(prev))) return [];
   const spans = textSpans(arg);
   const whole: Span = [0, arg.length];
-  if (arg.length === 0) return spans;
-  if (SHELLS.has(program) && SHELL_SCRIPT_FLAG.test(prev)) {
-    if (depth < MAX_SCRIPT_DEPTH) spans.push(...scriptSpans(arg, depth + 1));
-    return spans;
-  }
 
-  const assignment = ARG_ASSIGNMENT.exec(arg);
-  if (assignment && isSecretName(assignment[1] ?? '')) spans.push([arg.length - (assignment[2] ?? '').length, arg.length]);
-  const header = ARG_HEADER.exec(arg);
-  if (header && isSecretName(header[1] ?? '')) spans.push([arg.length - (header[2] ?? '').length, arg.length]);
-  // The value of a secret flag given as the next argument: --password X, -token X.
-  if (FLAG.test(prev) && isSecretName(prev)) spans.push(whole);
-  // aws configure set [profile.]aws_secret_access_key X
-  if (isSecretName(prev) && argv[i - 2] === 'set' && argv[i - 3] === 'configure') spans.push(whole);
+  if (SECRET_HINT.test(arg)) {
+    const assignment = ARG_ASSIGNMENT.exec(arg);
+    if (assignment && isSecretName(assignment[1] ?? '')) spans.push([arg.length - (assignment[2] ?? '').length, arg.length]);
+    const header = ARG_HEADER.exec(arg);
+    if (header && isSecretName(header[1] ?? '')) spans.push([arg.length - (header[2] ?? '').length, arg.length]);
+  }
+  if (SECRET_HINT.test(prev)) {
+    // The value of a secret flag given as the next argument: --password X, -token X.
+    if (FLAG.test(prev) && isSecretName(prev)) spans.push(whole);
+    // aws configure set [profile.]aws_secret_access_key X
+    if (argv[i - 2] === 'set' && argv[i - 3] === 'configure' && isSecretName(prev)) spans.push(whole);
+  }
 
   if (program === 'curl') {
     if (CURL_USER_FLAGS.has(prev)) {
@@ -132,7 +141,7 @@ function argSpans(argv: readonly string[], i: number, program: string, depth: nu
 function argvSpans(argv: readonly string[], depth: number): Span[][] {
   let program = basename(argv[0] ?? '');
   return argv.map((arg, i) => {
-    if (i > 0 && isProgramWord(arg)) program = basename(arg);
+    if (i > 0 && PROGRAM_WORD.test(arg)) program = basename(arg);
     return argSpans(argv, i, program, depth);
   });
 }
