@@ -6,11 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogSink, type LogSink, Redactor } from '../logging/index.js';
-import { acquireInstanceLock } from './instance-lock.js';
+import { acquireInstanceLock } from '../state/instance-lock.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
-import { writeStatusFile } from './status-file.js';
-import { installTestHooks } from './test-hooks.js';
+import { writeStatusFile } from '../state/status-file.js';
 
 export interface RunOptions {
   configPath: string | undefined;
@@ -73,7 +72,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     fail((err as Error).message);
     return 1;
   }
-  installTestHooks();
   const notifier = createNotifier();
   const boot = bootId();
   let sink: LogSink | null = null;

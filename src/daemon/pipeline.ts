@@ -2,7 +2,7 @@
 // records feed the connection tracker, and every completed request is enriched
 // (process, ancestry, unit, container, SDK, fallback, advice) and written.
 import type { KernelStatName } from '../capture/abi.js';
-import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../capture/records.js';
+import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../model/records.js';
 import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';

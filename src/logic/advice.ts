@@ -1,5 +1,5 @@
 // One sentence an operator can act on, for each IMDSv1 request.
-import type { ContainerPlacement } from './cgroup-path.js';
+import type { ContainerPlacement } from '../model/attribution.js';
 import { type Fallback, followedRefusedPut } from './fallback.js';
 import type { SdkInfo } from './sdk.js';
 

@@ -1,6 +1,6 @@
 // The `imds_request` log line (contract: docs/architecture.md), assembled from what
 // the connection tracker observed and what enrichment found.
-import type { Attribution } from '../enrich/index.js';
+import type { Attribution } from '../model/attribution.js';
 import { adviceFor } from './advice.js';
 import type { ObservedRequest } from './connections.js';
 import type { Fallback } from './fallback.js';

@@ -1,9 +1,9 @@
 // `imds-analyzer status`: the daemon's state file, whether its pid is alive and is an
 // imds-analyzer, and the size of its log directory.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { isRunningAnalyzer } from '../daemon/instance-lock.js';
+import { isLockHeld } from '../state/instance-lock.js';
 
 const count = z.number().int().nonnegative();
 
@@ -59,7 +59,7 @@ export function readStatus(stateFile: string): Status {
   }
   const state = parsed.data;
   const logBytes = existsSync(state.log_dir) ? directorySize(state.log_dir) : null;
-  return { stateFile, state, running: isRunningAnalyzer(state.pid), logBytes };
+  return { stateFile, state, running: isLockHeld(dirname(stateFile)), logBytes };
 }
 
 export function renderStatus({ stateFile, state, running, logBytes }: Status): string {

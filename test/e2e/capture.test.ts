@@ -19,8 +19,8 @@ import {
   nodeKeepAliveV2ThenV1,
   nodeSplitTokenV2,
   pythonUrllibV1,
-} from '../../src/testbed/index.js';
-import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../../src/testbed/analyzer-process.js';
+} from '../rig/index.js';
+import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
 
 const isRoot = process.getuid?.() === 0;
 

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { type Testbed, createTestbed } from '../../src/testbed/index.js';
+import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const IMDS = 'http://169.254.169.254'; // dialled only via bed.run, inside the test netns

@@ -4,7 +4,7 @@
 // holds any part of a secret, while the program name and the URL path stay readable.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Flow, PayloadRecord } from '../../src/capture/records.js';
+import type { Flow, PayloadRecord } from '../../src/model/records.js';
 import { ConnectionTracker } from '../../src/logic/connections.js';
 import { createKnownSecrets, formatConsoleLine, Redactor, requestMessage, visible } from '../../src/logging/index.js';
 

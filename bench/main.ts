@@ -9,8 +9,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLI, type RunningDaemon, startAnalyzer } from '../testbed/analyzer-process.js';
-import { createTestbed, loadV1 } from '../testbed/index.js';
+import { CLI, type RunningDaemon, startAnalyzer } from '../test/rig/analyzer-process.js';
+import { createTestbed, loadV1 } from '../test/rig/index.js';
 
 interface Row {
   measure: string;
