@@ -11,7 +11,7 @@ export function createKnownSecrets(): KnownSecrets {
   const key = randomBytes(32);
   return new KnownSecrets({
     keyedHash: (text) => createHmac('sha256', key).update(text).digest('base64'),
-    fingerprintBase: randomInt(256, 2 ** 26),
+    fingerprintBase: randomInt(2 ** 16, 2 ** 31),
   });
 }
 

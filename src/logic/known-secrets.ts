@@ -4,9 +4,9 @@
 // are passed in (src/logging/known-secrets.ts gives HMAC-SHA256 with a random key).
 //
 // Finding a substring whose hash we know: for every length a remembered secret has, a
-// rolling fingerprint (polynomial, random base, small prime) slides over the text in one
-// pass; only a window whose fingerprint matches is hashed with the keyed hash to confirm.
-// The fingerprint keeps about 26 bits of a token of hundreds: it says nothing useful.
+// rolling fingerprint (polynomial modulo 2^32 with a random odd base, int32 arithmetic)
+// slides over the text in one pass; only a window whose fingerprint matches is hashed with
+// the keyed hash to confirm. The fingerprint keeps 32 bits of a token of hundreds.
 
 /** IMDS tokens live at most 6 hours (X-aws-ec2-metadata-token-ttl-seconds <= 21600). */
 export const KNOWN_SECRET_MAX_AGE_MS = 6 * 3600 * 1000;
@@ -16,15 +16,13 @@ export const MAX_KNOWN_SECRET_LENGTHS = 8;
 /** Shorter values would match ordinary words; real tokens are 56 characters and more. */
 export const MIN_KNOWN_SECRET_LENGTH = 16;
 export const MAX_KNOWN_SECRET_LENGTH = 1024;
-/** A prime below 2^26, so that fingerprint * base stays an exact double. */
-const PRIME = 67_108_859;
 
 export type Span = readonly [start: number, end: number];
 
 export interface KnownSecretOptions {
   /** A keyed hash of a string (e.g. HMAC-SHA256 with a key that never leaves the process). */
   keyedHash: (text: string) => string;
-  /** A random integer in [256, 2^26): the base of the rolling fingerprint. */
+  /** A random integer (made odd): the base of the rolling fingerprint. */
   fingerprintBase: number;
 }
 
@@ -42,7 +40,7 @@ export class KnownSecrets {
   private readonly base: number;
 
   constructor(private readonly options: KnownSecretOptions) {
-    this.base = Math.floor(options.fingerprintBase) % PRIME;
+    this.base = Math.floor(options.fingerprintBase) | 1;
   }
 
   get size(): number {
@@ -85,12 +83,12 @@ export class KnownSecrets {
     const spans: Span[] = [];
     for (const [length, fingerprints] of this.byLength) {
       if (text.length < length) continue;
-      let power = 1; // base^(length-1) mod PRIME
-      for (let i = 1; i < length; i++) power = (power * this.base) % PRIME;
+      let power = 1; // base^(length-1) mod 2^32
+      for (let i = 1; i < length; i++) power = Math.imul(power, this.base);
       let h = 0;
       for (let i = 0; i < text.length; i++) {
-        if (i >= length) h = (h - ((text.charCodeAt(i - length) * power) % PRIME) + PRIME) % PRIME;
-        h = (h * this.base + text.charCodeAt(i)) % PRIME;
+        if (i >= length) h = (h - Math.imul(text.charCodeAt(i - length), power)) | 0;
+        h = (Math.imul(h, this.base) + text.charCodeAt(i)) | 0;
         if (i + 1 < length || !fingerprints.has(h)) continue;
         const start = i + 1 - length;
         if (this.entries.has(this.options.keyedHash(text.slice(start, i + 1)))) spans.push([start, i + 1]);
@@ -101,7 +99,7 @@ export class KnownSecrets {
 
   private fingerprint(value: string): number {
     let h = 0;
-    for (let i = 0; i < value.length; i++) h = (h * this.base + value.charCodeAt(i)) % PRIME;
+    for (let i = 0; i < value.length; i++) h = (Math.imul(h, this.base) + value.charCodeAt(i)) | 0;
     return h;
   }
 

@@ -188,17 +188,27 @@ export function redactText(text: string, known?: KnownSecretFinder): { text: str
   return spans.length === 0 ? { text, redacted: false } : { text: cut(text, spans), redacted: true };
 }
 
-/** argv with secrets cut out of its arguments (the arguments themselves stay). */
-export function redactArgv(argv: readonly string[], known?: KnownSecretFinder): { argv: string[]; redacted: boolean } {
+/**
+ * Pattern spans by argv array: the process table hands out the same array for every request
+ * of a process and its parents, so each argv is read once. Weak: no argv outlives its entry.
+ */
+const spansOfArgv = new WeakMap<readonly string[], Span[][]>();
+
+/** argv with secrets cut out of its arguments (the arguments themselves stay). argv is not changed later. */
+export function redactArgv(argv: readonly string[], known?: KnownSecretFinder): { argv: readonly string[]; redacted: boolean } {
   let redacted = false;
-  const perArg = argvSpans(argv, 0);
+  let perArg = spansOfArgv.get(argv);
+  if (!perArg) {
+    perArg = argvSpans(argv, 0);
+    spansOfArgv.set(argv, perArg);
+  }
   const out = argv.map((arg, i) => {
     const spans = spansWithKnown(arg, perArg[i] ?? [], known);
     if (spans.length === 0) return arg;
     redacted = true;
     return cut(arg, spans);
   });
-  return { argv: redacted ? out : [...argv], redacted };
+  return { argv: redacted ? out : argv, redacted };
 }
 
 /**
@@ -209,10 +219,12 @@ export function redactArgv(argv: readonly string[], known?: KnownSecretFinder): 
  */
 export function redactLine<T>(line: T, known?: KnownSecretFinder): { line: T; redacted: string[] } {
   const redacted = new Set<string>();
-  const walk = (value: unknown, path: string, key: string, depth: number): unknown => {
+  // The path of a field is only spelt out when something in it is redacted (this runs per line).
+  const pathOf = (parent: string, key: string) => (parent && key ? `${parent}.${key}` : parent || key);
+  const walk = (value: unknown, parent: string, key: string, depth: number): unknown => {
     if (typeof value === 'string') {
       const r = redactText(value, known);
-      if (r.redacted) redacted.add(path);
+      if (r.redacted) redacted.add(pathOf(parent, key));
       return r.text;
     }
     if (typeof value !== 'object' || value === null || depth > MAX_LINE_DEPTH) return value;
@@ -220,19 +232,24 @@ export function redactLine<T>(line: T, known?: KnownSecretFinder): { line: T; re
       if (key === 'argv' && value.every((v) => typeof v === 'string')) {
         const r = redactArgv(value as string[], known);
         if (!r.redacted) return value;
-        redacted.add(path);
+        redacted.add(pathOf(parent, key));
         return r.argv;
       }
       let copy: unknown[] | null = null;
-      value.forEach((item: unknown, index) => {
-        const changed = walk(item, path, key, depth + 1);
+      for (let index = 0; index < value.length; index++) {
+        const item: unknown = value[index];
+        // Array elements share their array's path (indices left out).
+        const changed = typeof item === 'string' || typeof item === 'object' ? walk(item, parent, key, depth + 1) : item;
         if (changed !== item) (copy ??= [...value])[index] = changed;
-      });
+      }
       return copy ?? value;
     }
+    const path = pathOf(parent, key);
     let copy: Record<string, unknown> | null = null;
-    for (const [name, item] of Object.entries(value)) {
-      const changed = walk(item, path ? `${path}.${name}` : name, name, depth + 1);
+    for (const name of Object.keys(value)) {
+      const item: unknown = (value as Record<string, unknown>)[name];
+      if (typeof item !== 'string' && (typeof item !== 'object' || item === null)) continue;
+      const changed = walk(item, path, name, depth + 1);
       if (changed !== item) (copy ??= { ...value })[name] = changed;
     }
     return copy ?? value;
