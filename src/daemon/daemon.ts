@@ -105,7 +105,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
     const describe = () => ({
       boot_id: boot,
-      kernel: release(),
+      kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,

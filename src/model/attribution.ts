@@ -1,36 +1,12 @@
 // Who made a request and where it runs: the attribution the enricher produces and the
-// request line carries (contract: docs/architecture.md).
+// request line carries. The field shapes are the log contract's (log-line.ts).
+import type { z } from 'zod';
+import type { ancestorSchema, containerPlacementSchema, containerRuntimeSchema, processSchema } from './log-line.js';
 
-export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'ecs' | 'kubernetes' | 'lxc';
-
-export interface ContainerPlacement {
-  runtime: ContainerRuntime;
-  id: string;
-  pod_uid?: string;
-  ecs_task?: string;
-}
-
-export interface ProcessFields {
-  pid: number | null;
-  tid: number | null;
-  comm: string | null;
-  exe: string | null;
-  argv: string[];
-  uid: number;
-  user: string | null;
-  gid: number | null;
-  start_time: string | null;
-  /** pid inside its own pid namespace, when that is not the root one. */
-  ns_pid: number | null;
-}
-
-export interface AncestorFields {
-  pid: number;
-  comm: string;
-  exe: string | null;
-  argv: string[];
-  uid: number;
-}
+export type ContainerRuntime = z.infer<typeof containerRuntimeSchema>;
+export type ContainerPlacement = z.infer<typeof containerPlacementSchema>;
+export type ProcessFields = z.infer<typeof processSchema>;
+export type AncestorFields = z.infer<typeof ancestorSchema>;
 
 export interface Attribution {
   /** Identifies the process across requests: pid and start time. */

@@ -4,7 +4,9 @@
 // holds any part of a secret, while the program name and the URL path stay readable.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { RequestLine } from '../../src/model/log-line.js';
 import type { Flow, PayloadRecord } from '../../src/model/records.js';
+import { requestLine as contractLine } from '../helpers/request-line.js';
 import { ConnectionTracker } from '../../src/logic/connections.js';
 import { createKnownSecrets, formatConsoleLine, Redactor, requestMessage, visible } from '../../src/logging/index.js';
 
@@ -67,15 +69,15 @@ const placementArb: fc.Arbitrary<Placement> = fc.record({
   after: fc.constantFrom('', ' | cat', '; echo done', ' && curl -s http://x/'),
 });
 
-function requestLine(processArgv: string[], ancestors: string[][], path = URL_PATH) {
+function requestLine(processArgv: string[], ancestors: string[][], path = URL_PATH): RequestLine {
+  const base = contractLine();
   return {
-    event: 'imds_request',
+    ...base,
     imds_version: 'v2',
-    aws_api: true,
-    request: { method: 'GET', path, token_request: false, user_agent: 'curl/8.5.0' },
-    process: { pid: 4242, comm: 'client', exe: '/usr/bin/client', argv: processArgv, uid: 0, user: 'root' },
+    request: { ...base.request, path, user_agent: null },
+    // No field but argv names the program: the line must still show it.
+    process: { ...base.process, comm: 'client', exe: '/usr/bin/client', argv: processArgv },
     ancestors: ancestors.map((argv, i) => ({ pid: 100 + i, comm: 'parent', exe: null, argv, uid: 0 })),
-    truncated: [],
   };
 }
 
@@ -95,7 +97,7 @@ function placed(argv: string[], p: Placement): { processArgv: string[]; ancestor
 }
 
 /** Every string the daemon writes for this line: the JSON line, its msg, the console line. */
-function outputs(redactor: Redactor, line: object): { text: string; json: Record<string, unknown> } {
+function outputs(redactor: Redactor, line: RequestLine): { text: string; json: Record<string, unknown> } {
   const redacted = redactor.line(line);
   const text = [JSON.stringify(redacted), requestMessage(redacted), formatConsoleLine(redacted, new Date(0))].join('\n');
   return { text, json: JSON.parse(JSON.stringify(redacted)) as Record<string, unknown> };

@@ -36,6 +36,19 @@ async function reportOf(...args: string[]) {
 }
 
 describe('report over edge-case fixtures', () => {
+  it('without inputs, reads the logDir of the config (not a fixed directory)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-config-'));
+    try {
+      const config = join(dir, 'config.json');
+      writeFileSync(config, JSON.stringify({ logDir: EDGE }));
+      const { code, report } = await reportOf('--config', config);
+      expect(code).toBe(1);
+      expect(report.input.files).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps what a cut-short gzip held, names it, and groups by what to fix (exit 1)', async () => {
     const { code, report } = await reportOf(EDGE);
     expect(code).toBe(1);
@@ -255,6 +268,6 @@ describe('status', () => {
     expect(corrupt.err).toMatch(/^imds-analyzer status: .*corrupt\.json is not valid JSON \(/);
     const foreign = await capture(() => runStatusCommand(['--state', join(FIXTURES, 'status/not-state.json')]));
     expect(foreign.code).toBe(2);
-    expect(foreign.err).toMatch(/not-state\.json is not an imds-analyzer state file: pid: /);
+    expect(foreign.err).toMatch(/not-state\.json is not an imds-analyzer state file: \w+: /);
   });
 });
