@@ -30,6 +30,16 @@ function bootId(): string {
   }
 }
 
+/** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
+function uptimeMs(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(seconds) ? Math.round(seconds * 1000) : null;
+  } catch {
+    return null;
+  }
+}
+
 function configFrom(options: RunOptions): Config {
   const overrides: Record<string, unknown> = {};
   if (options.logDir !== undefined) overrides.logDir = options.logDir;
@@ -122,7 +132,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
+      // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
+      if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
+      else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       writeStatusFile(
         config.stateDir,
         redactor.value({ ...describe(), started_at: startedAt.toISOString(), counters: c, updated_at: new Date().toISOString() }),

@@ -115,7 +115,12 @@ export const daemonDescriptionSchema = z.strictObject({
 
 const lifecycleBody = { ...pinoFields, ...daemonDescriptionSchema.shape, ...countersSchema.shape };
 
-export const readyLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('ready') });
+export const readyLineSchema = z.strictObject({
+  ...lifecycleBody,
+  event: z.literal('ready'),
+  /** Milliseconds since the kernel started, at READY: tells the report a daemon started by the boot. */
+  uptime_ms: z.number().int().nullable(),
+});
 export const statsLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('stats'), interval_s: z.number() });
 export const stoppingLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('stopping'), signal: z.string() });
 export const errorLineSchema = z.strictObject({
