@@ -56,6 +56,8 @@ const ARG_ASSIGNMENT = /^(-{0,2}[A-Za-z_][\w.-]*)=(.+)$/s;
 /** A whole argument that is a header `Name: [scheme ]value`: the value is all the rest. */
 const ARG_HEADER = /^([A-Za-z][\w-]*)\s*:\s*(?:(?:bearer|basic|token|digest|negotiate|aws4-hmac-sha256)\s+)?(.+)$/is;
 const FLAG = /^-{1,2}[A-Za-z][\w.-]*$/;
+/** An argument that ends where a secret's value starts: `-H 'X-aws-ec2-metadata-token:' "$T"`. */
+const NAME_AT_END = /([A-Za-z_][\w.-]*)["']?\s*[:=]\s*["']?$/;
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'busybox']);
 const SHELL_SCRIPT_FLAG = /^-[a-z]*c[a-z]*$/;
 /** Programs whose short options carry a password (only they: `ssh -p 22` is a port). */
@@ -115,6 +117,8 @@ function argSpans(argv: readonly string[], i: number, program: string, depth: nu
   if (SECRET_HINT.test(prev)) {
     // The value of a secret flag given as the next argument: --password X, -token X.
     if (FLAG.test(prev) && isSecretName(prev)) spans.push(whole);
+    const named = NAME_AT_END.exec(prev);
+    if (named && isSecretName(named[1] ?? '')) spans.push(whole);
     // aws configure set [profile.]aws_secret_access_key X
     if (argv[i - 2] === 'set' && argv[i - 3] === 'configure' && isSecretName(prev)) spans.push(whole);
   }

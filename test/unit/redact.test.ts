@@ -31,6 +31,7 @@ describe('secret-shaped arguments', () => {
     ['mysql -pX', ['mysql', '-uroot', '-ps3cret', 'db'], ['mysql', '-uroot', `-p${R}`, 'db']],
     ['sshpass -p X, then ssh -p 22', ['sshpass', '-p', 'pw', 'ssh', '-p', '22', 'h'], ['sshpass', '-p', R, 'ssh', '-p', '22', 'h']],
     ['assignments via env', ['env', 'DB_PASSWORD=a', 'X_SECRET=b', 'X_SECRET_KEY=c', 'GH_TOKEN=d', 'AWS_SESSION_TOKEN=e', 'aws_secret_access_key=f', 'cmd'], ['env', `DB_PASSWORD=${R}`, `X_SECRET=${R}`, `X_SECRET_KEY=${R}`, `GH_TOKEN=${R}`, `AWS_SESSION_TOKEN=${R}`, `aws_secret_access_key=${R}`, 'cmd']],
+    ['a header name ending one argument, its value the next', ['curl', '-H', 'X-aws-ec2-metadata-token:', 'AQAEv'], ['curl', '-H', 'X-aws-ec2-metadata-token:', R]],
     ['aws configure set', ['aws', 'configure', 'set', 'aws_secret_access_key', 'x'], ['aws', 'configure', 'set', 'aws_secret_access_key', R]],
     ['aws configure set with a profile', ['aws', 'configure', 'set', 'prod.aws_session_token', 'x'], ['aws', 'configure', 'set', 'prod.aws_session_token', R]],
     ['-Daws.secretKey, -Dcom.amazonaws.sdk...secretKey', ['java', '-Daws.secretKey=x', '-Dcom.amazonaws.sdk.secretKey=y', '-jar', 'a.jar'], ['java', `-Daws.secretKey=${R}`, `-Dcom.amazonaws.sdk.secretKey=${R}`, '-jar', 'a.jar']],
