@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { appFile } from '../daemon/app-files.js';
+import { redactText } from '../logic/redact.js';
 
 /** Each command's usage and what it does; `imds-analyzer <command> --help` prints its own. */
 const COMMAND_HELP = {
@@ -108,7 +109,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`imds-analyzer: ${message}\n`);
+    process.stderr.write(`imds-analyzer: ${redactText(message).text}\n`);
     process.exitCode = 2;
   },
 );

@@ -7,7 +7,7 @@ import { UnsupportedHostError } from '../capture/kernel-support.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { readHostIdentity } from '../enrich/index.js';
-import { createLogSink, type LogSink } from '../logging/index.js';
+import { createLogSink, type LogSink, Redactor } from '../logging/index.js';
 import { acquireInstanceLock } from '../state/instance-lock.js';
 import { appFile } from './app-files.js';
 import { openFdStore } from './fd-store.js';
@@ -51,17 +51,31 @@ function configFrom(options: RunOptions): Config {
   return loadConfig(options.configPath, overrides);
 }
 
+/**
+ * A diagnostic report or heap snapshot would hold argv and token values in plain text: none
+ * is written on a signal or a crash, whatever NODE_OPTIONS asks (the unit also sets LimitCORE=0).
+ */
+function noDiagnosticDumps(): void {
+  process.report.reportOnSignal = false;
+  process.report.reportOnFatalError = false;
+  process.report.reportOnUncaughtException = false;
+  const dumping = /--(?:heapsnapshot-signal|heapsnapshot-near-heap-limit|report-on-signal|report-on-fatalerror|report-uncaught-exception)\b/;
+  for (const option of [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) {
+    if (dumping.test(option)) throw new Error(`refusing to run with ${option.split('=')[0]}: it writes process memory (argv, tokens) to disk`);
+  }
+}
+
 export async function runDaemon(options: RunOptions): Promise<number> {
   const startedAt = new Date();
+  const redactor = new Redactor();
+  const fail = (message: string) => process.stderr.write(`imds-analyzer: ${redactor.text(message)}\n`);
   let config: Config;
   try {
+    noDiagnosticDumps();
     config = configFrom(options);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`imds-analyzer: ${err.message}\n`);
-      return CONFIG_EXIT_CODE;
-    }
-    throw err;
+    fail((err as Error).message);
+    return err instanceof ConfigError ? CONFIG_EXIT_CODE : 1;
   }
 
   const unwritable = unwritableDirectories([
@@ -77,7 +91,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   try {
     lock = acquireInstanceLock(config.stateDir);
   } catch (err) {
-    process.stderr.write(`imds-analyzer: ${(err as Error).message}\n`);
+    fail((err as Error).message);
     return 1;
   }
   const fdStore = openFdStore();
@@ -99,6 +113,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       level: config.logLevel,
       hostname: hostname(),
       identity,
+      redactor,
     });
     const logSink = sink;
     onHangup = () => {
@@ -125,7 +140,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       onJournalError: (err) => logSink.lifecycle('error', { source: 'journal', message: err.message }),
     });
     const running = capture;
-    const pipeline = new Pipeline(config, logSink, running.cgroupRoot);
+    const pipeline = new Pipeline(config, logSink, running.cgroupRoot, (token) => redactor.rememberToken(token));
     receiver = pipeline;
     pipeline.seed();
     // The first drain replays what the previous daemon read: what it logged is not logged again.
@@ -169,13 +184,16 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
       else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       try {
-        writeStatusFile(config.stateDir, {
-          ...identity,
-          ...describe(),
-          started_at: startedAt.toISOString(),
-          counters: c,
-          updated_at: new Date().toISOString(),
-        });
+        writeStatusFile(
+          config.stateDir,
+          redactor.value({
+            ...identity,
+            ...describe(),
+            started_at: startedAt.toISOString(),
+            counters: c,
+            updated_at: new Date().toISOString(),
+          }),
+        );
       } catch (err) {
         // `status` shows stale numbers; the log's stats line has them all. Said once per streak.
         statusWriteErrors++;
@@ -219,7 +237,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`imds-analyzer: ${message}\n`);
+    fail(message);
     sink?.lifecycle('error', { message });
     await sink?.close();
     return err instanceof UnsupportedHostError || err instanceof LibbpfMissingError ? UNSUPPORTED_HOST_EXIT_CODE : 1;

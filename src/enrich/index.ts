@@ -5,7 +5,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { AncestorFields, Attribution, ProcessFields } from '../model/attribution.js';
 import type { ProcessRecord, SocketOwner } from '../model/records.js';
 import { cgroupPathFromProcFile, hasSystemdV1Hierarchy, placementFromCgroupPath } from '../logic/cgroup-path.js';
-import { redactArgv } from '../logic/redact.js';
 import { CgroupPaths } from './cgroup-ids.js';
 import { bootTimeMs, readProc, readProcCgroup } from './proc.js';
 import { type CgroupReader, type ProcessEntry, ProcessTable } from './process-table.js';
@@ -71,8 +70,6 @@ export class Enricher {
     // times are boot time and connectNs monotonic, which only differ after a suspend; then the
     // current holder is the best answer left.
     const entry = owner ? (this.table.lookup(owner.pid, owner.connectNs) ?? this.table.lookup(owner.pid)) : null;
-    const argv = redactArgv(entry?.argv ?? []);
-    if (argv.redacted) truncated.push('process.argv');
     if (entry?.argvTruncated) truncated.push('process.argv');
     const uid = owner?.uid ?? socketUid;
     const process: ProcessFields = {
@@ -81,7 +78,7 @@ export class Enricher {
       // The connecting thread's name as the kernel saw it at connect() (it may have renamed itself).
       comm: owner?.comm ?? entry?.comm ?? null,
       exe: entry?.exe ?? null,
-      argv: argv.argv,
+      argv: entry?.argv ?? [],
       uid,
       user: this.users.name(uid),
       gid: owner?.gid ?? null,
@@ -116,8 +113,7 @@ export class Enricher {
   }
 
   private ancestor(a: ProcessEntry, truncated: string[]): AncestorFields {
-    const argv = redactArgv(a.argv);
-    if (argv.redacted || a.argvTruncated) truncated.push('ancestors.argv');
-    return { pid: a.pid, comm: a.comm, exe: a.exe, argv: argv.argv, uid: a.uid };
+    if (a.argvTruncated) truncated.push('ancestors.argv');
+    return { pid: a.pid, comm: a.comm, exe: a.exe, argv: a.argv, uid: a.uid };
   }
 }

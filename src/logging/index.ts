@@ -5,3 +5,4 @@ export { type RotationOptions, type WriteCounters, PENDING_LIMIT_BYTES, LOG_FILE
 export { DIR_MODE, FILE_MODE } from './safe-files.js';
 export { formatConsoleLine, requestMessage } from './console-line.js';
 export { visible } from './visible.js';
+export { Redactor, createKnownSecrets } from './redactor.js';

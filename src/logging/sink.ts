@@ -1,6 +1,7 @@
 // The log sink the daemon writes through: pino in the main thread (so every line is
-// counted and a shutdown flushes synchronously) over the rolling file, pino `redact` as
-// defence in depth for secrets, and the console mode's readable line per request.
+// counted and a shutdown flushes synchronously) over the rolling file, every line and
+// console line through the Redactor first (pino `redact` on secret-named keys as defence
+// in depth), and the console mode's readable line per request.
 import { hostname as osHostname } from 'node:os';
 import pino from 'pino';
 import type { HostIdentity } from '../logic/host-identity.js';
@@ -8,6 +9,7 @@ import { TOKEN_HEADER } from '../model/imds.js';
 import type { LifecycleFields, RequestLine } from '../model/log-line.js';
 import { formatConsoleLine, isImdsV1Call, requestMessage } from './console-line.js';
 import { visible } from './visible.js';
+import { Redactor } from './redactor.js';
 import { RollingFile, type RotationOptions, type WriteCounters } from './rolling-file.js';
 
 export interface LogSinkOptions {
@@ -18,6 +20,8 @@ export interface LogSinkOptions {
   hostname?: string;
   /** Written on every line, request and lifecycle alike. */
   identity: HostIdentity;
+  /** The daemon's redactor (it also learns the tokens seen on the wire). */
+  redactor?: Redactor;
 }
 
 export type LifecycleEvent = LifecycleFields['event'];
@@ -108,9 +112,11 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
   );
   // The daemon's own state lines are what `report` and `status` build on: never filtered out.
   const lifecycleLogger = logger.child({}, { level: 'info' });
+  const redactor = options.redactor ?? new Redactor();
 
   return {
-    request(line) {
+    request(raw) {
+      const line = redactor.line(raw);
       const msg = requestMessage(line);
       if (isImdsV1Call(line)) logger.warn(line, msg);
       else logger.info(line, msg);
@@ -118,7 +124,7 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
     },
     lifecycle(event, fields) {
       // Extract<> over a generic event does not narrow: the union is what was passed.
-      const record = { ...fields, event } as unknown as LifecycleFields;
+      const record = redactor.value({ ...fields, event }) as unknown as LifecycleFields;
       if (record.event === 'error') lifecycleLogger.error(record, `error: ${visible(record.message, 300)}`);
       else lifecycleLogger.info(record, event);
     },

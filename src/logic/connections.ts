@@ -16,7 +16,7 @@
 import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
-import { HttpRequestParser, type HttpRequestRecord } from './http-request.js';
+import { HttpRequestParser, type HttpRequestRecord, type TokenSink } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';
 
 /** Signed distance a - b in 32-bit sequence space. */
@@ -89,6 +89,8 @@ export class ConnectionTracker {
   constructor(
     private readonly responseWaitNs: bigint,
     private readonly maxConnections = MAX_TRACKED_CONNECTIONS,
+    /** Token header values go here and nowhere else (see HttpRequestParser). */
+    private readonly onToken: TokenSink | null = null,
   ) {}
 
   /** True until the first record of this connection has been seen. */
@@ -213,7 +215,7 @@ export class ConnectionTracker {
       conn = {
         flow,
         stream: new TcpByteStream(streamStart),
-        parser: new HttpRequestParser(streamStart === null),
+        parser: new HttpRequestParser(streamStart === null, this.onToken),
         owner: null,
         socketUid: 0,
         socketCgroupId: 0n,

@@ -1,7 +1,8 @@
 // HTTP/1.x request parsing over the reassembled client->IMDS byte stream: one record per
 // request, several per keep-alive (or pipelined) connection. Only header NAMES decide
 // IMDSv1 vs IMDSv2, and no header value but the User-Agent is kept: the token header's
-// value is a credential and never leaves this parser.
+// value is a credential and never enters a record; it is only handed to `onToken` (the
+// redactor's store of known secrets, which keeps a keyed hash of it).
 //
 // How odd input is treated:
 // - header block not fully seen (gap in the capture, over MAX_HEADER_BLOCK, connection
@@ -86,6 +87,9 @@ function lineEnd(buf: Uint8Array, from = 0): number {
   return buf.indexOf(10, from);
 }
 
+/** Receives each complete X-aws-ec2-metadata-token header value seen. */
+export type TokenSink = (value: string) => void;
+
 export class HttpRequestParser {
   private state: State = { kind: 'headers' };
   private buf: Uint8Array = new Uint8Array(0);
@@ -104,7 +108,10 @@ export class HttpRequestParser {
   bytesSkipped = 0;
 
   /** @param joinedMidStream the stream may start anywhere in a request: resynchronise first. */
-  constructor(joinedMidStream = false) {
+  constructor(
+    joinedMidStream = false,
+    private readonly onToken: TokenSink | null = null,
+  ) {
     if (joinedMidStream) this.state = { kind: 'resync' };
   }
 
@@ -315,6 +322,11 @@ export class HttpRequestParser {
     let hasForwardedFor = false;
     let userAgent: string | null = null;
     const headers = eol < 0 ? [] : this.headers(block);
+    // The last header of a block cut short may be cut too: only whole values are secrets to learn.
+    const lastIsWhole = block[block.length - 1] === 10;
+    headers.forEach(([name, value], index) => {
+      if (name === TOKEN_HEADER && (lastIsWhole || index < headers.length - 1)) this.onToken?.(value);
+    });
     for (const [name, value] of headers) {
       if (name === TOKEN_HEADER) hasTokenHeader = true;
       else if (name === TOKEN_TTL_HEADER) hasTokenTtlHeader = true;

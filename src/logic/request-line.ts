@@ -5,7 +5,7 @@ import type { RequestLine } from '../model/log-line.js';
 import { adviceFor } from './advice.js';
 import type { ObservedRequest } from './connections.js';
 import type { Fallback } from './fallback.js';
-import { redactSecrets } from './redact.js';
+import { redactArgv } from './redact.js';
 import { sdkFromUserAgent } from './sdk.js';
 import { boundedText } from './text.js';
 
@@ -20,12 +20,15 @@ export const LINE_ANCESTOR_ARGV_ELEMENTS = 8;
 /** As many characters as the kernel copies of argv at exec (IMDS_MAX_ARGS bytes). */
 export const LINE_CMDLINE_CHARS = 4096;
 
-/** argv joined with spaces, secrets cut out of the joined text (a secret may span elements). */
-export function cmdlineOf(argv: readonly string[]): { cmdline: string; cut: boolean } {
-  const joined = argv.join(' ');
-  const { text, redacted } = redactSecrets(joined);
-  const bounded = boundedText(text, LINE_CMDLINE_CHARS);
-  return { cmdline: bounded.text, cut: redacted || bounded.truncated };
+/**
+ * The whole argv joined with spaces, secret-shaped arguments cut out as argv (a secret may be
+ * the argument after its name), before argv itself is bounded: the sink's redaction then sees
+ * only free text here, and the arguments beyond the bound are in no other field.
+ */
+export function cmdlineOf(argv: readonly string[]): { cmdline: string; redacted: boolean; truncated: boolean } {
+  const { argv: clean, redacted } = redactArgv(argv);
+  const bounded = boundedText(clean.join(' '), LINE_CMDLINE_CHARS);
+  return { cmdline: bounded.text, redacted, truncated: bounded.truncated };
 }
 
 function boundedAncestors(ancestors: readonly AncestorFields[], truncated: string[]): AncestorFields[] {
@@ -58,7 +61,7 @@ export function buildRequestLine(
   const { argv } = who.process;
   if (argv.length > LINE_ARGV_ELEMENTS) truncated.push('process.argv');
   const cmdline = cmdlineOf(argv);
-  if (cmdline.cut) truncated.push('process.cmdline');
+  if (cmdline.truncated) truncated.push('process.cmdline');
   const ancestors = boundedAncestors(who.ancestors, truncated);
   return {
     event: 'imds_request',
@@ -95,5 +98,6 @@ export function buildRequestLine(
     },
     request_time: requestTime,
     truncated: [...new Set(truncated)],
+    redacted: cmdline.redacted ? ['process.cmdline'] : [],
   };
 }

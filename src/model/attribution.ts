@@ -16,6 +16,6 @@ export interface Attribution {
   unit: string | null;
   container: (ContainerPlacement & { pid: number | null }) | null;
   cgroup: string | null;
-  /** Fields whose values were cut or redacted. */
+  /** Fields whose values were cut to their bound (secrets are cut by the log sink's Redactor). */
   truncated: string[];
 }

@@ -95,8 +95,10 @@ export const requestLineSchema = z.strictObject({
   }),
   /** When the request's first byte was sent, ISO 8601. */
   request_time: z.string(),
-  /** Names of fields cut to their bound or redacted. */
+  /** Names of fields cut to their bound. */
   truncated: z.array(z.string()),
+  /** Names of fields where a secret was replaced by [REDACTED] (the log sink fills it). */
+  redacted: z.array(z.string()),
 });
 
 /** Counters the daemon keeps; kernel counters are named as in bpf/imds_events.h. */

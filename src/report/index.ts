@@ -6,6 +6,7 @@ import { loadConfig } from '../config/index.js';
 import type { ReportOptions } from '../logic/report/aggregate.js';
 import { parseDuration } from '../logic/report/duration.js';
 import type { Answer } from '../logic/report/schema.js';
+import { redactText } from '../logic/redact.js';
 import { STATUS_FILE_NAME } from '../state/status-file.js';
 import { buildReport } from './read.js';
 import { renderCsv, renderHostsCsv, renderMarkdown, renderTable } from './render.js';
@@ -79,7 +80,7 @@ export async function runReportCommand(args: string[]): Promise<number> {
     process.stdout.write(rendered);
     return EXIT_FOR[report.verdict.answer];
   } catch (err) {
-    process.stderr.write(`imds-analyzer report: ${(err as Error).message}\n`);
+    process.stderr.write(`imds-analyzer report: ${redactText((err as Error).message).text}\n`);
     return EXIT_ERROR;
   }
 }
@@ -91,7 +92,7 @@ export async function runStatusCommand(args: string[]): Promise<number> {
     process.stdout.write(renderStatus(status));
     return status.running ? EXIT_SAFE : EXIT_NOT_RUNNING;
   } catch (err) {
-    process.stderr.write(`imds-analyzer status: ${(err as Error).message}\n`);
+    process.stderr.write(`imds-analyzer status: ${redactText((err as Error).message).text}\n`);
     return EXIT_ERROR;
   }
 }

@@ -32,5 +32,6 @@ export function requestLine(): RequestLine {
     connection: { cookie: '4097', request_index: 0 },
     request_time: '2026-11-28T14:04:05.123Z',
     truncated: [],
+    redacted: [],
   };
 }

@@ -96,7 +96,9 @@ describe('fallback and advice', () => {
       redacted: true,
     });
     expect(redactArgv(['aws', 'configure', 'set', 'aws_session_token=', 'IQoJsecret']).argv.at(-1)).toBe('[REDACTED]');
-    expect(redactArgv(['echo', 'token:', 'plain'])).toEqual({ argv: ['echo', 'token:', 'plain'], redacted: false });
+    // Any name that says token, then a colon: what follows is taken as its value.
+    expect(redactArgv(['echo', 'token:', 'plain'])).toEqual({ argv: ['echo', 'token:', '[REDACTED]'], redacted: true });
+    expect(redactArgv(['echo', 'note:', 'plain'])).toEqual({ argv: ['echo', 'note:', 'plain'], redacted: false });
   });
 });
 

@@ -78,22 +78,23 @@ describe('process.cmdline', () => {
   it('is argv joined with spaces', () => {
     expect(cmdlineOf(['curl', '-s', 'http://169.254.169.254/latest/meta-data/'])).toEqual({
       cmdline: 'curl -s http://169.254.169.254/latest/meta-data/',
-      cut: false,
+      redacted: false,
+      truncated: false,
     });
-    expect(cmdlineOf([])).toEqual({ cmdline: '', cut: false });
+    expect(cmdlineOf([])).toEqual({ cmdline: '', redacted: false, truncated: false });
   });
 
   it('is redacted, including a secret that spans two arguments', () => {
     const split = cmdlineOf(['curl', '-H', 'X-aws-ec2-metadata-token:', 'AQAEAsecretTOKEN==', 'http://x/']);
     expect(split.cmdline).not.toContain('AQAEAsecretTOKEN');
-    expect(split).toEqual({ cmdline: 'curl -H X-aws-ec2-metadata-token: [REDACTED] http://x/', cut: true });
+    expect(split).toEqual({ cmdline: 'curl -H X-aws-ec2-metadata-token: [REDACTED] http://x/', redacted: true, truncated: false });
     expect(cmdlineOf(['env', 'AWS_SESSION_TOKEN=abc123', 'app']).cmdline).toBe('env AWS_SESSION_TOKEN=[REDACTED] app');
   });
 
   it(`is bounded to ${LINE_CMDLINE_CHARS} characters without splitting a character`, () => {
     const long = cmdlineOf(['x'.repeat(LINE_CMDLINE_CHARS - 2), '😀']);
-    expect(long.cut).toBe(true);
+    expect(long.truncated).toBe(true);
     expect(long.cmdline).toBe(`${'x'.repeat(LINE_CMDLINE_CHARS - 2)} `);
-    expect(cmdlineOf(['y'.repeat(LINE_CMDLINE_CHARS)])).toEqual({ cmdline: 'y'.repeat(LINE_CMDLINE_CHARS), cut: false });
+    expect(cmdlineOf(['y'.repeat(LINE_CMDLINE_CHARS)])).toEqual({ cmdline: 'y'.repeat(LINE_CMDLINE_CHARS), redacted: false, truncated: false });
   });
 });

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLine } from '../../src/model/log-line.js';
 import { requestLine as contractLine } from '../helpers/request-line.js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createLogSink, type LogSink, type LogSinkOptions } from '../../src/logging/index.js';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogSink, type LogSink, type LogSinkOptions, Redactor } from '../../src/logging/index.js';
 
 const TEST_IDENTITY = { instance_id: 'i-0123456789abcdef0', boot_id: '4b1f2a8e-0c5d-4e7f-9a3b-2d6c8e0f1a2b' };
 const root = mkdtempSync(join(tmpdir(), 'imds-logging-'));
@@ -178,6 +178,35 @@ describe('lines', () => {
 });
 
 describe('redaction', () => {
+  it('request lines, console lines and lifecycle fields all go through the Redactor', async () => {
+    const redactor = new Redactor();
+    const token = `AQAE${'Zk9v'.repeat(13)}`;
+    redactor.rememberToken(token);
+    let stdout = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      stdout += String(chunk);
+      return true;
+    });
+    try {
+      const { sink: s, dir } = await sink({ console: true, redactor });
+      const line = requestLine('v1');
+      s.request({ ...line, process: { ...line.process, argv: ['fetch.py', token, '--password', 'pw-5e3c1d'] } });
+      s.lifecycle('error', { message: `failed: ${token}`, source: 'decode' });
+      await s.flush();
+      const raw = logFiles(dir).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
+      for (const text of [raw, stdout]) {
+        expect(text).not.toContain(token);
+        expect(text).not.toContain('pw-5e3c1d');
+      }
+      expect(stdout).toContain('argv="fetch.py [REDACTED] --password [REDACTED]"');
+      const [request, error] = readLines(dir);
+      expect(request).toMatchObject({ process: { argv: ['fetch.py', '[REDACTED]', '--password', '[REDACTED]'] }, redacted: ['process.argv'] });
+      expect(error).toMatchObject({ message: 'failed: [REDACTED]', msg: 'error: failed: [REDACTED]' });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('secret-named keys are censored at the top level and at any depth, any case; other keys are kept', async () => {
     const { sink: s, dir } = await sink();
     const secret = 'AQAEAUniqueTokenValue-7f3a';

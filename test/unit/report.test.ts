@@ -185,3 +185,26 @@ describe('report', () => {
     expect(parseDuration('1w')).toBeNull();
   });
 });
+
+describe('report over logs written before redaction', () => {
+  it('shows no secret from old lines in any format, and keeps the command shape', async () => {
+    const old = join(dir, 'old');
+    mkdirSync(old);
+    const pw = 'oldLogPassw0rd-91x';
+    const key = 'oldLogSecretKey-77y';
+    writeFileSync(join(old, 'imds-analyzer.log'), jsonl([
+      ready('host-o', 'boot-1', T0),
+      request('host-o', T0 + H, {
+        process: { pid: 9, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-u', `admin:${pw}`, 'http://169.254.169.254/latest/meta-data/'], user: 'root' },
+        ancestors: [{ pid: 8, comm: 'sh', argv: ['sh', '-c', `AWS_SECRET_ACCESS_KEY=${key} curl -u admin:${pw} http://x/`] }],
+        request: { method: 'GET', path: `/latest/meta-data/?password=${pw}`, token_request: false, user_agent: null },
+      }),
+    ]));
+    for (const format of ['json', 'table', 'csv', 'markdown']) {
+      const { out } = await report(['--format', format, old]);
+      expect(out).not.toContain(pw);
+      expect(out).not.toContain(key);
+      expect(out).toContain('curl -u admin:[REDACTED]');
+    }
+  });
+});

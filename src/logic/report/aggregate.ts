@@ -1,9 +1,11 @@
 // Turns log lines (already parsed, from any number of files and hosts) into the
 // migration report: IMDSv1 callers grouped by what an operator fixes, and the verdict,
 // per host and over all of them. Pure: lines go in one at a time (memory grows with
-// groups, hosts and daemon runs, not with lines).
+// groups, hosts and daemon runs, not with lines). Logs written before redaction existed
+// may hold secrets: what the report shows is redacted again.
 import type { ContainerPlacement } from '../../model/attribution.js';
 import { adviceFor } from '../advice.js';
+import { redactArgv, redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
 import { formatDuration } from './duration.js';
 import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, plural } from './host-evidence.js';
@@ -175,7 +177,7 @@ export class ReportBuilder {
     let command = this.commands.get(raw);
     if (command === undefined) {
       if (this.commands.size >= MAX_REMEMBERED_COMMANDS) this.commands.clear();
-      command = normalizeArgv(argv);
+      command = normalizeArgv(redactArgv(argv).argv);
       this.commands.set(raw, command);
     }
     return command;
@@ -244,14 +246,17 @@ export class ReportBuilder {
 
   result(): Report {
     const groups: CallerGroup[] = [...this.groups.values()]
-      .map(({ hosts, paths, firstMs, lastMs, ownAdvice, derivedAdvice, ...rest }) => ({
-        ...rest,
-        hosts: [...hosts].sort(),
-        paths: [...paths].sort(),
-        first_seen: new Date(firstMs).toISOString(),
-        last_seen: new Date(lastMs).toISOString(),
-        advice: ownAdvice ?? derivedAdvice,
-      }))
+      .map(
+        ({ hosts, paths, firstMs, lastMs, ownAdvice, derivedAdvice, ...rest }) =>
+          redactLine({
+            ...rest,
+            hosts: [...hosts].sort(),
+            paths: [...paths].sort(),
+            first_seen: new Date(firstMs).toISOString(),
+            last_seen: new Date(lastMs).toISOString(),
+            advice: ownAdvice ?? derivedAdvice,
+          }).line,
+      )
       .sort((a, b) => (a.kind === b.kind ? b.count - a.count : a.kind.localeCompare(b.kind)));
     const v1 = groups.filter((g) => g.kind === 'imdsv1');
     const programsOn = new Map<string, string[]>();

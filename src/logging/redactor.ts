@@ -1,0 +1,46 @@
+// The one redaction step every output of the daemon goes through (log lines, console
+// lines, stderr messages, status.json): secret-shaped text (src/logic/redact.ts) and the
+// token values seen on the wire, remembered as HMAC-SHA256 under a key made at start and
+// never written anywhere.
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { KnownSecrets } from '../logic/known-secrets.js';
+import { redactLine, redactText } from '../logic/redact.js';
+
+/** A store of known secrets keyed for this process only. */
+export function createKnownSecrets(): KnownSecrets {
+  const key = randomBytes(32);
+  return new KnownSecrets({
+    keyedHash: (text) => createHmac('sha256', key).update(text).digest('base64'),
+    fingerprintBase: randomInt(2 ** 16, 2 ** 31),
+  });
+}
+
+export class Redactor {
+  constructor(
+    private readonly known: KnownSecrets = createKnownSecrets(),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A token value seen on the wire: cut out of every output for its lifetime. */
+  rememberToken(value: string): void {
+    this.known.remember(value, this.now());
+  }
+
+  /** A log line with secrets cut out and `redacted` naming the fields that changed (here or before). */
+  line<T extends { redacted?: string[] }>(line: T): T & { redacted: string[] } {
+    this.known.expire(this.now());
+    const r = redactLine(line, this.known);
+    return { ...r.line, redacted: [...new Set([...(line.redacted ?? []), ...r.redacted])] };
+  }
+
+  /** Any other value (lifecycle fields, status.json): secrets cut out, no marker added. */
+  value<T>(value: T): T {
+    this.known.expire(this.now());
+    return redactLine(value, this.known).line;
+  }
+
+  /** A message for stderr. */
+  text(message: string): string {
+    return redactText(message, this.known).text;
+  }
+}
