@@ -118,10 +118,14 @@ async function timeToReady(rounds: number, launch: Launch): Promise<Row> {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ stateDir: state, logDir: join(dir, `logs-${i}`) }));
     const readyAt = listener.next();
     const start = process.hrtime.bigint();
-    const daemon = spawn(process.execPath, [...launch.nodeArgs, launch.cli, 'run', '--config', join(dir, 'config.json')], {
-      env: { ...process.env, ...PRODUCTION_ENV, NOTIFY_SOCKET: socketPath },
-      stdio: 'ignore',
-    });
+    const daemon = spawn(
+      process.execPath,
+      [...launch.nodeArgs, launch.cli, 'run', '--config', join(dir, 'config.json')],
+      {
+        env: { ...process.env, ...PRODUCTION_ENV, NOTIFY_SOCKET: socketPath },
+        stdio: 'ignore',
+      },
+    );
     const ns = await readyAt;
     ready.push((ns - Number(start)) / 1e6);
     daemon.kill('SIGTERM');
@@ -150,10 +154,12 @@ async function loopbackRate(ms: number, workers = 4): Promise<number> {
   const worker = async () => {
     while (Date.now() < deadline) {
       await new Promise<void>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          })
+          .on('error', reject);
       });
       done++;
     }
@@ -175,13 +181,25 @@ function progStats(): Map<string, { runNs: number; runCnt: number }> {
 }
 
 async function kernelCostAndLoopback(rounds: number): Promise<Row[]> {
-  const cgroupRoot = execFileSync('findmnt', ['-n', '-o', 'TARGET', '-t', 'cgroup2'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+  const cgroupRoot =
+    execFileSync('findmnt', ['-n', '-o', 'TARGET', '-t', 'cgroup2'], { encoding: 'utf8' }).split('\n')[0] ?? '';
   const pin = `/sys/fs/bpf/imds-bench-empty-${process.pid}`;
   execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
   execFileSync('bpftool', ['prog', 'loadall', EMPTY_OBJECT, pin]);
   const attach = (verb: 'attach' | 'detach') => {
-    for (const [type, prog] of [['egress', 'empty_egress'], ['ingress', 'empty_ingress']] as const) {
-      execFileSync('bpftool', ['cgroup', verb, cgroupRoot, type, 'pinned', `${pin}/${prog}`, ...(verb === 'attach' ? ['multi'] : [])]);
+    for (const [type, prog] of [
+      ['egress', 'empty_egress'],
+      ['ingress', 'empty_ingress'],
+    ] as const) {
+      execFileSync('bpftool', [
+        'cgroup',
+        verb,
+        cgroupRoot,
+        type,
+        'pinned',
+        `${pin}/${prog}`,
+        ...(verb === 'attach' ? ['multi'] : []),
+      ]);
     }
   };
   attach('attach');
@@ -219,7 +237,13 @@ async function kernelCostAndLoopback(rounds: number): Promise<Row[]> {
         value: `egress ${egress.toFixed(0)} ns vs empty ${emptyEgress.toFixed(0)} ns; ingress ${ingress.toFixed(0)} vs ${emptyIngress.toFixed(0)} ns; ratio ${ratio.toFixed(2)}`,
         target: '≤ 1.15 × empty program',
         pass: ratio <= 1.15,
-        numbers: { egress_ns: egress, ingress_ns: ingress, empty_egress_ns: emptyEgress, empty_ingress_ns: emptyIngress, ratio },
+        numbers: {
+          egress_ns: egress,
+          ingress_ns: ingress,
+          empty_egress_ns: emptyEgress,
+          empty_ingress_ns: emptyIngress,
+          ratio,
+        },
       },
       {
         measure: 'loopback request rate with / without',
@@ -266,10 +290,15 @@ async function captureAndMemory(durationS: number): Promise<Row[]> {
       completed += (JSON.parse(result.stdout) as { completed: number }).completed;
     }
     const elapsed = (Date.now() - started) / 1000;
-    const lines = await daemon.waitForRequests((all) => all.length >= completed, 120_000).catch(() => daemon.requests());
+    const lines = await daemon
+      .waitForRequests((all) => all.length >= completed, 120_000)
+      .catch(() => daemon.requests());
     const cpuPer1000 = ((cpuSeconds(pid) - cpuBefore) / lines.length) * 1000;
     await sleep(6000);
-    const stats = daemon.lines().filter((l) => l.event === 'stats').at(-1) as { kernel: { events_lost: number } } | undefined;
+    const stats = daemon
+      .lines()
+      .filter((l) => l.event === 'stats')
+      .at(-1) as { kernel: { events_lost: number } } | undefined;
     const lost = stats?.kernel.events_lost ?? -1;
     const rate = completed / elapsed;
 
@@ -286,7 +315,12 @@ async function captureAndMemory(durationS: number): Promise<Row[]> {
     // Top up to 200,000 events, then RSS.
     // The load client sends at most 100,000 requests per run.
     for (let more = 200_000 - lines.length; more > 0; more -= 96_000) {
-      const extra = loadV1({ workers: 32, requests: Math.ceil(Math.min(more, 96_000) / 32), keepAlive: true, deadlineMs: 120_000 });
+      const extra = loadV1({
+        workers: 32,
+        requests: Math.ceil(Math.min(more, 96_000) / 32),
+        keepAlive: true,
+        deadlineMs: 120_000,
+      });
       await bed.run(extra.argv, { timeoutMs: 180_000 });
     }
     await daemon.waitForRequests((all) => all.length >= 200_000, 120_000).catch(() => undefined);
@@ -318,7 +352,13 @@ async function captureAndMemory(durationS: number): Promise<Row[]> {
         value: `${idleRss.toFixed(0)} MB / ${rss200k.toFixed(0)} MB (${events} events); of which the mapped BPF ring buffer ${idleRing.toFixed(0)} / ${ring200k.toFixed(0)} MB`,
         target: '≤ 80 MB / ≤ 120 MB',
         pass: idleRss <= 80 && rss200k <= 120,
-        numbers: { idle_mb: idleRss, after_200k_mb: rss200k, idle_ring_mb: idleRing, after_200k_ring_mb: ring200k, events },
+        numbers: {
+          idle_mb: idleRss,
+          after_200k_mb: rss200k,
+          idle_ring_mb: idleRing,
+          after_200k_ring_mb: ring200k,
+          events,
+        },
       },
       {
         measure: 'RSS after 100k short-lived processes',
@@ -377,8 +417,13 @@ async function main(): Promise<number> {
   }
 
   const width = Math.max(...rows.map((r) => r.measure.length));
-  const lines = rows.map((r) => `${r.measure.padEnd(width)}  ${r.pass === null ? '    ' : r.pass ? 'PASS' : 'MISS'}  ${r.value}  [target ${r.target}]`);
-  process.stdout.write(`imds-analyzer benchmark — ${cpus().length} cpus, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}\n${lines.join('\n')}\n`);
+  const lines = rows.map(
+    (r) =>
+      `${r.measure.padEnd(width)}  ${r.pass === null ? '    ' : r.pass ? 'PASS' : 'MISS'}  ${r.value}  [target ${r.target}]`,
+  );
+  process.stdout.write(
+    `imds-analyzer benchmark — ${cpus().length} cpus, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}\n${lines.join('\n')}\n`,
+  );
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ when: new Date().toISOString(), rows }, null, 2)}\n`);
   return 0;
 }

@@ -35,13 +35,30 @@ function request(i: number, host: string, instanceId: string | null, t: number, 
     event: 'imds_request',
     imds_version: v1 ? 'v1' : 'v2',
     aws_api: true,
-    request: { method: 'GET', path: '/latest/meta-data/instance-id', token_request: false, user_agent: program === 1 ? 'Botocore/1.12.0' : null },
+    request: {
+      method: 'GET',
+      path: '/latest/meta-data/instance-id',
+      token_request: false,
+      user_agent: program === 1 ? 'Botocore/1.12.0' : null,
+    },
     destination: { address: '169.254.169.254', port: 80 },
-    process: { pid: 1000 + (i % 30000), tid: 1000 + (i % 30000), comm: argv[0], exe: `/usr/bin/${argv[0]}`, argv, uid: 0, user: 'root', gid: 0 },
+    process: {
+      pid: 1000 + (i % 30000),
+      tid: 1000 + (i % 30000),
+      comm: argv[0],
+      exe: `/usr/bin/${argv[0]}`,
+      argv,
+      uid: 0,
+      user: 'root',
+      gid: 0,
+    },
     ancestors: [{ pid: 1, comm: 'systemd', exe: '/usr/lib/systemd/systemd', argv: ['/sbin/init'], uid: 0 }],
     unit: program === 2 ? 'amazon-ssm-agent.service' : 'app.service',
     container: null,
-    sdk: program === 1 ? { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false } : null,
+    sdk:
+      program === 1
+        ? { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false }
+        : null,
     response: { status: 200 },
     fallback: null,
     advice: v1 ? 'upgrade' : null,
@@ -74,7 +91,15 @@ function* hostExportLines(h: number): Generator<string> {
       i === 0
         ? { level: 30, time: t, ...base, event: 'ready', uptime_ms: 5400, buffer: 'ringbuf' }
         : i % 100 === 0
-          ? { level: 30, time: t, ...base, event: 'stats', kernel: { events_lost: lost, process_events_lost: 0 }, lines_not_written: 0, decode_errors: 0 }
+          ? {
+              level: 30,
+              time: t,
+              ...base,
+              event: 'stats',
+              kernel: { events_lost: lost, process_events_lost: 0 },
+              lines_not_written: 0,
+              decode_errors: 0,
+            }
           : request(h * LINES_PER_HOST + i, host, instanceId, t, h % 10 === 0 && i % 50 === 1);
     yield `${new Date(t).toISOString()} ${JSON.stringify(line)}`;
   }
@@ -98,11 +123,19 @@ async function writeLines(path: string, lines: Iterable<string>, gzip: boolean):
 async function generate(dir: string, fleet: boolean): Promise<void> {
   if (fleet) {
     for (let h = 0; h < FLEET_HOSTS; h++) {
-      await writeLines(join(dir, 'export-task', `i-0${h.toString(16).padStart(16, '0')}`, '000000.gz'), hostExportLines(h), true);
+      await writeLines(
+        join(dir, 'export-task', `i-0${h.toString(16).padStart(16, '0')}`, '000000.gz'),
+        hostExportLines(h),
+        true,
+      );
     }
   } else {
     for (let f = 0; f < FILES; f++) {
-      await writeLines(join(dir, `imds-analyzer.2026-11-${String(f + 1).padStart(2, '0')}.1.log`), rotatedLines(f), false);
+      await writeLines(
+        join(dir, `imds-analyzer.2026-11-${String(f + 1).padStart(2, '0')}.1.log`),
+        rotatedLines(f),
+        false,
+      );
     }
   }
 }
@@ -122,7 +155,11 @@ function measure(dir: string, fleet: boolean): void {
     maxBuffer: 256 * 1024 * 1024,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const [user, system, peakKb] = (run.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number) as [number, number, number];
+  const [user, system, peakKb] = (run.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number) as [
+    number,
+    number,
+    number,
+  ];
   const peakMb = peakKb / 1024;
   const report = JSON.parse(run.stdout) as Summary;
   const tally = (v: string) => report.hosts.filter((h) => h.verdict === v).length;

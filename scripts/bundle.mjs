@@ -22,7 +22,9 @@ const result = await build({
   external: ['koffi', 'sd-notify'],
   // The bundled CommonJS dependencies (pino and its helpers) call require() for Node's own
   // modules; an ES module has none unless it makes one.
-  banner: { js: "import { createRequire as __imdsCreateRequire } from 'node:module';\nconst require = __imdsCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __imdsCreateRequire } from 'node:module';\nconst require = __imdsCreateRequire(import.meta.url);",
+  },
   // Smaller to read at start; names kept for error messages, the map gives back lines.
   minify: true,
   keepNames: true,
@@ -41,9 +43,13 @@ for (const input of Object.keys(result.metafile.inputs)) {
 const notices = [...packages].sort().map((dir) => {
   const { name, version, license } = JSON.parse(readFileSync(`${root}${dir}/package.json`, 'utf8'));
   const file = readdirSync(`${root}${dir}`).find((entry) => /^licen[cs]e/i.test(entry));
-  const text = file ? readFileSync(`${root}${dir}/${file}`, 'utf8').trim() : `${license} (no licence file in the package)`;
+  const text = file
+    ? readFileSync(`${root}${dir}/${file}`, 'utf8').trim()
+    : `${license} (no licence file in the package)`;
   return `${name} ${version} (${license})\n\n${text}\n`;
 });
 writeFileSync(`${outdir}/THIRD-PARTY-LICENSES.txt`, notices.join(`\n${'-'.repeat(72)}\n\n`));
-const outputs = Object.entries(result.metafile.outputs).map(([file, out]) => `${file} ${(out.bytes / 1024).toFixed(0)} KiB`);
+const outputs = Object.entries(result.metafile.outputs).map(
+  ([file, out]) => `${file} ${(out.bytes / 1024).toFixed(0)} KiB`,
+);
 process.stderr.write(`bundle: ${outputs.join(', ')}\n`);

@@ -27,7 +27,8 @@ const edges = new Map();
 
 for (const file of files) {
   const room = roomOf(file);
-  if (!floorOf.has(room)) problems.push(`${relative(root, file)}: room "${room}" has no floor in scripts/check-imports.mjs`);
+  if (!floorOf.has(room))
+    problems.push(`${relative(root, file)}: room "${room}" has no floor in scripts/check-imports.mjs`);
   const targets = [];
   for (const match of readFileSync(file, 'utf8').matchAll(IMPORT)) {
     const spec = match[1] ?? match[2] ?? match[3];
@@ -36,7 +37,9 @@ for (const file of files) {
     const to = roomOf(target);
     if (to === room) continue;
     if (!(floorOf.get(to) < floorOf.get(room))) {
-      problems.push(`${relative(root, file)} -> ${relative(root, target)}: ${room} may not import ${to} (floor ${floorOf.get(room)} -> ${floorOf.get(to)})`);
+      problems.push(
+        `${relative(root, file)} -> ${relative(root, target)}: ${room} may not import ${to} (floor ${floorOf.get(room)} -> ${floorOf.get(to)})`,
+      );
     }
   }
   edges.set(file, targets);
@@ -50,7 +53,10 @@ function visit(file) {
   stack.push(file);
   for (const next of edges.get(file) ?? []) {
     if (state.get(next) === 'grey') {
-      const circle = stack.slice(stack.indexOf(next)).concat(next).map((f) => relative(root, f));
+      const circle = stack
+        .slice(stack.indexOf(next))
+        .concat(next)
+        .map((f) => relative(root, f));
       problems.push(`import circle: ${circle.join(' -> ')}`);
     } else if (!state.has(next)) visit(next);
   }
@@ -63,4 +69,6 @@ if (problems.length) {
   process.stderr.write(`check-imports: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
   process.exit(1);
 }
-process.stdout.write(`check-imports: ${files.length} files, ${FLOORS.length} floors, every arrow points down, no circle\n`);
+process.stdout.write(
+  `check-imports: ${files.length} files, ${FLOORS.length} floors, every arrow points down, no circle\n`,
+);

@@ -48,7 +48,9 @@ async function waitForClientLines(daemon, pid, count) {
 
 const bpftoolJson = (...args) => {
   try {
-    return JSON.parse(execFileSync('bpftool', ['--json', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) || '[]');
+    return JSON.parse(
+      execFileSync('bpftool', ['--json', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) || '[]',
+    );
   } catch {
     return [];
   }
@@ -63,7 +65,10 @@ const bpftoolJson = (...args) => {
 function attachedIds(cgroupRoot) {
   const cgroupId = statSync(cgroupRoot).ino;
   const links = bpftoolJson('link', 'show').filter((link) => link.type === 'cgroup' && link.cgroup_id === cgroupId);
-  return new Set([...links.map((link) => link.prog_id), ...bpftoolJson('cgroup', 'show', cgroupRoot).map((entry) => entry.id)]);
+  return new Set([
+    ...links.map((link) => link.prog_id),
+    ...bpftoolJson('cgroup', 'show', cgroupRoot).map((entry) => entry.id),
+  ]);
 }
 
 /**
@@ -90,8 +95,12 @@ async function expectClient(testbed, daemon, client, argv = client.argv) {
     if (cookie === undefined) cookieOf.set(expected.connection, line.connection?.cookie);
     else if (cookie !== line.connection?.cookie) problems.push(`line ${index} on another connection`);
   });
-  if (new Set(lines.map((line) => line.connection?.cookie)).size !== cookieOf.size) problems.push('connection grouping differs');
-  const summary = lines.map((line) => `${line.request.method} ${line.imds_version}${line.connection ? `@${line.connection.request_index}` : ''}`);
+  if (new Set(lines.map((line) => line.connection?.cookie)).size !== cookieOf.size)
+    problems.push('connection grouping differs');
+  const summary = lines.map(
+    (line) =>
+      `${line.request.method} ${line.imds_version}${line.connection ? `@${line.connection.request_index}` : ''}`,
+  );
   return [problems.length === 0, problems.length ? problems.join('; ') : summary.join(', '), lines];
 }
 
@@ -119,7 +128,8 @@ async function checkAncestry(testbed, daemon, clients) {
   const [ok, detail, lines] = await expectClient(testbed, daemon, client, ['sh', '-c', script, marker]);
   // No line under the shell's pid: show what the analyzer did say about the latest curl
   // with that argv (its ancestry is what went wrong), for the FAIL's detail only.
-  const line = lines[0] ?? daemon.requests().findLast((l) => JSON.stringify(l.process?.argv) === JSON.stringify(client.argv));
+  const line =
+    lines[0] ?? daemon.requests().findLast((l) => JSON.stringify(l.process?.argv) === JSON.stringify(client.argv));
   const parent = line?.ancestors?.[0];
   const remembered = Array.isArray(parent?.argv) && parent.argv.includes(marker);
   const shown = (line?.ancestors ?? []).map((a) => `${a.pid} ${a.comm} ${JSON.stringify(a.argv)}`).join(' < ');
@@ -149,7 +159,9 @@ async function main() {
   for (const name of CELLS) if (quick && !QUICK_CELLS.has(name)) cells[name].detail = 'skipped by --quick';
   const testbedDir = join(projectRoot, 'dist-test/test/rig');
   if (!existsSync(join(projectRoot, 'dist/cli/main.js')) || !existsSync(join(testbedDir, 'analyzer-process.js'))) {
-    for (const name of CELLS) if (!quick || QUICK_CELLS.has(name)) record(name, false, 'dist/ or dist-test/ is missing: run npm run build && npm run build:test');
+    for (const name of CELLS)
+      if (!quick || QUICK_CELLS.has(name))
+        record(name, false, 'dist/ or dist-test/ is missing: run npm run build && npm run build:test');
     return;
   }
   const clients = await import(join(testbedDir, 'index.js'));
@@ -181,7 +193,8 @@ async function main() {
     });
     if (!quick) {
       await withDaemon(startAnalyzer, 'perfbuf', 'perfbuf', async (daemon) => {
-        if (!/perf/.test(daemon.ready.buffer)) return record('perfbuf', false, `asked for perfbuf, got ${daemon.ready.buffer}`);
+        if (!/perf/.test(daemon.ready.buffer))
+          return record('perfbuf', false, `asked for perfbuf, got ${daemon.ready.buffer}`);
         await checkV1('perfbuf', testbed, daemon, clients);
       });
     }

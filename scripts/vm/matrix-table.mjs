@@ -24,7 +24,10 @@ function readTranscript(kernel, seconds, file) {
   // The guest's uptime when /init started its job: how long the kernel took to boot (VMs only).
   const bootS = /^IMDS-VM-BEGIN .*uptime=([\d.]+)/m.exec(text)?.[1] ?? 'n/a';
   const bpftoolLoad = /^load: (ok|FAILED)(?: in (\d+) ms)?/m.exec(text);
-  const programs = [...text.matchAll(/^program (\S+) processed_insns=(\d+)/gm)].map((m) => ({ name: m[1], insns: m[2] }));
+  const programs = [...text.matchAll(/^program (\S+) processed_insns=(\d+)/gm)].map((m) => ({
+    name: m[1],
+    insns: m[2],
+  }));
   const resultLine = text.split('\n').find((line) => line.startsWith(RESULT_PREFIX));
   const driver = resultLine ? JSON.parse(resultLine.slice(RESULT_PREFIX.length)) : null;
 
@@ -32,11 +35,16 @@ function readTranscript(kernel, seconds, file) {
   for (const cell of CELLS) {
     if (!applies(cell)) cells[cell] = { result: 'skip', detail: '' };
     else if (mode === 'load') cells[cell] = { result: 'FAIL', detail: 'no load result' };
-    else cells[cell] = driver?.cells?.[cell] ?? { result: 'FAIL', detail: 'the driver reported nothing (see the serial log)' };
+    else
+      cells[cell] = driver?.cells?.[cell] ?? {
+        result: 'FAIL',
+        detail: 'the driver reported nothing (see the serial log)',
+      };
   }
   if (bpftoolLoad) {
     const loaded = bpftoolLoad[1] === 'ok';
-    if (!loaded) cells.loads = { result: 'FAIL', detail: 'bpftool prog loadall rejected the object (verifier log saved)' };
+    if (!loaded)
+      cells.loads = { result: 'FAIL', detail: 'bpftool prog loadall rejected the object (verifier log saved)' };
     else if (mode === 'load') cells.loads = { result: 'PASS', detail: 'bpftool prog loadall' };
   }
   return {
@@ -60,7 +68,9 @@ const rows = input
 const header = ['kernel', ...CELLS, 'load ms', 'ready ms', 'boot s', 'wall s'];
 const out = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
 for (const row of rows) {
-  out.push(`| ${[row.kver, ...CELLS.map((c) => row.cells[c].result), row.loadMs, row.readyMs, row.bootS, row.seconds].join(' | ')} |`);
+  out.push(
+    `| ${[row.kver, ...CELLS.map((c) => row.cells[c].result), row.loadMs, row.readyMs, row.bootS, row.seconds].join(' | ')} |`,
+  );
 }
 
 const programNames = [...new Set(rows.flatMap((row) => row.programs.map((p) => p.name)))].sort();

@@ -51,7 +51,17 @@ export const ABI_LAYOUT = {
   imds_flow: { size: 32, fields: { cookie: 0, daddr: 8, family: 24, dport: 26 } },
   imds_owner: {
     size: 56,
-    fields: { pid: 0, tid: 4, uid: 8, gid: 12, cgroup_id: 16, connect_ns: 24, comm: 32, stream_start: 48, stream_start_known: 52 },
+    fields: {
+      pid: 0,
+      tid: 4,
+      uid: 8,
+      gid: 12,
+      cgroup_id: 16,
+      connect_ns: 24,
+      comm: 32,
+      stream_start: 48,
+      stream_start_known: 52,
+    },
   },
   imds_payload_record: {
     size: 128 + IMDS_MAX_PAYLOAD,
@@ -163,7 +173,8 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
         socketUid: view.getUint32(PAYLOAD.socket_uid, true),
         socketCgroupId: view.getBigUint64(PAYLOAD.socket_cgroup_id, true),
         seq: view.getUint32(PAYLOAD.seq, true),
-        streamStart: flags & RecordFlag.streamStartKnown ? view.getUint32(PAYLOAD.owner + OWNER.stream_start, true) : null,
+        streamStart:
+          flags & RecordFlag.streamStartKnown ? view.getUint32(PAYLOAD.owner + OWNER.stream_start, true) : null,
         wireLength: view.getUint32(PAYLOAD.wire_len, true),
         // Copy: the buffer's memory is reused once the callback returns.
         bytes: raw.slice(PAYLOAD.data, PAYLOAD.data + captured),

@@ -70,7 +70,9 @@ function jsonProblem(text: string, err: Error): string {
   const line = before.split('\n').length;
   const column = offset - before.lastIndexOf('\n');
   // V8 appends the position or a quoted excerpt of the text; the line and column say it better.
-  const reason = err.message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
+  const reason = err.message
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
   // A message on one line: an unexpected newline is shown as \n.
   return `invalid JSON at line ${line}, column ${column}: ${JSON.stringify(reason).slice(1, -1)}`;
 }

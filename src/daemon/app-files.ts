@@ -10,7 +10,8 @@ function findAppRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`imds-analyzer: no package.json above ${start}: the install is incomplete`);
+    if (dirname(dir) === dir)
+      throw new Error(`imds-analyzer: no package.json above ${start}: the install is incomplete`);
   }
 }
 

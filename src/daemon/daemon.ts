@@ -59,9 +59,11 @@ function noDiagnosticDumps(): void {
   process.report.reportOnSignal = false;
   process.report.reportOnFatalError = false;
   process.report.reportOnUncaughtException = false;
-  const dumping = /--(?:heapsnapshot-signal|heapsnapshot-near-heap-limit|report-on-signal|report-on-fatalerror|report-uncaught-exception)\b/;
+  const dumping =
+    /--(?:heapsnapshot-signal|heapsnapshot-near-heap-limit|report-on-signal|report-on-fatalerror|report-uncaught-exception)\b/;
   for (const option of [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]) {
-    if (dumping.test(option)) throw new Error(`refusing to run with ${option.split('=')[0]}: it writes process memory (argv, tokens) to disk`);
+    if (dumping.test(option))
+      throw new Error(`refusing to run with ${option.split('=')[0]}: it writes process memory (argv, tokens) to disk`);
   }
 }
 

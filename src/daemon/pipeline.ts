@@ -87,7 +87,10 @@ export class Pipeline {
   private recordError(what: string, err: unknown): void {
     this.recordErrors++;
     // The message only: a stack or the record itself could hold request bytes.
-    this.sink.lifecycle('error', { source: 'pipeline', message: `${what} skipped: ${err instanceof Error ? err.message : String(err)}` });
+    this.sink.lifecycle('error', {
+      source: 'pipeline',
+      message: `${what} skipped: ${err instanceof Error ? err.message : String(err)}`,
+    });
   }
 
   private socketRecord(rec: PayloadRecord | ResponseRecord | CloseRecord): void {

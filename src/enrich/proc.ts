@@ -75,7 +75,9 @@ export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
   if (!parsed) return null;
   const { comm, ppid, startTicks } = parsed;
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/) ?? [];
-  const nsPids = field('NSpid').filter((v) => /^\d+$/.test(v)).map(Number);
+  const nsPids = field('NSpid')
+    .filter((v) => /^\d+$/.test(v))
+    .map(Number);
   const cmdline = readHead(`${root}/${pid}/cmdline`, MAX_CMDLINE_BYTES);
   const argv = cmdline ? splitArgv(cmdline.bytes, MAX_ARGS, MAX_ARG_CHARS) : { argv: [], truncated: false };
   let exe: string | null = null;

@@ -59,8 +59,12 @@ export function formatConsoleLine(line: RequestLine, time: Date): string {
   if (argv.length > 0) parts.push(`argv="${argvText(argv)}"`);
   if (line.unit !== null) parts.push(`unit=${visible(line.unit, MAX_NAME)}`);
   // Container ids are shown short, as `docker ps` does.
-  if (line.container) parts.push(`container=${line.container.runtime}:${visible(line.container.id.slice(0, 12), MAX_NAME)}`);
-  if (line.sdk) parts.push(`sdk=${visible(line.sdk.name, MAX_NAME)}/${line.sdk.version === null ? '?' : visible(line.sdk.version, 32)}`);
+  if (line.container)
+    parts.push(`container=${line.container.runtime}:${visible(line.container.id.slice(0, 12), MAX_NAME)}`);
+  if (line.sdk)
+    parts.push(
+      `sdk=${visible(line.sdk.name, MAX_NAME)}/${line.sdk.version === null ? '?' : visible(line.sdk.version, 32)}`,
+    );
   if (line.response) parts.push(`status=${line.response.status}`);
   const joined = parts.join(' ');
   return joined.length <= MAX_LINE ? joined : `${joined.slice(0, MAX_LINE - 1)}…`;

@@ -5,13 +5,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import pinoRoll, { type RollStream } from 'pino-roll';
-import {
-  ensureLogDirectory,
-  FILE_MODE,
-  fixOpenFileMode,
-  prepareLogFile,
-  removePlantedEntries,
-} from './safe-files.js';
+import { ensureLogDirectory, FILE_MODE, fixOpenFileMode, prepareLogFile, removePlantedEntries } from './safe-files.js';
 
 export interface RotationOptions {
   maxSizeMB: number;

@@ -1,7 +1,17 @@
 // File-system guards for the log directory: it is created 0750 and files 0640 whatever the
 // umask, and nothing named like a log file is ever followed if it is a symlink (the daemon
 // is root; a planted link would let anyone who can write the directory clobber any file).
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export const DIR_MODE = 0o750;
@@ -43,7 +53,11 @@ function removeIfForeign(path: string): void {
  */
 export function prepareLogFile(path: string): void {
   removeIfForeign(path);
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, FILE_MODE);
+  const fd = openSync(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW,
+    FILE_MODE,
+  );
   try {
     fchmodSync(fd, FILE_MODE);
   } finally {

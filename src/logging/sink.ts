@@ -71,14 +71,18 @@ function censorNested(value: unknown, depth: number): unknown {
     let copy: unknown[] | null = null;
     value.forEach((item: unknown, index) => {
       const censored = censorNested(item, depth + 1);
-      if (censored !== item) (copy ??= [...value])[index] = censored;
+      if (censored === item) return;
+      copy ??= [...value];
+      copy[index] = censored;
     });
     return copy ?? value;
   }
   let copy: Record<string, unknown> | null = null;
   for (const [key, item] of Object.entries(value)) {
     const censored = depth > 0 && SECRET_KEY_SET.has(key.toLowerCase()) ? CENSOR : censorNested(item, depth + 1);
-    if (censored !== item) (copy ??= { ...value })[key] = censored;
+    if (censored === item) continue;
+    copy ??= { ...value };
+    copy[key] = censored;
   }
   return copy ?? value;
 }

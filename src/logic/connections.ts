@@ -165,7 +165,8 @@ export class ConnectionTracker {
   /** Requests completed so far, plus those whose wait for a response expired by `nowNs`. */
   takeCompleted(nowNs: bigint): ObservedRequest[] {
     for (const conn of [...this.connections.values()]) {
-      if (conn.holeSinceNs !== null && nowNs - conn.holeSinceNs >= HOLE_WAIT_NS) this.feed(conn, conn.stream.end(), nowNs);
+      if (conn.holeSinceNs !== null && nowNs - conn.holeSinceNs >= HOLE_WAIT_NS)
+        this.feed(conn, conn.stream.end(), nowNs);
       const expired = conn.earlyResponses.filter((r) => nowNs - r.tsNs >= this.responseWaitNs + HOLE_WAIT_NS).length;
       this.dropEarlyResponses(conn, expired);
       const stillWaiting: ObservedRequest[] = [];

@@ -70,7 +70,8 @@ export function imdsEndpoint(family: AddressFamily, address: Uint8Array | string
   if (family === 'ipv4') return sameBytes(bytes, IMDS_IPV4_BYTES) ? 'imds-ipv4' : null;
   if (bytes.length !== 16) return null;
   if (sameBytes(bytes, IMDS_IPV6_BYTES)) return 'imds-ipv6';
-  if (sameBytes(bytes.slice(0, 12), IPV4_MAPPED_PREFIX) && sameBytes(bytes.slice(12), IMDS_IPV4_BYTES)) return 'imds-ipv4';
+  if (sameBytes(bytes.slice(0, 12), IPV4_MAPPED_PREFIX) && sameBytes(bytes.slice(12), IMDS_IPV4_BYTES))
+    return 'imds-ipv4';
   return null;
 }
 
@@ -82,7 +83,8 @@ export function imdsEndpoint(family: AddressFamily, address: Uint8Array | string
 export function formatAddress(family: AddressFamily, bytes: Uint8Array): string {
   if (family === 'ipv4' && bytes.length === 4) return Array.from(bytes).join('.');
   if (family === 'ipv6' && bytes.length === 16) {
-    if (sameBytes(bytes.subarray(0, 12), IPV4_MAPPED_PREFIX)) return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
+    if (sameBytes(bytes.subarray(0, 12), IPV4_MAPPED_PREFIX))
+      return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
     const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0));
     let bestStart = -1;
     let bestLength = 1;

@@ -226,7 +226,10 @@ export class HttpRequestParser {
           if (text === '') continue; // the CRLF after a chunk's data
           const sizeText = (text.split(';')[0] ?? '').trim();
           // At most MAX_CHUNK_SIZE_DIGITS hex digits: a longer or non-hex size is unparsable framing.
-          const size = /^[0-9a-f]+$/i.test(sizeText) && sizeText.length <= MAX_CHUNK_SIZE_DIGITS ? Number.parseInt(sizeText, 16) : Number.NaN;
+          const size =
+            /^[0-9a-f]+$/i.test(sizeText) && sizeText.length <= MAX_CHUNK_SIZE_DIGITS
+              ? Number.parseInt(sizeText, 16)
+              : Number.NaN;
           if (!Number.isSafeInteger(size)) this.state = { kind: 'resync' };
           else if (size === 0) this.state = { kind: 'trailers' };
           else this.state = { kind: 'chunk-data', remaining: size };
@@ -311,7 +314,10 @@ export class HttpRequestParser {
     // Only a line that starts with a method names one (and a path): never a header line.
     const looksLikeRequest = METHOD.test(first);
     const field = (text: string, max: number, name: string) => {
-      const decoded = decodeBytes(Uint8Array.from(text, (c) => c.charCodeAt(0)), max);
+      const decoded = decodeBytes(
+        Uint8Array.from(text, (c) => c.charCodeAt(0)),
+        max,
+      );
       if (decoded.truncated) truncated.push(name);
       return decoded.text;
     };
@@ -331,7 +337,8 @@ export class HttpRequestParser {
       if (name === TOKEN_HEADER) hasTokenHeader = true;
       else if (name === TOKEN_TTL_HEADER) hasTokenTtlHeader = true;
       else if (name === 'x-forwarded-for') hasForwardedFor = true;
-      else if (name === 'user-agent' && userAgent === null) userAgent = field(value, MAX_USER_AGENT_CHARS, 'user_agent');
+      else if (name === 'user-agent' && userAgent === null)
+        userAgent = field(value, MAX_USER_AGENT_CHARS, 'user_agent');
     }
     return {
       method,

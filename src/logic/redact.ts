@@ -26,7 +26,8 @@ const MAX_LINE_DEPTH = 8;
  * Names whose value is a secret, compared with separators removed and lower-cased, by how
  * they end: db_password, --client-secret, aws.secretKey, AWS_SESSION_TOKEN, x-api-key...
  */
-const SECRET_NAME_END = /(?:password|passwd|secret|secretkey|secretaccesskey|token|apikey|secretstring|privatekey|authorization|cookie)$/;
+const SECRET_NAME_END =
+  /(?:password|passwd|secret|secretkey|secretaccesskey|token|apikey|secretstring|privatekey|authorization|cookie)$/;
 /**
  * Every secret name holds one of these: a text without any is skipped by the costlier
  * patterns (redaction runs on every string of every line).
@@ -61,13 +62,15 @@ const NAME_AT_END = /([A-Za-z_][\w.-]*)["']?\s*[:=]\s*["']?$/;
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'busybox']);
 const SHELL_SCRIPT_FLAG = /^-[a-z]*c[a-z]*$/;
 /** Programs whose short options carry a password (only they: `ssh -p 22` is a port). */
-const MYSQL_FAMILY = /^(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mysqlslap|mariadb(?:-\w+)?)$/;
+const MYSQL_FAMILY =
+  /^(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mysqlslap|mariadb(?:-\w+)?)$/;
 const CURL_USER_FLAGS = new Set(['-u', '--user', '-U', '--proxy-user']);
 /**
  * Programs that decide how the options after them are read (ssh & co. end sshpass's
  * options): SHELLS, MYSQL_FAMILY and these, as a whole word or after a directory.
  */
-const PROGRAM_WORD = /^(?:\S*\/)?(?:curl|sshpass|ssh|scp|sftp|rsync|aws|sh|bash|dash|zsh|ksh|ash|mksh|busybox|mysql\w*|mariadb[\w-]*)$/;
+const PROGRAM_WORD =
+  /^(?:\S*\/)?(?:curl|sshpass|ssh|scp|sftp|rsync|aws|sh|bash|dash|zsh|ksh|ash|mksh|busybox|mysql\w*|mariadb[\w-]*)$/;
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
@@ -110,7 +113,8 @@ function argSpans(argv: readonly string[], i: number, program: string, depth: nu
 
   if (SECRET_HINT.test(arg)) {
     const assignment = ARG_ASSIGNMENT.exec(arg);
-    if (assignment && isSecretName(assignment[1] ?? '')) spans.push([arg.length - (assignment[2] ?? '').length, arg.length]);
+    if (assignment && isSecretName(assignment[1] ?? ''))
+      spans.push([arg.length - (assignment[2] ?? '').length, arg.length]);
     const header = ARG_HEADER.exec(arg);
     if (header && isSecretName(header[1] ?? '')) spans.push([arg.length - (header[2] ?? '').length, arg.length]);
   }
@@ -199,7 +203,10 @@ export function redactText(text: string, known?: KnownSecretFinder): { text: str
 const spansOfArgv = new WeakMap<readonly string[], Span[][]>();
 
 /** argv with secrets cut out of its arguments (the arguments themselves stay). argv is not changed later. */
-export function redactArgv(argv: readonly string[], known?: KnownSecretFinder): { argv: readonly string[]; redacted: boolean } {
+export function redactArgv(
+  argv: readonly string[],
+  known?: KnownSecretFinder,
+): { argv: readonly string[]; redacted: boolean } {
   let redacted = false;
   let perArg = spansOfArgv.get(argv);
   if (!perArg) {
@@ -243,8 +250,11 @@ export function redactLine<T>(line: T, known?: KnownSecretFinder): { line: T; re
       for (let index = 0; index < value.length; index++) {
         const item: unknown = value[index];
         // Array elements share their array's path (indices left out).
-        const changed = typeof item === 'string' || typeof item === 'object' ? walk(item, parent, key, depth + 1) : item;
-        if (changed !== item) (copy ??= [...value])[index] = changed;
+        const changed =
+          typeof item === 'string' || typeof item === 'object' ? walk(item, parent, key, depth + 1) : item;
+        if (changed === item) continue;
+        copy ??= [...value];
+        copy[index] = changed;
       }
       return copy ?? value;
     }
@@ -254,7 +264,9 @@ export function redactLine<T>(line: T, known?: KnownSecretFinder): { line: T; re
       const item: unknown = (value as Record<string, unknown>)[name];
       if (typeof item !== 'string' && (typeof item !== 'object' || item === null)) continue;
       const changed = walk(item, path, name, depth + 1);
-      if (changed !== item) (copy ??= { ...value })[name] = changed;
+      if (changed === item) continue;
+      copy ??= { ...value };
+      copy[name] = changed;
     }
     return copy ?? value;
   };

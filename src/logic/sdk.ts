@@ -71,13 +71,13 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }
 
 /** The version after `<token>/` in the User-Agent, or null when the token is not there. */
 function versionOf(userAgent: string, token: string): string | null {
-  const m = new RegExp(`(?:^|[\\s(;])${escape(token)}/([0-9][0-9A-Za-z.+_-]*)`, 'i').exec(userAgent);
+  const m = new RegExp(`(?:^|[\\s(;])${escapeRegExp(token)}/([0-9][0-9A-Za-z.+_-]*)`, 'i').exec(userAgent);
   return m?.[1] ?? null;
 }
 

@@ -57,7 +57,11 @@ export function decodeBytes(bytes: Uint8Array, maxChars: number): DecodedText {
 }
 
 /** NUL-separated argv (as in /proc/<pid>/cmdline) to strings, bounded in count and length. */
-export function splitArgv(bytes: Uint8Array, maxArgs: number, maxArgChars: number): { argv: string[]; truncated: boolean } {
+export function splitArgv(
+  bytes: Uint8Array,
+  maxArgs: number,
+  maxArgChars: number,
+): { argv: string[]; truncated: boolean } {
   const argv: string[] = [];
   let truncated = false;
   let start = 0;
@@ -78,6 +82,7 @@ export function splitArgv(bytes: Uint8Array, maxArgs: number, maxArgChars: numbe
 
 /** Text safe for a terminal: C0/C1 controls, DEL and ESC become visible escapes. */
 export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
     const code = c.charCodeAt(0);
     if (c === '\n') return '\\n';

@@ -52,7 +52,8 @@ export async function runReportCommand(args: string[]): Promise<number> {
     if (!FORMATS.includes(format)) throw new Error(`--format must be one of ${FORMATS.join(', ')}`);
     const minObserved = values['min-observed'];
     const minObservedMs = minObserved === undefined ? undefined : parseDuration(minObserved);
-    if (minObservedMs === null) throw new Error(`--min-observed: not a duration: "${minObserved}" (use 0, 90s, 30m, 24h, 7d)`);
+    if (minObservedMs === null)
+      throw new Error(`--min-observed: not a duration: "${minObserved}" (use 0, 90s, 30m, 24h, 7d)`);
     const options: ReportOptions = {
       includeV2: values['include-v2'],
       allowNoBoot: values['allow-no-boot'],

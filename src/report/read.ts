@@ -21,7 +21,8 @@ export function expandInputs(inputs: string[]): string[] {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
       // A dangling symlink or an entry removed by rotation meanwhile is not an input.
-      else if (entry.name !== EXPORT_WRITE_TEST && statSync(path, { throwIfNoEntry: false })?.isFile()) files.push(path);
+      else if (entry.name !== EXPORT_WRITE_TEST && statSync(path, { throwIfNoEntry: false })?.isFile())
+        files.push(path);
     }
   };
   for (const input of inputs) {

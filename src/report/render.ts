@@ -23,7 +23,9 @@ function responses(g: CallerGroup): string {
 function sdkText(g: CallerGroup): string | null {
   if (!g.sdk) return null;
   const name = `${g.sdk.name} ${g.sdk.version ?? ''}`.trim();
-  return g.sdk.supports_imdsv2 === false && g.sdk.min_imdsv2_version ? `${name} (IMDSv2 from ${g.sdk.min_imdsv2_version})` : name;
+  return g.sdk.supports_imdsv2 === false && g.sdk.min_imdsv2_version
+    ? `${name} (IMDSv2 from ${g.sdk.min_imdsv2_version})`
+    : name;
 }
 
 /** Reasons the verdict sentence does not already say: the missing evidence and what to do. */
@@ -72,12 +74,15 @@ export function renderTable(report: Report, colour: boolean): string {
   for (const w of report.warnings) out.push(...wrap(`warning: ${w}`).map((l) => paint(33, l)));
   if (report.hosts.length > 1) {
     out.push('', paint(1, 'Hosts (NO, then UNKNOWN, then YES)'));
-    for (const h of report.hosts) out.push(`${paint(colours[h.verdict], h.verdict.padEnd(7))} ${cut(`${hostName(h)}  ${hostDetail(h)}`, WIDTH - 8)}`);
+    for (const h of report.hosts)
+      out.push(
+        `${paint(colours[h.verdict], h.verdict.padEnd(7))} ${cut(`${hostName(h)}  ${hostDetail(h)}`, WIDTH - 8)}`,
+      );
   }
   const labels: Record<CallerGroup['kind'], string> = {
     imdsv1: 'IMDSv1 callers (fix these before requiring IMDSv2)',
     unknown: 'Requests that could not be classified',
-    not_aws_api: 'Other clouds\' metadata paths (not IMDS API callers)',
+    not_aws_api: "Other clouds' metadata paths (not IMDS API callers)",
     imdsv2: 'IMDSv2 callers',
   };
   for (const kind of ['imdsv1', 'unknown', 'not_aws_api', 'imdsv2'] as const) {
@@ -88,7 +93,12 @@ export function renderTable(report: Report, colour: boolean): string {
       out.push(cut(`${i + 1}. ${g.command}`, WIDTH));
       out.push(cut(`   ${g.count} request(s) on ${g.hosts.length} host(s), ${g.first_seen} .. ${g.last_seen}`, WIDTH));
       out.push(cut(`   exe ${g.exe ?? '-'}  where ${where(g)}  sdk ${sdkText(g) ?? '-'}`, WIDTH));
-      out.push(cut(`   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}  paths ${g.paths.join(' ')}`, WIDTH));
+      out.push(
+        cut(
+          `   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}  paths ${g.paths.join(' ')}`,
+          WIDTH,
+        ),
+      );
       const chain = g.example.ancestors.map((a) => `${a.comm}(${a.pid})`).join(' < ');
       if (chain) out.push(cut(`   started by ${chain}`, WIDTH));
       if (g.advice) out.push(...wrap(`advice: ${g.advice}`, '   '));
@@ -106,17 +116,79 @@ function csvField(value: string | number | boolean | null): string {
 
 type Cell = string | number | boolean | null;
 
-const COLUMNS = ['kind', 'count', 'command', 'exe', 'unit', 'container', 'sdk', 'sdk_min_imdsv2_version', 'sdk_supports_imdsv2', 'hosts', 'first_seen', 'last_seen', 'ok', 'rejected', 'fallbacks', 'paths', 'advice'] as const;
+const COLUMNS = [
+  'kind',
+  'count',
+  'command',
+  'exe',
+  'unit',
+  'container',
+  'sdk',
+  'sdk_min_imdsv2_version',
+  'sdk_supports_imdsv2',
+  'hosts',
+  'first_seen',
+  'last_seen',
+  'ok',
+  'rejected',
+  'fallbacks',
+  'paths',
+  'advice',
+] as const;
 
 function row(g: CallerGroup): Cell[] {
   const sdk = g.sdk ? `${g.sdk.name} ${g.sdk.version ?? ''}`.trim() : null;
-  return [g.kind, g.count, g.command, g.exe, g.unit, g.container, sdk, g.sdk?.min_imdsv2_version ?? null, g.sdk?.supports_imdsv2 ?? null, g.hosts.join(' '), g.first_seen, g.last_seen, g.responses.ok, g.responses.rejected, g.fallbacks, g.paths.join(' '), g.advice];
+  return [
+    g.kind,
+    g.count,
+    g.command,
+    g.exe,
+    g.unit,
+    g.container,
+    sdk,
+    g.sdk?.min_imdsv2_version ?? null,
+    g.sdk?.supports_imdsv2 ?? null,
+    g.hosts.join(' '),
+    g.first_seen,
+    g.last_seen,
+    g.responses.ok,
+    g.responses.rejected,
+    g.fallbacks,
+    g.paths.join(' '),
+    g.advice,
+  ];
 }
 
-const HOST_COLUMNS = ['host', 'instance_id', 'hostname', 'verdict', 'imdsv1_programs', 'imdsv1_requests', 'reasons', 'details', 'boots', 'first_seen', 'last_seen', 'observed_hours'] as const;
+const HOST_COLUMNS = [
+  'host',
+  'instance_id',
+  'hostname',
+  'verdict',
+  'imdsv1_programs',
+  'imdsv1_requests',
+  'reasons',
+  'details',
+  'boots',
+  'first_seen',
+  'last_seen',
+  'observed_hours',
+] as const;
 
 function hostRow(h: HostVerdict): Cell[] {
-  return [h.host, h.instance_id, h.hostname, h.verdict, h.imdsv1_programs.join('; '), h.imdsv1_requests, h.reasons.map((r) => r.code).join(' '), h.reasons.map((r) => r.message).join(' | '), h.boots, h.first_seen, h.last_seen, Math.round(h.seconds / 36) / 100];
+  return [
+    h.host,
+    h.instance_id,
+    h.hostname,
+    h.verdict,
+    h.imdsv1_programs.join('; '),
+    h.imdsv1_requests,
+    h.reasons.map((r) => r.code).join(' '),
+    h.reasons.map((r) => r.message).join(' | '),
+    h.boots,
+    h.first_seen,
+    h.last_seen,
+    Math.round(h.seconds / 36) / 100,
+  ];
 }
 
 function csv(columns: readonly string[], rows: Cell[][]): string {
@@ -135,7 +207,10 @@ export function renderHostsCsv(report: Report): string {
 export function renderMarkdown(report: Report): string {
   // Entities for < > & so that <tmp>-style placeholders (and a traced program's argv) show as text, not HTML.
   const text = (v: Cell) =>
-    printable(String(v ?? '')).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    printable(String(v ?? ''))
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;');
   const cell = (v: Cell) => text(v).replace(/\|/g, '\\|');
   const lines = [`**${text(report.verdict.text)}**`, '', text(observedLine(report)), ''];
   lines.push(...evidenceReasons(report).map((r) => `- ${text(r)}`));

@@ -36,7 +36,9 @@ export function readStatus(stateFile: string): Status {
   const parsed = statusDocumentSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${stateFile} is not an imds-analyzer state file: ${issue?.path.join('.') || '(top)'}: ${issue?.message}`);
+    throw new Error(
+      `${stateFile} is not an imds-analyzer state file: ${issue?.path.join('.') || '(top)'}: ${issue?.message}`,
+    );
   }
   const state = parsed.data;
   const logBytes = existsSync(state.log_dir) ? directorySize(state.log_dir) : null;

@@ -1,7 +1,16 @@
 // One analyzer per host: an flock(2) on a pid file in the run directory. The kernel
 // drops the lock when its holder exits, however it exits, so a crash never leaves a
 // stale lock and no process is mistaken for an analyzer by its command line.
-import { closeSync, fchmodSync, ftruncateSync, mkdirSync, openSync, constants as fs, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  constants as fs,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 // (libuv opens every file with O_CLOEXEC: children such as mount(8) never inherit the lock.)
 import { join } from 'node:path';
 import koffi from 'koffi';

@@ -16,7 +16,10 @@ export function writeStatusFile(stateDir: string, status: StatusDocument): void 
   const target = join(stateDir, STATUS_FILE_NAME);
   const temp = `${target}.${process.pid}.tmp`;
   try {
-    writeFileSync(temp, `${JSON.stringify(status, (_key, value) => (typeof value === 'bigint' ? Number(value) : value), 2)}\n`);
+    writeFileSync(
+      temp,
+      `${JSON.stringify(status, (_key, value) => (typeof value === 'bigint' ? Number(value) : value), 2)}\n`,
+    );
     chmodSync(temp, FILE_MODE);
     renameSync(temp, target);
   } catch (err) {

@@ -9,7 +9,14 @@ const URL = 'http://169.254.169.254/latest/meta-data/instance-id'; // dialled on
 
 type Line = LogLine & {
   imds_version: string;
-  process: { pid: number; argv: string[]; exe: string | null; ns_pid: number | null; user: string | null; start_time: string | null };
+  process: {
+    pid: number;
+    argv: string[];
+    exe: string | null;
+    ns_pid: number | null;
+    user: string | null;
+    start_time: string | null;
+  };
   ancestors: Array<{ pid: number; argv: string[]; comm: string }>;
   unit: string | null;
   container: { runtime: string; id: string; pid: number | null; pod_uid?: string } | null;
@@ -57,12 +64,23 @@ describe.skipIf(!isRoot)('attribution end to end', () => {
   });
 
   it.each([
-    ['a docker container', `system.slice/docker-${'ab12'.repeat(16)}.scope`, { unit: null, container: { runtime: 'docker', id: 'ab12'.repeat(16) } }],
-    ['a systemd service', 'system.slice/imds-test-backup.service', { unit: 'imds-test-backup.service', container: null }],
+    [
+      'a docker container',
+      `system.slice/docker-${'ab12'.repeat(16)}.scope`,
+      { unit: null, container: { runtime: 'docker', id: 'ab12'.repeat(16) } },
+    ],
+    [
+      'a systemd service',
+      'system.slice/imds-test-backup.service',
+      { unit: 'imds-test-backup.service', container: null },
+    ],
     [
       'a Kubernetes pod',
       `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-${'cd34'.repeat(16)}.scope`,
-      { unit: null, container: { runtime: 'kubernetes', id: 'cd34'.repeat(16), pod_uid: '1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901' } },
+      {
+        unit: null,
+        container: { runtime: 'kubernetes', id: 'cd34'.repeat(16), pod_uid: '1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901' },
+      },
     ],
   ])('names %s from the cgroup the client runs in', async (name, cgroup, expected) => {
     const marker = name.replace(/\W+/g, '-');
@@ -121,8 +139,8 @@ describe.skipIf(!isRoot)("botocore's IMDSv1 fallback", () => {
       const result = await bed.run(client.argv);
       expect(result.stdout).toContain('iam-role');
       const python = client.expects.at(-1)?.senderArgv ?? [];
-      const lines = (await daemon.waitForRequests((all) =>
-        (all as Line[]).filter((l) => l.process.pid === result.pid).length >= client.expected.total,
+      const lines = (await daemon.waitForRequests(
+        (all) => (all as Line[]).filter((l) => l.process.pid === result.pid).length >= client.expected.total,
       )) as Line[];
       return { mine: lines.filter((l) => l.process.pid === result.pid), python };
     } finally {

@@ -37,7 +37,13 @@ const AGENT_ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,9}Z/;
 async function errorLine(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'imds-error-line-'));
   try {
-    const sink = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 1 }, console: false, level: 'info', identity: readHostIdentity() });
+    const sink = await createLogSink({
+      dir,
+      rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 1 },
+      console: false,
+      level: 'info',
+      identity: readHostIdentity(),
+    });
     sink.lifecycle('error', { source: 'libbpf', message: 'failed to load' });
     await sink.close();
     const file = readdirSync(dir).find((name) => name.endsWith('.log')) ?? '';
@@ -101,7 +107,15 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
   it('reports the programs it attached and bpftool sees them', async () => {
     expect(daemon.ready).toMatchObject({ event: 'ready', buffer: 'ringbuf' });
     const loaded = await loadedPrograms();
-    for (const name of ['imds_connect4', 'imds_connect6', 'imds_egress', 'imds_ingress', 'imds_exec', 'imds_fork', 'imds_exit']) {
+    for (const name of [
+      'imds_connect4',
+      'imds_connect6',
+      'imds_egress',
+      'imds_ingress',
+      'imds_exec',
+      'imds_fork',
+      'imds_exit',
+    ]) {
       expect(loaded.programs).toContain(name);
     }
     const ids = Object.values(daemon.ready.program_ids as Record<string, number>);
@@ -122,7 +136,9 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
 
   it('one keep-alive connection carrying a v2 GET then a v1 GET gives one v2 and one v1 line', async () => {
     const lines = await runAndCheck(bed, daemon, nodeKeepAliveV2ThenV1());
-    const gets = lines.filter((l) => l.request.method === 'GET').sort((a, b) => a.connection.request_index - b.connection.request_index);
+    const gets = lines
+      .filter((l) => l.request.method === 'GET')
+      .sort((a, b) => a.connection.request_index - b.connection.request_index);
     expect(gets.map((l) => l.imds_version)).toEqual(['v2', 'v1']);
     expect(gets[0]!.connection.cookie).toBe(gets[1]!.connection.cookie);
     expect(gets.map((l) => l.connection.request_index)).toEqual([0, 1]);
@@ -144,7 +160,7 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
     expect(line!.aws_api).toBe(false);
   });
 
-  it('IMDSv1 lines are warnings; IMDSv2 and other clouds\' paths info', async () => {
+  it("IMDSv1 lines are warnings; IMDSv2 and other clouds' paths info", async () => {
     const lines = daemon.requests() as RequestLine[];
     expect(lines.filter((l) => l.imds_version === 'v1' && l.aws_api).every((l) => l.level === 40)).toBe(true);
     expect(lines.filter((l) => !l.aws_api).every((l) => l.level === 30)).toBe(true);
@@ -167,12 +183,20 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
 
   it('a token sent in a request appears in no log file and no console output', async () => {
     // Run with bed.run, inside the test netns.
-    const argv = ['curl', '-sS', '--max-time', '10', '-H', `X-aws-ec2-metadata-token: ${secret}`, 'http://169.254.169.254/latest/meta-data/ami-id']; // netns only
+    const argv = [
+      'curl',
+      '-sS',
+      '--max-time',
+      '10',
+      '-H',
+      `X-aws-ec2-metadata-token: ${secret}`,
+      'http://169.254.169.254/latest/meta-data/ami-id',
+    ]; // netns only
     const result = await bed.run(argv);
     expect(result.code).toBe(0);
-    const [line] = (await daemon.waitForRequests((all) => all.some((l) => (l as RequestLine).process?.pid === result.pid))).filter(
-      (l) => (l as RequestLine).process.pid === result.pid,
-    ) as RequestLine[];
+    const [line] = (
+      await daemon.waitForRequests((all) => all.some((l) => (l as RequestLine).process?.pid === result.pid))
+    ).filter((l) => (l as RequestLine).process.pid === result.pid) as RequestLine[];
     expect(line!.imds_version).toBe('v2');
     // The token is in the request header AND in curl's argv (as in real scripts that
     // pass "-H X-aws-ec2-metadata-token: $TOKEN"): neither may reach a file or the console.
@@ -200,11 +224,16 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
       .flatMap((name) => readFileSync(join(daemon.logDir, name), 'utf8').split('\n'))
       .filter((text) => text !== '');
     const lines = raw.map((text) => JSON.parse(text) as Record<string, unknown>);
-    expect([...new Set(lines.map((l) => l.event))]).toEqual(expect.arrayContaining(['ready', 'imds_request', 'stopping']));
+    expect([...new Set(lines.map((l) => l.event))]).toEqual(
+      expect.arrayContaining(['ready', 'imds_request', 'stopping']),
+    );
     const fields = new Set<string>();
     raw.forEach((text, i) => {
       const line = lines[i] ?? {};
-      expect(line).toMatchObject({ instance_id: host.instance_id, boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() });
+      expect(line).toMatchObject({
+        instance_id: host.instance_id,
+        boot_id: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+      });
       expect(AGENT_ISO.exec(text)?.[0]).toBe(line.timestamp);
       expect(Date.parse(line.timestamp as string)).toBe(line.time);
       const flat = flattenedFields(line);
@@ -228,7 +257,8 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
   it('every line the daemon wrote, and its status.json, follow the log contract', () => {
     const lines = daemon.lines();
     expect(lines.length).toBeGreaterThan(2000);
-    for (const line of lines) expect(logLineSchema.safeParse(line).error?.issues ?? [], JSON.stringify(line).slice(0, 300)).toEqual([]);
+    for (const line of lines)
+      expect(logLineSchema.safeParse(line).error?.issues ?? [], JSON.stringify(line).slice(0, 300)).toEqual([]);
     const status = JSON.parse(readFileSync(join(daemon.stateDir, 'status.json'), 'utf8')) as unknown;
     expect(statusDocumentSchema.safeParse(status).error?.issues ?? []).toEqual([]);
   });

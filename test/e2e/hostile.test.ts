@@ -45,7 +45,9 @@ describe.skipIf(!isRoot)('hostile processes', () => {
   it('odd argv and comm bytes give a valid, bounded, marked line and a clean console', async () => {
     const result = await bed.run([PYTHON, '-c', HOSTILE, HOSTILE]);
     expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-    const lines = (await daemon.waitForRequests((all) => (all as Line[]).some((l) => l.request.path.endsWith('?t=hostile')))) as Line[];
+    const lines = (await daemon.waitForRequests((all) =>
+      (all as Line[]).some((l) => l.request.path.endsWith('?t=hostile')),
+    )) as Line[];
     const line = lines.find((l) => l.request.path.endsWith('?t=hostile'))!;
     // Every line of every file parsed as JSON (readLogLines throws otherwise).
     expect(line.process.pid).toBe(result.pid);
@@ -61,8 +63,12 @@ describe.skipIf(!isRoot)('hostile processes', () => {
     expect(line.truncated).toContain('process.argv');
     expect(JSON.stringify(line.process.argv).length).toBeLessThan(8192);
 
-    const consoleLine = daemon.stdout().split('\n').find((l) => l.includes('?t=hostile'));
+    const consoleLine = daemon
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('?t=hostile'));
     expect(consoleLine).toBeDefined();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters
     expect(consoleLine).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     expect(consoleLine).toContain('comm=\\x1b[2J\\n');
   });
@@ -77,7 +83,9 @@ for half in [b'', b'GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n', b'\x00\xff'
 `;
     const result = await bed.run([PYTHON, '-c', script]);
     expect(result.code).toBe(0);
-    const lines = (await daemon.waitForRequests((all) => (all as Line[]).filter((l) => l.process?.pid === result.pid).length >= 2)) as Line[];
+    const lines = (await daemon.waitForRequests(
+      (all) => (all as Line[]).filter((l) => l.process?.pid === result.pid).length >= 2,
+    )) as Line[];
     const mine = lines.filter((l) => l.process.pid === result.pid);
     expect(mine.map((l) => l.imds_version)).toEqual(['unknown', 'unknown']);
     // Still capturing afterwards.

@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const repo = join(import.meta.dirname, '../..');
 const isRoot = process.getuid?.() === 0;
-const hasQemu = spawnSync('sh', ['-c', 'command -v qemu-system-x86_64 && command -v busybox && command -v cpio']).status === 0;
+const hasQemu =
+  spawnSync('sh', ['-c', 'command -v qemu-system-x86_64 && command -v busybox && command -v cpio']).status === 0;
 const CELLS = ['loads', 'attaches', 'v1', 'v2', 'ipv6', 'keep_alive', 'split_headers', 'ancestry', 'perfbuf'];
 
 interface Cell {
@@ -39,7 +40,9 @@ describe('matrix table', () => {
     return run(['node', 'scripts/vm/matrix-table.mjs', '--mode', mode], input);
   }
 
-  const allPass: Record<string, Cell> = Object.fromEntries(CELLS.map((cell) => [cell, { result: 'PASS', detail: 'ok' }]));
+  const allPass: Record<string, Cell> = Object.fromEntries(
+    CELLS.map((cell) => [cell, { result: 'PASS', detail: 'ok' }]),
+  );
   const transcript = (cells: Record<string, Cell> | null, load = 'load: ok in 250 ms') =>
     [
       'IMDS-VM-BEGIN kernel=6.1.0-test mode=matrix uptime=3.0',
@@ -85,7 +88,10 @@ describe.skipIf(!isRoot)('detection driver on this host kernel', () => {
     const out = run(['node', 'scripts/vm/matrix-driver.mjs'], undefined, 300_000);
     const line = out.stdout.split('\n').find((l) => l.startsWith('MATRIX-RESULT '));
     expect(line, out.stderr).toBeDefined();
-    const result = JSON.parse((line ?? '').slice('MATRIX-RESULT '.length)) as { cells: Record<string, Cell>; ready_ms: number };
+    const result = JSON.parse((line ?? '').slice('MATRIX-RESULT '.length)) as {
+      cells: Record<string, Cell>;
+      ready_ms: number;
+    };
     const failed = Object.entries(result.cells).filter(([, cell]) => cell.result !== 'PASS');
     expect(failed, out.stderr).toEqual([]);
     expect(result.ready_ms).toBeGreaterThan(0);
@@ -98,7 +104,15 @@ describe.skipIf(!isRoot || !hasQemu)('Debian 6.1 cloud kernel under qemu', () =>
     const out = run(['bash', 'scripts/kernel-matrix.sh', '--kernels', '6.1', '--load-only'], undefined, 900_000);
     expect(out.code, `${out.stdout}\n${out.stderr}`).toBe(0);
     expect(out.stdout).toMatch(/^\| 6\.1\.\d+-\d+-cloud-amd64 \| PASS \|/m);
-    for (const program of ['imds_connect4', 'imds_connect6', 'imds_egress', 'imds_ingress', 'imds_exec', 'imds_fork', 'imds_exit']) {
+    for (const program of [
+      'imds_connect4',
+      'imds_connect6',
+      'imds_egress',
+      'imds_ingress',
+      'imds_exec',
+      'imds_fork',
+      'imds_exit',
+    ]) {
       expect(out.stdout).toMatch(new RegExp(`^\\| ${program} \\| \\d+ \\|`, 'm'));
     }
   }, 900_000);

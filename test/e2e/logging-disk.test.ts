@@ -54,7 +54,11 @@ const line = (phase: string, n: number): RequestLine => {
   return {
     ...base,
     request: { ...base.request, path: `/latest/meta-data/${phase}/${n}` },
-    process: { ...base.process, pid: n, argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)] }, // log-line data, never dialled (no netns needed)
+    process: {
+      ...base.process,
+      pid: n,
+      argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)],
+    }, // log-line data, never dialled (no netns needed)
   };
 };
 
@@ -75,7 +79,13 @@ function records(text: string): { path: string }[] {
 const phaseCount = (text: string, phase: string) => records(text).filter((r) => r.path.includes(`/${phase}/`)).length;
 
 async function openSink(dir: string): Promise<LogSink> {
-  const s = await createLogSink({ dir, rotation, console: false, level: 'info', identity: { instance_id: null, boot_id: 'unknown' } });
+  const s = await createLogSink({
+    dir,
+    rotation,
+    console: false,
+    level: 'info',
+    identity: { instance_id: null, boot_id: 'unknown' },
+  });
   sinks.push(s);
   return s;
 }
@@ -114,9 +124,16 @@ describe('disk full (2 MiB tmpfs)', () => {
     expect(phaseCount(text, 'after')).toBe(20);
     expect(phaseCount(text, 'during')).toBe(during - recovered.linesNotWritten);
     // the lines kept for retry are the first ones, up to the retry limit
-    const keptBytes = text.split('\n').filter((l) => l.includes('/during/')).reduce((n, l) => n + l.length + 1, 0);
+    const keptBytes = text
+      .split('\n')
+      .filter((l) => l.includes('/during/'))
+      .reduce((n, l) => n + l.length + 1, 0);
     expect(keptBytes).toBeLessThanOrEqual(PENDING_LIMIT_BYTES);
-    expect(records(text).slice(20, 23).map((r) => r.path)).toEqual(['/latest/meta-data/during/0', '/latest/meta-data/during/1', '/latest/meta-data/during/2']);
+    expect(
+      records(text)
+        .slice(20, 23)
+        .map((r) => r.path),
+    ).toEqual(['/latest/meta-data/during/0', '/latest/meta-data/during/1', '/latest/meta-data/during/2']);
   });
 
   it('close while the disk is still full returns, counts the buffered lines as not written, and the next run starts a fresh line', async () => {
@@ -146,7 +163,9 @@ describe('disk full (2 MiB tmpfs)', () => {
     await next.close();
     sinks.splice(sinks.indexOf(next), 1);
     expect(next.counters()).toEqual({ linesWritten: 1, linesNotWritten: 0, writeErrors: 0 });
-    const lines = fileText(dir).split('\n').filter((l) => l !== '');
+    const lines = fileText(dir)
+      .split('\n')
+      .filter((l) => l !== '');
     // the torn fragment stays a line of its own; every other line is whole JSON
     const whole = lines.filter((l) => {
       try {

@@ -9,7 +9,7 @@ import { reportSchema } from '../../src/report/index.js';
 
 const isRoot = process.getuid?.() === 0;
 
-describe.skipIf(!isRoot)('report over the daemon\'s own logs', () => {
+describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
   let bed: Testbed;
   let daemon: RunningDaemon;
 
@@ -37,7 +37,9 @@ describe.skipIf(!isRoot)('report over the daemon\'s own logs', () => {
   });
 
   it('status reports the running daemon', () => {
-    const run = spawnSync(process.execPath, [CLI, 'status', '--state', `${daemon.stateDir}/status.json`], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [CLI, 'status', '--state', `${daemon.stateDir}/status.json`], {
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^imds-analyzer: running \(pid \d+\)/);
     expect(run.stdout).toMatch(/programs: imds_connect4#\d+/);
@@ -51,7 +53,11 @@ describe.skipIf(!isRoot)('report over the daemon\'s own logs', () => {
     const report = reportSchema.parse(JSON.parse(run.stdout));
     const curl = report.groups.find((g) => g.kind === 'imdsv1' && g.exe === '/usr/bin/curl');
     const python = report.groups.find((g) => g.kind === 'imdsv1' && g.exe?.includes('python3'));
-    expect(curl).toMatchObject({ count: 2, sdk: { name: 'curl', supports_imdsv2: null }, responses: { ok: 2, rejected: 0 } });
+    expect(curl).toMatchObject({
+      count: 2,
+      sdk: { name: 'curl', supports_imdsv2: null },
+      responses: { ok: 2, rejected: 0 },
+    });
     expect(curl!.command).toBe(curlV1().argv.join(' '));
     expect(python).toMatchObject({ count: 1, sdk: { name: 'python-urllib' } });
     expect(report.verdict).toMatchObject({ answer: 'NO', safe: false });
@@ -59,7 +65,9 @@ describe.skipIf(!isRoot)('report over the daemon\'s own logs', () => {
     // seconds and its daemon started long after boot.
     expect(report.verdict.reasons.map((r) => r.code)).toEqual(['imdsv1_callers', 'no_boot_from_start', 'short_window']);
     expect(report.hosts).toHaveLength(1);
-    expect(report.verdict.text).toMatch(/^HttpTokens=required is safe on this host: NO — \d+ programs? still uses? IMDSv1/);
+    expect(report.verdict.text).toMatch(
+      /^HttpTokens=required is safe on this host: NO — \d+ programs? still uses? IMDSv1/,
+    );
     expect(report.observation.boots).toBe(1);
     expect(report.input.corrupt_lines).toBe(0);
     // The IMDSv2 client is not a caller to fix.

@@ -28,7 +28,8 @@ type Stats = LogLine & {
 };
 
 const statsLines = (daemon: RunningDaemon) => daemon.lines().filter((l) => l.event === 'stats') as Stats[];
-const linesOfPid = (daemon: RunningDaemon, pid: number) => (daemon.requests() as Line[]).filter((l) => l.process?.pid === pid);
+const linesOfPid = (daemon: RunningDaemon, pid: number) =>
+  (daemon.requests() as Line[]).filter((l) => l.process?.pid === pid);
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -62,74 +63,78 @@ describe.skipIf(!isRoot)('overflow: nothing is lost silently', () => {
   it.each([
     ['ring buffer of 64 KiB', { kind: 'ringbuf', ringSizeKB: 64 }],
     ['perf buffer of 8 pages per CPU', { kind: 'perfbuf', perfPagesPerCpu: 8 }],
-  ])('%s: request lines + lost >= requests sent, lost > 0, also in status', async (_name, buffer) => {
-    const daemon = await startAnalyzer({ config: { buffer } });
-    try {
-      const pid = daemon.process.pid!;
-      // The daemon is stopped while the burst runs, so the buffer cannot be drained and must
-      // overflow: deterministic, not a race against the drain loop.
-      process.kill(pid, 'SIGSTOP');
-      const client = loadV1({ workers: 32, requests: 60, keepAlive: true, deadlineMs: 20_000 });
-      let result;
+  ])(
+    '%s: request lines + lost >= requests sent, lost > 0, also in status',
+    async (_name, buffer) => {
+      const daemon = await startAnalyzer({ config: { buffer } });
       try {
-        result = await bed.run(client.argv);
-      } finally {
-        process.kill(pid, 'SIGCONT');
-      }
-      expect(result.code).toBe(0);
-      const sent = (JSON.parse(result.stdout) as { completed: number }).completed;
-      expect(sent).toBe(client.expected.total);
-      const resumedAt = Date.now();
-      // A stats line written after the burst was drained: its counters cover every segment.
-      const stats = await until('a stats line after the burst', 10_000, () =>
-        statsAfter(daemon, resumedAt + 1000, (s) => s.kernel.segments! >= sent),
-      );
-      const lines = linesOfPid(daemon, result.pid);
-      // events_lost is counted in the kernel when a record does not fit, in both modes; the perf
-      // buffer's own lost count (perf_buffer_lost) reports the same losses again, later, so it is
-      // not added but only required to show them too. The kernel writes its LOST record only
-      // when the next record fits after the overflow: one more request provides that record.
-      const lost = stats.kernel.events_lost!;
-      if (buffer.kind === 'perfbuf') {
-        const followUpAt = Date.now();
-        await bed.run(curlV1().argv);
-        const reported = await until('perf_buffer_lost in a stats line', 10_000, () =>
-          statsAfter(daemon, followUpAt, (s) => (s.kernel.perf_buffer_lost ?? 0) > 0),
+        const pid = daemon.process.pid!;
+        // The daemon is stopped while the burst runs, so the buffer cannot be drained and must
+        // overflow: deterministic, not a race against the drain loop.
+        process.kill(pid, 'SIGSTOP');
+        const client = loadV1({ workers: 32, requests: 60, keepAlive: true, deadlineMs: 20_000 });
+        let result: Awaited<ReturnType<typeof bed.run>>;
+        try {
+          result = await bed.run(client.argv);
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+        expect(result.code).toBe(0);
+        const sent = (JSON.parse(result.stdout) as { completed: number }).completed;
+        expect(sent).toBe(client.expected.total);
+        const resumedAt = Date.now();
+        // A stats line written after the burst was drained: its counters cover every segment.
+        const stats = await until('a stats line after the burst', 10_000, () =>
+          statsAfter(daemon, resumedAt + 1000, (s) => s.kernel.segments! >= sent),
         );
-        expect(reported.kernel.perf_buffer_lost).toBeGreaterThan(0);
-      }
-      console.log(
-        `[overflow ${buffer.kind}] sent=${sent} lines=${lines.length} events_lost=${stats.kernel.events_lost} ` +
-          `perf_buffer_lost=${stats.kernel.perf_buffer_lost} segments=${stats.kernel.segments} responses=${stats.kernel.responses}`,
-      );
-      expect(lost).toBeGreaterThan(0);
-      // Each small GET is one TCP segment and one payload record; a record that does not fit is
-      // counted in events_lost (which also counts lost response/close records, hence >=).
-      expect(lines.length + lost).toBeGreaterThanOrEqual(sent);
-      expect(lines.length).toBeLessThanOrEqual(sent);
-      expect(lines.length).toBeLessThan(sent);
-      // The kernel saw every segment (segments counts attempts, lost or not).
-      expect(stats.kernel.segments).toBeGreaterThanOrEqual(sent);
+        const lines = linesOfPid(daemon, result.pid);
+        // events_lost is counted in the kernel when a record does not fit, in both modes; the perf
+        // buffer's own lost count (perf_buffer_lost) reports the same losses again, later, so it is
+        // not added but only required to show them too. The kernel writes its LOST record only
+        // when the next record fits after the overflow: one more request provides that record.
+        const lost = stats.kernel.events_lost!;
+        if (buffer.kind === 'perfbuf') {
+          const followUpAt = Date.now();
+          await bed.run(curlV1().argv);
+          const reported = await until('perf_buffer_lost in a stats line', 10_000, () =>
+            statsAfter(daemon, followUpAt, (s) => (s.kernel.perf_buffer_lost ?? 0) > 0),
+          );
+          expect(reported.kernel.perf_buffer_lost).toBeGreaterThan(0);
+        }
+        console.log(
+          `[overflow ${buffer.kind}] sent=${sent} lines=${lines.length} events_lost=${stats.kernel.events_lost} ` +
+            `perf_buffer_lost=${stats.kernel.perf_buffer_lost} segments=${stats.kernel.segments} responses=${stats.kernel.responses}`,
+        );
+        expect(lost).toBeGreaterThan(0);
+        // Each small GET is one TCP segment and one payload record; a record that does not fit is
+        // counted in events_lost (which also counts lost response/close records, hence >=).
+        expect(lines.length + lost).toBeGreaterThanOrEqual(sent);
+        expect(lines.length).toBeLessThanOrEqual(sent);
+        expect(lines.length).toBeLessThan(sent);
+        // The kernel saw every segment (segments counts attempts, lost or not).
+        expect(stats.kernel.segments).toBeGreaterThanOrEqual(sent);
 
-      const status = spawnSync(process.execPath, [CLI, 'status', '--state', join(daemon.stateDir, 'status.json')], {
-        encoding: 'utf8',
-        timeout: 10_000,
-      });
-      console.log(`[overflow ${buffer.kind}] status:\n${status.stdout}`);
-      expect(status.status).toBe(0);
-      const shown = Number(/lost events: (\d+)/.exec(status.stdout)?.[1]);
-      expect(shown).toBeGreaterThan(0);
-      expect(shown).toBeGreaterThanOrEqual(stats.kernel.events_lost!);
-    } finally {
-      await daemon.stop();
-      daemon.cleanup();
-    }
-  }, 40_000);
+        const status = spawnSync(process.execPath, [CLI, 'status', '--state', join(daemon.stateDir, 'status.json')], {
+          encoding: 'utf8',
+          timeout: 10_000,
+        });
+        console.log(`[overflow ${buffer.kind}] status:\n${status.stdout}`);
+        expect(status.status).toBe(0);
+        const shown = Number(/lost events: (\d+)/.exec(status.stdout)?.[1]);
+        expect(shown).toBeGreaterThan(0);
+        expect(shown).toBeGreaterThanOrEqual(stats.kernel.events_lost!);
+      } finally {
+        await daemon.stop();
+        daemon.cleanup();
+      }
+    },
+    40_000,
+  );
 });
 
 // One python process per case: its pid picks out its lines.
 const CASES: Record<string, string> = {
-  random: String.raw`
+  random: `
 import random
 rng = random.Random(9)
 send(bytes(b for b in (rng.randrange(256) for _ in range(6000)) if b != 10)[:4096])`,
@@ -182,7 +187,9 @@ describe.skipIf(!isRoot)('malformed traffic to the test IMDS', () => {
   async function sendCase(name: string): Promise<Line[]> {
     const result = await bed.run([PYTHON, '-c', caseScript(CASES[name]!)]);
     expect({ name, code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-    return (await daemon.waitForRequests(() => linesOfPid(daemon, result.pid).length > 0)) && linesOfPid(daemon, result.pid);
+    return (
+      (await daemon.waitForRequests(() => linesOfPid(daemon, result.pid).length > 0)) && linesOfPid(daemon, result.pid)
+    );
   }
 
   it('each case is logged as documented', async () => {
@@ -191,12 +198,18 @@ describe.skipIf(!isRoot)('malformed traffic to the test IMDS', () => {
 
     // Over MAX_HEADER_BLOCK: an incomplete record, unknown; the path is still shown.
     const big = await sendCase('header16k');
-    expect(big[0]).toMatchObject({ imds_version: 'unknown', request: { method: 'GET', path: '/latest/meta-data/hdr16k' } });
+    expect(big[0]).toMatchObject({
+      imds_version: 'unknown',
+      request: { method: 'GET', path: '/latest/meta-data/hdr16k' },
+    });
     expect(big.every((l) => l.imds_version === 'unknown')).toBe(true);
 
     const noVersion = await sendCase('noversion');
     expect(noVersion).toHaveLength(1);
-    expect(noVersion[0]).toMatchObject({ imds_version: 'unknown', request: { method: 'GET', path: '/latest/meta-data/noversion' } });
+    expect(noVersion[0]).toMatchObject({
+      imds_version: 'unknown',
+      request: { method: 'GET', path: '/latest/meta-data/noversion' },
+    });
 
     // Kept as sent; a valid token, so the request line is valid and the request v1.
     const lower = await sendCase('lowercase');
@@ -206,7 +219,10 @@ describe.skipIf(!isRoot)('malformed traffic to the test IMDS', () => {
     // A folded line continues the previous header: the token header name inside it is a value.
     const fold = await sendCase('folding');
     expect(fold).toHaveLength(1);
-    expect(fold[0]).toMatchObject({ imds_version: 'v1', request: { path: '/latest/meta-data/fold', user_agent: 'first folded' } });
+    expect(fold[0]).toMatchObject({
+      imds_version: 'v1',
+      request: { path: '/latest/meta-data/fold', user_agent: 'first folded' },
+    });
 
     const nul = await sendCase('nul');
     expect(nul).toHaveLength(1);
@@ -217,7 +233,10 @@ describe.skipIf(!isRoot)('malformed traffic to the test IMDS', () => {
     // Connection closed mid-headers: reported incomplete, unknown.
     const half = await sendCase('half');
     expect(half).toHaveLength(1);
-    expect(half[0]).toMatchObject({ imds_version: 'unknown', request: { method: 'GET', path: '/latest/meta-data/half' } });
+    expect(half[0]).toMatchObject({
+      imds_version: 'unknown',
+      request: { method: 'GET', path: '/latest/meta-data/half' },
+    });
   });
 
   it('500 idle half-open requests: tracked while open, forgotten after close, memory bounded', async () => {
@@ -235,7 +254,11 @@ for s in socks: s.close()
     const started = Date.now();
     const result = await bed.run([PYTHON, '-c', idle]);
     expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-    const peak = Math.max(...statsLines(daemon).filter((s) => Number(s.time) > started).map((s) => s.tracked_connections));
+    const peak = Math.max(
+      ...statsLines(daemon)
+        .filter((s) => Number(s.time) > started)
+        .map((s) => s.tracked_connections),
+    );
     const ofIdle = (all: LogLine[]) => (all as Line[]).filter((l) => l.process?.pid === result.pid);
     const mine = ofIdle(await daemon.waitForRequests((all) => ofIdle(all).length >= 500, 15_000));
     expect(mine).toHaveLength(500);
@@ -256,9 +279,17 @@ for s in socks: s.close()
 
     // Alive and still capturing.
     expect(daemon.process.exitCode).toBeNull();
-    const curl = await bed.run(['curl', '-sS', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=still-alive']); // test netns
+    const curl = await bed.run([
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      'http://169.254.169.254/latest/meta-data/?t=still-alive',
+    ]); // test netns
     expect(curl.code).toBe(0);
-    const [line] = await daemon.waitForRequests(() => linesOfPid(daemon, curl.pid).length === 1).then(() => linesOfPid(daemon, curl.pid));
+    const [line] = await daemon
+      .waitForRequests(() => linesOfPid(daemon, curl.pid).length === 1)
+      .then(() => linesOfPid(daemon, curl.pid));
     expect(line).toMatchObject({ imds_version: 'v1', request: { path: '/latest/meta-data/?t=still-alive' } });
   }, 30_000);
 });
@@ -296,7 +327,7 @@ describe.skipIf(!isRoot)('secrets never reach a log', () => {
   it('tokens and credentials appear in no log file, state file or console byte', async () => {
     // v2 with the token IMDS issued, v2 with a token the client made up (401), and v1: the
     // credentials cross the wire in both directions.
-    const script = String.raw`
+    const script = `
 import sys, urllib.request
 base = 'http://169.254.169.254/latest/'  # test netns (bed.run)
 creds = base + 'meta-data/iam/security-credentials/robustness-role'
@@ -328,7 +359,9 @@ print(body)
       ['stdout', Buffer.from(daemon.stdout())],
       ['stderr', Buffer.from(daemon.stderr())],
     ];
-    console.log(`[secrets] searched ${haystacks.length} sources, ${haystacks.reduce((n, [, b]) => n + b.length, 0)} bytes`);
+    console.log(
+      `[secrets] searched ${haystacks.length} sources, ${haystacks.reduce((n, [, b]) => n + b.length, 0)} bytes`,
+    );
     expect(haystacks.some(([name]) => name.startsWith(daemon.logDir))).toBe(true);
     expect(daemon.stdout()).toContain('robustness-role');
     for (const secret of secrets) {
@@ -369,7 +402,9 @@ os._exit(0)
 `;
     const result = await bed.run([PYTHON, '-c', script]);
     expect(result.code).toBe(0);
-    const lines = await daemon.waitForRequests((all) => (all as Line[]).some((l) => l.request.path.endsWith('?t=orphan')));
+    const lines = await daemon.waitForRequests((all) =>
+      (all as Line[]).some((l) => l.request.path.endsWith('?t=orphan')),
+    );
     const line = (lines as Line[]).find((l) => l.request.path.endsWith('?t=orphan'))!;
     console.log(`[orphan] connecting pid=${result.pid} child: ${result.stdout.trim()} line pid=${line.process.pid}`);
     expect(line.process.pid).toBe(result.pid);
@@ -418,9 +453,13 @@ if b: os.kill(b, 9); os.waitpid(b, 0)
     const [owner, reused, attempts] = result.stdout.trim().split(' ');
     console.log(`[pid reuse] connecting pid=${owner} reused by sleep: ${reused} after ${attempts} attempts`);
     expect(reused).toBe(owner);
-    const lines = await daemon.waitForRequests((all) => (all as Line[]).some((l) => l.request.path.endsWith('?t=reused')));
+    const lines = await daemon.waitForRequests((all) =>
+      (all as Line[]).some((l) => l.request.path.endsWith('?t=reused')),
+    );
     const line = (lines as Line[]).find((l) => l.request.path.endsWith('?t=reused'))!;
-    console.log(`[pid reuse] line process: pid=${line.process.pid} comm=${line.process.comm} argv0=${line.process.argv[0]}`);
+    console.log(
+      `[pid reuse] line process: pid=${line.process.pid} comm=${line.process.comm} argv0=${line.process.argv[0]}`,
+    );
     expect(line.process.pid).toBe(Number(owner));
     expect(line.process.argv.slice(0, 2)).toEqual([PYTHON, '-c']);
     expect(line.process.comm).not.toBe('sleep');

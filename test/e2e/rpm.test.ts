@@ -54,13 +54,22 @@ const BUNDLE = `${APP_DIR}/bundle/imds-analyzer.mjs`;
 /** What the package's node_modules may hold: the bundle's two native externals and their dependencies. */
 const EXTERNAL_MODULES = ['@koromix/koffi-linux-x64', 'bindings', 'file-uri-to-path', 'koffi', 'sd-notify'];
 /** The Graviton build: cross-built on this x86_64 host, checked under qemu-user. */
-const crossTools = spawnSync('sh', ['-c', 'command -v aarch64-linux-gnu-g++ && command -v qemu-aarch64-static && command -v file']);
-const noCross = crossTools.status === 0 ? null : 'needs g++-aarch64-linux-gnu, qemu-user-static and file (scripts/install-deps.sh)';
+const crossTools = spawnSync('sh', [
+  '-c',
+  'command -v aarch64-linux-gnu-g++ && command -v qemu-aarch64-static && command -v file',
+]);
+const noCross =
+  crossTools.status === 0 ? null : 'needs g++-aarch64-linux-gnu, qemu-user-static and file (scripts/install-deps.sh)';
 const notRoot = process.getuid?.() === 0 ? null : 'needs root: rpm --root, chroot and mknod';
 
 function run(command: string, args: readonly string[], options: { cwd?: string } = {}): string {
   // stderr is kept: a failure's message carries it (and Debian's rpm nags there on every call).
-  return execFileSync(command, args, { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  return execFileSync(command, args, {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+  });
 }
 
 /** Builds with scripts/build-rpm.sh in `tree` and returns the RPM path it printed last. */
@@ -131,7 +140,8 @@ class ThrowawayRoot {
 
   constructor(parent: string, name: string) {
     this.dir = join(parent, name);
-    for (const dir of ['usr/bin', 'usr/lib', 'usr/lib64', 'dev', 'etc']) mkdirSync(this.at(`/${dir}`), { recursive: true });
+    for (const dir of ['usr/bin', 'usr/lib', 'usr/lib64', 'dev', 'etc'])
+      mkdirSync(this.at(`/${dir}`), { recursive: true });
     for (const link of ['bin', 'lib', 'lib64']) symlinkSync(`usr/${link}`, this.at(`/${link}`));
     run('mknod', ['-m', '666', this.at('/dev/null'), 'c', '1', '3']);
     this.copyWithLibraries('/bin/sh', run('sh', ['-c', 'command -v systemctl']).trim());
@@ -173,7 +183,10 @@ class ThrowawayRoot {
   }
 
   chroot(...argv: string[]): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync('chroot', [this.dir, ...argv], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const result = spawnSync('chroot', [this.dir, ...argv], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
@@ -217,7 +230,16 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     copyTree(tree);
     writeFileSync(join(tree, 'packaging/rpm/config.json'), upgradeConfig);
     al2023Upgrade = await buildRpm(tree, ['--target', 'al2023', '--release', '2']);
-    al2 = await buildRpm(REPO, ['--target', 'al2', '--release', '1', '--bundle-node', process.execPath, '--bundle-libbpf', HOST_LIBBPF]);
+    al2 = await buildRpm(REPO, [
+      '--target',
+      'al2',
+      '--release',
+      '1',
+      '--bundle-node',
+      process.execPath,
+      '--bundle-libbpf',
+      HOST_LIBBPF,
+    ]);
   }, BUILD_MINUTES * 60_000);
 
   afterAll(() => {
@@ -260,16 +282,23 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         .filter((name) => statSync(join(fleet, name)).isFile())
         .map((name) => `${SHARE_DIR}/${name}`)
         .sort();
-      expect(inTree).toEqual(expect.arrayContaining([`${SHARE_DIR}/cloudwatch-agent.json`, `${SHARE_DIR}/fluent-bit.conf`]));
+      expect(inTree).toEqual(
+        expect.arrayContaining([`${SHARE_DIR}/cloudwatch-agent.json`, `${SHARE_DIR}/fluent-bit.conf`]),
+      );
       for (const rpm of [al2023, al2]) {
         const listed = run('rpm', ['-qpl', rpm]).trim().split('\n');
-        expect(listed.filter((path) => path.startsWith(`${SHARE_DIR}/`) && !path.endsWith('/insights-queries')).sort()).toEqual(inTree);
+        expect(
+          listed.filter((path) => path.startsWith(`${SHARE_DIR}/`) && !path.endsWith('/insights-queries')).sort(),
+        ).toEqual(inTree);
         for (const path of inTree) {
-          expect(packagedText(rpm, path), path).toBe(readFileSync(join(fleet, path.slice(SHARE_DIR.length + 1)), 'utf8'));
+          expect(packagedText(rpm, path), path).toBe(
+            readFileSync(join(fleet, path.slice(SHARE_DIR.length + 1)), 'utf8'),
+          );
         }
       }
       const byPath = new Map(packagedFiles(al2023).map((file) => [file.path, file]));
-      for (const path of inTree) expect(byPath.get(path), path).toMatchObject({ mode: S_IFREG | 0o644, user: 'root', group: 'root' });
+      for (const path of inTree)
+        expect(byPath.get(path), path).toMatchObject({ mode: S_IFREG | 0o644, user: 'root', group: 'root' });
     });
 
     it('records the Node.js major the sd-notify addon was built for', () => {
@@ -298,14 +327,19 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         expect(paths.length).toBeLessThan(100);
         expect(paths.filter((path) => path.includes('/dist/'))).toEqual([]);
         const topLevel = new Set(
-          paths.flatMap((path) => /^\/usr\/lib\/imds-analyzer\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? []),
+          paths.flatMap(
+            (path) => /^\/usr\/lib\/imds-analyzer\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? [],
+          ),
         );
         expect([...topLevel].sort()).toEqual(EXTERNAL_MODULES);
         const modules = paths.filter((path) => path.startsWith(`${APP_DIR}/node_modules/`));
         const fromDev = modules.filter((path) => devModules.some((dev) => path === dev || path.startsWith(`${dev}/`)));
         expect(fromDev).toEqual([]);
         for (const name of ['typescript', 'vitest', 'fast-check', 'esbuild', '@types', 'vite', '@vitest', 'rollup']) {
-          expect(modules.filter((path) => path.startsWith(`${APP_DIR}/node_modules/${name}/`)), name).toEqual([]);
+          expect(
+            modules.filter((path) => path.startsWith(`${APP_DIR}/node_modules/${name}/`)),
+            name,
+          ).toEqual([]);
         }
         const foreign = /(musl|darwin|win32|freebsd|openbsd|android|_arm|-arm|ia32|riscv|loong|ppc)/;
         expect(modules.filter((path) => path.includes('koffi') && foreign.test(path))).toEqual([]);
@@ -325,18 +359,31 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     it('AL2023: requires the versioned Node.js, libbpf 1.x and systemd, and starts node-N directly', () => {
       const required = requires(al2023);
       expect(required).toEqual(
-        expect.arrayContaining([`nodejs${AL2023_NODE_MAJOR}`, 'libbpf.so.1()(64bit)', 'libsystemd.so.0()(64bit)', 'systemd']),
+        expect.arrayContaining([
+          `nodejs${AL2023_NODE_MAJOR}`,
+          'libbpf.so.1()(64bit)',
+          'libsystemd.so.0()(64bit)',
+          'systemd',
+        ]),
       );
       // AutoReqProv is off: nothing of the build host's glibc leaks into the requirements.
       expect(required.filter((name) => name.includes('GLIBC') || name.startsWith('ld-linux'))).toEqual([]);
       const unit = packagedText(al2023, UNIT);
-      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} run`, 'm'));
+      expect(unit).toMatch(
+        new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} run`, 'm'),
+      );
     });
 
     it("the bundle's source map leads stack traces back to the TypeScript sources", () => {
-      const map = JSON.parse(packagedText(al2023, `${BUNDLE}.map`)) as { sources: string[]; mappings: string; sourcesContent?: unknown };
+      const map = JSON.parse(packagedText(al2023, `${BUNDLE}.map`)) as {
+        sources: string[];
+        mappings: string;
+        sourcesContent?: unknown;
+      };
       const sources = map.sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
-      expect(sources).toEqual(expect.arrayContaining(['src/cli/main.ts', 'src/daemon/daemon.ts', 'src/capture/capture.ts']));
+      expect(sources).toEqual(
+        expect.arrayContaining(['src/cli/main.ts', 'src/daemon/daemon.ts', 'src/capture/capture.ts']),
+      );
       expect(map.mappings.length).toBeGreaterThan(1000);
       expect(map.sourcesContent).toBeUndefined();
       expect(packagedText(al2023, BUNDLE)).toMatch(/\/\/# sourceMappingURL=imds-analyzer\.mjs\.map\s*$/);
@@ -352,7 +399,9 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(paths.get(`${APP_DIR}/runtime/bin/node`)).toBe(S_IFREG | 0o755);
       expect(paths.get(`${APP_DIR}/lib/libbpf.so.1`)).toBe(S_IFREG | 0o755);
       // systemd 219's own unit (packaging/systemd/al2/), not the AL2023 one.
-      expect(packagedText(al2, UNIT)).toBe(readFileSync(join(REPO, 'packaging/systemd/al2/imds-analyzer.service'), 'utf8'));
+      expect(packagedText(al2, UNIT)).toBe(
+        readFileSync(join(REPO, 'packaging/systemd/al2/imds-analyzer.service'), 'utf8'),
+      );
       expect(JSON.parse(packagedText(al2, `${APP_DIR}/build-info.json`))).toMatchObject({
         target: 'al2',
         node_major: Number(BUNDLED_NODE_MAJOR),
@@ -363,8 +412,16 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
 
     it('can be installed by rpm 4.11 (Amazon Linux 2): xz payload, no newer rpmlib features', () => {
       // What rpm 4.11 knows (its rpmlib() provides); zstd payloads, rich and caret dependencies are newer.
-      const known = new Set(['CompressedFileNames', 'FileDigests', 'PayloadFilesHavePrefix', 'PayloadIsXz',
-        'PartialHardlinkSets', 'VersionedDependencies', 'ExplicitPackageProvide', 'HeaderLoadSortsTags']);
+      const known = new Set([
+        'CompressedFileNames',
+        'FileDigests',
+        'PayloadFilesHavePrefix',
+        'PayloadIsXz',
+        'PartialHardlinkSets',
+        'VersionedDependencies',
+        'ExplicitPackageProvide',
+        'HeaderLoadSortsTags',
+      ]);
       for (const rpm of [al2023, al2]) {
         const features = requires(rpm).flatMap((name) => /^rpmlib\((\w+)\)/.exec(name)?.[1] ?? []);
         expect(features).toContain('PayloadIsXz');
@@ -432,9 +489,15 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       symlinkSync(AL2023_NODE, root.at(`/usr/bin/node-${AL2023_NODE_MAJOR}`));
       const found = root.chroot('/bin/sh', '-x', '/usr/bin/imds-analyzer', '--version');
       expect(found).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
-      expect(found.stderr).toContain(`exec /usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} --version`);
+      expect(found.stderr).toContain(
+        `exec /usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} --version`,
+      );
       expect(found.stderr).not.toContain('IMDS_ANALYZER_LIBBPF');
-      const addon = root.chroot(`/usr/bin/node-${AL2023_NODE_MAJOR}`, '-e', `require('${APP_DIR}/node_modules/sd-notify')`);
+      const addon = root.chroot(
+        `/usr/bin/node-${AL2023_NODE_MAJOR}`,
+        '-e',
+        `require('${APP_DIR}/node_modules/sd-notify')`,
+      );
       expect(addon).toMatchObject({ status: 0, stderr: '' });
       // A command beyond --version runs on the pruned node_modules: the report over no logs.
       mkdirSync(root.at('/tmp/no-logs'), { recursive: true });
@@ -510,53 +573,61 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     });
   });
 
-  describe.skipIf(noCross !== null)(`aarch64 build, cross-built on x86_64 (${noCross ?? 'cross tools present'})`, () => {
-    let arm64 = '';
-    let payload = '';
+  describe.skipIf(noCross !== null)(
+    `aarch64 build, cross-built on x86_64 (${noCross ?? 'cross tools present'})`,
+    () => {
+      let arm64 = '';
+      let payload = '';
 
-    beforeAll(async () => {
-      arm64 = await buildRpm(REPO, ['--target', 'al2023', '--release', '1', '--arch', 'aarch64']);
-      payload = join(work, 'arm64-payload');
-      mkdirSync(payload);
-      run('sh', ['-c', `rpm2cpio '${arm64}' | cpio -idm --quiet`], { cwd: payload });
-    }, BUILD_MINUTES * 60_000);
+      beforeAll(async () => {
+        arm64 = await buildRpm(REPO, ['--target', 'al2023', '--release', '1', '--arch', 'aarch64']);
+        payload = join(work, 'arm64-payload');
+        mkdirSync(payload);
+        run('sh', ['-c', `rpm2cpio '${arm64}' | cpio -idm --quiet`], { cwd: payload });
+      }, BUILD_MINUTES * 60_000);
 
-    it('is an aarch64 package whose every binary is aarch64 code', () => {
-      expect(arm64).toMatch(/\.amzn2023\.aarch64\.rpm$/);
-      expect(run('rpm', ['-qp', '--queryformat', '%{ARCH}', arm64])).toBe('aarch64');
-      const files = packagedFiles(arm64).filter((file) => (file.mode & S_IFMT) === S_IFREG);
-      const described = files.map((file) => `${file.path}: ${run('file', ['-b', join(payload, file.path)]).trim()}`);
-      // The BPF object is eBPF bytecode, the same for every architecture (CO-RE).
-      expect(described).toContain(`${APP_DIR}/bpf/imds_analyzer.bpf.o: ${run('file', ['-b', join(REPO, 'bpf/imds_analyzer.bpf.o')]).trim()}`);
-      const elf = described.filter((line) => line.includes(': ELF ') && !line.includes(', eBPF,'));
-      expect(elf.map((line) => line.split(':')[0])).toEqual([
-        `${APP_DIR}/node_modules/@koromix/koffi-linux-arm64/linux_arm64/koffi.node`,
-        `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
-      ]);
-      expect(elf.filter((line) => !line.includes('ARM aarch64'))).toEqual([]);
-    });
+      it('is an aarch64 package whose every binary is aarch64 code', () => {
+        expect(arm64).toMatch(/\.amzn2023\.aarch64\.rpm$/);
+        expect(run('rpm', ['-qp', '--queryformat', '%{ARCH}', arm64])).toBe('aarch64');
+        const files = packagedFiles(arm64).filter((file) => (file.mode & S_IFMT) === S_IFREG);
+        const described = files.map((file) => `${file.path}: ${run('file', ['-b', join(payload, file.path)]).trim()}`);
+        // The BPF object is eBPF bytecode, the same for every architecture (CO-RE).
+        expect(described).toContain(
+          `${APP_DIR}/bpf/imds_analyzer.bpf.o: ${run('file', ['-b', join(REPO, 'bpf/imds_analyzer.bpf.o')]).trim()}`,
+        );
+        const elf = described.filter((line) => line.includes(': ELF ') && !line.includes(', eBPF,'));
+        expect(elf.map((line) => line.split(':')[0])).toEqual([
+          `${APP_DIR}/node_modules/@koromix/koffi-linux-arm64/linux_arm64/koffi.node`,
+          `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
+        ]);
+        expect(elf.filter((line) => !line.includes('ARM aarch64'))).toEqual([]);
+      });
 
-    it('its sd-notify addon and koffi load in arm64 Node.js 22 (under qemu-user), and the bundle runs', () => {
-      const sysroot = run(join(REPO, 'scripts/vm/fetch-root.sh'), ['bookworm', 'arm64']).trim();
-      const arm64Node = join(run(join(REPO, 'scripts/fetch-node.sh'), [AL2023_NODE_MAJOR, 'arm64']).trim(), 'bin/node');
-      const arm64Run = (...args: string[]) =>
-        spawnSync('qemu-aarch64-static', ['-L', sysroot, arm64Node, ...args], { encoding: 'utf8', timeout: 120_000 });
-      const app = join(payload, APP_DIR);
-      const probe = `
+      it('its sd-notify addon and koffi load in arm64 Node.js 22 (under qemu-user), and the bundle runs', () => {
+        const sysroot = run(join(REPO, 'scripts/vm/fetch-root.sh'), ['bookworm', 'arm64']).trim();
+        const arm64Node = join(
+          run(join(REPO, 'scripts/fetch-node.sh'), [AL2023_NODE_MAJOR, 'arm64']).trim(),
+          'bin/node',
+        );
+        const arm64Run = (...args: string[]) =>
+          spawnSync('qemu-aarch64-static', ['-L', sysroot, arm64Node, ...args], { encoding: 'utf8', timeout: 120_000 });
+        const app = join(payload, APP_DIR);
+        const probe = `
         const appRequire = require('node:module').createRequire('${app}/bundle/imds-analyzer.mjs');
         appRequire('sd-notify');
         const koffi = appRequire('koffi');
         const getpid = koffi.load('libc.so.6').func('int getpid(void)');
         console.log(process.arch, getpid() === process.pid);
       `;
-      expect(arm64Run('-e', probe)).toMatchObject({ status: 0, stdout: 'arm64 true\n', stderr: '' });
-      expect(arm64Run('--enable-source-maps', join(app, 'bundle/imds-analyzer.mjs'), '--version')).toMatchObject({
-        status: 0,
-        stdout: `imds-analyzer ${packageVersion()}\n`,
+        expect(arm64Run('-e', probe)).toMatchObject({ status: 0, stdout: 'arm64 true\n', stderr: '' });
+        expect(arm64Run('--enable-source-maps', join(app, 'bundle/imds-analyzer.mjs'), '--version')).toMatchObject({
+          status: 0,
+          stdout: `imds-analyzer ${packageVersion()}\n`,
+        });
+        expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({ node_major: 22 });
       });
-      expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({ node_major: 22 });
-    });
-  });
+    },
+  );
 });
 
 function packageVersion(): string {

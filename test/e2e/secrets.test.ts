@@ -24,7 +24,8 @@ type Line = LogLine & {
 const url = (marker: string) => `${IMDS}/latest/meta-data/instance-id?t=${marker}`;
 const secret = (name: string) => `s3cr3t-${name}-${randomBytes(6).toString('hex')}`;
 /** argv with every secret replaced, as the line must show it. */
-const shape = (argv: string[], secrets: string[]) => argv.map((a) => secrets.reduce((text, s) => text.split(s).join(R), a));
+const shape = (argv: string[], secrets: string[]) =>
+  argv.map((a) => secrets.reduce((text, s) => text.split(s).join(R), a));
 
 interface Case {
   marker: string;
@@ -35,22 +36,69 @@ interface Case {
 }
 
 /** The parent `sh` holds the secret-bearing arguments; its child curl calls IMDS. */
-const parentHolding = (marker: string, args: string[]): string[] => ['sh', '-c', `curl -s -o /dev/null '${url(marker)}'; true`, 'tool', ...args];
+const parentHolding = (marker: string, args: string[]): string[] => [
+  'sh',
+  '-c',
+  `curl -s -o /dev/null '${url(marker)}'; true`,
+  'tool',
+  ...args,
+];
 
 function cases(): Case[] {
   const s = Object.fromEntries(
-    ['bearer', 'basic', 'u', 'user', 'urlpw', 'pw', 'pweq', 'tok', 'api', 'client', 'sec', 'mysql', 'aws', 'dkey', 'dsdk', 'awsflag', 'dbpw', 'sess', 'sk', 'scriptu', 'scriptb'].map((n) => [n, secret(n)]),
+    [
+      'bearer',
+      'basic',
+      'u',
+      'user',
+      'urlpw',
+      'pw',
+      'pweq',
+      'tok',
+      'api',
+      'client',
+      'sec',
+      'mysql',
+      'aws',
+      'dkey',
+      'dsdk',
+      'awsflag',
+      'dbpw',
+      'sess',
+      'sk',
+      'scriptu',
+      'scriptb',
+    ].map((n) => [n, secret(n)]),
   ) as Record<string, string>;
   const curl = (marker: string, args: string[], secrets: string[]): Case => ({
-    marker, argv: ['curl', '-s', '-o', '/dev/null', ...args, url(marker)], who: 'process', secrets,
+    marker,
+    argv: ['curl', '-s', '-o', '/dev/null', ...args, url(marker)],
+    who: 'process',
+    secrets,
   });
-  const parent = (marker: string, args: string[], secrets: string[]): Case => ({ marker, argv: parentHolding(marker, args), who: 'parent', secrets });
+  const parent = (marker: string, args: string[], secrets: string[]): Case => ({
+    marker,
+    argv: parentHolding(marker, args),
+    who: 'parent',
+    secrets,
+  });
   return [
     curl('bearer', ['-H', `Authorization: Bearer ${s.bearer}`], [s.bearer!]),
     curl('basic', ['-H', `authorization: basic ${s.basic}`], [s.basic!]),
     curl('u', ['-u', `admin:${s.u}`], [s.u!]),
     curl('user', ['--user', `admin:${s.user}`], [s.user!]),
-    { marker: 'urlpw', argv: ['curl', '-s', '-o', '/dev/null', `http://admin:${s.urlpw}@169.254.169.254/latest/meta-data/instance-id?t=urlpw`], who: 'process', secrets: [s.urlpw!] },
+    {
+      marker: 'urlpw',
+      argv: [
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        `http://admin:${s.urlpw}@169.254.169.254/latest/meta-data/instance-id?t=urlpw`,
+      ],
+      who: 'process',
+      secrets: [s.urlpw!],
+    },
     parent('pw', ['--password', s.pw!], [s.pw!]),
     parent('pweq', [`--Password=${s.pweq}`], [s.pweq!]),
     parent('tok', [`--token=${s.tok}`], [s.tok!]),
@@ -64,13 +112,21 @@ function cases(): Case[] {
     parent('awsflag', ['aws', 's3', 'ls', '--aws-secret-access-key', s.awsflag!], [s.awsflag!]),
     {
       marker: 'script-env',
-      argv: ['sh', '-c', `DB_PASSWORD=${s.dbpw} AWS_SESSION_TOKEN='${s.sess}' env APP_SECRET_KEY="${s.sk}" curl -s -o /dev/null '${url('script-env')}'; true`],
+      argv: [
+        'sh',
+        '-c',
+        `DB_PASSWORD=${s.dbpw} AWS_SESSION_TOKEN='${s.sess}' env APP_SECRET_KEY="${s.sk}" curl -s -o /dev/null '${url('script-env')}'; true`,
+      ],
       who: 'parent',
       secrets: [s.dbpw!, s.sess!, s.sk!],
     },
     {
       marker: 'script-curl',
-      argv: ['bash', '-c', `cd /tmp && curl -s -o /dev/null -u "me:${s.scriptu}" -H 'Authorization: Bearer ${s.scriptb}' '${url('script-curl')}' | cat`],
+      argv: [
+        'bash',
+        '-c',
+        `cd /tmp && curl -s -o /dev/null -u "me:${s.scriptu}" -H 'Authorization: Bearer ${s.scriptb}' '${url('script-curl')}' | cat`,
+      ],
       who: 'parent',
       secrets: [s.scriptu!, s.scriptb!],
     },
@@ -114,7 +170,9 @@ describe.skipIf(!isRoot)('no secret in any output, end to end', () => {
     expect(token).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
 
     const markers = [...all.map((c) => c.marker), 'token-node', 'token-script'];
-    const found = (await daemon.waitForRequests((lines) => markers.every((m) => lines.some((l) => (l as Line).request.path.endsWith(`?t=${m}`))))) as Line[];
+    const found = (await daemon.waitForRequests((lines) =>
+      markers.every((m) => lines.some((l) => (l as Line).request.path.endsWith(`?t=${m}`))),
+    )) as Line[];
     const lineOf = (marker: string) => found.find((l) => l.request.path.endsWith(`?t=${marker}`)) as Line;
 
     for (const c of all) {
@@ -124,7 +182,9 @@ describe.skipIf(!isRoot)('no secret in any output, end to end', () => {
         expect(line.redacted).toContain('process.argv');
       } else {
         expect(line.process.argv[0]).toMatch(/curl$/);
-        expect(line.ancestors.some((a) => JSON.stringify(a.argv) === JSON.stringify(shape(c.argv, c.secrets)))).toBe(true);
+        expect(line.ancestors.some((a) => JSON.stringify(a.argv) === JSON.stringify(shape(c.argv, c.secrets)))).toBe(
+          true,
+        );
         expect(line.redacted).toContain('ancestors.argv');
       }
     }
@@ -132,16 +192,34 @@ describe.skipIf(!isRoot)('no secret in any output, end to end', () => {
     expect(node.process.argv).toEqual([process.execPath, '-e', expect.any(String), R, 'token-node']);
     expect(node.redacted).toContain('process.argv');
     const script = lineOf('token-script');
-    expect(script.process.argv).toEqual(['curl', '-s', '-o', '/dev/null', '-H', `X-aws-ec2-metadata-token: ${R}`, url('token-script')]);
+    expect(script.process.argv).toEqual([
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      '-H',
+      `X-aws-ec2-metadata-token: ${R}`,
+      url('token-script'),
+    ]);
     // The script's own header value ($1) is header-shaped, so it goes too; the token passed as $1 is known.
-    expect(script.ancestors[0]?.argv).toEqual(['sh', '-c', `curl -s -o /dev/null -H "X-aws-ec2-metadata-token: ${R}" "$2"; true`, 'fetch.sh', R, url('token-script')]);
+    expect(script.ancestors[0]?.argv).toEqual([
+      'sh',
+      '-c',
+      `curl -s -o /dev/null -H "X-aws-ec2-metadata-token: ${R}" "$2"; true`,
+      'fetch.sh',
+      R,
+      url('token-script'),
+    ]);
     // The outer script's own argv never held the token (only "$T"): nothing to redact there.
     expect(JSON.stringify(script.ancestors)).toContain('$(curl -s -X PUT');
 
     await daemon.stop();
     const secrets = [...all.flatMap((c) => c.secrets), token];
     const outputs: Array<[string, string]> = [
-      ...readdirSync(daemon.logDir).map((name): [string, string] => [name, readFileSync(join(daemon.logDir, name), 'utf8')]),
+      ...readdirSync(daemon.logDir).map((name): [string, string] => [
+        name,
+        readFileSync(join(daemon.logDir, name), 'utf8'),
+      ]),
       ['console (stdout)', daemon.stdout()],
       ['stderr', daemon.stderr()],
       ['status.json', readFileSync(join(daemon.stateDir, 'status.json'), 'utf8')],

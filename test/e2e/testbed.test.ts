@@ -22,7 +22,15 @@ import {
   type Client,
   type Testbed,
 } from '../rig/index.js';
-import { isAlive, linksIn, networkNamespaces, notRootReason, rootImdsRoutes, rootLinks, routesIn } from '../helpers/host-state.js';
+import {
+  isAlive,
+  linksIn,
+  networkNamespaces,
+  notRootReason,
+  rootImdsRoutes,
+  rootLinks,
+  routesIn,
+} from '../helpers/host-state.js';
 import { expectServedAsClaimed } from '../helpers/served.js';
 
 const IMDS = `http://${IMDS_IPV4}`;
@@ -63,7 +71,10 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
     it('gives no namespace a default route and keeps its links out of the root namespace', () => {
       for (const ns of [testbed.imdsNs, testbed.clientNs]) {
         for (const family of ['-4', '-6'] as const) {
-          expect(routesIn(ns, family).filter((route) => route.dst === 'default'), `${ns} ${family}`).toEqual([]);
+          expect(
+            routesIn(ns, family).filter((route) => route.dst === 'default'),
+            `${ns} ${family}`,
+          ).toEqual([]);
         }
       }
       expect(linksIn(testbed.clientNs)).toEqual(['lo', `${testbed.name}c0`]);
@@ -104,20 +115,32 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       const split = allBasicClients().find((client) => client.name === 'node-split-token-v2');
       const splitRun = await served(testbed, split?.argv ?? []);
       expect(report(splitRun.result.stdout)).toMatchObject({ status: 200, writes: 3 });
-      expect(splitRun.requests[1]).toMatchObject({ version: 'v2', tokenValid: true, status: 200, userAgent: 'imds-testbed-split/1' });
+      expect(splitRun.requests[1]).toMatchObject({
+        version: 'v2',
+        tokenValid: true,
+        status: 200,
+        userAgent: 'imds-testbed-split/1',
+      });
     });
 
     it('serves the metadata tree SDKs read, under latest, dated and 1.0 prefixes', async () => {
       const credentials = testbed.imdsOptions.credentials;
       expect(credentials).not.toBeNull();
-      const get = async (path: string) => (await testbed.run([...CURL, '-w', '\n%{http_code}', `${IMDS}${path}`])).stdout;
-      expect(await get('/latest/meta-data/')).toBe('ami-id\nhostname\niam/\ninstance-id\ninstance-type\nlocal-ipv4\nplacement/\n200');
+      const get = async (path: string) =>
+        (await testbed.run([...CURL, '-w', '\n%{http_code}', `${IMDS}${path}`])).stdout;
+      expect(await get('/latest/meta-data/')).toBe(
+        'ami-id\nhostname\niam/\ninstance-id\ninstance-type\nlocal-ipv4\nplacement/\n200',
+      );
       expect(await get('/latest')).toBe('dynamic/\nmeta-data/\n200');
       expect(await get('/2021-07-15/meta-data/placement/region')).toBe(`${testbed.imdsOptions.region}\n200`);
-      expect(await get('/1.0/meta-data/placement/availability-zone')).toBe(`${testbed.imdsOptions.availabilityZone}\n200`);
+      expect(await get('/1.0/meta-data/placement/availability-zone')).toBe(
+        `${testbed.imdsOptions.availabilityZone}\n200`,
+      );
       expect(await get('/latest/meta-data/ami-id')).toBe(`${testbed.imdsOptions.amiId}\n200`);
       expect(await get('/latest/meta-data/iam/security-credentials/')).toBe(`${credentials?.roleName}\n200`);
-      const keys = JSON.parse((await get(`/latest/meta-data/iam/security-credentials/${credentials?.roleName}`)).replace(/\n200$/, ''));
+      const keys = JSON.parse(
+        (await get(`/latest/meta-data/iam/security-credentials/${credentials?.roleName}`)).replace(/\n200$/, ''),
+      );
       expect(keys).toMatchObject({
         Code: 'Success',
         AccessKeyId: credentials?.accessKeyId,
@@ -125,9 +148,14 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
         Token: credentials?.token,
       });
       expect(Date.parse(keys.Expiration)).toBeGreaterThan(Date.now());
-      expect(JSON.parse((await get('/latest/meta-data/iam/info')).replace(/\n200$/, ''))).toMatchObject({ Code: 'Success' });
+      expect(JSON.parse((await get('/latest/meta-data/iam/info')).replace(/\n200$/, ''))).toMatchObject({
+        Code: 'Success',
+      });
       const identity = JSON.parse((await get('/latest/dynamic/instance-identity/document')).replace(/\n200$/, ''));
-      expect(identity).toMatchObject({ instanceId: testbed.imdsOptions.instanceId, region: testbed.imdsOptions.region });
+      expect(identity).toMatchObject({
+        instanceId: testbed.imdsOptions.instanceId,
+        region: testbed.imdsOptions.region,
+      });
       expect(await get('/latest/user-data')).toBe('Not Found\n404');
       expect(await get('/latest/meta-data/no-such-thing')).toBe('Not Found\n404');
       expect(await get('/metadata/instance?api-version=2021-02-01')).toBe('Not Found\n404');
@@ -135,13 +163,30 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
     });
 
     it('answers bad token PUTs and bad tokens like IMDS, and never logs a token', async () => {
-      const put = (...headers: string[]) => [...CURL, '-w', '%{http_code}', '-o', '/dev/null', '-X', 'PUT', ...headers.flatMap((h) => ['-H', h]), `${IMDS}/latest/api/token`];
+      const put = (...headers: string[]) => [
+        ...CURL,
+        '-w',
+        '%{http_code}',
+        '-o',
+        '/dev/null',
+        '-X',
+        'PUT',
+        ...headers.flatMap((h) => ['-H', h]),
+        `${IMDS}/latest/api/token`,
+      ];
       expect((await testbed.run(put())).stdout).toBe('400');
       expect((await testbed.run(put('X-aws-ec2-metadata-token-ttl-seconds: 0'))).stdout).toBe('400');
       expect((await testbed.run(put('X-aws-ec2-metadata-token-ttl-seconds: 21601'))).stdout).toBe('400');
-      expect((await testbed.run(put('X-aws-ec2-metadata-token-ttl-seconds: 60', 'X-Forwarded-For: 10.0.0.1'))).stdout).toBe('403');
+      expect(
+        (await testbed.run(put('X-aws-ec2-metadata-token-ttl-seconds: 60', 'X-Forwarded-For: 10.0.0.1'))).stdout,
+      ).toBe('403');
 
-      const bogus = await served(testbed, [...CURL, '-H', 'X-aws-ec2-metadata-token: bogus', `${IMDS}/latest/meta-data/instance-id`]);
+      const bogus = await served(testbed, [
+        ...CURL,
+        '-H',
+        'X-aws-ec2-metadata-token: bogus',
+        `${IMDS}/latest/meta-data/instance-id`,
+      ]);
       expect(bogus.requests).toMatchObject([{ version: 'v2', tokenValid: false, status: 401 }]);
 
       // A token with a TTL of 1 s is refused once it has expired.
@@ -154,7 +199,10 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       const expired = await served(testbed, ['sh', '-c', expiring]);
       const [token, status] = expired.result.stdout.split('\n');
       expect(status).toBe('401');
-      expect(expired.requests).toMatchObject([{ tokenRequest: true, status: 200 }, { tokenValid: false, status: 401 }]);
+      expect(expired.requests).toMatchObject([
+        { tokenRequest: true, status: 200 },
+        { tokenValid: false, status: 401 },
+      ]);
       expect(token?.length).toBeGreaterThan(40);
       expect(readFileSync(testbed.serverLogFile, 'utf8')).not.toContain(token);
       const credentials = testbed.imdsOptions.credentials;
@@ -208,13 +256,18 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       const result = await testbed.run(['sh', '-c', 'grep ^0:: /proc/self/cgroup; echo $$'], { cgroup, pidNs: true });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toBe(`0::/${cgroup}\n1\n`);
-      expect(testbed.createdCgroups()).toEqual([testbed.cgroupPath(`${testbed.name}.slice`), testbed.cgroupPath(cgroup)]);
+      expect(testbed.createdCgroups()).toEqual([
+        testbed.cgroupPath(`${testbed.name}.slice`),
+        testbed.cgroupPath(cgroup),
+      ]);
     });
 
     it('a timeout kills the client, also the init of its pid namespace', async () => {
       const result = await testbed.run(['sh', '-c', 'sleep 600'], { pidNs: true, timeoutMs: 300 });
       expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' });
-      await expect.poll(() => execFileSync('ip', ['netns', 'pids', testbed.clientNs], { encoding: 'utf8' }), { timeout: 2000 }).toBe('');
+      await expect
+        .poll(() => execFileSync('ip', ['netns', 'pids', testbed.clientNs], { encoding: 'utf8' }), { timeout: 2000 })
+        .toBe('');
     });
 
     it.each(['ok', 403, 404, 405, 'drop'] as const)(
@@ -242,14 +295,35 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
 
     it('tokenPut: 403 refuses the PUT, "drop" never answers it', async () => {
       await testbed.restartServer({ tokenPut: 403 });
-      const refused = await served(testbed, [...CURL, '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT', '-H', 'X-aws-ec2-metadata-token-ttl-seconds: 60', `${IMDS}/latest/api/token`]);
+      const refused = await served(testbed, [
+        ...CURL,
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-X',
+        'PUT',
+        '-H',
+        'X-aws-ec2-metadata-token-ttl-seconds: 60',
+        `${IMDS}/latest/api/token`,
+      ]);
       expect(refused.result.stdout).toBe('403');
       expect(refused.requests).toMatchObject([{ tokenRequest: true, status: 403 }]);
       // v1 still works: the fallback SDKs take after a 403.
       expect((await testbed.run(curlV1().argv)).stdout).toBe(testbed.imdsOptions.instanceId);
 
       await testbed.restartServer({ tokenPut: 'drop' });
-      const dropped = await served(testbed, ['curl', '-sS', '--max-time', '1', '-X', 'PUT', '-H', 'X-aws-ec2-metadata-token-ttl-seconds: 60', `${IMDS}/latest/api/token`]);
+      const dropped = await served(testbed, [
+        'curl',
+        '-sS',
+        '--max-time',
+        '1',
+        '-X',
+        'PUT',
+        '-H',
+        'X-aws-ec2-metadata-token-ttl-seconds: 60',
+        `${IMDS}/latest/api/token`,
+      ]);
       expect(dropped.result.code).toBe(28); // curl: operation timed out
       expect(dropped.requests).toMatchObject([{ tokenRequest: true, status: null }]);
     });
@@ -258,7 +332,12 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
   describe('several client namespaces on one bridge, custom IMDS settings', () => {
     const settings = {
       userData: '#!/bin/sh\necho hello\n',
-      credentials: { roleName: 'tbm-role', accessKeyId: 'ASIATBMUNIQUE0001', secretAccessKey: 'tbm-secret-0001', token: 'tbm-token-0001' },
+      credentials: {
+        roleName: 'tbm-role',
+        accessKeyId: 'ASIATBMUNIQUE0001',
+        secretAccessKey: 'tbm-secret-0001',
+        token: 'tbm-token-0001',
+      },
     };
     let testbed: Testbed;
     beforeAll(async () => {
@@ -288,7 +367,9 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
       expect(testbed.imdsOptions).toMatchObject({ tokens: 'required', ...settings });
       expect((await testbed.run(userData.argv)).stdout).toBe('Unauthorized');
       const role = curlV2({ path: '/latest/meta-data/iam/security-credentials/tbm-role' });
-      expect(JSON.parse((await testbed.run(role.argv, { client: 2 })).stdout)).toMatchObject({ AccessKeyId: 'ASIATBMUNIQUE0001' });
+      expect(JSON.parse((await testbed.run(role.argv, { client: 2 })).stdout)).toMatchObject({
+        AccessKeyId: 'ASIATBMUNIQUE0001',
+      });
     });
   });
 
@@ -344,9 +425,15 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
         testbed.spawn(['sleep', '600'], { cgroup: testbed.name + '.slice/app.service' });
         console.log(JSON.stringify({ name: testbed.name, namespaces: [testbed.imdsNs, testbed.clientNs], cgroup }));
         process.stdin.once('data', () => { ${onGo} });`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-      const line = await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+        child.once('exit', (code, signal) => resolve(signal ?? code)),
+      );
+      const line = await new Promise<string>((resolve) =>
+        child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+      );
       const made = JSON.parse(line) as { name: string; namespaces: string[]; cgroup: string };
       expect(networkNamespaces()).toEqual(expect.arrayContaining(made.namespaces));
       expect(existsSync(made.cgroup)).toBe(true);
@@ -389,7 +476,9 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const held = JSON.parse(await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())))) as {
+      const held = JSON.parse(
+        await new Promise<string>((resolve) => child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))),
+      ) as {
         imdsNs: string;
         clientNs: string;
         netnsPaths: string[];

@@ -70,7 +70,7 @@ export class Btf {
       const sizeOrType = view.getUint32(pos + 8, true);
       const kind = ((info >>> 24) & 0x1f) as Kind;
       const vlen = info & 0xffff;
-      const bitfieldOffsets = (info >>> 31) === 1;
+      const bitfieldOffsets = info >>> 31 === 1;
       pos += 12;
       const type: BtfType = { id, kind, name: nameAt(nameOff), sizeOrType, members: [] };
       switch (kind) {
@@ -120,7 +120,6 @@ export class Btf {
     }
     throw new Error(`BTF has no struct ${name}`);
   }
-
 }
 
 export function readObjectBtf(elf: Uint8Array): Btf {

@@ -13,7 +13,25 @@ export function flattenedFields(value: unknown, prefix = ''): string[] {
   return entries.flatMap(([key, item]) => flattenedFields(item, prefix === '' ? key : `${prefix}.${key}`));
 }
 
-const KEYWORDS = new Set(['fields', 'filter', 'stats', 'sort', 'limit', 'display', 'parse', 'by', 'as', 'and', 'or', 'not', 'asc', 'desc', 'like', 'in', 'dedup']);
+const KEYWORDS = new Set([
+  'fields',
+  'filter',
+  'stats',
+  'sort',
+  'limit',
+  'display',
+  'parse',
+  'by',
+  'as',
+  'and',
+  'or',
+  'not',
+  'asc',
+  'desc',
+  'like',
+  'in',
+  'dedup',
+]);
 
 /**
  * The log fields a query reads: identifiers that are not keywords, functions, `as` aliases,

@@ -6,7 +6,12 @@ export function requestLine(): RequestLine {
     event: 'imds_request',
     imds_version: 'v1',
     aws_api: true,
-    request: { method: 'GET', path: '/latest/meta-data/iam/security-credentials/', token_request: false, user_agent: 'curl/8.0' },
+    request: {
+      method: 'GET',
+      path: '/latest/meta-data/iam/security-credentials/',
+      token_request: false,
+      user_agent: 'curl/8.0',
+    },
     destination: { address: '169.254.169.254', port: 80 }, // test data: never dialled
     process: {
       pid: 123,

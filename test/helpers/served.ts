@@ -22,7 +22,9 @@ export function expectServedAsClaimed(client: Client, served: ServedRequest[]): 
   served.forEach((request, index) => {
     const claimed = client.expects[index]?.connection ?? -1;
     const where = `${client.name} request ${index}`;
-    expect(serverFor.get(claimed) ?? request.connection, `${where}: same connection as before`).toBe(request.connection);
+    expect(serverFor.get(claimed) ?? request.connection, `${where}: same connection as before`).toBe(
+      request.connection,
+    );
     expect(clientFor.get(request.connection) ?? claimed, `${where}: a new connection`).toBe(claimed);
     serverFor.set(claimed, request.connection);
     clientFor.set(request.connection, claimed);

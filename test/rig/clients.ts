@@ -48,7 +48,12 @@ function url(path: string, ipv6: boolean | undefined): string {
   return `http://${ipv6 ? `[${IMDS_IPV6}]` : IMDS_IPV4}${path}`;
 }
 
-const get = (path: string, version: 'v1' | 'v2', connection: number, senderArgv?: readonly string[]): ExpectedRequest => ({
+const get = (
+  path: string,
+  version: 'v1' | 'v2',
+  connection: number,
+  senderArgv?: readonly string[],
+): ExpectedRequest => ({
   method: 'GET',
   path,
   version,
@@ -176,7 +181,13 @@ export function botocoreCredentials(opts: { tokenPut?: TokenPutMode; roleName?: 
   ].join('\n');
   const python = [PYTHON, '-c', script];
   const isolation = ['AWS_CONFIG_FILE=/dev/null', 'AWS_SHARED_CREDENTIALS_FILE=/dev/null'];
-  const unset = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED'];
+  const unset = [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_EC2_METADATA_DISABLED',
+  ];
   const argv = ['env', ...unset.flatMap((name) => ['-u', name]), ...isolation, ...python];
   const version = mode === 'ok' ? 'v2' : 'v1';
   const readConnection = mode === 'drop' ? 1 : 0;
@@ -211,8 +222,15 @@ export function loadV1(opts: LoadOptions): Client {
   }
   const path = opts.path ?? DEFAULT_PATH;
   const argv = [
-    process.execPath, compiledScript('probe'), 'load-v1', hostOf(opts.ipv6), path,
-    String(workers), String(requests), String(opts.deadlineMs ?? 20_000), opts.keepAlive ? 'keepalive' : 'close',
+    process.execPath,
+    compiledScript('probe'),
+    'load-v1',
+    hostOf(opts.ipv6),
+    path,
+    String(workers),
+    String(requests),
+    String(opts.deadlineMs ?? 20_000),
+    opts.keepAlive ? 'keepalive' : 'close',
   ];
   const expects = Array.from({ length: workers * requests }, (_, index) =>
     get(path, 'v1', opts.keepAlive ? index % workers : index),

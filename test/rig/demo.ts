@@ -42,7 +42,9 @@ async function runDemo(): Promise<number> {
   let analyzer: Awaited<ReturnType<typeof startAnalyzer>> | null = null;
   try {
     analyzer = await startAnalyzer({ args: ['--console'], dieWithParent: true });
-    out(`Analyzer ready: ${(analyzer.ready.programs as string[]).length} BPF programs attached, ${String(analyzer.ready.buffer)}.\n`);
+    out(
+      `Analyzer ready: ${(analyzer.ready.programs as string[]).length} BPF programs attached, ${String(analyzer.ready.buffer)}.\n`,
+    );
     for (const [label, client] of DEMO_CLIENTS) {
       const result = await bed.run(client.argv);
       out(`  ran ${label}: exit ${result.code}, pid ${result.pid}`);

@@ -60,7 +60,8 @@ const STALE_LOCK_MS = 10_000;
 /** Without IPv6 in the root namespace nothing there can reach [fd00:ec2::254]: only IPv4 needs a route. */
 function safetyRoutes(): SafetyRoute[] {
   try {
-    if (readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0') return [IPV4_ROUTE, IPV6_ROUTE];
+    if (readFileSync('/proc/sys/net/ipv6/conf/all/disable_ipv6', 'utf8').trim() === '0')
+      return [IPV4_ROUTE, IPV6_ROUTE];
   } catch {
     // kernel without IPv6
   }
@@ -112,7 +113,8 @@ function liveHolders(): string[] {
       deleteNamespaces(holder.namespaces);
       removeCgroups(holder.cgroups);
       // Only a directory the testbed named itself, whatever the file says.
-      if (basename(holder.workDir ?? '').startsWith('imds-testbed-')) rmSync(holder.workDir, { recursive: true, force: true });
+      if (basename(holder.workDir ?? '').startsWith('imds-testbed-'))
+        rmSync(holder.workDir, { recursive: true, force: true });
     }
     rmSync(join(HOLDERS_DIR, file), { force: true });
     return false;
@@ -126,7 +128,17 @@ function ipIn(namespace: string | null): string[] {
 
 /** Route types installed for exactly this prefix in the main table of a namespace. */
 function routeTypes(route: SafetyRoute, namespace: string | null = null): string[] {
-  const json = runSync([...ipIn(namespace), '-j', route.family, 'route', 'show', 'table', 'main', 'exact', route.prefix]);
+  const json = runSync([
+    ...ipIn(namespace),
+    '-j',
+    route.family,
+    'route',
+    'show',
+    'table',
+    'main',
+    'exact',
+    route.prefix,
+  ]);
   const routes = JSON.parse(json.trim() || '[]') as Array<{ type?: string }>;
   return routes.map((entry) => entry.type ?? 'unicast');
 }

@@ -23,7 +23,9 @@ export const imdsOptionsSchema = z
      * How the token PUT is answered. "drop" accepts the connection and never answers,
      * so SDKs time out and fall back to IMDSv1 (the hop-limit-1 container case).
      */
-    tokenPut: z.union([z.literal('ok'), z.literal(403), z.literal(404), z.literal(405), z.literal('drop')]).default('ok'),
+    tokenPut: z
+      .union([z.literal('ok'), z.literal(403), z.literal(404), z.literal(405), z.literal('drop')])
+      .default('ok'),
     listen: z.array(z.string().min(1)).min(1).default([IMDS_IPV4, IMDS_IPV6]),
     port: z.number().int().min(1).max(65535).default(80),
     /** File the server appends one JSON line to per request it served. */

@@ -171,10 +171,12 @@ export class ImdsServer {
   }
 
   private answerRead(method: string, pathname: string, tokenValid: boolean | null, now: number): Answer {
-    if (method !== 'GET' && method !== 'HEAD') return { status: 405, body: 'Method Not Allowed', headers: { Allow: 'GET' } };
+    if (method !== 'GET' && method !== 'HEAD')
+      return { status: 405, body: 'Method Not Allowed', headers: { Allow: 'GET' } };
     if (tokenValid === false) return { status: 401, body: 'Unauthorized' };
     if (tokenValid === null && this.options.tokens === 'required') return { status: 401, body: 'Unauthorized' };
-    if (apiPath(pathname) === '/api/token') return { status: 405, body: 'Method Not Allowed', headers: { Allow: 'PUT' } };
+    if (apiPath(pathname) === '/api/token')
+      return { status: 405, body: 'Method Not Allowed', headers: { Allow: 'PUT' } };
     return resolveMetadata(pathname, this.options, new Date(now));
   }
 

@@ -184,7 +184,10 @@ class TestbedHost implements Testbed {
 
   /** Builds namespaces, links and routes. The caller tears down on failure. */
   build(clientCount: number): void {
-    this.namespaces = [this.imdsNs, ...Array.from({ length: clientCount }, (_, index) => this.clientNamespaceName(index))];
+    this.namespaces = [
+      this.imdsNs,
+      ...Array.from({ length: clientCount }, (_, index) => this.clientNamespaceName(index)),
+    ];
     this.registration = registerTestbed(this.holderRecord());
     this.addNamespace(this.imdsNs);
     const inImds = ['ip', '-n', this.imdsNs];
@@ -214,7 +217,21 @@ class TestbedHost implements Testbed {
     };
     this.addNamespace(ns);
     // Both ends are created directly inside the namespaces: no interface ever exists in the root namespace.
-    runSync(['ip', 'link', 'add', clientLink, 'netns', ns, 'type', 'veth', 'peer', 'name', bridgePort, 'netns', this.imdsNs]);
+    runSync([
+      'ip',
+      'link',
+      'add',
+      clientLink,
+      'netns',
+      ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      bridgePort,
+      'netns',
+      this.imdsNs,
+    ]);
     this.links.push(clientLink, bridgePort);
     runSync(['ip', '-n', this.imdsNs, 'link', 'set', bridgePort, 'master', this.bridge, 'up']);
     const inClient = ['ip', '-n', ns];
@@ -237,14 +254,23 @@ class TestbedHost implements Testbed {
 
   async startServer(): Promise<void> {
     const argv = [
-      'ip', 'netns', 'exec', this.imdsNs,
-      process.execPath, compiledScript('imds-server'), '--config', JSON.stringify(this.imdsOptions),
+      'ip',
+      'netns',
+      'exec',
+      this.imdsNs,
+      process.execPath,
+      compiledScript('imds-server'),
+      '--config',
+      JSON.stringify(this.imdsOptions),
     ];
     const server = startProcess(argv);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       let seen = '';
-      const timer = setTimeout(() => fail(new Error(`test IMDS not listening after ${this.serverStartTimeoutMs} ms`)), this.serverStartTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`test IMDS not listening after ${this.serverStartTimeoutMs} ms`)),
+        this.serverStartTimeoutMs,
+      );
       const fail = (error: Error): void => {
         clearTimeout(timer);
         server.kill();

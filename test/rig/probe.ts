@@ -15,7 +15,13 @@ interface Reply {
   reusedSocket: boolean;
 }
 
-function send(host: string, method: string, path: string, headers: Record<string, string>, agent: Agent | false): Promise<Reply> {
+function send(
+  host: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  agent: Agent | false,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host, port: 80, method, path, headers, agent, timeout: 5000 }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -87,7 +93,14 @@ async function splitTokenV2(host: string, path: string, pauseMs: number): Promis
 }
 
 /** `workers` concurrent loops of `requests` sequential v1 GETs each, stopped at the deadline. */
-async function loadV1(host: string, path: string, workers: number, requests: number, deadlineMs: number, keepAlive: boolean): Promise<object> {
+async function loadV1(
+  host: string,
+  path: string,
+  workers: number,
+  requests: number,
+  deadlineMs: number,
+  keepAlive: boolean,
+): Promise<object> {
   const started = Date.now();
   const statuses: Record<string, number> = {};
   let completed = 0;

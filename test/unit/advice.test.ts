@@ -15,7 +15,11 @@ const v1: AdviceInput = {
 };
 const fallback = { reason: UNANSWERED_PUT_REASON };
 const refused = { reason: 'token PUT was answered 403, then the same process fell back to IMDSv1' };
-const DISABLE_KNOBS = ['AWS_EC2_METADATA_V1_DISABLED=true', 'ec2_metadata_v1_disabled = true', 'aws.disableEc2MetadataV1'];
+const DISABLE_KNOBS = [
+  'AWS_EC2_METADATA_V1_DISABLED=true',
+  'ec2_metadata_v1_disabled = true',
+  'aws.disableEc2MetadataV1',
+];
 
 describe('adviceFor', () => {
   it('tells to upgrade an SDK that predates IMDSv2, naming the minimum', () => {

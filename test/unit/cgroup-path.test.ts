@@ -26,7 +26,10 @@ describe('placementFromCgroupPath', () => {
     [`/system.slice/containerd.service/cri-containerd-${ID}.scope`, { runtime: 'containerd', id: ID }],
     [`/system.slice/crio-${ID}.scope`, { runtime: 'cri-o', id: ID }],
     [`/machine.slice/libpod-${ID}.scope/container`, { runtime: 'podman', id: ID }],
-    [`/ecs/5a1b2c3d4e5f60718293a4b5c6d7e8f9/${ID}`, { runtime: 'ecs', id: ID, ecs_task: '5a1b2c3d4e5f60718293a4b5c6d7e8f9' }],
+    [
+      `/ecs/5a1b2c3d4e5f60718293a4b5c6d7e8f9/${ID}`,
+      { runtime: 'ecs', id: ID, ecs_task: '5a1b2c3d4e5f60718293a4b5c6d7e8f9' },
+    ],
     [
       `/ecstasks.slice/ecstasks-e95a40efbde84cbc8600660a109ec194.slice/docker-${ID}.scope`,
       { runtime: 'ecs', id: ID, ecs_task: 'e95a40efbde84cbc8600660a109ec194' },
@@ -52,14 +55,22 @@ describe('placementFromCgroupPath', () => {
     expect(placementFromCgroupPath('/')).toEqual({ unit: null, container: null });
     expect(placementFromCgroupPath('')).toEqual({ unit: null, container: null });
     expect(placementFromCgroupPath('/docker/not-an-id')).toEqual({ unit: null, container: null });
-    expect(placementFromCgroupPath('/system.slice/docker-xyz.scope')).toEqual({ unit: 'docker-xyz.scope', container: null });
-    expect(placementFromCgroupPath('/system.slice/docker.service')).toEqual({ unit: 'docker.service', container: null });
+    expect(placementFromCgroupPath('/system.slice/docker-xyz.scope')).toEqual({
+      unit: 'docker-xyz.scope',
+      container: null,
+    });
+    expect(placementFromCgroupPath('/system.slice/docker.service')).toEqual({
+      unit: 'docker.service',
+      container: null,
+    });
   });
 });
 
 describe('cgroupPathFromProcFile', () => {
   it('reads the cgroup v2 line', () => {
-    expect(cgroupPathFromProcFile('0::/system.slice/amazon-ssm-agent.service\n')).toBe('/system.slice/amazon-ssm-agent.service');
+    expect(cgroupPathFromProcFile('0::/system.slice/amazon-ssm-agent.service\n')).toBe(
+      '/system.slice/amazon-ssm-agent.service',
+    );
   });
 
   it('on a cgroup v1 host (Amazon Linux 2) reads the name=systemd hierarchy', () => {
@@ -87,7 +98,9 @@ describe('cgroupPathFromProcFile', () => {
 
 describe('hasSystemdV1Hierarchy', () => {
   it('is true on Amazon Linux 2 (v1 only) and hybrid hosts, false on a v2-only host', () => {
-    expect(hasSystemdV1Hierarchy('4:pids:/system.slice/x.service\n1:name=systemd:/system.slice/x.service\n')).toBe(true);
+    expect(hasSystemdV1Hierarchy('4:pids:/system.slice/x.service\n1:name=systemd:/system.slice/x.service\n')).toBe(
+      true,
+    );
     expect(hasSystemdV1Hierarchy('12:pids:/\n1:name=systemd:/\n0::/\n')).toBe(true);
     expect(hasSystemdV1Hierarchy('0::/system.slice/imds-analyzer.service\n')).toBe(false);
     expect(hasSystemdV1Hierarchy('1:name=elogind:/\n0::/\n')).toBe(false);

@@ -32,9 +32,9 @@ describe('import rules', () => {
   it('name an arrow up, an arrow between siblings and a circle', () => {
     const root = tree({
       'model/records.ts': "import { parse } from '../logic/parse.js';\nexport type R = 1;\n",
-      'logic/parse.ts': "export const parse = 1;\n",
+      'logic/parse.ts': 'export const parse = 1;\n',
       'capture/a.ts': "import { b } from '../enrich/b.js';\nexport const a = b;\n",
-      'enrich/b.ts': "export const b = 2;\n",
+      'enrich/b.ts': 'export const b = 2;\n',
       'daemon/x.ts': "import { y } from './y.js';\nexport const x = y;\n",
       'daemon/y.ts': "import { x } from './x.js';\nexport const y = x;\n",
     });

@@ -21,9 +21,17 @@ const classify = (change: Partial<HttpRequestRecord>) => classifyRequest({ ...co
 
 describe('classifyRequest', () => {
   it('the token PUT is v2 even without its TTL header (IMDS answers it 400, it is still a v2 attempt)', () => {
-    expect(classify({ method: 'PUT', path: '/latest/api/token' })).toEqual({ imds_version: 'v2', aws_api: true, token_request: true });
+    expect(classify({ method: 'PUT', path: '/latest/api/token' })).toEqual({
+      imds_version: 'v2',
+      aws_api: true,
+      token_request: true,
+    });
     expect(classify({ method: 'PUT', path: '/2021-07-15/api/token/' }).token_request).toBe(true);
-    expect(classify({ method: 'GET', path: '/latest/api/token' })).toEqual({ imds_version: 'v1', aws_api: true, token_request: false });
+    expect(classify({ method: 'GET', path: '/latest/api/token' })).toEqual({
+      imds_version: 'v1',
+      aws_api: true,
+      token_request: false,
+    });
   });
 
   it('either token header makes a request v2; neither makes a complete request v1', () => {
@@ -40,14 +48,22 @@ describe('classifyRequest', () => {
 
   it('a request cut inside its request line is judged on the path seen so far', () => {
     const cut = { requestLineValid: false, headerBlockComplete: false, httpVersion: null };
-    expect(classify({ ...cut, path: '/latest/me' })).toEqual({ imds_version: 'unknown', aws_api: true, token_request: false });
+    expect(classify({ ...cut, path: '/latest/me' })).toEqual({
+      imds_version: 'unknown',
+      aws_api: true,
+      token_request: false,
+    });
     expect(classify({ ...cut, path: '/computeMeta' }).aws_api).toBe(false);
     // A complete but version-less (HTTP/0.9 style) line is not an IMDS API request.
     expect(classify({ requestLineValid: false, httpVersion: null }).aws_api).toBe(false);
   });
 
   it('non-AWS paths keep their version but are not the AWS API', () => {
-    expect(classify({ path: '/computeMetadata/v1/instance/id' })).toEqual({ imds_version: 'v1', aws_api: false, token_request: false });
+    expect(classify({ path: '/computeMetadata/v1/instance/id' })).toEqual({
+      imds_version: 'v1',
+      aws_api: false,
+      token_request: false,
+    });
     expect(classify({ path: '/metadata/instance?api-version=2021-02-01', hasTokenHeader: true })).toEqual({
       imds_version: 'v2',
       aws_api: false,

@@ -39,8 +39,12 @@ describe('formatAddress', () => {
     expect(formatAddress('ipv6', v6)).toBe('fd00:ec2::254');
     expect(imdsEndpoint('ipv6', formatAddress('ipv6', v6), 80)).toBe('imds-ipv6');
     expect(formatAddress('ipv6', new Uint8Array(16))).toBe('::');
-    expect(formatAddress('ipv6', Uint8Array.from([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]))).toBe('2001:db8:0:1::1');
-    expect(formatAddress('ipv6', Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 169, 254, 169, 254]))).toBe('::ffff:169.254.169.254');
+    expect(formatAddress('ipv6', Uint8Array.from([0x20, 1, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]))).toBe(
+      '2001:db8:0:1::1',
+    );
+    expect(formatAddress('ipv6', Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 169, 254, 169, 254]))).toBe(
+      '::ffff:169.254.169.254',
+    );
   });
   it('bytes of the wrong length are shown as hex, never a crash', () => {
     expect(formatAddress('ipv4', Uint8Array.from([1, 2]))).toBe('invalid-ipv4:0102');

@@ -55,7 +55,8 @@ describe('FallbackDetector', () => {
     expect(d.trackedProcesses).toBe(1);
 
     const many = new FallbackDetector();
-    for (let i = 0; i < 3 * MAX_TRACKED_PROCESSES; i++) many.onTokenRequest({ process: `p${i}`, status: 'no-answer', atNs: BigInt(i) });
+    for (let i = 0; i < 3 * MAX_TRACKED_PROCESSES; i++)
+      many.onTokenRequest({ process: `p${i}`, status: 'no-answer', atNs: BigInt(i) });
     expect(many.trackedProcesses).toBe(MAX_TRACKED_PROCESSES);
     // The newest are kept, the oldest went first.
     expect(many.onV1Request({ process: `p${3 * MAX_TRACKED_PROCESSES - 1}`, atNs: SECOND })).not.toBeNull();

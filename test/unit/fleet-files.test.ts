@@ -39,9 +39,10 @@ beforeAll(async () => {
   requestLine = JSON.parse(requestText) as Record<string, unknown>;
 });
 
-const agentConfig = () => JSON.parse(readFileSync(join(FLEET, 'cloudwatch-agent.json'), 'utf8')) as {
-  logs: { logs_collected: { files: { collect_list: Array<Record<string, unknown>> } } };
-};
+const agentConfig = () =>
+  JSON.parse(readFileSync(join(FLEET, 'cloudwatch-agent.json'), 'utf8')) as {
+    logs: { logs_collected: { files: { collect_list: Array<Record<string, unknown>> } } };
+  };
 
 /**
  * The regex the agent's translator makes of a timestamp_format (ruleTimestampFormat.go):
@@ -49,7 +50,15 @@ const agentConfig = () => JSON.parse(readFileSync(join(FLEET, 'cloudwatch-agent.
  * a format may use here are known; any other fails the test.
  */
 function agentTimestampRegex(format: string): RegExp {
-  const directives: Record<string, string> = { '%Y': '\\d{4}', '%m': '\\d{2}', '%d': '\\d{2}', '%H': '\\d{2}', '%M': '\\d{2}', '%S': '\\d{2}', '%f': '\\d{1,9}' };
+  const directives: Record<string, string> = {
+    '%Y': '\\d{4}',
+    '%m': '\\d{2}',
+    '%d': '\\d{2}',
+    '%H': '\\d{2}',
+    '%M': '\\d{2}',
+    '%S': '\\d{2}',
+    '%f': '\\d{1,9}',
+  };
   const escaped = format.replace(/[\^.*?|[\](){}$]/g, (c) => `\\${c}`);
   const source = escaped.replace(/%-?[A-Za-z]/g, (d) => {
     const pattern = directives[d];
@@ -126,9 +135,35 @@ function fluentBitSections(text: string): Array<{ name: string; keys: Map<string
  */
 const FLUENT_BIT_KEYS = {
   common_input: ['name', 'tag', 'mem_buf_limit', 'storage.type'],
-  tail: ['path', 'exclude_path', 'parser', 'db', 'db.sync', 'read_from_head', 'buffer_chunk_size', 'buffer_max_size', 'skip_long_lines', 'refresh_interval', 'rotate_wait', 'path_key'],
+  tail: [
+    'path',
+    'exclude_path',
+    'parser',
+    'db',
+    'db.sync',
+    'read_from_head',
+    'buffer_chunk_size',
+    'buffer_max_size',
+    'skip_long_lines',
+    'refresh_interval',
+    'rotate_wait',
+    'path_key',
+  ],
   common_output: ['name', 'match', 'retry_limit', 'workers'],
-  cloudwatch_logs: ['region', 'log_group_name', 'log_stream_name', 'log_stream_prefix', 'log_stream_template', 'log_group_template', 'log_key', 'log_format', 'role_arn', 'auto_create_group', 'log_retention_days', 'endpoint'],
+  cloudwatch_logs: [
+    'region',
+    'log_group_name',
+    'log_stream_name',
+    'log_stream_prefix',
+    'log_stream_template',
+    'log_group_template',
+    'log_key',
+    'log_format',
+    'role_arn',
+    'auto_create_group',
+    'log_retention_days',
+    'endpoint',
+  ],
   parser: ['name', 'format', 'time_key', 'time_format', 'time_keep', 'time_offset', 'types', 'decode_field_as'],
 };
 
@@ -139,7 +174,8 @@ describe('fluent-bit.conf and fluent-bit-parsers.conf', () => {
   it('hold only options the plugins declare', () => {
     expect(main.map((s) => `${s.name}:${s.keys.get('name')}`)).toEqual(['INPUT:tail', 'OUTPUT:cloudwatch_logs']);
     const [input, output] = main;
-    const unknown = (keys: Map<string, string> | undefined, known: string[]) => [...(keys?.keys() ?? [])].filter((k) => !known.includes(k));
+    const unknown = (keys: Map<string, string> | undefined, known: string[]) =>
+      [...(keys?.keys() ?? [])].filter((k) => !known.includes(k));
     expect(unknown(input?.keys, [...FLUENT_BIT_KEYS.common_input, ...FLUENT_BIT_KEYS.tail])).toEqual([]);
     expect(unknown(output?.keys, [...FLUENT_BIT_KEYS.common_output, ...FLUENT_BIT_KEYS.cloudwatch_logs])).toEqual([]);
     expect(parsers.map((s) => s.name)).toEqual(['PARSER']);
@@ -163,7 +199,15 @@ describe('fluent-bit.conf and fluent-bit-parsers.conf', () => {
 
   it('parse the time of a real line with the parser time format (strptime, %L for fractions)', () => {
     const format = parsers[0]?.keys.get('time_format') ?? '';
-    const directives: Record<string, string> = { '%Y': '\\d{4}', '%m': '\\d{2}', '%d': '\\d{2}', '%H': '\\d{2}', '%M': '\\d{2}', '%S': '\\d{2}', '%L': '\\d+' };
+    const directives: Record<string, string> = {
+      '%Y': '\\d{4}',
+      '%m': '\\d{2}',
+      '%d': '\\d{2}',
+      '%H': '\\d{2}',
+      '%M': '\\d{2}',
+      '%S': '\\d{2}',
+      '%L': '\\d+',
+    };
     const source = format.replace(/[.]/g, '\\.').replace(/%[A-Za-z]/g, (d) => directives[d] ?? 'UNMODELLED');
     expect(requestLine.timestamp).toMatch(new RegExp(`^${source}$`));
   });
@@ -193,18 +237,26 @@ describe('Logs Insights queries', () => {
         .join(' ')
         .split('|')
         .map((part) => part.trim().split(/\s+/)[0]);
-      for (const command of commands) expect(['fields', 'filter', 'stats', 'sort', 'limit', 'display'], `${name}: ${command}`).toContain(command);
+      for (const command of commands)
+        expect(['fields', 'filter', 'stats', 'sort', 'limit', 'display'], `${name}: ${command}`).toContain(command);
     }
   });
 
   it('read only fields a real request line has, where they are about requests', () => {
     const fields = new Set(flattenedFields(requestLine));
     for (const { name, text } of queries.filter((q) => q.text.includes('event = "imds_request"'))) {
-      expect(queryFieldNames(text).filter((f) => !fields.has(f)), name).toEqual([]);
+      expect(
+        queryFieldNames(text).filter((f) => !fields.has(f)),
+        name,
+      ).toEqual([]);
     }
   });
 
   it('the field extraction sees what a query reads, not aliases, functions or strings', () => {
-    expect(queryFieldNames('# x.y\nfilter a = "b.c" and ispresent(d.e)\n| stats count(*) as n, max(f) as g by h | sort n desc')).toEqual(['a', 'd.e', 'f', 'h']);
+    expect(
+      queryFieldNames(
+        '# x.y\nfilter a = "b.c" and ispresent(d.e)\n| stats count(*) as n, max(f) as g by h | sort n desc',
+      ),
+    ).toEqual(['a', 'd.e', 'f', 'h']);
   });
 });

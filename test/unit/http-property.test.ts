@@ -8,8 +8,6 @@ import { HttpRequestParser, MAX_PATH_CHARS, MAX_USER_AGENT_CHARS } from '../../s
 import { type Segment, TcpByteStream } from '../../src/logic/tcp-stream.js';
 import { concatenated, networkArb, render, requestArb, transmit } from '../helpers/request-streams.js';
 
-type ArbitraryValue<A> = A extends fc.Arbitrary<infer T> ? T : never;
-
 /** One line per request: everything the log line takes from the parser and the classifier. */
 function classified(segments: readonly Segment[]): string[] {
   const stream = new TcpByteStream();
@@ -26,7 +24,9 @@ describe('property: the network does not change the classified requests', () => 
         const stream = concatenated(requests.map(render));
         const expected = classified([{ seq: net.isn, bytes: stream, wireLength: stream.length }]);
         expect(expected).toHaveLength(requests.length);
-        expect(expected.map((line) => JSON.parse(line)[4].imds_version)).toEqual(requests.map((r) => (r.kind === 'v1' ? 'v1' : 'v2')));
+        expect(expected.map((line) => JSON.parse(line)[4].imds_version)).toEqual(
+          requests.map((r) => (r.kind === 'v1' ? 'v1' : 'v2')),
+        );
         expect(classified(transmit(stream, net))).toEqual(expected);
       }),
       { numRuns: 1000 },
@@ -46,7 +46,20 @@ describe('property: the network does not change the classified requests', () => 
   it('arbitrary bytes (random, NUL-heavy, request-like fragments) never throw and give bounded, decidable records', () => {
     const fragment = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
-      fc.constantFrom('GET /latest/ HTTP/1.1\r\n', 'get / HTTP/1.1\n', '\r\n\r\n', '\n\n', 'Content-Length: 9\r\n', 'Transfer-Encoding: chunked\r\n', ' folded\r\n', 'ffff\r\n', '\0\0\0', 'X-aws-ec2-metadata-token: t\r\n').map((t) => new TextEncoder().encode(t)),
+      fc
+        .constantFrom(
+          'GET /latest/ HTTP/1.1\r\n',
+          'get / HTTP/1.1\n',
+          '\r\n\r\n',
+          '\n\n',
+          'Content-Length: 9\r\n',
+          'Transfer-Encoding: chunked\r\n',
+          ' folded\r\n',
+          'ffff\r\n',
+          '\0\0\0',
+          'X-aws-ec2-metadata-token: t\r\n',
+        )
+        .map((t) => new TextEncoder().encode(t)),
     );
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 40 }), networkArb, (fragments, net) => {
@@ -55,7 +68,13 @@ describe('property: the network does not change the classified requests', () => 
         const records = classified(transmit(stream, net));
         expect(records).toEqual(classified([{ seq: net.isn, bytes: stream, wireLength: stream.length }]));
         for (const line of records) {
-          const [method, path, userAgent, , c] = JSON.parse(line) as [string, string, string | null, boolean, { imds_version: string }];
+          const [method, path, userAgent, , c] = JSON.parse(line) as [
+            string,
+            string,
+            string | null,
+            boolean,
+            { imds_version: string },
+          ];
           expect(['v1', 'v2', 'unknown']).toContain(c.imds_version);
           expect(path.length).toBeLessThanOrEqual(MAX_PATH_CHARS);
           expect(method.length).toBeLessThanOrEqual(32);

@@ -48,7 +48,8 @@ describe('classification', () => {
 
   it('header names are case-insensitive; values and paths never make a request v2', () => {
     const lower = 'GET /latest/meta-data/ HTTP/1.1\r\nx-AWS-ec2-METADATA-token: t\r\n\r\n';
-    const inPath = 'GET /latest/meta-data/X-aws-ec2-metadata-token HTTP/1.1\r\nUser-Agent: X-aws-ec2-metadata-token: x\r\n\r\n';
+    const inPath =
+      'GET /latest/meta-data/X-aws-ec2-metadata-token HTTP/1.1\r\nUser-Agent: X-aws-ec2-metadata-token: x\r\n\r\n';
     expect(summary(parseSegments(whole(lower + inPath)))).toEqual([
       'GET /latest/meta-data/ v2 aws=true token=false',
       'GET /latest/meta-data/X-aws-ec2-metadata-token v1 aws=true token=false',
@@ -56,10 +57,24 @@ describe('classification', () => {
   });
 
   it('GCP, Azure and OpenStack paths are not the AWS API; dated and 1.0 paths are', () => {
-    const reqs = ['/computeMetadata/v1/instance/id', '/metadata/instance?api-version=2021', '/openstack/latest/meta_data.json', '/2021-07-15/meta-data/', '/1.0/meta-data/', '/']
+    const reqs = [
+      '/computeMetadata/v1/instance/id',
+      '/metadata/instance?api-version=2021',
+      '/openstack/latest/meta_data.json',
+      '/2021-07-15/meta-data/',
+      '/1.0/meta-data/',
+      '/',
+    ]
       .map((p) => `GET ${p} HTTP/1.1\r\n\r\n`)
       .join('');
-    expect(parseSegments(whole(reqs)).map((r) => classifyRequest(r).aws_api)).toEqual([false, false, false, true, true, true]);
+    expect(parseSegments(whole(reqs)).map((r) => classifyRequest(r).aws_api)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
   });
 
   it('a request not fully seen is unknown, never v1', () => {
@@ -79,7 +94,11 @@ describe('reassembly', () => {
     const text = 'GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token: abc\r\n\r\n';
     const b = enc(text);
     const cuts = [0, 20, 40, b.length];
-    const segs = cuts.slice(0, -1).map((from, i) => ({ seq: 5000 + from, bytes: b.subarray(from, cuts[i + 1]), wireLength: (cuts[i + 1] ?? 0) - from }));
+    const segs = cuts.slice(0, -1).map((from, i) => ({
+      seq: 5000 + from,
+      bytes: b.subarray(from, cuts[i + 1]),
+      wireLength: (cuts[i + 1] ?? 0) - from,
+    }));
     expect(summary(parseSegments(segs, false))).toEqual(['GET /latest/meta-data/ v2 aws=true token=false']);
   });
 
@@ -159,7 +178,10 @@ describe('text', () => {
     expect(decodeBytes(enc('abcdef'), 3)).toEqual({ text: 'abc', truncated: true });
   });
   it('argv splits on NUL and is bounded', () => {
-    expect(splitArgv(enc('curl\u0000-s\u0000http://x\u0000'), 10, 100)).toEqual({ argv: ['curl', '-s', 'http://x'], truncated: false });
+    expect(splitArgv(enc('curl\u0000-s\u0000http://x\u0000'), 10, 100)).toEqual({
+      argv: ['curl', '-s', 'http://x'],
+      truncated: false,
+    });
     expect(splitArgv(enc('a\u0000b\u0000c\u0000'), 2, 100)).toEqual({ argv: ['a', 'b'], truncated: true });
   });
   it('printable makes control characters and ANSI escapes visible', () => {
@@ -170,16 +192,29 @@ describe('text', () => {
 // Issue 9 item 3: any segmentation, reordering within a window and retransmission of a
 // generated request stream classifies exactly like the unsegmented stream.
 describe('property: segmentation does not change the result', () => {
-  const header = fc.constantFrom('X-aws-ec2-metadata-token', 'x-aws-ec2-metadata-token', 'X-AWS-EC2-METADATA-TOKEN', 'X-aws-ec2-metadata-token-ttl-seconds');
+  const header = fc.constantFrom(
+    'X-aws-ec2-metadata-token',
+    'x-aws-ec2-metadata-token',
+    'X-AWS-EC2-METADATA-TOKEN',
+    'X-aws-ec2-metadata-token-ttl-seconds',
+  );
   const request = fc.record({
     kind: fc.constantFrom('v1', 'v2', 'put'),
     tokenHeader: header,
     ua: fc.option(fc.stringMatching(/^[A-Za-z0-9/. ()-]{1,40}$/), { nil: null }),
-    path: fc.constantFrom('/latest/meta-data/', '/latest/meta-data/iam/security-credentials/', '/computeMetadata/v1/', '/2021-07-15/dynamic/'),
+    path: fc.constantFrom(
+      '/latest/meta-data/',
+      '/latest/meta-data/iam/security-credentials/',
+      '/computeMetadata/v1/',
+      '/2021-07-15/dynamic/',
+    ),
     body: fc.option(fc.stringMatching(/^[a-z]{1,30}$/), { nil: null }),
   });
   const render = (r: ArbitraryValue<typeof request>) => {
-    const lines = [r.kind === 'put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`, 'Host: 169.254.169.254'];
+    const lines = [
+      r.kind === 'put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`,
+      'Host: 169.254.169.254',
+    ];
     if (r.ua) lines.push(`User-Agent: ${r.ua}`);
     if (r.kind !== 'v1') lines.push(`${r.tokenHeader}: 21600`);
     if (r.body) lines.push(`Content-Length: ${r.body.length}`);

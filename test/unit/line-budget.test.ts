@@ -47,7 +47,9 @@ describe('the worst-case request line', () => {
     expect(fields.length).toBeLessThanOrEqual(INSIGHTS_FIELD_LIMIT);
     // The bound did cut, and says so; the whole command line is still there.
     expect(fields.filter((f) => f.startsWith('process.argv.'))).toHaveLength(LINE_ARGV_ELEMENTS);
-    expect(line.truncated).toEqual(expect.arrayContaining(['process.argv', 'ancestors.argv', 'ancestors', 'process.cmdline']));
+    expect(line.truncated).toEqual(
+      expect.arrayContaining(['process.argv', 'ancestors.argv', 'ancestors', 'process.cmdline']),
+    );
     expect((line.process as { cmdline: string }).cmdline).toHaveLength(LINE_CMDLINE_CHARS);
   });
 
@@ -87,7 +89,11 @@ describe('process.cmdline', () => {
   it('is redacted, including a secret that spans two arguments', () => {
     const split = cmdlineOf(['curl', '-H', 'X-aws-ec2-metadata-token:', 'AQAEAsecretTOKEN==', 'http://x/']);
     expect(split.cmdline).not.toContain('AQAEAsecretTOKEN');
-    expect(split).toEqual({ cmdline: 'curl -H X-aws-ec2-metadata-token: [REDACTED] http://x/', redacted: true, truncated: false });
+    expect(split).toEqual({
+      cmdline: 'curl -H X-aws-ec2-metadata-token: [REDACTED] http://x/',
+      redacted: true,
+      truncated: false,
+    });
     expect(cmdlineOf(['env', 'AWS_SESSION_TOKEN=abc123', 'app']).cmdline).toBe('env AWS_SESSION_TOKEN=[REDACTED] app');
   });
 
@@ -95,6 +101,10 @@ describe('process.cmdline', () => {
     const long = cmdlineOf(['x'.repeat(LINE_CMDLINE_CHARS - 2), '😀']);
     expect(long.truncated).toBe(true);
     expect(long.cmdline).toBe(`${'x'.repeat(LINE_CMDLINE_CHARS - 2)} `);
-    expect(cmdlineOf(['y'.repeat(LINE_CMDLINE_CHARS)])).toEqual({ cmdline: 'y'.repeat(LINE_CMDLINE_CHARS), redacted: false, truncated: false });
+    expect(cmdlineOf(['y'.repeat(LINE_CMDLINE_CHARS)])).toEqual({
+      cmdline: 'y'.repeat(LINE_CMDLINE_CHARS),
+      redacted: false,
+      truncated: false,
+    });
   });
 });

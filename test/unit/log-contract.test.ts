@@ -31,7 +31,14 @@ const counters: Counters = {
   record_errors: 0,
   drain_errors: 0,
   status_write_errors: 0,
-  streams: { joined_mid_stream: 1, holes_skipped: 1, hole_bytes: 40, bytes_skipped: 12, responses_unmatched: 1, responses_retransmitted: 2 },
+  streams: {
+    joined_mid_stream: 1,
+    holes_skipped: 1,
+    hole_bytes: 40,
+    bytes_skipped: 12,
+    responses_unmatched: 1,
+    responses_retransmitted: 2,
+  },
   not_imds_records: 0,
   tracked_connections: 1,
   lines_written: 3,
@@ -50,7 +57,10 @@ describe('log contract', () => {
     });
     sink.lifecycle('ready', { ...description, ...counters, uptime_ms: 6400 });
     sink.request(requestLine());
-    sink.request({ ...requestLine(), container: { runtime: 'kubernetes', id: 'c'.repeat(64), pod_uid: 'p-1', pid: 9 } });
+    sink.request({
+      ...requestLine(),
+      container: { runtime: 'kubernetes', id: 'c'.repeat(64), pod_uid: 'p-1', pid: 9 },
+    });
     sink.lifecycle('stats', { ...description, ...counters, interval_s: 60 });
     sink.lifecycle('error', { source: 'libbpf', message: 'x' });
     sink.lifecycle('stopping', { ...description, ...counters, signal: 'SIGTERM' });
@@ -64,7 +74,16 @@ describe('log contract', () => {
   });
 
   it('a field the contract does not know is refused, so a new field cannot slip past the docs', () => {
-    const line = { ...requestLine(), level: 40, time: 1, timestamp: '1970-01-01T00:00:00.001Z', hostname: 'h', instance_id: null, boot_id: 'b', msg: 'm' };
+    const line = {
+      ...requestLine(),
+      level: 40,
+      time: 1,
+      timestamp: '1970-01-01T00:00:00.001Z',
+      hostname: 'h',
+      instance_id: null,
+      boot_id: 'b',
+      msg: 'm',
+    };
     expect(requestLineSchema.safeParse(line).success).toBe(true);
     expect(requestLineSchema.safeParse({ ...line, surprise: 1 }).success).toBe(false);
     expect(requestLineSchema.safeParse({ ...line, process: { ...line.process, env: {} } }).success).toBe(false);
@@ -73,7 +92,17 @@ describe('log contract', () => {
   it('docs/architecture.md carries the generated field list (run `npm run docs:contract` after a change)', () => {
     const docs = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
     expect(docs).toContain(contractDoc());
-    for (const path of ['cgroup', 'request_time', 'process.ns_pid', 'process.cmdline', 'container.pod_uid', 'container.ecs_task', 'instance_id', 'boot_id', 'timestamp']) {
+    for (const path of [
+      'cgroup',
+      'request_time',
+      'process.ns_pid',
+      'process.cmdline',
+      'container.pod_uid',
+      'container.ecs_task',
+      'instance_id',
+      'boot_id',
+      'timestamp',
+    ]) {
       expect(fieldPaths(requestLineSchema).map(([p]) => p)).toContain(path);
     }
   });

@@ -1,6 +1,17 @@
 // The log sink on real files (no root): modes under a permissive umask, levels, redaction,
 // the rotation bound, a planted symlink, a deleted directory, and no line lost on close.
-import { existsSync, linkSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLine } from '../../src/model/log-line.js';
@@ -34,7 +45,9 @@ async function sink(overrides: Partial<LogSinkOptions> = {}): Promise<{ sink: Lo
 }
 
 function logFiles(dir: string): string[] {
-  return readdirSync(dir).filter((name) => name.endsWith('.log')).sort((a, b) => fileNumber(a) - fileNumber(b));
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.log'))
+    .sort((a, b) => fileNumber(a) - fileNumber(b));
 }
 
 function fileNumber(name: string): number {
@@ -116,7 +129,7 @@ describe('modes', () => {
 });
 
 describe('lines', () => {
-  it('v1 at warn; v2, unknown and other clouds\' paths at info; a short human msg and the hostname', async () => {
+  it("v1 at warn; v2, unknown and other clouds' paths at info; a short human msg and the hostname", async () => {
     const { sink: s, dir } = await sink();
     s.request(requestLine('v1', 1));
     s.request(requestLine('v2', 2));
@@ -125,7 +138,12 @@ describe('lines', () => {
     s.request({ ...gcp, aws_api: false, request: { ...gcp.request, path: '/computeMetadata/v1/' } });
     await s.flush();
     const lines = readLines(dir);
-    expect(lines.map((l) => [l.imds_version, l.level])).toEqual([['v1', 40], ['v2', 30], ['unknown', 30], ['v1', 30]]);
+    expect(lines.map((l) => [l.imds_version, l.level])).toEqual([
+      ['v1', 40],
+      ['v2', 30],
+      ['unknown', 30],
+      ['v1', 30],
+    ]);
     expect(lines[3]?.msg).toBe('non-AWS GET /computeMetadata/v1/ by curl (pid 1004)');
     expect(lines[0]?.msg).toBe('IMDSv1 GET /latest/meta-data/item-1 by curl (pid 1001)');
     expect(lines[0]?.hostname).toBe('test-host');
@@ -168,7 +186,9 @@ describe('lines', () => {
     await s.close();
     const lines = readLines(dir);
     expect(lines).toHaveLength(5000);
-    expect(lines.map((l) => (l.process as { pid: number }).pid)).toEqual(Array.from({ length: 5000 }, (_, i) => 1000 + i));
+    expect(lines.map((l) => (l.process as { pid: number }).pid)).toEqual(
+      Array.from({ length: 5000 }, (_, i) => 1000 + i),
+    );
     expect(s.counters()).toEqual({ linesWritten: 5000, linesNotWritten: 0, writeErrors: 0 });
     // hourly files carry the hour in their name
     expect(logFiles(dir)[0]).toMatch(/^imds-analyzer\.\d{4}-\d{2}-\d{2}-\d{2}\.\d+\.log$/);
@@ -193,14 +213,19 @@ describe('redaction', () => {
       s.request({ ...line, process: { ...line.process, argv: ['fetch.py', token, '--password', 'pw-5e3c1d'] } });
       s.lifecycle('error', { message: `failed: ${token}`, source: 'decode' });
       await s.flush();
-      const raw = logFiles(dir).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
+      const raw = logFiles(dir)
+        .map((name) => readFileSync(join(dir, name), 'utf8'))
+        .join('');
       for (const text of [raw, stdout]) {
         expect(text).not.toContain(token);
         expect(text).not.toContain('pw-5e3c1d');
       }
       expect(stdout).toContain('argv="fetch.py [REDACTED] --password [REDACTED]"');
       const [request, error] = readLines(dir);
-      expect(request).toMatchObject({ process: { argv: ['fetch.py', '[REDACTED]', '--password', '[REDACTED]'] }, redacted: ['process.argv'] });
+      expect(request).toMatchObject({
+        process: { argv: ['fetch.py', '[REDACTED]', '--password', '[REDACTED]'] },
+        redacted: ['process.argv'],
+      });
       expect(error).toMatchObject({ message: 'failed: [REDACTED]', msg: 'error: failed: [REDACTED]' });
     } finally {
       spy.mockRestore();
@@ -215,29 +240,39 @@ describe('redaction', () => {
     // the caller's object is not modified by censoring
     expect(original.headers.Authorization).toBe(secret);
     // Defence in depth: fields no contract line has, as a future bug might add them.
-    s.request(anyFields({
-      ...requestLine('v2'),
-      token: secret,
-      headers: { 'X-aws-ec2-metadata-token': secret, Authorization: `Bearer ${secret}` },
-      credentials: { SecretAccessKey: secret, Token: secret, password: secret },
-      ancestors: [{ pid: 1, env: { secret } }],
-      Authorization: secret,
-      deep: { a: { b: { c: { 'X-AWS-EC2-METADATA-TOKEN': secret, PassWord: secret, kept: 1 } } } },
-    }));
+    s.request(
+      anyFields({
+        ...requestLine('v2'),
+        token: secret,
+        headers: { 'X-aws-ec2-metadata-token': secret, Authorization: `Bearer ${secret}` },
+        credentials: { SecretAccessKey: secret, Token: secret, password: secret },
+        ancestors: [{ pid: 1, env: { secret } }],
+        Authorization: secret,
+        deep: { a: { b: { c: { 'X-AWS-EC2-METADATA-TOKEN': secret, PassWord: secret, kept: 1 } } } },
+      }),
+    );
     s.lifecycle('error', anyFields({ message: 'failed', detail: { 'x-aws-ec2-metadata-token': secret } }));
     await s.flush();
-    const raw = logFiles(dir).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
+    const raw = logFiles(dir)
+      .map((name) => readFileSync(join(dir, name), 'utf8'))
+      .join('');
     expect(raw).not.toContain(secret);
     const [, request, error] = readLines(dir);
     expect(request?.token).toBe('[REDACTED]');
     expect(request?.headers).toEqual({ 'X-aws-ec2-metadata-token': '[REDACTED]', Authorization: '[REDACTED]' });
-    expect(request?.credentials).toEqual({ SecretAccessKey: '[REDACTED]', Token: '[REDACTED]', password: '[REDACTED]' });
+    expect(request?.credentials).toEqual({
+      SecretAccessKey: '[REDACTED]',
+      Token: '[REDACTED]',
+      password: '[REDACTED]',
+    });
     expect(request?.ancestors).toEqual([{ pid: 1, env: { secret: '[REDACTED]' } }]);
     expect(request?.Authorization).toBe('[REDACTED]');
-    expect(request?.deep).toEqual({ a: { b: { c: { 'X-AWS-EC2-METADATA-TOKEN': '[REDACTED]', PassWord: '[REDACTED]', kept: 1 } } } });
+    expect(request?.deep).toEqual({
+      a: { b: { c: { 'X-AWS-EC2-METADATA-TOKEN': '[REDACTED]', PassWord: '[REDACTED]', kept: 1 } } },
+    });
     expect(error?.detail).toEqual({ 'x-aws-ec2-metadata-token': '[REDACTED]' });
     // fields that merely mention a token are not secrets
-    expect((request?.request as { token_request: boolean }).token_request).toBe(false);
+    expect((request?.request as { token_request: boolean } | undefined)?.token_request).toBe(false);
     expect(request?.connection).toEqual(contractLine().connection);
   });
 });
@@ -253,10 +288,13 @@ describe('rotation', () => {
     });
     await s.close();
     // old files are removed asynchronously after each rotation
-    for (let i = 0; i < 50 && logFiles(dir).length > rotation.maxFiles; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && logFiles(dir).length > rotation.maxFiles; i++)
+      await new Promise((r) => setTimeout(r, 20));
     const files = logFiles(dir);
     const total = directoryBytes(dir);
-    console.log(`rotation bound: ${lines} lines, ${files.length} files left (${files.join(' ')}), ${total} bytes at the end, ${largest} bytes at most while writing, bound ${bound}`);
+    console.log(
+      `rotation bound: ${lines} lines, ${files.length} files left (${files.join(' ')}), ${total} bytes at the end, ${largest} bytes at most while writing, bound ${bound}`,
+    );
     expect(fileNumber(files.at(-1) ?? '')).toBeGreaterThanOrEqual(10);
     expect(files.length).toBeLessThanOrEqual(rotation.maxFiles);
     expect(largest).toBeLessThanOrEqual(bound);
@@ -264,7 +302,7 @@ describe('rotation', () => {
     expect(s.counters()).toEqual({ linesWritten: lines, linesNotWritten: 0, writeErrors: 0 });
     // the newest lines survive and every remaining line is whole JSON
     const kept = readLines(dir);
-    expect((kept.at(-1)?.process as { pid: number }).pid).toBe(1000 + lines - 1);
+    expect((kept.at(-1)?.process as { pid: number } | undefined)?.pid).toBe(1000 + lines - 1);
   });
 
   it('a restart keeps counting old files in the limit', async () => {
@@ -272,11 +310,18 @@ describe('rotation', () => {
     const first = await sink({ rotation });
     await writeBytes(first.sink, 3.5 * 1024 * 1024);
     await first.sink.close();
-    const again = await createLogSink({ dir: first.dir, rotation, console: false, level: 'info', identity: TEST_IDENTITY });
+    const again = await createLogSink({
+      dir: first.dir,
+      rotation,
+      console: false,
+      level: 'info',
+      identity: TEST_IDENTITY,
+    });
     open.push(again);
     await writeBytes(again, 1.5 * 1024 * 1024);
     await again.close();
-    for (let i = 0; i < 50 && logFiles(first.dir).length > rotation.maxFiles; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && logFiles(first.dir).length > rotation.maxFiles; i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(logFiles(first.dir).length).toBeLessThanOrEqual(rotation.maxFiles);
   });
 });
@@ -323,7 +368,13 @@ describe('symlinks are never followed', () => {
     const today = new Date();
     const date = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
     symlinkSync(target, join(dir, `imds-analyzer.${date}.7.log`));
-    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info', identity: TEST_IDENTITY });
+    const s = await createLogSink({
+      dir,
+      rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
+      console: false,
+      level: 'info',
+      identity: TEST_IDENTITY,
+    });
     open.push(s);
     s.request(requestLine('v1'));
     await s.flush();
@@ -371,7 +422,13 @@ describe('deleted log directory', () => {
   it('that cannot be recreated: lines are counted as not written, never lost silently, and writing resumes once it can', async () => {
     const parent = join(root, `blocked-${dirCount++}`);
     const dir = join(parent, 'logs');
-    const s = await createLogSink({ dir, rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 }, console: false, level: 'info', identity: TEST_IDENTITY });
+    const s = await createLogSink({
+      dir,
+      rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
+      console: false,
+      level: 'info',
+      identity: TEST_IDENTITY,
+    });
     open.push(s);
     s.request(requestLine('v1', 1));
     rmSync(parent, { recursive: true });

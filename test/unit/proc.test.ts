@@ -1,6 +1,15 @@
 // /proc readers against a fake /proc tree built in a temp dir, and against the real
 // /proc for this very process; /etc/passwd names from a temp passwd file.
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -63,7 +72,11 @@ describe('readProc', () => {
   });
 
   it('keeps invalid UTF-8 in argv visible and bounds huge argv', () => {
-    const huge = Buffer.concat([Buffer.from('python3\0-c\0'), Buffer.from([0xff, 0xfe, 0x41, 0]), Buffer.from('x\0'.repeat(1000))]);
+    const huge = Buffer.concat([
+      Buffer.from('python3\0-c\0'),
+      Buffer.from([0xff, 0xfe, 0x41, 0]),
+      Buffer.from('x\0'.repeat(1000)),
+    ]);
     fakeProcess(4343, { stat: statLine(4343, 'python3', 1, 5), status: status('0', '0', '4343'), cmdline: huge });
     const snap = readProc(4343, root);
     expect(snap?.argv.slice(0, 3)).toEqual(['python3', '-c', '\\xff\\xfeA']);
@@ -123,7 +136,10 @@ describe('bootTimeMs', () => {
 describe('UserNames', () => {
   it('names uids from passwd and notices when the file changes', () => {
     const passwd = join(root, 'passwd');
-    writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\nec2-user:x:1000:1000::/home/ec2-user:/bin/bash\nbroken line\n');
+    writeFileSync(
+      passwd,
+      'root:x:0:0:root:/root:/bin/bash\nec2-user:x:1000:1000::/home/ec2-user:/bin/bash\nbroken line\n',
+    );
     const users = new UserNames(passwd);
     expect(users.name(0)).toBe('root');
     expect(users.name(1000)).toBe('ec2-user');
@@ -144,7 +160,9 @@ describe('UserNames', () => {
 describe('Enricher on a real process', () => {
   it('describes a running child: argv as it is (the log sink redacts), exe, user, start time, parent, cgroup', async () => {
     const script = 'sleep 30; :';
-    const child = spawn('/bin/sh', ['-c', script, 'sh', 'X-aws-ec2-metadata-token: AQAEAsecretvalue'], { stdio: 'ignore' });
+    const child = spawn('/bin/sh', ['-c', script, 'sh', 'X-aws-ec2-metadata-token: AQAEAsecretvalue'], {
+      stdio: 'ignore',
+    });
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
       const pid = child.pid as number;

@@ -23,17 +23,37 @@ function fakeProcess(pid: number, ppid: number, startTicks: number, argv: string
   writeFileSync(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
 }
 
-const listFakePids = () => readdirSync(root).filter((n) => /^\d+$/.test(n)).map(Number);
+const listFakePids = () =>
+  readdirSync(root)
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
 const fakeTable = (max = 100) => new ProcessTable(max, (pid) => readProc(pid, root), listFakePids);
 
 const SECOND = 1_000_000_000n;
 const ids = { uid: 1000, gid: 1000, nsPid: 0, nsLevel: 0, parentStartNs: 0n };
 const fork = (pid: number, ppid: number, startNs: bigint, comm: string): ForkRecord => ({
-  kind: 'fork', tsNs: startNs, pid, ppid, startNs, comm, ...ids, nsPid: pid,
+  kind: 'fork',
+  tsNs: startNs,
+  pid,
+  ppid,
+  startNs,
+  comm,
+  ...ids,
+  nsPid: pid,
 });
 const exec = (pid: number, ppid: number, startNs: bigint, filename: string, argv: string[]): ExecRecord => ({
-  kind: 'exec', tsNs: startNs + 1000n, pid, ppid, startNs, comm: filename.split('/').pop() ?? '', filename, argv,
-  argvTruncated: false, argvUnreadable: false, ...ids, nsPid: pid,
+  kind: 'exec',
+  tsNs: startNs + 1000n,
+  pid,
+  ppid,
+  startNs,
+  comm: filename.split('/').pop() ?? '',
+  filename,
+  argv,
+  argvTruncated: false,
+  argvUnreadable: false,
+  ...ids,
+  nsPid: pid,
 });
 const exit = (pid: number, startNs: bigint, tsNs: bigint) => ({ kind: 'exit' as const, pid, startNs, tsNs });
 
@@ -48,7 +68,13 @@ describe('ProcessTable', () => {
     const t = fakeTable();
     t.seedFromProc();
     expect(t.size).toBe(3);
-    expect(t.lookup(600)).toMatchObject({ comm: '-bash', argv: ['-bash'], ppid: 500, startNs: BASH_START, exitedNs: null });
+    expect(t.lookup(600)).toMatchObject({
+      comm: '-bash',
+      argv: ['-bash'],
+      ppid: 500,
+      startNs: BASH_START,
+      exitedNs: null,
+    });
     expect(t.ancestors(600).map((a) => a.pid)).toEqual([500, 1]);
   });
 
@@ -83,7 +109,12 @@ describe('ProcessTable', () => {
     // What /proc/<pid>/cgroup says right now: the shell moved into a unit before it exec'd,
     // curl had already exited when its records were read.
     const live = new Map<number, string>([[2000, '/system.slice/backup.service']]);
-    const t = new ProcessTable(100, (pid) => readProc(pid, root), listFakePids, (pid) => live.get(pid) ?? null);
+    const t = new ProcessTable(
+      100,
+      (pid) => readProc(pid, root),
+      listFakePids,
+      (pid) => live.get(pid) ?? null,
+    );
     t.seedFromProc();
     const sh = BASH_START + 9n * SECOND;
     const curl = sh + 1_000_000n;
@@ -152,7 +183,12 @@ describe('ProcessTable', () => {
     t.apply(exec(1401, 1400, child, '/usr/bin/curl', ['curl', 'x']));
     t.apply(exit(1400, parent, child + 1n));
     t.apply(exec(1400, 1, child + 2n * SECOND, '/usr/sbin/cron', ['cron']));
-    expect(t.ancestors(1401).map((a) => a.argv.join(' '))).toEqual(['bash deploy.sh', '-bash', 'sshd: admin [priv]', '/sbin/init']);
+    expect(t.ancestors(1401).map((a) => a.argv.join(' '))).toEqual([
+      'bash deploy.sh',
+      '-bash',
+      'sshd: admin [priv]',
+      '/sbin/init',
+    ]);
   });
 
   it('/proc answers for an unknown pid only if that process had started by the event (one tick tolerance)', () => {

@@ -22,11 +22,31 @@ const caseOf = (name: string, flips: readonly boolean[]) =>
 
 type Pattern = (secret: string, flips: boolean[]) => { argv: string[]; program: string; shows?: string };
 const PATTERNS: Array<[string, Pattern, fc.Arbitrary<string>]> = [
-  ['-H Authorization: Bearer', (s, f) => ({ argv: ['curl', '-H', `${caseOf('authorization', f)}: Bearer ${s}`, URL], program: 'curl', shows: URL_PATH }), anySecret],
-  ['-H Authorization: Basic', (s) => ({ argv: ['curl', '-sH', `Authorization: Basic ${s}`, URL], program: 'curl', shows: URL_PATH }), anySecret],
+  [
+    '-H Authorization: Bearer',
+    (s, f) => ({
+      argv: ['curl', '-H', `${caseOf('authorization', f)}: Bearer ${s}`, URL],
+      program: 'curl',
+      shows: URL_PATH,
+    }),
+    anySecret,
+  ],
+  [
+    '-H Authorization: Basic',
+    (s) => ({ argv: ['curl', '-sH', `Authorization: Basic ${s}`, URL], program: 'curl', shows: URL_PATH }),
+    anySecret,
+  ],
   ['curl -u', (s) => ({ argv: ['curl', '-u', `admin:${s}`, URL], program: 'curl', shows: URL_PATH }), anySecret],
-  ['curl --user', (s) => ({ argv: ['/usr/bin/curl', '--user', `admin:${s}`, URL], program: '/usr/bin/curl', shows: URL_PATH }), anySecret],
-  ['URL user info', (s) => ({ argv: ['curl', `https://admin:${s}@example.com${URL_PATH}`], program: 'curl', shows: URL_PATH }), urlSecret],
+  [
+    'curl --user',
+    (s) => ({ argv: ['/usr/bin/curl', '--user', `admin:${s}`, URL], program: '/usr/bin/curl', shows: URL_PATH }),
+    anySecret,
+  ],
+  [
+    'URL user info',
+    (s) => ({ argv: ['curl', `https://admin:${s}@example.com${URL_PATH}`], program: 'curl', shows: URL_PATH }),
+    urlSecret,
+  ],
   ['--password X', (s, f) => ({ argv: ['tool', caseOf('--password', f), s], program: 'tool' }), anySecret],
   ['--password=X', (s, f) => ({ argv: ['tool', `${caseOf('--password', f)}=${s}`], program: 'tool' }), anySecret],
   ['--token=X', (s) => ({ argv: ['tool', `--token=${s}`, URL], program: 'tool', shows: URL_PATH }), anySecret],
@@ -38,12 +58,36 @@ const PATTERNS: Array<[string, Pattern, fc.Arbitrary<string>]> = [
   ['*_SECRET=', (s) => ({ argv: ['env', `APP_SECRET=${s}`, 'tool'], program: 'env' }), anySecret],
   ['*_SECRET_KEY=', (s) => ({ argv: ['env', `DJANGO_SECRET_KEY=${s}`, 'tool'], program: 'env' }), anySecret],
   ['*_TOKEN=', (s) => ({ argv: ['env', `GITHUB_TOKEN=${s}`, 'tool'], program: 'env' }), anySecret],
-  ['AWS_SESSION_TOKEN=', (s) => ({ argv: ['env', `AWS_SESSION_TOKEN=${s}`, 'aws', 's3', 'ls'], program: 'env' }), anySecret],
-  ['AWS_SECRET_ACCESS_KEY=', (s, f) => ({ argv: ['env', `${caseOf('AWS_SECRET_ACCESS_KEY', f)}=${s}`, 'aws'], program: 'env' }), anySecret],
-  ['aws configure set', (s) => ({ argv: ['aws', 'configure', 'set', 'aws_secret_access_key', s], program: 'aws' }), anySecret],
-  ['-Daws.secretKey=', (s) => ({ argv: ['java', `-Daws.secretKey=${s}`, '-jar', 'app.jar'], program: 'java' }), anySecret],
-  ['-Dcom.amazonaws.sdk...secretKey=', (s) => ({ argv: ['java', `-Dcom.amazonaws.sdk.ec2.secretKey=${s}`, '-jar', 'app.jar'], program: 'java' }), anySecret],
-  ['--aws-secret-access-key X', (s) => ({ argv: ['aws', 's3', 'ls', '--aws-secret-access-key', s], program: 'aws' }), anySecret],
+  [
+    'AWS_SESSION_TOKEN=',
+    (s) => ({ argv: ['env', `AWS_SESSION_TOKEN=${s}`, 'aws', 's3', 'ls'], program: 'env' }),
+    anySecret,
+  ],
+  [
+    'AWS_SECRET_ACCESS_KEY=',
+    (s, f) => ({ argv: ['env', `${caseOf('AWS_SECRET_ACCESS_KEY', f)}=${s}`, 'aws'], program: 'env' }),
+    anySecret,
+  ],
+  [
+    'aws configure set',
+    (s) => ({ argv: ['aws', 'configure', 'set', 'aws_secret_access_key', s], program: 'aws' }),
+    anySecret,
+  ],
+  [
+    '-Daws.secretKey=',
+    (s) => ({ argv: ['java', `-Daws.secretKey=${s}`, '-jar', 'app.jar'], program: 'java' }),
+    anySecret,
+  ],
+  [
+    '-Dcom.amazonaws.sdk...secretKey=',
+    (s) => ({ argv: ['java', `-Dcom.amazonaws.sdk.ec2.secretKey=${s}`, '-jar', 'app.jar'], program: 'java' }),
+    anySecret,
+  ],
+  [
+    '--aws-secret-access-key X',
+    (s) => ({ argv: ['aws', 's3', 'ls', '--aws-secret-access-key', s], program: 'aws' }),
+    anySecret,
+  ],
 ];
 
 /** One word quoted for a shell script, in the given style. */
@@ -99,7 +143,9 @@ function placed(argv: string[], p: Placement): { processArgv: string[]; ancestor
 /** Every string the daemon writes for this line: the JSON line, its msg, the console line. */
 function outputs(redactor: Redactor, line: RequestLine): { text: string; json: Record<string, unknown> } {
   const redacted = redactor.line(line);
-  const text = [JSON.stringify(redacted), requestMessage(redacted), formatConsoleLine(redacted, new Date(0))].join('\n');
+  const text = [JSON.stringify(redacted), requestMessage(redacted), formatConsoleLine(redacted, new Date(0))].join(
+    '\n',
+  );
   return { text, json: JSON.parse(JSON.stringify(redacted)) as Record<string, unknown> };
 }
 
@@ -108,7 +154,8 @@ function expectNoPartOf(secret: string, text: string): void {
   const piece = Math.min(8, secret.length);
   for (let i = 0; i + piece <= secret.length; i++) {
     const part = secret.slice(i, i + piece);
-    for (const form of new Set([part, JSON.stringify(part).slice(1, -1), visible(part, 1000)])) expect(text).not.toContain(form);
+    for (const form of new Set([part, JSON.stringify(part).slice(1, -1), visible(part, 1000)]))
+      expect(text).not.toContain(form);
   }
 }
 
@@ -117,16 +164,21 @@ describe('property: no secret in any output, the program and its shape stay', ()
     it(name, () => {
       const redactor = new Redactor();
       fc.assert(
-        fc.property(secretArb, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), placementArb, (secret, flips, placement) => {
-          const { argv, program, shows } = pattern(secret, flips);
-          const { processArgv, ancestors } = placed(argv, placement);
-          const { text, json } = outputs(redactor, requestLine(processArgv, ancestors));
-          expectNoPartOf(secret, text);
-          expect(text).toContain(program);
-          if (shows) expect(text).toContain(shows);
-          expect((json.request as { path: string }).path).toBe(URL_PATH);
-          expect(json.redacted).toEqual([placement.where.startsWith('ancestor') ? 'ancestors.argv' : 'process.argv']);
-        }),
+        fc.property(
+          secretArb,
+          fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+          placementArb,
+          (secret, flips, placement) => {
+            const { argv, program, shows } = pattern(secret, flips);
+            const { processArgv, ancestors } = placed(argv, placement);
+            const { text, json } = outputs(redactor, requestLine(processArgv, ancestors));
+            expectNoPartOf(secret, text);
+            expect(text).toContain(program);
+            if (shows) expect(text).toContain(shows);
+            expect((json.request as { path: string }).path).toBe(URL_PATH);
+            expect(json.redacted).toEqual([placement.where.startsWith('ancestor') ? 'ancestors.argv' : 'process.argv']);
+          },
+        ),
         { numRuns: 150 },
       );
     });
@@ -154,8 +206,16 @@ describe('property: a token seen on the wire is cut wherever it appears later', 
           for (let at = 0, i = 0; at < bytes.length; i++) {
             const to = Math.min(bytes.length, at + (cuts[i % cuts.length] ?? 1));
             const segment: PayloadRecord = {
-              kind: 'payload', tsNs: BigInt(i), flow, owner: null, socketUid: 0, socketCgroupId: 0n,
-              seq: (isn + at) >>> 0, streamStart: null, wireLength: to - at, bytes: bytes.subarray(at, to),
+              kind: 'payload',
+              tsNs: BigInt(i),
+              flow,
+              owner: null,
+              socketUid: 0,
+              socketCgroupId: 0n,
+              seq: (isn + at) >>> 0,
+              streamStart: null,
+              wireLength: to - at,
+              bytes: bytes.subarray(at, to),
             };
             tracker.onPayload(segment);
             at = to;

@@ -19,23 +19,93 @@ const TOKEN = 'AQAEAHx9Jq0fakeTokenValueForTestsOnly1234567890abcdefgh==';
 
 describe('secret-shaped arguments', () => {
   const cases: Array<[string, string[], string[]]> = [
-    ['Authorization: Bearer in -H', ['curl', '-H', 'Authorization: Bearer abc.def-1'], ['curl', '-H', `Authorization: Bearer ${R}`]],
-    ['Authorization: Basic, any case', ['curl', '-H', 'authorization:basic dXNlcjpwdw=='], ['curl', '-H', `authorization:basic ${R}`]],
-    ['the token header', ['curl', '-H', 'X-aws-ec2-metadata-token: AQAEsecret'], ['curl', '-H', `X-aws-ec2-metadata-token: ${R}`]],
+    [
+      'Authorization: Bearer in -H',
+      ['curl', '-H', 'Authorization: Bearer abc.def-1'],
+      ['curl', '-H', `Authorization: Bearer ${R}`],
+    ],
+    [
+      'Authorization: Basic, any case',
+      ['curl', '-H', 'authorization:basic dXNlcjpwdw=='],
+      ['curl', '-H', `authorization:basic ${R}`],
+    ],
+    [
+      'the token header',
+      ['curl', '-H', 'X-aws-ec2-metadata-token: AQAEsecret'],
+      ['curl', '-H', `X-aws-ec2-metadata-token: ${R}`],
+    ],
     ['curl -u user:password', ['curl', '-u', 'me:pw;1 x', 'http://h/'], ['curl', '-u', `me:${R}`, 'http://h/']],
     ['curl --user=, -u attached', ['curl', '--user=me:pw', '-ume:pw2'], ['curl', `--user=me:${R}`, `-ume:${R}`]],
     ['curl --user next argument', ['/usr/bin/curl', '--user', 'me:pw'], ['/usr/bin/curl', '--user', `me:${R}`]],
-    ['URL user info', ['git', 'clone', 'https://me:pw@host/repo.git'], ['git', 'clone', `https://me:${R}@host/repo.git`]],
-    ['--password X / --password=X', ['p', '--password', 'a b;c', '--PASSWORD=x y'], ['p', '--password', R, `--PASSWORD=${R}`]],
-    ['--token, --api-key, --client-secret, --secret', ['p', '--token=t', '--api-key', 'k', '--client-secret', 'c', '--secret', 's'], ['p', `--token=${R}`, '--api-key', R, '--client-secret', R, '--secret', R]],
+    [
+      'URL user info',
+      ['git', 'clone', 'https://me:pw@host/repo.git'],
+      ['git', 'clone', `https://me:${R}@host/repo.git`],
+    ],
+    [
+      '--password X / --password=X',
+      ['p', '--password', 'a b;c', '--PASSWORD=x y'],
+      ['p', '--password', R, `--PASSWORD=${R}`],
+    ],
+    [
+      '--token, --api-key, --client-secret, --secret',
+      ['p', '--token=t', '--api-key', 'k', '--client-secret', 'c', '--secret', 's'],
+      ['p', `--token=${R}`, '--api-key', R, '--client-secret', R, '--secret', R],
+    ],
     ['mysql -pX', ['mysql', '-uroot', '-ps3cret', 'db'], ['mysql', '-uroot', `-p${R}`, 'db']],
-    ['sshpass -p X, then ssh -p 22', ['sshpass', '-p', 'pw', 'ssh', '-p', '22', 'h'], ['sshpass', '-p', R, 'ssh', '-p', '22', 'h']],
-    ['assignments via env', ['env', 'DB_PASSWORD=a', 'X_SECRET=b', 'X_SECRET_KEY=c', 'GH_TOKEN=d', 'AWS_SESSION_TOKEN=e', 'aws_secret_access_key=f', 'cmd'], ['env', `DB_PASSWORD=${R}`, `X_SECRET=${R}`, `X_SECRET_KEY=${R}`, `GH_TOKEN=${R}`, `AWS_SESSION_TOKEN=${R}`, `aws_secret_access_key=${R}`, 'cmd']],
-    ['a header name ending one argument, its value the next', ['curl', '-H', 'X-aws-ec2-metadata-token:', 'AQAEv'], ['curl', '-H', 'X-aws-ec2-metadata-token:', R]],
-    ['aws configure set', ['aws', 'configure', 'set', 'aws_secret_access_key', 'x'], ['aws', 'configure', 'set', 'aws_secret_access_key', R]],
-    ['aws configure set with a profile', ['aws', 'configure', 'set', 'prod.aws_session_token', 'x'], ['aws', 'configure', 'set', 'prod.aws_session_token', R]],
-    ['-Daws.secretKey, -Dcom.amazonaws.sdk...secretKey', ['java', '-Daws.secretKey=x', '-Dcom.amazonaws.sdk.secretKey=y', '-jar', 'a.jar'], ['java', `-Daws.secretKey=${R}`, `-Dcom.amazonaws.sdk.secretKey=${R}`, '-jar', 'a.jar']],
-    ['--aws-secret-access-key X', ['aws', 's3', 'ls', '--aws-secret-access-key', 'x'], ['aws', 's3', 'ls', '--aws-secret-access-key', R]],
+    [
+      'sshpass -p X, then ssh -p 22',
+      ['sshpass', '-p', 'pw', 'ssh', '-p', '22', 'h'],
+      ['sshpass', '-p', R, 'ssh', '-p', '22', 'h'],
+    ],
+    [
+      'assignments via env',
+      [
+        'env',
+        'DB_PASSWORD=a',
+        'X_SECRET=b',
+        'X_SECRET_KEY=c',
+        'GH_TOKEN=d',
+        'AWS_SESSION_TOKEN=e',
+        'aws_secret_access_key=f',
+        'cmd',
+      ],
+      [
+        'env',
+        `DB_PASSWORD=${R}`,
+        `X_SECRET=${R}`,
+        `X_SECRET_KEY=${R}`,
+        `GH_TOKEN=${R}`,
+        `AWS_SESSION_TOKEN=${R}`,
+        `aws_secret_access_key=${R}`,
+        'cmd',
+      ],
+    ],
+    [
+      'a header name ending one argument, its value the next',
+      ['curl', '-H', 'X-aws-ec2-metadata-token:', 'AQAEv'],
+      ['curl', '-H', 'X-aws-ec2-metadata-token:', R],
+    ],
+    [
+      'aws configure set',
+      ['aws', 'configure', 'set', 'aws_secret_access_key', 'x'],
+      ['aws', 'configure', 'set', 'aws_secret_access_key', R],
+    ],
+    [
+      'aws configure set with a profile',
+      ['aws', 'configure', 'set', 'prod.aws_session_token', 'x'],
+      ['aws', 'configure', 'set', 'prod.aws_session_token', R],
+    ],
+    [
+      '-Daws.secretKey, -Dcom.amazonaws.sdk...secretKey',
+      ['java', '-Daws.secretKey=x', '-Dcom.amazonaws.sdk.secretKey=y', '-jar', 'a.jar'],
+      ['java', `-Daws.secretKey=${R}`, `-Dcom.amazonaws.sdk.secretKey=${R}`, '-jar', 'a.jar'],
+    ],
+    [
+      '--aws-secret-access-key X',
+      ['aws', 's3', 'ls', '--aws-secret-access-key', 'x'],
+      ['aws', 's3', 'ls', '--aws-secret-access-key', R],
+    ],
   ];
   it.each(cases)('%s', (_name, argv, expected) => {
     expect(redactArgv(argv)).toEqual({ argv: expected, redacted: true });
@@ -43,11 +113,24 @@ describe('secret-shaped arguments', () => {
 
   const untouched: Array<[string, string[]]> = [
     ['ssh -p 22 and -p22', ['ssh', '-p', '22', '-p22', 'host']],
-    ['the token TTL header', ['curl', '-X', 'PUT', '-H', 'X-aws-ec2-metadata-token-ttl-seconds: 21600', 'http://169.254.169.254/latest/api/token']],
+    [
+      'the token TTL header',
+      [
+        'curl',
+        '-X',
+        'PUT',
+        '-H',
+        'X-aws-ec2-metadata-token-ttl-seconds: 21600',
+        'http://169.254.169.254/latest/api/token',
+      ],
+    ],
     ['a flag that switches a secret off takes no value', ['psql', '--no-password', '-h', 'db']],
     ['-u outside curl', ['docker', 'run', '-u', '1000:1000', 'img']],
     ['mysql -p alone prompts; its next argument is the database', ['mysql', '-p', 'db']],
-    ['names that only contain a secret word', ['p', '--token-ttl', '60', '--max-tokens=5', '--password-file', '/etc/pw']],
+    [
+      'names that only contain a secret word',
+      ['p', '--token-ttl', '60', '--max-tokens=5', '--password-file', '/etc/pw'],
+    ],
   ];
   it.each(untouched)('%s', (_name, argv) => {
     expect(redactArgv(argv)).toEqual({ argv, redacted: false });
@@ -71,7 +154,10 @@ describe('secret-shaped arguments', () => {
     expect(redactText('GET /x?token=abc&b=1 {"SecretAccessKey": "k"} https://u:p@h/').text).toBe(
       `GET /x?token=${R}&b=1 {"SecretAccessKey": "${R}"} https://u:${R}@h/`,
     );
-    expect(redactText('/latest/meta-data/iam/security-credentials/role')).toEqual({ text: '/latest/meta-data/iam/security-credentials/role', redacted: false });
+    expect(redactText('/latest/meta-data/iam/security-credentials/role')).toEqual({
+      text: '/latest/meta-data/iam/security-credentials/role',
+      redacted: false,
+    });
   });
 });
 
@@ -82,7 +168,15 @@ describe('shell words', () => {
     expect(first?.[1]?.at).toEqual([3, 4, 5, 8]);
   });
   it('cuts commands at separators and substitutions', () => {
-    expect(shellCommands('a; b | c $(d e) "f $(g) h"').map((c) => c.map((w) => w.text))).toEqual([['a'], ['b'], ['c'], ['d', 'e'], ['f '], ['g'], [' h']]);
+    expect(shellCommands('a; b | c $(d e) "f $(g) h"').map((c) => c.map((w) => w.text))).toEqual([
+      ['a'],
+      ['b'],
+      ['c'],
+      ['d', 'e'],
+      ['f '],
+      ['g'],
+      [' h'],
+    ]);
   });
 });
 

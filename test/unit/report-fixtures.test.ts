@@ -19,8 +19,14 @@ const CURRENT = join(EDGE, 'imds-analyzer.2026-11-20.2.log');
 async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    err += String(chunk);
+    return true;
+  });
   try {
     return { code: await run(), out, err };
   } finally {
@@ -70,18 +76,41 @@ describe('report over edge-case fixtures', () => {
       'unclassified_requests',
       'input_incomplete',
     ]);
-    expect(report.hosts).toEqual([expect.objectContaining({ host: 'edge-host', instance_id: null, verdict: 'NO', imdsv1_requests: 3, boots: 2 })]);
+    expect(report.hosts).toEqual([
+      expect.objectContaining({ host: 'edge-host', instance_id: null, verdict: 'NO', imdsv1_requests: 3, boots: 2 }),
+    ]);
     const sdk = (g: (typeof report.groups)[number]) => (g.sdk ? `${g.sdk.name} ${g.sdk.version}` : null);
     expect(report.groups.map((g) => [g.kind, g.command, g.count, g.unit, g.container, sdk(g), g.fallbacks])).toEqual([
-      ['imdsv1', '/usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/<tmp> s3://bucket/', 2, 'cron.service', null, 'aws-cli 1.16.0', 0],
-      ['imdsv1', '/usr/local/bin/agent -config /etc/agent.toml', 1, null, 'docker:4f1c2b3a9d8e', 'aws-sdk-go 1.25.0', 1],
+      [
+        'imdsv1',
+        '/usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/<tmp> s3://bucket/',
+        2,
+        'cron.service',
+        null,
+        'aws-cli 1.16.0',
+        0,
+      ],
+      [
+        'imdsv1',
+        '/usr/local/bin/agent -config /etc/agent.toml',
+        1,
+        null,
+        'docker:4f1c2b3a9d8e',
+        'aws-sdk-go 1.25.0',
+        1,
+      ],
       ['unknown', '/opt/collector/bin/collector --run-id <hex>', 1, 'collector.service', null, null, 0],
     ]);
     const aws = report.groups[0]!;
     expect([aws.first_seen, aws.last_seen]).toEqual(['2026-11-20T06:01:00.000Z', '2026-11-20T06:02:00.000Z']);
     expect(aws.paths).toEqual(['/latest/meta-data/iam/security-credentials/']);
     expect(aws.responses).toEqual({ ok: 2, rejected: 0, other: 0, none: 0 });
-    expect(aws.sdk).toEqual({ name: 'aws-cli', version: '1.16.0', min_imdsv2_version: '1.16.287', supports_imdsv2: false });
+    expect(aws.sdk).toEqual({
+      name: 'aws-cli',
+      version: '1.16.0',
+      min_imdsv2_version: '1.16.287',
+      supports_imdsv2: false,
+    });
     expect(aws.example.ancestors.map((a) => a.comm)).toEqual(['bash', 'systemd']);
     expect(aws.advice).toBe('aws-cli 1.16.0 predates IMDSv2 support: upgrade it to at least 1.16.287.');
     expect(report.observation).toEqual({
@@ -125,7 +154,14 @@ describe('report over edge-case fixtures', () => {
     const waived = await reportOf('--min-observed', '0', '--allow-no-boot', '--until', '2026-11-20T06:00:30Z', EDGE);
     expect([waived.code, waived.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['input_incomplete']]);
     // A complete file up to just before its IMDSv1 call: the unclassified request alone keeps it from YES.
-    const complete = await reportOf('--min-observed', '0', '--allow-no-boot', '--until', '2026-11-20T09:01:30Z', CURRENT);
+    const complete = await reportOf(
+      '--min-observed',
+      '0',
+      '--allow-no-boot',
+      '--until',
+      '2026-11-20T09:01:30Z',
+      CURRENT,
+    );
     expect([complete.code, complete.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['unclassified_requests']]);
   });
 
@@ -135,13 +171,18 @@ describe('report over edge-case fixtures', () => {
       const current = readFileSync(CURRENT, 'utf8');
       // Valid JSON, so only the length cap makes it corrupt (its host would show otherwise).
       const oversized = JSON.stringify({ time: 1, hostname: 'oversized', pad: 'y'.repeat(MAX_LINE_CHARS + 5 * 65536) });
-      writeFileSync(join(dir, 'a.log'), `{"event":"imds_request","x":"${'y'.repeat(5 * 1048576)}\n${oversized}\r\n${current}`);
+      writeFileSync(
+        join(dir, 'a.log'),
+        `{"event":"imds_request","x":"${'y'.repeat(5 * 1048576)}\n${oversized}\r\n${current}`,
+      );
       writeFileSync(join(dir, 'b.log.gz'), current);
       symlinkSync(join(dir, 'gone.log'), join(dir, 'c.log'));
       const { report } = await reportOf(dir);
       expect(report.input).toEqual({ files: 2, lines: 9, corrupt_lines: 4, unreadable_files: 1 });
       expect(report.observation.hosts).toEqual(['edge-host']);
-      expect(report.warnings).toContain(`file not read to its end, later lines missing: ${join(dir, 'b.log.gz')}: incorrect header check`);
+      expect(report.warnings).toContain(
+        `file not read to its end, later lines missing: ${join(dir, 'b.log.gz')}: incorrect header check`,
+      );
       expect(report.groups.map((g) => [g.kind, g.count])).toEqual([
         ['imdsv1', 1],
         ['unknown', 1],
@@ -188,13 +229,20 @@ describe('report over edge-case fixtures', () => {
         safe: false,
         observed: false,
         text: 'HttpTokens=required is safe on this host: UNKNOWN — no log line in the input',
-        reasons: [{ code: 'no_lines', message: "no log line in the input: point the report at the daemon's log directory or collected logs" }],
+        reasons: [
+          {
+            code: 'no_lines',
+            message: "no log line in the input: point the report at the daemon's log directory or collected logs",
+          },
+        ],
         imdsv1_programs: 0,
         imdsv1_requests: 0,
       });
       const filtered = await reportOf('--host', 'elsewhere', EDGE);
       expect(filtered.code).toBe(2);
-      expect(filtered.report.verdict.text).toBe('HttpTokens=required is safe on this host: UNKNOWN — no log line in the input matches the filters');
+      expect(filtered.report.verdict.text).toBe(
+        'HttpTokens=required is safe on this host: UNKNOWN — no log line in the input matches the filters',
+      );
       const reversed = await capture(() => runReportCommand(['--since', '1d', '--until', '2d', EDGE]));
       expect([reversed.code, reversed.err]).toEqual([2, 'imds-analyzer report: --since is after --until\n']);
     } finally {
@@ -206,7 +254,10 @@ describe('report over edge-case fixtures', () => {
     const dir = mkdtempSync(join(tmpdir(), 'report-hostile-'));
     try {
       const line = JSON.parse(readFileSync(CURRENT, 'utf8').split('\n')[2]!) as Record<string, unknown>;
-      const hostile = { ...line, process: { ...(line.process as object), argv: ['=HYPERLINK("http://x","y")', '-c', 'x'] } };
+      const hostile = {
+        ...line,
+        process: { ...(line.process as object), argv: ['=HYPERLINK("http://x","y")', '-c', 'x'] },
+      };
       const { time: _dropped, ...timeless } = line;
       writeFileSync(join(dir, 'a.log'), `${JSON.stringify(hostile)}\n${JSON.stringify(timeless)}\n`);
       const { report } = await reportOf(dir);
@@ -277,7 +328,9 @@ describe('status', () => {
   it('is not running (exit 3) when nobody holds the lock, or no state file', async () => {
     const other = await capture(() => runStatusCommand(['--state', stateFile(1)]));
     expect(other.code).toBe(3);
-    expect(other.out.split('\n')[0]).toBe('imds-analyzer: NOT running (last state from pid 1, 2026-11-20T11:00:00.000Z)');
+    expect(other.out.split('\n')[0]).toBe(
+      'imds-analyzer: NOT running (last state from pid 1, 2026-11-20T11:00:00.000Z)',
+    );
     const none = await capture(() => runStatusCommand(['--state', join(logDir, 'missing.json')]));
     expect([none.code, none.out]).toEqual([3, `imds-analyzer is not running (no ${join(logDir, 'missing.json')})\n`]);
   });

@@ -50,7 +50,9 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
     const { code, report } = await json(join(VERDICT, 'clean'));
     expect(code).toBe(0);
     expect(report.verdict).toMatchObject({ answer: 'YES', safe: true, reasons: [] });
-    expect(report.verdict.text).toBe('HttpTokens=required is safe on this host: YES — no IMDSv1 request in 1d 1h of observation, covering 1 boot');
+    expect(report.verdict.text).toBe(
+      'HttpTokens=required is safe on this host: YES — no IMDSv1 request in 1d 1h of observation, covering 1 boot',
+    );
     expect(report.hosts).toEqual([
       {
         host: 'i-0123456789abcdef0',
@@ -74,15 +76,47 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
 
   // Each fixture is the clean day with one thing wrong; the reason names it and what to do.
   const cases: Array<[string, string, RegExp]> = [
-    ['no-daemon-start', 'no_daemon_start', /no daemon start \(ready line\) in the input: include the logs since the service started/],
-    ['late-start', 'no_boot_from_start', /no boot observed from its start \(a ready line at most 30 s after boot; the earliest start seen was 2h 5m after boot\): .* reboot once with the service enabled, or pass --allow-no-boot/],
-    ['short-window', 'short_window', /observed for only 12h 0m, less than the 1d 0h minimum: .* keep observing, or pass --min-observed/],
-    ['lost-in-stats', 'lost_records', /^2 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): .* enlarge the buffer/],
+    [
+      'no-daemon-start',
+      'no_daemon_start',
+      /no daemon start \(ready line\) in the input: include the logs since the service started/,
+    ],
+    [
+      'late-start',
+      'no_boot_from_start',
+      /no boot observed from its start \(a ready line at most 30 s after boot; the earliest start seen was 2h 5m after boot\): .* reboot once with the service enabled, or pass --allow-no-boot/,
+    ],
+    [
+      'short-window',
+      'short_window',
+      /observed for only 12h 0m, less than the 1d 0h minimum: .* keep observing, or pass --min-observed/,
+    ],
+    [
+      'lost-in-stats',
+      'lost_records',
+      /^2 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): .* enlarge the buffer/,
+    ],
     ['lost-in-stopping', 'lost_records', /^2 request records lost /],
-    ['disk-full', 'lines_not_written', /^the daemon could not write 3 log lines \(disk full or write errors\): free space in the log directory/],
-    ['restart-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:05:00\.000Z \(boot b-1\) .*report over a later boot, observed from its start \(--since after 2026-11-20T10:05:00\.000Z\)$/],
-    ['crash-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:00:02\.000Z \(boot b-1\)/],
-    ['unclassified', 'unclassified_requests', /^1 AWS-path request could not be classified as IMDSv1 or IMDSv2 .* find the program in the "unknown" group/],
+    [
+      'disk-full',
+      'lines_not_written',
+      /^the daemon could not write 3 log lines \(disk full or write errors\): free space in the log directory/,
+    ],
+    [
+      'restart-gap',
+      'uncovered_restart',
+      /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:05:00\.000Z \(boot b-1\) .*report over a later boot, observed from its start \(--since after 2026-11-20T10:05:00\.000Z\)$/,
+    ],
+    [
+      'crash-gap',
+      'uncovered_restart',
+      /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:00:02\.000Z \(boot b-1\)/,
+    ],
+    [
+      'unclassified',
+      'unclassified_requests',
+      /^1 AWS-path request could not be classified as IMDSv1 or IMDSv2 .* find the program in the "unknown" group/,
+    ],
   ];
   it.each(cases)('%s: UNKNOWN with exit 2, naming %s', async (fixture, code, message) => {
     const dir = join(VERDICT, fixture);
@@ -95,7 +129,9 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
     expect(report.verdict.reasons[0]?.message).toMatch(message);
     const shown = await table(dir);
     expect(shown.code).toBe(2);
-    expect(shown.text.split('\n')[0]).toMatch(/^HttpTokens=required is safe on this host: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete: /);
+    expect(shown.text.split('\n')[0]).toMatch(
+      /^HttpTokens=required is safe on this host: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete: /,
+    );
     expect(shown.text).toContain(`- ${report.verdict.reasons[0]?.message}`);
   });
 
@@ -107,7 +143,11 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
     const noStart = await json('--allow-no-boot', join(VERDICT, 'no-daemon-start'));
     expect([noStart.code, noStart.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['no_daemon_start']]);
     const lossy = await json('--min-observed', '0', '--allow-no-boot', join(VERDICT, 'lost-in-stopping'));
-    expect([lossy.code, lossy.report.observation.min_observed_seconds, lossy.report.observation.boot_from_start_required]).toEqual([2, 0, false]);
+    expect([
+      lossy.code,
+      lossy.report.observation.min_observed_seconds,
+      lossy.report.observation.boot_from_start_required,
+    ]).toEqual([2, 0, false]);
   });
 });
 
@@ -116,9 +156,27 @@ describe('the report over a fleet (issue 15, §3)', () => {
     const { code, report } = await json(FLEET);
     expect(code).toBe(1);
     expect(report.verdict.answer).toBe('NO');
-    expect(report.verdict.text).toBe('HttpTokens=required is safe on these 3 hosts: NO — 1 program still uses IMDSv1 (1 request), on 1 of 3 hosts');
-    expect(report.hosts.map((h) => [h.host, h.instance_id, h.hostname, h.verdict, h.reasons.map((r) => r.code), h.imdsv1_programs])).toEqual([
-      ['i-0aaaaaaaaaaaaaaa1', 'i-0aaaaaaaaaaaaaaa1', 'ip-10-0-2-7', 'NO', ['imdsv1_callers'], ['python3 /opt/app/sync.py --batch <n>']],
+    expect(report.verdict.text).toBe(
+      'HttpTokens=required is safe on these 3 hosts: NO — 1 program still uses IMDSv1 (1 request), on 1 of 3 hosts',
+    );
+    expect(
+      report.hosts.map((h) => [
+        h.host,
+        h.instance_id,
+        h.hostname,
+        h.verdict,
+        h.reasons.map((r) => r.code),
+        h.imdsv1_programs,
+      ]),
+    ).toEqual([
+      [
+        'i-0aaaaaaaaaaaaaaa1',
+        'i-0aaaaaaaaaaaaaaa1',
+        'ip-10-0-2-7',
+        'NO',
+        ['imdsv1_callers'],
+        ['python3 /opt/app/sync.py --batch <n>'],
+      ],
       // Its lines carry "instance_id": null: it is known by its hostname.
       ['ip-10-0-4-11', null, 'ip-10-0-4-11', 'UNKNOWN', ['lost_records'], []],
       ['i-0bbbbbbbbbbbbbbb2', 'i-0bbbbbbbbbbbbbbb2', 'ip-10-0-3-9', 'YES', [], []],
@@ -182,11 +240,15 @@ describe('the report over a fleet (issue 15, §3)', () => {
       expect(code).toBe(1);
       expect(out.split('\n')[0]).toMatch(/^kind,count,command,/);
       const rows = readFileSync(file, 'utf8').split('\n');
-      expect(rows[0]).toBe('host,instance_id,hostname,verdict,imdsv1_programs,imdsv1_requests,reasons,details,boots,first_seen,last_seen,observed_hours');
+      expect(rows[0]).toBe(
+        'host,instance_id,hostname,verdict,imdsv1_programs,imdsv1_requests,reasons,details,boots,first_seen,last_seen,observed_hours',
+      );
       expect(rows[1]).toBe(
         'i-0aaaaaaaaaaaaaaa1,i-0aaaaaaaaaaaaaaa1,ip-10-0-2-7,NO,python3 /opt/app/sync.py --batch <n>,1,imdsv1_callers,1 program still uses IMDSv1 (1 request),1,2026-11-20T00:00:00.000Z,2026-11-21T01:00:01.000Z,25',
       );
-      expect(rows[2]).toMatch(/^ip-10-0-4-11,,ip-10-0-4-11,UNKNOWN,,0,lost_records,"7 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): IMDSv1 requests may be among them; enlarge the buffer \(buffer\.ringSizeKB\) and observe a window without loss",1,/);
+      expect(rows[2]).toMatch(
+        /^ip-10-0-4-11,,ip-10-0-4-11,UNKNOWN,,0,lost_records,"7 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): IMDSv1 requests may be among them; enlarge the buffer \(buffer\.ringSizeKB\) and observe a window without loss",1,/,
+      );
       expect(rows[3]).toMatch(/^i-0bbbbbbbbbbbbbbb2,i-0bbbbbbbbbbbbbbb2,ip-10-0-3-9,YES,,0,,,1,/);
       expect(rows.slice(4)).toEqual(['']);
     });
@@ -218,7 +280,10 @@ describe('CloudWatch Logs export objects', () => {
     try {
       const { writeFileSync } = await import('node:fs');
       const { gzipSync } = await import('node:zlib');
-      writeFileSync(join(dir, '000000.gz'), gzipSync('2026-11-20T00:00:00.000Z not json\n2026-11-20T00:00:01.000Z {"time":1,"hostname":"h"}\n'));
+      writeFileSync(
+        join(dir, '000000.gz'),
+        gzipSync('2026-11-20T00:00:00.000Z not json\n2026-11-20T00:00:01.000Z {"time":1,"hostname":"h"}\n'),
+      );
       const { report } = await json(dir);
       expect(report.input).toMatchObject({ lines: 2, corrupt_lines: 1 });
       expect(report.hosts.map((h) => h.host)).toEqual(['h']);

@@ -13,10 +13,25 @@ const T0 = Date.parse('2026-11-20T00:00:00Z');
 const H = 3600_000;
 
 const ready = (host: string, boot: string, at: number) => ({
-  level: 30, time: at, hostname: host, event: 'ready', boot_id: boot, pid: 100, kernel: '6.18.44', buffer: 'ringbuf', uptime_ms: 7000,
+  level: 30,
+  time: at,
+  hostname: host,
+  event: 'ready',
+  boot_id: boot,
+  pid: 100,
+  kernel: '6.18.44',
+  buffer: 'ringbuf',
+  uptime_ms: 7000,
 });
 const stats = (host: string, boot: string, at: number, lost: number) => ({
-  level: 30, time: at, hostname: host, event: 'stats', boot_id: boot, pid: 100, kernel: { events_lost: lost }, lines_not_written: 0,
+  level: 30,
+  time: at,
+  hostname: host,
+  event: 'stats',
+  boot_id: boot,
+  pid: 100,
+  kernel: { events_lost: lost },
+  lines_not_written: 0,
 });
 const request = (host: string, at: number, over: Record<string, unknown>) => ({
   level: 40,
@@ -26,7 +41,13 @@ const request = (host: string, at: number, over: Record<string, unknown>) => ({
   imds_version: 'v1',
   aws_api: true,
   request: { method: 'GET', path: '/latest/meta-data/instance-id', token_request: false, user_agent: 'curl/8.0' },
-  process: { pid: 4242, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'], user: 'root' },
+  process: {
+    pid: 4242,
+    comm: 'curl',
+    exe: '/usr/bin/curl',
+    argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'],
+    user: 'root',
+  },
   ancestors: [{ pid: 4200, comm: 'sh', argv: ['sh', '/tmp/tmp.AbC123/run.sh'] }],
   unit: 'backup.service',
   container: null,
@@ -65,36 +86,67 @@ beforeAll(() => {
   mkdirSync(a);
   mkdirSync(safe);
   // Host A, boot 1: rotated gzip file with the start and a curl v1 call from a script.
-  writeFileSync(join(a, 'imds-analyzer.1.log.gz'), gzipSync(jsonl([
-    ready('host-a', 'boot-1', T0),
-    request('host-a', T0 + H, {}),
-    request('host-a', T0 + 2 * H, { process: { pid: 5555, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'], user: 'root' } }),
-  ])));
+  writeFileSync(
+    join(a, 'imds-analyzer.1.log.gz'),
+    gzipSync(
+      jsonl([
+        ready('host-a', 'boot-1', T0),
+        request('host-a', T0 + H, {}),
+        request('host-a', T0 + 2 * H, {
+          process: {
+            pid: 5555,
+            comm: 'curl',
+            exe: '/usr/bin/curl',
+            argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'],
+            user: 'root',
+          },
+        }),
+      ]),
+    ),
+  );
   // Host A, boot 2: current file, an old botocore rejected by IMDS, a v2 call, a corrupt line.
-  writeFileSync(join(a, 'imds-analyzer.2.log'), `${jsonl([
-    ready('host-a', 'boot-2', T0 + 30 * H),
-    request('host-a', T0 + 31 * H, {
-      process: { pid: 77, comm: 'python3', exe: '/usr/bin/python3.11', argv: ['python3', '/opt/app/sync.py', '--id', '123456'], user: 'app' },
-      unit: 'sync.service',
-      sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
-      response: { status: 401 },
-      advice: 'botocore 1.12.0 predates IMDSv2 support (1.13.25): upgrade it.',
-    }),
-    request('host-a', T0 + 32 * H, { imds_version: 'v2', level: 30 }),
-  ])}{"truncated": tru\n`);
+  writeFileSync(
+    join(a, 'imds-analyzer.2.log'),
+    `${jsonl([
+      ready('host-a', 'boot-2', T0 + 30 * H),
+      request('host-a', T0 + 31 * H, {
+        process: {
+          pid: 77,
+          comm: 'python3',
+          exe: '/usr/bin/python3.11',
+          argv: ['python3', '/opt/app/sync.py', '--id', '123456'],
+          user: 'app',
+        },
+        unit: 'sync.service',
+        sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+        response: { status: 401 },
+        advice: 'botocore 1.12.0 predates IMDSv2 support (1.13.25): upgrade it.',
+      }),
+      request('host-a', T0 + 32 * H, { imds_version: 'v2', level: 30 }),
+    ])}{"truncated": tru\n`,
+  );
   // Host B: the same curl script, a GCP probe, and lost events.
-  writeFileSync(join(a, 'host-b.log'), jsonl([
-    ready('host-b', 'boot-9', T0 + 10 * H),
-    stats('host-b', 'boot-9', T0 + 11 * H, 1),
-    stats('host-b', 'boot-9', T0 + 12 * H, 3),
-    request('host-b', T0 + 40 * H, {}),
-    request('host-b', T0 + 41 * H, { aws_api: false, request: { method: 'GET', path: '/computeMetadata/v1/', token_request: false, user_agent: null } }),
-  ]));
-  writeFileSync(join(safe, 'imds-analyzer.log'), jsonl([
-    ready('host-c', 'boot-1', T0),
-    request('host-c', T0 + 50 * H, { imds_version: 'v2' }),
-    stats('host-c', 'boot-1', T0 + 99 * H, 0),
-  ]));
+  writeFileSync(
+    join(a, 'host-b.log'),
+    jsonl([
+      ready('host-b', 'boot-9', T0 + 10 * H),
+      stats('host-b', 'boot-9', T0 + 11 * H, 1),
+      stats('host-b', 'boot-9', T0 + 12 * H, 3),
+      request('host-b', T0 + 40 * H, {}),
+      request('host-b', T0 + 41 * H, {
+        aws_api: false,
+        request: { method: 'GET', path: '/computeMetadata/v1/', token_request: false, user_agent: null },
+      }),
+    ]),
+  );
+  writeFileSync(
+    join(safe, 'imds-analyzer.log'),
+    jsonl([
+      ready('host-c', 'boot-1', T0),
+      request('host-c', T0 + 50 * H, { imds_version: 'v2' }),
+      stats('host-c', 'boot-1', T0 + 99 * H, 0),
+    ]),
+  );
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,9 +169,23 @@ describe('report', () => {
       '2 of 2 hosts: 2 programs still use IMDSv1 (4 requests) (see hosts)',
       '1 of 2 hosts: records lost (see hosts)',
     ]);
-    expect(r.hosts.map((h) => [h.host, h.verdict, h.imdsv1_programs, h.imdsv1_requests, h.reasons.map((x) => x.code)])).toEqual([
-      ['host-a', 'NO', ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 'python3 /opt/app/sync.py --id <n>'], 3, ['imdsv1_callers']],
-      ['host-b', 'NO', ['curl -s http://169.254.169.254/latest/meta-data/instance-id'], 1, ['imdsv1_callers', 'lost_records']],
+    expect(
+      r.hosts.map((h) => [h.host, h.verdict, h.imdsv1_programs, h.imdsv1_requests, h.reasons.map((x) => x.code)]),
+    ).toEqual([
+      [
+        'host-a',
+        'NO',
+        ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 'python3 /opt/app/sync.py --id <n>'],
+        3,
+        ['imdsv1_callers'],
+      ],
+      [
+        'host-b',
+        'NO',
+        ['curl -s http://169.254.169.254/latest/meta-data/instance-id'],
+        1,
+        ['imdsv1_callers', 'lost_records'],
+      ],
     ]);
     const v1 = r.groups.filter((g) => g.kind === 'imdsv1');
     expect(v1.map((g) => [g.command, g.count, g.hosts])).toEqual([
@@ -142,15 +208,25 @@ describe('report', () => {
   it('says YES with the window and boots when nothing uses IMDSv1 (exit 0)', async () => {
     const { code, out } = await report([join(dir, 'safe')]);
     expect(code).toBe(0);
-    expect(out.split('\n').slice(0, 2).join('\n').replace('\n  ', ' ')).toBe('HttpTokens=required is safe on this host: YES — no IMDSv1 request in 4d 3h of observation, covering 1 boot');
+    expect(out.split('\n').slice(0, 2).join('\n').replace('\n  ', ' ')).toBe(
+      'HttpTokens=required is safe on this host: YES — no IMDSv1 request in 4d 3h of observation, covering 1 boot',
+    );
   });
 
   it('filters by host and time, and lists v2 callers on request', async () => {
-    const host = reportSchema.parse(JSON.parse((await report(['--format', 'json', '--host', 'host-b', join(dir, 'fleet')])).out));
+    const host = reportSchema.parse(
+      JSON.parse((await report(['--format', 'json', '--host', 'host-b', join(dir, 'fleet')])).out),
+    );
     expect(host.groups.filter((g) => g.kind === 'imdsv1').map((g) => g.count)).toEqual([1]);
-    const late = reportSchema.parse(JSON.parse((await report(['--format', 'json', '--since', new Date(T0 + 35 * H).toISOString(), join(dir, 'fleet')])).out));
+    const late = reportSchema.parse(
+      JSON.parse(
+        (await report(['--format', 'json', '--since', new Date(T0 + 35 * H).toISOString(), join(dir, 'fleet')])).out,
+      ),
+    );
     expect(late.verdict.imdsv1_requests).toBe(1);
-    const v2 = reportSchema.parse(JSON.parse((await report(['--format', 'json', '--include-v2', join(dir, 'fleet')])).out));
+    const v2 = reportSchema.parse(
+      JSON.parse((await report(['--format', 'json', '--include-v2', join(dir, 'fleet')])).out),
+    );
     expect(v2.groups.find((g) => g.kind === 'imdsv2')?.count).toBe(1);
   });
 
@@ -160,8 +236,12 @@ describe('report', () => {
     expect(Math.max(...table.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
     expect(table).not.toContain('\u001b[');
     const csv = (await report(['--format', 'csv', join(dir, 'fleet')])).out.trim().split('\n');
-    expect(csv[0]).toBe('kind,count,command,exe,unit,container,sdk,sdk_min_imdsv2_version,sdk_supports_imdsv2,hosts,first_seen,last_seen,ok,rejected,fallbacks,paths,advice');
-    expect(csv.find((l) => l.startsWith('imdsv1,1,python3'))).toContain(',sync.service,,botocore 1.12.0,1.13.25,false,host-a,');
+    expect(csv[0]).toBe(
+      'kind,count,command,exe,unit,container,sdk,sdk_min_imdsv2_version,sdk_supports_imdsv2,hosts,first_seen,last_seen,ok,rejected,fallbacks,paths,advice',
+    );
+    expect(csv.find((l) => l.startsWith('imdsv1,1,python3'))).toContain(
+      ',sync.service,,botocore 1.12.0,1.13.25,false,host-a,',
+    );
     expect(csv).toHaveLength(4);
     expect((await report(['--format', 'markdown', join(dir, 'fleet')])).out).toContain('| imdsv1 | 3 |');
   });
@@ -170,13 +250,16 @@ describe('report', () => {
     expect((await report([join(dir, 'missing')])).code).toBe(2);
     expect((await report(['--format', 'xml', join(dir, 'fleet')])).code).toBe(2);
     const bad = await report(['--min-observed', 'a day', join(dir, 'safe')]);
-    expect([bad.code, bad.out]).toEqual([2, 'imds-analyzer report: --min-observed: not a duration: "a day" (use 0, 90s, 30m, 24h, 7d)\n']);
+    expect([bad.code, bad.out]).toEqual([
+      2,
+      'imds-analyzer report: --min-observed: not a duration: "a day" (use 0, 90s, 30m, 24h, 7d)\n',
+    ]);
   });
 
   it('normalises volatile argv parts and parses relative times', () => {
-    expect(normalizeArgv(['sh', '/tmp/tmp.x1/run.sh', '--req', '0f8fad5b-d9cb-469f-a165-70867728950e', '--pid', '12345'])).toBe(
-      'sh /tmp/<tmp> --req <uuid> --pid <n>',
-    );
+    expect(
+      normalizeArgv(['sh', '/tmp/tmp.x1/run.sh', '--req', '0f8fad5b-d9cb-469f-a165-70867728950e', '--pid', '12345']),
+    ).toBe('sh /tmp/<tmp> --req <uuid> --pid <n>');
     expect(parseTime('24h', 100 * H)).toBe(76 * H);
     expect(() => parseTime('yesterday')).toThrow(/not a time/);
     expect(parseDuration('0')).toBe(0);
@@ -192,14 +275,25 @@ describe('report over logs written before redaction', () => {
     mkdirSync(old);
     const pw = 'oldLogPassw0rd-91x';
     const key = 'oldLogSecretKey-77y';
-    writeFileSync(join(old, 'imds-analyzer.log'), jsonl([
-      ready('host-o', 'boot-1', T0),
-      request('host-o', T0 + H, {
-        process: { pid: 9, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-u', `admin:${pw}`, 'http://169.254.169.254/latest/meta-data/'], user: 'root' },
-        ancestors: [{ pid: 8, comm: 'sh', argv: ['sh', '-c', `AWS_SECRET_ACCESS_KEY=${key} curl -u admin:${pw} http://x/`] }],
-        request: { method: 'GET', path: `/latest/meta-data/?password=${pw}`, token_request: false, user_agent: null },
-      }),
-    ]));
+    writeFileSync(
+      join(old, 'imds-analyzer.log'),
+      jsonl([
+        ready('host-o', 'boot-1', T0),
+        request('host-o', T0 + H, {
+          process: {
+            pid: 9,
+            comm: 'curl',
+            exe: '/usr/bin/curl',
+            argv: ['curl', '-u', `admin:${pw}`, 'http://169.254.169.254/latest/meta-data/'],
+            user: 'root',
+          },
+          ancestors: [
+            { pid: 8, comm: 'sh', argv: ['sh', '-c', `AWS_SECRET_ACCESS_KEY=${key} curl -u admin:${pw} http://x/`] },
+          ],
+          request: { method: 'GET', path: `/latest/meta-data/?password=${pw}`, token_request: false, user_agent: null },
+        }),
+      ]),
+    );
     for (const format of ['json', 'table', 'csv', 'markdown']) {
       const { out } = await report(['--format', format, old]);
       expect(out).not.toContain(pw);

@@ -1,9 +1,19 @@
 // TcpByteStream: what reaches the parser when segments are lost, cut short, repeated or late.
 import { describe, expect, it } from 'vitest';
-import { MAX_PENDING_BYTES, MAX_PENDING_SEGMENTS, type Segment, type StreamChunk, TcpByteStream } from '../../src/logic/tcp-stream.js';
+import {
+  MAX_PENDING_BYTES,
+  MAX_PENDING_SEGMENTS,
+  type Segment,
+  type StreamChunk,
+  TcpByteStream,
+} from '../../src/logic/tcp-stream.js';
 
 const bytesOf = (text: string) => new TextEncoder().encode(text);
-const seg = (seq: number, text: string, wireLength = text.length): Segment => ({ seq: seq >>> 0, bytes: bytesOf(text), wireLength });
+const seg = (seq: number, text: string, wireLength = text.length): Segment => ({
+  seq: seq >>> 0,
+  bytes: bytesOf(text),
+  wireLength,
+});
 
 /** Chunks as text: data as its bytes, a gap as <gap N>. */
 function render(chunks: StreamChunk[]): string {

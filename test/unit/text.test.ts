@@ -25,7 +25,10 @@ describe('decodeBytes', () => {
 
 describe('splitArgv', () => {
   it('drops only the trailing empty element; empty arguments inside are kept', () => {
-    expect(splitArgv(new TextEncoder().encode('sh\0-c\0\0x\0'), 10, 10)).toEqual({ argv: ['sh', '-c', '', 'x'], truncated: false });
+    expect(splitArgv(new TextEncoder().encode('sh\0-c\0\0x\0'), 10, 10)).toEqual({
+      argv: ['sh', '-c', '', 'x'],
+      truncated: false,
+    });
     expect(splitArgv(new Uint8Array(0), 10, 10)).toEqual({ argv: [], truncated: false });
   });
   it('marks an argument cut to its bound, and escapes invalid bytes', () => {

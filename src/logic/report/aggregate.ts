@@ -82,7 +82,12 @@ function sdkOf(line: Line): SdkInfo | null {
   const name = str(sdk.name);
   if (name === null) return null;
   const supports = sdk.supports_imdsv2;
-  return { name, version: str(sdk.version), min_imdsv2_version: str(sdk.min_imdsv2_version), supports_imdsv2: typeof supports === 'boolean' ? supports : null };
+  return {
+    name,
+    version: str(sdk.version),
+    min_imdsv2_version: str(sdk.min_imdsv2_version),
+    supports_imdsv2: typeof supports === 'boolean' ? supports : null,
+  };
 }
 
 function adviceOf(line: Line, kind: Kind, sdk: SdkInfo | null): string | null {
@@ -94,7 +99,9 @@ function adviceOf(line: Line, kind: Kind, sdk: SdkInfo | null): string | null {
     sdk,
     fallback: fallback === null ? null : { reason: fallback },
     // Only its presence matters to the advice; the runtime name is kept as the line has it.
-    container: line.container ? ({ runtime: str(container.runtime), id: str(container.id) ?? '' } as ContainerPlacement) : null,
+    container: line.container
+      ? ({ runtime: str(container.runtime), id: str(container.id) ?? '' } as ContainerPlacement)
+      : null,
     status: num(obj(line.response).status),
     comm: str(obj(line.process).comm),
   });
@@ -117,7 +124,10 @@ export class ReportBuilder {
   private files = 0;
 
   constructor(private readonly options: ReportOptions = {}) {
-    this.rules = { minObservedMs: options.minObservedMs ?? DEFAULT_MIN_OBSERVED_MS, requireBootFromStart: !options.allowNoBoot };
+    this.rules = {
+      minObservedMs: options.minObservedMs ?? DEFAULT_MIN_OBSERVED_MS,
+      requireBootFromStart: !options.allowNoBoot,
+    };
   }
 
   addFile(): void {
@@ -193,7 +203,9 @@ export class ReportBuilder {
     const exe = str(proc.exe);
     const command = argv.length > 0 ? this.normalizedCommand(argv) : (str(proc.comm) ?? '(unknown process)');
     const containerObj = line.container ? obj(line.container) : null;
-    const container = containerObj ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}` : null;
+    const container = containerObj
+      ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}`
+      : null;
     const sdkObj = obj(line.sdk);
     const sdkKey = `${str(sdkObj.name) ?? ''} ${str(sdkObj.version) ?? ''}`;
     const unit = str(line.unit);
@@ -296,7 +308,12 @@ export class ReportBuilder {
       hosts,
       warnings: this.warnings(evidence),
       groups,
-      input: { files: this.files, lines: this.lines, corrupt_lines: this.corrupt, unreadable_files: this.unreadable.length },
+      input: {
+        files: this.files,
+        lines: this.lines,
+        corrupt_lines: this.corrupt,
+        unreadable_files: this.unreadable.length,
+      },
     };
   }
 
@@ -327,8 +344,17 @@ export class ReportBuilder {
     return reasons;
   }
 
-  private sentence(answer: Answer, hosts: HostVerdict[], reasons: Reason[], programs: number, requests: number, seconds: number, boots: number): string {
-    if (hosts.length === 0) return `UNKNOWN — no log line in the input${this.hasFilters() ? ' matches the filters' : ''}`;
+  private sentence(
+    answer: Answer,
+    hosts: HostVerdict[],
+    reasons: Reason[],
+    programs: number,
+    requests: number,
+    seconds: number,
+    boots: number,
+  ): string {
+    if (hosts.length === 0)
+      return `UNKNOWN — no log line in the input${this.hasFilters() ? ' matches the filters' : ''}`;
     const count = (verdict: Answer) => hosts.filter((h) => h.verdict === verdict).length;
     const of = (verdict: Answer) => (hosts.length > 1 ? `, on ${count(verdict)} of ${hosts.length} hosts` : '');
     if (answer === 'NO') return `NO — ${imdsv1Callers(programs, requests)}${of('NO')}`;

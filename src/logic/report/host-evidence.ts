@@ -88,7 +88,18 @@ export class HostEvidence {
     const key = `${boot}\u0000${pid}`;
     let run = this.runs.get(key);
     if (!run) {
-      run = { boot, firstMs: t, lastMs: t, readies: 0, continuedReadies: 0, eventsLost: 0, perfLost: 0, decodeErrors: 0, processLost: 0, linesNotWritten: 0 };
+      run = {
+        boot,
+        firstMs: t,
+        lastMs: t,
+        readies: 0,
+        continuedReadies: 0,
+        eventsLost: 0,
+        perfLost: 0,
+        decodeErrors: 0,
+        processLost: 0,
+        linesNotWritten: 0,
+      };
       this.runs.set(key, run);
     }
     return run;
@@ -151,7 +162,8 @@ export class HostEvidence {
     if (this.readies === 0) {
       reasons.push({
         code: 'no_daemon_start',
-        message: 'no daemon start (ready line) in the input: include the logs since the service started (rotated and .gz files too), or check that the service is enabled and running',
+        message:
+          'no daemon start (ready line) in the input: include the logs since the service started (rotated and .gz files too), or check that the service is enabled and running',
       });
     }
     if (rules.requireBootFromStart && !this.sawBootFromStart()) {

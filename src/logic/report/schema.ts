@@ -31,7 +31,12 @@ export const callerGroupSchema = z.object({
   last_seen: z.string(),
   paths: z.array(z.string()),
   /** ok = 2xx, rejected = 401, other = any other status, none = no answer seen. */
-  responses: z.object({ ok: z.number().int(), rejected: z.number().int(), other: z.number().int(), none: z.number().int() }),
+  responses: z.object({
+    ok: z.number().int(),
+    rejected: z.number().int(),
+    other: z.number().int(),
+    none: z.number().int(),
+  }),
   fallbacks: z.number().int().nonnegative(),
   /** The line's own advice, else derived from the SDK and response as the daemon would. */
   advice: z.string().nullable(),
