@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogSink } from '../../src/logging/index.js';
+import { ReportBuilder } from '../../src/logic/report/aggregate.js';
 import { type Counters, type DaemonDescription, logLineSchema, requestLineSchema } from '../../src/model/log-line.js';
 import { contractDoc, fieldPaths } from '../helpers/contract-doc.js';
 import { requestLine } from '../helpers/request-line.js';
@@ -105,5 +106,19 @@ describe('log contract', () => {
     ]) {
       expect(fieldPaths(requestLineSchema).map(([p]) => p)).toContain(path);
     }
+  });
+
+  it('the report reads stored lines through the same schema: older lines pass, a wrongly typed field is corrupt', () => {
+    const stored = { ...requestLine(), level: 40, time: Date.parse('2026-11-28T14:04:05Z'), hostname: 'h', msg: 'm' };
+    const { cmdline: _cmdline, ...olderProcess } = stored.process;
+    const builder = new ReportBuilder();
+    builder.addText(JSON.stringify(stored));
+    builder.addText(JSON.stringify({ ...stored, process: olderProcess, redacted: undefined })); // written before cmdline existed
+    builder.addText(JSON.stringify({ ...stored, future_field: 1 })); // a newer version's field
+    builder.addText(JSON.stringify({ ...stored, process: { ...stored.process, argv: 'curl -s' } }));
+    builder.addText(JSON.stringify({ ...stored, imds_version: 'v3' }));
+    const { input, verdict } = builder.result();
+    expect(input).toMatchObject({ lines: 5, corrupt_lines: 2 });
+    expect(verdict.imdsv1_requests).toBe(3);
   });
 });

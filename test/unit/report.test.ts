@@ -19,7 +19,7 @@ const ready = (host: string, boot: string, at: number) => ({
   event: 'ready',
   boot_id: boot,
   pid: 100,
-  kernel: '6.18.44',
+  kernel_release: '6.18.44',
   buffer: 'ringbuf',
   uptime_ms: 7000,
 });

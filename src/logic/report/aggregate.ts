@@ -4,6 +4,7 @@
 // groups, hosts and daemon runs, not with lines). Logs written before redaction existed
 // may hold secrets: what the report shows is redacted again.
 import type { ContainerPlacement } from '../../model/attribution.js';
+import { storedLineSchemas } from '../../model/log-line.js';
 import { adviceFor } from '../advice.js';
 import { redactArgv, redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
@@ -107,6 +108,15 @@ function adviceOf(line: Line, kind: Kind, sdk: SdkInfo | null): string | null {
   });
 }
 
+/**
+ * Read through the log contract: a line of one of our events whose fields are not of the
+ * contract's types is corrupt (not half used). Lines of other events (a newer version's) pass.
+ */
+function followsContract(line: Line): boolean {
+  const schema = typeof line.event === 'string' ? storedLineSchemas[line.event] : undefined;
+  return schema === undefined || schema.safeParse(line).success;
+}
+
 function appendTo<K>(map: Map<K, string[]>, key: K, value: string): void {
   const list = map.get(key);
   if (list) list.push(value);
@@ -149,7 +159,8 @@ export class ReportBuilder {
       this.addCorrupt();
       return;
     }
-    if (line && typeof line === 'object' && !Array.isArray(line)) this.add(line as Line);
+    if (line && typeof line === 'object' && !Array.isArray(line) && followsContract(line as Line))
+      this.add(line as Line);
     else this.addCorrupt();
   }
 
