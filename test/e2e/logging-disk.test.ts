@@ -107,7 +107,9 @@ describe('disk full (2 MiB tmpfs)', () => {
     expect(full.writeErrors).toBeGreaterThan(0);
     expect(full.linesNotWritten).toBeGreaterThan(0);
     expect(full.linesNotWritten).toBeLessThan(during);
-    expect(full.linesWritten).toBe(20);
+    // The log file's last tmpfs page may still hold a line or two after the filler took the rest.
+    expect(full.linesWritten).toBeGreaterThanOrEqual(20);
+    expect(full.linesWritten).toBeLessThan(20 + 10);
 
     rmSync(FILLER);
     for (let i = 0; i < 20; i++) s.request(line('after', i));
@@ -124,11 +126,12 @@ describe('disk full (2 MiB tmpfs)', () => {
     expect(phaseCount(text, 'after')).toBe(20);
     expect(phaseCount(text, 'during')).toBe(during - recovered.linesNotWritten);
     // the lines kept for retry are the first ones, up to the retry limit
-    const keptBytes = text
-      .split('\n')
-      .filter((l) => l.includes('/during/'))
-      .reduce((n, l) => n + l.length + 1, 0);
-    expect(keptBytes).toBeLessThanOrEqual(PENDING_LIMIT_BYTES);
+    // (those written before the disk refused one were never held for retry, and the line the
+    // disk refused may have been written in part: one line of slack)
+    const duringLines = text.split('\n').filter((l) => l.includes('/during/'));
+    const keptBytes = duringLines.slice(full.linesWritten - 20).reduce((n, l) => n + l.length + 1, 0);
+    const longest = Math.max(...duringLines.map((l) => l.length + 1));
+    expect(keptBytes).toBeLessThanOrEqual(PENDING_LIMIT_BYTES + longest);
     expect(
       records(text)
         .slice(20, 23)
