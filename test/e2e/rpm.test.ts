@@ -328,7 +328,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         expect(paths.filter((path) => path.includes('/dist/'))).toEqual([]);
         const topLevel = new Set(
           paths.flatMap(
-            (path) => /^\/usr\/lib\/imds-analyzer\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? [],
+            (path) => /^\/usr\/lib\/imds-analyzer\/node_modules\/(@[^/]+\/[^/]+|[^@/][^/]*)\//.exec(path)?.[1] ?? [],
           ),
         );
         expect([...topLevel].sort()).toEqual(EXTERNAL_MODULES);
