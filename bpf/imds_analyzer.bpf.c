@@ -4,11 +4,15 @@
  *
  *   cgroup/connect4, cgroup/connect6  remember who connected a socket to IMDS
  *                                     (socket-local storage, freed with the socket)
+ *                                     and send that process and its ancestors
+ *                                     from the "processes" map
  *   cgroup_skb/egress                 copy the TCP payload sent to IMDS (requests)
  *   cgroup_skb/ingress                parse the status code of IMDS responses; no
  *                                     body byte ever leaves the kernel
- *   raw_tp sched_process_exec/fork/exit  feed user space's process table so that
- *                                     argv and ancestry survive short-lived processes
+ *   raw_tp sched_process_exec/fork/exit  keep every process (argv, exe, parent,
+ *                                     start and exit time) in the "processes" LRU map, so
+ *                                     that argv and ancestry survive short-lived processes
+ *                                     while user space hears only of those touching IMDS
  *
  * Records go to one buffer, "events": a ring buffer, or a perf buffer on
  * kernels without one (user space retypes the map before load and sets
@@ -39,15 +43,18 @@
 #define V4_MAPPED_W2 bpf_htonl(0x0000ffff)
 /* Scratch slots per CPU: a softirq program may interrupt a process-context one. */
 #define SCRATCH_SLOTS 4
+/* Processes remembered, running or exited, least recently used first out:
+ * 4096 x ~4.5 KB (value 4432 B + key and hash element) = ~18 MB of kernel memory,
+ * preallocated at load (charged to RLIMIT_MEMLOCK before 5.11). */
+#define PROCESS_ENTRIES 4096
+/* Sent at connect(): the connecting process and its 5 nearest ancestors. */
+#define LINEAGE_DEPTH 6
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load; the verifier prunes the branch not taken. */
 const volatile bool use_ringbuf = true;
 const volatile bool capture_processes = true;
-/* Skip process records while the ring buffer holds more than this many bytes,
- * so that a fork storm cannot crowd out IMDS records (0: never skip). */
-const volatile __u64 process_shed_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -60,6 +67,15 @@ struct {
 	__type(key, int);
 	__type(value, struct imds_owner);
 } owners SEC(".maps");
+
+/* Every process by thread group id, as of its fork or exec; kept after exit
+ * (an exited ancestor stays known) until pushed out by newer ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PROCESS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct imds_exec_record);
+} processes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -148,6 +164,29 @@ static __always_inline void emit_counted(void *ctx, void *data, __u64 size, __u3
 
 /* ---- sockets ------------------------------------------------------------ */
 
+/* Sends the process with this pid and its ancestors as remembered: nearest first,
+ * stopping at the first one not remembered (user space asks /proc) or whose pid
+ * now belongs to another process. */
+static __always_inline void send_lineage(void *ctx, __u32 pid)
+{
+	struct imds_exec_record *proc;
+	__u64 start_ns = 0;
+	int depth;
+
+#pragma unroll
+	for (depth = 0; depth < LINEAGE_DEPTH; depth++) {
+		proc = bpf_map_lookup_elem(&processes, &pid);
+		if (!proc || (depth > 0 && proc->proc.start_ns != start_ns))
+			return;
+		emit_counted(ctx, proc, offsetof(struct imds_exec_record, args) + bounded(proc->args_len, IMDS_MAX_ARGS),
+			     IMDS_STAT_PROCESS_EVENTS_LOST);
+		pid = proc->proc.ppid;
+		start_ns = proc->proc.parent_start_ns;
+		if (pid == 0)
+			return;
+	}
+}
+
 static __always_inline void record_owner(struct bpf_sock_addr *ctx)
 {
 	struct imds_owner *owner;
@@ -170,6 +209,8 @@ static __always_inline void record_owner(struct bpf_sock_addr *ctx)
 	owner->cgroup_id = bpf_get_current_cgroup_id();
 	owner->connect_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	/* The caller is alive here, so its pid is still its own: the map entry is its. */
+	send_lineage(ctx, owner->pid);
 }
 
 SEC("cgroup/connect4")
@@ -404,21 +445,7 @@ static __always_inline __u64 task_start_ns(struct task_struct *task)
 	return BPF_CORE_READ((struct task_struct___pre_5_5 *)task, real_start_time);
 }
 
-/* Leave room in the ring buffer for IMDS records during a fork storm. */
-static __always_inline bool shed_process_record(void)
-{
-	if (!capture_processes)
-		return true;
-	if (use_ringbuf && process_shed_bytes &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > process_shed_bytes) {
-		count(IMDS_STAT_PROCESS_EVENTS_SHED);
-		return true;
-	}
-	return false;
-}
-
-static __always_inline void fill_process(struct imds_process_record *rec, __u32 type,
-					 struct task_struct *task)
+static __always_inline void fill_process(struct imds_process_record *rec, struct task_struct *task)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
@@ -426,9 +453,10 @@ static __always_inline void fill_process(struct imds_process_record *rec, __u32 
 	struct upid upid = {};
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
-	rec->head.type = type;
+	rec->head.type = IMDS_RECORD_PROCESS;
 	rec->head.flags = 0;
 	rec->head.ts_ns = bpf_ktime_get_ns();
+	rec->exit_ns = 0;
 	rec->pid = BPF_CORE_READ(task, tgid);
 	rec->ppid = BPF_CORE_READ(parent, tgid);
 	rec->uid = (__u32)uid_gid;
@@ -443,34 +471,29 @@ static __always_inline void fill_process(struct imds_process_record *rec, __u32 
 	BPF_CORE_READ_STR_INTO(&rec->comm, task, comm);
 }
 
-SEC("raw_tp/sched_process_exec")
-int imds_exec(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline void store_process(struct imds_exec_record *rec)
 {
-	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	struct imds_exec_record *rec;
-	union imds_scratch *slot;
-	unsigned long arg_start, arg_end;
-	__u64 args_len;
-	long name_len;
+	__u32 pid = rec->proc.pid;
 
-	if (shed_process_record())
-		return 0;
-	slot = scratch_get();
-	if (!slot) {
-		count(IMDS_STAT_PROCESS_EVENTS_LOST);
-		return 0;
-	}
-	rec = &slot->exec;
-	fill_process(&rec->proc, IMDS_RECORD_EXEC, task);
-	name_len = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
-					     BPF_CORE_READ(bprm, filename));
-	rec->filename_len = name_len > 1 ? name_len - 1 : 0;
+	if (bpf_map_update_elem(&processes, &pid, rec, BPF_ANY))
+		count(IMDS_STAT_PROCESS_STORE_FAILED);
+}
 
-	/* argv lives in the new image's memory, which is current's. */
-	arg_start = BPF_CORE_READ(task, mm, arg_start);
-	arg_end = BPF_CORE_READ(task, mm, arg_end);
-	args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+/* The process remembered under this pid, if it is the one that started then. */
+static __always_inline struct imds_exec_record *remembered(__u32 pid, __u64 start_ns)
+{
+	struct imds_exec_record *proc = bpf_map_lookup_elem(&processes, &pid);
+
+	return proc && proc->proc.start_ns == start_ns ? proc : NULL;
+}
+
+/* Copies argv of the current process (its memory is current's) into rec. */
+static __always_inline void read_args(struct imds_exec_record *rec, struct task_struct *task)
+{
+	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+
 	if (args_len > IMDS_MAX_ARGS) {
 		args_len = IMDS_MAX_ARGS;
 		rec->proc.head.flags |= IMDS_FLAG_ARGS_TRUNCATED;
@@ -481,8 +504,39 @@ int imds_exec(struct bpf_raw_tracepoint_args *ctx)
 		args_len = 0;
 	}
 	rec->args_len = args_len;
-	emit_counted(ctx, rec, offsetof(struct imds_exec_record, args) + bounded(args_len, IMDS_MAX_ARGS),
-		     IMDS_STAT_PROCESS_EVENTS_LOST);
+}
+
+SEC("raw_tp/sched_process_exec")
+int imds_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct imds_exec_record *rec, *forked;
+	union imds_scratch *slot;
+	long name_len;
+
+	if (!capture_processes)
+		return 0;
+	slot = scratch_get();
+	if (!slot) {
+		count(IMDS_STAT_PROCESS_STORE_FAILED);
+		return 0;
+	}
+	rec = &slot->exec;
+	fill_process(&rec->proc, task);
+	/* The parent recorded at fork survives re-parenting: if it exited before this
+	 * exec, real_parent is already init or a subreaper. */
+	forked = remembered(rec->proc.pid, rec->proc.start_ns);
+	if (forked) {
+		rec->proc.ppid = forked->proc.ppid;
+		rec->proc.parent_start_ns = forked->proc.parent_start_ns;
+	}
+	name_len = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
+					     BPF_CORE_READ(bprm, filename));
+	rec->filename_len = name_len > 1 ? name_len - 1 : 0;
+	/* argv lives in the new image's memory, which is current's. */
+	read_args(rec, task);
+	store_process(rec);
 	scratch_put();
 	return 0;
 }
@@ -491,15 +545,42 @@ SEC("raw_tp/sched_process_fork")
 int imds_fork(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	struct imds_process_record rec = {};
+	struct imds_exec_record *rec, *parent;
+	union imds_scratch *slot;
+	__u64 args_len;
 
-	/* New threads share their process's record. */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	/* New threads share their process's entry. */
+	if (!capture_processes || BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	if (shed_process_record())
+	slot = scratch_get();
+	if (!slot) {
+		count(IMDS_STAT_PROCESS_STORE_FAILED);
 		return 0;
-	fill_process(&rec, IMDS_RECORD_FORK, child);
-	emit_counted(ctx, &rec, sizeof(rec), IMDS_STAT_PROCESS_EVENTS_LOST);
+	}
+	rec = &slot->exec;
+	/* A child runs its parent's program until it execs. */
+	parent = remembered(BPF_CORE_READ(child, real_parent, tgid),
+			    task_start_ns(BPF_CORE_READ(child, real_parent, group_leader)));
+	if (parent) {
+		args_len = bounded(parent->args_len, IMDS_MAX_ARGS);
+		rec->filename_len = bounded(parent->filename_len, IMDS_MAX_FILENAME - 1);
+		__builtin_memcpy(rec->filename, parent->filename, sizeof(rec->filename));
+		if (bpf_probe_read_kernel(rec->args, args_len, parent->args))
+			args_len = 0;
+		rec->args_len = args_len;
+	}
+	fill_process(&rec->proc, child);
+	rec->proc.head.flags = IMDS_FLAG_NOT_EXECED;
+	if (parent) {
+		rec->proc.head.flags |= parent->proc.head.flags & (IMDS_FLAG_ARGS_TRUNCATED | IMDS_FLAG_ARGS_UNREADABLE);
+	} else {
+		/* A parent older than us: its memory (current's) holds the same argv. */
+		rec->filename_len = 0;
+		rec->filename[0] = 0;
+		read_args(rec, child);
+	}
+	store_process(rec);
+	scratch_put();
 	return 0;
 }
 
@@ -507,16 +588,12 @@ SEC("raw_tp/sched_process_exit")
 int imds_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	struct imds_process_record rec = {};
+	struct imds_exec_record *proc;
 
-	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+	if (!capture_processes || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
 		return 0;
-	if (shed_process_record())
-		return 0;
-	rec.head.type = IMDS_RECORD_EXIT;
-	rec.head.ts_ns = bpf_ktime_get_ns();
-	rec.pid = BPF_CORE_READ(task, tgid);
-	rec.start_ns = task_start_ns(task);
-	emit_counted(ctx, &rec, sizeof(rec), IMDS_STAT_PROCESS_EVENTS_LOST);
+	proc = remembered(BPF_CORE_READ(task, tgid), task_start_ns(task));
+	if (proc)
+		proc->proc.exit_ns = bpf_ktime_get_ns();
 	return 0;
 }

@@ -11,11 +11,11 @@
 #ifndef IMDS_EVENTS_H
 #define IMDS_EVENTS_H
 
-#define IMDS_ABI_VERSION 1
+#define IMDS_ABI_VERSION 2
 
 /* Bytes of TCP payload copied per segment: an IMDS request header block fits. */
 #define IMDS_MAX_PAYLOAD 4096
-/* Bytes of argv copied at exec, and of the execve() path. */
+/* Bytes of argv kept per process, and of the execve() path. */
 #define IMDS_MAX_ARGS 4096
 #define IMDS_MAX_FILENAME 256
 #define IMDS_COMM_LEN 16
@@ -24,9 +24,9 @@ enum imds_record_type {
 	IMDS_RECORD_PAYLOAD = 1,  /* TCP segment with payload sent to IMDS */
 	IMDS_RECORD_RESPONSE = 2, /* status code of a response from IMDS */
 	IMDS_RECORD_CLOSE = 3,    /* FIN or RST sent on an IMDS connection */
-	IMDS_RECORD_EXEC = 4,
-	IMDS_RECORD_FORK = 5,
-	IMDS_RECORD_EXIT = 6,
+	/* A process as the kernel remembers it (struct imds_exec_record), sent at
+	 * connect() to IMDS for the connecting process and then each ancestor. */
+	IMDS_RECORD_PROCESS = 4,
 };
 
 enum imds_record_flags {
@@ -34,6 +34,7 @@ enum imds_record_flags {
 	IMDS_FLAG_RESET = 1 << 1,           /* close: RST rather than FIN */
 	IMDS_FLAG_ARGS_TRUNCATED = 1 << 2,  /* exec: argv longer than IMDS_MAX_ARGS */
 	IMDS_FLAG_ARGS_UNREADABLE = 1 << 3, /* exec: argv could not be read */
+	IMDS_FLAG_NOT_EXECED = 1 << 4,      /* process: forked, no exec seen; argv is its parent's */
 };
 
 enum imds_family {
@@ -44,8 +45,8 @@ enum imds_family {
 /* Counters in the per-CPU "stats" array map (one __u64 per index). */
 enum imds_stat {
 	IMDS_STAT_EVENTS_LOST = 0,         /* IMDS records that did not fit in the buffer */
-	IMDS_STAT_PROCESS_EVENTS_LOST = 1, /* exec/fork/exit records that did not fit */
-	IMDS_STAT_PROCESS_EVENTS_SHED = 2, /* exec/fork/exit records skipped to keep room for IMDS records */
+	IMDS_STAT_PROCESS_EVENTS_LOST = 1, /* process records (sent at connect) that did not fit */
+	IMDS_STAT_PROCESS_STORE_FAILED = 2, /* exec/fork whose process could not be stored in "processes" */
 	IMDS_STAT_CONNECTS = 3,            /* connect() calls to IMDS seen */
 	IMDS_STAT_SEGMENTS = 4,            /* TCP segments with payload to IMDS */
 	IMDS_STAT_SEGMENTS_TRUNCATED = 5,  /* ... of which longer than IMDS_MAX_PAYLOAD */
@@ -107,19 +108,23 @@ struct imds_close_record {
 	struct imds_flow flow;
 };
 
+/* Who a process is. head.ts_ns: when the kernel learnt it (its fork or exec). */
 struct imds_process_record {
 	struct imds_record_head head;
 	__u32 pid;  /* thread group id */
-	__u32 ppid; /* parent's thread group id when the record was made */
+	__u32 ppid; /* parent's thread group id at fork (an exec keeps it: never the re-parented one) */
 	__u32 uid;
 	__u32 gid;
 	__u64 start_ns;        /* task->start_boottime */
 	__u64 parent_start_ns; /* parent's start_boottime */
+	__u64 exit_ns;         /* bpf_ktime_get_ns() at its exit, 0 while it runs */
 	__u32 ns_pid;          /* pid in the process's own (innermost) pid namespace */
 	__u32 ns_level;        /* 0 in the root pid namespace */
 	char comm[IMDS_COMM_LEN];
 };
 
+/* A process and its program: the value of the "processes" map, and the record
+ * IMDS_RECORD_PROCESS (sent up to args_len bytes of args[]). */
 struct imds_exec_record {
 	struct imds_process_record proc;
 	__u32 filename_len; /* bytes in filename[], without the NUL */

@@ -56,9 +56,6 @@ const PROGRAMS: Record<string, Attach> = {
   imds_exit: { kind: 'raw_tp', tracepoint: 'sched_process_exit' },
 };
 
-/** Process records are skipped once the ring buffer is this full. */
-const PROCESS_SHED_FRACTION = 0.75;
-
 function kernelHasRingBuffer(libbpf: Libbpf): boolean {
   const probed = libbpf.probeMapType(BPF_MAP_TYPE_RINGBUF);
   if (probed !== null) return probed;
@@ -243,5 +240,4 @@ function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOpt
   };
   view.setUint8(at('use_ringbuf'), useRing ? 1 : 0);
   view.setUint8(at('capture_processes'), 1);
-  view.setBigUint64(at('process_shed_bytes'), useRing ? BigInt(Math.floor(ringBytes * PROCESS_SHED_FRACTION)) : 0n, true);
 }

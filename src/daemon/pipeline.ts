@@ -55,9 +55,7 @@ export class Pipeline {
   handle(records: KernelRecord[]): void {
     for (const rec of records) {
       switch (rec.kind) {
-        case 'exec':
-        case 'fork':
-        case 'exit':
+        case 'process':
           this.enricher.apply(rec);
           break;
         case 'payload':

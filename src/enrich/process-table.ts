@@ -1,8 +1,9 @@
-// Every process the daemon has heard of: fed by the kernel's exec/fork/exit records (so
-// argv and parentage survive processes that exit before anyone reads /proc), seeded
-// from /proc at start, with /proc as the fallback for a pid it never heard of.
+// Every process the daemon has heard of: fed by the kernel's process records, which come
+// only for processes that touch IMDS and their ancestors (the kernel remembers argv and
+// parentage of every process, so both survive processes that exit before anyone reads
+// /proc), seeded from /proc at start, with /proc as the fallback for a pid it never heard of.
 // Bounded: least recently used entries go first beyond `maxEntries`.
-import type { ProcessIdentity, ProcessRecord } from '../capture/records.js';
+import type { ProcessRecord } from '../capture/records.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 
 export interface ProcessEntry {
@@ -42,12 +43,6 @@ function fromSnapshot(s: ProcSnapshot): ProcessEntry {
     nsLevel: s.nsLevel,
     exitedNs: null,
   };
-}
-
-/** The entry fields an exec or fork record fills in the same way. */
-function identity(rec: ProcessIdentity) {
-  const { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel } = rec;
-  return { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel, exitedNs: null };
 }
 
 /** Whether the process had started by `atNs` (to /proc's one-tick precision); no time: yes. */
@@ -91,38 +86,25 @@ export class ProcessTable {
   }
 
   apply(rec: ProcessRecord): void {
-    switch (rec.kind) {
-      case 'exec': {
-        const previous = this.entries.get(rec.pid);
-        // The parent recorded at fork survives re-parenting: if it exited before this
-        // exec, the kernel's real_parent is already init or a subreaper.
-        const forked = previous && previous.startNs === rec.startNs ? previous : null;
-        this.put({
-          ...identity(rec),
-          ppid: forked?.ppid ?? rec.ppid,
-          exe: rec.filename.startsWith('/') ? rec.filename : (previous?.exe ?? rec.filename),
-          argv: rec.argvUnreadable ? (this.readProcess(rec.pid)?.argv ?? []) : rec.argv,
-          argvTruncated: rec.argvTruncated,
-        });
-        break;
-      }
-      case 'fork': {
-        // A child runs its parent's program until it execs.
-        const parent = this.entries.get(rec.ppid);
-        this.put({
-          ...identity(rec),
-          exe: parent?.exe ?? null,
-          argv: parent?.argv ?? [],
-          argvTruncated: parent?.argvTruncated ?? false,
-        });
-        break;
-      }
-      case 'exit': {
-        const entry = this.entries.get(rec.pid);
-        if (entry && entry.startNs === rec.startNs) entry.exitedNs = rec.tsNs;
-        break;
-      }
-    }
+    const { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel, exitedNs } = rec;
+    // A relative execve() path says less than a path seen before; a child that has not
+    // exec'd since a fork the kernel saw without its parent runs its parent's program.
+    let exe = rec.filename.startsWith('/') ? rec.filename : (this.entries.get(pid)?.exe ?? (rec.filename || null));
+    if (exe === null && !rec.execed) exe = this.lookup(ppid, startNs)?.exe ?? null;
+    this.put({
+      pid,
+      ppid,
+      startNs,
+      comm,
+      uid,
+      gid,
+      nsPid,
+      nsLevel,
+      exitedNs,
+      exe,
+      argv: rec.argvUnreadable ? (this.readProcess(pid)?.argv ?? []) : rec.argv,
+      argvTruncated: rec.argvTruncated,
+    });
   }
 
   /**

@@ -50,7 +50,7 @@ describe('kernel/user ABI', () => {
     for (const [kind, value] of Object.entries(RecordType)) {
       expect({ kind, value: c.get(`IMDS_RECORD_${kind.toUpperCase()}`) }).toEqual({ kind, value });
     }
-    const flagNames = { ownerKnown: 'OWNER_KNOWN', reset: 'RESET', argsTruncated: 'ARGS_TRUNCATED', argsUnreadable: 'ARGS_UNREADABLE' };
+    const flagNames = { ownerKnown: 'OWNER_KNOWN', reset: 'RESET', argsTruncated: 'ARGS_TRUNCATED', argsUnreadable: 'ARGS_UNREADABLE', notExeced: 'NOT_EXECED' };
     for (const [flag, value] of Object.entries(RecordFlag)) {
       const cName = `IMDS_FLAG_${flagNames[flag as keyof typeof flagNames]}`;
       expect({ cName, value: c.get(cName) }).toEqual({ cName, value });
