@@ -41,9 +41,14 @@ function configFrom(options: RunOptions): Config {
 
 export async function runDaemon(options: RunOptions): Promise<number> {
   const startedAt = new Date();
+  // Milliseconds since the process started at the end of each start-up step (in the ready line).
+  const startup: Record<string, number> = {};
+  const stepDone = (step: string) => (startup[step] = Math.round(performance.now()));
+  stepDone('modules');
   let config: Config;
   try {
     config = configFrom(options);
+    stepDone('config');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`imds-analyzer: ${err.message}\n`);
@@ -73,8 +78,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       hostname: hostname(),
     });
     const logSink = sink;
+    stepDone('log_sink');
     const pipeline = new Pipeline(config, logSink);
-    pipeline.seed();
     capture = Capture.open({
       objectPath: OBJECT_PATH,
       buffer: config.buffer.kind,
@@ -89,6 +94,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     });
     const running = capture;
     running.start();
+    stepDone('bpf_attached');
 
     const describe = () => ({
       boot_id: boot,
@@ -107,9 +113,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       const c = counters();
       return `attached ${running.programs.length} programs (${running.bufferKind}); requests v1=${c.requests.v1} v2=${c.requests.v2} unknown=${c.requests.unknown}; lost=${c.kernel.events_lost}`;
     };
-    const publish = (event: 'ready' | 'stats') => {
+    const publish = (event: 'ready' | 'stats', extra: Record<string, unknown>) => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...(event === 'stats' ? { interval_s: config.statsIntervalSeconds } : {}), ...c });
+      logSink.lifecycle(event, { ...describe(), ...extra, ...c });
       writeStatusFile(config.stateDir, {
         ...describe(),
         started_at: startedAt.toISOString(),
@@ -118,12 +124,15 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       });
     };
 
-    publish('ready');
+    stepDone('ready');
+    publish('ready', { startup_ms: startup });
     await logSink.flush();
     notifier.ready(statusText());
+    // After READY: processes started after the attach are in the kernel's map already.
+    pipeline.seed();
     notifier.startWatchdog();
     const statsTimer = setInterval(() => {
-      publish('stats');
+      publish('stats', { interval_s: config.statsIntervalSeconds });
       notifier.status(statusText());
     }, config.statsIntervalSeconds * 1000);
 

@@ -80,6 +80,8 @@ export class ProcessTable {
 
   seedFromProc(): void {
     for (const pid of this.listPids()) {
+      // The kernel's record of a process is more exact than /proc's (start time, parent at fork).
+      if (this.entries.has(pid)) continue;
       const snapshot = this.readProcess(pid);
       if (snapshot) this.put(fromSnapshot(snapshot));
     }
