@@ -66,6 +66,8 @@ export class Enricher {
     this.table.seedFromProc();
   }
 
+  /** A process the kernel sends when it or a descendant connects to IMDS: the first moment user
+   * space hears of it, while the caller still runs (the place to read what only /proc holds). */
   apply(rec: ProcessRecord): void {
     this.table.apply(rec);
   }
