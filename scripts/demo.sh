@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running demo: installs what is missing,
-# builds, and runs `imds-analyzer demo` (test IMDS in network namespaces; nothing
-# leaves the machine). Needs root for BPF and network namespaces.
+# builds, and runs the demo (test/rig/demo.ts: a test IMDS in network
+# namespaces; nothing leaves the machine). Needs root for BPF and network namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $EUID -ne 0 ]]; then
@@ -11,4 +11,5 @@ fi
 bash scripts/install-deps.sh
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 npm run --silent build
-exec node dist/cli/main.js demo
+npm run --silent build:test
+exec node dist-test/test/rig/demo.js

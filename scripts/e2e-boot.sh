@@ -84,7 +84,7 @@ UNIT
 systemctl --root="$merged" enable cloud-init-local.service >&2
 
 # The test IMDS and the namespace the container boots in.
-exec {hold_fd}< <(exec node dist/testbed/hold.js --prefix boot)
+exec {hold_fd}< <(exec node dist-test/test/rig/hold.js --prefix boot)
 hold_pid=$!
 read -r -u "$hold_fd" testbed_json
 netns=$(node -e 'const t = JSON.parse(process.argv[1]); console.log(t.netnsPaths?.[0] ?? `/run/netns/${t.clientNs}`)' "$testbed_json")
@@ -168,7 +168,9 @@ node -e '
 
 # Watchdog: a daemon whose event loop is stuck is restarted by systemd.
 mkdir -p "$merged/etc/systemd/system/imds-analyzer.service.d"
-printf '[Service]\nEnvironment=IMDS_ANALYZER_TEST_HOOKS=1\nWatchdogSec=3\n' > "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
+# The hook that blocks the loop on SIGUSR2 is a test rig file, loaded only through this drop-in.
+install -D -m 0644 dist-test/test/rig/watchdog-hook.js "$merged/usr/local/lib/imds-analyzer-test/watchdog-hook.js"
+printf '[Service]\nEnvironment=NODE_OPTIONS=--import=/usr/local/lib/imds-analyzer-test/watchdog-hook.js\nWatchdogSec=3\n' > "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
 in_ct systemctl daemon-reload
 in_ct systemctl start imds-analyzer
 restarts_before=$(show imds-analyzer NRestarts)

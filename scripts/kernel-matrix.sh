@@ -43,8 +43,8 @@ suite_of() {
 
 # tsc emits even with type errors; the driver reports what is missing at run time, so a
 # broken build shows up as FAIL cells rather than aborting the matrix.
-if [[ $mode != load ]] && ! npm run --silent build >"$results/build.log" 2>&1; then
-  echo "kernel-matrix: npm run build reported errors (see $results/build.log)" >&2
+if [[ $mode != load ]] && ! { npm run --silent build && npm run --silent build:test; } >"$results/build.log" 2>&1; then
+  echo "kernel-matrix: the build reported errors (see $results/build.log)" >&2
 fi
 
 declare -A seconds=()

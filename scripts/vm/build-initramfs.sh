@@ -6,7 +6,7 @@
 # under TCG costs more than copying the bytes:
 #   base       busybox, node, curl, python3, ip, bpftool and their libraries (cached, shared)
 #   modules    this kernel's veth/bridge/dummy modules, decompressed, in load order (cached)
-#   project    /init, dist/, bpf/, production node_modules, scripts/vm (rebuilt every time)
+#   project    /init, dist/, the test rig (dist-test/), bpf/, production node_modules, scripts/vm (rebuilt every time)
 set -euo pipefail
 
 kernel_root=${1:?usage: build-initramfs.sh KERNEL_ROOT OUT.cpio}
@@ -108,8 +108,14 @@ build_project() {
   install -m 0755 "$repo/scripts/vm/init.sh" "$dir/init"
   mkdir -p "$dir/project/scripts"
   cp -r "$repo/bpf" "$repo/package.json" "$dir/project/"
-  # dist/ is optional here: the probe and load jobs need only bpf/; the matrix driver says so if it is missing.
-  [[ -d $repo/dist ]] && cp -r "$repo/dist" "$dir/project/"
+  # dist/ and the test rig's dist-test/ are optional here: the probe and load jobs need only bpf/;
+  # the matrix driver says so if they are missing.
+  if [[ -d $repo/dist ]]; then cp -r "$repo/dist" "$dir/project/"; fi
+  if [[ -d $repo/dist-test ]]; then
+    mkdir -p "$dir/project/dist-test/test"
+    cp -r "$repo/dist-test/src" "$dir/project/dist-test/"
+    cp -r "$repo/dist-test/test/rig" "$dir/project/dist-test/test/"
+  fi
   cp -r "$repo/scripts/vm" "$dir/project/scripts/"
   # Production dependencies only: vitest, typescript and esbuild stay on the host.
   (cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2) | while read -r pkg; do

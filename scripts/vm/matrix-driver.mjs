@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The kernel matrix's detection e2e, run inside each VM and on the host:
 //   node scripts/vm/matrix-driver.mjs [--quick]
-// Starts the real daemon (dist/cli/main.js run) against the test IMDS of dist/testbed,
+// Starts the real daemon (dist/cli/main.js run) against the test IMDS of the test rig (dist-test/test/rig),
 // drives its real clients (curl, node, sh) from the testbed's client namespace, and decides
 // every cell by reading the daemon's own log lines (docs/architecture.md, "The log line").
 // Prints progress to stderr and one `MATRIX-RESULT {json}` line to stdout.
@@ -65,7 +65,7 @@ function attachedIds(cgroupRoot) {
 }
 
 /**
- * Runs a testbed client (src/testbed/clients.ts) in the client namespace and holds the
+ * Runs a testbed client (test/rig/clients.ts) in the client namespace and holds the
  * daemon's lines for it to the client's own expectations: one line per expected request,
  * in order, with its method, path, version and token flag, and the same TCP connection
  * grouping (connection.cookie) the client used. Returns [passed, detail, lines].
@@ -145,9 +145,9 @@ async function withDaemon(startAnalyzer, buffer, failCell, body) {
 async function main() {
   measurements.kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
   for (const name of CELLS) if (quick && !QUICK_CELLS.has(name)) cells[name].detail = 'skipped by --quick';
-  const testbedDir = join(projectRoot, 'dist/testbed');
+  const testbedDir = join(projectRoot, 'dist-test/test/rig');
   if (!existsSync(join(projectRoot, 'dist/cli/main.js')) || !existsSync(join(testbedDir, 'analyzer-process.js'))) {
-    for (const name of CELLS) if (!quick || QUICK_CELLS.has(name)) record(name, false, 'dist/ is missing: run npm run build');
+    for (const name of CELLS) if (!quick || QUICK_CELLS.has(name)) record(name, false, 'dist/ or dist-test/ is missing: run npm run build && npm run build:test');
     return;
   }
   const clients = await import(join(testbedDir, 'index.js'));

@@ -4,7 +4,7 @@
 // is not made on the other fails the tests.
 import { formatAddress } from '../logic/destination.js';
 import { decodeBytes, splitArgv } from '../logic/text.js';
-import type { Flow, KernelRecord, SocketOwner } from './records.js';
+import type { Flow, KernelRecord, SocketOwner } from '../model/records.js';
 
 export const IMDS_ABI_VERSION = 2;
 export const IMDS_MAX_PAYLOAD = 4096;

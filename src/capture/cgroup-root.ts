@@ -5,25 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cgroup2Mounts } from '../logic/mountinfo.js';
 
 export interface CgroupRoot {
   path: string;
   fd: number;
   close(): void;
-}
-
-/** Mount points of cgroup2 whose root is the hierarchy's root, from /proc/self/mountinfo. */
-export function cgroup2Mounts(mountinfo: string): string[] {
-  const mounts: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const fields = left.split(' ');
-    if (right.split(' ')[0] === 'cgroup2' && fields[3] === '/' && fields[4]) {
-      mounts.push(fields[4].replace(/\\040/g, ' '));
-    }
-  }
-  return mounts;
 }
 
 export function openCgroupRoot(stateDir: string): CgroupRoot {

@@ -8,14 +8,12 @@ const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
 Usage:
   imds-analyzer run [--config FILE] [--log-dir DIR] [--console] [--buffer auto|ringbuf|perfbuf]
       Capture IMDS requests until stopped (the systemd service runs this).
-  imds-analyzer demo
-      Start a test IMDS in network namespaces, capture a few IMDSv1 and IMDSv2 clients,
-      print what was caught, and clean up. Needs root. Sends nothing off the machine.
   imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
-                       [--host H] [--include-v2]
+                       [--host H] [--include-v2] [--config FILE]
+      Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).
       Is it safe to require IMDSv2 here, and if not, what must change?
       Exit status: 0 no IMDSv1 caller, 1 some, 2 error or no log line in the input.
-  imds-analyzer status [--state FILE]
+  imds-analyzer status [--state FILE | --config FILE]
       Is the service running, what is attached, counters and lost events.
       Exit status: 0 running, 3 not running, 2 unreadable state file.
   imds-analyzer --help | --version
@@ -63,10 +61,6 @@ async function main(argv: string[]): Promise<number> {
         buffer: values.buffer,
         version: version(),
       });
-    }
-    case 'demo': {
-      const { runDemo } = await import('./demo.js');
-      return runDemo();
     }
     case 'report': {
       const { runReportCommand } = await import('../report/index.js');

@@ -6,11 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Capture } from '../capture/capture.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogSink, type LogSink } from '../logging/index.js';
-import { acquireInstanceLock } from './instance-lock.js';
+import { acquireInstanceLock } from '../state/instance-lock.js';
 import { createNotifier } from './notify.js';
 import { Pipeline } from './pipeline.js';
-import { writeStatusFile } from './status-file.js';
-import { installTestHooks } from './test-hooks.js';
+import { writeStatusFile } from '../state/status-file.js';
 
 export interface RunOptions {
   configPath: string | undefined;
@@ -64,7 +63,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     process.stderr.write(`imds-analyzer: ${(err as Error).message}\n`);
     return 1;
   }
-  installTestHooks();
   const notifier = createNotifier();
   const boot = bootId();
   let sink: LogSink | null = null;
@@ -98,7 +96,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
     const describe = () => ({
       boot_id: boot,
-      kernel: release(),
+      kernel_release: release(),
       libbpf_version: running.libbpfVersion,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,
@@ -113,7 +111,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       const c = counters();
       return `attached ${running.programs.length} programs (${running.bufferKind}); requests v1=${c.requests.v1} v2=${c.requests.v2} unknown=${c.requests.unknown}; lost=${c.kernel.events_lost}`;
     };
-    const publish = (event: 'ready' | 'stats', extra: Record<string, unknown>) => {
+    const publish = (event: 'ready' | 'stats', extra: { startup_ms: Record<string, number> } | { interval_s: number }) => {
       const c = counters();
       logSink.lifecycle(event, { ...describe(), ...extra, ...c });
       writeStatusFile(config.stateDir, {

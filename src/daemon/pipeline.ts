@@ -2,7 +2,9 @@
 // records feed the connection tracker, and every completed request is enriched
 // (process, ancestry, unit, container, SDK, fallback, advice) and written.
 import type { KernelStatName } from '../capture/abi.js';
-import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../capture/records.js';
+import type { ImdsVersion } from '../model/imds.js';
+import type { Counters } from '../model/log-line.js';
+import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../model/records.js';
 import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';
@@ -11,27 +13,16 @@ import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
 import { buildRequestLine } from '../logic/request-line.js';
 
-type Version = 'v1' | 'v2' | 'unknown';
 
 /** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
 const GAVE_UP_ON_PUT_NS = 500_000_000n;
 
-export interface PipelineCounters {
-  requests: Record<Version, number>;
-  kernel: Record<KernelStatName, number> & { perf_buffer_lost: number };
-  decode_errors: number;
-  not_imds_records: number;
-  tracked_connections: number;
-  lines_written: number;
-  lines_not_written: number;
-  write_errors: number;
-}
 
 export class Pipeline {
   private readonly tracker: ConnectionTracker;
   private readonly enricher: Enricher;
   private readonly fallback = new FallbackDetector();
-  private readonly requests: Record<Version, number> = { v1: 0, v2: 0, unknown: 0 };
+  private readonly requests: Record<ImdsVersion, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
@@ -104,7 +95,7 @@ export class Pipeline {
     kernel: Record<KernelStatName, bigint>,
     perfLost: bigint,
     sink: { linesWritten: number; linesNotWritten: number; writeErrors: number },
-  ): PipelineCounters {
+  ): Counters {
     const kernelNumbers = Object.fromEntries(
       Object.entries(kernel).map(([name, value]) => [name, Number(value)]),
     ) as Record<KernelStatName, number>;

@@ -5,7 +5,7 @@
 // service's cgroup may be gone by the time its request is written.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroup2Mounts } from '../capture/cgroup-root.js';
+import { cgroup2Mounts } from '../logic/mountinfo.js';
 
 const MISS_RETRY_MS = 1000;
 const MAX_SCANNED_DIRS = 100_000;

@@ -2,47 +2,14 @@
 // chain, and where it runs (systemd unit or container). The kernel's socket owner and
 // the process table answer first; /proc fills in what they cannot.
 import { readdirSync } from 'node:fs';
-import type { ProcessRecord, SocketOwner } from '../capture/records.js';
-import { type ContainerPlacement, cgroupPathFromProcFile, placementFromCgroupPath } from '../logic/cgroup-path.js';
+import type { AncestorFields, Attribution, ProcessFields } from '../model/attribution.js';
+import type { ProcessRecord, SocketOwner } from '../model/records.js';
+import { cgroupPathFromProcFile, placementFromCgroupPath } from '../logic/cgroup-path.js';
 import { redactArgv } from '../logic/redact.js';
 import { CgroupPaths } from './cgroup-ids.js';
 import { bootTimeMs, readProc } from './proc.js';
 import { type ProcessEntry, ProcessTable } from './process-table.js';
 import { UserNames } from './users.js';
-
-export interface ProcessFields {
-  pid: number | null;
-  tid: number | null;
-  comm: string | null;
-  exe: string | null;
-  argv: string[];
-  uid: number;
-  user: string | null;
-  gid: number | null;
-  start_time: string | null;
-  /** pid inside its own pid namespace, when that is not the root one. */
-  ns_pid: number | null;
-}
-
-export interface AncestorFields {
-  pid: number;
-  comm: string;
-  exe: string | null;
-  argv: string[];
-  uid: number;
-}
-
-export interface Attribution {
-  /** Identifies the process across requests: pid and start time. */
-  key: string;
-  process: ProcessFields;
-  ancestors: AncestorFields[];
-  unit: string | null;
-  container: (ContainerPlacement & { pid: number | null }) | null;
-  cgroup: string | null;
-  /** Fields whose values were cut or redacted. */
-  truncated: string[];
-}
 
 function numericPids(): number[] {
   try {

@@ -1,5 +1,6 @@
 // Readers for /proc/<pid>: they never throw, a process that is gone reads as null.
 import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
+import { parseProcStat } from '../logic/proc-stat.js';
 import { splitArgv } from '../logic/text.js';
 
 export const MAX_ARGS = 256;
@@ -65,17 +66,9 @@ export function readProc(pid: number, root = '/proc'): ProcSnapshot | null {
   const stat = read(`${root}/${pid}/stat`);
   const status = read(`${root}/${pid}/status`);
   if (stat === null || status === null) return null;
-  // comm is in parentheses and may itself contain ") ": fields follow the last one.
-  const open = stat.indexOf('(');
-  const close = stat.lastIndexOf(')');
-  if (open < 0 || close < open) return null;
-  const comm = stat.slice(open + 1, close);
-  const fields = stat.slice(close + 2).split(' ');
-  const ppidText = fields[1] ?? '';
-  const startText = fields[19] ?? '';
-  if (!/^\d+$/.test(ppidText) || !/^\d+$/.test(startText)) return null;
-  const ppid = Number(ppidText);
-  const startTicks = BigInt(startText);
+  const parsed = parseProcStat(stat);
+  if (!parsed) return null;
+  const { comm, ppid, startTicks } = parsed;
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim().split(/\s+/) ?? [];
   const nsPids = field('NSpid').filter((v) => /^\d+$/.test(v)).map(Number);
   const cmdline = readHead(`${root}/${pid}/cmdline`, MAX_CMDLINE_BYTES);

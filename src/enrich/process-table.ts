@@ -3,7 +3,7 @@
 // parentage of every process, so both survive processes that exit before anyone reads
 // /proc), seeded from /proc at start, with /proc as the fallback for a pid it never heard of.
 // Bounded: least recently used entries go first beyond `maxEntries`.
-import type { ProcessRecord } from '../capture/records.js';
+import type { ProcessRecord } from '../model/records.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 
 export interface ProcessEntry {

@@ -1,4 +1,6 @@
-// pino-roll ships no types: the part of its API the sink uses.
+// pino-roll ships no types: the part of its API the sink uses. rolling-file.ts wraps the
+// stream's reopen() and reads its file/fd, which are internals: package.json pins pino-roll
+// to the exact version these were read from (4.0.0), so an update is a deliberate change.
 declare module 'pino-roll' {
   import type { SonicBoom, SonicBoomOpts } from 'sonic-boom';
 

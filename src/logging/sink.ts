@@ -3,6 +3,8 @@
 // defence in depth for secrets, and the console mode's readable line per request.
 import { hostname as osHostname } from 'node:os';
 import pino from 'pino';
+import { TOKEN_HEADER } from '../model/imds.js';
+import type { LifecycleFields, RequestLine } from '../model/log-line.js';
 import { formatConsoleLine, isImdsV1Call, requestMessage } from './console-line.js';
 import { visible } from './visible.js';
 import { RollingFile, type RotationOptions, type WriteCounters } from './rolling-file.js';
@@ -15,20 +17,22 @@ export interface LogSinkOptions {
   hostname?: string;
 }
 
-export type LifecycleEvent = 'ready' | 'stats' | 'stopping' | 'error';
+export type LifecycleEvent = LifecycleFields['event'];
+/** A lifecycle line's own fields, as the contract defines them for that event. */
+export type LifecycleBody<E extends LifecycleEvent> = Omit<Extract<LifecycleFields, { event: E }>, 'event'>;
 
 export interface LogSink {
   /** One imds_request line: warn for an IMDSv1 call to the AWS API, info otherwise. */
-  request(line: object): void;
+  request(line: RequestLine): void;
   /** ready / stats / stopping are written whatever the level; error at level error. */
-  lifecycle(event: LifecycleEvent, fields: object): void;
+  lifecycle<E extends LifecycleEvent>(event: E, fields: LifecycleBody<E>): void;
   counters(): WriteCounters;
   flush(): Promise<void>;
   /** Flushes everything written so far and closes the file. */
   close(): Promise<void>;
 }
 
-const SECRET_KEYS = ['token', 'secret', 'password', 'authorization', 'x-aws-ec2-metadata-token'];
+const SECRET_KEYS = ['token', 'secret', 'password', 'authorization', TOKEN_HEADER];
 /** Credential keys as IMDS returns them. */
 const AWS_SECRET_KEYS = ['Token', 'SecretAccessKey', 'SessionToken', 'aws_secret_access_key', 'aws_session_token'];
 const CENSOR = '[REDACTED]';
@@ -92,8 +96,9 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
       if (options.console) process.stdout.write(`${formatConsoleLine(line, new Date())}\n`);
     },
     lifecycle(event, fields) {
-      const record = { ...fields, event };
-      if (event === 'error') lifecycleLogger.error(record, `error: ${visible(String((fields as { message?: unknown }).message ?? 'unknown'), 300)}`);
+      // Extract<> over a generic event does not narrow: the union is what was passed.
+      const record = { ...fields, event } as unknown as LifecycleFields;
+      if (record.event === 'error') lifecycleLogger.error(record, `error: ${visible(record.message, 300)}`);
       else lifecycleLogger.info(record, event);
     },
     counters: () => file.counters(),

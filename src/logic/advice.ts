@@ -1,10 +1,11 @@
 // One sentence an operator can act on, for each IMDSv1 request.
-import type { ContainerPlacement } from './cgroup-path.js';
+import type { ContainerPlacement } from '../model/attribution.js';
+import type { ImdsVersion } from '../model/imds.js';
 import { type Fallback, followedRefusedPut } from './fallback.js';
 import type { SdkInfo } from './sdk.js';
 
 export interface AdviceInput {
-  imds_version: 'v1' | 'v2' | 'unknown';
+  imds_version: ImdsVersion;
   aws_api: boolean;
   sdk: SdkInfo | null;
   fallback: Fallback | null;

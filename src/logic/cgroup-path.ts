@@ -1,14 +1,6 @@
 // Where a process runs, from its cgroup path: the systemd unit, or the container
 // (runtime and id; Kubernetes pod UID). Paths as found in /proc/<pid>/cgroup.
-
-export type ContainerRuntime = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'ecs' | 'kubernetes' | 'lxc';
-
-export interface ContainerPlacement {
-  runtime: ContainerRuntime;
-  id: string;
-  pod_uid?: string;
-  ecs_task?: string;
-}
+import type { ContainerPlacement, ContainerRuntime } from '../model/attribution.js';
 
 export interface Placement {
   unit: string | null;

@@ -9,9 +9,10 @@
 // caller. A request cut short inside its request line (capture gap, closed connection) is
 // judged on the part of the path that was seen, so `GET /latest/me` + gap stays an AWS API
 // request (unknown) rather than vanishing into "other clouds".
+import type { ImdsVersion } from '../model/imds.js';
 import type { HttpRequestRecord } from './http-request.js';
 
-export type ImdsVersion = 'v1' | 'v2' | 'unknown';
+export type { ImdsVersion };
 
 export interface Classification {
   imds_version: ImdsVersion;

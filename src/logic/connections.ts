@@ -5,7 +5,7 @@
 // Responses on one HTTP/1.1 connection come back in request order, so the k-th status
 // line belongs to the k-th request. A request is complete when its status arrives or
 // when `responseWaitNs` has passed without one (then its status is null).
-import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../capture/records.js';
+import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
 import { HttpRequestParser, type HttpRequestRecord } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';

@@ -2,13 +2,11 @@
 // Neighbours on the same link-local ranges are never IMDS: ECS task metadata and
 // container credentials (169.254.170.2), EKS Pod Identity (169.254.170.23, fd00:ec2::23).
 // An IPv4-mapped IPv6 address (::ffff:169.254.169.254, a dual-stack socket) is IMDS over IPv4.
+import { IMDS_IPV4, IMDS_IPV6, IMDS_PORT } from '../model/imds.js';
 
 export type AddressFamily = 'ipv4' | 'ipv6';
 export type ImdsEndpoint = 'imds-ipv4' | 'imds-ipv6';
 
-export const IMDS_PORT = 80;
-const IMDS_IPV4 = [169, 254, 169, 254];
-const IMDS_IPV6 = [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54];
 const IPV4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 function sameBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -56,6 +54,9 @@ function parseIpv6(text: string): number[] | null {
   return bytes;
 }
 
+const IMDS_IPV4_BYTES = parseIpv4(IMDS_IPV4) ?? [];
+const IMDS_IPV6_BYTES = parseIpv6(IMDS_IPV6) ?? [];
+
 function toBytes(family: AddressFamily, address: Uint8Array | string): number[] | null {
   if (typeof address !== 'string') return Array.from(address);
   return family === 'ipv4' ? parseIpv4(address) : parseIpv6(address);
@@ -66,10 +67,10 @@ export function imdsEndpoint(family: AddressFamily, address: Uint8Array | string
   if (port !== IMDS_PORT) return null;
   const bytes = toBytes(family, address);
   if (!bytes) return null;
-  if (family === 'ipv4') return sameBytes(bytes, IMDS_IPV4) ? 'imds-ipv4' : null;
+  if (family === 'ipv4') return sameBytes(bytes, IMDS_IPV4_BYTES) ? 'imds-ipv4' : null;
   if (bytes.length !== 16) return null;
-  if (sameBytes(bytes, IMDS_IPV6)) return 'imds-ipv6';
-  if (sameBytes(bytes.slice(0, 12), IPV4_MAPPED_PREFIX) && sameBytes(bytes.slice(12), IMDS_IPV4)) return 'imds-ipv4';
+  if (sameBytes(bytes, IMDS_IPV6_BYTES)) return 'imds-ipv6';
+  if (sameBytes(bytes.slice(0, 12), IPV4_MAPPED_PREFIX) && sameBytes(bytes.slice(12), IMDS_IPV4_BYTES)) return 'imds-ipv4';
   return null;
 }
 

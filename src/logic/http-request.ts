@@ -15,6 +15,7 @@
 // - after a gap or unparsable framing (conflicting Content-Length, bad chunk size) the parser
 //   resynchronises at the next line that looks like a request line (REQUEST_LINE_START);
 //   with none, nothing more is yielded for the connection.
+import { TOKEN_HEADER, TOKEN_TTL_HEADER } from '../model/imds.js';
 import type { StreamChunk } from './tcp-stream.js';
 import { decodeBytes } from './text.js';
 
@@ -45,8 +46,6 @@ export const MAX_CHUNK_SIZE_DIGITS = 12;
 export const MAX_CHUNK_LINE = 1024;
 /** Bytes kept while looking for a request line to resynchronise on. */
 const RESYNC_WINDOW = 4096;
-const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
-const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP\/\d\.\d)$/;
 /**
  * Where parsing resumes after a gap or unparsable framing: a whole line `METHOD SP /path SP
@@ -300,7 +299,7 @@ export class HttpRequestParser {
     const headers = eol < 0 ? [] : this.headers(block);
     for (const [name, value] of headers) {
       if (name === TOKEN_HEADER) hasTokenHeader = true;
-      else if (name === TTL_HEADER) hasTokenTtlHeader = true;
+      else if (name === TOKEN_TTL_HEADER) hasTokenTtlHeader = true;
       else if (name === 'x-forwarded-for') hasForwardedFor = true;
       else if (name === 'user-agent' && userAgent === null) userAgent = field(value, MAX_USER_AGENT_CHARS, 'user_agent');
     }

@@ -1,16 +1,22 @@
 // The `imds_request` log line (contract: docs/architecture.md), assembled from what
 // the connection tracker observed and what enrichment found.
-import type { Attribution } from '../enrich/index.js';
+import type { Attribution } from '../model/attribution.js';
+import type { RequestLine } from '../model/log-line.js';
 import { adviceFor } from './advice.js';
 import type { ObservedRequest } from './connections.js';
 import type { Fallback } from './fallback.js';
 import { sdkFromUserAgent } from './sdk.js';
 
-export function buildRequestLine(observed: ObservedRequest, who: Attribution, fallback: Fallback | null, requestTime: string) {
+export function buildRequestLine(
+  observed: ObservedRequest,
+  who: Attribution,
+  fallback: Fallback | null,
+  requestTime: string,
+): RequestLine {
   const { request, classification } = observed;
   const sdk = sdkFromUserAgent(request.userAgent);
   return {
-    event: 'imds_request' as const,
+    event: 'imds_request',
     imds_version: classification.imds_version,
     aws_api: classification.aws_api,
     request: {

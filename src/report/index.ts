@@ -1,15 +1,16 @@
 // `imds-analyzer report` and `imds-analyzer status`.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.js';
 import type { ReportFilters } from '../logic/report/aggregate.js';
 import { buildReport } from './read.js';
 import { renderCsv, renderMarkdown, renderTable } from './render.js';
+import { STATUS_FILE_NAME } from '../state/status-file.js';
 import { readStatus, renderStatus } from './status.js';
 
 export { type CallerGroup, type Report, reportSchema } from '../logic/report/schema.js';
 export { buildReport } from './read.js';
 
-const DEFAULT_LOG_DIR = '/var/log/imds-analyzer';
-const DEFAULT_STATE_FILE = '/run/imds-analyzer/status.json';
 const FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
 const EXIT_SAFE = 0;
 const EXIT_V1_CALLERS = 1;
@@ -39,6 +40,7 @@ export async function runReportCommand(args: string[]): Promise<number> {
         until: { type: 'string' },
         host: { type: 'string' },
         'include-v2': { type: 'boolean', default: false },
+        config: { type: 'string' },
       },
     });
     const format = values.format as (typeof FORMATS)[number];
@@ -52,7 +54,9 @@ export async function runReportCommand(args: string[]): Promise<number> {
     if (filters.sinceMs !== undefined && filters.untilMs !== undefined && filters.sinceMs > filters.untilMs) {
       throw new Error('--since is after --until');
     }
-    const report = await buildReport(positionals.length > 0 ? positionals : [DEFAULT_LOG_DIR], filters);
+    // Without inputs: the log directory the daemon is configured to write.
+    const inputs = positionals.length > 0 ? positionals : [loadConfig(values.config).logDir];
+    const report = await buildReport(inputs, filters);
     const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
     const rendered =
       format === 'json'
@@ -73,8 +77,8 @@ export async function runReportCommand(args: string[]): Promise<number> {
 
 export async function runStatusCommand(args: string[]): Promise<number> {
   try {
-    const { values } = parseArgs({ args, options: { state: { type: 'string', default: DEFAULT_STATE_FILE } } });
-    const status = readStatus(values.state as string);
+    const { values } = parseArgs({ args, options: { state: { type: 'string' }, config: { type: 'string' } } });
+    const status = readStatus(values.state ?? join(loadConfig(values.config).stateDir, STATUS_FILE_NAME));
     process.stdout.write(renderStatus(status));
     return status.running ? EXIT_SAFE : EXIT_NOT_RUNNING;
   } catch (err) {

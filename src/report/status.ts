@@ -1,30 +1,11 @@
 // `imds-analyzer status`: the daemon's state file, whether its pid is alive and is an
 // imds-analyzer, and the size of its log directory.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { z } from 'zod';
-import { isRunningAnalyzer } from '../daemon/instance-lock.js';
+import { dirname, join } from 'node:path';
+import { type StatusDocument, statusDocumentSchema } from '../model/log-line.js';
+import { isLockHeld } from '../state/instance-lock.js';
 
-const count = z.number().int().nonnegative();
-
-/** The state file as the daemon writes it; counters it does not have yet read as 0. */
-const stateSchema = z.object({
-  pid: z.number().int(),
-  started_at: z.string(),
-  updated_at: z.string(),
-  boot_id: z.string().optional(),
-  buffer: z.string(),
-  programs: z.array(z.string()),
-  program_ids: z.record(z.string(), z.number()).default({}),
-  log_dir: z.string(),
-  counters: z.object({
-    requests: z.record(z.string(), count).default({}),
-    kernel: z.record(z.string(), count).default({}),
-    lines_not_written: count.default(0),
-  }),
-});
-
-export type DaemonState = z.infer<typeof stateSchema>;
+export type DaemonState = StatusDocument;
 
 export interface Status {
   stateFile: string;
@@ -52,14 +33,14 @@ export function readStatus(stateFile: string): Status {
   } catch (err) {
     throw new Error(`${stateFile} is not valid JSON (${(err as Error).message})`);
   }
-  const parsed = stateSchema.safeParse(json);
+  const parsed = statusDocumentSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`${stateFile} is not an imds-analyzer state file: ${issue?.path.join('.') || '(top)'}: ${issue?.message}`);
   }
   const state = parsed.data;
   const logBytes = existsSync(state.log_dir) ? directorySize(state.log_dir) : null;
-  return { stateFile, state, running: isRunningAnalyzer(state.pid), logBytes };
+  return { stateFile, state, running: isLockHeld(dirname(stateFile)), logBytes };
 }
 
 export function renderStatus({ stateFile, state, running, logBytes }: Status): string {

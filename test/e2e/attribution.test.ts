@@ -1,8 +1,8 @@
 // Issue 3 end to end: ancestry that survives exit, botocore's IMDSv1 fallback, units and
 // containers from real cgroup membership, in-namespace pids, and response statuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { type Testbed, botocoreCredentials, createTestbed, curlV1 } from '../../src/testbed/index.js';
+import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type Testbed, botocoreCredentials, createTestbed, curlV1 } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const URL = 'http://169.254.169.254/latest/meta-data/instance-id'; // dialled only via bed.run, inside the test netns

@@ -4,6 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLineSchema, statusDocumentSchema } from '../../src/model/log-line.js';
 import {
   type Client,
   type Testbed,
@@ -19,8 +20,8 @@ import {
   nodeKeepAliveV2ThenV1,
   nodeSplitTokenV2,
   pythonUrllibV1,
-} from '../../src/testbed/index.js';
-import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../../src/testbed/analyzer-process.js';
+} from '../rig/index.js';
+import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -166,6 +167,14 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
     const loaded = await loadedPrograms();
     for (const id of ids) expect(loaded.links).not.toContain(id);
     expect(daemon.lines().some((l) => l.event === 'stopping')).toBe(true);
+  });
+
+  it('every line the daemon wrote, and its status.json, follow the log contract', () => {
+    const lines = daemon.lines();
+    expect(lines.length).toBeGreaterThan(2000);
+    for (const line of lines) expect(logLineSchema.safeParse(line).error?.issues ?? [], JSON.stringify(line).slice(0, 300)).toEqual([]);
+    const status = JSON.parse(readFileSync(join(daemon.stateDir, 'status.json'), 'utf8')) as unknown;
+    expect(statusDocumentSchema.safeParse(status).error?.issues ?? []).toEqual([]);
   });
 });
 

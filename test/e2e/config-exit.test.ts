@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI } from '../../src/testbed/analyzer-process.js';
+import { CLI } from '../rig/analyzer-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'imds-config-exit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

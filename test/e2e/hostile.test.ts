@@ -3,8 +3,8 @@
 // vanish. The logs stay valid JSON lines, the console shows no raw control character,
 // long fields are cut and marked, and the daemon keeps going.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { type Testbed, createTestbed } from '../../src/testbed/index.js';
+import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const PYTHON = '/usr/bin/python3';

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogSink, PENDING_LIMIT_BYTES, type LogSink } from '../../src/logging/index.js';
+import type { RequestLine } from '../../src/model/log-line.js';
+import { requestLine } from '../helpers/request-line.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'imds-diskfull-'));
 const FILLER = join(mountPoint, 'filler');
@@ -47,13 +49,14 @@ function fillDisk(): number {
   return total;
 }
 
-const line = (phase: string, n: number) => ({
-  event: 'imds_request',
-  imds_version: 'v1',
-  aws_api: true,
-  request: { method: 'GET', path: `/latest/meta-data/${phase}/${n}`, token_request: false, user_agent: 'curl/8.0' },
-  process: { pid: n, comm: 'curl', argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)] }, // log-line data, never dialled (no netns needed)
-});
+const line = (phase: string, n: number): RequestLine => {
+  const base = requestLine();
+  return {
+    ...base,
+    request: { ...base.request, path: `/latest/meta-data/${phase}/${n}` },
+    process: { ...base.process, pid: n, argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)] }, // log-line data, never dialled (no netns needed)
+  };
+};
 
 function fileText(dir: string): string {
   return readdirSync(dir)

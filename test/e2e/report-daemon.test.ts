@@ -2,8 +2,8 @@
 // asserted exactly, and `status` reading the running daemon's state.
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { type Testbed, createTestbed, curlV1, curlV2, pythonUrllibV1 } from '../../src/testbed/index.js';
+import { CLI, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type Testbed, createTestbed, curlV1, curlV2, pythonUrllibV1 } from '../rig/index.js';
 import { reportSchema } from '../../src/report/index.js';
 
 const isRoot = process.getuid?.() === 0;

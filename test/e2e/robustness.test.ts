@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type LogLine, type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { type Testbed, createTestbed, curlV1, loadV1 } from '../../src/testbed/index.js';
+import { CLI, type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type Testbed, createTestbed, curlV1, loadV1 } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const PYTHON = '/usr/bin/python3';

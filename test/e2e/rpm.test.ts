@@ -279,6 +279,9 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
           `${APP_DIR}/node_modules/sd-notify/build/Release/notify.node`,
         ]);
         expect(paths.filter((path) => path.includes('.build-id') || path.endsWith('.map') || path.endsWith('.ts'))).toEqual([]);
+        // Test rigs stay with the tests: no test IMDS, network namespaces, bench or watchdog hook ships.
+        const ours = paths.filter((path) => !path.includes('/node_modules/'));
+        expect(ours.filter((path) => /testbed|\/rig\/|bench|test-hooks|watchdog-hook|demo/.test(path))).toEqual([]);
       }
     });
 

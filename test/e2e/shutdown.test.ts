@@ -3,8 +3,8 @@
 // number of request lines equals the number of request segments the kernel put in the
 // buffer (segments seen minus segments lost), read from the daemon's own last counters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startAnalyzer } from '../../src/testbed/analyzer-process.js';
-import { type Testbed, createTestbed, loadV1 } from '../../src/testbed/index.js';
+import { type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type Testbed, createTestbed, loadV1 } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 

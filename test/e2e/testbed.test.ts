@@ -21,7 +21,7 @@ import {
   loadV1,
   type Client,
   type Testbed,
-} from '../../src/testbed/index.js';
+} from '../rig/index.js';
 import { isAlive, linksIn, networkNamespaces, notRootReason, rootImdsRoutes, rootLinks, routesIn } from '../helpers/host-state.js';
 import { expectServedAsClaimed } from '../helpers/served.js';
 
@@ -336,7 +336,7 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
      * and runs `onGo` when `go()` writes to its stdin (until then it just lives).
      */
     async function testbedInAnotherProcess(onGo = '') {
-      const index = new URL('../../dist/testbed/index.js', import.meta.url).href;
+      const index = new URL('../../dist-test/test/rig/index.js', import.meta.url).href;
       const script = `
         const { createTestbed } = await import(${JSON.stringify(index)});
         const testbed = await createTestbed({ prefix: 'tbx' });
@@ -384,7 +384,7 @@ describe.skipIf(notRootReason !== null)(`testbed (${notRootReason ?? 'root'})`, 
     });
 
     it('hold.js keeps a testbed for shell scripts until SIGTERM', async () => {
-      const hold = fileURLToPath(new URL('../../dist/testbed/hold.js', import.meta.url));
+      const hold = fileURLToPath(new URL('../../dist-test/test/rig/hold.js', import.meta.url));
       const child = spawn(process.execPath, [hold, '--prefix', 'tbh', '--imds', '{"tokens":"required"}'], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });

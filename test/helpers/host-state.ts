@@ -2,6 +2,7 @@
 // (network namespaces, links, IMDS routes) and whether a process is alive.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { parseProcStat } from '../../src/logic/proc-stat.js';
 
 /** Skip reason for e2e files, or null when running as root. */
 export const notRootReason: string | null =
@@ -40,8 +41,8 @@ export function rootImdsRoutes(): { ipv4: boolean; ipv6: boolean } {
 /** Whether the process exists and is not a zombie waiting to be reaped. */
 export function isAlive(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return stat !== null && stat.state !== 'Z';
   } catch {
     return false;
   }

@@ -1,6 +1,6 @@
 // Holds the test IMDS's own request log to what a testbed client says it sends.
 import { expect } from 'vitest';
-import type { Client, ServedRequest } from '../../src/testbed/index.js';
+import type { Client, ServedRequest } from '../rig/index.js';
 
 const shape = (request: { method: string; path: string; version: string; tokenRequest: boolean }) => ({
   method: request.method,

@@ -13,7 +13,7 @@ import {
   RecordType,
   decodeRecord,
 } from '../../src/capture/abi.js';
-import { readObjectBtf } from '../../src/capture/btf.js';
+import { readObjectBtf } from '../helpers/btf.js';
 
 const header = readFileSync(new URL('../../bpf/imds_events.h', import.meta.url), 'utf8');
 const btf = readObjectBtf(readFileSync(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url)));

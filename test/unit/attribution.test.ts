@@ -1,7 +1,7 @@
 // Pure attribution logic: SDK from User-Agent, cgroup placement, fallback, advice, the
 // process table (with a fake /proc), and the connection tracker.
 import { describe, expect, it } from 'vitest';
-import type { Flow, PayloadRecord } from '../../src/capture/records.js';
+import type { Flow, PayloadRecord } from '../../src/model/records.js';
 import { ProcessTable } from '../../src/enrich/process-table.js';
 import type { ProcSnapshot } from '../../src/enrich/proc.js';
 import { adviceFor } from '../../src/logic/advice.js';

@@ -7,6 +7,8 @@ import { classifyRequest } from '../../src/logic/classify.js';
 import { HttpRequestParser, MAX_PATH_CHARS, MAX_USER_AGENT_CHARS } from '../../src/logic/http-request.js';
 import { type Segment, TcpByteStream } from '../../src/logic/tcp-stream.js';
 
+type ArbitraryValue<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
 /** One line per request: everything the log line takes from the parser and the classifier. */
 function classified(segments: readonly Segment[]): string[] {
   const stream = new TcpByteStream();
@@ -27,7 +29,7 @@ const requestArb = fc.record({
   body: fc.option(fc.uint8Array({ maxLength: 40 }), { nil: null }),
   bareLf: fc.boolean(),
 });
-type GeneratedRequest = fc.Infer<typeof requestArb>;
+type GeneratedRequest = ArbitraryValue<typeof requestArb>;
 
 function render(r: GeneratedRequest): Uint8Array {
   const head = [r.kind === 'token-put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`, 'Host: 169.254.169.254'];
@@ -57,7 +59,7 @@ const networkArb = fc.record({
   delays: fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 60 }),
 });
 
-function transmit(stream: Uint8Array, net: fc.Infer<typeof networkArb>): Segment[] {
+function transmit(stream: Uint8Array, net: ArbitraryValue<typeof networkArb>): Segment[] {
   const segment = (from: number, to: number): Segment => ({ seq: (net.isn + from) >>> 0, bytes: stream.subarray(from, to), wireLength: to - from });
   const sent: Segment[] = [];
   for (let at = 0, i = 0; at < stream.length; i++) {

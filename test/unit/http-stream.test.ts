@@ -6,6 +6,8 @@ import { HttpRequestParser, type HttpRequestRecord } from '../../src/logic/http-
 import { type Segment, TcpByteStream } from '../../src/logic/tcp-stream.js';
 import { decodeBytes, printable, splitArgv } from '../../src/logic/text.js';
 
+type ArbitraryValue<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
 const enc = (s: string) => new TextEncoder().encode(s);
 
 function parseSegments(segments: Segment[], end = true): HttpRequestRecord[] {
@@ -176,7 +178,7 @@ describe('property: segmentation does not change the result', () => {
     path: fc.constantFrom('/latest/meta-data/', '/latest/meta-data/iam/security-credentials/', '/computeMetadata/v1/', '/2021-07-15/dynamic/'),
     body: fc.option(fc.stringMatching(/^[a-z]{1,30}$/), { nil: null }),
   });
-  const render = (r: fc.Infer<typeof request>) => {
+  const render = (r: ArbitraryValue<typeof request>) => {
     const lines = [r.kind === 'put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`, 'Host: 169.254.169.254'];
     if (r.ua) lines.push(`User-Agent: ${r.ua}`);
     if (r.kind !== 'v1') lines.push(`${r.tokenHeader}: 21600`);

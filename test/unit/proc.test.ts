@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cgroup2Mounts } from '../../src/capture/cgroup-root.js';
+import { cgroup2Mounts } from '../../src/logic/mountinfo.js';
 import { Enricher } from '../../src/enrich/index.js';
 import { cgroupPathFromProcFile } from '../../src/logic/cgroup-path.js';
 import { MAX_CMDLINE_BYTES, TICK_NS, bootTimeMs, readProc } from '../../src/enrich/proc.js';
@@ -162,7 +162,7 @@ describe('Enricher on a real process', () => {
       const cgroupId = statSync(join(mount, cgroup), { bigint: true }).ino;
       const enricher = new Enricher({ maxProcesses: 1024 });
       enricher.seedFromProc();
-      const owner = { pid, tid: pid, uid: 0, gid: 0, comm: 'sh', cgroupId };
+      const owner = { pid, tid: pid, uid: 0, gid: 0, comm: 'sh', cgroupId, connectNs: 0n };
       const who = enricher.describe(owner, 0, 0n);
       expect(who.process).toMatchObject({
         pid,

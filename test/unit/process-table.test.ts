@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ProcessRecord } from '../../src/capture/records.js';
+import type { ProcessRecord } from '../../src/model/records.js';
 import { TICK_NS, readProc } from '../../src/enrich/proc.js';
 import { DEFAULT_MAX_PROCESSES, EXITED_GRACE_NS, ProcessTable } from '../../src/enrich/process-table.js';
 

@@ -2,13 +2,13 @@
 // an unclassified request, a container falling back to IMDSv1, loss counters, corrupt lines;
 // state files for `status`. reportOf() takes any directory, so fixtures written by the real
 // daemon can be pointed at the same way.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { buildReport, reportSchema, runReportCommand, runStatusCommand } from '../../src/report/index.js';
 import { MAX_LINE_CHARS } from '../../src/report/read.js';
+import { acquireInstanceLock } from '../../src/state/instance-lock.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/report');
 const EDGE = join(FIXTURES, 'edge');
@@ -36,6 +36,19 @@ async function reportOf(...args: string[]) {
 }
 
 describe('report over edge-case fixtures', () => {
+  it('without inputs, reads the logDir of the config (not a fixed directory)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-config-'));
+    try {
+      const config = join(dir, 'config.json');
+      writeFileSync(config, JSON.stringify({ logDir: EDGE }));
+      const { code, report } = await reportOf('--config', config);
+      expect(code).toBe(1);
+      expect(report.input.files).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps what a cut-short gzip held, names it, and groups by what to fix (exit 1)', async () => {
     const { code, report } = await reportOf(EDGE);
     expect(code).toBe(1);
@@ -218,15 +231,15 @@ describe('status', () => {
     return path;
   }
 
-  it('is running (exit 0) when the pid is alive and is an imds-analyzer', async () => {
-    // A real process whose command line names imds-analyzer, as the daemon's does.
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', 'imds-analyzer'], { stdio: 'ignore' });
+  it('is running (exit 0) while the instance lock beside the state file is held', async () => {
+    // The lock a running daemon holds, taken here as the daemon takes it.
+    const lock = acquireInstanceLock(logDir);
     try {
-      const { code, out } = await capture(() => runStatusCommand(['--state', stateFile(child.pid!)]));
+      const { code, out } = await capture(() => runStatusCommand(['--state', stateFile(process.pid)]));
       expect(code).toBe(0);
       expect(out).toBe(
         [
-          `imds-analyzer: running (pid ${child.pid}) since 2026-11-20T06:00:00.000Z`,
+          `imds-analyzer: running (pid ${process.pid}) since 2026-11-20T06:00:00.000Z`,
           'buffer: ringbuf',
           'programs: imds_connect4#41 imds_sendmsg#42',
           'requests: v1=3 v2=10 unknown=1',
@@ -237,11 +250,11 @@ describe('status', () => {
         ].join('\n'),
       );
     } finally {
-      child.kill();
+      lock.release();
     }
   });
 
-  it('is not running (exit 3) for a pid that is some other program, or no state file', async () => {
+  it('is not running (exit 3) when nobody holds the lock, or no state file', async () => {
     const other = await capture(() => runStatusCommand(['--state', stateFile(1)]));
     expect(other.code).toBe(3);
     expect(other.out.split('\n')[0]).toBe('imds-analyzer: NOT running (last state from pid 1, 2026-11-20T11:00:00.000Z)');
@@ -255,6 +268,6 @@ describe('status', () => {
     expect(corrupt.err).toMatch(/^imds-analyzer status: .*corrupt\.json is not valid JSON \(/);
     const foreign = await capture(() => runStatusCommand(['--state', join(FIXTURES, 'status/not-state.json')]));
     expect(foreign.code).toBe(2);
-    expect(foreign.err).toMatch(/not-state\.json is not an imds-analyzer state file: pid: /);
+    expect(foreign.err).toMatch(/not-state\.json is not an imds-analyzer state file: \w+: /);
   });
 });

@@ -1,9 +1,9 @@
-// `imds-analyzer demo`: a test IMDS in network namespaces, the real analyzer, a few
+// The demo (scripts/demo.sh runs `node dist-test/test/rig/demo.js`): a test IMDS in network namespaces, the real analyzer, a few
 // real IMDSv1 and IMDSv2 clients, what was caught, the migration report, clean-up.
 // No packet leaves the machine: the testbed routes both IMDS addresses to
 // `unreachable` in this namespace while it runs.
-import { runReportCommand } from '../report/index.js';
-import { startAnalyzer } from '../testbed/analyzer-process.js';
+import { runReportCommand } from '../../src/report/index.js';
+import { startAnalyzer } from './analyzer-process.js';
 import {
   type Client,
   createTestbed,
@@ -14,7 +14,7 @@ import {
   nodeHttpV1,
   nodeKeepAliveV2ThenV1,
   pythonUrllibV1,
-} from '../testbed/index.js';
+} from './index.js';
 
 const DEMO_CLIENTS: Array<[string, Client]> = [
   ['curl, IMDSv1', curlV1()],
@@ -26,9 +26,9 @@ const DEMO_CLIENTS: Array<[string, Client]> = [
   ['curl to a GCP-style path (not the AWS API)', curlGcpPath()],
 ];
 
-export async function runDemo(): Promise<number> {
+async function runDemo(): Promise<number> {
   if (process.getuid?.() !== 0) {
-    process.stderr.write('imds-analyzer demo: run as root (BPF programs and network namespaces need it)\n');
+    process.stderr.write('demo: run as root (BPF programs and network namespaces need it)\n');
     return 1;
   }
   const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -56,3 +56,13 @@ export async function runDemo(): Promise<number> {
     out('\nTest namespaces, routes and cgroups removed.');
   }
 }
+
+runDemo().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

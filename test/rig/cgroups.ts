@@ -3,7 +3,7 @@
 // this tracker created are removed, deepest first, after killing what runs in them.
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import { cgroup2Mounts } from '../capture/cgroup-root.js';
+import { cgroup2Mounts } from '../../src/logic/mountinfo.js';
 import { sleepSync } from './exec.js';
 
 export function cgroup2Root(): string {

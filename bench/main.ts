@@ -10,8 +10,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLI, type RunningDaemon, readLogLines, startAnalyzer } from '../testbed/analyzer-process.js';
-import { createTestbed, loadV1 } from '../testbed/index.js';
+import { CLI, type RunningDaemon, readLogLines, startAnalyzer } from '../test/rig/analyzer-process.js';
+import { createTestbed, loadV1 } from '../test/rig/index.js';
 
 interface Row {
   measure: string;

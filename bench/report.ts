@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI } from '../testbed/analyzer-process.js';
+import { CLI } from '../test/rig/analyzer-process.js';
 
 const LINES = 1_000_000;
 const FILES = 10;

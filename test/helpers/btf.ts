@@ -1,7 +1,7 @@
 // A small reader for the BTF section of a BPF ELF object: enough to learn the layout
 // of the object's own structs. The ABI test uses it to prove that src/capture/abi.ts
 // agrees with bpf/imds_events.h as the compiler laid it out.
-import { elfSection } from './elf.js';
+import { elfSection } from '../../src/capture/elf.js';
 
 const BTF_MAGIC = 0xeb9f;
 

@@ -11,7 +11,7 @@
 //     await testbed.teardown();                      // also runs on exit, SIGINT, SIGTERM
 //   }
 //
-// Shell scripts: `node dist/testbed/hold.js --prefix P [--clients N] [--imds JSON]` prints
+// Shell scripts: `node dist-test/test/rig/hold.js --prefix P [--clients N] [--imds JSON]` prints
 // the namespaces as JSON and holds them until SIGTERM.
 export { createTestbed } from './netns.js';
 export type { ClientAddresses, ImdsServerSettings, RunOptions, Testbed, TestbedOptions } from './netns.js';

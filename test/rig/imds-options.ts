@@ -2,9 +2,9 @@
 // (`--config '<json>'`); the testbed builds it. Unknown keys are rejected so a typo in a
 // test never silently runs against the defaults.
 import { z } from 'zod';
+import { IMDS_IPV4, IMDS_IPV6 } from '../../src/model/imds.js';
 
-export const IMDS_IPV4 = '169.254.169.254';
-export const IMDS_IPV6 = 'fd00:ec2::254';
+export { IMDS_IPV4, IMDS_IPV6 };
 
 const credentialsSchema = z
   .object({

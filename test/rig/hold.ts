@@ -1,5 +1,5 @@
 // A testbed for shell scripts (nspawn boot test, kernel matrix, manual runs):
-//   node dist/testbed/hold.js [--prefix P] [--clients N] [--imds '<json>'] [--until-stdin-closes]
+//   node dist-test/test/rig/hold.js [--prefix P] [--clients N] [--imds '<json>'] [--until-stdin-closes]
 // builds a testbed, prints one JSON line describing it, and holds it until SIGTERM/SIGINT
 // (or stdin closing, when asked), then tears it down and exits 0.
 import { pathToFileURL } from 'node:url';

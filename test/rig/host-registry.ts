@@ -10,6 +10,7 @@
 // A mkdir lock keeps the check-then-change steps of different processes apart.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseProcStat } from '../../src/logic/proc-stat.js';
 import { removeCgroups } from './cgroups.js';
 import { runSync, sleepSync, tryRunSync } from './exec.js';
 import { IMDS_IPV4, IMDS_IPV6 } from './imds-options.js';
@@ -83,8 +84,7 @@ function withLock<T>(action: () => T): T {
 
 function startTimeOf(pid: number): string | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.startTicks.toString() ?? null;
   } catch {
     return null;
   }

@@ -5,10 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI } from './compiled.js';
 
-/** The compiled CLI, whether this module runs from src/ (vitest) or dist/. */
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export { CLI };
 
 export type LogLine = Record<string, unknown> & {
   event?: string;

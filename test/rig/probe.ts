@@ -1,5 +1,5 @@
 // Real node clients whose wire behaviour is too specific for curl: run inside a client
-// namespace as `node dist/testbed/probe.js <kind> ...`. Each prints one JSON line
+// namespace as `node dist-test/test/rig/probe.js <kind> ...`. Each prints one JSON line
 // describing what it did (statuses, local ports); token values are never printed.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';

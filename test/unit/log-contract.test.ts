@@ -1,0 +1,71 @@
+// The log contract holds the writer, the readers and the docs together: what the sink
+// writes parses with src/model/log-line.ts, and docs/architecture.md lists every field.
+// (The e2e capture test parses every line a real daemon wrote with the same schema.)
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogSink } from '../../src/logging/index.js';
+import { type Counters, type DaemonDescription, logLineSchema, requestLineSchema } from '../../src/model/log-line.js';
+import { contractDoc, fieldPaths } from '../helpers/contract-doc.js';
+import { requestLine } from '../helpers/request-line.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'contract-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const description: DaemonDescription = {
+  boot_id: 'b-1',
+  kernel_release: '6.18.0',
+  libbpf_version: '1.1',
+  buffer: 'ringbuf',
+  cgroup_root: '/sys/fs/cgroup',
+  programs: ['imds_connect4'],
+  program_ids: { imds_connect4: 7 },
+  version: '0.1.0',
+  pid: 42,
+  log_dir: dir,
+};
+const counters: Counters = {
+  requests: { v1: 1, v2: 2, unknown: 0 },
+  kernel: { events_lost: 0, segments: 3 },
+  decode_errors: 0,
+  not_imds_records: 0,
+  tracked_connections: 1,
+  lines_written: 3,
+  lines_not_written: 0,
+  write_errors: 0,
+};
+
+describe('log contract', () => {
+  it('every line the sink writes parses with the schema, strictly', async () => {
+    const sink = await createLogSink({ dir, rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 }, console: false, level: 'info' });
+    sink.lifecycle('ready', { ...description, ...counters, startup_ms: { modules: 40, config: 60, log_sink: 80, bpf_attached: 120, ready: 125 } });
+    sink.request(requestLine());
+    sink.request({ ...requestLine(), container: { runtime: 'kubernetes', id: 'c'.repeat(64), pod_uid: 'p-1', pid: 9 } });
+    sink.lifecycle('stats', { ...description, ...counters, interval_s: 60 });
+    sink.lifecycle('error', { source: 'libbpf', message: 'x' });
+    sink.lifecycle('stopping', { ...description, ...counters, signal: 'SIGTERM' });
+    await sink.close();
+    const lines = readdirSync(dir)
+      .filter((name) => name.endsWith('.log'))
+      .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n').filter(Boolean))
+      .map((text) => JSON.parse(text) as unknown);
+    expect(lines).toHaveLength(6);
+    for (const line of lines) expect(logLineSchema.safeParse(line).error?.issues ?? []).toEqual([]);
+  });
+
+  it('a field the contract does not know is refused, so a new field cannot slip past the docs', () => {
+    const line = { ...requestLine(), level: 40, time: 1, hostname: 'h', msg: 'm' };
+    expect(requestLineSchema.safeParse(line).success).toBe(true);
+    expect(requestLineSchema.safeParse({ ...line, surprise: 1 }).success).toBe(false);
+    expect(requestLineSchema.safeParse({ ...line, process: { ...line.process, env: {} } }).success).toBe(false);
+  });
+
+  it('docs/architecture.md carries the generated field list (run `npm run docs:contract` after a change)', () => {
+    const docs = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
+    expect(docs).toContain(contractDoc());
+    for (const path of ['cgroup', 'request_time', 'process.ns_pid', 'container.pod_uid', 'container.ecs_task']) {
+      expect(fieldPaths(requestLineSchema).map(([p]) => p)).toContain(path);
+    }
+  });
+});
