@@ -9,10 +9,13 @@ Usage:
   imds-analyzer run [--config FILE] [--log-dir DIR] [--console] [--buffer auto|ringbuf|perfbuf]
       Capture IMDS requests until stopped (the systemd service runs this).
   imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
-                       [--host H] [--include-v2] [--config FILE]
+                       [--host H] [--include-v2] [--min-observed DURATION] [--allow-no-boot]
+                       [--hosts-csv FILE] [--config FILE]
       Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).
-      Is it safe to require IMDSv2 here, and if not, what must change?
-      Exit status: 0 no IMDSv1 caller, 1 some, 2 error or no log line in the input.
+      Is it safe to require IMDSv2 here (on each host), and if not, what must change?
+      Reads our logs (.log, .gz) and CloudWatch Logs export objects, from any number of hosts.
+      Exit status: 0 YES, 1 NO (IMDSv1 callers), 2 UNKNOWN (evidence incomplete: the reasons
+      say what is missing) or error.
   imds-analyzer status [--state FILE | --config FILE]
       Is the service running, what is attached, counters and lost events.
       Exit status: 0 running, 3 not running, 2 unreadable state file.

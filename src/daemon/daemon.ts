@@ -30,6 +30,16 @@ function bootId(): string {
   }
 }
 
+/** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
+function uptimeMs(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(seconds) ? Math.round(seconds * 1000) : null;
+  } catch {
+    return null;
+  }
+}
+
 function configFrom(options: RunOptions): Config {
   const overrides: Record<string, unknown> = {};
   if (options.logDir !== undefined) overrides.logDir = options.logDir;
@@ -111,9 +121,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       const c = counters();
       return `attached ${running.programs.length} programs (${running.bufferKind}); requests v1=${c.requests.v1} v2=${c.requests.v2} unknown=${c.requests.unknown}; lost=${c.kernel.events_lost}`;
     };
-    const publish = (event: 'ready' | 'stats', extra: { startup_ms: Record<string, number> } | { interval_s: number }) => {
+    const publish = (event: 'ready' | 'stats') => {
       const c = counters();
-      logSink.lifecycle(event, { ...describe(), ...extra, ...c });
+      // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
+      if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs(), startup_ms: startup });
+      else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       writeStatusFile(config.stateDir, {
         ...describe(),
         started_at: startedAt.toISOString(),
@@ -123,14 +135,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
 
     stepDone('ready');
-    publish('ready', { startup_ms: startup });
+    publish('ready');
     await logSink.flush();
     notifier.ready(statusText());
     // After READY: processes started after the attach are in the kernel's map already.
     pipeline.seed();
     notifier.startWatchdog();
     const statsTimer = setInterval(() => {
-      publish('stats', { interval_s: config.statsIntervalSeconds });
+      publish('stats');
       notifier.status(statusText());
     }, config.statsIntervalSeconds * 1000);
 

@@ -116,6 +116,8 @@ const lifecycleBody = { ...pinoFields, ...daemonDescriptionSchema.shape, ...coun
 export const readyLineSchema = z.strictObject({
   ...lifecycleBody,
   event: z.literal('ready'),
+  /** Milliseconds since the kernel started, at READY: tells the report a daemon started by the boot. */
+  uptime_ms: z.number().int().nullable(),
   /** Milliseconds from process start to the end of each start-up step (modules, config, log_sink, bpf_attached, ready). */
   startup_ms: z.record(z.string(), z.number()),
 });

@@ -3,23 +3,31 @@
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { ReportBuilder, type ReportFilters } from '../logic/report/aggregate.js';
+import { ReportBuilder, type ReportOptions } from '../logic/report/aggregate.js';
 import { type Report, reportSchema } from '../logic/report/schema.js';
 
-/** Regular files named by the arguments; directories contribute their regular files. */
+/** The file S3 puts at the top of a CloudWatch Logs export ("Permission Check Successful"), not a log. */
+const EXPORT_WRITE_TEST = 'aws-logs-write-test';
+
+/**
+ * Regular files named by the arguments; directories contribute their regular files at any
+ * depth (a CloudWatch Logs export is <prefix>/<task>/<stream>/000000.gz). Linked directories
+ * inside a directory are not followed, so a link loop cannot make the walk endless.
+ */
 export function expandInputs(inputs: string[]): string[] {
   const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      // A dangling symlink or an entry removed by rotation meanwhile is not an input.
+      else if (entry.name !== EXPORT_WRITE_TEST && statSync(path, { throwIfNoEntry: false })?.isFile()) files.push(path);
+    }
+  };
   for (const input of inputs) {
     const st = statSync(input);
-    if (st.isDirectory()) {
-      for (const name of readdirSync(input).sort()) {
-        const path = join(input, name);
-        // A dangling symlink or an entry removed by rotation meanwhile is not an input.
-        if (statSync(path, { throwIfNoEntry: false })?.isFile()) files.push(path);
-      }
-    } else if (st.isFile()) {
-      files.push(input);
-    }
+    if (st.isDirectory()) walk(input);
+    else if (st.isFile()) files.push(input);
   }
   return files;
 }
@@ -28,7 +36,10 @@ export function expandInputs(inputs: string[]): string[] {
 export const MAX_LINE_CHARS = 8 * 1048576;
 const OVERSIZED_LINE = '(a line longer than MAX_LINE_CHARS, skipped)';
 
-/** Lines of a file (gzip when named *.gz); a CR before the LF is dropped, a last line without LF is kept. */
+/**
+ * Lines of a file (gzip when named *.gz, as rotated logs and CloudWatch Logs export objects are);
+ * a CR before the LF is dropped, a last line without LF is kept.
+ */
 export async function* readLines(file: string): AsyncGenerator<string> {
   const raw = createReadStream(file);
   let input: NodeJS.ReadableStream = raw;
@@ -66,11 +77,12 @@ export async function* readLines(file: string): AsyncGenerator<string> {
 
 /**
  * The report over files and directories (any directory: the daemon's, a fixture's, a fleet's
- * collected logs). A file that cannot be read to its end (a gzip cut short while it was being
- * rotated, a permission error) keeps the lines read before the failure and adds a warning.
+ * collected logs or CloudWatch Logs export, in any mix). A file that cannot be read to its end
+ * (a gzip cut short while it was being rotated, a permission error) keeps the lines read before
+ * the failure and adds a warning.
  */
-export async function buildReport(inputs: string[], filters: ReportFilters = {}): Promise<Report> {
-  const builder = new ReportBuilder(filters);
+export async function buildReport(inputs: string[], options: ReportOptions = {}): Promise<Report> {
+  const builder = new ReportBuilder(options);
   for (const file of expandInputs(inputs)) {
     builder.addFile();
     try {

@@ -39,7 +39,7 @@ const counters: Counters = {
 describe('log contract', () => {
   it('every line the sink writes parses with the schema, strictly', async () => {
     const sink = await createLogSink({ dir, rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 }, console: false, level: 'info' });
-    sink.lifecycle('ready', { ...description, ...counters, startup_ms: { modules: 40, config: 60, log_sink: 80, bpf_attached: 120, ready: 125 } });
+    sink.lifecycle('ready', { ...description, ...counters, uptime_ms: 6400, startup_ms: { modules: 40, config: 60, log_sink: 80, bpf_attached: 120, ready: 125 } });
     sink.request(requestLine());
     sink.request({ ...requestLine(), container: { runtime: 'kubernetes', id: 'c'.repeat(64), pod_uid: 'p-1', pid: 9 } });
     sink.lifecycle('stats', { ...description, ...counters, interval_s: 60 });

@@ -52,14 +52,27 @@ describe('report over edge-case fixtures', () => {
   it('keeps what a cut-short gzip held, names it, and groups by what to fix (exit 1)', async () => {
     const { code, report } = await reportOf(EDGE);
     expect(code).toBe(1);
-    expect(report.verdict).toEqual({
+    expect(report.verdict).toMatchObject({
+      answer: 'NO',
       safe: false,
       observed: true,
       text: 'HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)',
       imdsv1_programs: 2,
       imdsv1_requests: 3,
     });
-    expect(report.groups.map((g) => [g.kind, g.command, g.count, g.unit, g.container, g.sdk, g.fallbacks])).toEqual([
+    // The NO stands on its own; every other gap in the evidence is still named.
+    expect(report.verdict.reasons.map((r) => r.code)).toEqual([
+      'imdsv1_callers',
+      'no_boot_from_start',
+      'short_window',
+      'lost_records',
+      'lines_not_written',
+      'unclassified_requests',
+      'input_incomplete',
+    ]);
+    expect(report.hosts).toEqual([expect.objectContaining({ host: 'edge-host', instance_id: null, verdict: 'NO', imdsv1_requests: 3, boots: 2 })]);
+    const sdk = (g: (typeof report.groups)[number]) => (g.sdk ? `${g.sdk.name} ${g.sdk.version}` : null);
+    expect(report.groups.map((g) => [g.kind, g.command, g.count, g.unit, g.container, sdk(g), g.fallbacks])).toEqual([
       ['imdsv1', '/usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/<tmp> s3://bucket/', 2, 'cron.service', null, 'aws-cli 1.16.0', 0],
       ['imdsv1', '/usr/local/bin/agent -config /etc/agent.toml', 1, null, 'docker:4f1c2b3a9d8e', 'aws-sdk-go 1.25.0', 1],
       ['unknown', '/opt/collector/bin/collector --run-id <hex>', 1, 'collector.service', null, null, 0],
@@ -67,7 +80,8 @@ describe('report over edge-case fixtures', () => {
     const aws = report.groups[0]!;
     expect([aws.first_seen, aws.last_seen]).toEqual(['2026-11-20T06:01:00.000Z', '2026-11-20T06:02:00.000Z']);
     expect(aws.paths).toEqual(['/latest/meta-data/iam/security-credentials/']);
-    expect(aws.responses).toEqual({ accepted: 2, rejected: 0, other: 0, none: 0 });
+    expect(aws.responses).toEqual({ ok: 2, rejected: 0, other: 0, none: 0 });
+    expect(aws.sdk).toEqual({ name: 'aws-cli', version: '1.16.0', min_imdsv2_version: '1.16.287', supports_imdsv2: false });
     expect(aws.example.ancestors.map((a) => a.comm)).toEqual(['bash', 'systemd']);
     expect(aws.advice).toBe('aws-cli 1.16.0 predates IMDSv2 support: upgrade it to at least 1.16.287.');
     expect(report.observation).toEqual({
@@ -76,15 +90,13 @@ describe('report over edge-case fixtures', () => {
       from: '2026-11-20T06:00:00.000Z',
       to: '2026-11-20T11:00:00.000Z',
       seconds: 5 * 3600,
+      min_observed_seconds: 24 * 3600,
+      boot_from_start_required: true,
     });
     expect(report.warnings).toEqual([
-      'observed for only 5h 0m: programs that call IMDS daily or at boot may not have run yet',
-      'the kernel lost 4 event(s): some requests may be missing from this report',
       'the kernel lost 5 process record(s): some callers may be attributed incompletely',
-      'the daemon could not write 1 log line(s): some requests may be missing',
       `file not read to its end, later lines missing: ${ROTATED_GZ}: unexpected end of file`,
       '2 corrupt or truncated line(s) skipped',
-      '1 request(s) could not be classified (header block not fully seen)',
     ]);
     expect(report.input).toMatchObject({ files: 2, corrupt_lines: 2, unreadable_files: 1 });
   });
@@ -103,12 +115,18 @@ describe('report over edge-case fixtures', () => {
       ['imdsv1', 1],
       ['unknown', 1],
     ]);
+    // Only the start of the first boot: no IMDSv1 request, but far too little to say YES.
     const before = await reportOf('--until', '2026-11-20T06:00:30Z', EDGE);
-    expect(before.code).toBe(0);
+    expect(before.code).toBe(2);
     expect(before.report.verdict.text).toBe(
-      'HttpTokens=required is safe on this host: YES — no IMDSv1 request in 0m 0s of observation, covering 1 boot',
+      'HttpTokens=required is safe on this host: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete: no boot seen from its start, window too short, files not read to their end',
     );
-    expect(before.report.warnings[0]).toBe('observed for only 0m 0s: programs that call IMDS daily or at boot may not have run yet');
+    // Waiving the window and the boot (a demo) leaves the cut-short file: still not YES.
+    const waived = await reportOf('--min-observed', '0', '--allow-no-boot', '--until', '2026-11-20T06:00:30Z', EDGE);
+    expect([waived.code, waived.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['input_incomplete']]);
+    // A complete file up to just before its IMDSv1 call: the unclassified request alone keeps it from YES.
+    const complete = await reportOf('--min-observed', '0', '--allow-no-boot', '--until', '2026-11-20T09:01:30Z', CURRENT);
+    expect([complete.code, complete.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['unclassified_requests']]);
   });
 
   it('skips long and oversized lines as one corrupt line each, ignores a dangling link, names a .gz that is not gzip', async () => {
@@ -166,9 +184,11 @@ describe('report over edge-case fixtures', () => {
       const empty = await reportOf(dir);
       expect(empty.code).toBe(2);
       expect(empty.report.verdict).toEqual({
+        answer: 'UNKNOWN',
         safe: false,
         observed: false,
         text: 'HttpTokens=required is safe on this host: UNKNOWN — no log line in the input',
+        reasons: [{ code: 'no_lines', message: "no log line in the input: point the report at the daemon's log directory or collected logs" }],
         imdsv1_programs: 0,
         imdsv1_requests: 0,
       });
@@ -206,7 +226,7 @@ describe('report over edge-case fixtures', () => {
       '',
       'Observed 2026-11-20T06:00:00.000Z .. 2026-11-20T11:00:00.000Z on 1 host(s), 2 boot(s)',
       '',
-      '- warning: observed for only 5h 0m: programs that call IMDS daily or at boot may not have run yet',
+      expect.stringMatching(/^- no boot observed from its start .* pass --allow-no-boot$/),
     ]);
     expect(lines.filter((l) => l.startsWith('| imdsv1 | 2 |'))).toEqual([
       expect.stringContaining('| /usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/&lt;tmp&gt; s3://bucket/ |'),

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseDuration } from '../../src/logic/report/duration.js';
 import { normalizeArgv } from '../../src/logic/report/normalize.js';
 import { parseTime, reportSchema, runReportCommand } from '../../src/report/index.js';
 
@@ -12,7 +13,7 @@ const T0 = Date.parse('2026-11-20T00:00:00Z');
 const H = 3600_000;
 
 const ready = (host: string, boot: string, at: number) => ({
-  level: 30, time: at, hostname: host, event: 'ready', boot_id: boot, pid: 100, kernel: '6.18.44', buffer: 'ringbuf',
+  level: 30, time: at, hostname: host, event: 'ready', boot_id: boot, pid: 100, kernel: '6.18.44', buffer: 'ringbuf', uptime_ms: 7000,
 });
 const stats = (host: string, boot: string, at: number, lost: number) => ({
   level: 30, time: at, hostname: host, event: 'stats', boot_id: boot, pid: 100, kernel: { events_lost: lost }, lines_not_written: 0,
@@ -103,28 +104,39 @@ describe('report', () => {
     const { code, out } = await report(['--format', 'json', join(dir, 'fleet')]);
     expect(code).toBe(1);
     const r = reportSchema.parse(JSON.parse(out));
-    expect(r.verdict).toEqual({
+    expect(r.verdict).toMatchObject({
+      answer: 'NO',
       safe: false,
       observed: true,
-      text: 'HttpTokens=required is safe on these 2 hosts: NO — 2 programs still use IMDSv1 (4 requests)',
+      text: 'HttpTokens=required is safe on these 2 hosts: NO — 2 programs still use IMDSv1 (4 requests), on 2 of 2 hosts',
       imdsv1_programs: 2,
       imdsv1_requests: 4,
     });
+    // A NO needs no minimum, but what else is missing is said, per host and over both.
+    expect(r.verdict.reasons.map((x) => x.message)).toEqual([
+      '2 of 2 hosts: 2 programs still use IMDSv1 (4 requests) (see hosts)',
+      '1 of 2 hosts: records lost (see hosts)',
+    ]);
+    expect(r.hosts.map((h) => [h.host, h.verdict, h.imdsv1_programs, h.imdsv1_requests, h.reasons.map((x) => x.code)])).toEqual([
+      ['host-a', 'NO', ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 'python3 /opt/app/sync.py --id <n>'], 3, ['imdsv1_callers']],
+      ['host-b', 'NO', ['curl -s http://169.254.169.254/latest/meta-data/instance-id'], 1, ['imdsv1_callers', 'lost_records']],
+    ]);
     const v1 = r.groups.filter((g) => g.kind === 'imdsv1');
     expect(v1.map((g) => [g.command, g.count, g.hosts])).toEqual([
       ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 3, ['host-a', 'host-b']],
       ['python3 /opt/app/sync.py --id <n>', 1, ['host-a']],
     ]);
-    expect(v1[1]).toMatchObject({ unit: 'sync.service', sdk: 'botocore 1.12.0', responses: { rejected: 1, accepted: 0 } });
+    expect(v1[1]).toMatchObject({
+      unit: 'sync.service',
+      sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+      responses: { rejected: 1, ok: 0 },
+    });
     expect(v1[0]!.example.ancestors[0]).toMatchObject({ comm: 'sh' });
     expect(r.groups.find((g) => g.kind === 'not_aws_api')?.count).toBe(1);
     expect(r.groups.some((g) => g.kind === 'imdsv2')).toBe(false);
     expect(r.observation).toMatchObject({ hosts: ['host-a', 'host-b'], boots: 3 });
     expect(r.input).toEqual({ files: 3, lines: 12, corrupt_lines: 1, unreadable_files: 0 });
-    expect(r.warnings).toEqual(expect.arrayContaining([
-      'the kernel lost 3 event(s): some requests may be missing from this report',
-      '1 corrupt or truncated line(s) skipped',
-    ]));
+    expect(r.warnings).toEqual(['1 corrupt or truncated line(s) skipped']);
   });
 
   it('says YES with the window and boots when nothing uses IMDSv1 (exit 0)', async () => {
@@ -148,7 +160,8 @@ describe('report', () => {
     expect(Math.max(...table.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
     expect(table).not.toContain('\u001b[');
     const csv = (await report(['--format', 'csv', join(dir, 'fleet')])).out.trim().split('\n');
-    expect(csv[0]).toBe('kind,count,command,exe,unit,container,sdk,hosts,first_seen,last_seen,accepted,rejected,fallbacks,paths,advice');
+    expect(csv[0]).toBe('kind,count,command,exe,unit,container,sdk,sdk_min_imdsv2_version,sdk_supports_imdsv2,hosts,first_seen,last_seen,ok,rejected,fallbacks,paths,advice');
+    expect(csv.find((l) => l.startsWith('imdsv1,1,python3'))).toContain(',sync.service,,botocore 1.12.0,1.13.25,false,host-a,');
     expect(csv).toHaveLength(4);
     expect((await report(['--format', 'markdown', join(dir, 'fleet')])).out).toContain('| imdsv1 | 3 |');
   });
@@ -156,6 +169,8 @@ describe('report', () => {
   it('exits 2 on errors', async () => {
     expect((await report([join(dir, 'missing')])).code).toBe(2);
     expect((await report(['--format', 'xml', join(dir, 'fleet')])).code).toBe(2);
+    const bad = await report(['--min-observed', 'a day', join(dir, 'safe')]);
+    expect([bad.code, bad.out]).toEqual([2, 'imds-analyzer report: --min-observed: not a duration: "a day" (use 0, 90s, 30m, 24h, 7d)\n']);
   });
 
   it('normalises volatile argv parts and parses relative times', () => {
@@ -164,5 +179,9 @@ describe('report', () => {
     );
     expect(parseTime('24h', 100 * H)).toBe(76 * H);
     expect(() => parseTime('yesterday')).toThrow(/not a time/);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('7d')).toBe(7 * 24 * H);
+    expect(parseDuration('1w')).toBeNull();
   });
 });

@@ -1,46 +1,63 @@
 // Turns log lines (already parsed, from any number of files and hosts) into the
-// migration report: IMDSv1 callers grouped by what an operator fixes, and the verdict.
-// Pure: lines go in one at a time (memory grows with groups, not with lines).
+// migration report: IMDSv1 callers grouped by what an operator fixes, and the verdict,
+// per host and over all of them. Pure: lines go in one at a time (memory grows with
+// groups, hosts and daemon runs, not with lines).
+import type { ContainerPlacement } from '../../model/attribution.js';
+import { adviceFor } from '../advice.js';
+import type { SdkInfo } from '../sdk.js';
+import { formatDuration } from './duration.js';
+import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, plural } from './host-evidence.js';
+import { type Line, messageOf, num, obj, str, strings } from './line.js';
 import { normalizeArgv } from './normalize.js';
-import type { CallerGroup, Report } from './schema.js';
+import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 
 export interface ReportFilters {
   sinceMs?: number;
   untilMs?: number;
+  /** A host name or instance id. */
   host?: string;
   includeV2?: boolean;
 }
 
-/** Observation shorter than this gets a warning in the verdict. */
-export const SHORT_WINDOW_SECONDS = 24 * 3600;
+export interface ReportOptions extends ReportFilters {
+  /** The window a YES needs on each host (--min-observed); default 24 h. */
+  minObservedMs?: number;
+  /** Drop the "a boot seen from its start" condition (--allow-no-boot). */
+  allowNoBoot?: boolean;
+}
+
 const MAX_PATHS_PER_GROUP = 10;
 /** Normalised commands remembered by raw argv: the same program runs millions of times. */
 const MAX_REMEMBERED_COMMANDS = 20_000;
 /** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
 const KEY_SEPARATOR = '\u0000';
+const ANSWER_ORDER: Record<Answer, number> = { NO: 0, UNKNOWN: 1, YES: 2 };
+/** How the verdict sentence names each missing condition (the reasons say what to do). */
+const SHORT: Record<ReasonCode, string> = {
+  imdsv1_callers: 'IMDSv1 callers',
+  no_lines: 'no log line',
+  input_incomplete: 'files not read to their end',
+  no_daemon_start: 'no daemon start seen',
+  lost_records: 'records lost',
+  unclassified_requests: 'unclassified requests',
+  uncovered_restart: 'a restart without capture',
+  lines_not_written: 'log lines not written',
+  no_boot_from_start: 'no boot seen from its start',
+  short_window: 'window too short',
+};
 
 type Kind = CallerGroup['kind'];
 
-interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen'> {
+interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen' | 'advice'> {
   hosts: Set<string>;
   paths: Set<string>;
   firstMs: number;
   lastMs: number;
+  /** The first advice a line of the group carried. */
+  ownAdvice: string | null;
+  /** The advice the daemon would give for the group's first line, for lines written without one. */
+  derivedAdvice: string | null;
 }
-
-type Line = Record<string, unknown>;
-
-/** What a daemon run could not record: kernel events, process records, log lines. */
-interface Loss {
-  events: number;
-  processEvents: number;
-  linesNotWritten: number;
-}
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const obj = (v: unknown): Line => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Line) : {});
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 function lineTimeMs(line: Line): number | null {
   const requestTime = str(line.request_time);
@@ -58,30 +75,48 @@ function kindOf(line: Line): Kind {
   return 'unknown';
 }
 
-export function formatDuration(seconds: number): string {
-  const d = Math.floor(seconds / 86400);
-  const h = Math.floor((seconds % 86400) / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${m}m`;
-  return `${m}m ${Math.floor(seconds % 60)}s`;
+function sdkOf(line: Line): SdkInfo | null {
+  const sdk = obj(line.sdk);
+  const name = str(sdk.name);
+  if (name === null) return null;
+  const supports = sdk.supports_imdsv2;
+  return { name, version: str(sdk.version), min_imdsv2_version: str(sdk.min_imdsv2_version), supports_imdsv2: typeof supports === 'boolean' ? supports : null };
+}
+
+function adviceOf(line: Line, kind: Kind, sdk: SdkInfo | null): string | null {
+  const fallback = str(obj(line.fallback).reason);
+  const container = obj(line.container);
+  return adviceFor({
+    imds_version: kind === 'imdsv1' ? 'v1' : kind === 'imdsv2' ? 'v2' : 'unknown',
+    aws_api: kind !== 'not_aws_api',
+    sdk,
+    fallback: fallback === null ? null : { reason: fallback },
+    // Only its presence matters to the advice; the runtime name is kept as the line has it.
+    container: line.container ? ({ runtime: str(container.runtime), id: str(container.id) ?? '' } as ContainerPlacement) : null,
+    status: num(obj(line.response).status),
+    comm: str(obj(line.process).comm),
+  });
+}
+
+function appendTo<K>(map: Map<K, string[]>, key: K, value: string): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 export class ReportBuilder {
   private readonly groups = new Map<string, GroupState>();
-  private readonly hosts = new Set<string>();
-  private readonly boots = new Set<string>();
-  /** Highest loss counters per daemon run (the stats counters are cumulative since its start). */
-  private readonly lossByRun = new Map<string, Loss>();
+  private readonly hosts = new Map<string, HostEvidence>();
   private readonly unreadable: string[] = [];
   private readonly commands = new Map<string, string>();
-  private fromMs: number | null = null;
-  private toMs: number | null = null;
+  private readonly rules: EvidenceRules;
   private lines = 0;
   private corrupt = 0;
   private files = 0;
 
-  constructor(private readonly filters: ReportFilters = {}) {}
+  constructor(private readonly options: ReportOptions = {}) {
+    this.rules = { minObservedMs: options.minObservedMs ?? DEFAULT_MIN_OBSERVED_MS, requireBootFromStart: !options.allowNoBoot };
+  }
 
   addFile(): void {
     this.files++;
@@ -92,12 +127,12 @@ export class ReportBuilder {
     this.corrupt++;
   }
 
-  /** One raw log line: blank lines are ignored, anything but a JSON object is corrupt. */
+  /** One stored line (ours, or a CloudWatch Logs export line): blank lines are ignored, anything but a JSON object is corrupt. */
   addText(text: string): void {
     if (!text.trim()) return;
     let line: unknown;
     try {
-      line = JSON.parse(text);
+      line = JSON.parse(messageOf(text));
     } catch {
       this.addCorrupt();
       return;
@@ -113,49 +148,26 @@ export class ReportBuilder {
 
   add(line: Line): void {
     this.lines++;
-    const host = str(line.hostname) ?? 'unknown-host';
     const t = lineTimeMs(line);
     // pino writes `time` on every line: one without it was not written by the daemon.
     if (t === null) {
       this.corrupt++;
       return;
     }
-    if (this.filters.host && host !== this.filters.host) return;
-    if (this.filters.sinceMs !== undefined && t < this.filters.sinceMs) return;
-    if (this.filters.untilMs !== undefined && t > this.filters.untilMs) return;
-    this.hosts.add(host);
-    this.fromMs = this.fromMs === null ? t : Math.min(this.fromMs, t);
-    this.toMs = this.toMs === null ? t : Math.max(this.toMs, t);
-    const bootId = str(line.boot_id);
-    if (bootId && (line.event === 'ready' || line.event === 'stats' || line.event === 'stopping')) {
-      this.boots.add(`${host}/${bootId}`);
-      if (line.event === 'stats') this.addLoss(`${host}/${bootId}/${String(line.pid ?? '')}`, line);
+    const instanceId = str(line.instance_id);
+    const hostname = str(line.hostname);
+    const f = this.options;
+    if (f.host !== undefined && f.host !== hostname && f.host !== instanceId) return;
+    if (f.sinceMs !== undefined && t < f.sinceMs) return;
+    if (f.untilMs !== undefined && t > f.untilMs) return;
+    const key = instanceId ?? hostname ?? 'unknown-host';
+    let host = this.hosts.get(key);
+    if (!host) {
+      host = new HostEvidence(key, instanceId, hostname);
+      this.hosts.set(key, host);
     }
+    host.see(line, t);
     if (line.event === 'imds_request') this.addRequest(line, host, t);
-  }
-
-  private addLoss(run: string, stats: Line): void {
-    const kernel = obj(stats.kernel);
-    const seen = this.lossByRun.get(run) ?? { events: 0, processEvents: 0, linesNotWritten: 0 };
-    this.lossByRun.set(run, {
-      events: Math.max(seen.events, num(kernel.events_lost) ?? 0),
-      processEvents: Math.max(seen.processEvents, num(kernel.process_events_lost) ?? 0),
-      linesNotWritten: Math.max(seen.linesNotWritten, num(stats.lines_not_written) ?? 0),
-    });
-  }
-
-  private answer(observed: boolean, seconds: number, programs: number, requests: number): string {
-    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-    if (!observed) return `UNKNOWN — no log line in the input${this.hasFilters() ? ' matches the filters' : ''}`;
-    if (programs > 0) {
-      return `NO — ${plural(programs, 'program')} still use${programs === 1 ? 's' : ''} IMDSv1 (${plural(requests, 'request')})`;
-    }
-    return `YES — no IMDSv1 request in ${formatDuration(seconds)} of observation, covering ${plural(this.boots.size, 'boot')}`;
-  }
-
-  private hasFilters(): boolean {
-    const f = this.filters;
-    return f.host !== undefined || f.sinceMs !== undefined || f.untilMs !== undefined;
   }
 
   private normalizedCommand(argv: string[]): string {
@@ -169,22 +181,25 @@ export class ReportBuilder {
     return command;
   }
 
-  private addRequest(line: Line, host: string, t: number): void {
+  private addRequest(line: Line, host: HostEvidence, t: number): void {
     const kind = kindOf(line);
-    if (kind === 'imdsv2' && !this.filters.includeV2) return;
+    if (kind === 'imdsv1') host.v1Requests++;
+    if (kind === 'unknown') host.unknownRequests++;
+    if (kind === 'imdsv2' && !this.options.includeV2) return;
     const proc = obj(line.process);
     const argv = strings(proc.argv);
     const exe = str(proc.exe);
     const command = argv.length > 0 ? this.normalizedCommand(argv) : (str(proc.comm) ?? '(unknown process)');
     const containerObj = line.container ? obj(line.container) : null;
     const container = containerObj ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}` : null;
-    const sdkObj = line.sdk ? obj(line.sdk) : null;
-    const sdk = sdkObj ? `${str(sdkObj.name) ?? '?'} ${str(sdkObj.version) ?? ''}`.trim() : null;
+    const sdkObj = obj(line.sdk);
+    const sdkKey = `${str(sdkObj.name) ?? ''} ${str(sdkObj.version) ?? ''}`;
     const unit = str(line.unit);
-    const key = [kind, exe, command, unit, containerObj ? str(containerObj.runtime) : null, sdk].join(KEY_SEPARATOR);
+    const key = [kind, exe, command, unit, containerObj ? str(containerObj.runtime) : null, sdkKey].join(KEY_SEPARATOR);
     let group = this.groups.get(key);
     if (!group) {
       const ancestors = Array.isArray(line.ancestors) ? line.ancestors.map(obj) : [];
+      const sdk = sdkOf(line);
       group = {
         kind,
         exe,
@@ -197,9 +212,10 @@ export class ReportBuilder {
         paths: new Set(),
         firstMs: t,
         lastMs: t,
-        responses: { accepted: 0, rejected: 0, other: 0, none: 0 },
+        responses: { ok: 0, rejected: 0, other: 0, none: 0 },
         fallbacks: 0,
-        advice: null,
+        ownAdvice: null,
+        derivedAdvice: adviceOf(line, kind, sdk),
         example: {
           pid: num(proc.pid),
           comm: str(proc.comm),
@@ -212,7 +228,7 @@ export class ReportBuilder {
       this.groups.set(key, group);
     }
     group.count++;
-    group.hosts.add(host);
+    group.hosts.add(host.host);
     group.firstMs = Math.min(group.firstMs, t);
     group.lastMs = Math.max(group.lastMs, t);
     const path = str(obj(line.request).path);
@@ -220,62 +236,118 @@ export class ReportBuilder {
     const status = line.response ? num(obj(line.response).status) : null;
     if (status === null) group.responses.none++;
     else if (status === 401) group.responses.rejected++;
-    else if (status >= 200 && status < 500) group.responses.accepted++;
+    else if (status >= 200 && status < 300) group.responses.ok++;
     else group.responses.other++;
     if (line.fallback) group.fallbacks++;
-    group.advice ??= str(line.advice);
+    group.ownAdvice ??= str(line.advice);
   }
 
   result(): Report {
     const groups: CallerGroup[] = [...this.groups.values()]
-      .map(({ hosts, paths, firstMs, lastMs, ...rest }) => ({
+      .map(({ hosts, paths, firstMs, lastMs, ownAdvice, derivedAdvice, ...rest }) => ({
         ...rest,
         hosts: [...hosts].sort(),
         paths: [...paths].sort(),
         first_seen: new Date(firstMs).toISOString(),
         last_seen: new Date(lastMs).toISOString(),
+        advice: ownAdvice ?? derivedAdvice,
       }))
       .sort((a, b) => (a.kind === b.kind ? b.count - a.count : a.kind.localeCompare(b.kind)));
     const v1 = groups.filter((g) => g.kind === 'imdsv1');
-    const seconds = this.fromMs !== null && this.toMs !== null ? (this.toMs - this.fromMs) / 1000 : 0;
-    const hosts = [...this.hosts].sort();
-    const where = hosts.length > 1 ? `on these ${hosts.length} hosts` : 'on this host';
-    // Nothing observed is no evidence of safety: the answer is unknown, never YES.
-    const observed = this.fromMs !== null;
-    const safe = observed && v1.length === 0;
+    const programsOn = new Map<string, string[]>();
+    for (const g of v1) for (const h of g.hosts) appendTo(programsOn, h, g.command);
+    const hosts = [...this.hosts.values()]
+      .map((h) => h.verdict(programsOn.get(h.host) ?? [], this.rules))
+      .sort((a, b) => ANSWER_ORDER[a.verdict] - ANSWER_ORDER[b.verdict] || a.host.localeCompare(b.host));
+    const evidence = [...this.hosts.values()];
+    const fromMs = evidence.reduce((t, h) => Math.min(t, h.firstMs), Infinity);
+    const toMs = evidence.reduce((t, h) => Math.max(t, h.lastMs), -Infinity);
+    const observed = evidence.length > 0;
+    const seconds = observed ? (toMs - fromMs) / 1000 : 0;
+    const boots = evidence.reduce((n, h) => n + h.bootCount, 0);
     const v1Requests = v1.reduce((n, g) => n + g.count, 0);
-    const text = `HttpTokens=required is safe ${where}: ${this.answer(observed, seconds, v1.length, v1Requests)}`;
-    const warnings: string[] = [];
-    if (seconds < SHORT_WINDOW_SECONDS) {
-      warnings.push(`observed for only ${formatDuration(seconds)}: programs that call IMDS daily or at boot may not have run yet`);
-    }
-    if (this.boots.size === 0) warnings.push('no daemon start (ready line) in the input: boot-time callers may be missing');
-    const loss = [...this.lossByRun.values()];
-    const total = (pick: (l: Loss) => number) => loss.reduce((n, l) => n + pick(l), 0);
-    const lostEvents = total((l) => l.events);
-    if (lostEvents > 0) warnings.push(`the kernel lost ${lostEvents} event(s): some requests may be missing from this report`);
-    const lostProcessEvents = total((l) => l.processEvents);
-    if (lostProcessEvents > 0) {
-      warnings.push(`the kernel lost ${lostProcessEvents} process record(s): some callers may be attributed incompletely`);
-    }
-    const notWritten = total((l) => l.linesNotWritten);
-    if (notWritten > 0) warnings.push(`the daemon could not write ${notWritten} log line(s): some requests may be missing`);
-    for (const file of this.unreadable) warnings.push(`file not read to its end, later lines missing: ${file}`);
-    if (this.corrupt > 0) warnings.push(`${this.corrupt} corrupt or truncated line(s) skipped`);
-    const unknown = groups.filter((g) => g.kind === 'unknown').reduce((n, g) => n + g.count, 0);
-    if (unknown > 0) warnings.push(`${unknown} request(s) could not be classified (header block not fully seen)`);
+    const reasons = this.overallReasons(hosts, v1.length, v1Requests);
+    const final: Answer = v1Requests > 0 ? 'NO' : reasons.length > 0 ? 'UNKNOWN' : 'YES';
+    const where = hosts.length > 1 ? `on these ${hosts.length} hosts` : 'on this host';
     return {
-      verdict: { safe, observed, text, imdsv1_programs: v1.length, imdsv1_requests: v1Requests },
-      observation: {
-        hosts,
-        boots: this.boots.size,
-        from: this.fromMs === null ? null : new Date(this.fromMs).toISOString(),
-        to: this.toMs === null ? null : new Date(this.toMs).toISOString(),
-        seconds,
+      verdict: {
+        answer: final,
+        safe: final === 'YES',
+        observed,
+        text: `HttpTokens=required is safe ${where}: ${this.sentence(final, hosts, reasons, v1.length, v1Requests, seconds, boots)}`,
+        reasons,
+        imdsv1_programs: v1.length,
+        imdsv1_requests: v1Requests,
       },
-      warnings,
+      observation: {
+        hosts: hosts.map((h) => h.host).sort(),
+        boots,
+        from: observed ? new Date(fromMs).toISOString() : null,
+        to: observed ? new Date(toMs).toISOString() : null,
+        seconds,
+        min_observed_seconds: this.rules.minObservedMs / 1000,
+        boot_from_start_required: this.rules.requireBootFromStart,
+      },
+      hosts,
+      warnings: this.warnings(evidence),
       groups,
       input: { files: this.files, lines: this.lines, corrupt_lines: this.corrupt, unreadable_files: this.unreadable.length },
     };
+  }
+
+  /** One host: its reasons. Many: one reason per condition, counting the hosts it concerns. */
+  private overallReasons(hosts: HostVerdict[], programs: number, requests: number): Reason[] {
+    const reasons: Reason[] = [];
+    if (hosts.length === 0) {
+      reasons.push({
+        code: 'no_lines',
+        message: `no log line in the input${this.hasFilters() ? ' matches the filters' : ''}: point the report at the daemon's log directory or collected logs`,
+      });
+    } else if (hosts.length === 1) {
+      reasons.push(...hosts.flatMap((h) => h.reasons));
+    } else {
+      const byCode = new Map<ReasonCode, string[]>();
+      for (const h of hosts) for (const r of h.reasons) appendTo(byCode, r.code, h.host);
+      for (const [code, names] of byCode) {
+        const what = code === 'imdsv1_callers' ? imdsv1Callers(programs, requests) : SHORT[code];
+        reasons.push({ code, message: `${names.length} of ${hosts.length} hosts: ${what} (see hosts)` });
+      }
+    }
+    if (this.unreadable.length > 0) {
+      reasons.push({
+        code: 'input_incomplete',
+        message: `${plural(this.unreadable.length, 'file')} not read to the end (named in the warnings): lines in them may be missing; read a complete copy`,
+      });
+    }
+    return reasons;
+  }
+
+  private sentence(answer: Answer, hosts: HostVerdict[], reasons: Reason[], programs: number, requests: number, seconds: number, boots: number): string {
+    if (hosts.length === 0) return `UNKNOWN — no log line in the input${this.hasFilters() ? ' matches the filters' : ''}`;
+    const count = (verdict: Answer) => hosts.filter((h) => h.verdict === verdict).length;
+    const of = (verdict: Answer) => (hosts.length > 1 ? `, on ${count(verdict)} of ${hosts.length} hosts` : '');
+    if (answer === 'NO') return `NO — ${imdsv1Callers(programs, requests)}${of('NO')}`;
+    if (answer === 'UNKNOWN') {
+      const missing = reasons.map((r) => SHORT[r.code]).join(', ');
+      return `UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete${of('UNKNOWN')}: ${missing}`;
+    }
+    return `YES — no IMDSv1 request in ${formatDuration(seconds)} of observation, covering ${plural(boots, 'boot')}`;
+  }
+
+  /** What limits the report without deciding the verdict. */
+  private warnings(hosts: HostEvidence[]): string[] {
+    const warnings: string[] = [];
+    const processLost = hosts.reduce((n, h) => n + h.lostProcessRecords, 0);
+    if (processLost > 0) {
+      warnings.push(`the kernel lost ${processLost} process record(s): some callers may be attributed incompletely`);
+    }
+    for (const file of this.unreadable) warnings.push(`file not read to its end, later lines missing: ${file}`);
+    if (this.corrupt > 0) warnings.push(`${this.corrupt} corrupt or truncated line(s) skipped`);
+    return warnings;
+  }
+
+  private hasFilters(): boolean {
+    const f = this.options;
+    return f.host !== undefined || f.sinceMs !== undefined || f.untilMs !== undefined;
   }
 }

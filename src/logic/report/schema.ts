@@ -11,30 +11,75 @@ export const processExampleSchema = z.object({
   ancestors: z.array(z.object({ pid: z.number(), comm: z.string(), argv: z.array(z.string()) })),
 });
 
+export const sdkSchema = z.object({
+  name: z.string(),
+  version: z.string().nullable(),
+  min_imdsv2_version: z.string().nullable(),
+  supports_imdsv2: z.boolean().nullable(),
+});
+
 export const callerGroupSchema = z.object({
   kind: z.enum(['imdsv1', 'imdsv2', 'unknown', 'not_aws_api']),
   exe: z.string().nullable(),
   command: z.string(),
   unit: z.string().nullable(),
   container: z.string().nullable(),
-  sdk: z.string().nullable(),
+  sdk: sdkSchema.nullable(),
   count: z.number().int().nonnegative(),
   hosts: z.array(z.string()),
   first_seen: z.string(),
   last_seen: z.string(),
   paths: z.array(z.string()),
-  responses: z.object({ accepted: z.number().int(), rejected: z.number().int(), other: z.number().int(), none: z.number().int() }),
+  /** ok = 2xx, rejected = 401, other = any other status, none = no answer seen. */
+  responses: z.object({ ok: z.number().int(), rejected: z.number().int(), other: z.number().int(), none: z.number().int() }),
   fallbacks: z.number().int().nonnegative(),
+  /** The line's own advice, else derived from the SDK and response as the daemon would. */
   advice: z.string().nullable(),
   example: processExampleSchema,
 });
 
+/** Why an answer is not YES: the IMDSv1 callers (NO), or each piece of missing evidence (UNKNOWN). */
+export const REASON_CODES = [
+  'imdsv1_callers',
+  'no_lines',
+  'input_incomplete',
+  'no_daemon_start',
+  'lost_records',
+  'unclassified_requests',
+  'uncovered_restart',
+  'lines_not_written',
+  'no_boot_from_start',
+  'short_window',
+] as const;
+export const reasonSchema = z.object({ code: z.enum(REASON_CODES), message: z.string() });
+
+export const answerSchema = z.enum(['YES', 'NO', 'UNKNOWN']);
+
+export const hostVerdictSchema = z.object({
+  /** instance_id when the lines carry one, else hostname. */
+  host: z.string(),
+  instance_id: z.string().nullable(),
+  hostname: z.string().nullable(),
+  verdict: answerSchema,
+  reasons: z.array(reasonSchema),
+  /** Commands of the IMDSv1 caller groups seen on this host. */
+  imdsv1_programs: z.array(z.string()),
+  imdsv1_requests: z.number().int().nonnegative(),
+  boots: z.number().int().nonnegative(),
+  first_seen: z.string(),
+  last_seen: z.string(),
+  seconds: z.number().nonnegative(),
+});
+
 export const reportSchema = z.object({
   verdict: z.object({
+    answer: answerSchema,
+    /** answer === 'YES'. */
     safe: z.boolean(),
-    /** false when no line was read (or none matched the filters): the answer is unknown, exit 2. */
+    /** false when no line was read (or none matched the filters). */
     observed: z.boolean(),
     text: z.string(),
+    reasons: z.array(reasonSchema),
     imdsv1_programs: z.number().int().nonnegative(),
     imdsv1_requests: z.number().int().nonnegative(),
   }),
@@ -44,7 +89,12 @@ export const reportSchema = z.object({
     from: z.string().nullable(),
     to: z.string().nullable(),
     seconds: z.number().nonnegative(),
+    /** The minimum window a YES needs (--min-observed), and whether a boot seen from its start is. */
+    min_observed_seconds: z.number().nonnegative(),
+    boot_from_start_required: z.boolean(),
   }),
+  /** One entry per host, sorted NO, UNKNOWN, YES, then by host. */
+  hosts: z.array(hostVerdictSchema),
   warnings: z.array(z.string()),
   groups: z.array(callerGroupSchema),
   input: z.object({
@@ -58,3 +108,7 @@ export const reportSchema = z.object({
 
 export type Report = z.infer<typeof reportSchema>;
 export type CallerGroup = z.infer<typeof callerGroupSchema>;
+export type HostVerdict = z.infer<typeof hostVerdictSchema>;
+export type Reason = z.infer<typeof reasonSchema>;
+export type ReasonCode = Reason['code'];
+export type Answer = z.infer<typeof answerSchema>;

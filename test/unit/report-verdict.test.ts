@@ -1,0 +1,229 @@
+// Issue 12 item 8 and issue 15 §3 over committed fixtures (test/fixtures/report/verdict): YES
+// only on complete evidence, one fixture per missing condition (UNKNOWN, exit 2, named with
+// what to do), a fleet of three hosts answered per host (plain log, CloudWatch Logs export
+// object, rotated gzip), and the per-host CSV a ticket system imports.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { messageOf } from '../../src/logic/report/line.js';
+import { reportSchema, runReportCommand } from '../../src/report/index.js';
+import { expandInputs } from '../../src/report/read.js';
+
+const VERDICT = join(import.meta.dirname, '../fixtures/report/verdict');
+const FLEET = join(VERDICT, 'fleet');
+const EXPORT_OBJECT = join(FLEET, 'export/0f1e2d3c-task/i-0bbbbbbbbbbbbbbb2/000000.gz');
+const LOSSY_HOST = join(FLEET, 'ip-10-0-4-11.log.gz');
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    err += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await runReportCommand(args), out, err };
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+async function json(...args: string[]) {
+  const { code, out } = await run(['--format', 'json', ...args]);
+  return { code, report: reportSchema.parse(JSON.parse(out)) };
+}
+
+/** The table's text with its wrapping undone, so that a reason can be looked for whole. */
+async function table(...args: string[]) {
+  const { code, out } = await run(args);
+  return { code, text: out.replace(/\n {2}/g, ' ') };
+}
+
+describe('YES only on complete evidence (issue 12, item 8)', () => {
+  it('says YES (exit 0) for a clean day: started at boot, 25 h, nothing lost', async () => {
+    const { code, report } = await json(join(VERDICT, 'clean'));
+    expect(code).toBe(0);
+    expect(report.verdict).toMatchObject({ answer: 'YES', safe: true, reasons: [] });
+    expect(report.verdict.text).toBe('HttpTokens=required is safe on this host: YES — no IMDSv1 request in 1d 1h of observation, covering 1 boot');
+    expect(report.hosts).toEqual([
+      {
+        host: 'i-0123456789abcdef0',
+        instance_id: 'i-0123456789abcdef0',
+        hostname: 'ip-10-0-1-5',
+        verdict: 'YES',
+        reasons: [],
+        imdsv1_programs: [],
+        imdsv1_requests: 0,
+        boots: 1,
+        first_seen: '2026-11-20T00:00:00.000Z',
+        last_seen: '2026-11-21T01:00:01.000Z',
+        seconds: 25 * 3600 + 1,
+      },
+    ]);
+  });
+
+  it('says YES across a restart whose ready line says the kernel kept capturing', async () => {
+    expect((await json(join(VERDICT, 'restart-continued'))).code).toBe(0);
+  });
+
+  // Each fixture is the clean day with one thing wrong; the reason names it and what to do.
+  const cases: Array<[string, string, RegExp]> = [
+    ['no-daemon-start', 'no_daemon_start', /no daemon start \(ready line\) in the input: include the logs since the service started/],
+    ['late-start', 'no_boot_from_start', /no boot observed from its start \(a ready line at most 30 s after boot; the earliest start seen was 2h 5m after boot\): .* reboot once with the service enabled, or pass --allow-no-boot/],
+    ['short-window', 'short_window', /observed for only 12h 0m, less than the 1d 0h minimum: .* keep observing, or pass --min-observed/],
+    ['lost-in-stats', 'lost_records', /^2 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): .* enlarge the buffer/],
+    ['lost-in-stopping', 'lost_records', /^2 request records lost /],
+    ['disk-full', 'lines_not_written', /^the daemon could not write 3 log lines \(disk full or write errors\): free space in the log directory/],
+    ['restart-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:05:00\.000Z \(boot b-1\) .*report over a later boot, observed from its start \(--since after 2026-11-20T10:05:00\.000Z\)$/],
+    ['crash-gap', 'uncovered_restart', /^no daemon was capturing 2026-11-20T10:00:00\.000Z \.\. 2026-11-20T10:00:02\.000Z \(boot b-1\)/],
+    ['unclassified', 'unclassified_requests', /^1 AWS-path request could not be classified as IMDSv1 or IMDSv2 .* find the program in the "unknown" group/],
+  ];
+  it.each(cases)('%s: UNKNOWN with exit 2, naming %s', async (fixture, code, message) => {
+    const dir = join(VERDICT, fixture);
+    const { code: exit, report } = await json(dir);
+    expect(exit).toBe(2);
+    expect(report.verdict.answer).toBe('UNKNOWN');
+    // no-daemon-start also lacks the boot seen from its start (it has no ready line at all).
+    const expected = fixture === 'no-daemon-start' ? [code, 'no_boot_from_start'] : [code];
+    expect(report.verdict.reasons.map((r) => r.code)).toEqual(expected);
+    expect(report.verdict.reasons[0]?.message).toMatch(message);
+    const shown = await table(dir);
+    expect(shown.code).toBe(2);
+    expect(shown.text.split('\n')[0]).toMatch(/^HttpTokens=required is safe on this host: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete: /);
+    expect(shown.text).toContain(`- ${report.verdict.reasons[0]?.message}`);
+  });
+
+  it('drops the window and boot conditions only when asked, never the others', async () => {
+    expect((await json('--min-observed', '0', join(VERDICT, 'short-window'))).code).toBe(0);
+    expect((await json('--min-observed', '12h', join(VERDICT, 'short-window'))).code).toBe(0);
+    expect((await json('--min-observed', '13h', join(VERDICT, 'short-window'))).code).toBe(2);
+    expect((await json('--allow-no-boot', join(VERDICT, 'late-start'))).code).toBe(0);
+    const noStart = await json('--allow-no-boot', join(VERDICT, 'no-daemon-start'));
+    expect([noStart.code, noStart.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['no_daemon_start']]);
+    const lossy = await json('--min-observed', '0', '--allow-no-boot', join(VERDICT, 'lost-in-stopping'));
+    expect([lossy.code, lossy.report.observation.min_observed_seconds, lossy.report.observation.boot_from_start_required]).toEqual([2, 0, false]);
+  });
+});
+
+describe('the report over a fleet (issue 15, §3)', () => {
+  it('answers per host and NO overall (exit 1) for one NO, one UNKNOWN through lost records, one YES', async () => {
+    const { code, report } = await json(FLEET);
+    expect(code).toBe(1);
+    expect(report.verdict.answer).toBe('NO');
+    expect(report.verdict.text).toBe('HttpTokens=required is safe on these 3 hosts: NO — 1 program still uses IMDSv1 (1 request), on 1 of 3 hosts');
+    expect(report.hosts.map((h) => [h.host, h.instance_id, h.hostname, h.verdict, h.reasons.map((r) => r.code), h.imdsv1_programs])).toEqual([
+      ['i-0aaaaaaaaaaaaaaa1', 'i-0aaaaaaaaaaaaaaa1', 'ip-10-0-2-7', 'NO', ['imdsv1_callers'], ['python3 /opt/app/sync.py --batch <n>']],
+      // Its lines carry "instance_id": null: it is known by its hostname.
+      ['ip-10-0-4-11', null, 'ip-10-0-4-11', 'UNKNOWN', ['lost_records'], []],
+      ['i-0bbbbbbbbbbbbbbb2', 'i-0bbbbbbbbbbbbbbb2', 'ip-10-0-3-9', 'YES', [], []],
+    ]);
+    expect(report.hosts[1]?.reasons[0]?.message).toMatch(/^7 request records lost/);
+    expect(report.verdict.reasons.map((r) => r.message)).toEqual([
+      '1 of 3 hosts: 1 program still uses IMDSv1 (1 request) (see hosts)',
+      '1 of 3 hosts: records lost (see hosts)',
+    ]);
+    // The export's permission-check object is not read; its one log object is.
+    expect(report.input).toEqual({ files: 3, lines: 19, corrupt_lines: 0, unreadable_files: 0 });
+  });
+
+  it('keeps the SDK a group needs to be fixed, derives its advice, and counts only 2xx as ok', async () => {
+    const { report } = await json(FLEET);
+    expect(report.groups).toEqual([
+      expect.objectContaining({
+        kind: 'imdsv1',
+        hosts: ['i-0aaaaaaaaaaaaaaa1'],
+        sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+        // The line has "advice": null; the daemon's own words for this SDK are used.
+        advice: 'botocore 1.12.0 predates IMDSv2 support (1.13.25): upgrade it.',
+        responses: { ok: 0, rejected: 0, other: 1, none: 0 },
+      }),
+    ]);
+  });
+
+  it('is UNKNOWN (exit 2) when no host is NO but one is UNKNOWN, YES (exit 0) when all are YES', async () => {
+    const mixed = await json(EXPORT_OBJECT, LOSSY_HOST);
+    expect([mixed.code, mixed.report.verdict.text]).toEqual([
+      2,
+      'HttpTokens=required is safe on these 2 hosts: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete, on 1 of 2 hosts: records lost',
+    ]);
+    const yes = await json(EXPORT_OBJECT, join(VERDICT, 'clean'));
+    expect([yes.code, yes.report.hosts.map((h) => h.verdict)]).toEqual([0, ['YES', 'YES']]);
+    const one = await json('--host', 'ip-10-0-3-9', FLEET);
+    expect([one.code, one.report.hosts.map((h) => h.host)]).toEqual([0, ['i-0bbbbbbbbbbbbbbb2']]);
+    expect((await json('--host', 'i-0aaaaaaaaaaaaaaa1', FLEET)).code).toBe(1);
+  });
+
+  it('lists the hosts in the table, NO first, within 100 columns', async () => {
+    const { code, out } = await run([FLEET]);
+    expect(code).toBe(1);
+    const lines = out.split('\n');
+    const start = lines.indexOf('Hosts (NO, then UNKNOWN, then YES)');
+    expect(lines.slice(start + 1, start + 4)).toEqual([
+      'NO      i-0aaaaaaaaaaaaaaa1 (ip-10-0-2-7)  1 IMDSv1 request(s) by python3 /opt/app/sync.py --batch …',
+      'UNKNOWN ip-10-0-4-11  missing: lost_records',
+      'YES     i-0bbbbbbbbbbbbbbb2 (ip-10-0-3-9)  1d 1h observed, 1 boot(s)',
+    ]);
+    expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(100);
+  });
+
+  describe('per-host CSV', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-hosts-csv-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('writes one row per host, NO first, beside the callers CSV', async () => {
+      const file = join(dir, 'hosts.csv');
+      const { code, out } = await run(['--format', 'csv', '--hosts-csv', file, FLEET]);
+      expect(code).toBe(1);
+      expect(out.split('\n')[0]).toMatch(/^kind,count,command,/);
+      const rows = readFileSync(file, 'utf8').split('\n');
+      expect(rows[0]).toBe('host,instance_id,hostname,verdict,imdsv1_programs,imdsv1_requests,reasons,details,boots,first_seen,last_seen,observed_hours');
+      expect(rows[1]).toBe(
+        'i-0aaaaaaaaaaaaaaa1,i-0aaaaaaaaaaaaaaa1,ip-10-0-2-7,NO,python3 /opt/app/sync.py --batch <n>,1,imdsv1_callers,1 program still uses IMDSv1 (1 request),1,2026-11-20T00:00:00.000Z,2026-11-21T01:00:01.000Z,25',
+      );
+      expect(rows[2]).toMatch(/^ip-10-0-4-11,,ip-10-0-4-11,UNKNOWN,,0,lost_records,"7 request records lost \(events_lost, perf_buffer_lost, decode_errors in stats\/stopping lines\): IMDSv1 requests may be among them; enlarge the buffer \(buffer\.ringSizeKB\) and observe a window without loss",1,/);
+      expect(rows[3]).toMatch(/^i-0bbbbbbbbbbbbbbb2,i-0bbbbbbbbbbbbbbb2,ip-10-0-3-9,YES,,0,,,1,/);
+      expect(rows.slice(4)).toEqual(['']);
+    });
+  });
+});
+
+describe('CloudWatch Logs export objects', () => {
+  it('takes our JSON out of `<ISO timestamp> <message>` lines and leaves our own lines as they are', () => {
+    const json = '{"time":1,"event":"ready"}';
+    expect(messageOf(`2026-11-20T00:00:00.000Z ${json}`)).toBe(json);
+    expect(messageOf(`2026-11-20T00:00:00Z ${json}`)).toBe(json);
+    expect(messageOf(`2026-11-20T00:00:00.000+01:00 ${json}`)).toBe(json);
+    expect(messageOf(json)).toBe(json);
+    // Anything else is handed on unchanged, to be counted as a corrupt line.
+    expect(messageOf('Permission Check Successful')).toBe('Permission Check Successful');
+    expect(messageOf(`2026-11-20 ${json}`)).toBe(`2026-11-20 ${json}`);
+  });
+
+  it('reads an export object (gzip, no .log in its name) as one host, and walks the export tree', async () => {
+    const { code, report } = await json('--format', 'json', EXPORT_OBJECT);
+    expect(code).toBe(0);
+    expect(report.input).toEqual({ files: 1, lines: 6, corrupt_lines: 0, unreadable_files: 0 });
+    expect(report.hosts.map((h) => [h.host, h.verdict])).toEqual([['i-0bbbbbbbbbbbbbbb2', 'YES']]);
+    expect(expandInputs([join(FLEET, 'export')])).toEqual([EXPORT_OBJECT]);
+  });
+
+  it('counts an export line whose message is not JSON as corrupt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'report-export-'));
+    try {
+      const { writeFileSync } = await import('node:fs');
+      const { gzipSync } = await import('node:zlib');
+      writeFileSync(join(dir, '000000.gz'), gzipSync('2026-11-20T00:00:00.000Z not json\n2026-11-20T00:00:01.000Z {"time":1,"hostname":"h"}\n'));
+      const { report } = await json(dir);
+      expect(report.input).toMatchObject({ lines: 2, corrupt_lines: 1 });
+      expect(report.hosts.map((h) => h.host)).toEqual(['h']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
