@@ -578,12 +578,19 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     () => {
       let arm64 = '';
       let payload = '';
+      let sysroot = '';
+      let arm64Node = '';
 
       beforeAll(async () => {
         arm64 = await buildRpm(REPO, ['--target', 'al2023', '--release', '1', '--arch', 'aarch64']);
         payload = join(work, 'arm64-payload');
         mkdirSync(payload);
         run('sh', ['-c', `rpm2cpio '${arm64}' | cpio -idm --quiet`], { cwd: payload });
+        // Asynchronously: a first fetch takes minutes, and a blocked worker trips vitest's RPC timeout.
+        const fetched = (script: string, args: string[]) =>
+          promisify(execFile)('bash', [join(REPO, script), ...args], { encoding: 'utf8' }).then((r) => r.stdout.trim());
+        sysroot = await fetched('scripts/vm/fetch-root.sh', ['bookworm', 'arm64']);
+        arm64Node = join(await fetched('scripts/fetch-node.sh', [AL2023_NODE_MAJOR, 'arm64']), 'bin/node');
       }, BUILD_MINUTES * 60_000);
 
       it('is an aarch64 package whose every binary is aarch64 code', () => {
@@ -604,11 +611,6 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       });
 
       it('its sd-notify addon and koffi load in arm64 Node.js 22 (under qemu-user), and the bundle runs', () => {
-        const sysroot = run(join(REPO, 'scripts/vm/fetch-root.sh'), ['bookworm', 'arm64']).trim();
-        const arm64Node = join(
-          run(join(REPO, 'scripts/fetch-node.sh'), [AL2023_NODE_MAJOR, 'arm64']).trim(),
-          'bin/node',
-        );
         const arm64Run = (...args: string[]) =>
           spawnSync('qemu-aarch64-static', ['-L', sysroot, arm64Node, ...args], { encoding: 'utf8', timeout: 120_000 });
         const app = join(payload, APP_DIR);
