@@ -21,11 +21,12 @@ const DISABLE_FALLBACK =
 const TOKEN_FIRST_GENERIC =
   'fetch one first (PUT /latest/api/token with header X-aws-ec2-metadata-token-ttl-seconds: 21600) ' +
   'and send it as X-aws-ec2-metadata-token';
-// The PUT written the way each plain HTTP tool's user would write it.
+// The PUT written the way each plain HTTP tool's user would write it. Worded so that no part
+// looks like a secret (no `NAME=value`, no header with a value): every line is redacted.
 const TOKEN_FIRST: Record<string, string> = {
   curl:
-    'fetch one first with TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token ' +
-    '-H "X-aws-ec2-metadata-token-ttl-seconds: 21600") and add -H "X-aws-ec2-metadata-token: $TOKEN"',
+    'fetch one first with curl -sX PUT http://169.254.169.254/latest/api/token ' +
+    '-H "X-aws-ec2-metadata-token-ttl-seconds: 21600" and send what it prints in the X-aws-ec2-metadata-token header',
   'python-urllib':
     "fetch one first with urllib.request.Request('http://169.254.169.254/latest/api/token', method='PUT', " +
     "headers={'X-aws-ec2-metadata-token-ttl-seconds': '21600'}) and send it as X-aws-ec2-metadata-token",
@@ -54,5 +55,5 @@ export function adviceFor(input: AdviceInput): string | null {
     return `${sdk.name} ${sdk.version} supports IMDSv2 but sent IMDSv1: check its configuration; ${DISABLE_FALLBACK}.${rejected}`;
   }
   const tool = sdk?.name ?? input.comm ?? 'this program';
-  return `${tool} calls IMDS without a token: ${TOKEN_FIRST[sdk?.name ?? ''] ?? TOKEN_FIRST_GENERIC}.${rejected}`;
+  return `${tool} calls IMDS without a token; ${TOKEN_FIRST[sdk?.name ?? ''] ?? TOKEN_FIRST_GENERIC}.${rejected}`;
 }

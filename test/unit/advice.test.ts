@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type AdviceInput, adviceFor } from '../../src/logic/advice.js';
 import { UNANSWERED_PUT_REASON } from '../../src/logic/fallback.js';
 import { sdkFromUserAgent } from '../../src/logic/sdk.js';
+import { redactText } from '../../src/logic/redact.js';
 
 const v1: AdviceInput = {
   imds_version: 'v1',
@@ -58,15 +59,20 @@ describe('adviceFor', () => {
 
   it('shows curl and urllib users the token PUT to add', () => {
     expect(adviceFor({ ...v1, comm: 'curl', sdk: sdkFromUserAgent('curl/7.88.1') })).toBe(
-      'curl calls IMDS without a token: fetch one first with TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token ' +
-        '-H "X-aws-ec2-metadata-token-ttl-seconds: 21600") and add -H "X-aws-ec2-metadata-token: $TOKEN".',
+      'curl calls IMDS without a token; fetch one first with curl -sX PUT http://169.254.169.254/latest/api/token ' +
+        '-H "X-aws-ec2-metadata-token-ttl-seconds: 21600" and send what it prints in the X-aws-ec2-metadata-token header.',
     );
+    // Every line goes through redaction: the advice must survive it whole.
+    for (const sdk of ['curl/7.88.1', 'Python-urllib/3.11', 'Botocore/1.20.0', null]) {
+      const text = adviceFor({ ...v1, comm: 'x', sdk: sdkFromUserAgent(sdk) }) ?? '';
+      expect(redactText(text)).toEqual({ text, redacted: false });
+    }
     expect(adviceFor({ ...v1, sdk: sdkFromUserAgent('Python-urllib/3.11') })).toContain("method='PUT'");
   });
 
   it('names the program when there is no User-Agent, and says when IMDS already rejects it', () => {
     const text = adviceFor({ ...v1, comm: 'fetch-meta', status: 401 });
-    expect(text).toMatch(/^fetch-meta calls IMDS without a token: fetch one first \(PUT \/latest\/api\/token/);
+    expect(text).toMatch(/^fetch-meta calls IMDS without a token; fetch one first \(PUT \/latest\/api\/token/);
     expect(text).toMatch(/IMDS already rejects it \(HttpTokens=required\)\.$/);
   });
 

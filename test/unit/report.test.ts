@@ -54,7 +54,7 @@ const request = (host: string, at: number, over: Record<string, unknown>) => ({
   sdk: { name: 'curl', version: '8.0', min_imdsv2_version: null, supports_imdsv2: null },
   response: { status: 200 },
   fallback: null,
-  advice: 'curl calls IMDS without a token: fetch one first',
+  advice: 'curl calls IMDS without a token; fetch one first',
   ...over,
 });
 const jsonl = (lines: object[]) => `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
