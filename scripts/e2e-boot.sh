@@ -276,7 +276,7 @@ const timer = setInterval(() => {
   if (fs.existsSync('/var/tmp/imds-client.stop')) { clearInterval(timer); return; }
   const i = ++n;
   // Sent only inside the nspawn container, whose network namespace is the test netns.
-  const req = http.get({ host: '169.254.169.254', path: `/latest/meta-data/ami-id?n=${i}`, agent: false }, (res) => {
+  const req = http.get({ host: '169.254.169.254', path: `/latest/meta-data/ami-id?n=${i}`, agent: false }, (res) => { // nspawn only
     res.resume();
     res.on('end', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} ${res.statusCode}\n`); });
   });

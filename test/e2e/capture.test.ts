@@ -190,8 +190,8 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
       '10',
       '-H',
       `X-aws-ec2-metadata-token: ${secret}`,
-      'http://169.254.169.254/latest/meta-data/ami-id',
-    ]; // netns only
+      'http://169.254.169.254/latest/meta-data/ami-id', // run by bed.run: netns only
+    ];
     const result = await bed.run(argv);
     expect(result.code).toBe(0);
     const [line] = (

@@ -57,8 +57,9 @@ const line = (phase: string, n: number): RequestLine => {
     process: {
       ...base.process,
       pid: n,
-      argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)],
-    }, // log-line data, never dialled (no netns needed)
+      // log-line data, never dialled (no netns needed)
+      argv: ['curl', '-s', `http://169.254.169.254/latest/meta-data/${phase}/${n}`, 'y'.repeat(200)], // no netns: not run
+    },
   };
 };
 

@@ -284,7 +284,7 @@ for s in socks: s.close()
       '-sS',
       '-o',
       '/dev/null',
-      'http://169.254.169.254/latest/meta-data/?t=still-alive',
+      'http://169.254.169.254/latest/meta-data/?t=still-alive', // run in the test netns
     ]); // test netns
     expect(curl.code).toBe(0);
     const [line] = await daemon

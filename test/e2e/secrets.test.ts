@@ -95,7 +95,7 @@ function cases(): Case[] {
         '-s',
         '-o',
         '/dev/null',
-        `http://admin:${s.urlpw}@169.254.169.254/latest/meta-data/instance-id?t=urlpw`,
+        `http://admin:${s.urlpw}@169.254.169.254/latest/meta-data/instance-id?t=urlpw`, // run in the test netns
       ],
       who: 'process',
       secrets: [s.urlpw!],
@@ -139,7 +139,7 @@ function cases(): Case[] {
  * sends it in its own header, and to a script whose child curl sends it.
  */
 function tokenScript(): string {
-  const js = `const [t, m] = process.argv.slice(1); const h = 'X-aws-ec2-metadata-' + 'token'; require('http').get({ host: '169.254.169.254', path: '/latest/meta-data/instance-id?t=' + m, headers: { [h]: t } }, (r) => r.resume());`;
+  const js = `const [t, m] = process.argv.slice(1); const h = 'X-aws-ec2-metadata-' + 'token'; require('http').get({ host: '169.254.169.254', path: '/latest/meta-data/instance-id?t=' + m, headers: { [h]: t } }, (r) => r.resume());`; // run in the test netns
   return [
     `T=$(curl -s -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' '${IMDS}/latest/api/token')`,
     `printf '%s' "$T"`,

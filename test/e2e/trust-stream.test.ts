@@ -64,7 +64,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     const script = [
       'import socket, os, time',
       "s = socket.create_connection(('169.254.169.254', 80), timeout=5)", // test netns only
-      "s.sendall(b'GET /latest/meta-data/ HTTP/1.1\\r\\nHost: 169.254.169.254\\r\\n')",
+      "s.sendall(b'GET /latest/meta-data/ HTTP/1.1\\r\\nHost: 169.254.169.254\\r\\n')", // run in the test netns
       `while not os.path.exists(${JSON.stringify(go)}): time.sleep(0.05)`,
       `s.sendall(b'X-aws-ec2-metadata-token: ${secret}\\r\\n\\r\\n')`,
       'def response():',
@@ -75,7 +75,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
       '    while len(body) < n: body += s.recv(n - len(body))',
       "    print(head.split(b' ')[1].decode(), flush=True)",
       'response()',
-      "s.sendall(b'GET /latest/meta-data/ami-id HTTP/1.1\\r\\nHost: 169.254.169.254\\r\\n\\r\\n')",
+      "s.sendall(b'GET /latest/meta-data/ami-id HTTP/1.1\\r\\nHost: 169.254.169.254\\r\\n\\r\\n')", // run in the test netns
       'response()',
     ].join('\n');
     const client = bed.spawn(['python3', '-c', script]);
@@ -121,7 +121,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
       '/dev/null',
       '-w',
       '%{http_code}',
-      `http://169.254.169.254${path}`,
+      `http://169.254.169.254${path}`, // run in the test netns
     ]); // test netns only
     expect(result.stdout).toBe('200');
     // The data really went in the SYN.
@@ -204,7 +204,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
       '-sS',
       '-o',
       '/dev/null',
-      'http://169.254.169.254/latest/meta-data/hostname',
+      'http://169.254.169.254/latest/meta-data/hostname', // run in the test netns
     ]); // test netns only
     expect(result.code).toBe(0);
     const lines = await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid));
