@@ -1,6 +1,7 @@
 // The `imds-analyzer report --format json` document. Exported so that fleet tooling can
 // validate what it reads (docs/report.md documents each field).
 import * as z from 'zod';
+import { sdkSchema } from '../../model/log-line.js';
 
 export const processExampleSchema = z.object({
   pid: z.number().nullable(),
@@ -11,19 +12,13 @@ export const processExampleSchema = z.object({
   ancestors: z.array(z.object({ pid: z.number(), comm: z.string(), argv: z.array(z.string()) })),
 });
 
-export const sdkSchema = z.object({
-  name: z.string(),
-  version: z.string().nullable(),
-  min_imdsv2_version: z.string().nullable(),
-  supports_imdsv2: z.boolean().nullable(),
-});
-
 export const callerGroupSchema = z.object({
   kind: z.enum(['imdsv1', 'imdsv2', 'unknown', 'not_aws_api']),
   exe: z.string().nullable(),
   command: z.string(),
   unit: z.string().nullable(),
   container: z.string().nullable(),
+  /** The request line's own `sdk` object (the log contract's). */
   sdk: sdkSchema.nullable(),
   count: z.number().int().nonnegative(),
   hosts: z.array(z.string()),
