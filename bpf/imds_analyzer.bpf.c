@@ -224,19 +224,26 @@ static __always_inline __u16 imds_peer(struct __sk_buff *skb)
 	return 0;
 }
 
+/* The flow as the socket has it: the real peer address and port (imds_peer() chose them),
+ * so that user space checks what was on the wire, not a constant. An IPv4-mapped peer of an
+ * IPv6 socket is written as the IPv4 address it maps (family IPv4). */
 static __always_inline void fill_flow(struct __sk_buff *skb, struct imds_flow *flow, __u16 family)
 {
-	__u32 addr = IMDS_IPV4;
-
 	flow->cookie = bpf_get_socket_cookie(skb);
 	flow->family = family;
-	flow->dport = IMDS_PORT;
+	flow->dport = bpf_ntohl(skb->remote_port);
 	flow->_pad = 0;
 	__builtin_memset(flow->daddr, 0, sizeof(flow->daddr));
-	if (family == IMDS_FAMILY_IPV4) {
+	if (skb->family == AF_INET) {
+		__u32 addr = skb->remote_ip4;
+
+		__builtin_memcpy(flow->daddr, &addr, sizeof(addr));
+	} else if (family == IMDS_FAMILY_IPV4) {
+		__u32 addr = skb->remote_ip6[3];
+
 		__builtin_memcpy(flow->daddr, &addr, sizeof(addr));
 	} else {
-		__u32 words[4] = { IMDS_IPV6_W0, 0, 0, IMDS_IPV6_W3 };
+		__u32 words[4] = { skb->remote_ip6[0], skb->remote_ip6[1], skb->remote_ip6[2], skb->remote_ip6[3] };
 
 		__builtin_memcpy(flow->daddr, words, sizeof(words));
 	}
