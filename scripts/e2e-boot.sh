@@ -127,10 +127,11 @@ SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --boot --quiet --register=no -
   >"$work/console.log" 2>&1 &
 nspawn_pid=$!
 
-# nspawn's child is the container's systemd.
+# nspawn's child that runs systemd is the container's init (nspawn forks short-lived helpers
+# first: taking one of those for init made every later nsenter fail).
 init=
 for _ in $(seq 1 100); do
-  init=$(pgrep -P "$nspawn_pid" | head -1 || true)
+  init=$(pgrep -P "$nspawn_pid" -x systemd | head -1 || true)
   [[ -n $init ]] && break
   sleep 0.1
 done
