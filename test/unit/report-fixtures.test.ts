@@ -5,35 +5,18 @@
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport, reportSchema, runReportCommand, runStatusCommand } from '../../src/report/index.js';
 import { MAX_LINE_CHARS } from '../../src/report/read.js';
 import { acquireInstanceLock } from '../../src/state/instance-lock.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/report');
 const EDGE = join(FIXTURES, 'edge');
 const ROTATED_GZ = join(EDGE, 'imds-analyzer.2026-11-20.1.log.gz');
 const CURRENT = join(EDGE, 'imds-analyzer.2026-11-20.2.log');
 
-/** Runs a command, capturing what it prints; stdout and stderr are kept apart. */
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const capture = captureOutput;
 
 /** The JSON report over any files or directories, validated against the exported schema. */
 async function reportOf(...args: string[]) {

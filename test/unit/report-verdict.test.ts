@@ -5,34 +5,18 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { messageOf } from '../../src/logic/report/line.js';
 import { reportSchema, runReportCommand } from '../../src/report/index.js';
 import { expandInputs } from '../../src/report/read.js';
+import { captureOutput } from '../helpers/capture-output.js';
 
 const VERDICT = join(import.meta.dirname, '../fixtures/report/verdict');
 const FLEET = join(VERDICT, 'fleet');
 const EXPORT_OBJECT = join(FLEET, 'export/0f1e2d3c-task/i-0bbbbbbbbbbbbbbb2/000000.gz');
 const LOSSY_HOST = join(FLEET, 'ip-10-0-4-11.log.gz');
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await runReportCommand(args), out, err };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const run = (args: string[]) => captureOutput(() => runReportCommand(args));
 
 async function json(...args: string[]) {
   const { code, out } = await run(['--format', 'json', ...args]);
