@@ -4,11 +4,15 @@
  *
  *   cgroup/connect4, cgroup/connect6  remember who connected a socket to IMDS
  *                                     (socket-local storage, freed with the socket)
+ *                                     and send that process and its ancestors
+ *                                     from the "processes" map
  *   cgroup_skb/egress                 copy the TCP payload sent to IMDS (requests)
  *   cgroup_skb/ingress                parse the status code of IMDS responses; no
  *                                     body byte ever leaves the kernel
- *   raw_tp sched_process_exec/fork/exit  feed user space's process table so that
- *                                     argv and ancestry survive short-lived processes
+ *   raw_tp sched_process_exec/fork/exit  keep every process (argv, exe, parent,
+ *                                     start and exit time) in the "processes" LRU map, so
+ *                                     that argv and ancestry survive short-lived processes
+ *                                     while user space hears only of those touching IMDS
  *
  * Records go to one buffer, "events": a ring buffer, or a perf buffer on
  * kernels without one (user space retypes the map before load and sets
@@ -40,15 +44,23 @@
 #define V4_MAPPED_W2 bpf_htonl(0x0000ffff)
 /* Scratch slots per CPU: a softirq program may interrupt a process-context one. */
 #define SCRATCH_SLOTS 4
+/* Processes remembered, running or exited, least recently used first out:
+ * 4096 x ~4.5 KB (value 4432 B + key and hash element) = ~18 MB of kernel memory,
+ * preallocated at load (charged to RLIMIT_MEMLOCK before 5.11). */
+#define PROCESS_ENTRIES 4096
+/* Sent at connect(): the connecting process and its 5 nearest ancestors. */
+#define LINEAGE_DEPTH 6
+/* Hierarchies a css_set links to: at most CGROUP_SUBSYS_COUNT + name=systemd + v2. */
+#define MAX_HIERARCHIES 20
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load; the verifier prunes the branch not taken. */
 const volatile bool use_ringbuf = true;
 const volatile bool capture_processes = true;
-/* Skip process records while the ring buffer holds more than this many bytes,
- * so that a fork storm cannot crowd out IMDS records (0: never skip). */
-const volatile __u64 process_shed_bytes = 0;
+/* The id of the cgroup v1 name=systemd hierarchy (the first field of its line in
+ * /proc/self/cgroup), 0 when the host has none: then no cgroup record is sent. */
+const volatile __u32 systemd_v1_hierarchy = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -61,6 +73,15 @@ struct {
 	__type(key, int);
 	__type(value, struct imds_owner);
 } owners SEC(".maps");
+
+/* Every process by thread group id, as of its fork or exec; kept after exit
+ * (an exited ancestor stays known) until pushed out by newer ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PROCESS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct imds_exec_record);
+} processes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -77,6 +98,7 @@ union imds_scratch {
 	struct imds_close_record close;
 	struct imds_process_record process;
 	struct imds_exec_record exec;
+	struct imds_cgroup_record cgroup;
 };
 
 struct {
@@ -149,6 +171,103 @@ static __always_inline void emit_counted(void *ctx, void *data, __u64 size, __u3
 
 /* ---- sockets ------------------------------------------------------------ */
 
+static __always_inline __u64 task_start_ns(struct task_struct *task)
+{
+	if (bpf_core_field_exists(task->start_boottime))
+		return BPF_CORE_READ(task, start_boottime);
+	return BPF_CORE_READ((struct task_struct___pre_5_5 *)task, real_start_time);
+}
+
+/* Sends the process with this pid and its ancestors as remembered: nearest first,
+ * stopping at the first one not remembered (user space asks /proc) or whose pid
+ * now belongs to another process. */
+static __always_inline void send_lineage(void *ctx, __u32 pid)
+{
+	struct imds_exec_record *proc;
+	__u64 start_ns = 0;
+	int depth;
+
+#pragma unroll
+	for (depth = 0; depth < LINEAGE_DEPTH; depth++) {
+		proc = bpf_map_lookup_elem(&processes, &pid);
+		if (!proc || (depth > 0 && proc->proc.start_ns != start_ns))
+			return;
+		emit_counted(ctx, proc, offsetof(struct imds_exec_record, args) + bounded(proc->args_len, IMDS_MAX_ARGS),
+			     IMDS_STAT_PROCESS_EVENTS_LOST);
+		pid = proc->proc.ppid;
+		start_ns = proc->proc.parent_start_ns;
+		if (pid == 0)
+			return;
+	}
+}
+
+/* The current process's cgroup in the v1 name=systemd hierarchy, or NULL. */
+static __always_inline struct cgroup *systemd_v1_cgroup(struct task_struct *task)
+{
+	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	/* The list's head sits in the css_set; its entries in each link's cgrp_link. */
+	struct list_head *head = (void *)cset + bpf_core_field_offset(struct css_set, cgrp_links);
+	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
+	struct cgrp_cset_link *link;
+	struct cgroup *cgrp;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < MAX_HIERARCHIES; i++) {
+		if (!pos || pos == head)
+			return NULL;
+		link = (void *)pos - bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
+		cgrp = BPF_CORE_READ(link, cgrp);
+		if (BPF_CORE_READ(cgrp, root, hierarchy_id) == systemd_v1_hierarchy)
+			return cgrp;
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return NULL;
+}
+
+/* On a cgroup v1 host the v2 id names no unit, and a short-lived caller takes its
+ * /proc/<pid>/cgroup with it: send its name=systemd path while it is connecting. */
+static __always_inline void send_systemd_cgroup(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct imds_cgroup_record *rec;
+	union imds_scratch *slot;
+	struct cgroup *cgrp;
+	long name_len;
+	int i;
+
+	cgrp = systemd_v1_cgroup(task);
+	if (!cgrp)
+		return;
+	slot = scratch_get();
+	if (!slot) {
+		count(IMDS_STAT_PROCESS_EVENTS_LOST);
+		return;
+	}
+	rec = &slot->cgroup;
+	rec->head.type = IMDS_RECORD_CGROUP;
+	rec->head.flags = 0;
+	rec->head.ts_ns = bpf_ktime_get_ns();
+	rec->pid = BPF_CORE_READ(task, tgid);
+	rec->start_ns = task_start_ns(BPF_CORE_READ(task, group_leader));
+	rec->levels = 0;
+	for (i = 0; i < IMDS_CGROUP_LEVELS; i++) {
+		if (!cgrp || BPF_CORE_READ(cgrp, level) <= 0)
+			break;
+		name_len = bpf_probe_read_kernel_str(rec->names[i], IMDS_CGROUP_NAME, BPF_CORE_READ(cgrp, kn, name));
+		if (name_len < 0)
+			rec->names[i][0] = 0;
+		if (name_len == IMDS_CGROUP_NAME)
+			rec->head.flags |= IMDS_FLAG_CGROUP_TRUNCATED;
+		rec->levels = i + 1;
+		cgrp = (struct cgroup *)BPF_CORE_READ(cgrp, self.parent);
+	}
+	if (cgrp && BPF_CORE_READ(cgrp, level) > 0)
+		rec->head.flags |= IMDS_FLAG_CGROUP_TRUNCATED;
+	emit_counted(ctx, rec, sizeof(*rec), IMDS_STAT_PROCESS_EVENTS_LOST);
+	scratch_put();
+}
+
 static __always_inline void record_owner(struct bpf_sock_addr *ctx)
 {
 	struct imds_owner *owner;
@@ -172,6 +291,10 @@ static __always_inline void record_owner(struct bpf_sock_addr *ctx)
 	owner->connect_ns = bpf_ktime_get_ns();
 	owner->stream_start_known = 0; /* until this connection's SYN */
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	/* The caller is alive here, so its pid is still its own: the map entry is its. */
+	send_lineage(ctx, owner->pid);
+	if (systemd_v1_hierarchy)
+		send_systemd_cgroup(ctx);
 }
 
 SEC("cgroup/connect4")
@@ -433,28 +556,7 @@ int imds_ingress(struct __sk_buff *skb)
 
 /* ---- processes ---------------------------------------------------------- */
 
-static __always_inline __u64 task_start_ns(struct task_struct *task)
-{
-	if (bpf_core_field_exists(task->start_boottime))
-		return BPF_CORE_READ(task, start_boottime);
-	return BPF_CORE_READ((struct task_struct___pre_5_5 *)task, real_start_time);
-}
-
-/* Leave room in the ring buffer for IMDS records during a fork storm. */
-static __always_inline bool shed_process_record(void)
-{
-	if (!capture_processes)
-		return true;
-	if (use_ringbuf && process_shed_bytes &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > process_shed_bytes) {
-		count(IMDS_STAT_PROCESS_EVENTS_SHED);
-		return true;
-	}
-	return false;
-}
-
-static __always_inline void fill_process(struct imds_process_record *rec, __u32 type,
-					 struct task_struct *task)
+static __always_inline void fill_process(struct imds_process_record *rec, struct task_struct *task)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
@@ -462,9 +564,10 @@ static __always_inline void fill_process(struct imds_process_record *rec, __u32 
 	struct upid upid = {};
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
-	rec->head.type = type;
+	rec->head.type = IMDS_RECORD_PROCESS;
 	rec->head.flags = 0;
 	rec->head.ts_ns = bpf_ktime_get_ns();
+	rec->exit_ns = 0;
 	rec->pid = BPF_CORE_READ(task, tgid);
 	rec->ppid = BPF_CORE_READ(parent, tgid);
 	rec->uid = (__u32)uid_gid;
@@ -479,34 +582,29 @@ static __always_inline void fill_process(struct imds_process_record *rec, __u32 
 	BPF_CORE_READ_STR_INTO(&rec->comm, task, comm);
 }
 
-SEC("raw_tp/sched_process_exec")
-int imds_exec(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline void store_process(struct imds_exec_record *rec)
 {
-	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	struct imds_exec_record *rec;
-	union imds_scratch *slot;
-	unsigned long arg_start, arg_end;
-	__u64 args_len;
-	long name_len;
+	__u32 pid = rec->proc.pid;
 
-	if (shed_process_record())
-		return 0;
-	slot = scratch_get();
-	if (!slot) {
-		count(IMDS_STAT_PROCESS_EVENTS_LOST);
-		return 0;
-	}
-	rec = &slot->exec;
-	fill_process(&rec->proc, IMDS_RECORD_EXEC, task);
-	name_len = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
-					     BPF_CORE_READ(bprm, filename));
-	rec->filename_len = name_len > 1 ? name_len - 1 : 0;
+	if (bpf_map_update_elem(&processes, &pid, rec, BPF_ANY))
+		count(IMDS_STAT_PROCESS_STORE_FAILED);
+}
 
-	/* argv lives in the new image's memory, which is current's. */
-	arg_start = BPF_CORE_READ(task, mm, arg_start);
-	arg_end = BPF_CORE_READ(task, mm, arg_end);
-	args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+/* The process remembered under this pid, if it is the one that started then. */
+static __always_inline struct imds_exec_record *remembered(__u32 pid, __u64 start_ns)
+{
+	struct imds_exec_record *proc = bpf_map_lookup_elem(&processes, &pid);
+
+	return proc && proc->proc.start_ns == start_ns ? proc : NULL;
+}
+
+/* Copies argv of the current process (its memory is current's) into rec. */
+static __always_inline void read_args(struct imds_exec_record *rec, struct task_struct *task)
+{
+	unsigned long arg_start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 args_len = arg_end > arg_start ? arg_end - arg_start : 0;
+
 	if (args_len > IMDS_MAX_ARGS) {
 		args_len = IMDS_MAX_ARGS;
 		rec->proc.head.flags |= IMDS_FLAG_ARGS_TRUNCATED;
@@ -517,8 +615,39 @@ int imds_exec(struct bpf_raw_tracepoint_args *ctx)
 		args_len = 0;
 	}
 	rec->args_len = args_len;
-	emit_counted(ctx, rec, offsetof(struct imds_exec_record, args) + bounded(args_len, IMDS_MAX_ARGS),
-		     IMDS_STAT_PROCESS_EVENTS_LOST);
+}
+
+SEC("raw_tp/sched_process_exec")
+int imds_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct imds_exec_record *rec, *forked;
+	union imds_scratch *slot;
+	long name_len;
+
+	if (!capture_processes)
+		return 0;
+	slot = scratch_get();
+	if (!slot) {
+		count(IMDS_STAT_PROCESS_STORE_FAILED);
+		return 0;
+	}
+	rec = &slot->exec;
+	fill_process(&rec->proc, task);
+	/* The parent recorded at fork survives re-parenting: if it exited before this
+	 * exec, real_parent is already init or a subreaper. */
+	forked = remembered(rec->proc.pid, rec->proc.start_ns);
+	if (forked) {
+		rec->proc.ppid = forked->proc.ppid;
+		rec->proc.parent_start_ns = forked->proc.parent_start_ns;
+	}
+	name_len = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
+					     BPF_CORE_READ(bprm, filename));
+	rec->filename_len = name_len > 1 ? name_len - 1 : 0;
+	/* argv lives in the new image's memory, which is current's. */
+	read_args(rec, task);
+	store_process(rec);
 	scratch_put();
 	return 0;
 }
@@ -527,15 +656,42 @@ SEC("raw_tp/sched_process_fork")
 int imds_fork(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	struct imds_process_record rec = {};
+	struct imds_exec_record *rec, *parent;
+	union imds_scratch *slot;
+	__u64 args_len;
 
-	/* New threads share their process's record. */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	/* New threads share their process's entry. */
+	if (!capture_processes || BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	if (shed_process_record())
+	slot = scratch_get();
+	if (!slot) {
+		count(IMDS_STAT_PROCESS_STORE_FAILED);
 		return 0;
-	fill_process(&rec, IMDS_RECORD_FORK, child);
-	emit_counted(ctx, &rec, sizeof(rec), IMDS_STAT_PROCESS_EVENTS_LOST);
+	}
+	rec = &slot->exec;
+	/* A child runs its parent's program until it execs. */
+	parent = remembered(BPF_CORE_READ(child, real_parent, tgid),
+			    task_start_ns(BPF_CORE_READ(child, real_parent, group_leader)));
+	if (parent) {
+		args_len = bounded(parent->args_len, IMDS_MAX_ARGS);
+		rec->filename_len = bounded(parent->filename_len, IMDS_MAX_FILENAME - 1);
+		__builtin_memcpy(rec->filename, parent->filename, sizeof(rec->filename));
+		if (bpf_probe_read_kernel(rec->args, args_len, parent->args))
+			args_len = 0;
+		rec->args_len = args_len;
+	}
+	fill_process(&rec->proc, child);
+	rec->proc.head.flags = IMDS_FLAG_NOT_EXECED;
+	if (parent) {
+		rec->proc.head.flags |= parent->proc.head.flags & (IMDS_FLAG_ARGS_TRUNCATED | IMDS_FLAG_ARGS_UNREADABLE);
+	} else {
+		/* A parent older than us: its memory (current's) holds the same argv. */
+		rec->filename_len = 0;
+		rec->filename[0] = 0;
+		read_args(rec, child);
+	}
+	store_process(rec);
+	scratch_put();
 	return 0;
 }
 
@@ -543,16 +699,12 @@ SEC("raw_tp/sched_process_exit")
 int imds_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	struct imds_process_record rec = {};
+	struct imds_exec_record *proc;
 
-	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+	if (!capture_processes || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
 		return 0;
-	if (shed_process_record())
-		return 0;
-	rec.head.type = IMDS_RECORD_EXIT;
-	rec.head.ts_ns = bpf_ktime_get_ns();
-	rec.pid = BPF_CORE_READ(task, tgid);
-	rec.start_ns = task_start_ns(task);
-	emit_counted(ctx, &rec, sizeof(rec), IMDS_STAT_PROCESS_EVENTS_LOST);
+	proc = remembered(BPF_CORE_READ(task, tgid), task_start_ns(task));
+	if (proc)
+		proc->proc.exit_ns = bpf_ktime_get_ns();
 	return 0;
 }

@@ -11,22 +11,30 @@
 #ifndef IMDS_EVENTS_H
 #define IMDS_EVENTS_H
 
-#define IMDS_ABI_VERSION 2
+#define IMDS_ABI_VERSION 3
 
 /* Bytes of TCP payload copied per segment: an IMDS request header block fits. */
 #define IMDS_MAX_PAYLOAD 4096
-/* Bytes of argv copied at exec, and of the execve() path. */
+/* Bytes of argv kept per process, and of the execve() path. */
 #define IMDS_MAX_ARGS 4096
 #define IMDS_MAX_FILENAME 256
 #define IMDS_COMM_LEN 16
+/* Levels and bytes per level name kept of a cgroup v1 path (a unit's is 2 levels deep,
+ * a Kubernetes container's 4, a unit name at most 255 bytes but in practice far shorter). */
+#define IMDS_CGROUP_LEVELS 8
+#define IMDS_CGROUP_NAME 128
 
 enum imds_record_type {
 	IMDS_RECORD_PAYLOAD = 1,  /* TCP segment with payload sent to IMDS */
 	IMDS_RECORD_RESPONSE = 2, /* status code of a response from IMDS */
 	IMDS_RECORD_CLOSE = 3,    /* FIN or RST sent on an IMDS connection */
-	IMDS_RECORD_EXEC = 4,
-	IMDS_RECORD_FORK = 5,
-	IMDS_RECORD_EXIT = 6,
+	/* A process as the kernel remembers it (struct imds_exec_record), sent at
+	 * connect() to IMDS for the connecting process and then each ancestor. */
+	IMDS_RECORD_PROCESS = 4,
+	/* The connecting process's cgroup in the v1 name=systemd hierarchy (struct
+	 * imds_cgroup_record), sent at connect() after its process records, only on hosts
+	 * with that hierarchy (cgroup v1: Amazon Linux 2), where the v2 id names no unit. */
+	IMDS_RECORD_CGROUP = 5,
 };
 
 enum imds_record_flags {
@@ -35,6 +43,8 @@ enum imds_record_flags {
 	IMDS_FLAG_ARGS_TRUNCATED = 1 << 2,  /* exec: argv longer than IMDS_MAX_ARGS */
 	IMDS_FLAG_ARGS_UNREADABLE = 1 << 3, /* exec: argv could not be read */
 	IMDS_FLAG_STREAM_START_KNOWN = 1 << 4, /* payload: owner.stream_start holds the ISN + 1 */
+	IMDS_FLAG_NOT_EXECED = 1 << 5,      /* process: forked, no exec seen; argv is its parent's */
+	IMDS_FLAG_CGROUP_TRUNCATED = 1 << 6, /* cgroup: deeper than IMDS_CGROUP_LEVELS, or a name cut */
 };
 
 enum imds_family {
@@ -45,8 +55,8 @@ enum imds_family {
 /* Counters in the per-CPU "stats" array map (one __u64 per index). */
 enum imds_stat {
 	IMDS_STAT_EVENTS_LOST = 0,         /* IMDS records that did not fit in the buffer */
-	IMDS_STAT_PROCESS_EVENTS_LOST = 1, /* exec/fork/exit records that did not fit */
-	IMDS_STAT_PROCESS_EVENTS_SHED = 2, /* exec/fork/exit records skipped to keep room for IMDS records */
+	IMDS_STAT_PROCESS_EVENTS_LOST = 1, /* process records (sent at connect) that did not fit */
+	IMDS_STAT_PROCESS_STORE_FAILED = 2, /* exec/fork whose process could not be stored in "processes" */
 	IMDS_STAT_CONNECTS = 3,            /* connect() calls to IMDS seen */
 	IMDS_STAT_SEGMENTS = 4,            /* TCP segments with payload to IMDS */
 	IMDS_STAT_SEGMENTS_TRUNCATED = 5,  /* ... of which longer than IMDS_MAX_PAYLOAD */
@@ -112,25 +122,40 @@ struct imds_close_record {
 	struct imds_flow flow;
 };
 
+/* Who a process is. head.ts_ns: when the kernel learnt it (its fork or exec). */
 struct imds_process_record {
 	struct imds_record_head head;
 	__u32 pid;  /* thread group id */
-	__u32 ppid; /* parent's thread group id when the record was made */
+	__u32 ppid; /* parent's thread group id at fork (an exec keeps it: never the re-parented one) */
 	__u32 uid;
 	__u32 gid;
 	__u64 start_ns;        /* task->start_boottime */
 	__u64 parent_start_ns; /* parent's start_boottime */
+	__u64 exit_ns;         /* bpf_ktime_get_ns() at its exit, 0 while it runs */
 	__u32 ns_pid;          /* pid in the process's own (innermost) pid namespace */
 	__u32 ns_level;        /* 0 in the root pid namespace */
 	char comm[IMDS_COMM_LEN];
 };
 
+/* A process and its program: the value of the "processes" map, and the record
+ * IMDS_RECORD_PROCESS (sent up to args_len bytes of args[]). */
 struct imds_exec_record {
 	struct imds_process_record proc;
 	__u32 filename_len; /* bytes in filename[], without the NUL */
 	__u32 args_len;     /* bytes in args[]: NUL-separated argv */
 	char filename[IMDS_MAX_FILENAME];
 	char args[IMDS_MAX_ARGS];
+};
+
+/* A cgroup path as level names, the process's own cgroup first, up to (not including)
+ * the hierarchy's root: /system.slice/foo.service is levels 2, names "foo.service",
+ * "system.slice". */
+struct imds_cgroup_record {
+	struct imds_record_head head;
+	__u32 pid;      /* thread group id of the connecting process */
+	__u32 levels;   /* names filled in names[] */
+	__u64 start_ns; /* its start_boottime, as in its process record */
+	char names[IMDS_CGROUP_LEVELS][IMDS_CGROUP_NAME];
 };
 
 #endif /* IMDS_EVENTS_H */

@@ -25,6 +25,39 @@ struct mm_struct {
 	unsigned long arg_end;
 };
 
+struct list_head {
+	struct list_head *next;
+};
+
+struct kernfs_node {
+	const char *name;
+};
+
+struct cgroup_root {
+	int hierarchy_id;
+};
+
+struct cgroup_subsys_state {
+	struct cgroup_subsys_state *parent;
+};
+
+struct cgroup {
+	struct cgroup_subsys_state self; /* first member: a css pointer is its cgroup's */
+	int level;
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+};
+
+/* Links a css_set to its cgroup in each hierarchy (kernel/cgroup/cgroup-internal.h). */
+struct cgrp_cset_link {
+	struct cgroup *cgrp;
+	struct list_head cgrp_link;
+};
+
+struct css_set {
+	struct list_head cgrp_links;
+};
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -34,6 +67,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	struct pid *thread_pid;
 	__u64 start_boottime;
+	struct css_set *cgroups;
 };
 
 /* Kernels before 5.5 called the boot-based start time real_start_time. */

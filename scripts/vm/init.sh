@@ -13,7 +13,9 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mkdir -p /run/netns
+# A cgroup v1 name=systemd hierarchy beside the v2 one, as on Amazon Linux 2 (the v1_unit cell).
+mkdir -p /run/netns /run/cgroup-v1-systemd
+mount -t cgroup -o none,name=systemd cgroup /run/cgroup-v1-systemd
 # Kernel chatter stays off the console the host parses.
 echo 1 >/proc/sys/kernel/printk
 hostname imds-vm

@@ -7,7 +7,7 @@
 // Prints progress to stderr and one `MATRIX-RESULT {json}` line to stdout.
 // Safe on the host: every client runs in the testbed's network namespaces.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CELLS, QUICK_CELLS, RESULT_PREFIX } from './cells.mjs';
@@ -77,8 +77,8 @@ function attachedIds(cgroupRoot) {
  * in order, with its method, path, version and token flag, and the same TCP connection
  * grouping (connection.cookie) the client used. Returns [passed, detail, lines].
  */
-async function expectClient(testbed, daemon, client, argv = client.argv) {
-  const run = await testbed.run(argv, { timeoutMs: 60_000 });
+async function expectClient(testbed, daemon, client, argv = client.argv, options = {}) {
+  const run = await testbed.run(argv, { timeoutMs: 60_000, ...options });
   if (run.code !== 0) note(`${client.name}: client exited ${run.code ?? run.signal}: ${run.stderr.trim()}`);
   const lines = await waitForClientLines(daemon, run.pid, client.expects.length);
   const problems = [];
@@ -136,6 +136,45 @@ async function checkAncestry(testbed, daemon, clients) {
   record('ancestry', ok && remembered, `${detail}; ${lines[0] ? '' : 'closest line: '}ancestors=${shown || 'none'}`);
 }
 
+/** Where the cgroup v1 name=systemd hierarchy is mounted (the VM's init mounts one, as on AL2), or null. */
+function systemdV1Mount() {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [mount, rest] = [line.split(' ')[4], line.split(' - ')[1] ?? ''];
+    if (/^cgroup /.test(rest) && /[ ,]name=systemd(,|$)/.test(rest)) return mount;
+  }
+  return null;
+}
+
+/**
+ * cgroup v1 host (Amazon Linux 2): curl is born in a name=systemd cgroup named like a service
+ * and exits; the v2 id names no unit there, so the unit must come from the path the kernel
+ * sent at connect().
+ */
+async function checkV1Unit(testbed, daemon, clients) {
+  const mount = systemdV1Mount();
+  if (!mount) return record('v1_unit', false, 'no cgroup v1 name=systemd hierarchy mounted');
+  const unit = `matrix-v1-${process.pid}.service`;
+  const dirs = [join(mount, 'system.slice'), join(mount, 'system.slice', unit)];
+  const made = dirs.filter((dir) => !existsSync(dir));
+  for (const dir of made) mkdirSync(dir);
+  try {
+    const client = clients.curlV1();
+    const [ok, detail, lines] = await expectClient(testbed, daemon, client, client.argv, {
+      cgroupProcs: join(dirs[1], 'cgroup.procs'),
+    });
+    const got = lines[0]?.unit;
+    record('v1_unit', ok && got === unit, `${detail}; unit=${got}`);
+  } finally {
+    for (const dir of made.reverse()) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // still busy: the VM is thrown away; on the host the next run reuses it
+      }
+    }
+  }
+}
+
 /** Runs `body` against a fresh daemon; records `failCell` FAIL when the daemon never gets ready. */
 async function withDaemon(startAnalyzer, buffer, failCell, body) {
   const started = Date.now();
@@ -190,6 +229,7 @@ async function main() {
       // Pauses long enough that the segments leave separately even under TCG.
       await checkClient('split_headers', testbed, daemon, clients.nodeSplitTokenV2({ pauseMs: 300 }));
       await checkAncestry(testbed, daemon, clients);
+      await checkV1Unit(testbed, daemon, clients);
     });
     if (!quick) {
       await withDaemon(startAnalyzer, 'perfbuf', 'perfbuf', async (daemon) => {

@@ -6,9 +6,11 @@ import { formatAddress } from '../logic/destination.js';
 import { decodeBytes, splitArgv } from '../logic/text.js';
 import type { Flow, KernelRecord, SocketOwner } from '../model/records.js';
 
-export const IMDS_ABI_VERSION = 2;
+export const IMDS_ABI_VERSION = 3;
 export const IMDS_MAX_PAYLOAD = 4096;
 export const IMDS_MAX_ARGS = 4096;
+export const IMDS_CGROUP_LEVELS = 8;
+export const IMDS_CGROUP_NAME = 128;
 const MAX_ARGV_ELEMENTS = 256;
 const MAX_ARG_CHARS = 4096;
 
@@ -16,9 +18,8 @@ export const RecordType = {
   payload: 1,
   response: 2,
   close: 3,
-  exec: 4,
-  fork: 5,
-  exit: 6,
+  process: 4,
+  cgroup: 5,
 } as const;
 
 export const RecordFlag = {
@@ -27,13 +28,15 @@ export const RecordFlag = {
   argsTruncated: 1 << 2,
   argsUnreadable: 1 << 3,
   streamStartKnown: 1 << 4,
+  notExeced: 1 << 5,
+  cgroupTruncated: 1 << 6,
 } as const;
 
 /** Indices of the per-CPU "stats" map, named as they appear in `stats` log lines. */
 export const KERNEL_STATS = [
   'events_lost',
   'process_events_lost',
-  'process_events_shed',
+  'process_store_failed',
   'connects',
   'segments',
   'segments_truncated',
@@ -80,7 +83,7 @@ export const ABI_LAYOUT = {
   imds_response_record: { size: 64, fields: { head: 0, flow: 16, seq: 48, status: 52, ack: 56 } },
   imds_close_record: { size: 48, fields: { head: 0, flow: 16 } },
   imds_process_record: {
-    size: 72,
+    size: 80,
     fields: {
       head: 0,
       pid: 16,
@@ -89,14 +92,19 @@ export const ABI_LAYOUT = {
       gid: 28,
       start_ns: 32,
       parent_start_ns: 40,
-      ns_pid: 48,
-      ns_level: 52,
-      comm: 56,
+      exit_ns: 48,
+      ns_pid: 56,
+      ns_level: 60,
+      comm: 64,
     },
   },
   imds_exec_record: {
-    size: 336 + IMDS_MAX_ARGS,
-    fields: { proc: 0, filename_len: 72, args_len: 76, filename: 80, args: 336 },
+    size: 344 + IMDS_MAX_ARGS,
+    fields: { proc: 0, filename_len: 80, args_len: 84, filename: 88, args: 344 },
+  },
+  imds_cgroup_record: {
+    size: 32 + IMDS_CGROUP_LEVELS * IMDS_CGROUP_NAME,
+    fields: { head: 0, pid: 16, levels: 20, start_ns: 24, names: 32 },
   },
 } as const;
 
@@ -108,6 +116,7 @@ const RESPONSE = ABI_LAYOUT.imds_response_record.fields;
 const CLOSE = ABI_LAYOUT.imds_close_record.fields;
 const PROC = ABI_LAYOUT.imds_process_record.fields;
 const EXEC = ABI_LAYOUT.imds_exec_record.fields;
+const CGROUP = ABI_LAYOUT.imds_cgroup_record.fields;
 const COMM_LEN = 16;
 const FILENAME_LEN = 256;
 
@@ -148,19 +157,6 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
     connectNs: view.getBigUint64(base + OWNER.connect_ns, true),
     comm: cString(raw.subarray(base + OWNER.comm, base + OWNER.comm + COMM_LEN), COMM_LEN),
   });
-  const processFields = () => ({
-    tsNs,
-    pid: view.getUint32(PROC.pid, true),
-    ppid: view.getUint32(PROC.ppid, true),
-    uid: view.getUint32(PROC.uid, true),
-    gid: view.getUint32(PROC.gid, true),
-    startNs: view.getBigUint64(PROC.start_ns, true),
-    parentStartNs: view.getBigUint64(PROC.parent_start_ns, true),
-    nsPid: view.getUint32(PROC.ns_pid, true),
-    nsLevel: view.getUint32(PROC.ns_level, true),
-    comm: cString(raw.subarray(PROC.comm, PROC.comm + COMM_LEN), COMM_LEN),
-  });
-
   switch (type) {
     case RecordType.payload: {
       need(PAYLOAD.data, 'payload');
@@ -193,29 +189,48 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
     case RecordType.close:
       need(ABI_LAYOUT.imds_close_record.size, 'close');
       return { kind: 'close', tsNs, flow: flowAt(CLOSE.flow), reset: (flags & RecordFlag.reset) !== 0 };
-    case RecordType.fork:
-      need(ABI_LAYOUT.imds_process_record.size, 'fork');
-      return { kind: 'fork', ...processFields() };
-    case RecordType.exit:
-      need(ABI_LAYOUT.imds_process_record.size, 'exit');
-      return {
-        kind: 'exit',
-        tsNs,
-        pid: view.getUint32(PROC.pid, true),
-        startNs: view.getBigUint64(PROC.start_ns, true),
-      };
-    case RecordType.exec: {
-      need(EXEC.args, 'exec');
+    case RecordType.process: {
+      need(EXEC.args, 'process');
       const filenameLen = Math.min(view.getUint32(EXEC.filename_len, true), FILENAME_LEN);
       const argsLen = Math.min(view.getUint32(EXEC.args_len, true), raw.byteLength - EXEC.args);
       const argv = splitArgv(raw.subarray(EXEC.args, EXEC.args + argsLen), MAX_ARGV_ELEMENTS, MAX_ARG_CHARS);
+      const exitNs = view.getBigUint64(PROC.exit_ns, true);
       return {
-        kind: 'exec',
-        ...processFields(),
+        kind: 'process',
+        tsNs,
+        pid: view.getUint32(PROC.pid, true),
+        ppid: view.getUint32(PROC.ppid, true),
+        uid: view.getUint32(PROC.uid, true),
+        gid: view.getUint32(PROC.gid, true),
+        startNs: view.getBigUint64(PROC.start_ns, true),
+        parentStartNs: view.getBigUint64(PROC.parent_start_ns, true),
+        exitedNs: exitNs === 0n ? null : exitNs,
+        nsPid: view.getUint32(PROC.ns_pid, true),
+        nsLevel: view.getUint32(PROC.ns_level, true),
+        comm: cString(raw.subarray(PROC.comm, PROC.comm + COMM_LEN), COMM_LEN),
+        execed: (flags & RecordFlag.notExeced) === 0,
         filename: decodeBytes(raw.subarray(EXEC.filename, EXEC.filename + filenameLen), FILENAME_LEN).text,
         argv: argv.argv,
         argvTruncated: argv.truncated || (flags & RecordFlag.argsTruncated) !== 0,
         argvUnreadable: (flags & RecordFlag.argsUnreadable) !== 0,
+      };
+    }
+    case RecordType.cgroup: {
+      need(ABI_LAYOUT.imds_cgroup_record.size, 'cgroup');
+      const levels = Math.min(view.getUint32(CGROUP.levels, true), IMDS_CGROUP_LEVELS);
+      const names: string[] = [];
+      // Sent leaf first; a path reads from the top.
+      for (let level = levels - 1; level >= 0; level--) {
+        const at = CGROUP.names + level * IMDS_CGROUP_NAME;
+        names.push(cString(raw.subarray(at, at + IMDS_CGROUP_NAME), IMDS_CGROUP_NAME));
+      }
+      return {
+        kind: 'cgroup',
+        tsNs,
+        pid: view.getUint32(CGROUP.pid, true),
+        startNs: view.getBigUint64(CGROUP.start_ns, true),
+        path: `/${names.join('/')}`,
+        truncated: (flags & RecordFlag.cgroupTruncated) !== 0,
       };
     }
     default:

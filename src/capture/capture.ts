@@ -23,6 +23,7 @@ import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
 import { Journal } from './journal.js';
+import { systemdV1HierarchyId } from '../logic/cgroup-path.js';
 import { requireKernelSupport } from './kernel-support.js';
 import type { KernelRecord } from '../model/records.js';
 
@@ -62,7 +63,7 @@ export interface Handover {
   maps_reused: boolean;
   /** Maps of a previous daemon found among the inherited fds. */
   maps_inherited: number;
-  /** Socket records the previous daemon read, replayed from its journal by the first drain. */
+  /** Records the previous daemon read, replayed from its journal by the first drain. */
   journaled_records: number;
 }
 
@@ -85,13 +86,10 @@ const PROGRAMS: Record<string, Attach> = {
   imds_exit: { kind: 'raw_tp', tracepoint: 'sched_process_exit' },
 };
 
-/** Each half of the journal of socket records read (thousands of requests). */
-const JOURNAL_HALF_BYTES = 1 << 20;
+/** Each half of the journal of records read (hundreds of connections with their lineage, thousands of requests). */
+const JOURNAL_HALF_BYTES = 2 << 20;
 /** Records handed over per event-loop turn (a ring buffer turn; a perf buffer drains its pages). */
 export const DRAIN_BUDGET = 4096;
-
-/** Process records are skipped once the ring buffer is this full. */
-const PROCESS_SHED_FRACTION = 0.75;
 
 function kernelHasRingBuffer(libbpf: Libbpf): boolean {
   const probed = libbpf.probeMapType(BPF_MAP_TYPE_RINGBUF);
@@ -126,7 +124,7 @@ export class Capture {
   private perf: PerfBuffer | null = null;
   private poller: ReturnType<typeof koffi.node.poll> | null = null;
   private pending: KernelRecord[] = [];
-  /** The raw bytes of the socket records in `pending`, for the journal. */
+  /** The raw bytes of the records in `pending`, for the journal. */
   private pendingRaw: Uint8Array[] = [];
   private journal: Journal | null = null;
   private closed = false;
@@ -260,9 +258,8 @@ export class Capture {
       try {
         const record = decodeRecord(data);
         this.pending.push(record);
-        if (this.journal && (record.kind === 'payload' || record.kind === 'response' || record.kind === 'close')) {
-          this.pendingRaw.push(data.slice());
-        }
+        // Every record is about an IMDS connection now (process records come with its connect()).
+        if (this.journal) this.pendingRaw.push(data.slice());
       } catch (err) {
         try {
           this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
@@ -459,9 +456,14 @@ function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOpt
   };
   view.setUint8(at('use_ringbuf'), useRing ? 1 : 0);
   view.setUint8(at('capture_processes'), 1);
-  view.setBigUint64(
-    at('process_shed_bytes'),
-    useRing ? BigInt(Math.floor(ringBytes * PROCESS_SHED_FRACTION)) : 0n,
-    true,
-  );
+  view.setUint32(at('systemd_v1_hierarchy'), systemdV1HierarchyOfThisHost(), true);
+}
+
+/** The id of this host's cgroup v1 name=systemd hierarchy, 0 without one (cgroup v2 only). */
+function systemdV1HierarchyOfThisHost(): number {
+  try {
+    return systemdV1HierarchyId(readFileSync('/proc/self/cgroup', 'utf8'));
+  } catch {
+    return 0;
+  }
 }

@@ -1,4 +1,4 @@
-// The socket records this daemon took from the ring buffer, kept in a memfd that systemd's
+// The records this daemon took from the ring buffer, kept in a memfd that systemd's
 // fd store holds. A record leaves the ring the moment it is read, but its request line is
 // written only once the request is complete (its response seen, or given up on): a crash
 // in between would lose it. The next daemon replays the journal's recent records and

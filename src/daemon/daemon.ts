@@ -69,12 +69,17 @@ function noDiagnosticDumps(): void {
 
 export async function runDaemon(options: RunOptions): Promise<number> {
   const startedAt = new Date();
+  // Milliseconds since the process started at the end of each start-up step (in the ready line).
+  const startup: Record<string, number> = {};
+  const stepDone = (step: string) => (startup[step] = Math.round(performance.now()));
+  stepDone('modules');
   const redactor = new Redactor();
   const fail = (message: string) => process.stderr.write(`imds-analyzer: ${redactor.text(message)}\n`);
   let config: Config;
   try {
     noDiagnosticDumps();
     config = configFrom(options);
+    stepDone('config');
   } catch (err) {
     fail((err as Error).message);
     return err instanceof ConfigError ? CONFIG_EXIT_CODE : 1;
@@ -118,6 +123,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       redactor,
     });
     const logSink = sink;
+    stepDone('log_sink');
     onHangup = () => {
       logSink.reopen();
       process.stderr.write('imds-analyzer: SIGHUP: log files reopened\n');
@@ -144,7 +150,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const running = capture;
     const pipeline = new Pipeline(config, logSink, running.cgroupRoot, (token) => redactor.rememberToken(token));
     receiver = pipeline;
-    pipeline.seed();
     // The first drain replays what the previous daemon read: what it logged is not logged again.
     if (running.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));
     // From here on systemd holds the links and the buffer: they outlive this process
@@ -152,6 +157,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const continuous = fdStore.store(running.continuityFds());
     running.start();
     running.drain();
+    stepDone('bpf_attached');
 
     // instance_id and boot_id are on every line already (the sink's base fields).
     const describe = () => ({
@@ -183,7 +189,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const publish = (event: 'ready' | 'stats') => {
       const c = counters();
       // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
-      if (event === 'ready') logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs() });
+      if (event === 'ready')
+        logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs(), startup_ms: startup });
       else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       try {
         writeStatusFile(
@@ -207,9 +214,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     let statusWriteFailing = false;
 
+    stepDone('ready');
     publish('ready');
     await logSink.flush();
     notifier.ready(statusText());
+    // After READY: processes started after the attach are in the kernel's map already.
+    pipeline.seed();
     notifier.startWatchdog(() => running.drainLoopAlive());
     const statsTimer = setInterval(() => {
       publish('stats');

@@ -65,9 +65,8 @@ export class Pipeline {
 
   private record(rec: KernelRecord): void {
     switch (rec.kind) {
-      case 'exec':
-      case 'fork':
-      case 'exit':
+      case 'process':
+      case 'cgroup':
         this.enricher.apply(rec);
         break;
       case 'payload':

@@ -1,13 +1,13 @@
 // Attribution for one request: who connected (process, user, start time), its parent
 // chain, and where it runs (systemd unit or container). The kernel's socket owner and
 // the process table answer first; /proc fills in what they cannot.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { AncestorFields, Attribution, ProcessFields } from '../model/attribution.js';
-import type { ProcessRecord, SocketOwner } from '../model/records.js';
-import { cgroupPathFromProcFile, hasSystemdV1Hierarchy, placementFromCgroupPath } from '../logic/cgroup-path.js';
+import type { CgroupRecord, ProcessRecord, SocketOwner } from '../model/records.js';
+import { cgroupPathFromProcFile, placementFromCgroupPath } from '../logic/cgroup-path.js';
 import { CgroupPaths } from './cgroup-ids.js';
-import { bootTimeMs, readProc, readProcCgroup } from './proc.js';
-import { type CgroupReader, type ProcessEntry, ProcessTable } from './process-table.js';
+import { bootTimeMs, readProc } from './proc.js';
+import { type ProcessEntry, ProcessTable } from './process-table.js';
 import { UserNames } from './users.js';
 
 export { readHostIdentity } from './host-identity.js';
@@ -22,24 +22,6 @@ function numericPids(): number[] {
   }
 }
 
-/**
- * On a host with a cgroup v1 name=systemd hierarchy, each process's cgroup path is read when
- * user space first hears of it; elsewhere the kernel's cgroup v2 id at connect() is enough.
- */
-function firstSightCgroupReader(): CgroupReader {
-  let own = '';
-  try {
-    own = readFileSync('/proc/self/cgroup', 'utf8');
-  } catch {
-    // no /proc/self/cgroup: no cgroup v1 either
-  }
-  if (!hasSystemdV1Hierarchy(own)) return () => null;
-  return (pid) => {
-    const content = readProcCgroup(pid);
-    return content === null ? null : cgroupPathFromProcFile(content);
-  };
-}
-
 export class Enricher {
   readonly table: ProcessTable;
   private readonly users = new UserNames();
@@ -49,15 +31,17 @@ export class Enricher {
   /** `cgroupRoot`: the cgroup2 mount the socket programs are attached to, once it is mounted. */
   constructor(options: { maxProcesses: number; cgroupRoot: string | null }) {
     this.cgroups = new CgroupPaths(options.cgroupRoot);
-    this.table = new ProcessTable(options.maxProcesses, (pid) => readProc(pid), numericPids, firstSightCgroupReader());
+    this.table = new ProcessTable(options.maxProcesses, (pid) => readProc(pid), numericPids);
   }
 
   seedFromProc(): void {
     this.table.seedFromProc();
   }
 
-  apply(rec: ProcessRecord): void {
-    this.table.apply(rec);
+  /** A process the kernel sends when it or a descendant connects to IMDS. */
+  apply(rec: ProcessRecord | CgroupRecord): void {
+    if (rec.kind === 'cgroup') this.table.applyCgroup(rec);
+    else this.table.apply(rec);
   }
 
   /** Learns a connecting process and its cgroup while both surely still exist. */
@@ -104,8 +88,8 @@ export class Enricher {
 
   /**
    * The kernel's cgroup v2 id at connect() names the cgroup, unless it is the v2 root: with
-   * cgroup v1 every process sits there, and the path recorded when the process was first
-   * heard of (name=systemd) tells the unit. /proc answers last, if the process still runs.
+   * cgroup v1 every process sits there, and the name=systemd path the kernel sent at
+   * connect() tells the unit. /proc answers last, if the process still runs.
    */
   private cgroupOf(cgroupId: bigint, entry: ProcessEntry | null, owner: SocketOwner | null): string | null {
     const fromId = this.cgroups.pathOf(cgroupId);

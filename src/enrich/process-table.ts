@@ -1,13 +1,14 @@
-// Every process the daemon has heard of: fed by the kernel's exec/fork/exit records (so
-// argv and parentage survive processes that exit before anyone reads /proc), seeded
-// from /proc at start, with /proc as the fallback for a pid it never heard of.
+// Every process the daemon has heard of: fed by the kernel's process records, which come
+// only for processes that touch IMDS and their ancestors (the kernel remembers argv and
+// parentage of every process, so both survive processes that exit before anyone reads
+// /proc), seeded from /proc at start, with /proc as the fallback for a pid it never heard of.
 // Bounded: least recently used entries go first beyond `maxEntries`.
 //
-// Each entry also keeps the cgroup path the process had when user space first heard of it.
-// With cgroup v1 (Amazon Linux 2) the kernel's cgroup id names only the root of the v2
-// hierarchy, so the systemd unit comes from the name=systemd line of /proc/<pid>/cgroup,
-// which a short-lived caller takes with it when it exits: it is read here, at first sight.
-import type { ProcessIdentity, ProcessRecord } from '../model/records.js';
+// Each entry also keeps a cgroup path. With cgroup v1 (Amazon Linux 2) the kernel's cgroup
+// id names only the root of the v2 hierarchy, so the systemd unit comes from the
+// name=systemd hierarchy: the kernel sends a caller's path there at connect() (a
+// short-lived caller takes its /proc/<pid>/cgroup with it), /proc gives it for the others.
+import type { CgroupRecord, ProcessRecord } from '../model/records.js';
 import { cgroupPathFromProcFile } from '../logic/cgroup-path.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 
@@ -25,7 +26,7 @@ export interface ProcessEntry {
   nsLevel: number;
   /** Kernel time of its exit, or null while it runs (as far as we know). */
   exitedNs: bigint | null;
-  /** cgroup path from /proc/<pid>/cgroup when user space first heard of it; null: not read. */
+  /** cgroup path (v1 name=systemd, else v2) as of its connect() to IMDS or its /proc read; null: unknown. */
   cgroup: string | null;
 }
 
@@ -34,8 +35,6 @@ export const DEFAULT_MAX_PROCESSES = 32768;
 export const EXITED_GRACE_NS = 30_000_000_000n;
 
 export type ProcReader = (pid: number) => ProcSnapshot | null;
-/** The cgroup path of a live process (null when gone), or never read (hosts where the kernel's id suffices). */
-export type CgroupReader = (pid: number) => string | null;
 
 function fromSnapshot(s: ProcSnapshot): ProcessEntry {
   return {
@@ -53,12 +52,6 @@ function fromSnapshot(s: ProcSnapshot): ProcessEntry {
     exitedNs: null,
     cgroup: s.cgroup === null ? null : cgroupPathFromProcFile(s.cgroup),
   };
-}
-
-/** The entry fields an exec or fork record fills in the same way. */
-function identity(rec: ProcessIdentity) {
-  const { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel } = rec;
-  return { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel, exitedNs: null };
 }
 
 /** Whether the process had started by `atNs` (to /proc's one-tick precision); no time: yes. */
@@ -85,7 +78,6 @@ export class ProcessTable {
     private readonly maxEntries = DEFAULT_MAX_PROCESSES,
     private readonly readProcess: ProcReader = (pid) => readProc(pid),
     private readonly listPids: () => number[] = () => [],
-    private readonly readCgroup: CgroupReader = () => null,
   ) {
     this.retiredCap = Math.floor(maxEntries / 8);
   }
@@ -97,49 +89,42 @@ export class ProcessTable {
 
   seedFromProc(): void {
     for (const pid of this.listPids()) {
+      // The kernel's record of a process is more exact than /proc's (start time, parent at fork).
+      if (this.entries.has(pid)) continue;
       const snapshot = this.readProcess(pid);
       if (snapshot) this.put(fromSnapshot(snapshot));
     }
   }
 
   apply(rec: ProcessRecord): void {
-    switch (rec.kind) {
-      case 'exec': {
-        const previous = this.entries.get(rec.pid);
-        // The parent recorded at fork survives re-parenting: if it exited before this
-        // exec, the kernel's real_parent is already init or a subreaper.
-        const forked = previous && previous.startNs === rec.startNs ? previous : null;
-        this.put({
-          ...identity(rec),
-          ppid: forked?.ppid ?? rec.ppid,
-          exe: rec.filename.startsWith('/') ? rec.filename : (previous?.exe ?? rec.filename),
-          argv: rec.argvUnreadable ? (this.readProcess(rec.pid)?.argv ?? []) : rec.argv,
-          argvTruncated: rec.argvTruncated,
-          // A service manager moves its child into the unit's cgroup between fork and exec:
-          // read it now; a process already gone keeps the one inherited at fork.
-          cgroup: this.readCgroup(rec.pid) ?? forked?.cgroup ?? null,
-        });
-        break;
-      }
-      case 'fork': {
-        // A child runs its parent's program until it execs.
-        const parent = this.entries.get(rec.ppid);
-        this.put({
-          ...identity(rec),
-          exe: parent?.exe ?? null,
-          argv: parent?.argv ?? [],
-          argvTruncated: parent?.argvTruncated ?? false,
-          // A child is born in its parent's cgroup.
-          cgroup: parent?.cgroup ?? null,
-        });
-        break;
-      }
-      case 'exit': {
-        const entry = this.entries.get(rec.pid);
-        if (entry && entry.startNs === rec.startNs) entry.exitedNs = rec.tsNs;
-        break;
-      }
-    }
+    const { pid, ppid, startNs, comm, uid, gid, nsPid, nsLevel, exitedNs } = rec;
+    const known = this.entries.get(pid);
+    const same = known && known.startNs === startNs ? known : null;
+    // A relative execve() path says less than a path seen before; a child that has not
+    // exec'd since a fork the kernel saw without its parent runs its parent's program.
+    let exe = rec.filename.startsWith('/') ? rec.filename : (same?.exe ?? (rec.filename || null));
+    if (exe === null && !rec.execed) exe = this.lookup(ppid, startNs)?.exe ?? null;
+    this.put({
+      pid,
+      ppid,
+      startNs,
+      comm,
+      uid,
+      gid,
+      nsPid,
+      nsLevel,
+      exitedNs,
+      exe,
+      argv: rec.argvUnreadable ? (this.readProcess(pid)?.argv ?? []) : rec.argv,
+      argvTruncated: rec.argvTruncated,
+      cgroup: same?.cgroup ?? null,
+    });
+  }
+
+  /** The cgroup v1 path the kernel saw a process in at connect(): it names the unit. */
+  applyCgroup(rec: CgroupRecord): void {
+    const entry = this.lookup(rec.pid, rec.tsNs);
+    if (entry && entry.startNs === rec.startNs) entry.cgroup = rec.path;
   }
 
   /**

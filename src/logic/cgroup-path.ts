@@ -37,12 +37,13 @@ export function cgroupPathFromProcFile(content: string): string | null {
 }
 
 /**
- * Whether /proc/<pid>/cgroup lists a cgroup v1 name=systemd hierarchy (Amazon Linux 2, or a
- * hybrid host). There units live in v1, while the v2 hierarchy the socket programs attach
- * to may hold every process at its root.
+ * The hierarchy id of the cgroup v1 name=systemd line of /proc/<pid>/cgroup (Amazon Linux 2,
+ * or a hybrid host), 0 without one. There units live in v1, while the v2 hierarchy the
+ * socket programs attach to may hold every process at its root.
  */
-export function hasSystemdV1Hierarchy(procCgroup: string): boolean {
-  return /^\d+:name=systemd:/m.test(procCgroup);
+export function systemdV1HierarchyId(procCgroup: string): number {
+  const m = /^(\d+):name=systemd:/m.exec(procCgroup);
+  return m ? Number(m[1]) : 0;
 }
 
 export function placementFromCgroupPath(path: string): Placement {

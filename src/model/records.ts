@@ -61,23 +61,29 @@ export interface CloseRecord {
   reset: boolean;
 }
 
-/** What exec and fork records both say about the process. */
-export interface ProcessIdentity {
+/**
+ * A process as the kernel remembers it (its fork, its exec if any, its exit), sent when it
+ * or a descendant connects to IMDS: the connecting process first, then its ancestors.
+ */
+export interface ProcessRecord {
+  kind: 'process';
+  /** When the kernel learnt it: its fork, or its exec. */
   tsNs: bigint;
   pid: number;
+  /** Parent at fork, kept through exec (not the process it was re-parented to). */
   ppid: number;
   uid: number;
   gid: number;
   startNs: bigint;
   parentStartNs: bigint;
+  /** When it exited (CLOCK_MONOTONIC), null while it runs. */
+  exitedNs: bigint | null;
   /** Pid in the process's own (innermost) pid namespace, and that namespace's depth (0: root). */
   nsPid: number;
   nsLevel: number;
   comm: string;
-}
-
-export interface ExecRecord extends ProcessIdentity {
-  kind: 'exec';
+  /** false: forked, no exec seen since; filename and argv are its parent's (filename may be empty). */
+  execed: boolean;
   /** Path as passed to execve (may be relative). */
   filename: string;
   argv: string[];
@@ -86,16 +92,19 @@ export interface ExecRecord extends ProcessIdentity {
   argvUnreadable: boolean;
 }
 
-export interface ForkRecord extends ProcessIdentity {
-  kind: 'fork';
-}
-
-export interface ExitRecord {
-  kind: 'exit';
+/**
+ * Where the connecting process sat in the cgroup v1 name=systemd hierarchy when it connected
+ * to IMDS (sent after its process record, only on hosts with that hierarchy).
+ */
+export interface CgroupRecord {
+  kind: 'cgroup';
   tsNs: bigint;
   pid: number;
   startNs: bigint;
+  /** As in /proc/<pid>/cgroup: "/system.slice/foo.service". */
+  path: string;
+  /** Deeper than the kernel keeps, or a level name cut: the path holds its nearest levels. */
+  truncated: boolean;
 }
 
-export type ProcessRecord = ExecRecord | ForkRecord | ExitRecord;
-export type KernelRecord = PayloadRecord | ResponseRecord | CloseRecord | ProcessRecord;
+export type KernelRecord = PayloadRecord | ResponseRecord | CloseRecord | ProcessRecord | CgroupRecord;

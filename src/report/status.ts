@@ -56,7 +56,7 @@ export function renderStatus({ stateFile, state, running, logBytes }: Status): s
     `programs: ${state.programs.map((p) => `${p}#${state.program_ids[p] ?? '?'}`).join(' ')}`,
     `requests: v1=${requests.v1 ?? 0} v2=${requests.v2 ?? 0} unknown=${requests.unknown ?? 0}`,
     `lost events: ${kernel.events_lost ?? 0} (process records lost ${kernel.process_events_lost ?? 0}, ` +
-      `shed ${kernel.process_events_shed ?? 0}); log lines not written: ${lines_not_written}`,
+      `not stored ${kernel.process_store_failed ?? 0}); log lines not written: ${lines_not_written}`,
     `log directory: ${state.log_dir} (${logBytes === null ? 'missing' : `${(logBytes / 1048576).toFixed(1)} MiB`})`,
     `state updated: ${state.updated_at}`,
   ];

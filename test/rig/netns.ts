@@ -20,6 +20,8 @@ import {
 import { assertNoImdsRouteFromRoot, registerTestbed, type HolderRecord, type Registration } from './host-registry.js';
 import { deleteNamespaces, namespaceExists } from './namespaces.js';
 
+const IP = existsSync('/usr/sbin/ip') ? '/usr/sbin/ip' : 'ip';
+
 export type ImdsServerSettings = Omit<ImdsOptionsInput, 'logFile' | 'listen' | 'port'>;
 
 export interface TestbedOptions {
@@ -38,6 +40,8 @@ export interface TestbedOptions {
 export interface RunOptions {
   /** cgroup v2 directory (relative to the cgroup2 mount) the process joins before it execs. */
   cgroup?: string;
+  /** Or any hierarchy's cgroup (e.g. cgroup v1 name=systemd): the absolute path of its cgroup.procs. */
+  cgroupProcs?: string;
   env?: NodeJS.ProcessEnv;
   /** SIGKILL after this long. Default 30 s for `run`, none for `spawn`. */
   timeoutMs?: number;
@@ -306,10 +310,12 @@ class TestbedHost implements Testbed {
     if (cmd.length === 0) throw new Error('empty command');
     // --kill-child: killing unshare (timeout, teardown) also kills the namespace's init.
     const inner = opts.pidNs ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', ...cmd] : [...cmd];
-    const inNs = ['ip', 'netns', 'exec', ns, ...inner];
-    if (opts.cgroup === undefined) return inNs;
-    // The shell moves itself into the cgroup, then execs: the client is born there.
-    const procs = join(this.cgroupPath(opts.cgroup), 'cgroup.procs');
+    // By path: a busybox sh (the kernel matrix's VM) would exec its own `ip` applet, which has no netns.
+    const inNs = [IP, 'netns', 'exec', ns, ...inner];
+    if (opts.cgroup === undefined && opts.cgroupProcs === undefined) return inNs;
+    // The shell moves itself into the cgroup, then execs: the client is born there. (Before
+    // `ip netns exec`, which mounts a fresh /sys where no cgroup hierarchy is mounted.)
+    const procs = opts.cgroupProcs ?? join(this.cgroupPath(opts.cgroup as string), 'cgroup.procs');
     return ['sh', '-c', 'echo $$ > "$1" && shift && exec "$@"', 'sh', procs, ...inNs];
   }
 

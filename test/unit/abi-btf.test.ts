@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ABI_LAYOUT,
   IMDS_ABI_VERSION,
+  IMDS_CGROUP_LEVELS,
+  IMDS_CGROUP_NAME,
   IMDS_MAX_ARGS,
   IMDS_MAX_PAYLOAD,
   KERNEL_STATS,
@@ -46,6 +48,8 @@ describe('kernel/user ABI', () => {
     expect(c.get('IMDS_ABI_VERSION')).toBe(IMDS_ABI_VERSION);
     expect(c.get('IMDS_MAX_PAYLOAD')).toBe(IMDS_MAX_PAYLOAD);
     expect(c.get('IMDS_MAX_ARGS')).toBe(IMDS_MAX_ARGS);
+    expect(c.get('IMDS_CGROUP_LEVELS')).toBe(IMDS_CGROUP_LEVELS);
+    expect(c.get('IMDS_CGROUP_NAME')).toBe(IMDS_CGROUP_NAME);
     expect(c.get('IMDS_STAT_COUNT')).toBe(KERNEL_STAT_SLOTS);
     for (const [kind, value] of Object.entries(RecordType)) {
       expect({ kind, value: c.get(`IMDS_RECORD_${kind.toUpperCase()}`) }).toEqual({ kind, value });
@@ -56,6 +60,8 @@ describe('kernel/user ABI', () => {
       argsTruncated: 'ARGS_TRUNCATED',
       argsUnreadable: 'ARGS_UNREADABLE',
       streamStartKnown: 'STREAM_START_KNOWN',
+      notExeced: 'NOT_EXECED',
+      cgroupTruncated: 'CGROUP_TRUNCATED',
     };
     for (const [flag, value] of Object.entries(RecordFlag)) {
       const cName = `IMDS_FLAG_${flagNames[flag as keyof typeof flagNames]}`;
@@ -108,6 +114,27 @@ describe('kernel/user ABI', () => {
     v.setUint32(L.status, 401, true);
     v.setUint32(L.ack, 0xfffffffe, true);
     expect(decodeRecord(raw)).toMatchObject({ kind: 'response', seq: 77, ack: 0xfffffffe, status: 401 });
+  });
+
+  it('decodes a cgroup record, sent leaf first, into a path read from the top', () => {
+    const L = ABI_LAYOUT.imds_cgroup_record.fields;
+    const raw = new Uint8Array(ABI_LAYOUT.imds_cgroup_record.size);
+    const v = new DataView(raw.buffer);
+    v.setUint32(0, RecordType.cgroup, true);
+    v.setUint32(4, RecordFlag.cgroupTruncated, true);
+    v.setUint32(L.pid, 4321, true);
+    v.setUint32(L.levels, 2, true);
+    v.setBigUint64(L.start_ns, 99n, true);
+    raw.set(new TextEncoder().encode('foo.service'), L.names);
+    raw.set(new TextEncoder().encode('system.slice'), L.names + IMDS_CGROUP_NAME);
+    expect(decodeRecord(raw)).toEqual({
+      kind: 'cgroup',
+      tsNs: 0n,
+      pid: 4321,
+      startNs: 99n,
+      path: '/system.slice/foo.service',
+      truncated: true,
+    });
   });
 
   it('rejects a record shorter than its type', () => {

@@ -178,35 +178,39 @@ describe('process table', () => {
       () => [...proc.keys()],
     );
     t.seedFromProc();
-    const common = { tsNs: 1n, uid: 0, gid: 0, nsPid: 0, nsLevel: 0, parentStartNs: 0n };
-    t.apply({ kind: 'fork', ...common, pid: 20, ppid: 10, startNs: 2_000_000_000n, comm: 'p10' });
-    t.apply({
-      kind: 'exec',
-      ...common,
-      pid: 20,
-      ppid: 10,
-      startNs: 2_000_000_000n,
-      comm: 'sh',
-      filename: '/bin/sh',
-      argv: ['sh', '-c', 'curl x & exit'],
+    const common = {
+      kind: 'process',
+      tsNs: 1n,
+      uid: 0,
+      gid: 0,
+      nsPid: 0,
+      nsLevel: 0,
+      parentStartNs: 0n,
+      execed: true,
       argvTruncated: false,
       argvUnreadable: false,
-    });
-    t.apply({ kind: 'fork', ...common, pid: 21, ppid: 20, startNs: 2_100_000_000n, comm: 'sh' });
+    } as const;
+    // As the kernel sends them at curl's connect(): curl, then its exited parent.
     t.apply({
-      kind: 'exec',
       ...common,
       pid: 21,
       ppid: 20,
       startNs: 2_100_000_000n,
+      exitedNs: 4n,
       comm: 'curl',
       filename: '/usr/bin/curl',
       argv: ['curl', 'x'],
-      argvTruncated: false,
-      argvUnreadable: false,
     });
-    t.apply({ kind: 'exit', tsNs: 3n, pid: 20, startNs: 2_000_000_000n });
-    t.apply({ kind: 'exit', tsNs: 4n, pid: 21, startNs: 2_100_000_000n });
+    t.apply({
+      ...common,
+      pid: 20,
+      ppid: 10,
+      startNs: 2_000_000_000n,
+      exitedNs: 3n,
+      comm: 'sh',
+      filename: '/bin/sh',
+      argv: ['sh', '-c', 'curl x & exit'],
+    });
     expect(t.lookup(21)).toMatchObject({ argv: ['curl', 'x'], exe: '/usr/bin/curl', exitedNs: 4n });
     expect(t.ancestors(21).map((a) => [a.pid, a.argv.join(' ')])).toEqual([
       [20, 'sh -c curl x & exit'],
@@ -219,20 +223,25 @@ describe('process table', () => {
     const t = new ProcessTable(32768, () => null);
     const before = process.memoryUsage().heapUsed;
     for (let pid = 1000; pid < 101_000; pid++) {
-      const common = { tsNs: 1n, uid: 0, gid: 0, nsPid: pid, nsLevel: 0, parentStartNs: 0n, ppid: 1 };
-      t.apply({ kind: 'fork', ...common, pid, startNs: BigInt(pid), comm: 'sh' });
       t.apply({
-        kind: 'exec',
-        ...common,
+        kind: 'process',
+        tsNs: 1n,
+        uid: 0,
+        gid: 0,
+        nsPid: pid,
+        nsLevel: 0,
+        parentStartNs: 0n,
+        ppid: 1,
         pid,
         startNs: BigInt(pid),
+        exitedNs: 2n,
         comm: 'true',
+        execed: true,
         filename: '/bin/true',
         argv: ['true', String(pid)],
         argvTruncated: false,
         argvUnreadable: false,
       });
-      t.apply({ kind: 'exit', tsNs: 2n, pid, startNs: BigInt(pid) });
     }
     const grownMb = (process.memoryUsage().heapUsed - before) / 1e6;
     process.stdout.write(`process table: ${t.size} entries after 100,000 processes, heap +${grownMb.toFixed(1)} MB\n`);

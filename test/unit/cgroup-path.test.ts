@@ -1,7 +1,7 @@
 // cgroup path -> systemd unit or container, from paths as real hosts write them in
 // /proc/<pid>/cgroup (Debian/AL2023 cgroup v2, Amazon Linux 2 cgroup v1).
 import { describe, expect, it } from 'vitest';
-import { cgroupPathFromProcFile, hasSystemdV1Hierarchy, placementFromCgroupPath } from '../../src/logic/cgroup-path.js';
+import { cgroupPathFromProcFile, systemdV1HierarchyId, placementFromCgroupPath } from '../../src/logic/cgroup-path.js';
 
 const ID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904e2c3d4f5a6b7c8d9e0f1a2b3';
 const POD = '9f0e3b27-1c4d-4e8a-b6f1-2a3c4d5e6f70';
@@ -96,14 +96,12 @@ describe('cgroupPathFromProcFile', () => {
   });
 });
 
-describe('hasSystemdV1Hierarchy', () => {
-  it('is true on Amazon Linux 2 (v1 only) and hybrid hosts, false on a v2-only host', () => {
-    expect(hasSystemdV1Hierarchy('4:pids:/system.slice/x.service\n1:name=systemd:/system.slice/x.service\n')).toBe(
-      true,
-    );
-    expect(hasSystemdV1Hierarchy('12:pids:/\n1:name=systemd:/\n0::/\n')).toBe(true);
-    expect(hasSystemdV1Hierarchy('0::/system.slice/imds-analyzer.service\n')).toBe(false);
-    expect(hasSystemdV1Hierarchy('1:name=elogind:/\n0::/\n')).toBe(false);
-    expect(hasSystemdV1Hierarchy('')).toBe(false);
+describe('systemdV1HierarchyId', () => {
+  it("is the name=systemd line's hierarchy id on Amazon Linux 2 (v1 only) and hybrid hosts, 0 on a v2-only host", () => {
+    expect(systemdV1HierarchyId('4:pids:/system.slice/x.service\n1:name=systemd:/system.slice/x.service\n')).toBe(1);
+    expect(systemdV1HierarchyId('12:pids:/\n13:name=systemd:/\n0::/\n')).toBe(13);
+    expect(systemdV1HierarchyId('0::/system.slice/imds-analyzer.service\n')).toBe(0);
+    expect(systemdV1HierarchyId('1:name=elogind:/\n0::/\n')).toBe(0);
+    expect(systemdV1HierarchyId('')).toBe(0);
   });
 });

@@ -56,7 +56,12 @@ describe('log contract', () => {
       level: 'info',
       identity: { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' },
     });
-    sink.lifecycle('ready', { ...description, ...counters, uptime_ms: 6400 });
+    sink.lifecycle('ready', {
+      ...description,
+      ...counters,
+      uptime_ms: 6400,
+      startup_ms: { modules: 40, config: 60, log_sink: 80, bpf_attached: 120, ready: 125 },
+    });
     sink.request(requestLine());
     sink.request({
       ...requestLine(),

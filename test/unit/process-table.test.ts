@@ -1,4 +1,4 @@
-// ProcessTable fed with exec/fork/exit records, over a fake /proc tree for the
+// ProcessTable fed with the kernel's process records (sent for IMDS callers and their ancestors), over a fake /proc tree for the
 // processes that were there before the daemon (and for pids it never heard of).
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ExecRecord, ForkRecord } from '../../src/model/records.js';
+import type { ProcessRecord } from '../../src/model/records.js';
 import { TICK_NS, readProc } from '../../src/enrich/proc.js';
 import { DEFAULT_MAX_PROCESSES, EXITED_GRACE_NS, ProcessTable } from '../../src/enrich/process-table.js';
 
@@ -31,18 +31,16 @@ const fakeTable = (max = 100) => new ProcessTable(max, (pid) => readProc(pid, ro
 
 const SECOND = 1_000_000_000n;
 const ids = { uid: 1000, gid: 1000, nsPid: 0, nsLevel: 0, parentStartNs: 0n };
-const fork = (pid: number, ppid: number, startNs: bigint, comm: string): ForkRecord => ({
-  kind: 'fork',
-  tsNs: startNs,
-  pid,
-  ppid,
-  startNs,
-  comm,
-  ...ids,
-  nsPid: pid,
-});
-const exec = (pid: number, ppid: number, startNs: bigint, filename: string, argv: string[]): ExecRecord => ({
-  kind: 'exec',
+/** A process as the kernel remembered it: exec'd `filename`, parent at fork `ppid`. */
+const proc = (
+  pid: number,
+  ppid: number,
+  startNs: bigint,
+  filename: string,
+  argv: string[],
+  more: Partial<ProcessRecord> = {},
+): ProcessRecord => ({
+  kind: 'process',
   tsNs: startNs + 1000n,
   pid,
   ppid,
@@ -52,10 +50,12 @@ const exec = (pid: number, ppid: number, startNs: bigint, filename: string, argv
   argv,
   argvTruncated: false,
   argvUnreadable: false,
+  execed: true,
+  exitedNs: null,
   ...ids,
   nsPid: pid,
+  ...more,
 });
-const exit = (pid: number, startNs: bigint, tsNs: bigint) => ({ kind: 'exit' as const, pid, startNs, tsNs });
 
 // Processes older than the daemon: systemd -> sshd -> bash.
 fakeProcess(1, 0, 1, ['/sbin/init']);
@@ -83,13 +83,18 @@ describe('ProcessTable', () => {
     t.seedFromProc();
     const sh = BASH_START + 5n * SECOND;
     const curl = sh + 1_000_000n;
-    t.apply(fork(700, 600, sh, 'bash'));
-    t.apply(exec(700, 600, sh, '/bin/sh', ['sh', '-c', 'curl -s http://169.254.169.254/latest/meta-data/ & exit']));
-    t.apply(fork(701, 700, curl, 'sh'));
-    t.apply(exit(700, sh, curl + 10n));
-    // By exec time the kernel's real_parent is already init: the fork-time parent stays.
-    t.apply(exec(701, 1, curl, '/usr/bin/curl', ['curl', '-s', 'http://169.254.169.254/latest/meta-data/']));
-    t.apply(exit(701, curl, curl + 5_000_000n));
+    // What the kernel sends at curl's connect(): curl (its fork-time parent kept through
+    // the exec that happened after sh exited), then the exited sh.
+    t.apply(
+      proc(701, 700, curl, '/usr/bin/curl', ['curl', '-s', 'http://169.254.169.254/latest/meta-data/'], {
+        exitedNs: curl + 5_000_000n,
+      }),
+    );
+    t.apply(
+      proc(700, 600, sh, '/bin/sh', ['sh', '-c', 'curl -s http://169.254.169.254/latest/meta-data/ & exit'], {
+        exitedNs: curl + 10n,
+      }),
+    );
     expect(t.lookup(701)).toMatchObject({
       exe: '/usr/bin/curl',
       argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/'],
@@ -105,27 +110,27 @@ describe('ProcessTable', () => {
     expect(t.ancestors(701, 2).map((a) => a.pid)).toEqual([700, 600]);
   });
 
-  it('cgroup at first sight (cgroup v1): read at exec, inherited at fork, kept when the process is gone by then', () => {
-    // What /proc/<pid>/cgroup says right now: the shell moved into a unit before it exec'd,
-    // curl had already exited when its records were read.
-    const live = new Map<number, string>([[2000, '/system.slice/backup.service']]);
-    const t = new ProcessTable(
-      100,
-      (pid) => readProc(pid, root),
-      listFakePids,
-      (pid) => live.get(pid) ?? null,
-    );
-    t.seedFromProc();
+  it('cgroup (cgroup v1): the path the kernel sent at connect() names the unit, even once the caller is gone', () => {
+    const t = fakeTable();
     const sh = BASH_START + 9n * SECOND;
     const curl = sh + 1_000_000n;
-    t.apply(fork(2000, 600, sh, 'bash'));
-    expect(t.lookup(2000)?.cgroup).toBeNull(); // the fake /proc of bash has no cgroup file
-    t.apply(exec(2000, 600, sh, '/bin/sh', ['sh', '-c', 'curl ...']));
-    t.apply(fork(2001, 2000, curl, 'sh'));
-    t.apply(exec(2001, 2000, curl, '/usr/bin/curl', ['curl']));
-    t.apply(exit(2001, curl, curl + 1000n));
-    expect(t.lookup(2000)?.cgroup).toBe('/system.slice/backup.service');
+    t.apply(proc(2001, 2000, curl, '/usr/bin/curl', ['curl'], { exitedNs: curl + 1000n }));
+    t.apply(proc(2000, 600, sh, '/bin/sh', ['sh', '-c', 'curl ...']));
+    expect(t.lookup(2001)?.cgroup).toBeNull();
+    t.applyCgroup({
+      kind: 'cgroup',
+      tsNs: curl + 10n,
+      pid: 2001,
+      startNs: curl,
+      path: '/system.slice/backup.service',
+      truncated: false,
+    });
     expect(t.lookup(2001)).toMatchObject({ exe: '/usr/bin/curl', cgroup: '/system.slice/backup.service' });
+    // A later record of the same process (its next connect) keeps the path; another process's pid does not.
+    t.apply(proc(2001, 2000, curl, '/usr/bin/curl', ['curl'], { exitedNs: curl + 1000n }));
+    expect(t.lookup(2001)?.cgroup).toBe('/system.slice/backup.service');
+    t.applyCgroup({ kind: 'cgroup', tsNs: curl, pid: 2000, startNs: sh + 1n, path: '/other.slice', truncated: false });
+    expect(t.lookup(2000)?.cgroup).toBeNull();
     // A process found in /proc (never heard of before) takes its cgroup from there.
     writeFileSync(join(root, '600', 'cgroup'), '1:name=systemd:/user.slice/session-3.scope\n0::/\n');
     const fresh = new ProcessTable(100, (pid) => readProc(pid, root), listFakePids);
@@ -133,20 +138,20 @@ describe('ProcessTable', () => {
     rmSync(join(root, '600', 'cgroup'));
   });
 
-  it('a forked child runs its parent program until it execs; a relative exec path keeps the known exe', () => {
+  it('a child forked by a parent the kernel never saw exec runs its parent exe; a relative exec path keeps the known exe', () => {
     const t = fakeTable();
     const start = 10n * SECOND;
-    t.apply(exec(800, 600, start, '/usr/bin/python3', ['python3', 'app.py']));
-    t.apply(fork(801, 800, start + 1n, 'python3'));
+    t.apply(proc(800, 600, start, '/usr/bin/python3', ['python3', 'app.py']));
+    t.apply(proc(801, 800, start + 1n, '', ['python3', 'app.py'], { execed: false }));
     expect(t.lookup(801)).toMatchObject({ exe: '/usr/bin/python3', argv: ['python3', 'app.py'], ppid: 800 });
-    t.apply(exec(801, 800, start + 1n, './helper', ['./helper']));
+    t.apply(proc(801, 800, start + 1n, './helper', ['./helper']));
     expect(t.lookup(801)).toMatchObject({ exe: '/usr/bin/python3', argv: ['./helper'] });
   });
 
   it('takes argv from /proc when the kernel could not read it', () => {
     const t = fakeTable();
     fakeProcess(900, 600, 400, ['python3', '-m', 'awscli', 's3', 'ls']);
-    t.apply({ ...exec(900, 600, 400n * TICK_NS, '/usr/bin/python3', []), argvUnreadable: true });
+    t.apply(proc(900, 600, 400n * TICK_NS, '/usr/bin/python3', [], { argvUnreadable: true }));
     expect(t.lookup(900)?.argv).toEqual(['python3', '-m', 'awscli', 's3', 'ls']);
   });
 
@@ -154,9 +159,8 @@ describe('ProcessTable', () => {
     const t = fakeTable();
     const old = 20n * SECOND;
     const reused = old + 3n * SECOND;
-    t.apply(exec(1200, 600, old, '/usr/bin/curl', ['curl', 'old']));
-    t.apply(exit(1200, old, old + SECOND));
-    t.apply(exec(1200, 600, reused, '/usr/bin/wget', ['wget', 'new']));
+    t.apply(proc(1200, 600, old, '/usr/bin/curl', ['curl', 'old'], { exitedNs: old + SECOND }));
+    t.apply(proc(1200, 600, reused, '/usr/bin/wget', ['wget', 'new']));
     expect(t.lookup(1200)?.argv).toEqual(['wget', 'new']);
     expect(t.lookup(1200, reused + 1n)?.argv).toEqual(['wget', 'new']);
     expect(t.lookup(1200, old + SECOND / 2n)?.argv).toEqual(['curl', 'old']);
@@ -168,9 +172,8 @@ describe('ProcessTable', () => {
     const t = fakeTable();
     const old = 20n * SECOND;
     const reused = old + SECOND + EXITED_GRACE_NS + 1n;
-    t.apply(exec(1300, 600, old, '/usr/bin/curl', ['curl', 'old']));
-    t.apply(exit(1300, old, old + SECOND));
-    t.apply(exec(1300, 600, reused, '/usr/bin/wget', ['wget', 'new']));
+    t.apply(proc(1300, 600, old, '/usr/bin/curl', ['curl', 'old'], { exitedNs: old + SECOND }));
+    t.apply(proc(1300, 600, reused, '/usr/bin/wget', ['wget', 'new']));
     expect(t.lookup(1300, old + 2n)).toBeNull();
   });
 
@@ -178,11 +181,9 @@ describe('ProcessTable', () => {
     const t = fakeTable();
     const parent = 30n * SECOND;
     const child = parent + SECOND;
-    t.apply(exec(1400, 600, parent, '/bin/bash', ['bash', 'deploy.sh']));
-    t.apply(fork(1401, 1400, child, 'bash'));
-    t.apply(exec(1401, 1400, child, '/usr/bin/curl', ['curl', 'x']));
-    t.apply(exit(1400, parent, child + 1n));
-    t.apply(exec(1400, 1, child + 2n * SECOND, '/usr/sbin/cron', ['cron']));
+    t.apply(proc(1401, 1400, child, '/usr/bin/curl', ['curl', 'x']));
+    t.apply(proc(1400, 600, parent, '/bin/bash', ['bash', 'deploy.sh'], { exitedNs: child + 1n }));
+    t.apply(proc(1400, 1, child + 2n * SECOND, '/usr/sbin/cron', ['cron']));
     expect(t.ancestors(1401).map((a) => a.argv.join(' '))).toEqual([
       'bash deploy.sh',
       '-bash',
@@ -201,11 +202,12 @@ describe('ProcessTable', () => {
     expect(fakeTable().lookup(0)).toBeNull();
   });
 
-  it('an exit for another start time does not mark the current holder', () => {
+  it('a process the kernel saw exit keeps its exit time; a running one has none', () => {
     const t = fakeTable();
-    t.apply(exec(1600, 600, 50n * SECOND, '/bin/sleep', ['sleep', '9']));
-    t.apply(exit(1600, 49n * SECOND, 51n * SECOND));
+    t.apply(proc(1600, 600, 50n * SECOND, '/bin/sleep', ['sleep', '9']));
     expect(t.lookup(1600)?.exitedNs).toBeNull();
+    t.apply(proc(1601, 600, 50n * SECOND, '/bin/sleep', ['sleep', '1'], { exitedNs: 51n * SECOND }));
+    expect(t.lookup(1601)?.exitedNs).toBe(51n * SECOND);
   });
 
   it(`stays bounded (${DEFAULT_MAX_PROCESSES} entries) after 100,000 short-lived processes`, () => {
@@ -221,9 +223,11 @@ describe('ProcessTable', () => {
     for (let i = 0; i < 100_000; i++) {
       const pid = 2 + (i % 40_000);
       const start = BigInt(i) * 1_000_000n;
-      t.apply(fork(pid, 1, start, 'bash'));
-      t.apply(exec(pid, 1, start, '/usr/bin/curl', ['curl', '-s', `http://169.254.169.254/latest/meta-data/${i}`]));
-      t.apply(exit(pid, start, start + 500_000n));
+      t.apply(
+        proc(pid, 1, start, '/usr/bin/curl', ['curl', '-s', `http://169.254.169.254/latest/meta-data/${i}`], {
+          exitedNs: start + 500_000n,
+        }),
+      );
       expect(t.size).toBeLessThanOrEqual(DEFAULT_MAX_PROCESSES);
     }
     const retainedMb = (heap() - before) / 1e6;

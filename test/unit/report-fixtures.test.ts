@@ -297,7 +297,7 @@ describe('status', () => {
           'buffer: ringbuf',
           'programs: imds_connect4#41 imds_sendmsg#42',
           'requests: v1=3 v2=10 unknown=1',
-          'lost events: 4 (process records lost 5, shed 0); log lines not written: 1',
+          'lost events: 4 (process records lost 5, not stored 0); log lines not written: 1',
           `log directory: ${logDir} (3.0 MiB)`,
           'state updated: 2026-11-20T11:00:00.000Z',
           '',
