@@ -27,7 +27,7 @@ const EMPTY_OBJECT = fileURLToPath(new URL('../../bpf/bench_empty.bpf.o', import
 const PRODUCTION_ENV = { NODE_OPTIONS: '--max-semi-space-size=2' };
 /** How the package starts the daemon (packaging/rpm/imds-analyzer.sh): the one-file bundle. */
 const SHIPPED_CLI = join(REPO_ROOT, 'bundle/imds-analyzer.mjs');
-const SHIPPED_NODE_ARGS = ['--enable-source-maps'];
+const SHIPPED_NODE_ARGS: string[] = [];
 const CLK_TCK = 100;
 
 const median = (xs: number[]) => {

@@ -15,6 +15,7 @@ import {
   type Libbpf,
   type PerfBuffer,
   type PrintHandler,
+  type PrintLevel,
   type RingBuffer,
   openLibbpf,
 } from '../libbpf/libbpf.js';
@@ -43,6 +44,8 @@ export interface CaptureOptions {
   /** A drain that threw (never expected; counted, capture goes on). */
   onDrainError: (err: Error) => void;
   libbpfLog: PrintHandler;
+  /** The most detailed libbpf messages given to libbpfLog (default warn: the rest cost start-up time). */
+  libbpfLogLevel?: PrintLevel;
   /** The journal could not be written (it is then given up). */
   onJournalError?: (err: Error) => void;
   /** Fds a previous daemon left in systemd's fd store (its links and maps). */
@@ -151,9 +154,9 @@ export class Capture {
    * Loads the object and attaches every program; on any failure nothing stays attached.
    * Throws UnsupportedHostError (or LibbpfMissingError) when this host can never run it.
    */
-  static open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Capture {
+  static async open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Promise<Capture> {
     requireKernelSupport(libbpf);
-    libbpf.setPrint(options.libbpfLog);
+    libbpf.setPrint(options.libbpfLog, options.libbpfLogLevel ?? 'warn');
     const inherited = classifyInherited(libbpf, options.inheritedFds ?? []);
     const inheritedMaps = inherited.maps;
     const mapsInherited = inheritedMaps.size;
@@ -163,7 +166,7 @@ export class Capture {
         libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
       options.buffer === 'ringbuf' ||
       (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
-    const { obj, mapsReused } = loadObject(libbpf, options, useRing, inheritedMaps);
+    const { obj, mapsReused } = await loadObject(libbpf, options, useRing, inheritedMaps);
     // The object holds its own copies of the maps it took over.
     for (const fd of inheritedMaps.values()) closeSync(fd);
     inheritedMaps.clear();
@@ -398,13 +401,13 @@ export class Capture {
  * (its buffer keeps what was captured meanwhile); when they do not fit this object,
  * it loads with fresh maps instead.
  */
-function loadObject(
+async function loadObject(
   libbpf: Libbpf,
   options: CaptureOptions,
   useRing: boolean,
   inheritedMaps: Map<string, number>,
-): { obj: BpfObject; mapsReused: boolean } {
-  const attempt = (reuse: boolean): BpfObject => {
+): Promise<{ obj: BpfObject; mapsReused: boolean }> {
+  const attempt = async (reuse: boolean, load: (obj: BpfObject) => Promise<void> | void): Promise<BpfObject> => {
     const obj = libbpf.openObject(options.objectPath);
     try {
       configureBeforeLoad(libbpf, obj, options, useRing);
@@ -414,21 +417,30 @@ function loadObject(
           if (fd !== undefined) libbpf.reuseMapFd(map, fd);
         }
       }
-      libbpf.loadObject(obj);
+      await load(obj);
       return obj;
     } catch (err) {
       libbpf.closeObject(obj);
       throw err;
     }
   };
+  // Off this thread (the daemon loads its modules meanwhile); a failed load is done again on
+  // it, where libbpf's messages (the verifier's log) reach the log.
+  const load = async (reuse: boolean): Promise<BpfObject> => {
+    try {
+      return await attempt(reuse, (obj) => libbpf.loadObjectAsync(obj));
+    } catch {
+      return attempt(reuse, (obj) => libbpf.loadObject(obj));
+    }
+  };
   if (inheritedMaps.size > 0) {
     try {
-      return { obj: attempt(true), mapsReused: true };
+      return { obj: await load(true), mapsReused: true };
     } catch {
       // A changed map layout: fresh maps below.
     }
   }
-  return { obj: attempt(false), mapsReused: false };
+  return { obj: await load(false), mapsReused: false };
 }
 
 function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOptions, useRing: boolean): void {

@@ -2,8 +2,8 @@
 // every socket of every process in the hierarchy. Hosts with only cgroup v1 (Amazon
 // Linux 2) still have a v2 hierarchy holding every process: it just is not mounted,
 // so the analyzer mounts a private one.
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { cgroup2Mounts } from '../logic/mountinfo.js';
 
@@ -18,6 +18,11 @@ export function openCgroupRoot(stateDir: string): CgroupRoot {
   if (!path) {
     path = join(stateDir, 'cgroup2');
     mkdirSync(path, { recursive: true, mode: 0o700 });
+    // Loaded only here (cgroup v1 hosts): node:child_process brings net and dgram, which every
+    // other start would compile for nothing.
+    const { execFileSync } = createRequire(import.meta.url)(
+      'node:child_process',
+    ) as typeof import('node:child_process');
     execFileSync('mount', ['-t', 'cgroup2', 'none', path], { stdio: 'pipe' });
   }
   const fd = openSync(path, 'r');

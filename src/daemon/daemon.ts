@@ -6,14 +6,15 @@ import { Capture } from '../capture/capture.js';
 import { UnsupportedHostError } from '../capture/kernel-support.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
-import { readHostIdentity } from '../enrich/index.js';
-import { createLogSink, type LogSink, Redactor } from '../logging/index.js';
+import { readHostIdentity } from '../enrich/host-identity.js';
+import type { LogSink } from '../logging/index.js';
+import { Redactor } from '../logging/redactor.js';
 import { acquireInstanceLock } from '../state/instance-lock.js';
 import { appFile } from './app-files.js';
 import { openFdStore } from './fd-store.js';
 import { loggedRequestKeys } from './logged-requests.js';
 import { createNotifier } from './notify.js';
-import { Pipeline } from './pipeline.js';
+import type { Pipeline } from './pipeline.js';
 import { writeStatusFile } from '../state/status-file.js';
 import { unwritableDirectories } from './writable-dirs.js';
 
@@ -71,7 +72,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const startedAt = new Date();
   // Milliseconds since the process started at the end of each start-up step (in the ready line).
   const startup: Record<string, number> = {};
-  const stepDone = (step: string) => (startup[step] = Math.round(performance.now()));
+  // process.uptime(), not performance.now(): the latter loads perf_hooks, a cost of its own.
+  const stepDone = (step: string) => (startup[step] = Math.round(process.uptime() * 1000));
   stepDone('modules');
   const redactor = new Redactor();
   const fail = (message: string) => process.stderr.write(`imds-analyzer: ${redactor.text(message)}\n`);
@@ -112,7 +114,40 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const identity = readHostIdentity();
   let sink: LogSink | null = null;
   let capture: Capture | null = null;
+  // Records flow only after start(); the pipeline is built once the capture has mounted
+  // (on cgroup v1 hosts) the cgroup2 hierarchy its cgroup ids refer to.
+  let receiver: Pipeline | null = null;
+  let captureTaken = false;
+  // libbpf's warnings from before the log sink exists wait for it.
+  const earlyLibbpfWarnings: string[] = [];
+  // The BPF object loads on a libuv thread (libbpf's CO-RE, the kernel's verifier and maps)
+  // while this one loads the log sink and the pipeline: the two largest parts of the start,
+  // side by side.
+  const loading = Capture.open({
+    objectPath: OBJECT_PATH,
+    buffer: config.buffer.kind,
+    ringSizeKB: config.buffer.ringSizeKB,
+    perfPagesPerCpu: config.buffer.perfPagesPerCpu,
+    stateDir: config.stateDir,
+    onRecords: (records) => receiver?.handle(records),
+    onDecodeError: (err) => receiver?.decodeError(err),
+    onDrainError: (err) => sink?.lifecycle('error', { source: 'drain', message: err.message }),
+    libbpfLog: (level, message) => {
+      if (level !== 'warn') return;
+      if (sink) sink.lifecycle('error', { source: 'libbpf', message });
+      else earlyLibbpfWarnings.push(message);
+    },
+    inheritedFds: fdStore.inherited,
+    continuity: fdStore.available,
+    onJournalError: (err) => sink?.lifecycle('error', { source: 'journal', message: err.message }),
+  });
+  // Awaited below; a failure before then is handled there, not an unhandled rejection.
+  loading.catch(() => undefined);
   try {
+    const [{ createLogSink }, { Pipeline }] = await Promise.all([
+      import('../logging/index.js'),
+      import('./pipeline.js'),
+    ]);
     sink = await createLogSink({
       dir: config.logDir,
       rotation: config.rotation,
@@ -123,30 +158,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       redactor,
     });
     const logSink = sink;
+    for (const message of earlyLibbpfWarnings.splice(0)) logSink.lifecycle('error', { source: 'libbpf', message });
     stepDone('log_sink');
     onHangup = () => {
       logSink.reopen();
       process.stderr.write('imds-analyzer: SIGHUP: log files reopened\n');
     };
-    // Records flow only after start(); the pipeline is built once the capture has mounted
-    // (on cgroup v1 hosts) the cgroup2 hierarchy its cgroup ids refer to.
-    let receiver: Pipeline | null = null;
-    capture = Capture.open({
-      objectPath: OBJECT_PATH,
-      buffer: config.buffer.kind,
-      ringSizeKB: config.buffer.ringSizeKB,
-      perfPagesPerCpu: config.buffer.perfPagesPerCpu,
-      stateDir: config.stateDir,
-      onRecords: (records) => receiver?.handle(records),
-      onDecodeError: (err) => receiver?.decodeError(err),
-      onDrainError: (err) => logSink.lifecycle('error', { source: 'drain', message: err.message }),
-      libbpfLog: (level, message) => {
-        if (level === 'warn') logSink.lifecycle('error', { source: 'libbpf', message });
-      },
-      inheritedFds: fdStore.inherited,
-      continuity: fdStore.available,
-      onJournalError: (err) => logSink.lifecycle('error', { source: 'journal', message: err.message }),
-    });
+    capture = await loading;
+    captureTaken = true;
     const running = capture;
     const pipeline = new Pipeline(config, logSink, running.cgroupRoot, (token) => redactor.rememberToken(token));
     receiver = pipeline;
@@ -249,6 +268,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    // Failed before the capture was taken over: it may still be loading.
+    if (!captureTaken) (await loading.catch(() => null))?.close();
     fail(message);
     sink?.lifecycle('error', { message });
     await sink?.close();

@@ -14,7 +14,8 @@ export type PerfBuffer = Pointer<'perf_buffer'>;
 /** Called for each record, with a view that is only valid during the call. */
 export type SampleHandler = (data: Uint8Array, cpu: number) => void;
 export type LostHandler = (cpu: number, count: bigint) => void;
-export type PrintHandler = (level: 'warn' | 'info' | 'debug', message: string) => void;
+export type PrintLevel = 'warn' | 'info' | 'debug';
+export type PrintHandler = (level: PrintLevel, message: string) => void;
 
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_MAP_TYPE_RINGBUF = 27;
@@ -43,9 +44,15 @@ function isNull(pointer: unknown): boolean {
 export interface Libbpf {
   readonly path: string;
   readonly version: string;
-  setPrint(handler: PrintHandler | null): void;
+  /** Routes libbpf's messages up to `upTo` (warn < info < debug) to `handler`; the others are never formatted. */
+  setPrint(handler: PrintHandler | null, upTo?: PrintLevel): void;
   openObject(path: string): BpfObject;
   loadObject(obj: BpfObject): void;
+  /**
+   * The same on a libuv thread: this one stays free meanwhile (to load modules). libbpf's
+   * messages are dropped during it: their callback would have to wait for this thread.
+   */
+  loadObjectAsync(obj: BpfObject): Promise<void>;
   closeObject(obj: BpfObject): void;
   findMap(obj: BpfObject, name: string): BpfMap;
   maps(obj: BpfObject): Array<{ map: BpfMap; name: string }>;
@@ -233,7 +240,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
   return {
     path,
     version,
-    setPrint(handler) {
+    setPrint(handler, upTo = 'debug') {
       if (printHandle !== null) koffi.unregister(printHandle as bigint);
       printHandle = null;
       if (!handler) {
@@ -241,11 +248,16 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
         return;
       }
       const levels = ['warn', 'info', 'debug'] as const;
+      const highest = levels.indexOf(upTo);
+      // Verifier logs arrive as one message of up to a few hundred KiB. One buffer for every
+      // message: libbpf prints hundreds of debug lines per load (the va_list can be read only once).
+      let buf: Uint8Array | null = null;
+      const decoder = new TextDecoder();
       printHandle = koffi.register((level: number, format: string, args: bigint) => {
-        // Verifier logs arrive as one message of up to a few hundred KiB.
-        const buf = new Uint8Array(1 << 20);
+        if (level > highest) return 0;
+        buf ??= new Uint8Array(1 << 20);
         const n = vsnprintf(buf, buf.length, format, args) as number;
-        const text = new TextDecoder().decode(buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))));
+        const text = decoder.decode(buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))));
         handler(levels[level] ?? 'debug', text.trimEnd());
         return 0;
       }, koffi.pointer(PrintFn));
@@ -253,6 +265,20 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     },
     openObject: (objPath) => checkPtr<BpfObject>('bpf_object__open_file', fn.openFile(objPath, null)),
     loadObject: (obj) => void checkInt('bpf_object__load', fn.load(obj)),
+    loadObjectAsync: (obj) =>
+      new Promise<void>((resolve, reject) => {
+        fn.setPrint(null);
+        fn.load.async(obj, (err: unknown, result: number) => {
+          fn.setPrint(printHandle);
+          try {
+            if (err) throw err;
+            checkInt('bpf_object__load', result);
+            resolve();
+          } catch (failure) {
+            reject(failure);
+          }
+        });
+      }),
     closeObject: (obj) => fn.close(obj),
     findMap: (obj, name) => checkPtr<BpfMap>(`bpf_object__find_map_by_name(${name})`, fn.findMap(obj, name)),
     maps: (obj) => iterate<BpfMap>(fn.nextMap, obj).map((map) => ({ map, name: fn.mapName(map) as string })),

@@ -2,16 +2,24 @@
 // lines, stderr messages, status.json): secret-shaped text (src/logic/redact.ts) and the
 // token values seen on the wire, remembered as HMAC-SHA256 under a key made at start and
 // never written anywhere.
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { KnownSecrets } from '../logic/known-secrets.js';
 import { redactLine, redactText } from '../logic/redact.js';
 
 /** A store of known secrets keyed for this process only. */
 export function createKnownSecrets(): KnownSecrets {
-  const key = randomBytes(32);
+  // node:crypto (a score of modules to compile) is loaded when the first token is remembered,
+  // not at every start: until then there is nothing to hash.
+  let keyedHash: ((text: string) => string) | null = null;
+  const makeKeyedHash = () => {
+    const { createHmac, randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+    const key = randomBytes(32);
+    return (text: string) => createHmac('sha256', key).update(text).digest('base64');
+  };
   return new KnownSecrets({
-    keyedHash: (text) => createHmac('sha256', key).update(text).digest('base64'),
-    fingerprintBase: randomInt(2 ** 16, 2 ** 31),
+    keyedHash: (text) => (keyedHash ??= makeKeyedHash())(text),
+    // Only spreads the rolling fingerprint (a pre-filter: every match is confirmed by the keyed hash).
+    fingerprintBase: 2 ** 16 + Math.floor(Math.random() * (2 ** 31 - 2 ** 16)),
   });
 }
 

@@ -369,9 +369,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       // AutoReqProv is off: nothing of the build host's glibc leaks into the requirements.
       expect(required.filter((name) => name.includes('GLIBC') || name.startsWith('ld-linux'))).toEqual([]);
       const unit = packagedText(al2023, UNIT);
-      expect(unit).toMatch(
-        new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} run`, 'm'),
-      );
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node-${AL2023_NODE_MAJOR} ${BUNDLE} run`, 'm'));
     });
 
     it("the bundle's source map leads stack traces back to the TypeScript sources", () => {
@@ -489,9 +487,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       symlinkSync(AL2023_NODE, root.at(`/usr/bin/node-${AL2023_NODE_MAJOR}`));
       const found = root.chroot('/bin/sh', '-x', '/usr/bin/imds-analyzer', '--version');
       expect(found).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
-      expect(found.stderr).toContain(
-        `exec /usr/bin/node-${AL2023_NODE_MAJOR} --enable-source-maps ${BUNDLE} --version`,
-      );
+      expect(found.stderr).toContain(`exec /usr/bin/node-${AL2023_NODE_MAJOR} ${BUNDLE} --version`);
       expect(found.stderr).not.toContain('IMDS_ANALYZER_LIBBPF');
       const addon = root.chroot(
         `/usr/bin/node-${AL2023_NODE_MAJOR}`,
@@ -548,7 +544,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(result).toMatchObject({ status: 0, stdout: `imds-analyzer ${packageVersion()}\n` });
       expect(result.stderr).toContain(`export IMDS_ANALYZER_LIBBPF`);
       expect(result.stderr).toContain(`IMDS_ANALYZER_LIBBPF=${APP_DIR}/lib/libbpf.so.1`);
-      expect(result.stderr).toContain(`exec ${APP_DIR}/runtime/bin/node --enable-source-maps ${BUNDLE} --version`);
+      expect(result.stderr).toContain(`exec ${APP_DIR}/runtime/bin/node ${BUNDLE} --version`);
     });
 
     it('the native externals load beside the bundle, with the bundled libbpf', () => {
