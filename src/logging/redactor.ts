@@ -17,7 +17,10 @@ export function createKnownSecrets(): KnownSecrets {
     return (text: string) => createHmac('sha256', key).update(text).digest('base64');
   };
   return new KnownSecrets({
-    keyedHash: (text) => (keyedHash ??= makeKeyedHash())(text),
+    keyedHash: (text) => {
+      keyedHash ??= makeKeyedHash();
+      return keyedHash(text);
+    },
     // Only spreads the rolling fingerprint (a pre-filter: every match is confirmed by the keyed hash).
     fingerprintBase: 2 ** 16 + Math.floor(Math.random() * (2 ** 31 - 2 ** 16)),
   });
