@@ -352,7 +352,9 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         // The entry and its chunks (scripts/bundle.mjs splits the daemon, the report and shared code), each with its map.
         const scripts = paths.filter((path) => path.startsWith(`${APP_DIR}/bundle/`) && path.endsWith('.mjs'));
         expect(scripts).toContain(BUNDLE);
-        expect(paths.filter((path) => path.endsWith('.map')).sort()).toEqual(scripts.map((path) => `${path}.map`).sort());
+        expect(paths.filter((path) => path.endsWith('.map')).sort()).toEqual(
+          scripts.map((path) => `${path}.map`).sort(),
+        );
         // Test rigs stay with the tests: no test IMDS, network namespaces, bench or watchdog hook ships.
         // (The documentation may talk about benchmarks: /usr/share/doc is not code.)
         const ours = paths.filter((path) => !path.includes('/node_modules/') && !path.startsWith('/usr/share/doc/'));

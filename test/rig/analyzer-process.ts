@@ -25,6 +25,8 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** A command the daemon is started under (e.g. `unshare -m ...`); it must exec its arguments. */
   launcher?: string[];
+  /** The entry script (default dist/cli/main.js; the bench runs the shipped bundle). */
+  cli?: string;
   /**
    * The kernel sends the daemon SIGTERM when this process dies, however it dies (SIGKILL
    * too): no daemon is left attached to the root cgroup. Needs util-linux's setpriv.
@@ -86,7 +88,7 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
     configPath,
     JSON.stringify({ stateDir, statsIntervalSeconds: 1, responseWaitMs: 500, ...options.config }),
   );
-  const args = [CLI, 'run', '--config', configPath, '--log-dir', logDir, ...(options.args ?? [])];
+  const args = [options.cli ?? CLI, 'run', '--config', configPath, '--log-dir', logDir, ...(options.args ?? [])];
   if (options.buffer) args.push('--buffer', options.buffer);
   const deathSignal = options.dieWithParent ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
   const [command, ...commandArgs] = [...deathSignal, ...(options.launcher ?? []), process.execPath, ...args] as [
