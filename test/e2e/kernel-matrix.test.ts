@@ -7,23 +7,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CELLS } from '../../scripts/vm/cells.mjs';
 
 const repo = join(import.meta.dirname, '../..');
 const isRoot = process.getuid?.() === 0;
 const hasQemu =
   spawnSync('sh', ['-c', 'command -v qemu-system-x86_64 && command -v busybox && command -v cpio']).status === 0;
-const CELLS = [
-  'loads',
-  'attaches',
-  'v1',
-  'v2',
-  'ipv6',
-  'keep_alive',
-  'split_headers',
-  'ancestry',
-  'v1_unit',
-  'perfbuf',
-];
 
 interface Cell {
   result: 'PASS' | 'FAIL' | 'skip';
