@@ -115,7 +115,20 @@ async function checkV1(cell, testbed, daemon, clients) {
   const line = lines[0];
   // IMDSv1 is the finding: it is logged at warn (pino level 40), with the caller named.
   const named = line?.level === 40 && line.process?.comm === 'curl' && line.destination?.address === clients.IMDS_IPV4;
-  record(cell, ok && named, `${client.name}: ${detail}; level=${line?.level} comm=${line?.process?.comm}`);
+  record(
+    cell,
+    ok && named,
+    `${client.name}: ${detail}; level=${line?.level} comm=${line?.process?.comm}${line ? '' : `; ${lastCounters(daemon)}`}`,
+  );
+}
+
+/** The daemon's latest counters and errors, for a FAIL's detail: where a missing line went. */
+function lastCounters(daemon) {
+  const all = daemon.lines();
+  const stats = all.findLast((l) => l.event === 'stats' || l.event === 'ready');
+  const errors = all.filter((l) => l.event === 'error').map((l) => `${l.source}: ${l.message}`);
+  const kernel = Object.entries(stats?.kernel ?? {}).filter(([, n]) => n > 0);
+  return `${stats?.event ?? 'no stats'}: requests ${JSON.stringify(stats?.requests)} kernel ${JSON.stringify(Object.fromEntries(kernel))} record_errors ${stats?.record_errors} decode_errors ${stats?.decode_errors} streams ${JSON.stringify(stats?.streams)} tracked ${stats?.tracked_connections} not_imds ${stats?.not_imds_records}; errors ${JSON.stringify(errors.slice(-3))}`;
 }
 
 async function checkAncestry(testbed, daemon, clients) {

@@ -1,10 +1,10 @@
 // Opens, loads and attaches the BPF object, then drains its buffer on the Node event
 // loop: koffi watches the buffer's epoll fd and, when it is readable, one
 // ring_buffer__consume() (or perf_buffer__consume()) hands over the pending records, at
-// most DRAIN_BUDGET of them per event-loop turn so that a flood of process records cannot
-// starve timers and the watchdog (the fd stays readable: the next turn takes the rest).
+// most DRAIN_BUDGET of them per event-loop turn so that a flood of records cannot starve
+// timers and the watchdog (the fd stays readable: the next turn takes the rest).
 // An exception in a drain is counted and reported, never the end of capture.
-// Nothing blocks the event loop and nothing polls on a timer.
+// Nothing blocks the event loop; only a perf buffer is also drained on a timer (start()).
 import { closeSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import koffi from 'koffi';
@@ -93,6 +93,8 @@ const PROGRAMS: Record<string, Attach> = {
 const JOURNAL_HALF_BYTES = 2 << 20;
 /** Records handed over per event-loop turn (a ring buffer turn; a perf buffer drains its pages). */
 export const DRAIN_BUDGET = 4096;
+/** How often a perf buffer is drained without a wakeup (see start()). */
+const PERF_SAFETY_DRAIN_MS = 1000;
 
 function kernelHasRingBuffer(libbpf: Libbpf): boolean {
   const probed = libbpf.probeMapType(BPF_MAP_TYPE_RINGBUF);
@@ -126,6 +128,7 @@ export class Capture {
   private ring: RingBuffer | null = null;
   private perf: PerfBuffer | null = null;
   private poller: ReturnType<typeof koffi.node.poll> | null = null;
+  private perfSafetyDrain: NodeJS.Timeout | null = null;
   private pending: KernelRecord[] = [];
   /** The raw bytes of the records in `pending`, for the journal. */
   private pendingRaw: Uint8Array[] = [];
@@ -304,14 +307,19 @@ export class Capture {
     const fd = this.ring
       ? this.libbpf.ringBufferEpollFd(this.ring)
       : this.libbpf.perfBufferEpollFd(this.perf as PerfBuffer);
-    this.poller = koffi.node.poll(fd, { readable: true }, () => {
+    const drainNow = () => {
       try {
         this.drain();
       } catch (err) {
         this.drainErrors++;
         this.options.onDrainError(err instanceof Error ? err : new Error(String(err)));
       }
-    });
+    };
+    this.poller = koffi.node.poll(fd, { readable: true }, drainNow);
+    // A perf buffer's epoll wakeup can go missing: the kernel matrix saw the records of a
+    // connect() sit unread under qemu (6.1 arm64, 6.12) until the next wakeup, which may never
+    // come. There a drain also runs every second; the ring buffer needs none.
+    if (this.perf) this.perfSafetyDrain = setInterval(drainNow, PERF_SAFETY_DRAIN_MS).unref();
   }
 
   /** Consumes up to `budget` records available now and hands them over; returns how many. */
@@ -388,6 +396,7 @@ export class Capture {
     this.detach();
     this.closed = true;
     this.poller?.close();
+    if (this.perfSafetyDrain) clearInterval(this.perfSafetyDrain);
     if (this.ring) this.libbpf.ringBufferFree(this.ring);
     if (this.perf) this.libbpf.perfBufferFree(this.perf);
     this.journal?.close();
