@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BPF_PROGRAMS } from '../helpers/programs.js';
 import { logLineSchema, statusDocumentSchema } from '../../src/model/log-line.js';
 import {
   type Client,
@@ -107,15 +108,7 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
   it('reports the programs it attached and bpftool sees them', async () => {
     expect(daemon.ready).toMatchObject({ event: 'ready', buffer: 'ringbuf' });
     const loaded = await loadedPrograms();
-    for (const name of [
-      'imds_connect4',
-      'imds_connect6',
-      'imds_egress',
-      'imds_ingress',
-      'imds_exec',
-      'imds_fork',
-      'imds_exit',
-    ]) {
+    for (const name of BPF_PROGRAMS) {
       expect(loaded.programs).toContain(name);
     }
     const ids = Object.values(daemon.ready.program_ids as Record<string, number>);

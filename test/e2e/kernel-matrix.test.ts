@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BPF_PROGRAMS } from '../helpers/programs.js';
 import { CELLS } from '../../scripts/vm/cells.mjs';
 
 const repo = join(import.meta.dirname, '../..');
@@ -104,15 +105,7 @@ describe.skipIf(!isRoot || !hasQemu)('Debian 6.1 cloud kernel under qemu', () =>
     const out = run(['bash', 'scripts/kernel-matrix.sh', '--kernels', '6.1', '--load-only'], undefined, 900_000);
     expect(out.code, `${out.stdout}\n${out.stderr}`).toBe(0);
     expect(out.stdout).toMatch(/^\| 6\.1\.\d+-\d+-cloud-amd64 \| PASS \|/m);
-    for (const program of [
-      'imds_connect4',
-      'imds_connect6',
-      'imds_egress',
-      'imds_ingress',
-      'imds_exec',
-      'imds_fork',
-      'imds_exit',
-    ]) {
+    for (const program of BPF_PROGRAMS) {
       expect(out.stdout).toMatch(new RegExp(`^\\| ${program} \\| \\d+ \\|`, 'm'));
     }
   }, 900_000);
