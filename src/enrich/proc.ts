@@ -61,7 +61,7 @@ export function readHead(path: string, maxBytes: number): { bytes: Uint8Array; m
   }
 }
 
-/** /proc/<pid>/cgroup alone (what a process's placement needs at exec), null when it is gone. */
+/** /proc/<pid>/cgroup, null when the process is gone. */
 function readProcCgroup(pid: number, root = '/proc'): string | null {
   return read(`${root}/${pid}/cgroup`);
 }
