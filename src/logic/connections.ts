@@ -13,6 +13,11 @@
 // lost) is parsed from the first well-formed request line on; a hole in the stream is given
 // up after HOLE_WAIT_NS, on close, on idle flush and at shutdown, so that it never hides the
 // requests behind it. What could not be seen is counted (StreamCounters).
+//
+// A closed connection's last response is remembered for CLOSED_MEMORY_NS: IMDS may resend
+// a response after the client has read it and closed (FIN_WAIT still delivers it), and that
+// copy is a retransmission, not a response to a request we missed. A response on a
+// connection never seen at all is counted as unmatched: its request went unseen.
 import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
@@ -76,11 +81,18 @@ export const IDLE_CONNECTION_NS = 120_000_000_000n;
  * hole is a lost record or per-CPU reordering of the perf buffer, which one drain fixes.
  */
 export const HOLE_WAIT_NS = 1_000_000_000n;
+/**
+ * How long a closed connection's last response sequence is remembered; as long as Linux's
+ * default tcp_fin_timeout, after which a closed socket no longer takes data.
+ */
+export const CLOSED_MEMORY_NS = 60_000_000_000n;
 /** Responses kept per connection while their request is not parsed yet. */
 const MAX_EARLY_RESPONSES = 16;
 
 export class ConnectionTracker {
   private readonly connections = new Map<bigint, Connection>();
+  /** Closed connections' last response sequence (null: none seen), oldest first. */
+  private readonly recentlyClosed = new Map<bigint, { lastResponseSeq: number | null; closedNs: bigint }>();
   private completed: ObservedRequest[] = [];
   private readonly counts = { joined_mid_stream: 0, responses_unmatched: 0, responses_retransmitted: 0 };
   /** Hole and resync counts of connections already forgotten. */
@@ -124,7 +136,10 @@ export class ConnectionTracker {
     // 1xx interim answers precede the final one for the same request.
     if (rec.status < 200) return;
     const conn = this.connections.get(rec.flow.cookie);
-    if (!conn) return;
+    if (!conn) {
+      this.countStrayResponse(rec);
+      return;
+    }
     conn.lastNs = rec.tsNs;
     if (conn.lastResponseSeq !== null && seqDiff(rec.seq, conn.lastResponseSeq) <= 0) {
       this.counts.responses_retransmitted++;
@@ -164,6 +179,10 @@ export class ConnectionTracker {
 
   /** Requests completed so far, plus those whose wait for a response expired by `nowNs`. */
   takeCompleted(nowNs: bigint): ObservedRequest[] {
+    for (const [cookie, { closedNs }] of this.recentlyClosed) {
+      if (nowNs - closedNs < CLOSED_MEMORY_NS) break;
+      this.recentlyClosed.delete(cookie);
+    }
     for (const conn of [...this.connections.values()]) {
       if (conn.holeSinceNs !== null && nowNs - conn.holeSinceNs >= HOLE_WAIT_NS)
         this.feed(conn, conn.stream.end(), nowNs);
@@ -269,6 +288,14 @@ export class ConnectionTracker {
     }
   }
 
+  /** A response on a connection not tracked: resent after close, or its request unseen. */
+  private countStrayResponse(rec: ResponseRecord): void {
+    const closed = this.recentlyClosed.get(rec.flow.cookie);
+    if (closed?.lastResponseSeq != null && seqDiff(rec.seq, closed.lastResponseSeq) <= 0)
+      this.counts.responses_retransmitted++;
+    else this.counts.responses_unmatched++;
+  }
+
   /** Forgets the oldest `n` early responses: their requests were never seen. */
   private dropEarlyResponses(conn: Connection, n: number): void {
     if (n <= 0) return;
@@ -296,6 +323,11 @@ export class ConnectionTracker {
 
   private forget(conn: Connection): void {
     if (!this.connections.delete(conn.flow.cookie)) return;
+    if (conn.closed) {
+      const oldest = this.recentlyClosed.keys().next();
+      if (this.recentlyClosed.size >= this.maxConnections && !oldest.done) this.recentlyClosed.delete(oldest.value);
+      this.recentlyClosed.set(conn.flow.cookie, { lastResponseSeq: conn.lastResponseSeq, closedNs: conn.lastNs });
+    }
     this.forgotten.holes_skipped += conn.stream.holesSkipped;
     this.forgotten.hole_bytes += conn.stream.bytesSkipped;
     this.forgotten.bytes_skipped += conn.parser.bytesSkipped;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Flow, PayloadRecord, ResponseRecord } from '../../src/model/records.js';
 import {
+  CLOSED_MEMORY_NS,
   HOLE_WAIT_NS,
   IDLE_CONNECTION_NS,
   type ObservedRequest,
@@ -58,6 +59,41 @@ describe('responses are matched by sequence number', () => {
       [1, '/latest/meta-data/ami-id', 401],
     ]);
     expect(t.counters().responses_retransmitted).toBe(1);
+  });
+
+  it('a response resent after the client closed is a retransmission, for as long as a closed socket takes data', () => {
+    const t = new ConnectionTracker(WAIT);
+    const a = get('/latest/meta-data/');
+    t.onPayload(payload(1, enc(a), 10n));
+    t.onResponse(response(5000, 1 + a.length, 200, 11n));
+    t.onClose({ kind: 'close', tsNs: 12n, flow, reset: false });
+    expect(statuses(t.takeCompleted(13n))).toEqual([[0, '/latest/meta-data/', 200]]);
+    expect(t.trackedConnections).toBe(0);
+    t.onResponse(response(5000, 1 + a.length, 200, 14n));
+    expect(t.counters()).toMatchObject({ responses_retransmitted: 1, responses_unmatched: 0 });
+    // Past the memory, the same copy can no longer be told from an answer to an unseen request.
+    t.takeCompleted(12n + CLOSED_MEMORY_NS);
+    t.onResponse(response(5000, 1 + a.length, 200, 13n + CLOSED_MEMORY_NS));
+    expect(t.counters()).toMatchObject({ responses_retransmitted: 1, responses_unmatched: 1 });
+    expect(t.takeCompleted(14n + CLOSED_MEMORY_NS)).toEqual([]);
+  });
+
+  it('a response on a connection never seen is counted as unmatched, never logged', () => {
+    const t = new ConnectionTracker(WAIT);
+    t.onResponse(response(5000, 80, 200, 10n));
+    expect(t.counters()).toMatchObject({ responses_unmatched: 1, joined_mid_stream: 0 });
+    expect(t.takeCompleted(10n + WAIT)).toEqual([]);
+    expect(t.trackedConnections).toBe(0);
+  });
+
+  it('a new response after close (its request unseen) is unmatched, not a retransmission', () => {
+    const t = new ConnectionTracker(WAIT);
+    const a = get('/a');
+    t.onPayload(payload(1, enc(a), 10n));
+    t.onResponse(response(5000, 1 + a.length, 200, 11n));
+    t.onClose({ kind: 'close', tsNs: 12n, flow, reset: false });
+    t.onResponse(response(5300, 1 + a.length, 404, 13n));
+    expect(t.counters()).toMatchObject({ responses_retransmitted: 0, responses_unmatched: 1 });
   });
 
   it('a late answer to a timed-out request is not given to the next one', () => {
