@@ -10,7 +10,8 @@ export const CELLS = [
   'ancestry',
   'v1_unit',
   'perfbuf',
+  'core_btf',
 ];
-/** What --quick runs: one ring-buffer daemon, the basic detections. */
-export const QUICK_CELLS = new Set(['loads', 'attaches', 'v1', 'v2']);
+/** What --quick runs: the basic detections, and a second start on the cut-down BTF the first one wrote. */
+export const QUICK_CELLS = new Set(['loads', 'attaches', 'v1', 'v2', 'core_btf']);
 export const RESULT_PREFIX = 'MATRIX-RESULT ';

@@ -7,7 +7,8 @@
 // Prints progress to stderr and one `MATRIX-RESULT {json}` line to stdout.
 // Safe on the host: every client runs in the testbed's network namespaces.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CELLS, QUICK_CELLS, RESULT_PREFIX } from './cells.mjs';
@@ -189,11 +190,11 @@ async function checkV1Unit(testbed, daemon, clients) {
 }
 
 /** Runs `body` against a fresh daemon; records `failCell` FAIL when the daemon never gets ready. */
-async function withDaemon(startAnalyzer, buffer, failCell, body) {
+async function withDaemon(startAnalyzer, buffer, failCell, body, config = {}) {
   const started = Date.now();
   let daemon;
   try {
-    daemon = await startAnalyzer({ buffer, readyTimeoutMs: READY_TIMEOUT_MS });
+    daemon = await startAnalyzer({ buffer, readyTimeoutMs: READY_TIMEOUT_MS, config });
   } catch (error) {
     return record(failCell, false, `no ready line (${buffer}): ${String(error.message ?? error).slice(-400)}`);
   }
@@ -204,6 +205,20 @@ async function withDaemon(startAnalyzer, buffer, failCell, body) {
     if (status !== 0) note(`daemon (${buffer}) exited ${status}: ${daemon.stderr().trim().slice(-2000)}`);
     daemon.cleanup();
   }
+}
+
+/** Waits (while `daemon` runs) for the cut-down BTF it writes after READY. */
+async function waitForCoreBtf(cacheDir, daemon) {
+  const deadline = Date.now() + LINE_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (
+      existsSync(join(cacheDir, 'core-btf')) &&
+      readdirSync(join(cacheDir, 'core-btf')).some((n) => n.endsWith('.btf'))
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  note(`no cut-down BTF written within ${LINE_TIMEOUT_MS} ms; ${lastCounters(daemon)}`);
 }
 
 async function main() {
@@ -219,31 +234,41 @@ async function main() {
   const clients = await import(join(testbedDir, 'index.js'));
   const { startAnalyzer } = await import(join(testbedDir, 'analyzer-process.js'));
   const testbed = await clients.createTestbed({ prefix: 'km' });
+  // Shared by the daemons below: the first writes this kernel's cut-down BTF, the last starts on it.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'km-cache-'));
+  const cacheConfig = { cacheDir };
   try {
-    await withDaemon(startAnalyzer, 'ringbuf', 'loads', async (daemon, readyMs) => {
-      const { ready } = daemon;
-      record('loads', true, `ready after ${readyMs} ms, buffer ${ready.buffer}`);
-      measurements.ready_ms = readyMs;
-      measurements.buffer = ready.buffer;
-      const programs = Object.entries(ready.program_ids ?? {});
-      const attached = attachedIds(ready.cgroup_root);
-      const cgroupPrograms = programs.filter(([name]) => /connect|egress|ingress/.test(name));
-      const attachedCount = cgroupPrograms.filter(([, id]) => attached.has(id)).length;
-      record(
-        'attaches',
-        cgroupPrograms.length > 0 && attachedCount === cgroupPrograms.length,
-        `${programs.length} programs; at ${ready.cgroup_root}: ${attachedCount}/${cgroupPrograms.length} cgroup programs attached`,
-      );
-      await checkV1('v1', testbed, daemon, clients);
-      await checkClient('v2', testbed, daemon, clients.curlV2());
-      if (quick) return;
-      await checkClient('ipv6', testbed, daemon, clients.curlV1Ipv6());
-      await checkClient('keep_alive', testbed, daemon, clients.nodeKeepAliveV2ThenV1());
-      // Pauses long enough that the segments leave separately even under TCG.
-      await checkClient('split_headers', testbed, daemon, clients.nodeSplitTokenV2({ pauseMs: 300 }));
-      await checkAncestry(testbed, daemon, clients);
-      await checkV1Unit(testbed, daemon, clients);
-    });
+    await withDaemon(
+      startAnalyzer,
+      'ringbuf',
+      'loads',
+      async (daemon, readyMs) => {
+        const { ready } = daemon;
+        record('loads', true, `ready after ${readyMs} ms, buffer ${ready.buffer}`);
+        measurements.ready_ms = readyMs;
+        measurements.buffer = ready.buffer;
+        const programs = Object.entries(ready.program_ids ?? {});
+        const attached = attachedIds(ready.cgroup_root);
+        const cgroupPrograms = programs.filter(([name]) => /connect|egress|ingress/.test(name));
+        const attachedCount = cgroupPrograms.filter(([, id]) => attached.has(id)).length;
+        record(
+          'attaches',
+          cgroupPrograms.length > 0 && attachedCount === cgroupPrograms.length,
+          `${programs.length} programs; at ${ready.cgroup_root}: ${attachedCount}/${cgroupPrograms.length} cgroup programs attached`,
+        );
+        await checkV1('v1', testbed, daemon, clients);
+        await checkClient('v2', testbed, daemon, clients.curlV2());
+        if (quick) return waitForCoreBtf(cacheDir, daemon);
+        await checkClient('ipv6', testbed, daemon, clients.curlV1Ipv6());
+        await checkClient('keep_alive', testbed, daemon, clients.nodeKeepAliveV2ThenV1());
+        // Pauses long enough that the segments leave separately even under TCG.
+        await checkClient('split_headers', testbed, daemon, clients.nodeSplitTokenV2({ pauseMs: 300 }));
+        await checkAncestry(testbed, daemon, clients);
+        await checkV1Unit(testbed, daemon, clients);
+        await waitForCoreBtf(cacheDir, daemon);
+      },
+      cacheConfig,
+    );
     if (!quick) {
       await withDaemon(startAnalyzer, 'perfbuf', 'perfbuf', async (daemon) => {
         if (!/perf/.test(daemon.ready.buffer))
@@ -251,8 +276,26 @@ async function main() {
         await checkV1('perfbuf', testbed, daemon, clients);
       });
     }
+    // CO-RE against the cut-down BTF: the programs load, attach and capture as on the kernel's.
+    await withDaemon(
+      startAnalyzer,
+      'ringbuf',
+      'core_btf',
+      async (daemon, readyMs) => {
+        if (daemon.ready.core_btf !== 'cached')
+          return record(
+            'core_btf',
+            false,
+            `started on ${daemon.ready.core_btf} BTF, not the cached one; ${lastCounters(daemon)}`,
+          );
+        await checkV1('core_btf', testbed, daemon, clients);
+        cells.core_btf.detail += `; ready after ${readyMs} ms on the cached BTF`;
+      },
+      cacheConfig,
+    );
   } finally {
     await testbed.teardown();
+    rmSync(cacheDir, { recursive: true, force: true });
   }
 }
 

@@ -20,6 +20,7 @@ import {
   openLibbpf,
 } from '../libbpf/libbpf.js';
 import { AbiError, KERNEL_STATS, KERNEL_STAT_SLOTS, type KernelStatName, decodeRecord } from './abi.js';
+import { type CoreBtfCache, coreBtfCache, discardCoreBtf, writeCoreBtf } from './core-btf-cache.js';
 import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
@@ -52,7 +53,17 @@ export interface CaptureOptions {
   inheritedFds?: number[];
   /** Something (systemd's fd store) will keep the links and buffer past this process: journal what is read. */
   continuity?: boolean;
+  /** Where the cut-down copy of the kernel's BTF is kept across boots (core-btf-cache.ts); none: not kept. */
+  cacheDir?: string;
+  /** Maps made ahead of the load (Capture.prepare), by name; the load uses them unless inherited. */
+  premadeMaps?: Promise<Map<string, number>>;
 }
+
+/** Maps the object preallocates: made ahead, while the daemon loads its config and modules. */
+const PREMADE_MAPS = ['processes'];
+
+/** What CO-RE relocated against: the kernel's BTF, or the cached cut-down copy of it. */
+export type CoreBtfSource = 'kernel' | 'cached';
 
 /** How the programs came to be attached, for the ready line. */
 export interface Handover {
@@ -112,6 +123,11 @@ export class Capture {
   readonly cgroupRoot: string;
   /** Records the perf buffer reported lost (the kernel counters count them too). */
   perfLost = 0n;
+  coreBtf: CoreBtfSource = 'kernel';
+  /** Why the cached BTF was not used though it was there (it is removed then), or null. */
+  coreBtfProblem: string | null = null;
+  /** Where this kernel's cut-down BTF is kept (null: no build id, or no cacheDir). */
+  private coreBtfCache: CoreBtfCache | null = null;
 
   readonly handover: Handover = {
     links_kept: 0,
@@ -157,6 +173,31 @@ export class Capture {
    * Loads the object and attaches every program; on any failure nothing stays attached.
    * Throws UnsupportedHostError (or LibbpfMissingError) when this host can never run it.
    */
+  /**
+   * Starts making the object's preallocated maps on a libuv thread (the processes map takes
+   * ~30 ms to allocate), for open() to use. Never throws: open() reports what is wrong.
+   */
+  static prepare(objectPath: string): { libbpf: Libbpf; premadeMaps: Promise<Map<string, number>> } | null {
+    try {
+      const libbpf = openLibbpf();
+      const obj = libbpf.openObject(objectPath);
+      try {
+        const making = PREMADE_MAPS.map((name) => {
+          const fd = libbpf.createMapAsync(libbpf.findMap(obj, name), name);
+          return fd?.then((made) => [name, made] as const);
+        });
+        const premadeMaps = Promise.allSettled(making).then(
+          (results) => new Map(results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []))),
+        );
+        return { libbpf, premadeMaps };
+      } finally {
+        libbpf.closeObject(obj);
+      }
+    } catch {
+      return null;
+    }
+  }
+
   static async open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Promise<Capture> {
     requireKernelSupport(libbpf);
     libbpf.setPrint(options.libbpfLog, options.libbpfLogLevel ?? 'warn');
@@ -169,8 +210,29 @@ export class Capture {
         libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
       options.buffer === 'ringbuf' ||
       (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
-    const { obj, mapsReused } = await loadObject(libbpf, options, useRing, inheritedMaps);
-    // The object holds its own copies of the maps it took over.
+    const cache = options.cacheDir === undefined ? null : coreBtfCache(options.cacheDir, options.objectPath);
+    const premade = (await options.premadeMaps) ?? new Map<string, number>();
+    const maps = { inherited: inheritedMaps, premade };
+    let loaded: { obj: BpfObject; mapsReused: boolean } | null = null;
+    let coreBtf: CoreBtfSource = 'kernel';
+    let coreBtfProblem: string | null = null;
+    try {
+      if (cache?.present) {
+        try {
+          loaded = await loadObject(libbpf, options, useRing, maps, cache.path);
+          coreBtf = 'cached';
+        } catch (err) {
+          // A file that does not load is never used again: the kernel's BTF below, a new file after.
+          discardCoreBtf(cache);
+          coreBtfProblem = `${cache.path} did not load (${(err as Error).message}): removed, the kernel's BTF used`;
+        }
+      }
+      loaded ??= await loadObject(libbpf, options, useRing, maps);
+    } finally {
+      // The object holds its own copies of the maps it took.
+      for (const fd of premade.values()) closeSync(fd);
+    }
+    const { obj, mapsReused } = loaded;
     for (const fd of inheritedMaps.values()) closeSync(fd);
     inheritedMaps.clear();
     let capture: Capture | null = null;
@@ -181,6 +243,9 @@ export class Capture {
       capture = new Capture(libbpf, obj, options, useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
       capture.handover.maps_reused = mapsReused;
       capture.handover.maps_inherited = mapsInherited;
+      capture.coreBtfCache = cache;
+      capture.coreBtf = coreBtf;
+      capture.coreBtfProblem = coreBtfProblem;
       try {
         capture.attachAll(cgroup.fd, inherited);
       } finally {
@@ -193,6 +258,41 @@ export class Capture {
       if (capture) capture.close();
       else libbpf.closeObject(obj);
       throw err;
+    }
+  }
+
+  /**
+   * After a start against the kernel's BTF: writes the cut-down copy the next start loads
+   * (core-btf-cache.ts). Runs beside capture; libbpf's messages are off while it loads.
+   */
+  async refreshCoreBtfCache(): Promise<'written' | 'current' | 'unavailable'> {
+    const cache = this.coreBtfCache;
+    if (this.coreBtf === 'cached') return 'current';
+    if (!cache) return 'unavailable';
+    await writeCoreBtf(cache, readFileSync(this.options.objectPath), (candidate) => this.verifyCoreBtf(candidate));
+    return 'written';
+  }
+
+  /** Loads the object against `btfPath` on this object's maps: every program must come out the same. */
+  private async verifyCoreBtf(btfPath: string): Promise<void> {
+    const { libbpf } = this;
+    const trial = libbpf.openObject(this.options.objectPath, btfPath);
+    try {
+      configureBeforeLoad(libbpf, trial, this.options, this.bufferKind === 'ringbuf');
+      const running = new Map(libbpf.maps(this.obj).map(({ map, name }) => [name, libbpf.mapFd(map)]));
+      for (const { map, name } of libbpf.maps(trial)) {
+        const fd = running.get(name);
+        // Internal maps (.rodata) are the trial's own: reusing one skips its initial value.
+        if (fd !== undefined && !name.includes('.')) libbpf.reuseMapFd(map, fd);
+      }
+      await libbpf.loadObjectAsync(trial);
+      const tags = (obj: BpfObject) =>
+        libbpf.programs(obj).map((p) => `${p.name} ${describeProgram(libbpf, libbpf.programFd(p.program)).tag}`);
+      const want = tags(this.obj).join(', ');
+      const got = tags(trial).join(', ');
+      if (got !== want) throw new Error(`cut-down BTF relocates differently: ${got} instead of ${want}`);
+    } finally {
+      libbpf.closeObject(trial);
     }
   }
 
@@ -414,17 +514,17 @@ async function loadObject(
   libbpf: Libbpf,
   options: CaptureOptions,
   useRing: boolean,
-  inheritedMaps: Map<string, number>,
+  maps: { inherited: Map<string, number>; premade: Map<string, number> },
+  btfCustomPath?: string,
 ): Promise<{ obj: BpfObject; mapsReused: boolean }> {
+  const inheritedMaps = maps.inherited;
   const attempt = async (reuse: boolean, load: (obj: BpfObject) => Promise<void> | void): Promise<BpfObject> => {
-    const obj = libbpf.openObject(options.objectPath);
+    const obj = libbpf.openObject(options.objectPath, btfCustomPath);
     try {
       configureBeforeLoad(libbpf, obj, options, useRing);
-      if (reuse) {
-        for (const { map, name } of libbpf.maps(obj)) {
-          const fd = inheritedMaps.get(name);
-          if (fd !== undefined) libbpf.reuseMapFd(map, fd);
-        }
+      for (const { map, name } of libbpf.maps(obj)) {
+        const fd = (reuse ? inheritedMaps.get(name) : undefined) ?? maps.premade.get(name);
+        if (fd !== undefined) libbpf.reuseMapFd(map, fd);
       }
       await load(obj);
       return obj;
@@ -438,7 +538,9 @@ async function loadObject(
   const load = async (reuse: boolean): Promise<BpfObject> => {
     try {
       return await attempt(reuse, (obj) => libbpf.loadObjectAsync(obj));
-    } catch {
+    } catch (err) {
+      // Against a cached BTF the caller falls back to the kernel's: no messages needed.
+      if (btfCustomPath !== undefined) throw err;
       return attempt(reuse, (obj) => libbpf.loadObject(obj));
     }
   };

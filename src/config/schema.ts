@@ -33,6 +33,8 @@ export const configSchema = z.strictObject({
   responseWaitMs: wholeNumber(0, 30000).default(2000),
   processTableMaxEntries: wholeNumber(1024, 1_000_000).default(32768),
   stateDir: z.string().min(1).default('/run/imds-analyzer'),
+  /** Kept across boots; the daemon works without it (only slower to start). */
+  cacheDir: z.string().min(1).default('/var/cache/imds-analyzer'),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -5,7 +5,7 @@ import { hostname, release } from 'node:os';
 import { Capture } from '../capture/capture.js';
 import { UnsupportedHostError } from '../capture/kernel-support.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
-import { CONFIG_EXIT_CODE, ConfigError, loadConfig, type Config } from '../config/index.js';
+import type { Config, loadConfig } from '../config/index.js';
 import { readHostIdentity } from '../enrich/host-identity.js';
 import type { LogSink } from '../logging/index.js';
 import { Redactor } from '../logging/redactor.js';
@@ -44,12 +44,12 @@ function uptimeMs(): number | null {
   }
 }
 
-function configFrom(options: RunOptions): Config {
+function configFrom(options: RunOptions, load: typeof loadConfig): Config {
   const overrides: Record<string, unknown> = {};
   if (options.logDir !== undefined) overrides.logDir = options.logDir;
   if (options.console !== undefined) overrides.console = options.console;
   if (options.buffer !== undefined) overrides.buffer = { kind: options.buffer };
-  return loadConfig(options.configPath, overrides);
+  return load(options.configPath, overrides);
 }
 
 /**
@@ -77,10 +77,18 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   stepDone('modules');
   const redactor = new Redactor();
   const fail = (message: string) => process.stderr.write(`imds-analyzer: ${redactor.text(message)}\n`);
-  let config: Config;
   try {
     noDiagnosticDumps();
-    config = configFrom(options);
+  } catch (err) {
+    fail((err as Error).message);
+    return 1;
+  }
+  // The object's preallocated maps are made on a libuv thread while the config (zod) loads.
+  const prepared = Capture.prepare(OBJECT_PATH);
+  const { CONFIG_EXIT_CODE, ConfigError, loadConfig } = await import('../config/index.js');
+  let config: Config;
+  try {
+    config = configFrom(options, loadConfig);
     stepDone('config');
   } catch (err) {
     fail((err as Error).message);
@@ -123,32 +131,37 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   // The BPF object loads on a libuv thread (libbpf's CO-RE, the kernel's verifier and maps)
   // while this one loads the log sink and the pipeline: the two largest parts of the start,
   // side by side.
-  const loading = Capture.open({
-    objectPath: OBJECT_PATH,
-    buffer: config.buffer.kind,
-    ringSizeKB: config.buffer.ringSizeKB,
-    perfPagesPerCpu: config.buffer.perfPagesPerCpu,
-    stateDir: config.stateDir,
-    onRecords: (records) => receiver?.handle(records),
-    onDecodeError: (err) => receiver?.decodeError(err),
-    onDrainError: (err) => sink?.lifecycle('error', { source: 'drain', message: err.message }),
-    libbpfLog: (level, message) => {
-      if (level !== 'warn') return;
-      if (sink) sink.lifecycle('error', { source: 'libbpf', message });
-      else earlyLibbpfWarnings.push(message);
+  const loading = Capture.open(
+    {
+      objectPath: OBJECT_PATH,
+      premadeMaps: prepared?.premadeMaps,
+      cacheDir: config.cacheDir,
+      buffer: config.buffer.kind,
+      ringSizeKB: config.buffer.ringSizeKB,
+      perfPagesPerCpu: config.buffer.perfPagesPerCpu,
+      stateDir: config.stateDir,
+      onRecords: (records) => receiver?.handle(records),
+      onDecodeError: (err) => receiver?.decodeError(err),
+      onDrainError: (err) => sink?.lifecycle('error', { source: 'drain', message: err.message }),
+      libbpfLog: (level, message) => {
+        if (level !== 'warn') return;
+        if (sink) sink.lifecycle('error', { source: 'libbpf', message });
+        else earlyLibbpfWarnings.push(message);
+      },
+      inheritedFds: fdStore.inherited,
+      continuity: fdStore.available,
+      onJournalError: (err) => sink?.lifecycle('error', { source: 'journal', message: err.message }),
     },
-    inheritedFds: fdStore.inherited,
-    continuity: fdStore.available,
-    onJournalError: (err) => sink?.lifecycle('error', { source: 'journal', message: err.message }),
-  });
+    prepared?.libbpf,
+  );
   // Awaited below; a failure before then is handled there, not an unhandled rejection.
   loading.catch(() => undefined);
-  try {
-    const [{ createLogSink }, { Pipeline }] = await Promise.all([
-      import('../logging/index.js'),
-      import('./pipeline.js'),
-    ]);
-    sink = await createLogSink({
+  // Logging and the pipeline load meanwhile; they are needed only once capture is on.
+  let importing: Promise<[typeof import('../logging/index.js'), typeof import('./pipeline.js')]> | undefined;
+  const imported = () => (importing ??= Promise.all([import('../logging/index.js'), import('./pipeline.js')]));
+  const openSink = async (): Promise<LogSink> => {
+    const [{ createLogSink }] = await imported();
+    const opened = await createLogSink({
       dir: config.logDir,
       rotation: config.rotation,
       console: config.console,
@@ -157,31 +170,50 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       identity,
       redactor,
     });
-    const logSink = sink;
-    for (const message of earlyLibbpfWarnings.splice(0)) logSink.lifecycle('error', { source: 'libbpf', message });
-    stepDone('log_sink');
+    sink = opened;
+    for (const message of earlyLibbpfWarnings.splice(0)) opened.lifecycle('error', { source: 'libbpf', message });
     onHangup = () => {
-      logSink.reopen();
+      opened.reopen();
       process.stderr.write('imds-analyzer: SIGHUP: log files reopened\n');
     };
-    capture = await loading;
+    return opened;
+  };
+  try {
+    try {
+      capture = await loading;
+    } catch (err) {
+      // libbpf's messages (the verifier's log) and the error go to the log as well.
+      await openSink().catch(() => null);
+      throw err;
+    }
     captureTaken = true;
     const running = capture;
+    // From here on systemd holds the links and the buffer: they outlive this process
+    // through a crash or a restart, and systemd lets go of them on a real stop.
+    const continuous = fdStore.store(running.continuityFds());
+    stepDone('bpf_attached');
+    // Capture is on: whatever starts from now on is in the buffer, where records wait until
+    // the pipeline below reads them. That is what units ordered after this one need.
+    const readyUptimeMs = uptimeMs();
+    notifier.ready(`attached ${running.programs.length} programs (${running.bufferKind}); opening the log`);
+    stepDone('ready');
+
+    const logSink = await openSink();
+    if (running.coreBtfProblem) logSink.lifecycle('error', { source: 'core-btf', message: running.coreBtfProblem });
+    const [, { Pipeline }] = await imported();
     const pipeline = new Pipeline(config, logSink, running.cgroupRoot, (token) => redactor.rememberToken(token));
     receiver = pipeline;
     // The first drain replays what the previous daemon read: what it logged is not logged again.
     if (running.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));
-    // From here on systemd holds the links and the buffer: they outlive this process
-    // through a crash or a restart, and systemd lets go of them on a real stop.
-    const continuous = fdStore.store(running.continuityFds());
     running.start();
     running.drain();
-    stepDone('bpf_attached');
+    stepDone('log_sink');
 
     // instance_id and boot_id are on every line already (the sink's base fields).
     const describe = () => ({
       kernel_release: release(),
       libbpf_version: running.libbpfVersion,
+      core_btf: running.coreBtf,
       buffer: running.bufferKind,
       cgroup_root: running.cgroupRoot,
       programs: running.programs.map((p) => p.name),
@@ -209,7 +241,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       const c = counters();
       // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
       if (event === 'ready')
-        logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: uptimeMs(), startup_ms: startup });
+        logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: readyUptimeMs, startup_ms: startup });
       else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       try {
         writeStatusFile(
@@ -233,12 +265,15 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     };
     let statusWriteFailing = false;
 
-    stepDone('ready');
     publish('ready');
     await logSink.flush();
-    notifier.ready(statusText());
+    notifier.status(statusText());
     // After READY: processes started after the attach are in the kernel's map already.
     pipeline.seed();
+    // The next start relocates against a cut-down copy of this kernel's BTF (most of a load).
+    running
+      .refreshCoreBtfCache()
+      .catch((err: Error) => logSink.lifecycle('error', { source: 'core-btf', message: err.message }));
     notifier.startWatchdog(() => running.drainLoopAlive());
     const statsTimer = setInterval(() => {
       publish('stats');
@@ -271,8 +306,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     // Failed before the capture was taken over: it may still be loading.
     if (!captureTaken) (await loading.catch(() => null))?.close();
     fail(message);
-    sink?.lifecycle('error', { message });
-    await sink?.close();
+    // Set by openSink(), which the checker does not follow.
+    const opened = sink as LogSink | null;
+    opened?.lifecycle('error', { message });
+    await opened?.close();
     return err instanceof UnsupportedHostError || err instanceof LibbpfMissingError ? UNSUPPORTED_HOST_EXIT_CODE : 1;
   } finally {
     capture?.close();

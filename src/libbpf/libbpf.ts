@@ -46,7 +46,11 @@ export interface Libbpf {
   readonly version: string;
   /** Routes libbpf's messages up to `upTo` (warn < info < debug) to `handler`; the others are never formatted. */
   setPrint(handler: PrintHandler | null, upTo?: PrintLevel): void;
-  openObject(path: string): BpfObject;
+  /**
+   * Opens a BPF object file. `btfCustomPath`: the BTF that CO-RE relocates against instead
+   * of the kernel's (libbpf then never reads /sys/kernel/btf/vmlinux for this object).
+   */
+  openObject(path: string, btfCustomPath?: string): BpfObject;
   loadObject(obj: BpfObject): void;
   /**
    * The same on a libuv thread: this one stays free meanwhile (to load modules). libbpf's
@@ -99,13 +103,32 @@ export interface Libbpf {
   probeProgType(type: number): boolean | null;
   /** Gives the C heap libbpf freed after load (the parsed kernel BTF) back to the system. */
   trimHeap(): void;
+  /**
+   * Creates, on a libuv thread, a map as the object declares `map` (its fd, to be handed to
+   * reuseMapFd): a large preallocated map then costs the load nothing. null when this libbpf
+   * cannot (before 0.7).
+   */
+  createMapAsync(map: BpfMap, name: string): Promise<number> | null;
 }
+
+/** Libbpf bound once per process: koffi refuses to declare its types twice. */
+const opened = new Map<string, Libbpf>();
 
 /**
  * Opens libbpf: `IMDS_ANALYZER_LIBBPF` when set (a bundled copy), else libbpf.so.1,
  * else libbpf.so.0 when it is 0.6 or newer.
  */
 export function openLibbpf(explicitPath = process.env.IMDS_ANALYZER_LIBBPF): Libbpf {
+  const key = explicitPath ?? '';
+  let libbpf = opened.get(key);
+  if (!libbpf) {
+    libbpf = findLibbpf(explicitPath);
+    opened.set(key, libbpf);
+  }
+  return libbpf;
+}
+
+function findLibbpf(explicitPath: string | undefined): Libbpf {
   const candidates = explicitPath ? [explicitPath] : LIBBPF_CANDIDATES;
   const failures: string[] = [];
   for (const candidate of candidates) {
@@ -141,6 +164,16 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
   const libc = koffi.load('libc.so.6');
   const vsnprintf = libc.func('int vsnprintf(uint8_t *buf, size_t size, const char *fmt, void *args)');
   const mallocTrim = libc.func('int malloc_trim(size_t pad)');
+  // struct bpf_object_open_opts up to btf_custom_path (libbpf 0.6+); `sz` tells libbpf how much is there.
+  const OpenOpts = koffi.struct('imds_bpf_object_open_opts', {
+    sz: 'size_t',
+    object_name: 'const char *',
+    relaxed_maps: 'bool',
+    pin_root_path: 'const char *',
+    unused_attach_prog_fd: 'uint32_t',
+    kconfig: 'const char *',
+    btf_custom_path: 'const char *',
+  });
   const PrintFn = koffi.proto('int imds_libbpf_print_fn(int level, const char *fmt, void *args)');
   const SampleFn = koffi.proto('int imds_ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
   const PerfSampleFn = koffi.proto('void imds_perf_buffer_sample_fn(void *ctx, int cpu, void *data, uint32_t size)');
@@ -150,6 +183,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     strerror: lib.func('int libbpf_strerror(int err, uint8_t *buf, size_t size)'),
     setPrint: lib.func('void *libbpf_set_print(imds_libbpf_print_fn *fn)'),
     openFile: lib.func('void *bpf_object__open_file(const char *path, void *opts)'),
+    openFileWithOpts: lib.func('bpf_object__open_file', 'void *', ['const char *', koffi.pointer(OpenOpts)]),
     load: lib.func('int bpf_object__load(void *obj)'),
     close: lib.func('void bpf_object__close(void *obj)'),
     findMap: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
@@ -197,6 +231,16 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
   const probeProgType = optional('int libbpf_probe_bpf_prog_type(int type, const void *opts)');
   // libbpf 1.5+; older ones stop when the sample callback returns < 0.
   const rbConsumeN = optional('int ring_buffer__consume_n(void *rb, size_t n)');
+  const mapDefinition = {
+    type: optional('int bpf_map__type(void *map)'),
+    keySize: optional('uint32_t bpf_map__key_size(void *map)'),
+    valueSize: optional('uint32_t bpf_map__value_size(void *map)'),
+    maxEntries: optional('uint32_t bpf_map__max_entries(void *map)'),
+    flags: optional('uint32_t bpf_map__map_flags(void *map)'),
+    create: optional(
+      'int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)',
+    ),
+  };
   // libbpf 0.x returns error-encoded pointers unless told to use NULL + errno like 1.x.
   optional('int libbpf_set_strict_mode(uint32_t mode)')?.(LIBBPF_STRICT_ALL);
 
@@ -263,7 +307,13 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
       }, koffi.pointer(PrintFn));
       fn.setPrint(printHandle);
     },
-    openObject: (objPath) => checkPtr<BpfObject>('bpf_object__open_file', fn.openFile(objPath, null)),
+    openObject: (objPath, btfCustomPath) =>
+      checkPtr<BpfObject>(
+        'bpf_object__open_file',
+        btfCustomPath === undefined
+          ? fn.openFile(objPath, null)
+          : fn.openFileWithOpts(objPath, { sz: koffi.sizeof(OpenOpts), btf_custom_path: btfCustomPath }),
+      ),
     loadObject: (obj) => void checkInt('bpf_object__load', fn.load(obj)),
     loadObjectAsync: (obj) =>
       new Promise<void>((resolve, reject) => {
@@ -357,6 +407,22 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     perfBufferFree: (pb) => fn.pbFree(pb),
     numPossibleCpus: () => checkInt('libbpf_num_possible_cpus', fn.numCpus()),
     trimHeap: () => void mallocTrim(0),
+    createMapAsync(map, name) {
+      const { type, keySize, valueSize, maxEntries, flags, create } = mapDefinition;
+      // Flags need options (bpf_map_create_opts): only maps without them are made here.
+      if (!type || !keySize || !valueSize || !maxEntries || !flags || !create || flags(map) !== 0) return null;
+      const args = [type(map), name, keySize(map), valueSize(map), maxEntries(map), null];
+      return new Promise<number>((resolve, reject) => {
+        create.async(...args, (err: unknown, fd: number) => {
+          try {
+            if (err) throw err;
+            resolve(checkInt('bpf_map_create', fd));
+          } catch (failure) {
+            reject(failure);
+          }
+        });
+      });
+    },
     probeMapType(type) {
       if (!probeMapType) return null;
       const result = probeMapType(type, null) as number;

@@ -134,6 +134,8 @@ export const daemonDescriptionSchema = z.strictObject({
   /** uname -r (`kernel` on lifecycle lines holds the kernel's counters). */
   kernel_release: z.string(),
   libbpf_version: z.string(),
+  /** What CO-RE relocated against: the kernel's BTF, or the cached cut-down copy (docs/service.md). */
+  core_btf: z.enum(['kernel', 'cached']).optional(),
   buffer: z.string(),
   cgroup_root: z.string(),
   programs: z.array(z.string()),

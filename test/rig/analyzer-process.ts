@@ -86,7 +86,14 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
   const configPath = join(dir, 'config.json');
   writeFileSync(
     configPath,
-    JSON.stringify({ stateDir, statsIntervalSeconds: 1, responseWaitMs: 500, ...options.config }),
+    // cacheDir here, not /var/cache: each test starts as on a first boot unless it says otherwise.
+    JSON.stringify({
+      stateDir,
+      cacheDir: join(dir, 'cache'),
+      statsIntervalSeconds: 1,
+      responseWaitMs: 500,
+      ...options.config,
+    }),
   );
   const args = [options.cli ?? CLI, 'run', '--config', configPath, '--log-dir', logDir, ...(options.args ?? [])];
   if (options.buffer) args.push('--buffer', options.buffer);

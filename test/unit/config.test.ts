@@ -48,6 +48,7 @@ describe('defaults', () => {
       responseWaitMs: 2000,
       processTableMaxEntries: 32768,
       stateDir: '/run/imds-analyzer',
+      cacheDir: '/var/cache/imds-analyzer',
     });
     expect(CONFIG_EXIT_CODE).toBe(78);
   });
