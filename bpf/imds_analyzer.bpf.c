@@ -225,9 +225,11 @@ static __always_inline struct cgroup *systemd_v1_cgroup(struct task_struct *task
 	return NULL;
 }
 
-/* On a cgroup v1 host the v2 id names no unit, and a short-lived caller takes its
- * /proc/<pid>/cgroup with it: send its name=systemd path while it is connecting. */
-static __always_inline void send_systemd_cgroup(void *ctx)
+/* The caller's cgroup as the kernel knows it now: a short-lived unit's cgroup (and
+ * /proc/<pid>/cgroup) may be gone by the time user space reads the connection. Its v2
+ * cgroup, unless that is the v2 root (a cgroup v1 host, where every process sits there):
+ * then its cgroup in the v1 name=systemd hierarchy, as user space decides too. */
+static __always_inline void send_cgroup_path(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct imds_cgroup_record *rec;
@@ -236,7 +238,9 @@ static __always_inline void send_systemd_cgroup(void *ctx)
 	long name_len;
 	int i;
 
-	cgrp = systemd_v1_cgroup(task);
+	cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	if (systemd_v1_hierarchy && (!cgrp || BPF_CORE_READ(cgrp, level) <= 0))
+		cgrp = systemd_v1_cgroup(task);
 	if (!cgrp)
 		return;
 	slot = scratch_get();
@@ -293,8 +297,7 @@ static __always_inline void record_owner(struct bpf_sock_addr *ctx)
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 	/* The caller is alive here, so its pid is still its own: the map entry is its. */
 	send_lineage(ctx, owner->pid);
-	if (systemd_v1_hierarchy)
-		send_systemd_cgroup(ctx);
+	send_cgroup_path(ctx);
 }
 
 SEC("cgroup/connect4")

@@ -31,9 +31,11 @@ enum imds_record_type {
 	/* A process as the kernel remembers it (struct imds_exec_record), sent at
 	 * connect() to IMDS for the connecting process and then each ancestor. */
 	IMDS_RECORD_PROCESS = 4,
-	/* The connecting process's cgroup in the v1 name=systemd hierarchy (struct
-	 * imds_cgroup_record), sent at connect() after its process records, only on hosts
-	 * with that hierarchy (cgroup v1: Amazon Linux 2), where the v2 id names no unit. */
+	/* The connecting process's cgroup path (struct imds_cgroup_record), sent at connect()
+	 * after its process records: in the v2 hierarchy, or, when that is the v2 root on a
+	 * host with a v1 name=systemd hierarchy (cgroup v1: Amazon Linux 2, where the v2 id
+	 * names no unit), in that one. A short-lived unit's cgroup may be gone before user
+	 * space reads the record: the path is what tells its unit then. */
 	IMDS_RECORD_CGROUP = 5,
 };
 

@@ -56,6 +56,7 @@ struct cgrp_cset_link {
 
 struct css_set {
 	struct list_head cgrp_links;
+	struct cgroup *dfl_cgrp;
 };
 
 struct task_struct {

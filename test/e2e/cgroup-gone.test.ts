@@ -1,0 +1,81 @@
+// A short-lived unit on a cgroup v2 host: its process exits and its cgroup is removed (as
+// systemd does when a oneshot such as cloud-init-local ends) before the daemon reads the
+// connection. The kernel sent the caller's cgroup path at connect(), so the unit is still
+// named. The daemon is stopped (SIGSTOP) meanwhile, so user space can have seen neither
+// the process nor the cgroup. Needs root.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { cgroup2Root, removeCgroups } from '../rig/cgroups.js';
+import { type Testbed, createTestbed } from '../rig/index.js';
+
+const isRoot = process.getuid?.() === 0;
+const URL = 'http://169.254.169.254/latest/meta-data/instance-id?t=cgroup-gone'; // dialled only inside the test netns
+
+type Line = LogLine & { unit: string | null; cgroup: string | null; process: { pid: number; argv: string[] } };
+
+describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone', () => {
+  let bed: Testbed;
+  let daemon: RunningDaemon;
+  const slice = join(cgroup2Root(), `imds-test-gone-${process.pid}.slice`);
+  const unit = `imds-test-oneshot-${process.pid}.service`;
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    bed = await createTestbed({ prefix: 'cggone' });
+    daemon = await startAnalyzer();
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    await bed?.teardown();
+    removeCgroups(created);
+  });
+
+  it('curl exits and its unit cgroup is removed before the daemon runs again: the line still names the unit', async () => {
+    for (const dir of [slice, join(slice, unit)]) {
+      mkdirSync(dir);
+      created.push(dir);
+    }
+    const daemonPid = daemon.process.pid as number;
+    process.kill(daemonPid, 'SIGSTOP');
+    let curlPid = 0;
+    try {
+      // Like a service manager: the process moves into the unit's cgroup, then execs curl.
+      const oneshot = spawn(
+        'sh',
+        [
+          '-c',
+          'echo $$ > "$1" && shift && exec "$@"',
+          'sh',
+          join(slice, unit, 'cgroup.procs'),
+          'ip',
+          'netns',
+          'exec',
+          bed.clientNs,
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          URL,
+        ],
+        { stdio: 'ignore' },
+      );
+      curlPid = oneshot.pid as number;
+      expect(await new Promise((resolve) => oneshot.on('exit', resolve))).toBe(0);
+      expect(bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-gone'))).toBe(true);
+      expect(removeCgroups(created.splice(0))).toEqual([]);
+      expect(existsSync(join(slice, unit))).toBe(false);
+    } finally {
+      process.kill(daemonPid, 'SIGCONT');
+    }
+    const lines = (await daemon.waitForRequests((all) =>
+      (all as Line[]).some((l) => l.process.pid === curlPid),
+    )) as Line[];
+    const line = lines.find((l) => l.process.pid === curlPid) as Line;
+    expect(line.unit).toBe(unit);
+    expect(line.cgroup).toMatch(new RegExp(`/imds-test-gone-${process.pid}\\.slice/${unit.replace(/\./g, '\\.')}$`));
+  });
+});
