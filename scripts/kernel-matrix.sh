@@ -71,7 +71,15 @@ for kernel in ${kernels//,/ }; do
     # The image is this run's own (it holds this checkout's dist/): concurrent runs never share one.
     image=$results/$kernel.cpio
     scripts/vm/build-initramfs.sh "$root" "$image" "$arch"
-    scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" "$arch" >"$transcript" 2>&1 || true
+    rc=0
+    scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" "$arch" >"$transcript" 2>&1 || rc=$?
+    # A guest that died before its init reported anything (a kernel panic in early boot under
+    # TCG, seen once on 6.12 in sched_clock_cpu) is booted once more; the first transcript stays.
+    if [[ $rc == 125 ]] && ! grep -q '^IMDS-VM-BEGIN' "$transcript"; then
+      echo "kernel-matrix: $kernel: the guest died before reporting; booting it once more" >&2
+      mv "$transcript" "$transcript.first-boot"
+      scripts/vm/boot.sh "$root" "$image" "$mode" "$boot_timeout_s" "$arch" >"$transcript" 2>&1 || true
+    fi
     rm -f "$image"
     kver=$(sed -n 's/^IMDS-VM-BEGIN kernel=\([^ ]*\).*/\1/p' "$transcript" | head -1)
     if grep -q '^load: FAILED' "$transcript"; then
