@@ -262,20 +262,33 @@ export class Capture {
   }
 
   /**
-   * After a start against the kernel's BTF: writes the cut-down copy the next start loads
-   * (core-btf-cache.ts). Runs beside capture; libbpf's messages are off while it loads.
+   * After a start against the kernel's BTF: has `cutDown` write the cut-down copy (in a
+   * child process: core-btf-cache.ts), proves it and keeps it for the next start. Runs
+   * beside capture; libbpf's messages are off while it loads.
    */
-  async refreshCoreBtfCache(): Promise<'written' | 'current' | 'unavailable'> {
+  async refreshCoreBtfCache(
+    cutDown: (objectPath: string, outPath: string) => Promise<void>,
+  ): Promise<'written' | 'current' | 'unavailable'> {
     const cache = this.coreBtfCache;
     if (this.coreBtf === 'cached') return 'current';
     if (!cache) return 'unavailable';
-    await writeCoreBtf(cache, readFileSync(this.options.objectPath), (candidate) => this.verifyCoreBtf(candidate));
+    try {
+      await writeCoreBtf(
+        cache,
+        (candidate) => cutDown(this.options.objectPath, candidate),
+        (candidate) => this.verifyCoreBtf(candidate),
+      );
+    } finally {
+      // The trial load's heap, as after the first load.
+      this.libbpf.trimHeap();
+    }
     return 'written';
   }
 
   /** Loads the object against `btfPath` on this object's maps: every program must come out the same. */
   private async verifyCoreBtf(btfPath: string): Promise<void> {
     const { libbpf } = this;
+    if (this.closed) throw new Error('capture closed before the cut-down BTF was proven');
     const trial = libbpf.openObject(this.options.objectPath, btfPath);
     try {
       configureBeforeLoad(libbpf, trial, this.options, this.bufferKind === 'ringbuf');

@@ -7,7 +7,6 @@
 // every program the same instructions (program tags) as the load against the kernel's BTF;
 // a file that fails to load is removed and the kernel's BTF used.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { coreBtfFileName, gnuBuildId } from '../logic/core-btf-key.js';
 import { elfSection } from './elf.js';
@@ -50,24 +49,34 @@ export function discardCoreBtf(cache: CoreBtfCache): void {
 }
 
 /**
- * Makes the cut-down BTF from the kernel's, has `verify` load the object against it, and
- * keeps it when that load matched; other kernels' and objects' files are removed then.
+ * Writes the kernel's BTF cut down to what the object's CO-RE relocations use to `outPath`.
+ * The daemon has a child process do it (`imds-analyzer cut-btf`): parsing megabytes of BTF
+ * would leave its own heap that much larger for as long as it runs.
+ */
+export async function cutDownKernelBtf(objectPath: string, outPath: string): Promise<void> {
+  const { coreRelocations, minimalCoreBtf, parseBtf } = await import('../logic/core-btf.js');
+  const object = readFileSync(objectPath);
+  const localBtf = elfSection(object, '.BTF');
+  const relocations = coreRelocations(elfSection(object, '.BTF.ext'), parseBtf(localBtf).strings);
+  const bytes = minimalCoreBtf(localBtf, relocations, parseBtf(readFileSync(KERNEL_BTF)));
+  writeFileSync(outPath, bytes, { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * Has `make` write the cut-down BTF, `verify` load the object against it, and keeps it when
+ * that load matched; other kernels' and objects' files are removed then.
  */
 export async function writeCoreBtf(
   cache: CoreBtfCache,
-  object: Uint8Array,
+  make: (candidatePath: string) => Promise<void>,
   verify: (candidatePath: string) => Promise<void>,
 ): Promise<void> {
-  const { coreRelocations, minimalCoreBtf, parseBtf } = await import('../logic/core-btf.js');
-  const localBtf = elfSection(object, '.BTF');
-  const relocations = coreRelocations(elfSection(object, '.BTF.ext'), parseBtf(localBtf).strings);
-  const bytes = minimalCoreBtf(localBtf, relocations, parseBtf(await readFile(KERNEL_BTF)));
   const dir = join(cache.path, '..');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const candidate = `${cache.path}.${process.pid}.tmp`;
   try {
     rmSync(candidate, { force: true });
-    writeFileSync(candidate, bytes, { mode: 0o600, flag: 'wx' });
+    await make(candidate);
     await verify(candidate);
     renameSync(candidate, cache.path);
   } finally {

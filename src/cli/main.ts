@@ -24,6 +24,11 @@ const COMMAND_HELP = {
       Is the service running, what is attached, counters and lost events.
       Exit status: 0 running, 3 not running, 2 unreadable state file.
 `,
+  'cut-btf': `  imds-analyzer cut-btf OBJECT OUT
+      Writes the kernel's BTF cut down to what the BPF object's CO-RE relocations use. The daemon
+      runs it after its first start on a kernel and uses the file only once a load proves it
+      equivalent (docs/service.md, "Start-up time").
+`,
 } as const;
 type Command = keyof typeof COMMAND_HELP;
 
@@ -96,6 +101,16 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const { runStatusCommand } = await import('../report/index.js');
       return runStatusCommand(rest);
+    }
+    case 'cut-btf': {
+      const [objectPath, outPath, ...extra] = rest;
+      if (!objectPath || !outPath || extra.length > 0) {
+        process.stderr.write(`Usage:\n${COMMAND_HELP['cut-btf']}`);
+        return 2;
+      }
+      const { cutDownKernelBtf } = await import('../capture/core-btf-cache.js');
+      await cutDownKernelBtf(objectPath, outPath);
+      return 0;
     }
     default:
       process.stderr.write(`imds-analyzer: unknown command "${command}"\n\n${HELP}`);

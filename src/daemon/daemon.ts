@@ -52,6 +52,27 @@ function configFrom(options: RunOptions, load: typeof loadConfig): Config {
   return load(options.configPath, overrides);
 }
 
+/** `imds-analyzer cut-btf OBJECT OUT` in a child process: its heap goes when it exits. */
+async function cutDownInChild(objectPath: string, outPath: string, signal: AbortSignal): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const cli = process.argv[1];
+  if (!cli) throw new Error('cannot tell which script to run for cut-btf');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, cli, 'cut-btf', objectPath, outPath], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      signal,
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`cut-btf ended with ${signal ?? code}: ${stderr.trim()}`)),
+    );
+  });
+}
+
 /**
  * A diagnostic report or heap snapshot would hold argv and token values in plain text: none
  * is written on a signal or a crash, whatever NODE_OPTIONS asks (the unit also sets LimitCORE=0).
@@ -117,6 +138,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   let onHangup = () => {};
   const hangup = () => onHangup();
   process.on('SIGHUP', hangup);
+  // A stop asked for during the start (READY=1 comes before the log is open) waits for the
+  // start to finish, then stops cleanly: the default action would end the process mid-way.
+  let onStop: (signal: NodeJS.Signals) => void = () => {};
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    onStop = resolve;
+  });
+  process.once('SIGTERM', onStop);
+  process.once('SIGINT', onStop);
   const notifier = createNotifier();
   // Read once: neither changes while the daemon runs.
   const identity = readHostIdentity();
@@ -271,23 +300,26 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     // After READY: processes started after the attach are in the kernel's map already.
     pipeline.seed();
     // The next start relocates against a cut-down copy of this kernel's BTF (most of a load).
-    running
-      .refreshCoreBtfCache()
-      .catch((err: Error) => logSink.lifecycle('error', { source: 'core-btf', message: err.message }));
+    // A stop ends it first: its trial load runs on this capture's maps.
+    const stopRefresh = new AbortController();
+    const refreshing = running
+      .refreshCoreBtfCache((objectPath, outPath) => cutDownInChild(objectPath, outPath, stopRefresh.signal))
+      .catch((err: Error) => {
+        if (!stopRefresh.signal.aborted) logSink.lifecycle('error', { source: 'core-btf', message: err.message });
+      });
     notifier.startWatchdog(() => running.drainLoopAlive());
     const statsTimer = setInterval(() => {
       publish('stats');
       notifier.status(statusText());
     }, config.statsIntervalSeconds * 1000);
 
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
+    const signal = await stopSignal;
     clearInterval(statsTimer);
     notifier.stopping();
     const deadline = setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS);
     deadline.unref();
+    stopRefresh.abort();
+    await refreshing;
     // Without systemd's store: detach first so no new record arrives, then drain what is in
     // the buffer. With it, this may be a restart: the links stay attached and whatever
     // arrives after this drain waits in the buffer for the next daemon (a real stop makes
@@ -315,5 +347,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     capture?.close();
     lock.release();
     process.off('SIGHUP', hangup);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
   }
 }
