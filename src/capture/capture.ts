@@ -65,6 +65,34 @@ const PREMADE_MAPS = ['processes'];
 /** What CO-RE relocated against: the kernel's BTF, or the cached cut-down copy of it. */
 export type CoreBtfSource = 'kernel' | 'cached';
 
+/** What Capture.load() needs: no state directory, no record handlers. */
+export type LoadOptions = Pick<
+  CaptureOptions,
+  'objectPath' | 'buffer' | 'ringSizeKB' | 'libbpfLog' | 'libbpfLogLevel' | 'inheritedFds' | 'cacheDir' | 'premadeMaps'
+>;
+
+/** What a load depended on, as a string to compare (the fd store's fds included). */
+export function loadSettings(options: LoadOptions): string {
+  const { objectPath, buffer, ringSizeKB, cacheDir, inheritedFds } = options;
+  return JSON.stringify({ objectPath, buffer, ringSizeKB, cacheDir, inheritedFds: inheritedFds ?? [] });
+}
+
+/** An object loaded by Capture.load(), not attached yet. */
+export interface LoadedObject {
+  readonly libbpf: Libbpf;
+  readonly obj: BpfObject;
+  readonly inherited: Inherited;
+  readonly useRing: boolean;
+  readonly mapsReused: boolean;
+  readonly mapsInherited: number;
+  readonly cache: CoreBtfCache | null;
+  readonly coreBtf: CoreBtfSource;
+  readonly coreBtfProblem: string | null;
+  /** loadSettings() of the options it was loaded with. */
+  readonly settings: string;
+  close(): void;
+}
+
 /** How the programs came to be attached, for the ready line. */
 export interface Handover {
   /** Links of a previous daemon kept as they were (same program code, same maps). */
@@ -199,6 +227,15 @@ export class Capture {
   }
 
   static async open(options: CaptureOptions, libbpf: Libbpf = openLibbpf()): Promise<Capture> {
+    return Capture.attach(await Capture.load(options, libbpf), options);
+  }
+
+  /**
+   * The first half of open(): loads the object (nothing attached, nothing written). The
+   * daemon starts it before its config is checked and attaches it only if loadSettings()
+   * of the checked config are the ones it was loaded with; else it closes it.
+   */
+  static async load(options: LoadOptions, libbpf: Libbpf = openLibbpf()): Promise<LoadedObject> {
     requireKernelSupport(libbpf);
     libbpf.setPrint(options.libbpfLog, options.libbpfLogLevel ?? 'warn');
     const inherited = classifyInherited(libbpf, options.inheritedFds ?? []);
@@ -232,20 +269,40 @@ export class Capture {
       // The object holds its own copies of the maps it took.
       for (const fd of premade.values()) closeSync(fd);
     }
-    const { obj, mapsReused } = loaded;
     for (const fd of inheritedMaps.values()) closeSync(fd);
     inheritedMaps.clear();
+    // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
+    libbpf.trimHeap();
+    const { obj, mapsReused } = loaded;
+    return {
+      libbpf,
+      obj,
+      inherited,
+      useRing,
+      mapsReused,
+      mapsInherited,
+      cache,
+      coreBtf,
+      coreBtfProblem,
+      settings: loadSettings(options),
+      close: () => libbpf.closeObject(obj),
+    };
+  }
+
+  /** The second half of open(): attaches a loaded object, opens its buffer and journal. */
+  static async attach(loaded: LoadedObject, options: CaptureOptions): Promise<Capture> {
+    const { libbpf, obj, inherited } = loaded;
     let capture: Capture | null = null;
     try {
-      // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
-      libbpf.trimHeap();
+      if (loadSettings(options) !== loaded.settings)
+        throw new Error(`loaded with ${loaded.settings}, asked to attach with ${loadSettings(options)}`);
       const cgroup = openCgroupRoot(options.stateDir);
-      capture = new Capture(libbpf, obj, options, useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
-      capture.handover.maps_reused = mapsReused;
-      capture.handover.maps_inherited = mapsInherited;
-      capture.coreBtfCache = cache;
-      capture.coreBtf = coreBtf;
-      capture.coreBtfProblem = coreBtfProblem;
+      capture = new Capture(libbpf, obj, options, loaded.useRing ? 'ringbuf' : 'perfbuf', cgroup.path);
+      capture.handover.maps_reused = loaded.mapsReused;
+      capture.handover.maps_inherited = loaded.mapsInherited;
+      capture.coreBtfCache = loaded.cache;
+      capture.coreBtf = loaded.coreBtf;
+      capture.coreBtfProblem = loaded.coreBtfProblem;
       try {
         capture.attachAll(cgroup.fd, inherited);
       } finally {
@@ -256,7 +313,7 @@ export class Capture {
       return capture;
     } catch (err) {
       if (capture) capture.close();
-      else libbpf.closeObject(obj);
+      else loaded.close();
       throw err;
     }
   }
@@ -525,7 +582,7 @@ export class Capture {
  */
 async function loadObject(
   libbpf: Libbpf,
-  options: CaptureOptions,
+  options: LoadOptions,
   useRing: boolean,
   maps: { inherited: Map<string, number>; premade: Map<string, number> },
   btfCustomPath?: string,
@@ -567,7 +624,7 @@ async function loadObject(
   return { obj: await load(false), mapsReused: false };
 }
 
-function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: CaptureOptions, useRing: boolean): void {
+function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, options: LoadOptions, useRing: boolean): void {
   const events = libbpf.findMap(obj, 'events');
   const ringBytes = options.ringSizeKB * 1024;
   if (useRing) {

@@ -5,8 +5,10 @@ import { readFileSync } from 'node:fs';
 import type * as z from 'zod';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 
+import { DEFAULT_CONFIG_PATH } from './defaults.js';
+
 export const CONFIG_EXIT_CODE = 78;
-export const DEFAULT_CONFIG_PATH = '/etc/imds-analyzer/config.json';
+export { DEFAULT_CONFIG_PATH };
 /** A config file is a few hundred bytes; anything far larger is a mistake, not a config. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 

@@ -2,10 +2,12 @@
 // watchdog, and a shutdown that loses nothing that reached the buffer.
 import { readFileSync } from 'node:fs';
 import { hostname, release } from 'node:os';
-import { Capture } from '../capture/capture.js';
+import { Capture, type CaptureOptions, loadSettings } from '../capture/capture.js';
+import type { PrintHandler } from '../libbpf/libbpf.js';
 import { UnsupportedHostError } from '../capture/kernel-support.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import type { Config, loadConfig } from '../config/index.js';
+import { likelyLoadSettings } from '../config/likely.js';
 import { readHostIdentity } from '../enrich/host-identity.js';
 import type { LogSink } from '../logging/index.js';
 import { Redactor } from '../logging/redactor.js';
@@ -104,8 +106,36 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     fail((err as Error).message);
     return 1;
   }
-  // The object's preallocated maps are made on a libuv thread while the config (zod) loads.
-  const prepared = Capture.prepare(OBJECT_PATH);
+  const fdStore = openFdStore();
+  let sink: LogSink | null = null;
+  // libbpf's warnings from before the log sink exists wait for it.
+  const earlyLibbpfWarnings: string[] = [];
+  const libbpfLog: PrintHandler = (level, message) => {
+    if (level !== 'warn') return;
+    if (sink) sink.lifecycle('error', { source: 'libbpf', message });
+    else earlyLibbpfWarnings.push(message);
+  };
+  // The object loads on a libuv thread (libbpf's CO-RE, the kernel's verifier, the maps)
+  // while this thread loads zod and checks the config: with what the config file most
+  // likely says, used only if the checked config agrees. Not on a restart: the fds systemd
+  // handed back are taken over once, with the checked config; then the object's
+  // preallocated maps are made ahead on a libuv thread instead.
+  const early =
+    fdStore.inherited.length === 0
+      ? Capture.load({
+          objectPath: OBJECT_PATH,
+          ...likelyLoadSettings(options.configPath, options.buffer),
+          libbpfLog,
+          inheritedFds: [],
+        })
+      : null;
+  const prepared = early ? null : Capture.prepare(OBJECT_PATH);
+  early?.catch(() => undefined);
+  const dropEarly = () =>
+    void early?.then(
+      (loaded) => loaded.close(),
+      () => undefined,
+    );
   const { CONFIG_EXIT_CODE, ConfigError, loadConfig } = await import('../config/index.js');
   let config: Config;
   try {
@@ -113,6 +143,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     stepDone('config');
   } catch (err) {
     fail((err as Error).message);
+    dropEarly();
     return err instanceof ConfigError ? CONFIG_EXIT_CODE : 1;
   }
 
@@ -122,6 +153,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   ]);
   if (unwritable.length > 0) {
     for (const problem of unwritable) process.stderr.write(`imds-analyzer: ${problem}\n`);
+    dropEarly();
     return CONFIG_EXIT_CODE;
   }
 
@@ -130,9 +162,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     lock = acquireInstanceLock(config.stateDir);
   } catch (err) {
     fail((err as Error).message);
+    dropEarly();
     return 1;
   }
-  const fdStore = openFdStore();
   // SIGHUP reopens the log files (logrotate); until the sink exists there is nothing to reopen,
   // but the default action (exit, which systemd takes for a clean stop) must never run.
   let onHangup = () => {};
@@ -149,40 +181,33 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   const notifier = createNotifier();
   // Read once: neither changes while the daemon runs.
   const identity = readHostIdentity();
-  let sink: LogSink | null = null;
   let capture: Capture | null = null;
   // Records flow only after start(); the pipeline is built once the capture has mounted
   // (on cgroup v1 hosts) the cgroup2 hierarchy its cgroup ids refer to.
   let receiver: Pipeline | null = null;
   let captureTaken = false;
-  // libbpf's warnings from before the log sink exists wait for it.
-  const earlyLibbpfWarnings: string[] = [];
-  // The BPF object loads on a libuv thread (libbpf's CO-RE, the kernel's verifier and maps)
-  // while this one loads the log sink and the pipeline: the two largest parts of the start,
-  // side by side.
-  const loading = Capture.open(
-    {
-      objectPath: OBJECT_PATH,
-      premadeMaps: prepared?.premadeMaps,
-      cacheDir: config.cacheDir,
-      buffer: config.buffer.kind,
-      ringSizeKB: config.buffer.ringSizeKB,
-      perfPagesPerCpu: config.buffer.perfPagesPerCpu,
-      stateDir: config.stateDir,
-      onRecords: (records) => receiver?.handle(records),
-      onDecodeError: (err) => receiver?.decodeError(err),
-      onDrainError: (err) => sink?.lifecycle('error', { source: 'drain', message: err.message }),
-      libbpfLog: (level, message) => {
-        if (level !== 'warn') return;
-        if (sink) sink.lifecycle('error', { source: 'libbpf', message });
-        else earlyLibbpfWarnings.push(message);
-      },
-      inheritedFds: fdStore.inherited,
-      continuity: fdStore.available,
-      onJournalError: (err) => sink?.lifecycle('error', { source: 'journal', message: err.message }),
-    },
-    prepared?.libbpf,
-  );
+  const captureOptions: CaptureOptions = {
+    objectPath: OBJECT_PATH,
+    premadeMaps: prepared?.premadeMaps,
+    cacheDir: config.cacheDir,
+    buffer: config.buffer.kind,
+    ringSizeKB: config.buffer.ringSizeKB,
+    perfPagesPerCpu: config.buffer.perfPagesPerCpu,
+    stateDir: config.stateDir,
+    onRecords: (records) => receiver?.handle(records),
+    onDecodeError: (err) => receiver?.decodeError(err),
+    onDrainError: (err) => sink?.lifecycle('error', { source: 'drain', message: err.message }),
+    libbpfLog,
+    inheritedFds: fdStore.inherited,
+    continuity: fdStore.available,
+    onJournalError: (err) => sink?.lifecycle('error', { source: 'journal', message: err.message }),
+  };
+  const loading = (async () => {
+    const loaded = await early?.catch(() => null);
+    if (loaded && loaded.settings === loadSettings(captureOptions)) return Capture.attach(loaded, captureOptions);
+    loaded?.close();
+    return Capture.open(captureOptions, prepared?.libbpf);
+  })();
   // Awaited below; a failure before then is handled there, not an unhandled rejection.
   loading.catch(() => undefined);
   // Logging and the pipeline load meanwhile; they are needed only once capture is on.
