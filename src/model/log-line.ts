@@ -171,7 +171,7 @@ export const readyLineSchema = z.strictObject({
   event: z.literal('ready'),
   /** Milliseconds since the kernel started, at READY: tells the report a daemon started by the boot. */
   uptime_ms: z.number().int().nullable(),
-  /** Milliseconds from process start to the end of each start-up step (modules, config, log_sink, bpf_attached, ready). */
+  /** Milliseconds from process start to the end of each start-up step (modules, config, bpf_attached, ready, log_sink). */
   startup_ms: z.record(z.string(), z.number()),
 });
 export const statsLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('stats'), interval_s: z.number() });
