@@ -2,7 +2,7 @@
 // the key and the problem; the daemon exits with CONFIG_EXIT_CODE (78, EX_CONFIG), which
 // the unit's RestartPreventExitStatus keeps from restarting in a loop.
 import { readFileSync } from 'node:fs';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 
 import { DEFAULT_CONFIG_PATH } from './defaults.js';
