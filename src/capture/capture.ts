@@ -205,7 +205,7 @@ export class Capture {
    * Starts making the object's preallocated maps on a libuv thread (the processes map takes
    * ~30 ms to allocate), for open() to use. Never throws: open() reports what is wrong.
    */
-  static prepare(objectPath: string): { libbpf: Libbpf; premadeMaps: Promise<Map<string, number>> } | null {
+  static prepare(objectPath: string): Promise<Map<string, number>> | null {
     try {
       const libbpf = openLibbpf();
       const obj = libbpf.openObject(objectPath);
@@ -214,10 +214,9 @@ export class Capture {
           const fd = libbpf.createMapAsync(libbpf.findMap(obj, name), name);
           return fd?.then((made) => [name, made] as const);
         });
-        const premadeMaps = Promise.allSettled(making).then(
+        return Promise.allSettled(making).then(
           (results) => new Map(results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []))),
         );
-        return { libbpf, premadeMaps };
       } finally {
         libbpf.closeObject(obj);
       }

@@ -129,7 +129,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
           inheritedFds: [],
         })
       : null;
-  const prepared = early ? null : Capture.prepare(OBJECT_PATH);
+  const premadeMaps = early ? null : Capture.prepare(OBJECT_PATH);
   early?.catch(() => undefined);
   const dropEarly = () =>
     void early?.then(
@@ -188,7 +188,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   let captureTaken = false;
   const captureOptions: CaptureOptions = {
     objectPath: OBJECT_PATH,
-    premadeMaps: prepared?.premadeMaps,
+    premadeMaps: premadeMaps ?? undefined,
     cacheDir: config.cacheDir,
     buffer: config.buffer.kind,
     ringSizeKB: config.buffer.ringSizeKB,
@@ -206,7 +206,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const loaded = await early?.catch(() => null);
     if (loaded && loaded.settings === loadSettings(captureOptions)) return Capture.attach(loaded, captureOptions);
     loaded?.close();
-    return Capture.open(captureOptions, prepared?.libbpf);
+    return Capture.open(captureOptions);
   })();
   // Awaited below; a failure before then is handled there, not an unhandled rejection.
   loading.catch(() => undefined);

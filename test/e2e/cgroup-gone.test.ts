@@ -3,12 +3,11 @@
 // connection. The kernel sent the caller's cgroup path at connect(), so the unit is still
 // named. The daemon is stopped (SIGSTOP) meanwhile, so user space can have seen neither
 // the process nor the cgroup. Needs root.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { cgroup2Root, removeCgroups } from '../rig/cgroups.js';
+import { cgroup2Root, removeCgroups, spawnInCgroup } from '../rig/cgroups.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -43,26 +42,17 @@ describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone',
     process.kill(daemonPid, 'SIGSTOP');
     let curlPid = 0;
     try {
-      // Like a service manager: the process moves into the unit's cgroup, then execs curl.
-      const oneshot = spawn(
-        'sh',
-        [
-          '-c',
-          'echo $$ > "$1" && shift && exec "$@"',
-          'sh',
-          join(slice, unit, 'cgroup.procs'),
-          'ip',
-          'netns',
-          'exec',
-          bed.clientNs,
-          'curl',
-          '-s',
-          '-o',
-          '/dev/null',
-          URL,
-        ],
-        { stdio: 'ignore' },
-      );
+      const oneshot = spawnInCgroup(join(slice, unit, 'cgroup.procs'), [
+        'ip',
+        'netns',
+        'exec',
+        bed.clientNs,
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        URL,
+      ]);
       curlPid = oneshot.pid as number;
       expect(await new Promise((resolve) => oneshot.on('exit', resolve))).toBe(0);
       expect(bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-gone'))).toBe(true);

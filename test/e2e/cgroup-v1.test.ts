@@ -5,13 +5,12 @@
 // hierarchy. The daemon is stopped (SIGSTOP) while curl runs in a name=systemd cgroup named
 // like a service and exits, so user space hears of curl only after it is gone. Needs root
 // and this host's v1 name=systemd hierarchy.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { removeCgroups } from '../rig/cgroups.js';
+import { removeCgroups, spawnInCgroup } from '../rig/cgroups.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -68,33 +67,14 @@ describe.skipIf(!isRoot)('cgroup v1 host: unit of a short-lived caller', () => {
   it('mounts its own cgroup2 hierarchy and names the unit of a curl that exited before the daemon heard of it', async () => {
     expect(daemon.ready.cgroup_root).toBe(join(daemon.stateDir, 'cgroup2'));
     const done = join(work, 'curl-pid');
-    // Like a service manager: move into the unit's cgroup, then exec. The unit's shell runs
-    // curl and outlives it; curl is born in the unit and exits at once.
+    // The unit's shell runs curl and outlives it; curl is born in the unit and exits at once.
     const inUnit = `curl -s -o /dev/null '${URL}' & c=$!; wait $c; echo $c > '${done}'; sleep 30`;
     const procs = join(SYSTEMD_V1, 'system.slice', unit, 'cgroup.procs');
     const daemonPid = daemon.process.pid as number;
     process.kill(daemonPid, 'SIGSTOP');
     let curlPid: number;
     try {
-      spawn(
-        'sh',
-        [
-          '-c',
-          'echo $$ > "$1" && shift && exec "$@"',
-          'sh',
-          procs,
-          'ip',
-          'netns',
-          'exec',
-          bed.clientNs,
-          'sh',
-          '-c',
-          inUnit,
-        ],
-        {
-          stdio: 'ignore',
-        },
-      );
+      spawnInCgroup(procs, ['ip', 'netns', 'exec', bed.clientNs, 'sh', '-c', inUnit]);
       await until('curl to finish', () => existsSync(done) && readFileSync(done, 'utf8').endsWith('\n'));
       curlPid = Number(readFileSync(done, 'utf8'));
       // The scenario of the issue: curl is gone before user space could look at /proc.

@@ -1,6 +1,7 @@
 // cgroup v2 directories the testbed creates for clients (tests name them like docker
 // scopes, systemd services or kubepods so attribution can be checked). Only directories
 // this tracker created are removed, deepest first, after killing what runs in them.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { cgroup2Mounts } from '../../src/logic/mountinfo.js';
@@ -86,4 +87,12 @@ export class CgroupTracker {
     this.created.splice(0, this.created.length, ...leftovers);
     return leftovers;
   }
+}
+
+/**
+ * Starts `argv` the way a service manager does: the process first moves into the cgroup
+ * whose `cgroup.procs` is given (v1 or v2), then execs, so it is born there.
+ */
+export function spawnInCgroup(procsFile: string, argv: string[]): ChildProcess {
+  return spawn('sh', ['-c', 'echo $$ > "$1" && shift && exec "$@"', 'sh', procsFile, ...argv], { stdio: 'ignore' });
 }
