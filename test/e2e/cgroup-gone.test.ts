@@ -38,10 +38,7 @@ describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone',
       mkdirSync(dir);
       created.push(dir);
     }
-    const daemonPid = daemon.process.pid as number;
-    process.kill(daemonPid, 'SIGSTOP');
-    let curlPid = 0;
-    try {
+    const curlPid = await daemon.whilePaused(async () => {
       const oneshot = spawnInCgroup(join(slice, unit, 'cgroup.procs'), [
         'ip',
         'netns',
@@ -53,18 +50,13 @@ describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone',
         '/dev/null',
         URL,
       ]);
-      curlPid = oneshot.pid as number;
       expect(await new Promise((resolve) => oneshot.on('exit', resolve))).toBe(0);
       expect(bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-gone'))).toBe(true);
       expect(removeCgroups(created.splice(0))).toEqual([]);
       expect(existsSync(join(slice, unit))).toBe(false);
-    } finally {
-      process.kill(daemonPid, 'SIGCONT');
-    }
-    const lines = (await daemon.waitForRequests((all) =>
-      (all as Line[]).some((l) => l.process.pid === curlPid),
-    )) as Line[];
-    const line = lines.find((l) => l.process.pid === curlPid) as Line;
+      return oneshot.pid as number;
+    });
+    const line = (await daemon.requestOf(curlPid)) as Line;
     expect(line.unit).toBe(unit);
     expect(line.cgroup).toMatch(new RegExp(`/imds-test-gone-${process.pid}\\.slice/${unit.replace(/\./g, '\\.')}$`));
   });

@@ -70,23 +70,16 @@ describe.skipIf(!isRoot)('cgroup v1 host: unit of a short-lived caller', () => {
     // The unit's shell runs curl and outlives it; curl is born in the unit and exits at once.
     const inUnit = `curl -s -o /dev/null '${URL}' & c=$!; wait $c; echo $c > '${done}'; sleep 30`;
     const procs = join(SYSTEMD_V1, 'system.slice', unit, 'cgroup.procs');
-    const daemonPid = daemon.process.pid as number;
-    process.kill(daemonPid, 'SIGSTOP');
-    let curlPid: number;
-    try {
+    const curlPid = await daemon.whilePaused(async () => {
       spawnInCgroup(procs, ['ip', 'netns', 'exec', bed.clientNs, 'sh', '-c', inUnit]);
       await until('curl to finish', () => existsSync(done) && readFileSync(done, 'utf8').endsWith('\n'));
-      curlPid = Number(readFileSync(done, 'utf8'));
+      const pid = Number(readFileSync(done, 'utf8'));
       // The scenario of the issue: curl is gone before user space could look at /proc.
-      expect(existsSync(`/proc/${curlPid}`)).toBe(false);
+      expect(existsSync(`/proc/${pid}`)).toBe(false);
       expect(bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-v1'))).toBe(true);
-    } finally {
-      process.kill(daemonPid, 'SIGCONT');
-    }
-    const lines = (await daemon.waitForRequests((all) =>
-      (all as Line[]).some((l) => l.process.pid === curlPid),
-    )) as Line[];
-    const line = lines.find((l) => l.process.pid === curlPid) as Line;
+      return pid;
+    });
+    const line = (await daemon.requestOf(curlPid)) as Line;
     expect(line.process.argv).toEqual(['curl', '-s', '-o', '/dev/null', URL]);
     expect(line.unit).toBe(unit);
   });

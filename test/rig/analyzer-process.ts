@@ -46,6 +46,10 @@ export interface RunningDaemon {
   requests(): LogLine[];
   /** Waits until `done(lines)` holds for the request lines, or fails after `timeoutMs`. */
   waitForRequests(done: (requests: LogLine[]) => boolean, timeoutMs?: number): Promise<LogLine[]>;
+  /** The request line of the client with this pid, once it is written. */
+  requestOf(pid: number, timeoutMs?: number): Promise<LogLine>;
+  /** Runs `body` with the daemon stopped (SIGSTOP): user space sees nothing of what happens meanwhile. */
+  whilePaused<T>(body: () => Promise<T>): Promise<T>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   cleanup(): void;
 }
@@ -139,6 +143,16 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
         const r = requests();
         return done(r) ? r : undefined;
       }),
+    requestOf: (pid, timeoutMs = 15_000) =>
+      until(`the request line of pid ${pid}`, timeoutMs, () => requests().find((l) => l.process?.pid === pid)),
+    async whilePaused(body) {
+      child.kill('SIGSTOP');
+      try {
+        return await body();
+      } finally {
+        child.kill('SIGCONT');
+      }
+    },
     async stop(signal = 'SIGTERM') {
       if (exited === undefined) child.kill(signal);
       return exit;
