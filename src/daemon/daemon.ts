@@ -295,7 +295,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       const c = counters();
       // uptime_ms at READY tells the report whether this daemon saw its boot from the start.
       if (event === 'ready')
-        logSink.lifecycle('ready', { ...describe(), ...c, uptime_ms: readyUptimeMs, startup_ms: startup });
+        logSink.lifecycle('ready', {
+          ...describe(),
+          ...c,
+          uptime_ms: readyUptimeMs,
+          startup_ms: startup,
+          capture_continued: false,
+          capture_gap: fdStore.inherited.length === 0 ? 'fresh_start' : 'ring_not_drained',
+        });
       else logSink.lifecycle('stats', { ...describe(), ...c, interval_s: config.statsIntervalSeconds });
       try {
         writeStatusFile(
@@ -352,7 +359,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     if (!continuous) running.detach();
     running.drainAll();
     pipeline.flushAll();
-    logSink.lifecycle('stopping', { ...describe(), signal, ...counters() });
+    logSink.lifecycle('stopping', { ...describe(), signal, ...counters(), system_shutdown: false });
     running.close();
     capture = null;
     await logSink.close();

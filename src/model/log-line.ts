@@ -173,12 +173,26 @@ export const readyLineSchema = z.strictObject({
   uptime_ms: z.number().int().nullable(),
   /** Milliseconds from process start to the end of each start-up step (modules, config, bpf_attached, ready, log_sink). */
   startup_ms: z.record(z.string(), z.number()),
+  /**
+   * True exactly when this daemon took over the previous one's buffer and links with no
+   * window: maps reused, the previous buffer drained before any link changed, journal whole.
+   * The report then counts the time since the previous run's last line as observed.
+   */
+  capture_continued: z.boolean(),
+  /**
+   * Null when capture_continued; otherwise why the time before this start was not seen:
+   * `fresh_start` (nothing handed over), `maps_not_reused`, `ring_not_drained`,
+   * `journal_truncated`, `links_detached` (docs/service.md).
+   */
+  capture_gap: z.string().nullable(),
 });
 export const statsLineSchema = z.strictObject({ ...lifecycleBody, event: z.literal('stats'), interval_s: z.number() });
 export const stoppingLineSchema = z.strictObject({
   ...lifecycleBody,
   event: z.literal('stopping'),
   signal: z.string(),
+  /** The system was shutting down: this run covers its boot to the end (docs/service.md). */
+  system_shutdown: z.boolean(),
 });
 export const errorLineSchema = z.strictObject({
   ...pinoFields,

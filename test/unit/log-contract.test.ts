@@ -61,6 +61,8 @@ describe('log contract', () => {
       ...counters,
       uptime_ms: 6400,
       startup_ms: { modules: 40, config: 60, log_sink: 80, bpf_attached: 120, ready: 125 },
+      capture_continued: false,
+      capture_gap: 'fresh_start',
     });
     sink.request(requestLine());
     sink.request({
@@ -69,7 +71,7 @@ describe('log contract', () => {
     });
     sink.lifecycle('stats', { ...description, ...counters, interval_s: 60 });
     sink.lifecycle('error', { source: 'libbpf', message: 'x' });
-    sink.lifecycle('stopping', { ...description, ...counters, signal: 'SIGTERM' });
+    sink.lifecycle('stopping', { ...description, ...counters, signal: 'SIGTERM', system_shutdown: false });
     await sink.close();
     const lines = readdirSync(dir)
       .filter((name) => name.endsWith('.log'))
