@@ -5,6 +5,8 @@ import type { Answer, CallerGroup, HostVerdict, Report } from '../logic/report/s
 import { printable } from '../logic/text.js';
 
 const WIDTH = 100;
+/** The table lists a program's first paths; JSON, CSV and HTML list them all. */
+const TABLE_PATHS = 10;
 
 function cut(text: string, width: number): string {
   const clean = printable(text);
@@ -18,6 +20,12 @@ function where(g: CallerGroup): string {
 function responses(g: CallerGroup): string {
   const r = g.responses;
   return `${r.ok} ok, ${r.rejected} rejected${r.other ? `, ${r.other} other` : ''}${r.none ? `, ${r.none} no answer` : ''}`;
+}
+
+function pathCount(g: CallerGroup): string {
+  return g.paths_unlisted > 0
+    ? `${g.paths.length} listed, ${g.paths_unlisted} requests to others`
+    : `${g.paths.length}`;
 }
 
 function sdkText(g: CallerGroup): string | null {
@@ -93,12 +101,11 @@ export function renderTable(report: Report, colour: boolean): string {
       out.push(cut(`${i + 1}. ${g.command}`, WIDTH));
       out.push(cut(`   ${g.count} request(s) on ${g.hosts.length} host(s), ${g.first_seen} .. ${g.last_seen}`, WIDTH));
       out.push(cut(`   exe ${g.exe ?? '-'}  where ${where(g)}  sdk ${sdkText(g) ?? '-'}`, WIDTH));
-      out.push(
-        cut(
-          `   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}  paths ${g.paths.join(' ')}`,
-          WIDTH,
-        ),
-      );
+      if (g.script) out.push(cut(`   script ${g.script}`, WIDTH));
+      out.push(cut(`   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}`, WIDTH));
+      const shown = g.paths.slice(0, TABLE_PATHS).join(' ');
+      const more = g.paths.length > TABLE_PATHS ? ` … ${g.paths.length - TABLE_PATHS} more` : '';
+      out.push(...wrap(`paths (${pathCount(g)}): ${shown}${more}`, '   '));
       const chain = g.example.ancestors.map((a) => `${a.comm}(${a.pid})`).join(' < ');
       if (chain) out.push(cut(`   started by ${chain}`, WIDTH));
       if (g.advice) out.push(...wrap(`advice: ${g.advice}`, '   '));
@@ -134,6 +141,7 @@ const COLUMNS = [
   'fallbacks',
   'paths',
   'advice',
+  'script',
 ] as const;
 
 function row(g: CallerGroup): Cell[] {
@@ -156,6 +164,7 @@ function row(g: CallerGroup): Cell[] {
     g.fallbacks,
     g.paths.join(' '),
     g.advice,
+    g.script,
   ];
 }
 

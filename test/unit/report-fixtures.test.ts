@@ -73,15 +73,7 @@ describe('report over edge-case fixtures', () => {
         'aws-cli 1.16.0',
         0,
       ],
-      [
-        'imdsv1',
-        '/usr/local/bin/agent -config /etc/agent.toml',
-        1,
-        null,
-        'docker:4f1c2b3a9d8e',
-        'aws-sdk-go 1.25.0',
-        1,
-      ],
+      ['imdsv1', '/usr/local/bin/agent -config <path>', 1, null, 'docker:4f1c2b3a9d8e', 'aws-sdk-go 1.25.0', 1],
       ['unknown', '/opt/collector/bin/collector --run-id <hex>', 1, 'collector.service', null, null, 0],
     ]);
     const aws = report.groups[0]!;

@@ -50,6 +50,17 @@ describe('YES only on complete evidence (issue 12, item 8)', () => {
         first_seen: '2026-11-20T00:00:00.000Z',
         last_seen: '2026-11-21T01:00:01.000Z',
         seconds: 25 * 3600 + 1,
+        coverage: [
+          {
+            boot_id: 'b-1',
+            from: '2026-11-20T00:00:00.000Z',
+            to: '2026-11-21T01:00:01.000Z',
+            seconds: 25 * 3600 + 1,
+            from_start: true,
+            runs: 1,
+            uncovered_gaps: 0,
+          },
+        ],
       },
     ]);
   });

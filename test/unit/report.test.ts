@@ -175,21 +175,15 @@ describe('report', () => {
       [
         'host-a',
         'NO',
-        ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 'python3 /opt/app/sync.py --id <n>'],
+        ['curl -s http://169.254.169.254/<path>', 'python3 /opt/app/sync.py --id <n>'],
         3,
         ['imdsv1_callers'],
       ],
-      [
-        'host-b',
-        'NO',
-        ['curl -s http://169.254.169.254/latest/meta-data/instance-id'],
-        1,
-        ['imdsv1_callers', 'lost_records'],
-      ],
+      ['host-b', 'NO', ['curl -s http://169.254.169.254/<path>'], 1, ['imdsv1_callers', 'lost_records']],
     ]);
     const v1 = r.groups.filter((g) => g.kind === 'imdsv1');
     expect(v1.map((g) => [g.command, g.count, g.hosts])).toEqual([
-      ['curl -s http://169.254.169.254/latest/meta-data/instance-id', 3, ['host-a', 'host-b']],
+      ['curl -s http://169.254.169.254/<path>', 3, ['host-a', 'host-b']],
       ['python3 /opt/app/sync.py --id <n>', 1, ['host-a']],
     ]);
     expect(v1[1]).toMatchObject({
@@ -237,7 +231,7 @@ describe('report', () => {
     expect(table).not.toContain('\u001b[');
     const csv = (await report(['--format', 'csv', join(dir, 'fleet')])).out.trim().split('\n');
     expect(csv[0]).toBe(
-      'kind,count,command,exe,unit,container,sdk,sdk_min_imdsv2_version,sdk_supports_imdsv2,hosts,first_seen,last_seen,ok,rejected,fallbacks,paths,advice',
+      'kind,count,command,exe,unit,container,sdk,sdk_min_imdsv2_version,sdk_supports_imdsv2,hosts,first_seen,last_seen,ok,rejected,fallbacks,paths,advice,script',
     );
     expect(csv.find((l) => l.startsWith('imdsv1,1,python3'))).toContain(
       ',sync.service,,botocore 1.12.0,1.13.25,false,host-a,',

@@ -11,7 +11,7 @@ import type { SdkInfo } from '../sdk.js';
 import { formatDuration } from './duration.js';
 import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, plural } from './host-evidence.js';
 import { type Line, messageOf, num, obj, str, strings } from './line.js';
-import { normalizeArgv } from './normalize.js';
+import { programOf } from './program.js';
 import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 
 export interface ReportFilters {
@@ -29,11 +29,14 @@ export interface ReportOptions extends ReportFilters {
   allowNoBoot?: boolean;
 }
 
-const MAX_PATHS_PER_GROUP = 10;
+/** Paths listed under a program; requests to further paths are counted in paths_unlisted. */
+const MAX_PATHS_PER_GROUP = 50;
+const HOUR_MS = 3600_000;
 /** Normalised commands remembered by raw argv: the same program runs millions of times. */
 const MAX_REMEMBERED_COMMANDS = 20_000;
 /** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
 const KEY_SEPARATOR = '\u0000';
+const PART_SEPARATOR = '\u0001';
 const ANSWER_ORDER: Record<Answer, number> = { NO: 0, UNKNOWN: 1, YES: 2 };
 /** How the verdict sentence names each missing condition (the reasons say what to do). */
 const SHORT: Record<ReasonCode, string> = {
@@ -51,9 +54,11 @@ const SHORT: Record<ReasonCode, string> = {
 
 type Kind = CallerGroup['kind'];
 
-interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen' | 'advice'> {
+interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen' | 'advice' | 'timeline'> {
   hosts: Set<string>;
   paths: Set<string>;
+  /** Requests per hour (hours since the epoch), for the callers that decide the verdict. */
+  hourly: Map<number, number> | null;
   firstMs: number;
   lastMs: number;
   /** The first advice a line of the group carried. */
@@ -127,7 +132,7 @@ export class ReportBuilder {
   private readonly groups = new Map<string, GroupState>();
   private readonly hosts = new Map<string, HostEvidence>();
   private readonly unreadable: string[] = [];
-  private readonly commands = new Map<string, string>();
+  private readonly programs = new Map<string, ReturnType<typeof programOf>>();
   private readonly rules: EvidenceRules;
   private lines = 0;
   private corrupt = 0;
@@ -193,15 +198,19 @@ export class ReportBuilder {
     if (line.event === 'imds_request') this.addRequest(line, host, t);
   }
 
-  private normalizedCommand(argv: string[]): string {
-    const raw = argv.join(KEY_SEPARATOR);
-    let command = this.commands.get(raw);
-    if (command === undefined) {
-      if (this.commands.size >= MAX_REMEMBERED_COMMANDS) this.commands.clear();
-      command = normalizeArgv(redactArgv(argv).argv);
-      this.commands.set(raw, command);
+  /** The caller's program identity (redacted argv), remembered by raw argv and ancestry. */
+  private programOf(argv: string[], ancestorArgvs: string[][]): ReturnType<typeof programOf> {
+    const raw = [argv, ...ancestorArgvs].map((a) => a.join(KEY_SEPARATOR)).join(PART_SEPARATOR);
+    let program = this.programs.get(raw);
+    if (program === undefined) {
+      if (this.programs.size >= MAX_REMEMBERED_COMMANDS) this.programs.clear();
+      program = programOf(
+        redactArgv(argv).argv,
+        ancestorArgvs.map((a) => redactArgv(a).argv),
+      );
+      this.programs.set(raw, program);
     }
-    return command;
+    return program;
   }
 
   private addRequest(line: Line, host: HostEvidence, t: number): void {
@@ -212,7 +221,15 @@ export class ReportBuilder {
     const proc = obj(line.process);
     const argv = strings(proc.argv);
     const exe = str(proc.exe);
-    const command = argv.length > 0 ? this.normalizedCommand(argv) : (str(proc.comm) ?? '(unknown process)');
+    const ancestors = Array.isArray(line.ancestors) ? line.ancestors.map(obj) : [];
+    const program =
+      argv.length > 0
+        ? this.programOf(
+            argv,
+            ancestors.map((a) => strings(a.argv)),
+          )
+        : null;
+    const command = program?.command ?? str(proc.comm) ?? '(unknown process)';
     const containerObj = line.container ? obj(line.container) : null;
     const container = containerObj
       ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}`
@@ -220,21 +237,30 @@ export class ReportBuilder {
     const sdkObj = obj(line.sdk);
     const sdkKey = `${str(sdkObj.name) ?? ''} ${str(sdkObj.version) ?? ''}`;
     const unit = str(line.unit);
-    const key = [kind, exe, command, unit, containerObj ? str(containerObj.runtime) : null, sdkKey].join(KEY_SEPARATOR);
+    const key = [
+      kind,
+      exe,
+      program?.key ?? command,
+      unit,
+      containerObj ? str(containerObj.runtime) : null,
+      sdkKey,
+    ].join(KEY_SEPARATOR);
     let group = this.groups.get(key);
     if (!group) {
-      const ancestors = Array.isArray(line.ancestors) ? line.ancestors.map(obj) : [];
       const sdk = sdkOf(line);
       group = {
         kind,
         exe,
         command,
+        script: program?.script ?? null,
         unit,
         container,
         sdk,
         count: 0,
         hosts: new Set(),
         paths: new Set(),
+        paths_unlisted: 0,
+        hourly: kind === 'imdsv1' || kind === 'unknown' ? new Map() : null,
         firstMs: t,
         lastMs: t,
         responses: { ok: 0, rejected: 0, other: 0, none: 0 },
@@ -257,7 +283,14 @@ export class ReportBuilder {
     group.firstMs = Math.min(group.firstMs, t);
     group.lastMs = Math.max(group.lastMs, t);
     const path = str(obj(line.request).path);
-    if (path && group.paths.size < MAX_PATHS_PER_GROUP) group.paths.add(path);
+    if (path !== null) {
+      if (group.paths.has(path) || group.paths.size < MAX_PATHS_PER_GROUP) group.paths.add(path);
+      else group.paths_unlisted++;
+    }
+    if (group.hourly) {
+      const hour = Math.floor(t / HOUR_MS);
+      group.hourly.set(hour, (group.hourly.get(hour) ?? 0) + 1);
+    }
     const status = line.response ? num(obj(line.response).status) : null;
     if (status === null) group.responses.none++;
     else if (status === 401) group.responses.rejected++;
@@ -270,11 +303,14 @@ export class ReportBuilder {
   result(): Report {
     const groups: CallerGroup[] = [...this.groups.values()]
       .map(
-        ({ hosts, paths, firstMs, lastMs, ownAdvice, derivedAdvice, ...rest }) =>
+        ({ hosts, paths, hourly, firstMs, lastMs, ownAdvice, derivedAdvice, ...rest }) =>
           redactLine({
             ...rest,
             hosts: [...hosts].sort(),
             paths: [...paths].sort(),
+            timeline: [...(hourly ?? [])]
+              .sort((a, b) => a[0] - b[0])
+              .map(([hour, count]) => ({ hour: new Date(hour * HOUR_MS).toISOString(), count })),
             first_seen: new Date(firstMs).toISOString(),
             last_seen: new Date(lastMs).toISOString(),
             advice: ownAdvice ?? derivedAdvice,

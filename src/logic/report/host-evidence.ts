@@ -31,11 +31,24 @@ interface Run {
   readies: number;
   /** ready lines saying the kernel kept capturing since the previous run on this boot stopped. */
   continuedReadies: number;
+  /** The run's start, in ms since the kernel started (its ready line's uptime_ms). */
+  uptimeMs: number | null;
   eventsLost: number;
   perfLost: number;
   decodeErrors: number;
   processLost: number;
   linesNotWritten: number;
+}
+
+export interface BootCoverage {
+  boot: string;
+  fromMs: number;
+  toMs: number;
+  /** A run on this boot started by the boot itself (ready at most EARLY_BOOT_MS after kernel start). */
+  fromStart: boolean;
+  runs: number;
+  /** Uncovered gaps between runs on this boot. */
+  gaps: number;
 }
 
 export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -94,6 +107,7 @@ export class HostEvidence {
         lastMs: t,
         readies: 0,
         continuedReadies: 0,
+        uptimeMs: null,
         eventsLost: 0,
         perfLost: 0,
         decodeErrors: 0,
@@ -111,7 +125,10 @@ export class HostEvidence {
     if (line.capture_continued === true) run.continuedReadies++;
     const uptime = num(line.uptime_ms);
     if (uptime === null) this.readiesWithoutUptime++;
-    else this.earliestUptimeMs = Math.min(this.earliestUptimeMs ?? Infinity, uptime);
+    else {
+      this.earliestUptimeMs = Math.min(this.earliestUptimeMs ?? Infinity, uptime);
+      run.uptimeMs = Math.min(run.uptimeMs ?? Infinity, uptime);
+    }
   }
 
   /** stats and stopping lines: the highest value of each cumulative counter per run. */
@@ -135,6 +152,28 @@ export class HostEvidence {
 
   get linesNotWritten(): number {
     return sum([...this.runs.values()], (r) => r.linesNotWritten);
+  }
+
+  /** Per boot: what its daemon runs covered, earliest boot first. */
+  coverage(): BootCoverage[] {
+    const byBoot = new Map<string, BootCoverage>();
+    for (const run of this.runs.values()) {
+      const seen = byBoot.get(run.boot);
+      const fromStart = run.uptimeMs !== null && run.uptimeMs <= EARLY_BOOT_MS;
+      if (seen) {
+        seen.fromMs = Math.min(seen.fromMs, run.firstMs);
+        seen.toMs = Math.max(seen.toMs, run.lastMs);
+        seen.fromStart ||= fromStart;
+        seen.runs++;
+      } else {
+        byBoot.set(run.boot, { boot: run.boot, fromMs: run.firstMs, toMs: run.lastMs, fromStart, runs: 1, gaps: 0 });
+      }
+    }
+    for (const gap of this.uncoveredGaps()) {
+      const boot = byBoot.get(gap.boot);
+      if (boot) boot.gaps++;
+    }
+    return [...byBoot.values()].sort((a, b) => a.fromMs - b.fromMs);
   }
 
   /** Times between one run's last line and the next run's start on the same boot, unless the kernel kept capturing. */
@@ -245,6 +284,15 @@ export class HostEvidence {
       first_seen: iso(this.firstMs),
       last_seen: iso(this.lastMs),
       seconds: this.seconds(),
+      coverage: this.coverage().map((c) => ({
+        boot_id: c.boot,
+        from: iso(c.fromMs),
+        to: iso(c.toMs),
+        seconds: (c.toMs - c.fromMs) / 1000,
+        from_start: c.fromStart,
+        runs: c.runs,
+        uncovered_gaps: c.gaps,
+      })),
     };
   }
 }

@@ -15,7 +15,10 @@ export const processExampleSchema = z.object({
 export const callerGroupSchema = z.object({
   kind: z.enum(['imdsv1', 'imdsv2', 'unknown', 'not_aws_api']),
   exe: z.string().nullable(),
+  /** The caller's argv shape: URLs, paths and numbers normalised (the executable and script kept). */
   command: z.string(),
+  /** The script the caller runs, or the one that ran it (a tool called by a script); part of the program's identity. */
+  script: z.string().nullable(),
   unit: z.string().nullable(),
   container: z.string().nullable(),
   /** The request line's own `sdk` object (the log contract's). */
@@ -24,7 +27,12 @@ export const callerGroupSchema = z.object({
   hosts: z.array(z.string()),
   first_seen: z.string(),
   last_seen: z.string(),
+  /** The metadata paths the program called (the first 50 distinct, sorted). */
   paths: z.array(z.string()),
+  /** Requests to paths beyond the listed ones. */
+  paths_unlisted: z.number().int().nonnegative(),
+  /** IMDSv1 and unclassified callers: requests per hour (hours with none left out). */
+  timeline: z.array(z.object({ hour: z.string(), count: z.number().int().positive() })),
   /** ok = 2xx, rejected = 401, other = any other status, none = no answer seen. */
   responses: z.object({
     ok: z.number().int(),
@@ -69,6 +77,18 @@ export const hostVerdictSchema = z.object({
   first_seen: z.string(),
   last_seen: z.string(),
   seconds: z.number().nonnegative(),
+  /** Per boot seen (earliest first): the time its daemon runs covered, whether one started with the boot, gaps between runs. */
+  coverage: z.array(
+    z.object({
+      boot_id: z.string(),
+      from: z.string(),
+      to: z.string(),
+      seconds: z.number().nonnegative(),
+      from_start: z.boolean(),
+      runs: z.number().int().positive(),
+      uncovered_gaps: z.number().int().nonnegative(),
+    }),
+  ),
 });
 
 export const reportSchema = z.object({

@@ -1,0 +1,68 @@
+// Which program made a request, as an operator fixes it: the executable, the script an
+// interpreter runs (the caller's own, or the one that ran a tool such as curl), and the
+// argv's shape. One script that curls 200 metadata paths is one program; the paths it
+// called are listed under it.
+import { argvShape, normalizeArg } from './normalize.js';
+
+/** Interpreters whose first operand is the program that matters (the script). */
+const INTERPRETER =
+  /^(?:ba|da|z|k|mk|a)?sh$|^(?:python|pypy)[\d.]*$|^perl[\d.]*$|^ruby[\d.]*$|^node(?:js)?$|^php[\d.]*$|^lua[\d.]*$|^Rscript$|^tclsh[\d.]*$/;
+/** Options whose value is inline code: no script file to name. */
+const INLINE_CODE = new Set(['-c', '-e', '-E', '--eval', '-r', '-p', '--print']);
+/** Options that take the next argument as their value (so it is not the script). */
+const OPTION_WITH_VALUE = new Set(['-W', '-X', '-I', '-o', '-O', '--require', '-r']);
+
+export interface Script {
+  /** The script's name, volatile parts (temp dirs, numbers) normalised; `-m module` for python -m. */
+  name: string;
+  /** Where it stands in the argv it came from. */
+  index: number;
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** The script an interpreter's argv runs, or null (not an interpreter, inline code, interactive). */
+export function scriptOf(argv: readonly string[]): Script | null {
+  const first = argv[0];
+  if (first === undefined) return null;
+  // A login shell's argv[0] is "-bash".
+  if (!INTERPRETER.test(basename(first).replace(/^-/, ''))) return null;
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (INLINE_CODE.has(arg)) return null;
+    if (arg === '-m' && argv[i + 1] !== undefined) return { name: `-m ${argv[i + 1]}`, index: i + 1 };
+    if (arg === '--') continue;
+    if (arg.startsWith('-')) {
+      if (OPTION_WITH_VALUE.has(arg)) i++;
+      continue;
+    }
+    return { name: normalizeArg(arg), index: i };
+  }
+  return null;
+}
+
+export interface ProgramIdentity {
+  /** The script the caller runs, or the nearest ancestor's script (a tool called by a script). */
+  script: string | null;
+  /** The caller's argv shape (argvShape). */
+  command: string;
+  /**
+   * What separates programs besides executable, unit, container and SDK: the script when there
+   * is one (its calls with any arguments are one program), else the argv shape.
+   */
+  key: string;
+}
+
+/** The program behind a request: the caller's argv and its ancestors' argv, nearest first. */
+export function programOf(argv: readonly string[], ancestorArgvs: ReadonlyArray<readonly string[]>): ProgramIdentity {
+  const own = scriptOf(argv);
+  const command = argvShape(argv, own?.index ?? null);
+  let script = own?.name ?? null;
+  for (const ancestor of ancestorArgvs) {
+    if (script !== null) break;
+    script = scriptOf(ancestor)?.name ?? null;
+  }
+  return { script, command, key: script === null ? command : `script:${script}` };
+}
