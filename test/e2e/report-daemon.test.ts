@@ -58,7 +58,9 @@ describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
       sdk: { name: 'curl', supports_imdsv2: null },
       responses: { ok: 2, rejected: 0 },
     });
-    expect(curl!.command).toBe(curlV1().argv.join(' '));
+    // The program's argv shape: numbers normalised, the URL keeps its host, its path goes to `paths`.
+    expect(curl!.command).toBe('curl -sS --max-time <n> http://169.254.169.254/<path>');
+    expect(curl!.paths).toEqual(['/latest/meta-data/instance-id']);
     expect(python).toMatchObject({ count: 1, sdk: { name: 'python-urllib' } });
     expect(report.verdict).toMatchObject({ answer: 'NO', safe: false });
     // A NO needs no minimum; the evidence a YES would need is still named: this run lasted
