@@ -11,7 +11,7 @@ import { likelyLoadSettings } from '../config/likely.js';
 import { readHostIdentity } from '../enrich/host-identity.js';
 import type { LogSink } from '../logging/index.js';
 import { Redactor } from '../logging/redactor.js';
-import { acquireInstanceLock } from '../state/instance-lock.js';
+import { acquireInstanceLock, processStartTicks } from '../state/instance-lock.js';
 import { appFile } from './app-files.js';
 import { openFdStore } from './fd-store.js';
 import { loggedRequestKeys } from './logged-requests.js';
@@ -282,6 +282,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       log_dir: config.logDir,
     });
     let statusWriteErrors = 0;
+    const ownStartTicks = processStartTicks(process.pid) ?? 0;
     const counters = () =>
       pipeline.counters(running.kernelStats(), running.perfLost, logSink.counters(), {
         drainErrors: running.drainErrors,
@@ -310,6 +311,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
           redactor.value({
             ...identity,
             ...describe(),
+            pid_start_ticks: ownStartTicks,
             started_at: startedAt.toISOString(),
             counters: c,
             updated_at: new Date().toISOString(),

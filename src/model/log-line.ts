@@ -239,6 +239,8 @@ export const statusDocumentSchema = z.strictObject({
   boot_id: z.string(),
   instance_id: z.string().nullable(),
   ...daemonDescriptionSchema.shape,
+  /** The daemon's start time (clock ticks since boot, /proc/<pid>/stat): `status` tells it from a reused pid. */
+  pid_start_ticks: count,
   started_at: z.string(),
   updated_at: z.string(),
   counters: countersSchema,

@@ -1,9 +1,10 @@
-// `imds-analyzer status`: the daemon's state file, whether its pid is alive and is an
-// imds-analyzer, and the size of its log directory.
+// `imds-analyzer status`: the daemon's state file, whether the process that wrote it still
+// runs (its pid with the same start time: no lock, which only root may touch), and the size
+// of its log directory.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type StatusDocument, statusDocumentSchema } from '../model/log-line.js';
-import { isLockHeld } from '../state/instance-lock.js';
+import { isProcessRunning } from '../state/instance-lock.js';
 
 export type DaemonState = StatusDocument;
 
@@ -42,7 +43,7 @@ export function readStatus(stateFile: string): Status {
   }
   const state = parsed.data;
   const logBytes = existsSync(state.log_dir) ? directorySize(state.log_dir) : null;
-  return { stateFile, state, running: isLockHeld(dirname(stateFile)), logBytes };
+  return { stateFile, state, running: isProcessRunning(state.pid, state.pid_start_ticks), logBytes };
 }
 
 export function renderStatus({ stateFile, state, running, logBytes }: Status): string {

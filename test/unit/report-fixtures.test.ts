@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildReport, reportSchema, runReportCommand, runStatusCommand } from '../../src/report/index.js';
 import { MAX_LINE_CHARS } from '../../src/report/read.js';
-import { acquireInstanceLock } from '../../src/state/instance-lock.js';
+import { processStartTicks } from '../../src/state/instance-lock.js';
 import { captureOutput } from '../helpers/capture-output.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/report');
@@ -270,42 +270,43 @@ describe('status', () => {
   writeFileSync(join(logDir, 'imds-analyzer.2026-11-20.1.log'), Buffer.alloc(3 * 1048576));
   afterAll(() => rmSync(logDir, { recursive: true, force: true }));
 
-  function stateFile(pid: number): string {
+  function stateFile(pid: number, startTicks: number): string {
     const text = readFileSync(join(FIXTURES, 'status/state.json'), 'utf8').replace('LOG_DIR', logDir);
     const path = join(logDir, `state-${pid}.json`);
-    writeFileSync(path, text.replace('"pid": 0', `"pid": ${pid}`));
+    writeFileSync(
+      path,
+      text.replace('"pid": 0', `"pid": ${pid}`).replace('"pid_start_ticks": 0', `"pid_start_ticks": ${startTicks}`),
+    );
     return path;
   }
 
-  it('is running (exit 0) while the instance lock beside the state file is held', async () => {
-    // The lock a running daemon holds, taken here as the daemon takes it.
-    const lock = acquireInstanceLock(logDir);
-    try {
-      const { code, out } = await capture(() => runStatusCommand(['--state', stateFile(process.pid)]));
-      expect(code).toBe(0);
-      expect(out).toBe(
-        [
-          `imds-analyzer: running (pid ${process.pid}) since 2026-11-20T06:00:00.000Z`,
-          'buffer: ringbuf',
-          'programs: imds_connect4#41 imds_sendmsg#42',
-          'requests: v1=3 v2=10 unknown=1',
-          'lost events: 4 (process records lost 5, not stored 0); log lines not written: 1',
-          `log directory: ${logDir} (3.0 MiB)`,
-          'state updated: 2026-11-20T11:00:00.000Z',
-          '',
-        ].join('\n'),
-      );
-    } finally {
-      lock.release();
-    }
+  it('is running (exit 0) while the process that wrote the state file runs', async () => {
+    const ownTicks = processStartTicks(process.pid) as number;
+    const { code, out } = await capture(() => runStatusCommand(['--state', stateFile(process.pid, ownTicks)]));
+    expect(code).toBe(0);
+    expect(out).toBe(
+      [
+        `imds-analyzer: running (pid ${process.pid}) since 2026-11-20T06:00:00.000Z`,
+        'buffer: ringbuf',
+        'programs: imds_connect4#41 imds_sendmsg#42',
+        'requests: v1=3 v2=10 unknown=1',
+        'lost events: 4 (process records lost 5, not stored 0); log lines not written: 1',
+        `log directory: ${logDir} (3.0 MiB)`,
+        'state updated: 2026-11-20T11:00:00.000Z',
+        '',
+      ].join('\n'),
+    );
   });
 
-  it('is not running (exit 3) when nobody holds the lock, or no state file', async () => {
-    const other = await capture(() => runStatusCommand(['--state', stateFile(1)]));
-    expect(other.code).toBe(3);
-    expect(other.out.split('\n')[0]).toBe(
+  it('is not running (exit 3) when its pid is gone or now another process, or no state file', async () => {
+    // pid 1 runs, but started at another time than the state file says: the pid was reused.
+    const reused = await capture(() => runStatusCommand(['--state', stateFile(1, 123_456_789)]));
+    expect(reused.code).toBe(3);
+    expect(reused.out.split('\n')[0]).toBe(
       'imds-analyzer: NOT running (last state from pid 1, 2026-11-20T11:00:00.000Z)',
     );
+    const gone = await capture(() => runStatusCommand(['--state', stateFile(2 ** 22 + 1, 0)]));
+    expect(gone.code).toBe(3);
     const none = await capture(() => runStatusCommand(['--state', join(logDir, 'missing.json')]));
     expect([none.code, none.out]).toEqual([3, `imds-analyzer is not running (no ${join(logDir, 'missing.json')})\n`]);
   });
