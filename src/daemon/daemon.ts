@@ -255,7 +255,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const logSink = await openSink();
     if (running.coreBtfProblem) logSink.lifecycle('error', { source: 'core-btf', message: running.coreBtfProblem });
     const [, { Pipeline }] = await imported();
-    const pipeline = new Pipeline(config, logSink, running.cgroupRoot, (token) => redactor.rememberToken(token));
+    const pipeline = new Pipeline(config, logSink, running.cgroupRoot, (token, uid) =>
+      redactor.rememberToken(token, uid),
+    );
     receiver = pipeline;
     // The first drain replays what the previous daemon read: what it logged is not logged again.
     if (running.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));

@@ -8,7 +8,12 @@ import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '.
 import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';
-import { ConnectionTracker, MAX_TRACKED_CONNECTIONS, type ObservedRequest } from '../logic/connections.js';
+import {
+  type AcceptedTokenSink,
+  ConnectionTracker,
+  MAX_TRACKED_CONNECTIONS,
+  type ObservedRequest,
+} from '../logic/connections.js';
 import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
 import { buildRequestLine, requestKey } from '../logic/request-line.js';
@@ -40,8 +45,8 @@ export class Pipeline {
     config: Config,
     private readonly sink: LogSink,
     cgroupRoot: string,
-    /** Where token header values seen on the wire go (the redactor's known secrets). */
-    onToken: ((value: string) => void) | null = null,
+    /** Where token header values IMDS accepted go (the redactor's known secrets). */
+    onToken: AcceptedTokenSink | null = null,
   ) {
     this.tracker = new ConnectionTracker(BigInt(config.responseWaitMs) * 1_000_000n, MAX_TRACKED_CONNECTIONS, onToken);
     this.enricher = new Enricher({ maxProcesses: config.processTableMaxEntries, cgroupRoot });

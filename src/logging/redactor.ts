@@ -1,6 +1,6 @@
 // The one redaction step every output of the daemon goes through (log lines, console
 // lines, stderr messages, status.json): secret-shaped text (src/logic/redact.ts) and the
-// token values seen on the wire, remembered as HMAC-SHA256 under a key made at start and
+// token values IMDS accepted on the wire, remembered as HMAC-SHA256 under a key made at start and
 // never written anywhere.
 import { createRequire } from 'node:module';
 import { KnownSecrets } from '../logic/known-secrets.js';
@@ -32,9 +32,9 @@ export class Redactor {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A token value seen on the wire: cut out of every output for its lifetime. */
-  rememberToken(value: string): void {
-    this.known.remember(value, this.now());
+  /** A token value IMDS accepted from a socket of `uid`: cut out of every output for its lifetime. */
+  rememberToken(value: string, uid: number): void {
+    this.known.remember(value, uid, this.now());
   }
 
   /** A log line with secrets cut out and `redacted` naming the fields that changed (here or before). */

@@ -21,7 +21,7 @@
 import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
-import { HttpRequestParser, type HttpRequestRecord, type TokenSink } from './http-request.js';
+import { HttpRequestParser, type HttpRequestRecord, tokenValuesOf } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';
 
 /** Signed distance a - b in 32-bit sequence space. */
@@ -72,6 +72,12 @@ interface Connection {
   holeSinceNs: bigint | null;
 }
 
+/** Receives a token header value IMDS accepted, and the uid of the socket that sent it. */
+export type AcceptedTokenSink = (value: string, socketUid: number) => void;
+
+/** IMDS's answer to an invalid or expired token. */
+const UNAUTHORIZED = 401;
+
 /** Connections tracked at once; the least recently active is flushed beyond this. */
 export const MAX_TRACKED_CONNECTIONS = 4096;
 /** A connection with no traffic for this long is flushed and forgotten. */
@@ -101,8 +107,11 @@ export class ConnectionTracker {
   constructor(
     private readonly responseWaitNs: bigint,
     private readonly maxConnections = MAX_TRACKED_CONNECTIONS,
-    /** Token header values go here and nowhere else (see HttpRequestParser). */
-    private readonly onToken: TokenSink | null = null,
+    /**
+     * Token header values of requests IMDS accepted (any answer but 401) go here and nowhere
+     * else, with the uid of the socket that sent them: a value IMDS refused is anybody's choice.
+     */
+    private readonly onToken: AcceptedTokenSink | null = null,
   ) {}
 
   /** True until the first record of this connection has been seen. */
@@ -235,7 +244,7 @@ export class ConnectionTracker {
       conn = {
         flow,
         stream: new TcpByteStream(streamStart),
-        parser: new HttpRequestParser(streamStart === null, this.onToken),
+        parser: new HttpRequestParser(streamStart === null),
         owner: null,
         socketUid: 0,
         socketCgroupId: 0n,
@@ -305,6 +314,8 @@ export class ConnectionTracker {
 
   private complete(request: ObservedRequest, status: number | null): void {
     request.status = status;
+    if (status !== null && status !== UNAUTHORIZED && this.onToken)
+      for (const value of tokenValuesOf(request.request)) this.onToken(value, request.socketUid);
     this.completed.push(request);
   }
 

@@ -1,8 +1,9 @@
 // HTTP/1.x request parsing over the reassembled client->IMDS byte stream: one record per
 // request, several per keep-alive (or pipelined) connection. Only header NAMES decide
 // IMDSv1 vs IMDSv2, and no header value but the User-Agent is kept: the token header's
-// value is a credential and never enters a record; it is only handed to `onToken` (the
-// redactor's store of known secrets, which keeps a keyed hash of it).
+// value is a credential and never enters a record's fields; tokenValuesOf(record) hands it to
+// the connection tracker, which gives it to the redactor's store of known secrets (a keyed
+// hash of it) once IMDS has accepted the request.
 //
 // How odd input is treated:
 // - header block not fully seen (gap in the capture, over MAX_HEADER_BLOCK, connection
@@ -87,8 +88,13 @@ function lineEnd(buf: Uint8Array, from = 0): number {
   return buf.indexOf(10, from);
 }
 
-/** Receives each complete X-aws-ec2-metadata-token header value seen. */
-export type TokenSink = (value: string) => void;
+/** The complete X-aws-ec2-metadata-token header values of a request, kept beside its record. */
+const tokenValues = new WeakMap<HttpRequestRecord, readonly string[]>();
+
+/** The token header values a request carried (complete ones only). */
+export function tokenValuesOf(record: HttpRequestRecord): readonly string[] {
+  return tokenValues.get(record) ?? [];
+}
 
 export class HttpRequestParser {
   private state: State = { kind: 'headers' };
@@ -108,10 +114,7 @@ export class HttpRequestParser {
   bytesSkipped = 0;
 
   /** @param joinedMidStream the stream may start anywhere in a request: resynchronise first. */
-  constructor(
-    joinedMidStream = false,
-    private readonly onToken: TokenSink | null = null,
-  ) {
+  constructor(joinedMidStream = false) {
     if (joinedMidStream) this.state = { kind: 'resync' };
   }
 
@@ -330,9 +333,9 @@ export class HttpRequestParser {
     const headers = eol < 0 ? [] : this.headers(block);
     // The last header of a block cut short may be cut too: only whole values are secrets to learn.
     const lastIsWhole = block[block.length - 1] === 10;
-    headers.forEach(([name, value], index) => {
-      if (name === TOKEN_HEADER && (lastIsWhole || index < headers.length - 1)) this.onToken?.(value);
-    });
+    const tokens = headers
+      .filter(([name], index) => name === TOKEN_HEADER && (lastIsWhole || index < headers.length - 1))
+      .map(([, value]) => value);
     for (const [name, value] of headers) {
       if (name === TOKEN_HEADER) hasTokenHeader = true;
       else if (name === TOKEN_TTL_HEADER) hasTokenTtlHeader = true;
@@ -340,7 +343,7 @@ export class HttpRequestParser {
       else if (name === 'user-agent' && userAgent === null)
         userAgent = field(value, MAX_USER_AGENT_CHARS, 'user_agent');
     }
-    return {
+    const record: HttpRequestRecord = {
       method,
       path,
       httpVersion: match?.[3] ?? null,
@@ -354,6 +357,8 @@ export class HttpRequestParser {
       streamOffset: this.offset,
       truncated,
     };
+    if (tokens.length > 0) tokenValues.set(record, tokens);
+    return record;
   }
 
   /**

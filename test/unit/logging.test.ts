@@ -201,7 +201,7 @@ describe('redaction', () => {
   it('request lines, console lines and lifecycle fields all go through the Redactor', async () => {
     const redactor = new Redactor();
     const token = `AQAE${'Zk9v'.repeat(13)}`;
-    redactor.rememberToken(token);
+    redactor.rememberToken(token, 0);
     let stdout = '';
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
       stdout += String(chunk);

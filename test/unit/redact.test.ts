@@ -1,21 +1,24 @@
 // Issue 13: secrets never reach an output. Each pattern on its own (the secret goes, the
 // argument and the program stay), what must stay untouched (ssh -p 22, the TTL header),
-// and the store of known secrets (keyed hashes only, substrings, 6-hour lifetime, bounds).
+// and the store of known secrets (keyed hashes only, substrings, 6-hour lifetime, token-shaped
+// values IMDS accepted only, a bounded share per uid).
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { HttpRequestParser } from '../../src/logic/http-request.js';
+import { ConnectionTracker } from '../../src/logic/connections.js';
+import { HttpRequestParser, tokenValuesOf } from '../../src/logic/http-request.js';
 import {
+  isTokenShaped,
   KNOWN_SECRET_MAX_AGE_MS,
   KnownSecrets,
-  MAX_KNOWN_SECRET_LENGTHS,
-  MAX_KNOWN_SECRETS,
+  MAX_KNOWN_SECRETS_PER_UID,
 } from '../../src/logic/known-secrets.js';
+import type { Flow, PayloadRecord } from '../../src/model/records.js';
 import { redactArgv, redactLine, redactText } from '../../src/logic/redact.js';
 import { shellCommands } from '../../src/logic/shell-words.js';
 import { createKnownSecrets, Redactor } from '../../src/logging/index.js';
 
 const R = '[REDACTED]';
-const TOKEN = 'AQAEAHx9Jq0fakeTokenValueForTestsOnly1234567890abcdefgh==';
+const TOKEN = 'AQAEAHx9Jq0fakeTokenValueForTestsOnly1234567890abcdefg==';
 
 describe('secret-shaped arguments', () => {
   const cases: Array<[string, string[], string[]]> = [
@@ -185,7 +188,7 @@ describe('known secrets', () => {
 
   it('finds a remembered token alone, inside a longer argument, and twice', () => {
     const known = store();
-    known.remember(TOKEN, 0);
+    known.remember(TOKEN, 0, 0);
     expect(redactArgv(['fetch.py', TOKEN], known).argv).toEqual(['fetch.py', R]);
     expect(redactArgv(['p', `--data=x${TOKEN}y`, `${TOKEN}${TOKEN}`], known).argv).toEqual(['p', `--data=x${R}y`, R]);
     expect(redactText(`token was ${TOKEN}.`, known).text).toBe(`token was ${R}.`);
@@ -194,19 +197,19 @@ describe('known secrets', () => {
 
   it('keeps no plain text: only keyed hashes and short fingerprints', () => {
     const known = store();
-    known.remember(TOKEN, 0);
+    known.remember(TOKEN, 0, 0);
     const dump = inspect(known, { depth: 10, showHidden: true });
     expect(dump).not.toContain(TOKEN);
     expect(dump).not.toContain(TOKEN.slice(0, 12));
     // A second store (another daemon run) hashes under another key.
     const other = store();
-    other.remember(TOKEN, 0);
+    other.remember(TOKEN, 0, 0);
     expect(inspect(other, { depth: 10 })).not.toBe(dump);
   });
 
   it('forgets a token 6 hours after it was first seen', () => {
     const known = store();
-    known.remember(TOKEN, 1000);
+    known.remember(TOKEN, 0, 1000);
     known.expire(1000 + KNOWN_SECRET_MAX_AGE_MS - 1);
     expect(known.find(TOKEN)).toEqual([[0, TOKEN.length]]);
     known.expire(1000 + KNOWN_SECRET_MAX_AGE_MS);
@@ -214,43 +217,84 @@ describe('known secrets', () => {
     expect(known.find(TOKEN)).toEqual([]);
   });
 
-  it('is bounded in count and in distinct lengths, oldest first; short values are not learnt', () => {
+  it('learns only token-shaped values: never a path, a unit, a word or junk', () => {
     const known = store();
-    for (let i = 0; i < MAX_KNOWN_SECRETS + 10; i++) known.remember(`token-${String(i).padStart(20, '0')}`, i);
-    expect(known.size).toBe(MAX_KNOWN_SECRETS);
-    expect(known.find(`token-${String(0).padStart(20, '0')}`)).toEqual([]);
-    const ofLength = (i: number) => String.fromCharCode(65 + i).repeat(30 + i);
-    for (let i = 0; i <= MAX_KNOWN_SECRET_LENGTHS; i++) known.remember(ofLength(i), 1e6);
-    expect(known.find(ofLength(MAX_KNOWN_SECRET_LENGTHS))).toHaveLength(1);
-    expect(known.find(ofLength(0))).toEqual([]);
-    const short = store();
-    short.remember('abc', 0);
-    expect(short.size).toBe(0);
+    const notTokens = [
+      '/usr/bin/python3',
+      'amazon-ssm-agent.service',
+      '/usr/lib/jvm/java-17-openjdk-amd64/bin/java',
+      `${'A'.repeat(52)}.jar`,
+      `${'A'.repeat(55)}`,
+      'A'.repeat(76),
+      'abc',
+    ];
+    for (const value of notTokens) {
+      expect(isTokenShaped(value)).toBe(false);
+      known.remember(value, 1000, 0);
+    }
+    expect(known.size).toBe(0);
+    expect(isTokenShaped(TOKEN)).toBe(true);
+    expect(isTokenShaped(Buffer.alloc(42, 0xfb).toString('base64url'))).toBe(true);
+  });
+
+  it('gives each uid its own bounded share: a uid filling it forgets only its own oldest', () => {
+    const known = store();
+    const tokenOf = (i: number) => `AQAE${String(i).padStart(52, '0')}`;
+    known.remember(TOKEN, 0, 0);
+    for (let i = 0; i < MAX_KNOWN_SECRETS_PER_UID + 10; i++) known.remember(tokenOf(i), 65534, i);
+    expect(known.size).toBe(MAX_KNOWN_SECRETS_PER_UID + 1);
+    expect(known.find(TOKEN)).toHaveLength(1);
+    expect(known.find(tokenOf(9))).toEqual([]);
+    expect(known.find(tokenOf(10))).toHaveLength(1);
   });
 
   it('tolerates a weak fingerprint: every candidate is confirmed by the keyed hash', () => {
     const known = new KnownSecrets({ keyedHash: (t) => t.split('').reverse().join(''), fingerprintBase: 256 });
-    known.remember('0123456789abcdefXYZ', 0);
-    expect(known.find('xx0123456789abcdefXYZxx 0123456789abcdefXYz')).toEqual([[2, 21]]);
+    const token = `0123456789abcdefXYZ${'q'.repeat(25)}`;
+    known.remember(token, 0, 0);
+    expect(known.find(`xx${token}xx ${token.slice(0, -1)}Q`)).toEqual([[2, 2 + token.length]]);
   });
 });
 
-describe('the parser hands token values to the store and nowhere else', () => {
+describe('the parser keeps token values beside the record, in no field of it', () => {
   const request = `GET /latest/meta-data/ HTTP/1.1\r\nHost: h\r\nX-aws-ec2-metadata-token: ${TOKEN}\r\n\r\n`;
-  it('a whole header value is learnt; the record holds no trace of it', () => {
-    const seen: string[] = [];
-    const parser = new HttpRequestParser(false, (v) => seen.push(v));
+  it('a whole header value is kept; the record holds no trace of it', () => {
+    const parser = new HttpRequestParser(false);
     const records = parser.push({ kind: 'data', bytes: new TextEncoder().encode(request) });
-    expect(seen).toEqual([TOKEN]);
+    expect(records.map(tokenValuesOf)).toEqual([[TOKEN]]);
     expect(JSON.stringify(records)).not.toContain(TOKEN.slice(4, 20));
   });
-  it('a header value cut by the end of the capture is not learnt as a (wrong) secret', () => {
-    const seen: string[] = [];
-    const parser = new HttpRequestParser(false, (v) => seen.push(v));
+  it('a header value cut by the end of the capture is not kept as a (wrong) secret', () => {
+    const parser = new HttpRequestParser(false);
     const cutAt = request.indexOf(TOKEN) + 20;
     parser.push({ kind: 'data', bytes: new TextEncoder().encode(request.slice(0, cutAt)) });
-    parser.end();
-    expect(seen).toEqual([]);
+    expect(parser.end().map(tokenValuesOf)).toEqual([[]]);
+  });
+});
+
+describe('the tracker hands on a token only once IMDS accepted the request carrying it', () => {
+  const flow: Flow = { cookie: 9n, family: 'ipv4', address: '169.254.169.254', port: 80 };
+  const learnt = (status: number | null, uid: number) => {
+    const seen: Array<[string, number]> = [];
+    const tracker = new ConnectionTracker(1_000_000n, 16, (value, socketUid) => seen.push([value, socketUid]));
+    const bytes = new TextEncoder().encode(
+      `GET /latest/meta-data/nope HTTP/1.1\r\nX-aws-ec2-metadata-token: ${TOKEN}\r\n\r\n`,
+    );
+    const payload: PayloadRecord = {
+      ...{ kind: 'payload', tsNs: 1n, flow, owner: null, socketUid: uid, socketCgroupId: 0n },
+      ...{ seq: 1000, streamStart: 1000, wireLength: bytes.length, bytes },
+    };
+    tracker.onPayload(payload);
+    if (status !== null)
+      tracker.onResponse({ kind: 'response', tsNs: 2n, flow, seq: 1, ack: 1000 + bytes.length, status });
+    tracker.takeCompleted(10_000_000n);
+    return seen;
+  };
+  it('any answer but 401 (a valid token on a missing path gets 404); never on 401 or no answer', () => {
+    expect(learnt(200, 0)).toEqual([[TOKEN, 0]]);
+    expect(learnt(404, 1000)).toEqual([[TOKEN, 1000]]);
+    expect(learnt(401, 1000)).toEqual([]);
+    expect(learnt(null, 1000)).toEqual([]);
   });
 });
 
@@ -270,7 +314,7 @@ describe('redactLine and the Redactor', () => {
   it('marks every request line; tokens seen are cut from lines, other values and stderr text', () => {
     let now = 0;
     const redactor = new Redactor(createKnownSecrets(), () => now);
-    redactor.rememberToken(` ${TOKEN} `);
+    redactor.rememberToken(` ${TOKEN} `, 0);
     const line = (argv: string[]): { process: { argv: string[] }; redacted?: string[] } => ({ process: { argv } });
     expect(redactor.line(line(['a'])).redacted).toEqual([]);
     expect(redactor.line(line(['a', TOKEN]))).toEqual({ process: { argv: ['a', R] }, redacted: ['process.argv'] });
