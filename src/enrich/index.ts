@@ -74,12 +74,13 @@ export class Enricher {
     const ancestors = entry ? this.table.ancestorsOf(entry).map((a) => this.ancestor(a, truncated)) : [];
 
     const cgroup = this.cgroupOf(owner?.cgroupId ?? socketCgroupId, entry, owner);
-    const placement = cgroup ? placementFromCgroupPath(cgroup) : { unit: null, container: null };
+    const placement = cgroup ? placementFromCgroupPath(cgroup) : { unit: null, container: null, userDelegated: false };
     return {
       key: `${owner?.pid ?? 'socket'}:${entry?.startNs ?? 0n}`,
       process,
       ancestors,
       unit: placement.unit,
+      userDelegated: placement.userDelegated,
       container: placement.container ? { ...placement.container, pid: process.ns_pid } : null,
       cgroup,
       truncated: [...new Set(truncated)],

@@ -1,10 +1,22 @@
 // Where a process runs, from its cgroup path: the systemd unit, or the container
 // (runtime and id; Kubernetes pod UID). Paths as found in /proc/<pid>/cgroup.
+//
+// A cgroup subtree can be delegated: systemd hands user@UID.service to that user's own
+// manager, and a service with Delegate= owns what is below it. Whoever owns a subtree names
+// the cgroups in it, so a name is only believed where root chose it:
+// - the unit is the first .service or .scope from the root (systemd puts units only in
+//   slices, never below another unit); below user@UID.service, the user's unit is given as
+//   `user@UID.service/<unit>` and the placement says it is user-delegated;
+// - a container only where its runtime (run by root) puts it: at a fixed place from the root
+//   (system.slice/docker-<id>.scope, kubepods.../pod<uid>/..., /docker/<id>, ...), never
+//   because a segment somewhere below looks like one.
 import type { ContainerPlacement, ContainerRuntime } from '../model/attribution.js';
 
 export interface Placement {
   unit: string | null;
   container: ContainerPlacement | null;
+  /** The unit's name was chosen in a subtree delegated to an unprivileged user (user@UID.service). */
+  userDelegated: boolean;
 }
 
 const SCOPE_RUNTIMES: Array<[RegExp, ContainerRuntime]> = [
@@ -46,37 +58,49 @@ export function systemdV1HierarchyId(procCgroup: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-export function placementFromCgroupPath(path: string): Placement {
-  const segments = path.split('/').filter(Boolean);
-  let container: ContainerPlacement | null = null;
+/** Where root's runtimes put a container's scope: the parent segments from the root. */
+const SCOPE_PARENTS = [['system.slice'], ['system.slice', 'containerd.service'], ['machine.slice']];
+const USER_MANAGER = /^user@\d+\.service$/;
+const isUnit = (segment: string) => segment.endsWith('.service') || segment.endsWith('.scope');
 
-  const podIndex = segments.findIndex((s) => POD.test(s));
-  if (segments.some((s) => s.startsWith('kubepods')) && podIndex >= 0) {
+function containerOf(segments: readonly string[]): ContainerPlacement | null {
+  const [first, second, third] = segments;
+  if (first === 'kubepods.slice' || first === 'kubepods') {
+    // kubepods[.slice]/[<qos>/]pod<uid>: the QoS level is optional (guaranteed pods).
+    const podIndex = [1, 2].find((i) => POD.test(segments[i] ?? ''));
+    if (podIndex === undefined) return null;
     const podUid = (POD.exec(segments[podIndex] as string)?.[1] ?? '').replace(/_/g, '-');
     const after = segments[podIndex + 1];
     const inner = after ? scopeContainer(after) : null;
     const id = inner?.id ?? (after && HEX_ID.test(after) ? after : '');
-    container = { runtime: 'kubernetes', id, pod_uid: podUid };
-  } else if (segments[0] === 'ecs' && segments.length >= 3) {
-    container = { runtime: 'ecs', id: segments[2] as string, ecs_task: segments[1] as string };
-  } else if (segments[0] === 'ecstasks.slice' && segments[1] && ECS_TASK_SLICE.test(segments[1])) {
-    const inner = segments[2] ? scopeContainer(segments[2]) : null;
-    container = { runtime: 'ecs', id: inner?.id ?? '', ecs_task: ECS_TASK_SLICE.exec(segments[1])?.[1] ?? '' };
-  } else if (segments[0] === 'docker' && segments[1] && HEX_ID.test(segments[1])) {
-    container = { runtime: 'docker', id: segments[1] };
-  } else if (segments[0] === 'lxc.payload' || segments[0]?.startsWith('lxc.payload.')) {
-    container = { runtime: 'lxc', id: segments[0].replace(/^lxc\.payload\.?/, '') || (segments[1] ?? '') };
-  } else {
-    for (const s of segments) {
-      const found = scopeContainer(s);
-      if (found) container = found;
+    return { runtime: 'kubernetes', id, pod_uid: podUid };
+  }
+  if (first === 'ecs' && second && third) return { runtime: 'ecs', id: third, ecs_task: second };
+  if (first === 'ecstasks.slice' && second && ECS_TASK_SLICE.test(second)) {
+    const inner = third ? scopeContainer(third) : null;
+    return { runtime: 'ecs', id: inner?.id ?? '', ecs_task: ECS_TASK_SLICE.exec(second)?.[1] ?? '' };
+  }
+  if (first === 'docker' && second && HEX_ID.test(second)) return { runtime: 'docker', id: second };
+  if (first === 'lxc.payload' || first?.startsWith('lxc.payload.'))
+    return { runtime: 'lxc', id: first.replace(/^lxc\.payload\.?/, '') || (second ?? '') };
+  for (const parents of SCOPE_PARENTS) {
+    const scope = segments[parents.length];
+    if (scope && parents.every((p, i) => segments[i] === p)) {
+      const found = scopeContainer(scope);
+      if (found) return found;
     }
   }
+  return null;
+}
 
-  // The unit: the deepest .service or .scope that is not a container's own scope.
-  let unit: string | null = null;
-  for (const s of segments) {
-    if ((s.endsWith('.service') || s.endsWith('.scope')) && !scopeContainer(s)) unit = s;
-  }
-  return { unit: container ? null : unit, container };
+export function placementFromCgroupPath(path: string): Placement {
+  const segments = path.split('/').filter(Boolean);
+  const container = containerOf(segments);
+  if (container) return { unit: null, container, userDelegated: false };
+  const at = segments.findIndex(isUnit);
+  const unit = segments[at];
+  if (unit === undefined) return { unit: null, container: null, userDelegated: false };
+  if (!USER_MANAGER.test(unit)) return { unit, container: null, userDelegated: false };
+  const userUnit = segments.slice(at + 1).find(isUnit);
+  return { unit: userUnit ? `${unit}/${userUnit}` : unit, container: null, userDelegated: userUnit !== undefined };
 }

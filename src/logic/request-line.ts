@@ -77,6 +77,7 @@ export function buildRequestLine(
     process: { ...who.process, argv: argv.slice(0, LINE_ARGV_ELEMENTS), cmdline: cmdline.cmdline },
     ancestors,
     unit: who.unit,
+    user_delegated: who.userDelegated,
     container: who.container,
     cgroup: who.cgroup,
     sdk,

@@ -14,6 +14,8 @@ export interface Attribution {
   process: ProcessFields;
   ancestors: AncestorFields[];
   unit: string | null;
+  /** The unit's name was chosen by an unprivileged user (below user@UID.service). */
+  userDelegated: boolean;
   container: (ContainerPlacement & { pid: number | null }) | null;
   cgroup: string | null;
   /** Fields whose values were cut to their bound (secrets are cut by the log sink's Redactor). */

@@ -75,7 +75,10 @@ export const requestLineSchema = z.strictObject({
   process: processSchema.extend({ cmdline: z.string() }),
   /** Nearest first, at most 5, each argv at most 8 arguments. */
   ancestors: z.array(ancestorSchema),
+  /** systemd unit; below a user's manager `user@UID.service/<unit>`. */
   unit: z.string().nullable(),
+  /** The unit's name was chosen by an unprivileged user (a cgroup subtree delegated to them): not proof of a system service. */
+  user_delegated: z.boolean(),
   container: containerPlacementSchema.extend({ pid: z.number().int().nullable() }).nullable(),
   cgroup: z.string().nullable(),
   sdk: sdkSchema.nullable(),

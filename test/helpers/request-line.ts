@@ -28,6 +28,7 @@ export function requestLine(): RequestLine {
     },
     ancestors: [{ pid: 1, comm: 'systemd', exe: '/usr/lib/systemd/systemd', argv: ['/sbin/init'], uid: 0 }],
     unit: 'cloud-init.service',
+    user_delegated: false,
     container: null,
     cgroup: '/system.slice/cloud-init.service',
     sdk: null,

@@ -67,6 +67,7 @@ export function worstCaseRequestLine(): ReturnType<typeof buildRequestLine> {
       uid: 0,
     })),
     unit: `app-${ISO}.service`,
+    userDelegated: false,
     container: { runtime: 'containerd', id: 'c'.repeat(64), pod_uid: 'u'.repeat(36), ecs_task: 't'.repeat(32), pid: 7 },
     cgroup: `/kubepods.slice/${ISO}/${'c'.repeat(64)}`,
     truncated: ['process.argv', 'ancestors.argv'],

@@ -13,11 +13,29 @@ describe('placementFromCgroupPath', () => {
     ['/system.slice/cloud-init.service', 'cloud-init.service'],
     ['/system.slice/system-getty.slice/getty@tty1.service', 'getty@tty1.service'],
     ['/user.slice/user-1000.slice/session-3.scope', 'session-3.scope'],
-    ['/user.slice/user-1000.slice/user@1000.service/app.slice/backup.service', 'backup.service'],
     ['/user.slice/user-1000.slice/user@1000.service', 'user@1000.service'],
     ['/init.scope', 'init.scope'],
+    // Below a service is its own (possibly delegated) subtree: the service is the unit.
+    ['/system.slice/runner.service/job/amazon-ssm-agent.service', 'runner.service'],
   ])('unit of %s', (path, unit) => {
-    expect(placementFromCgroupPath(path)).toEqual({ unit, container: null });
+    expect(placementFromCgroupPath(path)).toEqual({ unit, container: null, userDelegated: false });
+  });
+
+  it.each([
+    ['/user.slice/user-1000.slice/user@1000.service/app.slice/backup.service', 'user@1000.service/backup.service'],
+    // A user naming a unit (systemd-run --user) or a cgroup like a system service is still the user's.
+    [
+      '/user.slice/user-1000.slice/user@1000.service/app.slice/amazon-ssm-agent.service',
+      'user@1000.service/amazon-ssm-agent.service',
+    ],
+    ['/user.slice/user-1001.slice/user@1001.service/cloud-init.service', 'user@1001.service/cloud-init.service'],
+    [
+      `/user.slice/user-1000.slice/user@1000.service/user.slice/docker-${ID}.scope`,
+      `user@1000.service/docker-${ID}.scope`,
+    ],
+    [`/user.slice/user-1000.slice/user@1000.service/app.slice/kubepods/pod${POD}/${ID}`, 'user@1000.service'],
+  ])('a user-delegated unit: %s', (path, unit) => {
+    expect(placementFromCgroupPath(path)).toEqual({ unit, container: null, userDelegated: unit.includes('/') });
   });
 
   it.each([
@@ -48,21 +66,29 @@ describe('placementFromCgroupPath', () => {
     // The pod's own cgroup (its pause process): pod known, no container id.
     [`/kubepods/besteffort/pod${POD}`, { runtime: 'kubernetes', id: '', pod_uid: POD }],
   ])('container of %s', (path, container) => {
-    expect(placementFromCgroupPath(path)).toEqual({ unit: null, container });
+    expect(placementFromCgroupPath(path)).toEqual({ unit: null, container, userDelegated: false });
+  });
+
+  it('a container only where its root-owned runtime puts it, not any look-alike segment below', () => {
+    const user = '/user.slice/user-1000.slice/user@1000.service/app.slice';
+    expect(placementFromCgroupPath(`${user}/docker-${ID}.scope`).container).toBeNull();
+    expect(placementFromCgroupPath(`${user}/kubepods/burstable/pod${POD}/${ID}`).container).toBeNull();
+    expect(placementFromCgroupPath(`/system.slice/ci.service/docker-${ID}.scope`)).toEqual({
+      unit: 'ci.service',
+      container: null,
+      userDelegated: false,
+    });
+    expect(placementFromCgroupPath(`/system.slice/ci.service/docker/${ID}`).container).toBeNull();
+    expect(placementFromCgroupPath(`/system.slice/ci.service/ecs/t/${ID}`).container).toBeNull();
   });
 
   it('names nothing for the root, odd paths, or look-alikes', () => {
-    expect(placementFromCgroupPath('/')).toEqual({ unit: null, container: null });
-    expect(placementFromCgroupPath('')).toEqual({ unit: null, container: null });
-    expect(placementFromCgroupPath('/docker/not-an-id')).toEqual({ unit: null, container: null });
-    expect(placementFromCgroupPath('/system.slice/docker-xyz.scope')).toEqual({
-      unit: 'docker-xyz.scope',
-      container: null,
-    });
-    expect(placementFromCgroupPath('/system.slice/docker.service')).toEqual({
-      unit: 'docker.service',
-      container: null,
-    });
+    const none = { unit: null, container: null, userDelegated: false };
+    expect(placementFromCgroupPath('/')).toEqual(none);
+    expect(placementFromCgroupPath('')).toEqual(none);
+    expect(placementFromCgroupPath('/docker/not-an-id')).toEqual(none);
+    expect(placementFromCgroupPath('/system.slice/docker-xyz.scope')).toEqual({ ...none, unit: 'docker-xyz.scope' });
+    expect(placementFromCgroupPath('/system.slice/docker.service')).toEqual({ ...none, unit: 'docker.service' });
   });
 });
 
