@@ -13,6 +13,7 @@ packages=(
   qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu
   qemu-system-arm g++-aarch64-linux-gnu   # its arm64 row; the aarch64 RPM's sd-notify addon
   qemu-user-static file                   # running and checking arm64 binaries on this host
+  chromium fonts-dejavu-core              # the HTML report opened in a headless browser
 )
 missing=()
 for p in "${packages[@]}"; do

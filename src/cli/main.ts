@@ -11,7 +11,7 @@ const COMMAND_HELP = {
       Capture IMDS requests until stopped (the systemd service runs this).
       Exit status: 0 clean stop, 1 failure, 78 bad configuration (or a directory it cannot write).
 `,
-  report: `  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown] [--since T] [--until T]
+  report: `  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown|html] [--since T] [--until T]
                        [--host H] [--include-v2] [--min-observed DURATION] [--allow-no-boot]
                        [--hosts-csv FILE] [--config FILE]
       Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).

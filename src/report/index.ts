@@ -9,13 +9,14 @@ import type { Answer } from '../logic/report/schema.js';
 import { redactText } from '../logic/redact.js';
 import { STATUS_FILE_NAME } from '../state/status-file.js';
 import { buildReport } from './read.js';
+import { renderHtml } from './html.js';
 import { renderCsv, renderHostsCsv, renderMarkdown, renderTable } from './render.js';
 import { readStatus, renderStatus } from './status.js';
 
 export { type CallerGroup, type HostVerdict, type Report, reportSchema } from '../logic/report/schema.js';
 export { buildReport } from './read.js';
 
-const FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
+const FORMATS = ['table', 'json', 'csv', 'markdown', 'html'] as const;
 const EXIT_SAFE = 0;
 const EXIT_ERROR = 2;
 const EXIT_NOT_RUNNING = 3;
@@ -77,7 +78,9 @@ export async function runReportCommand(args: string[]): Promise<number> {
           ? renderCsv(report)
           : format === 'markdown'
             ? renderMarkdown(report)
-            : renderTable(report, colour);
+            : format === 'html'
+              ? renderHtml(report)
+              : renderTable(report, colour);
     process.stdout.write(rendered);
     return EXIT_FOR[report.verdict.answer];
   } catch (err) {
