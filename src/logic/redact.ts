@@ -3,8 +3,10 @@
 //    inside a longer string;
 // 2. secret-shaped text: `--password X`, `--token=X`, `-pX` (mysql), `curl -u user:pass`,
 //    `Authorization: Bearer X`, `https://user:pass@host/`, `*_PASSWORD=X`, `-Daws.secretKey=X`,
-//    `aws configure set aws_secret_access_key X`... in argv, in `sh -c` scripts (recursively)
-//    and in any other string.
+//    `aws configure set aws_secret_access_key X`, a header inside an option's value
+//    (`--header=X-aws-ec2-metadata-token:X`), `docker login -p X`, `redis-cli -a X`,
+//    `openssl -passin pass:X` (and with `env:NAME`, the NAME=X given to it)... in argv, in
+//    `sh -c` scripts (recursively) and in any other string.
 // Only the secret is replaced, so that a line still shows the program and its shape:
 // `--password [REDACTED]`, `https://user:[REDACTED]@host/`. Pure, no I/O.
 import type { Span } from './known-secrets.js';
@@ -27,16 +29,16 @@ const MAX_LINE_DEPTH = 8;
  * they end: db_password, --client-secret, aws.secretKey, AWS_SESSION_TOKEN, x-api-key...
  */
 const SECRET_NAME_END =
-  /(?:password|passwd|secret|secretkey|secretaccesskey|token|apikey|secretstring|privatekey|authorization|cookie)$/;
+  /(?:password|passwd|secret|secretkey|secretaccesskey|token|apikey|secretstring|privatekey|authorization|cookie|bearer)$/;
 /**
  * Every secret name holds one of these: a text without any is skipped by the costlier
  * patterns (redaction runs on every string of every line).
  */
 const SECRET_HINT = /pass|secret|token|key|auth|cookie/i;
 /** An argument without any of these takes no rule below, nor does the one after it. */
-const ARG_HINT = /pass|secret|token|key|auth|cookie|@|^-[pu]|^-U|^--(?:proxy-)?user/i;
+const ARG_HINT = /pass|secret|token|key|auth|cookie|@|^-[apuk]|^-U|^--(?:proxy-)?user/i;
 /** A script without any of these is not cut into words. */
-const SCRIPT_HINT = /pass|secret|token|key|auth|cookie|@|\s["']?-[pu]|\s["']?-U|\s["']?--(?:proxy-)?user/i;
+const SCRIPT_HINT = /pass|secret|token|key|auth|cookie|@|\s[\\"']*-[apuk]|\s[\\"']*-U|\s[\\"']*--(?:proxy-)?user/i;
 /** Flags that switch something off take no value: --no-password. */
 const NEGATED_FLAG = /^-{0,2}no[-_]/i;
 
@@ -65,12 +67,19 @@ const SHELL_SCRIPT_FLAG = /^-[a-z]*c[a-z]*$/;
 const MYSQL_FAMILY =
   /^(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mysqlslap|mariadb(?:-\w+)?)$/;
 const CURL_USER_FLAGS = new Set(['-u', '--user', '-U', '--proxy-user']);
+/** Registry clients whose `login -p X` / `-pX` is the password (elsewhere -p is a port). */
+const REGISTRY_CLIENTS = new Set(['docker', 'podman', 'nerdctl', 'buildah', 'skopeo', 'finch']);
+/** redis-cli's password options (`-a X`, `--pass X`). */
+const REDIS_PASSWORD_FLAGS = new Set(['-a', '--pass']);
+/** openssl's pass phrase options: `pass:X` is the pass phrase, `env:NAME` names where it is. */
+const OPENSSL_PASS_FLAG = /^-(?:passin|passout|pass|password|kfile)$/;
+const OPENSSL_ENV_SOURCE = /^env:([A-Za-z_]\w*)$/;
 /**
  * Programs that decide how the options after them are read (ssh & co. end sshpass's
  * options): SHELLS, MYSQL_FAMILY and these, as a whole word or after a directory.
  */
 const PROGRAM_WORD =
-  /^(?:\S*\/)?(?:curl|sshpass|ssh|scp|sftp|rsync|aws|sh|bash|dash|zsh|ksh|ash|mksh|busybox|mysql\w*|mariadb[\w-]*)$/;
+  /^(?:\S*\/)?(?:curl|wget|sshpass|ssh|scp|sftp|rsync|aws|sh|bash|dash|zsh|ksh|ash|mksh|busybox|mysql\w*|mariadb[\w-]*|docker|podman|nerdctl|buildah|skopeo|finch|redis-cli|openssl)$/;
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
@@ -101,7 +110,7 @@ function passwordOf(value: string, offset: number): Span | null {
 }
 
 /** Secret spans in one argument, given the arguments before it. */
-function argSpans(argv: readonly string[], i: number, program: string, depth: number): Span[] {
+function argSpans(argv: readonly string[], i: number, program: string, programAt: number, depth: number): Span[] {
   const arg = argv[i] ?? '';
   const prev = argv[i - 1] ?? '';
   if (SHELLS.has(program) && SHELL_SCRIPT_FLAG.test(prev)) {
@@ -113,10 +122,13 @@ function argSpans(argv: readonly string[], i: number, program: string, depth: nu
 
   if (SECRET_HINT.test(arg)) {
     const assignment = ARG_ASSIGNMENT.exec(arg);
-    if (assignment && isSecretName(assignment[1] ?? ''))
-      spans.push([arg.length - (assignment[2] ?? '').length, arg.length]);
-    const header = ARG_HEADER.exec(arg);
-    if (header && isSecretName(header[1] ?? '')) spans.push([arg.length - (header[2] ?? '').length, arg.length]);
+    const value = assignment?.[2] ?? '';
+    if (assignment && isSecretName(assignment[1] ?? '')) spans.push([arg.length - value.length, arg.length]);
+    // --header=Name:value, --set=name=value: the option's value is itself a secret's assignment.
+    else if (assignment) spans.push(...assignedSecret(value, arg.length - value.length));
+    spans.push(...assignedSecret(arg, 0));
+    // -HName:value (curl's short option with its value attached).
+    if (/^-[A-Za-z][^-]/.test(arg)) spans.push(...assignedSecret(arg.slice(2), 2));
   }
   if (SECRET_HINT.test(prev)) {
     // The value of a secret flag given as the next argument: --password X, -token X.
@@ -141,27 +153,70 @@ function argSpans(argv: readonly string[], i: number, program: string, depth: nu
     // mysql -pX (a separate `-p X` makes mysql prompt, X is the database); sshpass -p X / -pX.
     if (arg.startsWith('-p') && arg.length > 2) spans.push([2, arg.length]);
     if (program === 'sshpass' && prev === '-p') spans.push(whole);
+  } else if (REGISTRY_CLIENTS.has(program) && argv.slice(programAt, i).includes('login')) {
+    if (prev === '-p') spans.push(whole);
+    else if (/^-p[^-]/.test(arg)) spans.push([2, arg.length]);
+  } else if (program === 'redis-cli') {
+    if (REDIS_PASSWORD_FLAGS.has(prev)) spans.push(whole);
+    else if (arg.startsWith('--pass=')) spans.push([7, arg.length]);
+  } else if (program === 'openssl') {
+    if (OPENSSL_PASS_FLAG.test(prev) && arg.startsWith('pass:')) spans.push([5, arg.length]);
+    if (prev === '-k') spans.push(whole);
   }
   return spans;
 }
 
-/** Secret spans in each argument of argv. */
-function argvSpans(argv: readonly string[], depth: number): Span[][] {
+/** A whole argument (or an option's value) `Name: [scheme ]value` or `name=value` with a secret name. */
+function assignedSecret(text: string, offset: number): Span[] {
+  const end = offset + text.length;
+  return [ARG_HEADER.exec(text), ARG_ASSIGNMENT.exec(text)]
+    .filter((m) => m !== null && isSecretName(m[1] ?? ''))
+    .map((m) => [end - (m?.[2] ?? '').length, end] as Span);
+}
+
+/**
+ * Names whose value a program reads as a pass phrase (`openssl … -passin env:NAME`): their
+ * assignments (`env NAME=X`, `NAME=X cmd`, `export NAME=X`) are secrets wherever they stand.
+ */
+function passphraseNames(argv: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  argv.forEach((arg, i) => {
+    const source = OPENSSL_ENV_SOURCE.exec(arg);
+    if (source?.[1] && OPENSSL_PASS_FLAG.test(argv[i - 1] ?? '')) names.add(source[1]);
+  });
+  return names;
+}
+
+/** Spans of `NAME=value` arguments whose NAME is in `names`. */
+function namedAssignmentSpans(argv: readonly string[], names: ReadonlySet<string>): Span[][] {
+  return argv.map((arg) => {
+    const eq = arg.indexOf('=');
+    return eq > 0 && eq + 1 < arg.length && names.has(arg.slice(0, eq)) ? [[eq + 1, arg.length] as Span] : [];
+  });
+}
+
+/** Secret spans in each argument of argv (`passphrases`: names given to openssl as env:NAME). */
+function argvSpans(argv: readonly string[], depth: number, passphrases = passphraseNames(argv)): Span[][] {
   let program = basename(argv[0] ?? '');
+  let programAt = 0;
+  const named = namedAssignmentSpans(argv, passphrases);
   return argv.map((arg, i) => {
-    if (i > 0 && PROGRAM_WORD.test(arg)) program = basename(arg);
-    return argSpans(argv, i, program, depth);
+    if (i > 0 && PROGRAM_WORD.test(arg)) {
+      program = basename(arg);
+      programAt = i;
+    }
+    return [...argSpans(argv, i, program, programAt, depth), ...(named[i] ?? [])];
   });
 }
 
 /** Secret spans in a shell script, found command by command on its words. */
 function scriptSpans(script: string, depth: number): Span[] {
   const spans: Span[] = [];
-  for (const words of shellCommands(script)) {
-    const perWord = argvSpans(
-      words.map((w) => w.text),
-      depth,
-    );
+  const commands = shellCommands(script).map((words) => ({ words, argv: words.map((w) => w.text) }));
+  // `export PW=X; openssl … -passin env:PW`: the name is given in one command, set in another.
+  const passphrases = new Set(commands.flatMap(({ argv }) => [...passphraseNames(argv)]));
+  for (const { words, argv } of commands) {
+    const perWord = argvSpans(argv, depth, passphrases);
     perWord.forEach((wordSpans, index) => {
       const at = words[index]?.at ?? [];
       for (const [start, end] of wordSpans) {
