@@ -20,7 +20,7 @@ import {
   openLibbpf,
 } from '../libbpf/libbpf.js';
 import { AbiError, KERNEL_STATS, KERNEL_STAT_SLOTS, type KernelStatName, decodeRecord } from './abi.js';
-import { type CoreBtfCache, coreBtfCache, discardCoreBtf, writeCoreBtf } from './core-btf-cache.js';
+import { type CoreBtfCache, coreBtfCache, discardCoreBtf, openTrusted, writeCoreBtf } from './core-btf-cache.js';
 import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
@@ -246,21 +246,25 @@ export class Capture {
         libbpf.objectInfo(inheritedEvents, 4).getUint32(0, true) === BPF_MAP_TYPE_RINGBUF) ||
       options.buffer === 'ringbuf' ||
       (options.buffer === 'auto' && kernelHasRingBuffer(libbpf));
-    const cache = options.cacheDir === undefined ? null : coreBtfCache(options.cacheDir, options.objectPath);
+    const cache =
+      options.cacheDir === undefined ? null : coreBtfCache(options.cacheDir, options.objectPath, libbpf.version);
     const premade = (await options.premadeMaps) ?? new Map<string, number>();
     const maps = { inherited: inheritedMaps, premade };
     let loaded: { obj: BpfObject; mapsReused: boolean } | null = null;
     let coreBtf: CoreBtfSource = 'kernel';
     let coreBtfProblem: string | null = null;
     try {
-      if (cache?.present) {
+      const cached = cache ? openTrusted(cache.path) : null;
+      if (cache && cached) {
         try {
-          loaded = await loadObject(libbpf, options, useRing, maps, cache.path);
+          loaded = await loadObject(libbpf, options, useRing, maps, cached.path);
           coreBtf = 'cached';
         } catch (err) {
           // A file that does not load is never used again: the kernel's BTF below, a new file after.
           discardCoreBtf(cache);
           coreBtfProblem = `${cache.path} did not load (${(err as Error).message}): removed, the kernel's BTF used`;
+        } finally {
+          cached.close();
         }
       }
       loaded ??= await loadObject(libbpf, options, useRing, maps);

@@ -2,11 +2,26 @@
 // the cache directory (across boots) so that the next start (the next boot) relocates against ~1 KB of
 // BTF instead of parsing the kernel's megabytes: about two thirds of a load here.
 //
-// The file is named after the kernel's build id and the object file (inode, size, change
-// time), so a new kernel or a new object never finds an old file. It is written only after a load against it gave
-// every program the same instructions (program tags) as the load against the kernel's BTF;
-// a file that fails to load is removed and the kernel's BTF used.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// The file is named after the kernel's build id, the object file (inode, size, change time)
+// and the libbpf version, so a new kernel, object or libbpf never finds an old file. It is
+// written only after a load against it gave every program the same instructions (program
+// tags) as the load against the kernel's BTF; a file that fails to load is removed and the
+// kernel's BTF used. Files are opened without following links and checked on the open
+// descriptor (ours, a regular file, writable by nobody else); libbpf reads that descriptor
+// through /proc/self/fd/N, never the path again.
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  constants as fs,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { coreBtfFileName, gnuBuildId } from '../logic/core-btf-key.js';
 import { elfSection } from './elf.js';
@@ -17,12 +32,16 @@ const CACHE_DIR = 'core-btf';
 
 export interface CoreBtfCache {
   path: string;
-  /** The file is there, ours, and not writable by others. */
-  present: boolean;
 }
 
-/** Where this kernel's cut-down BTF for this object file lives; null when the kernel has no build id. */
-export function coreBtfCache(cacheDir: string, objectPath: string): CoreBtfCache | null {
+/** A file opened for libbpf: `path` reads the open descriptor (/proc/self/fd/N). */
+export interface OpenedFile {
+  path: string;
+  close(): void;
+}
+
+/** Where this kernel's cut-down BTF for this object file and libbpf lives; null when the kernel has no build id. */
+export function coreBtfCache(cacheDir: string, objectPath: string, libbpfVersion: string): CoreBtfCache | null {
   let buildId: string | null;
   try {
     buildId = gnuBuildId(readFileSync(KERNEL_NOTES));
@@ -30,17 +49,24 @@ export function coreBtfCache(cacheDir: string, objectPath: string): CoreBtfCache
     return null;
   }
   if (!buildId) return null;
-  const path = join(cacheDir, CACHE_DIR, coreBtfFileName(buildId, statSync(objectPath, { bigint: true })));
-  return { path, present: isTrustedFile(path) };
+  const object = statSync(objectPath, { bigint: true });
+  return { path: join(cacheDir, CACHE_DIR, coreBtfFileName(buildId, object, libbpfVersion)) };
 }
 
-function isTrustedFile(path: string): boolean {
+/** `path` opened without following a link, if it is a regular file of ours that nobody else can write. */
+export function openTrusted(path: string): OpenedFile | null {
+  let fd: number;
   try {
-    const st = lstatSync(path);
-    return st.isFile() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+    fd = openSync(path, fs.O_RDONLY | fs.O_NOFOLLOW | fs.O_NONBLOCK);
   } catch {
-    return false;
+    return null;
   }
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.uid !== process.geteuid?.() || (st.mode & 0o022) !== 0) {
+    closeSync(fd);
+    return null;
+  }
+  return { path: `/proc/self/fd/${fd}`, close: () => closeSync(fd) };
 }
 
 /** Removes a cached file that did not load. */
@@ -59,7 +85,13 @@ export async function cutDownKernelBtf(objectPath: string, outPath: string): Pro
   const localBtf = elfSection(object, '.BTF');
   const relocations = coreRelocations(elfSection(object, '.BTF.ext'), parseBtf(localBtf).strings);
   const bytes = minimalCoreBtf(localBtf, relocations, parseBtf(readFileSync(KERNEL_BTF)));
-  writeFileSync(outPath, bytes, { mode: 0o600, flag: 'wx' });
+  // A new file, never through a link (O_EXCL refuses an existing name, a link included).
+  const fd = openSync(outPath, fs.O_WRONLY | fs.O_CREAT | fs.O_EXCL | fs.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -77,7 +109,13 @@ export async function writeCoreBtf(
   try {
     rmSync(candidate, { force: true });
     await make(candidate);
-    await verify(candidate);
+    const made = openTrusted(candidate);
+    if (!made) throw new Error(`${candidate} is not a file of ours after it was written`);
+    try {
+      await verify(made.path);
+    } finally {
+      made.close();
+    }
     renameSync(candidate, cache.path);
   } finally {
     rmSync(candidate, { force: true });

@@ -18,6 +18,7 @@ import { loggedRequestKeys } from './logged-requests.js';
 import { createNotifier } from './notify.js';
 import type { Pipeline } from './pipeline.js';
 import { writeStatusFile } from '../state/status-file.js';
+import { untrustedDirectories } from './owned-dirs.js';
 import { unwritableDirectories } from './writable-dirs.js';
 
 export interface RunOptions {
@@ -147,10 +148,16 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     return err instanceof ConfigError ? CONFIG_EXIT_CODE : 1;
   }
 
-  const unwritable = unwritableDirectories([
-    { key: 'logDir', path: config.logDir },
-    { key: 'stateDir', path: config.stateDir },
-  ]);
+  const unwritable = [
+    ...unwritableDirectories([
+      { key: 'logDir', path: config.logDir },
+      { key: 'stateDir', path: config.stateDir },
+    ]),
+    ...untrustedDirectories([
+      { key: 'stateDir', path: config.stateDir },
+      { key: 'cacheDir', path: config.cacheDir },
+    ]),
+  ];
   if (unwritable.length > 0) {
     for (const problem of unwritable) process.stderr.write(`imds-analyzer: ${problem}\n`);
     dropEarly();

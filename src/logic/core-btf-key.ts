@@ -26,9 +26,15 @@ export function gnuBuildId(notes: Uint8Array): string | null {
 }
 
 /**
- * The cache file's name: the kernel's build id, and the object file's identity (inode, size,
- * change time; a replaced or rewritten object has another: an upgrade never finds an old file).
+ * The cache file's name: the kernel's build id, the object file's identity (inode, size,
+ * change time; a replaced or rewritten object has another: an upgrade never finds an old file)
+ * and the libbpf version (another libbpf may relocate otherwise).
  */
-export function coreBtfFileName(buildId: string, object: { ino: bigint; size: bigint; ctimeNs: bigint }): string {
-  return `${buildId}-${object.ino.toString(16)}-${object.size.toString(16)}-${object.ctimeNs.toString(16)}.btf`;
+export function coreBtfFileName(
+  buildId: string,
+  object: { ino: bigint; size: bigint; ctimeNs: bigint },
+  libbpfVersion: string,
+): string {
+  const libbpf = libbpfVersion.replace(/[^\w.]/g, '_');
+  return `${buildId}-${object.ino.toString(16)}-${object.size.toString(16)}-${object.ctimeNs.toString(16)}-libbpf${libbpf}.btf`;
 }

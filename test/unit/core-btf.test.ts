@@ -1,7 +1,11 @@
 // The cut-down kernel BTF (src/logic/core-btf.ts): libbpf's CO-RE field matching on made-up
 // local and kernel types. That libbpf relocates a real object against the real kernel's
 // cut-down BTF exactly as against the whole (same program tags) is test/e2e/core-btf.test.ts.
-import { describe, expect, it } from 'vitest';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openTrusted } from '../../src/capture/core-btf-cache.js';
 import { coreBtfFileName, gnuBuildId } from '../../src/logic/core-btf-key.js';
 import { type CoreRelocation, minimalCoreBtf, parseBtf } from '../../src/logic/core-btf.js';
 import { buildBtf, describeBtf } from '../helpers/btf-builder.js';
@@ -136,7 +140,12 @@ describe('the cache file name', () => {
   it("is the kernel's GNU build id, found among the other notes, and the object file's identity", () => {
     const notes = new Uint8Array([...note('Xen', 6, [1, 2, 3, 4]), ...note('GNU', 3, [0xab, 0x01, 0xff])]);
     expect(gnuBuildId(notes)).toBe('ab01ff');
-    expect(coreBtfFileName('ab01ff', { ino: 255n, size: 4096n, ctimeNs: 17n })).toBe('ab01ff-ff-1000-11.btf');
+    expect(coreBtfFileName('ab01ff', { ino: 255n, size: 4096n, ctimeNs: 17n }, '1.6.2')).toBe(
+      'ab01ff-ff-1000-11-libbpf1.6.2.btf',
+    );
+    expect(coreBtfFileName('ab01ff', { ino: 255n, size: 4096n, ctimeNs: 17n }, '1.1.0')).not.toBe(
+      coreBtfFileName('ab01ff', { ino: 255n, size: 4096n, ctimeNs: 17n }, '1.6.2'),
+    );
   });
 
   it('no build id: no name (the kernel BTF is used, nothing is cached)', () => {
@@ -145,3 +154,31 @@ describe('the cache file name', () => {
     expect(gnuBuildId(new Uint8Array(note('GNU', 3, [1, 2, 3, 4])).subarray(0, 18))).toBeNull();
   });
 });
+
+describe.skipIf(process.getuid?.() !== 0)(
+  'a cached file is opened only if it is ours, and never through a link',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'imds-trusted-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('gives libbpf /proc/self/fd/N of our own file; refuses a link, a file of another uid, one others can write', () => {
+      const own = join(dir, 'own.btf');
+      writeFileSync(own, 'btf', { mode: 0o600 });
+      const opened = openTrusted(own);
+      expect(opened?.path).toMatch(/^\/proc\/self\/fd\/\d+$/);
+      expect(readFileSync(opened?.path ?? '', 'utf8')).toBe('btf');
+      opened?.close();
+      const link = join(dir, 'link.btf');
+      symlinkSync(own, link);
+      expect(openTrusted(link)).toBeNull();
+      const theirs = join(dir, 'theirs.btf');
+      writeFileSync(theirs, 'btf', { mode: 0o600 });
+      chownSync(theirs, 65534, 65534);
+      expect(openTrusted(theirs)).toBeNull();
+      const open = join(dir, 'open.btf');
+      writeFileSync(open, 'btf');
+      chmodSync(open, 0o666);
+      expect(openTrusted(open)).toBeNull();
+    });
+  },
+);

@@ -1,6 +1,16 @@
-// Issue 12 item 9: status.json is readable by a non-root `status` whatever the umask, and a
-// failed write throws to the caller (which counts it) without leaving a temp file behind.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+// status.json is readable by a non-root `status` whatever the umask, a failed write throws to
+// the caller (which counts it) without leaving a temp file behind, and a link planted where
+// the temp file goes is never written through.
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,5 +41,16 @@ describe('status file', () => {
     mkdirSync(join(blocked, STATUS_FILE_NAME), { recursive: true });
     expect(() => writeStatusFile(blocked, doc(2))).toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
     expect(readdirSync(blocked)).toEqual([STATUS_FILE_NAME]);
+  });
+
+  it('writes through no link planted at the temp file name', () => {
+    const state = join(dir, 'planted');
+    mkdirSync(state);
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(state, `${STATUS_FILE_NAME}.${process.pid}.tmp`));
+    writeStatusFile(state, doc(3));
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(JSON.parse(readFileSync(join(state, STATUS_FILE_NAME), 'utf8'))).toEqual({ pid: 3 });
   });
 });
