@@ -2,14 +2,20 @@
 // imds-analyzer command line: parses arguments and hands over to the command's room.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { appFile } from '../daemon/app-files.js';
-import { redactText } from '../logic/redact.js';
+import {
+  closest,
+  EXIT,
+  errorLine,
+  exitStatusOf,
+  exitStatusText,
+  OutputError,
+  UsageError,
+} from '../logic/exit-status.js';
 
 /** Each command's usage and what it does; `imds-analyzer <command> --help` prints its own. */
 const COMMAND_HELP = {
   run: `  imds-analyzer run [--config FILE] [--log-dir DIR] [--console] [--buffer auto|ringbuf|perfbuf]
       Capture IMDS requests until stopped (the systemd service runs this).
-      Exit status: 0 clean stop, 1 failure, 78 bad configuration (or a directory it cannot write).
 `,
   report: `  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown|html] [--since T] [--until T]
                        [--host H] [--include-v2] [--min-observed DURATION] [--allow-no-boot]
@@ -17,12 +23,11 @@ const COMMAND_HELP = {
       Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).
       Is it safe to require IMDSv2 here (on each host), and if not, what must change?
       Reads our logs (.log, .gz) and CloudWatch Logs export objects, from any number of hosts.
-      Exit status: 0 YES, 1 NO (IMDSv1 callers), 2 UNKNOWN (evidence incomplete: the reasons
-      say what is missing) or error.
+      Exits 0 YES, 1 NO, 2 UNKNOWN; an error never exits 0, 1 or 2 (table below).
 `,
   status: `  imds-analyzer status [--state FILE | --config FILE]
       Is the service running, what is attached, counters and lost events.
-      Exit status: 0 running, 3 not running, 2 unreadable state file.
+      Exits 0 running, 3 not running; an unreadable state file 66.
 `,
   'cut-btf': `  imds-analyzer cut-btf OBJECT OUT
       Writes the kernel's BTF cut down to what the BPF object's CO-RE relocations use. The daemon
@@ -33,8 +38,17 @@ const COMMAND_HELP = {
 type Command = keyof typeof COMMAND_HELP;
 
 const FOOTER = `
+Exit status (every command; errors print one line on stderr):
+${exitStatusText()}
 Config: /etc/imds-analyzer/config.json (see README). Logs: /var/log/imds-analyzer/.
 `;
+
+const RUN_OPTIONS = {
+  config: { type: 'string' },
+  'log-dir': { type: 'string' },
+  console: { type: 'boolean' },
+  buffer: { type: 'string' },
+} as const;
 
 const HELP = `imds-analyzer: find every process that still makes IMDSv1 calls
 
@@ -50,11 +64,25 @@ function wantsHelp(args: string[]): boolean {
   return args.includes('--help') || args.includes('-h');
 }
 
-function version(): string {
+async function version(): Promise<string> {
+  // Loaded here: it finds the install's root when loaded, and only these commands need it.
+  const { appFile } = await import('../daemon/app-files.js');
   const pkg = JSON.parse(readFileSync(appFile('package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;
+}
+
+/**
+ * A reader that goes away (`report | head`) or a full disk must not leave the verdict's exit
+ * status standing for output that was never written.
+ */
+function exitOnOutputError(command: string): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    const error = new OutputError(`cannot write to standard output (${err.code ?? err.message})`);
+    process.stderr.write(errorLine(`imds-analyzer ${command}`, error));
+    process.exit(exitStatusOf(error));
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -65,57 +93,62 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case undefined:
+      throw new UsageError(`no command given (${Object.keys(COMMAND_HELP).join(', ')}); see imds-analyzer --help`);
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(HELP);
-      return command === undefined ? 2 : 0;
+      return EXIT.ok;
     case '-V':
     case '--version':
-      process.stdout.write(`imds-analyzer ${version()}\n`);
-      return 0;
+      process.stdout.write(`imds-analyzer ${await version()}\n`);
+      return EXIT.ok;
     case 'run': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          config: { type: 'string' },
-          'log-dir': { type: 'string' },
-          console: { type: 'boolean' },
-          buffer: { type: 'string' },
-        },
-        strict: true,
-      });
+      let values: ReturnType<typeof parseRunArgs>;
+      try {
+        values = parseRunArgs(rest);
+      } catch (err) {
+        process.stderr.write(errorLine('imds-analyzer run', err, Object.keys(RUN_OPTIONS)));
+        return exitStatusOf(err);
+      }
       const { runDaemon } = await import('../daemon/daemon.js');
       return runDaemon({
         configPath: values.config,
         logDir: values['log-dir'],
         console: values.console,
         buffer: values.buffer,
-        version: version(),
+        version: await version(),
       });
     }
     case 'report': {
+      exitOnOutputError(command);
       const { runReportCommand } = await import('../report/index.js');
       return runReportCommand(rest);
     }
     case 'status': {
+      exitOnOutputError(command);
       const { runStatusCommand } = await import('../report/index.js');
       return runStatusCommand(rest);
     }
     case 'cut-btf': {
       const [objectPath, outPath, ...extra] = rest;
-      if (!objectPath || !outPath || extra.length > 0) {
-        process.stderr.write(`Usage:\n${COMMAND_HELP['cut-btf']}`);
-        return 2;
-      }
+      if (!objectPath || !outPath || extra.length > 0)
+        throw new UsageError('cut-btf takes two arguments: OBJECT OUT; see imds-analyzer cut-btf --help');
       const { cutDownKernelBtf } = await import('../capture/core-btf-cache.js');
       await cutDownKernelBtf(objectPath, outPath);
-      return 0;
+      return EXIT.ok;
     }
-    default:
-      process.stderr.write(`imds-analyzer: unknown command "${command}"\n\n${HELP}`);
-      return 2;
+    default: {
+      const meant = closest(command, Object.keys(COMMAND_HELP));
+      throw new UsageError(
+        `unknown command "${command}"${meant ? ` (did you mean ${meant}?)` : ''}; commands: ${Object.keys(COMMAND_HELP).join(', ')}`,
+      );
+    }
   }
+}
+
+function parseRunArgs(args: string[]) {
+  return parseArgs({ args, options: RUN_OPTIONS, strict: true }).values;
 }
 
 main(process.argv.slice(2)).then(
@@ -123,8 +156,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`imds-analyzer: ${redactText(message).text}\n`);
-    process.exitCode = 2;
+    process.stderr.write(errorLine('imds-analyzer', err));
+    process.exitCode = exitStatusOf(err);
   },
 );

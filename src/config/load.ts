@@ -3,11 +3,12 @@
 // the unit's RestartPreventExitStatus keeps from restarting in a loop.
 import { readFileSync } from 'node:fs';
 import type * as z from 'zod/mini';
+import { CommandError, EXIT } from '../logic/exit-status.js';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 
 import { DEFAULT_CONFIG_PATH } from './defaults.js';
 
-export const CONFIG_EXIT_CODE = 78;
+export const CONFIG_EXIT_CODE = EXIT.config;
 export { DEFAULT_CONFIG_PATH };
 /** A config file is a few hundred bytes; anything far larger is a mistake, not a config. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -15,14 +16,14 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 export type ConfigOverrides = DeepPartial<ConfigInput> | Record<string, unknown>;
 
-export class ConfigError extends Error {
+export class ConfigError extends CommandError {
   constructor(
     readonly file: string,
     /** Dotted key path ("rotation.maxSizeMB"), or "(file)" when the file itself is the problem. */
     readonly key: string,
     readonly problem: string,
   ) {
-    super(`bad configuration in ${file}: ${key}: ${problem}`);
+    super(EXIT.config, `bad configuration in ${file}: ${key}: ${problem}`);
     this.name = 'ConfigError';
   }
 }

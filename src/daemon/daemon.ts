@@ -6,6 +6,7 @@ import { Capture, type CaptureOptions, loadSettings } from '../capture/capture.j
 import type { PrintHandler } from '../libbpf/libbpf.js';
 import { UnsupportedHostError } from '../capture/kernel-support.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
+import { EXIT } from '../logic/exit-status.js';
 import type { Config, loadConfig } from '../config/index.js';
 import { likelyLoadSettings } from '../config/likely.js';
 import { readHostIdentity } from '../enrich/host-identity.js';
@@ -35,7 +36,7 @@ const SHUTDOWN_DEADLINE_MS = 4500;
  * 69 (EX_UNAVAILABLE): this host can never run the analyzer (no libbpf, no BTF, a kernel
  * without the hooks). Listed in RestartPreventExitStatus= so that systemd does not loop.
  */
-export const UNSUPPORTED_HOST_EXIT_CODE = 69;
+export const UNSUPPORTED_HOST_EXIT_CODE = EXIT.unavailable;
 
 /** Milliseconds since the kernel started (CLOCK_BOOTTIME, as /proc/uptime counts it), or null. */
 function uptimeMs(): number | null {

@@ -3,10 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
+import { EXIT, errorLine, exitStatusOf, OutputError, UsageError } from '../logic/exit-status.js';
 import type { ReportOptions } from '../logic/report/aggregate.js';
 import { parseDuration } from '../logic/report/duration.js';
-import type { Answer } from '../logic/report/schema.js';
-import { redactText } from '../logic/redact.js';
 import { STATUS_FILE_NAME } from '../state/status-file.js';
 import { buildReport } from './read.js';
 import { renderHtml } from './html.js';
@@ -17,11 +16,25 @@ export { type CallerGroup, type HostVerdict, type Report, reportSchema } from '.
 export { buildReport } from './read.js';
 
 const FORMATS = ['table', 'json', 'csv', 'markdown', 'html'] as const;
-const EXIT_SAFE = 0;
-const EXIT_ERROR = 2;
-const EXIT_NOT_RUNNING = 3;
-/** UNKNOWN shares exit 2 with errors: in both cases the answer is not known. */
-const EXIT_FOR: Record<Answer, number> = { YES: EXIT_SAFE, NO: 1, UNKNOWN: EXIT_ERROR };
+
+const REPORT_OPTIONS = {
+  format: { type: 'string', default: 'table' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  host: { type: 'string' },
+  'include-v2': { type: 'boolean', default: false },
+  'min-observed': { type: 'string' },
+  'allow-no-boot': { type: 'boolean', default: false },
+  'hosts-csv': { type: 'string' },
+  config: { type: 'string' },
+} as const;
+const STATUS_OPTIONS = { state: { type: 'string' }, config: { type: 'string' } } as const;
+
+/** Ends a command on an error: one line on stderr, and the error's own exit status. */
+function fail(command: string, err: unknown, options: object): number {
+  process.stderr.write(errorLine(`imds-analyzer ${command}`, err, Object.keys(options)));
+  return exitStatusOf(err);
+}
 
 /** An ISO time, or a relative one such as 30m, 24h, 7d (meaning: that long ago). */
 export function parseTime(text: string, nowMs = Date.now()): number {
@@ -34,42 +47,35 @@ export function parseTime(text: string, nowMs = Date.now()): number {
 
 export async function runReportCommand(args: string[]): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', default: 'table' },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        host: { type: 'string' },
-        'include-v2': { type: 'boolean', default: false },
-        'min-observed': { type: 'string' },
-        'allow-no-boot': { type: 'boolean', default: false },
-        'hosts-csv': { type: 'string' },
-        config: { type: 'string' },
-      },
-    });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: REPORT_OPTIONS });
     const format = values.format as (typeof FORMATS)[number];
-    if (!FORMATS.includes(format)) throw new Error(`--format must be one of ${FORMATS.join(', ')}`);
+    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
     const minObserved = values['min-observed'];
     const minObservedMs = minObserved === undefined ? undefined : parseDuration(minObserved);
     if (minObservedMs === null)
-      throw new Error(`--min-observed: not a duration: "${minObserved}" (use 0, 90s, 30m, 24h, 7d)`);
+      throw new UsageError(`--min-observed: not a duration: "${minObserved}" (use 0, 90s, 30m, 24h, 7d)`);
     const options: ReportOptions = {
       includeV2: values['include-v2'],
       allowNoBoot: values['allow-no-boot'],
       ...(minObservedMs !== undefined ? { minObservedMs } : {}),
-      ...(values.since ? { sinceMs: parseTime(values.since) } : {}),
-      ...(values.until ? { untilMs: parseTime(values.until) } : {}),
+      ...(values.since ? { sinceMs: parseTimeOption('--since', values.since) } : {}),
+      ...(values.until ? { untilMs: parseTimeOption('--until', values.until) } : {}),
       ...(values.host ? { host: values.host } : {}),
     };
     if (options.sinceMs !== undefined && options.untilMs !== undefined && options.sinceMs > options.untilMs) {
-      throw new Error('--since is after --until');
+      throw new UsageError('--since is after --until');
     }
     // Without inputs: the log directory the daemon is configured to write.
     const inputs = positionals.length > 0 ? positionals : [loadConfig(values.config).logDir];
     const report = await buildReport(inputs, options);
-    if (values['hosts-csv']) writeFileSync(values['hosts-csv'], renderHostsCsv(report));
+    const hostsCsv = values['hosts-csv'];
+    if (hostsCsv) {
+      try {
+        writeFileSync(hostsCsv, renderHostsCsv(report));
+      } catch (err) {
+        throw new OutputError(`--hosts-csv: cannot write ${hostsCsv} (${(err as Error).message})`);
+      }
+    }
     const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
     const rendered =
       format === 'json'
@@ -82,21 +88,27 @@ export async function runReportCommand(args: string[]): Promise<number> {
               ? renderHtml(report)
               : renderTable(report, colour);
     process.stdout.write(rendered);
-    return EXIT_FOR[report.verdict.answer];
+    return report.exit_status;
   } catch (err) {
-    process.stderr.write(`imds-analyzer report: ${redactText((err as Error).message).text}\n`);
-    return EXIT_ERROR;
+    return fail('report', err, REPORT_OPTIONS);
+  }
+}
+
+function parseTimeOption(option: string, text: string): number {
+  try {
+    return parseTime(text);
+  } catch (err) {
+    throw new UsageError(`${option}: ${(err as Error).message}`);
   }
 }
 
 export async function runStatusCommand(args: string[]): Promise<number> {
   try {
-    const { values } = parseArgs({ args, options: { state: { type: 'string' }, config: { type: 'string' } } });
+    const { values } = parseArgs({ args, options: STATUS_OPTIONS });
     const status = readStatus(values.state ?? join(loadConfig(values.config).stateDir, STATUS_FILE_NAME));
     process.stdout.write(renderStatus(status));
-    return status.running ? EXIT_SAFE : EXIT_NOT_RUNNING;
+    return status.running ? EXIT.ok : EXIT.notRunning;
   } catch (err) {
-    process.stderr.write(`imds-analyzer status: ${redactText((err as Error).message).text}\n`);
-    return EXIT_ERROR;
+    return fail('status', err, STATUS_OPTIONS);
   }
 }

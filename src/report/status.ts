@@ -3,6 +3,7 @@
 // of its log directory.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { NoInputError } from '../logic/exit-status.js';
 import { type StatusDocument, statusDocumentSchema } from '../model/log-line.js';
 import { isProcessRunning } from '../state/instance-lock.js';
 
@@ -25,19 +26,25 @@ function directorySize(dir: string): number {
   return total;
 }
 
-/** Throws a clear error when the state file exists but is not the daemon's state. */
+/** Throws a NoInputError when the state file exists but cannot be read or is not the daemon's state. */
 export function readStatus(stateFile: string): Status {
   if (!existsSync(stateFile)) return { stateFile, state: null, running: false, logBytes: null };
+  let text: string;
+  try {
+    text = readFileSync(stateFile, 'utf8');
+  } catch (err) {
+    throw new NoInputError(`cannot read ${stateFile} (${(err as Error).message})`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(stateFile, 'utf8'));
+    json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${stateFile} is not valid JSON (${(err as Error).message})`);
+    throw new NoInputError(`${stateFile} is not valid JSON (${(err as Error).message})`);
   }
   const parsed = statusDocumentSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(
+    throw new NoInputError(
       `${stateFile} is not an imds-analyzer state file: ${issue?.path.join('.') || '(top)'}: ${issue?.message}`,
     );
   }

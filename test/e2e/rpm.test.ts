@@ -509,8 +509,10 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         `require('${APP_DIR}/node_modules/sd-notify')`,
       );
       expect(addon).toMatchObject({ status: 0, stderr: '' });
-      // A command beyond --version runs on the pruned node_modules: the report over no logs.
+      // A command beyond --version runs on the pruned node_modules: the report over a log
+      // file without a line yet.
       mkdirSync(root.at('/tmp/no-logs'), { recursive: true });
+      writeFileSync(root.at('/tmp/no-logs/imds-analyzer.log'), '');
       const report = root.chroot('/usr/bin/imds-analyzer', 'report', '/tmp/no-logs');
       expect(report.stderr).toBe('');
       // No log line yet: the report cannot vouch for anything (exit 2, UNKNOWN).

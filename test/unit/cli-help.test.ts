@@ -32,10 +32,10 @@ describe('imds-analyzer <command> --help', () => {
     expect(result.stdout).toMatch(/^Usage:\n {2}imds-analyzer report /);
   });
 
-  it('still rejects an unknown option', () => {
+  it('still rejects an unknown option (exit 64, usage)', () => {
     const result = cli('run', '--no-such-option');
-    expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/Unknown option '--no-such-option'/);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toMatch(/unknown option '--no-such-option'/);
   });
 });
 

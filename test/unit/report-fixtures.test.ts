@@ -197,6 +197,8 @@ describe('report over edge-case fixtures', () => {
   it('answers UNKNOWN with exit 2 when nothing was observed, never YES', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'report-empty-'));
     try {
+      // A log file without a line yet (a directory without any file is an error: exit 66).
+      writeFileSync(join(dir, 'imds-analyzer.log'), '');
       const empty = await reportOf(dir);
       expect(empty.code).toBe(2);
       expect(empty.report.verdict).toEqual({
@@ -219,7 +221,7 @@ describe('report over edge-case fixtures', () => {
         'HttpTokens=required is safe on this host: UNKNOWN — no log line in the input matches the filters',
       );
       const reversed = await capture(() => runReportCommand(['--since', '1d', '--until', '2d', EDGE]));
-      expect([reversed.code, reversed.err]).toEqual([2, 'imds-analyzer report: --since is after --until\n']);
+      expect([reversed.code, reversed.err]).toEqual([64, 'imds-analyzer report: --since is after --until\n']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -311,12 +313,12 @@ describe('status', () => {
     expect([none.code, none.out]).toEqual([3, `imds-analyzer is not running (no ${join(logDir, 'missing.json')})\n`]);
   });
 
-  it('says what is wrong with a corrupt or foreign state file (exit 2)', async () => {
+  it('says what is wrong with a corrupt or foreign state file (exit 66)', async () => {
     const corrupt = await capture(() => runStatusCommand(['--state', join(FIXTURES, 'status/corrupt.json')]));
-    expect(corrupt.code).toBe(2);
+    expect(corrupt.code).toBe(66);
     expect(corrupt.err).toMatch(/^imds-analyzer status: .*corrupt\.json is not valid JSON \(/);
     const foreign = await capture(() => runStatusCommand(['--state', join(FIXTURES, 'status/not-state.json')]));
-    expect(foreign.code).toBe(2);
+    expect(foreign.code).toBe(66);
     expect(foreign.err).toMatch(/not-state\.json is not an imds-analyzer state file: \w+: /);
   });
 });

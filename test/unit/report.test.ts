@@ -240,12 +240,12 @@ describe('report', () => {
     expect((await report(['--format', 'markdown', join(dir, 'fleet')])).out).toContain('| imdsv1 | 3 |');
   });
 
-  it('exits 2 on errors', async () => {
-    expect((await report([join(dir, 'missing')])).code).toBe(2);
-    expect((await report(['--format', 'xml', join(dir, 'fleet')])).code).toBe(2);
+  it('exits with the error codes on errors, never a verdict (66 no input, 64 usage)', async () => {
+    expect((await report([join(dir, 'missing')])).code).toBe(66);
+    expect((await report(['--format', 'xml', join(dir, 'fleet')])).code).toBe(64);
     const bad = await report(['--min-observed', 'a day', join(dir, 'safe')]);
     expect([bad.code, bad.out]).toEqual([
-      2,
+      64,
       'imds-analyzer report: --min-observed: not a duration: "a day" (use 0, 90s, 30m, 24h, 7d)\n',
     ]);
   });

@@ -6,6 +6,7 @@
 import type { ContainerPlacement } from '../../model/attribution.js';
 import { storedLineSchemas } from '../../model/log-line.js';
 import { adviceFor } from '../advice.js';
+import { VERDICT_EXIT } from '../exit-status.js';
 import { redactArgv, redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
 import { formatDuration } from './duration.js';
@@ -334,6 +335,7 @@ export class ReportBuilder {
     const final: Answer = v1Requests > 0 ? 'NO' : reasons.length > 0 ? 'UNKNOWN' : 'YES';
     const where = hosts.length > 1 ? `on these ${hosts.length} hosts` : 'on this host';
     return {
+      exit_status: VERDICT_EXIT[final],
       verdict: {
         answer: final,
         safe: final === 'YES',

@@ -92,6 +92,8 @@ export const hostVerdictSchema = z.object({
 });
 
 export const reportSchema = z.object({
+  /** The exit status the report command ends with: 0 YES, 1 NO, 2 UNKNOWN (never an error's). */
+  exit_status: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   verdict: z.object({
     answer: answerSchema,
     /** answer === 'YES'. */
