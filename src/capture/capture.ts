@@ -31,6 +31,16 @@ import type { KernelRecord } from '../model/records.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
 
+/** Where drained records go, from start() on. */
+export interface RecordReceiver {
+  /** Every record of one drain, in order, after the drain. */
+  handle(records: KernelRecord[]): void;
+  /** A record that could not be decoded (never expected; counted, not fatal). */
+  decodeError(err: Error): void;
+  /** A drain that threw, or a journal that could not be written (never expected; capture goes on). */
+  captureError(source: 'drain' | 'journal', err: Error): void;
+}
+
 export interface CaptureOptions {
   objectPath: string;
   buffer: 'auto' | BufferKind;
@@ -38,17 +48,9 @@ export interface CaptureOptions {
   perfPagesPerCpu: number;
   /** Where a private cgroup2 hierarchy is mounted when the host has none. */
   stateDir: string;
-  /** Receives every record of one drain, in order, after the drain. */
-  onRecords: (records: KernelRecord[]) => void;
-  /** Records that could not be decoded (never expected; counted, not fatal). */
-  onDecodeError: (err: Error) => void;
-  /** A drain that threw (never expected; counted, capture goes on). */
-  onDrainError: (err: Error) => void;
   libbpfLog: PrintHandler;
   /** The most detailed libbpf messages given to libbpfLog (default warn: the rest cost start-up time). */
   libbpfLogLevel?: PrintLevel;
-  /** The journal could not be written (it is then given up). */
-  onJournalError?: (err: Error) => void;
   /** Fds a previous daemon left in systemd's fd store (its links and maps). */
   inheritedFds?: number[];
   /** Something (systemd's fd store) will keep the links and buffer past this process: journal what is read. */
@@ -177,6 +179,9 @@ export class Capture {
   /** The raw bytes of the records in `pending`, for the journal. */
   private pendingRaw: Uint8Array[] = [];
   private journal: Journal | null = null;
+  private receiver: RecordReceiver | null = null;
+  /** Journaled records that did not decode, told to the receiver at start(). */
+  private journalDecodeErrors: Error[] = [];
   private closed = false;
   /** Drains that completed, and IMDS records the kernel had counted at the last health check. */
   private drains = 0;
@@ -441,7 +446,7 @@ export class Capture {
         if (this.journal) this.pendingRaw.push(data.slice());
       } catch (err) {
         try {
-          this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
+          this.receiver?.decodeError(err instanceof AbiError ? err : new AbiError(String(err)));
         } catch {
           // Reporting is best effort; the record is already counted as skipped.
         }
@@ -470,13 +475,15 @@ export class Capture {
         this.pending.push(decodeRecord(raw));
         this.handover.journaled_records++;
       } catch (err) {
-        this.options.onDecodeError(err instanceof AbiError ? err : new AbiError(String(err)));
+        this.journalDecodeErrors.push(err instanceof AbiError ? err : new AbiError(String(err)));
       }
     }
   }
 
-  /** Starts draining on the event loop. */
-  start(): void {
+  /** Starts draining on the event loop into `receiver`; returns how to stop (close() stops it too). */
+  start(receiver: RecordReceiver): () => void {
+    this.receiver = receiver;
+    for (const err of this.journalDecodeErrors.splice(0)) receiver.decodeError(err);
     const fd = this.ring
       ? this.libbpf.ringBufferEpollFd(this.ring)
       : this.libbpf.perfBufferEpollFd(this.perf as PerfBuffer);
@@ -485,7 +492,7 @@ export class Capture {
         this.drain();
       } catch (err) {
         this.drainErrors++;
-        this.options.onDrainError(err instanceof Error ? err : new Error(String(err)));
+        receiver.captureError('drain', err instanceof Error ? err : new Error(String(err)));
       }
     };
     this.poller = koffi.node.poll(fd, { readable: true }, drainNow);
@@ -493,11 +500,20 @@ export class Capture {
     // connect() sit unread under qemu (6.1 arm64, 6.12) until the next wakeup, which may never
     // come. There a drain also runs every second; the ring buffer needs none.
     if (this.perf) this.perfSafetyDrain = setInterval(drainNow, PERF_SAFETY_DRAIN_MS).unref();
+    return () => this.stopDraining();
+  }
+
+  private stopDraining(): void {
+    this.poller?.close();
+    this.poller = null;
+    if (this.perfSafetyDrain) clearInterval(this.perfSafetyDrain);
+    this.perfSafetyDrain = null;
   }
 
   /** Consumes up to `budget` records available now and hands them over; returns how many. */
   drain(budget = DRAIN_BUDGET): number {
-    if (this.closed) return 0;
+    const receiver = this.receiver;
+    if (this.closed || !receiver) return 0;
     try {
       if (this.ring) this.libbpf.ringBufferConsume(this.ring, budget);
       else if (this.perf) this.libbpf.perfBufferConsume(this.perf);
@@ -512,14 +528,14 @@ export class Capture {
       this.journal?.append(this.pendingRaw);
     } catch (err) {
       // Capture goes on; only a crash from now on could lose what is in flight.
-      this.options.onJournalError?.(err as Error);
+      receiver.captureError('journal', err as Error);
       this.journal?.close();
       this.journal = null;
     }
     this.pendingRaw = [];
     // Per-CPU perf buffers interleave CPUs; restore kernel time order.
     if (this.perf) batch.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
-    this.options.onRecords(batch);
+    receiver.handle(batch);
     return batch.length;
   }
 
@@ -568,8 +584,7 @@ export class Capture {
     if (this.closed) return;
     this.detach();
     this.closed = true;
-    this.poller?.close();
-    if (this.perfSafetyDrain) clearInterval(this.perfSafetyDrain);
+    this.stopDraining();
     if (this.ring) this.libbpf.ringBufferFree(this.ring);
     if (this.perf) this.libbpf.perfBufferFree(this.perf);
     this.journal?.close();

@@ -15,9 +15,8 @@ export interface ServiceNotifier {
   ready(status: string): void;
   status(text: string): void;
   stopping(): void;
-  /** Pings the watchdog from the event loop while `alive()` says the daemon does its work. */
-  startWatchdog(alive: () => boolean): void;
-  stopWatchdog(): void;
+  /** Pings the watchdog from the event loop while `alive()` says the daemon does its work; returns how to stop. */
+  startWatchdog(alive: () => boolean): () => void;
 }
 
 function loadSdNotify(): SdNotify | null {
@@ -43,7 +42,6 @@ export function createNotifier(): ServiceNotifier {
       // Notifications are best effort.
     }
   };
-  let timer: NodeJS.Timeout | null = null;
   return {
     ready: (status) =>
       safely((s) => {
@@ -53,6 +51,7 @@ export function createNotifier(): ServiceNotifier {
     status: (text) => safely((s) => s.sendStatus(text)),
     stopping: () => safely((s) => s.stopping()),
     startWatchdog(alive) {
+      let timer: NodeJS.Timeout | undefined;
       safely((s) => {
         // watchdogInterval() is WATCHDOG_USEC in ms (0 when no watchdog): ping twice per period
         // from the event loop, so a stuck loop, or a dead drain loop (alive() false twice in a
@@ -71,10 +70,7 @@ export function createNotifier(): ServiceNotifier {
         timer = setInterval(tick, Math.max(100, Math.floor(periodMs / 2)));
         timer.unref();
       });
-    },
-    stopWatchdog() {
-      if (timer) clearInterval(timer);
-      timer = null;
+      return () => clearInterval(timer);
     },
   };
 }

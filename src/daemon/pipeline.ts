@@ -2,6 +2,7 @@
 // records feed the connection tracker, and every completed request is enriched
 // (process, ancestry, unit, container, SDK, fallback, advice) and written.
 import type { KernelStatName } from '../capture/abi.js';
+import type { RecordReceiver } from '../capture/capture.js';
 import type { ImdsVersion } from '../model/imds.js';
 import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../model/records.js';
@@ -21,7 +22,7 @@ import { buildRequestLine, requestKey } from '../logic/request-line.js';
 /** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
 const GAVE_UP_ON_PUT_NS = 500_000_000n;
 
-export class Pipeline {
+export class Pipeline implements RecordReceiver {
   private readonly tracker: ConnectionTracker;
   private readonly enricher: Enricher;
   private readonly fallback = new FallbackDetector();
@@ -123,6 +124,10 @@ export class Pipeline {
   decodeError(err: Error): void {
     this.decodeErrors++;
     this.sink.lifecycle('error', { source: 'decode', message: err.message });
+  }
+
+  captureError(source: 'drain' | 'journal', err: Error): void {
+    this.sink.lifecycle('error', { source, message: err.message });
   }
 
   /** Writes every request still waiting for a response (shutdown). */
