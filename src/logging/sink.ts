@@ -22,6 +22,8 @@ export interface LogSinkOptions {
   identity: HostIdentity;
   /** The daemon's redactor (it also learns the tokens seen on the wire). */
   redactor?: Redactor;
+  /** The clock lines are stamped with (report fixtures are written at fixed times). */
+  now?: () => number;
 }
 
 export type LifecycleEvent = LifecycleFields['event'];
@@ -93,8 +95,7 @@ function censorNested(value: unknown, depth: number): unknown {
  * match in the raw line, so this field comes second, before any ISO-looking value a
  * record carries (a process start time, an argument).
  */
-function timeFields(): string {
-  const now = Date.now();
+function timeFields(now: number): string {
   return `,"time":${now},"timestamp":"${new Date(now).toISOString()}"`;
 }
 
@@ -108,7 +109,7 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
         instance_id: options.identity.instance_id,
         boot_id: options.identity.boot_id,
       },
-      timestamp: timeFields,
+      timestamp: () => timeFields(options.now?.() ?? Date.now()),
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: { log: (record) => censorNested(record, 0) as Record<string, unknown> },
     },

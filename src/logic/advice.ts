@@ -1,6 +1,7 @@
 // One sentence an operator can act on, for each IMDSv1 request.
 import type { ContainerPlacement } from '../model/attribution.js';
 import type { ImdsVersion } from '../model/imds.js';
+import type { Stored } from '../model/stored-line.js';
 import { type Fallback, followedRefusedPut } from './fallback.js';
 import type { SdkInfo } from './sdk.js';
 
@@ -9,7 +10,8 @@ export interface AdviceInput {
   aws_api: boolean;
   sdk: SdkInfo | null;
   fallback: Fallback | null;
-  container: ContainerPlacement | null;
+  /** Only whether there is one matters (a stored line's may lack fields). */
+  container: Stored<ContainerPlacement> | null;
   status: number | null;
   comm: string | null;
 }
@@ -33,7 +35,7 @@ const TOKEN_FIRST: Record<string, string> = {
 };
 
 /** Why the token PUT failed, as far as its outcome and the process's placement tell. */
-function fallbackCause(fallback: Fallback, container: ContainerPlacement | null): string {
+function fallbackCause(fallback: Fallback, container: AdviceInput['container']): string {
   if (followedRefusedPut(fallback)) {
     return 'IMDS or something in between refused the token PUT: check HttpEndpoint and for a proxy adding X-Forwarded-For';
   }

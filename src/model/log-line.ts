@@ -19,6 +19,8 @@ const pinoFields = {
   boot_id: z.string(),
   msg: z.string(),
 };
+/** The fields every line has, whatever its event (a newer version's too). */
+export const pinoLineSchema = z.object(pinoFields);
 
 export const processSchema = z.strictObject({
   pid: z.number().int().nullable(),
@@ -204,39 +206,16 @@ export const errorLineSchema = z.strictObject({
   message: z.string(),
 });
 
-export const logLineSchema = z.discriminatedUnion('event', [
+/** Every event's line: the writer's union and the stored-line reader (stored-line.ts) both take them from here. */
+export const lineSchemas = [
   requestLineSchema,
   readyLineSchema,
   statsLineSchema,
   stoppingLineSchema,
   errorLineSchema,
-]);
+] as const;
 
-/**
- * The contract as a reader of stored logs takes it: every field optional (older versions
- * wrote fewer) and unknown fields kept (newer versions add some), but a field that is there
- * must have the contract's type. Derived from the writer's schemas, never written by hand.
- */
-function asStored(schema: z.ZodType): z.ZodType {
-  if (schema instanceof z.ZodObject) {
-    const shape = schema.shape as Record<string, z.ZodType>;
-    return z.looseObject(
-      Object.fromEntries(Object.entries(shape).map(([key, field]) => [key, asStored(field).optional()])),
-    );
-  }
-  if (schema instanceof z.ZodNullable) return asStored(schema.unwrap() as z.ZodType).nullable();
-  if (schema instanceof z.ZodOptional) return asStored(schema.unwrap() as z.ZodType).optional();
-  if (schema instanceof z.ZodArray) return z.array(asStored(schema.element as z.ZodType));
-  return schema;
-}
-
-/** Each event's stored line, as `report` reads it (see asStored). */
-export const storedLineSchemas: Record<string, z.ZodType | undefined> = Object.fromEntries(
-  [requestLineSchema, readyLineSchema, statsLineSchema, stoppingLineSchema, errorLineSchema].map((schema) => [
-    schema.shape.event.value,
-    asStored(schema),
-  ]),
-);
+export const logLineSchema = z.discriminatedUnion('event', lineSchemas);
 
 export const statusDocumentSchema = z.strictObject({
   boot_id: z.string(),

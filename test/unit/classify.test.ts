@@ -54,6 +54,11 @@ describe('classifyRequest', () => {
       token_request: false,
     });
     expect(classify({ ...cut, path: '/computeMeta' }).aws_api).toBe(false);
+    // Cut inside the first segment: any beginning of an AWS API path counts as one.
+    for (const path of ['', '/', '/l', '/lat', '/latest', '/1', '/1.', '/20', '/2024-0', '/2024-01-1', 'http://169.2'])
+      expect([path, classify({ ...cut, path }).aws_api]).toEqual([path, true]);
+    for (const path of ['/c', '/openstack', '/2024-01-01x', '/metadata/inst', 'x'])
+      expect([path, classify({ ...cut, path }).aws_api]).toEqual([path, false]);
     // A complete but version-less (HTTP/0.9 style) line is not an IMDS API request.
     expect(classify({ requestLineValid: false, httpVersion: null }).aws_api).toBe(false);
   });

@@ -1,4 +1,5 @@
-// The migration report over hand-made logs: rotated and gzip files, corrupt lines, two
+// The migration report over hand-made logs (lines with only some of the contract's fields, as
+// older daemons wrote them): rotated and gzip files, corrupt lines, two
 // hosts, two boots, filters, formats and exit codes, asserted exactly.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -164,10 +165,14 @@ describe('report', () => {
       imdsv1_programs: 2,
       imdsv1_requests: 4,
     });
-    // A NO needs no minimum, but what else is missing is said, per host and over both.
+    // A NO needs no minimum, but what else is missing is said, per host and over both: the
+    // daemons ran minutes (host A's first boot ends unseen), and the torn line names no host.
     expect(r.verdict.reasons.map((x) => x.message)).toEqual([
       '2 of 2 hosts: 2 programs still use IMDSv1 (4 requests) (see hosts)',
-      '1 of 2 hosts: records lost (see hosts)',
+      '1 of 2 hosts: the end of a boot not seen (see hosts)',
+      '2 of 2 hosts: window too short (see hosts)',
+      '2 of 2 hosts: unreadable lines that may be requests (see hosts)',
+      '1 of 2 hosts: records lost (ring buffer) (see hosts)',
     ]);
     expect(
       r.hosts.map((h) => [h.host, h.verdict, h.imdsv1_programs, h.imdsv1_requests, h.reasons.map((x) => x.code)]),
@@ -177,9 +182,15 @@ describe('report', () => {
         'NO',
         ['curl -s http://169.254.169.254/<path>', 'python3 /opt/app/sync.py --id <n>'],
         3,
-        ['imdsv1_callers'],
+        ['imdsv1_callers', 'boot_end_unseen', 'short_window', 'unreadable_lines'],
       ],
-      ['host-b', 'NO', ['curl -s http://169.254.169.254/<path>'], 1, ['imdsv1_callers', 'lost_records']],
+      [
+        'host-b',
+        'NO',
+        ['curl -s http://169.254.169.254/<path>'],
+        1,
+        ['imdsv1_callers', 'short_window', 'events_lost', 'unreadable_lines'],
+      ],
     ]);
     const v1 = r.groups.filter((g) => g.kind === 'imdsv1');
     expect(v1.map((g) => [g.command, g.count, g.hosts])).toEqual([

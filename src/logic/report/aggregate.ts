@@ -3,15 +3,13 @@
 // per host and over all of them. Pure: lines go in one at a time (memory grows with
 // groups, hosts and daemon runs, not with lines). Logs written before redaction existed
 // may hold secrets: what the report shows is redacted again.
-import type { ContainerPlacement } from '../../model/attribution.js';
-import { storedLineSchemas } from '../../model/log-line.js';
+import { type CorruptLine, readStoredLine, type StoredLineOf, type StoredLogLine } from '../../model/stored-line.js';
 import { adviceFor } from '../advice.js';
 import { VERDICT_EXIT } from '../exit-status.js';
 import { redactArgv, redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
-import { formatDuration } from './duration.js';
-import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, plural } from './host-evidence.js';
-import { type Line, messageOf, num, obj, str, strings } from './line.js';
+import { formatDuration, plural } from './duration.js';
+import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, kindOf } from './host-evidence.js';
 import { programOf } from './program.js';
 import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 
@@ -44,16 +42,24 @@ const SHORT: Record<ReasonCode, string> = {
   imdsv1_callers: 'IMDSv1 callers',
   no_lines: 'no log line',
   input_incomplete: 'files not read to their end',
+  unreadable_lines: 'unreadable lines that may be requests',
   no_daemon_start: 'no daemon start seen',
-  lost_records: 'records lost',
-  unclassified_requests: 'unclassified requests',
-  uncovered_restart: 'a restart without capture',
-  lines_not_written: 'log lines not written',
   no_boot_from_start: 'no boot seen from its start',
+  late_start: 'a boot not seen from its start',
+  uncovered_restart: 'a restart without capture',
+  boot_end_unseen: 'the end of a boot not seen',
   short_window: 'window too short',
+  events_lost: 'records lost (ring buffer)',
+  perf_buffer_lost: 'records lost (perf buffer)',
+  decode_errors: 'records not decoded',
+  record_errors: 'records not handled',
+  drain_errors: 'buffer drains failed',
+  parse_errors: 'packets not parsed',
+  responses_unmatched: 'responses without their request',
+  stream_holes: 'holes in request streams',
+  lines_not_written: 'log lines not written',
+  unclassified_requests: 'unclassified requests',
 };
-
-type Kind = CallerGroup['kind'];
 
 interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen' | 'advice' | 'timeline'> {
   hosts: Set<string>;
@@ -68,59 +74,37 @@ interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' 
   derivedAdvice: string | null;
 }
 
-function lineTimeMs(line: Line): number | null {
-  const requestTime = str(line.request_time);
-  if (requestTime) {
-    const t = Date.parse(requestTime);
-    if (!Number.isNaN(t)) return t;
-  }
-  return num(line.time);
+type RequestLine = StoredLineOf<'imds_request'>;
+type Kind = CallerGroup['kind'];
+
+/** When a request was made (its first byte), else when its line was written. */
+function lineTimeMs(line: StoredLogLine): number {
+  const requestTime = line.event === 'imds_request' && line.request_time ? Date.parse(line.request_time) : Number.NaN;
+  return Number.isNaN(requestTime) ? line.time : requestTime;
 }
 
-function kindOf(line: Line): Kind {
-  if (line.aws_api === false) return 'not_aws_api';
-  if (line.imds_version === 'v1') return 'imdsv1';
-  if (line.imds_version === 'v2') return 'imdsv2';
-  return 'unknown';
-}
-
-function sdkOf(line: Line): SdkInfo | null {
-  const sdk = obj(line.sdk);
-  const name = str(sdk.name);
-  if (name === null) return null;
-  const supports = sdk.supports_imdsv2;
+function sdkOf(line: RequestLine): SdkInfo | null {
+  const sdk = line.sdk;
+  if (!sdk || sdk.name === undefined) return null;
   return {
-    name,
-    version: str(sdk.version),
-    min_imdsv2_version: str(sdk.min_imdsv2_version),
-    supports_imdsv2: typeof supports === 'boolean' ? supports : null,
+    name: sdk.name,
+    version: sdk.version ?? null,
+    min_imdsv2_version: sdk.min_imdsv2_version ?? null,
+    supports_imdsv2: sdk.supports_imdsv2 ?? null,
   };
 }
 
-function adviceOf(line: Line, kind: Kind, sdk: SdkInfo | null): string | null {
-  const fallback = str(obj(line.fallback).reason);
-  const container = obj(line.container);
+function adviceOf(line: RequestLine, kind: Kind, sdk: SdkInfo | null): string | null {
+  const reason = line.fallback?.reason;
   return adviceFor({
     imds_version: kind === 'imdsv1' ? 'v1' : kind === 'imdsv2' ? 'v2' : 'unknown',
     aws_api: kind !== 'not_aws_api',
     sdk,
-    fallback: fallback === null ? null : { reason: fallback },
-    // Only its presence matters to the advice; the runtime name is kept as the line has it.
-    container: line.container
-      ? ({ runtime: str(container.runtime), id: str(container.id) ?? '' } as ContainerPlacement)
-      : null,
-    status: num(obj(line.response).status),
-    comm: str(obj(line.process).comm),
+    fallback: reason === undefined ? null : { reason },
+    container: line.container ?? null,
+    status: line.response?.status ?? null,
+    comm: line.process?.comm ?? null,
   });
-}
-
-/**
- * Read through the log contract: a line of one of our events whose fields are not of the
- * contract's types is corrupt (not half used). Lines of other events (a newer version's) pass.
- */
-function followsContract(line: Line): boolean {
-  const schema = typeof line.event === 'string' ? storedLineSchemas[line.event] : undefined;
-  return schema === undefined || schema.safeParse(line).success;
 }
 
 function appendTo<K>(map: Map<K, string[]>, key: K, value: string): void {
@@ -137,12 +121,16 @@ export class ReportBuilder {
   private readonly rules: EvidenceRules;
   private lines = 0;
   private corrupt = 0;
+  /** Unreadable lines that may be requests and name no host: any host may be missing them. */
+  private unreadableWithoutHost = 0;
   private files = 0;
 
   constructor(private readonly options: ReportOptions = {}) {
     this.rules = {
       minObservedMs: options.minObservedMs ?? DEFAULT_MIN_OBSERVED_MS,
       requireBootFromStart: !options.allowNoBoot,
+      sinceMs: options.sinceMs,
+      untilMs: options.untilMs,
     };
   }
 
@@ -150,24 +138,18 @@ export class ReportBuilder {
     this.files++;
   }
 
-  addCorrupt(): void {
-    this.lines++;
-    this.corrupt++;
-  }
-
-  /** One stored line (ours, or a CloudWatch Logs export line): blank lines are ignored, anything but a JSON object is corrupt. */
+  /** One stored line (ours, or a CloudWatch Logs export line), read through the contract. */
   addText(text: string): void {
-    if (!text.trim()) return;
-    let line: unknown;
-    try {
-      line = JSON.parse(messageOf(text));
-    } catch {
-      this.addCorrupt();
-      return;
+    const reading = readStoredLine(text);
+    if (reading.kind === 'blank') return;
+    if (reading.kind === 'corrupt') this.addUnreadableLine(reading.line);
+    else if (reading.kind === 'line') this.add(reading.line);
+    else {
+      // A newer version's event: its host and time count as seen, nothing else is read from it.
+      this.lines++;
+      const host = this.hostOf(reading.line.instance_id ?? null, reading.line.hostname ?? null);
+      if (host?.inWindow(reading.line.time)) host.seeForeign(reading.line.time);
     }
-    if (line && typeof line === 'object' && !Array.isArray(line) && followsContract(line as Line))
-      this.add(line as Line);
-    else this.addCorrupt();
   }
 
   /** A file that could not be read to its end; the lines read before stay counted. */
@@ -175,28 +157,38 @@ export class ReportBuilder {
     this.unreadable.push(`${file}: ${reason}`);
   }
 
-  add(line: Line): void {
+  /** A line that could not be read: if it may have been a request, its host (or every host) lacks evidence. */
+  private addUnreadableLine(line: CorruptLine): void {
     this.lines++;
-    const t = lineTimeMs(line);
-    // pino writes `time` on every line: one without it was not written by the daemon.
-    if (t === null) {
-      this.corrupt++;
-      return;
-    }
-    const instanceId = str(line.instance_id);
-    const hostname = str(line.hostname);
+    this.corrupt++;
+    if (!line.couldBeRequest) return;
+    const named = line.instance_id !== null || line.hostname !== null;
+    const host = named ? this.hostOf(line.instance_id, line.hostname) : undefined;
+    if (host) host.seeUnreadable(line.time);
+    else if (!named) this.unreadableWithoutHost++;
+  }
+
+  /** The host a line belongs to, created on its first line; undefined when --host leaves it out. */
+  private hostOf(instanceId: string | null, hostname: string | null): HostEvidence | undefined {
     const f = this.options;
-    if (f.host !== undefined && f.host !== hostname && f.host !== instanceId) return;
-    if (f.sinceMs !== undefined && t < f.sinceMs) return;
-    if (f.untilMs !== undefined && t > f.untilMs) return;
+    if (f.host !== undefined && f.host !== hostname && f.host !== instanceId) return undefined;
     const key = instanceId ?? hostname ?? 'unknown-host';
     let host = this.hosts.get(key);
     if (!host) {
-      host = new HostEvidence(key, instanceId, hostname);
+      host = new HostEvidence(key, instanceId, hostname, this.rules);
       this.hosts.set(key, host);
     }
+    return host;
+  }
+
+  /** A line of the contract. Every line is read, whatever its time: the window is applied per host. */
+  add(line: StoredLogLine): void {
+    this.lines++;
+    const t = lineTimeMs(line);
+    const host = this.hostOf(line.instance_id ?? null, line.hostname ?? null);
+    if (!host) return;
     host.see(line, t);
-    if (line.event === 'imds_request') this.addRequest(line, host, t);
+    if (line.event === 'imds_request' && host.inWindow(t)) this.addRequest(line, kindOf(line), host, t);
   }
 
   /** The caller's program identity (redacted argv), remembered by raw argv and ancestry. */
@@ -214,38 +206,25 @@ export class ReportBuilder {
     return program;
   }
 
-  private addRequest(line: Line, host: HostEvidence, t: number): void {
-    const kind = kindOf(line);
-    if (kind === 'imdsv1') host.v1Requests++;
-    if (kind === 'unknown') host.unknownRequests++;
+  private addRequest(line: RequestLine, kind: Kind, host: HostEvidence, t: number): void {
     if (kind === 'imdsv2' && !this.options.includeV2) return;
-    const proc = obj(line.process);
-    const argv = strings(proc.argv);
-    const exe = str(proc.exe);
-    const ancestors = Array.isArray(line.ancestors) ? line.ancestors.map(obj) : [];
+    const proc = line.process;
+    const argv = proc?.argv ?? [];
+    const exe = proc?.exe ?? null;
+    const ancestors = line.ancestors ?? [];
     const program =
       argv.length > 0
         ? this.programOf(
             argv,
-            ancestors.map((a) => strings(a.argv)),
+            ancestors.map((a) => a.argv ?? []),
           )
         : null;
-    const command = program?.command ?? str(proc.comm) ?? '(unknown process)';
-    const containerObj = line.container ? obj(line.container) : null;
-    const container = containerObj
-      ? `${str(containerObj.runtime) ?? '?'}:${(str(containerObj.id) ?? '').slice(0, 12)}`
-      : null;
-    const sdkObj = obj(line.sdk);
-    const sdkKey = `${str(sdkObj.name) ?? ''} ${str(sdkObj.version) ?? ''}`;
-    const unit = str(line.unit);
-    const key = [
-      kind,
-      exe,
-      program?.key ?? command,
-      unit,
-      containerObj ? str(containerObj.runtime) : null,
-      sdkKey,
-    ].join(KEY_SEPARATOR);
+    const command = program?.command ?? proc?.comm ?? '(unknown process)';
+    const placed = line.container ?? null;
+    const container = placed ? `${placed.runtime ?? '?'}:${(placed.id ?? '').slice(0, 12)}` : null;
+    const sdkKey = `${line.sdk?.name ?? ''} ${line.sdk?.version ?? ''}`;
+    const unit = line.unit ?? null;
+    const key = [kind, exe, program?.key ?? command, unit, placed?.runtime ?? null, sdkKey].join(KEY_SEPARATOR);
     let group = this.groups.get(key);
     if (!group) {
       const sdk = sdkOf(line);
@@ -269,12 +248,12 @@ export class ReportBuilder {
         ownAdvice: null,
         derivedAdvice: adviceOf(line, kind, sdk),
         example: {
-          pid: num(proc.pid),
-          comm: str(proc.comm),
+          pid: proc?.pid ?? null,
+          comm: proc?.comm ?? null,
           exe,
           argv,
-          user: str(proc.user),
-          ancestors: ancestors.map((a) => ({ pid: num(a.pid) ?? 0, comm: str(a.comm) ?? '', argv: strings(a.argv) })),
+          user: proc?.user ?? null,
+          ancestors: (line.ancestors ?? []).map((a) => ({ pid: a.pid ?? 0, comm: a.comm ?? '', argv: a.argv ?? [] })),
         },
       };
       this.groups.set(key, group);
@@ -283,8 +262,8 @@ export class ReportBuilder {
     group.hosts.add(host.host);
     group.firstMs = Math.min(group.firstMs, t);
     group.lastMs = Math.max(group.lastMs, t);
-    const path = str(obj(line.request).path);
-    if (path !== null) {
+    const path = line.request?.path;
+    if (path !== undefined) {
       if (group.paths.has(path) || group.paths.size < MAX_PATHS_PER_GROUP) group.paths.add(path);
       else group.paths_unlisted++;
     }
@@ -292,13 +271,13 @@ export class ReportBuilder {
       const hour = Math.floor(t / HOUR_MS);
       group.hourly.set(hour, (group.hourly.get(hour) ?? 0) + 1);
     }
-    const status = line.response ? num(obj(line.response).status) : null;
+    const status = line.response?.status ?? null;
     if (status === null) group.responses.none++;
     else if (status === 401) group.responses.rejected++;
     else if (status >= 200 && status < 300) group.responses.ok++;
     else group.responses.other++;
     if (line.fallback) group.fallbacks++;
-    group.ownAdvice ??= str(line.advice);
+    group.ownAdvice ??= line.advice ?? null;
   }
 
   result(): Report {
@@ -321,15 +300,16 @@ export class ReportBuilder {
     const v1 = groups.filter((g) => g.kind === 'imdsv1');
     const programsOn = new Map<string, string[]>();
     for (const g of v1) for (const h of g.hosts) appendTo(programsOn, h, g.command);
-    const hosts = [...this.hosts.values()]
-      .map((h) => h.verdict(programsOn.get(h.host) ?? [], this.rules))
+    const evidence = [...this.hosts.values()].filter((h) => h.seen);
+    const hosts = evidence
+      .map((h) => h.verdict(programsOn.get(h.host) ?? [], this.unreadableWithoutHost))
       .sort((a, b) => ANSWER_ORDER[a.verdict] - ANSWER_ORDER[b.verdict] || a.host.localeCompare(b.host));
-    const evidence = [...this.hosts.values()];
     const fromMs = evidence.reduce((t, h) => Math.min(t, h.firstMs), Infinity);
     const toMs = evidence.reduce((t, h) => Math.max(t, h.lastMs), -Infinity);
     const observed = evidence.length > 0;
-    const seconds = observed ? (toMs - fromMs) / 1000 : 0;
-    const boots = evidence.reduce((n, h) => n + h.bootCount, 0);
+    // Each host's own is in hosts[]; over many, the least of them is what every host has.
+    const seconds = hosts.reduce((n, h) => Math.min(n, h.seconds), Infinity);
+    const boots = hosts.reduce((n, h) => n + h.boots, 0);
     const v1Requests = v1.reduce((n, g) => n + g.count, 0);
     const reasons = this.overallReasons(hosts, v1.length, v1Requests);
     const final: Answer = v1Requests > 0 ? 'NO' : reasons.length > 0 ? 'UNKNOWN' : 'YES';
@@ -350,7 +330,7 @@ export class ReportBuilder {
         boots,
         from: observed ? new Date(fromMs).toISOString() : null,
         to: observed ? new Date(toMs).toISOString() : null,
-        seconds,
+        seconds: observed ? seconds : 0,
         min_observed_seconds: this.rules.minObservedMs / 1000,
         boot_from_start_required: this.rules.requireBootFromStart,
       },

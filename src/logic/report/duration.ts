@@ -1,4 +1,4 @@
-// Durations as a person writes and reads them: 30m, 24h, 7d in; "4d 3h" out.
+// Durations and counts as a person writes and reads them: 30m, 24h, 7d in; "4d 3h", "2 boots" out.
 
 const UNIT_MS = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 } as const;
 
@@ -18,3 +18,5 @@ export function formatDuration(seconds: number): string {
   if (h > 0) return `${h}h ${m}m`;
   return `${m}m ${Math.floor(seconds % 60)}s`;
 }
+
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -1,10 +1,16 @@
-// What one host's lines prove: whether its daemon saw everything for long enough that
-// "no IMDSv1 request" means "no IMDSv1 caller" (issue 12, item 8). A host is NO on one
-// IMDSv1 request; YES only when every condition below holds; UNKNOWN otherwise, with one
-// reason per missing condition saying what to do about it.
-import { formatDuration } from './duration.js';
-import { type Line, num, obj, str } from './line.js';
-import type { Answer, HostVerdict, Reason } from './schema.js';
+// What one host's lines prove: whether its daemons saw everything, for long enough, that
+// "no IMDSv1 request" means "no IMDSv1 caller". A host is NO on one IMDSv1 request; YES only
+// when every condition holds; UNKNOWN otherwise, with one reason per missing condition
+// saying what to do about it (docs/report.md has them in one table). Lines come in typed
+// from the contract (readStoredLine), in any order; the window (--since, --until) limits
+// what is judged, never which lines are read: a run's start or a loss's counters may lie
+// outside it.
+import type { StoredLineOf, StoredLogLine } from '../../model/stored-line.js';
+import { type Coverage, type Gap, type GapKind, type RunSpan, type TimeWindow, coverageOf } from './coverage.js';
+import { formatDuration, plural } from './duration.js';
+import { type CounterLine, LOSS_COUNTERS, WindowedCounter } from './losses.js';
+import { mayBeAwsApiPath } from '../classify.js';
+import type { Answer, CallerGroup, HostVerdict, Reason } from './schema.js';
 
 /**
  * A daemon whose READY came at most this long after the kernel started was started by the
@@ -18,186 +24,202 @@ export const DEFAULT_MIN_OBSERVED_MS = 24 * 3600_000;
 /** Gaps named one by one in a reason; the rest are counted. */
 const MAX_GAPS_NAMED = 3;
 
-export interface EvidenceRules {
+export interface EvidenceRules extends TimeWindow {
   minObservedMs: number;
   requireBootFromStart: boolean;
 }
 
-/** One daemon run (a boot and a pid): its loss counters are cumulative since its start. */
+/** One daemon run (a boot and a pid): what its lines state, and its cumulative counters. */
 interface Run {
-  boot: string;
-  firstMs: number;
-  lastMs: number;
-  readies: number;
-  /** ready lines saying the kernel kept capturing since the previous run on this boot stopped. */
-  continuedReadies: number;
-  /** The run's start, in ms since the kernel started (its ready line's uptime_ms). */
-  uptimeMs: number | null;
-  eventsLost: number;
-  perfLost: number;
-  decodeErrors: number;
-  processLost: number;
-  linesNotWritten: number;
+  span: RunSpan;
+  losses: WindowedCounter[];
+  processLost: WindowedCounter;
 }
-
-export interface BootCoverage {
-  boot: string;
-  fromMs: number;
-  toMs: number;
-  /** A run on this boot started by the boot itself (ready at most EARLY_BOOT_MS after kernel start). */
-  fromStart: boolean;
-  runs: number;
-  /** Uncovered gaps between runs on this boot. */
-  gaps: number;
-}
-
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function imdsv1Callers(programs: number, requests: number): string {
   return `${plural(programs, 'program')} still use${programs === 1 ? 's' : ''} IMDSv1 (${plural(requests, 'request')})`;
 }
 const iso = (ms: number) => new Date(ms).toISOString();
-const sum = (runs: Run[], pick: (r: Run) => number) => runs.reduce((n, r) => n + pick(r), 0);
+
+/**
+ * What a request line is to the verdict. A request cut inside its path that an older daemon
+ * judged not AWS (`GET /lat`, then a hole) is judged again: any beginning of an AWS API path
+ * counts as one. A version this report does not know is not proof of IMDSv2.
+ */
+export function kindOf(line: StoredLineOf<'imds_request'>): CallerGroup['kind'] {
+  const version = line.imds_version;
+  if (version === 'v1' || version === 'v2')
+    return line.aws_api === false ? 'not_aws_api' : version === 'v1' ? 'imdsv1' : 'imdsv2';
+  return line.aws_api === false && !mayBeAwsApiPath(line.request?.path ?? '') ? 'not_aws_api' : 'unknown';
+}
+
+const isCounterLine = (line: StoredLogLine): line is CounterLine =>
+  line.event === 'ready' || line.event === 'stats' || line.event === 'stopping';
+
+/** How each kind of gap reads in its reason, and what to do about it. */
+const GAP_REASONS: Record<GapKind, { what: string; todo: (lastEndMs: number) => string }> = {
+  late_start: {
+    what: 'no daemon was capturing from the start of a boot',
+    todo: () =>
+      'boot-time callers such as cloud-init and user data may be missing; enable the service so it starts with the boot and report over a boot observed from its start, or pass --allow-no-boot',
+  },
+  uncovered_restart: {
+    what: 'no daemon was capturing between two daemon runs on the same boot',
+    todo: (end) =>
+      `requests then were not seen; report over a later boot, observed from its start (--since after ${iso(end)})`,
+  },
+  boot_end_unseen: {
+    what: 'no daemon was capturing at the end of a boot (its last daemon did not stop for a shutdown)',
+    todo: (end) =>
+      `requests until the next boot were not seen; keep the service running to shutdown, or report from a later boot (--since after ${iso(end)})`,
+  },
+};
+
+function gapReason(kind: GapKind, gaps: Gap[]): Reason | null {
+  const last = gaps.at(-1);
+  if (!last) return null;
+  const named = gaps
+    .slice(0, MAX_GAPS_NAMED)
+    .map(
+      (g) =>
+        `${g.fromMs === null ? 'boot start (time unknown)' : iso(g.fromMs)} .. ${iso(g.toMs)} (boot ${g.boot}: ${g.cause})`,
+    );
+  const more = gaps.length > MAX_GAPS_NAMED ? ` and ${gaps.length - MAX_GAPS_NAMED} more` : '';
+  const { what, todo } = GAP_REASONS[kind];
+  return { code: kind, message: `${what}: ${named.join(', ')}${more}; ${todo(last.toMs)}` };
+}
 
 export class HostEvidence {
+  /** First and last line of this host within the window. */
   firstMs = Infinity;
   lastMs = -Infinity;
   v1Requests = 0;
   unknownRequests = 0;
-  private readonly boots = new Set<string>();
+  /** Lines within the window that could not be read and may have been requests. */
+  unreadableLines = 0;
   private readonly runs = new Map<string, Run>();
   private readies = 0;
-  private readiesWithoutUptime = 0;
-  private earliestUptimeMs: number | null = null;
 
   constructor(
     readonly host: string,
     readonly instanceId: string | null,
     readonly hostname: string | null,
+    private readonly rules: EvidenceRules,
   ) {}
 
-  get bootCount(): number {
-    return this.boots.size;
+  /** Whether any line of this host lies within the window: a host without one is not reported. */
+  get seen(): boolean {
+    return this.lastMs >= this.firstMs;
   }
 
-  /** Every line of this host that passed the filters. */
-  see(line: Line, t: number): void {
+  inWindow(t: number): boolean {
+    return (
+      (this.rules.sinceMs === undefined || t >= this.rules.sinceMs) &&
+      (this.rules.untilMs === undefined || t <= this.rules.untilMs)
+    );
+  }
+
+  /** A line of this host that could not be read but may have been a request (its time, when it still says). */
+  seeUnreadable(t: number | null): void {
+    if (t !== null && !this.inWindow(t)) return;
+    this.unreadableLines++;
+    if (t !== null) this.seeTime(t);
+  }
+
+  /** A line of an event this version does not know: the host was there. */
+  seeForeign(t: number): void {
+    this.seeTime(t);
+  }
+
+  private seeTime(t: number): void {
     if (t < this.firstMs) this.firstMs = t;
     if (t > this.lastMs) this.lastMs = t;
-    const boot = str(line.boot_id);
-    const pid = num(line.pid);
-    if (boot === null || pid === null) return;
-    const event = line.event;
-    const lifecycle = event === 'ready' || event === 'stats' || event === 'stopping';
-    if (lifecycle) this.boots.add(boot);
-    const run = this.run(boot, pid, t);
-    if (t < run.firstMs) run.firstMs = t;
-    if (t > run.lastMs) run.lastMs = t;
-    if (event === 'ready') this.addReady(run, line);
-    if (event === 'stats' || event === 'stopping') this.addCounters(run, line);
   }
 
-  private run(boot: string, pid: number, t: number): Run {
+  /** Every line of this host, whatever its time: lines outside the window still state runs and counters. */
+  see(line: StoredLogLine, t: number): void {
+    const inWindow = this.inWindow(t);
+    if (inWindow) this.seeTime(t);
+    if (line.event === 'imds_request') {
+      if (!inWindow) return;
+      const kind = kindOf(line);
+      if (kind === 'imdsv1') this.v1Requests++;
+      else if (kind === 'unknown') this.unknownRequests++;
+      return;
+    }
+    const pid = line.event === 'error' ? undefined : line.pid;
+    const run = line.boot_id === undefined ? undefined : this.run(line.boot_id, pid, t, line.event !== 'error');
+    if (!run) return;
+    if (t < run.span.firstMs) run.span.firstMs = t;
+    if (t > run.span.lastMs) run.span.lastMs = t;
+    if (!isCounterLine(line)) return;
+    LOSS_COUNTERS.forEach((counter, i) => {
+      run.losses[i]?.see(counter.read(line), t, this.rules);
+    });
+    run.processLost.see(line.kernel?.process_events_lost ?? 0, t, this.rules);
+    if (line.event === 'ready') this.seeReady(run, line, t);
+    if (line.event === 'stopping') run.span.stop = { atMs: t, systemShutdown: line.system_shutdown === true };
+  }
+
+  /**
+   * The run of a boot and pid; an error line names no pid, so it only extends the run of its
+   * boot that was going at the time (error lines alone prove no capture and start none).
+   */
+  private run(boot: string, pid: number | undefined, t: number, starts: boolean): Run | undefined {
+    if (pid === undefined) {
+      let going: Run | undefined;
+      for (const run of this.runs.values())
+        if (run.span.boot === boot && run.span.firstMs <= t && (!going || run.span.firstMs > going.span.firstMs))
+          going = run;
+      return going;
+    }
     const key = `${boot}\u0000${pid}`;
     let run = this.runs.get(key);
-    if (!run) {
+    if (!run && starts) {
       run = {
-        boot,
-        firstMs: t,
-        lastMs: t,
-        readies: 0,
-        continuedReadies: 0,
-        uptimeMs: null,
-        eventsLost: 0,
-        perfLost: 0,
-        decodeErrors: 0,
-        processLost: 0,
-        linesNotWritten: 0,
+        span: { boot, ready: null, firstMs: t, lastMs: t, stop: null },
+        losses: LOSS_COUNTERS.map(() => new WindowedCounter()),
+        processLost: new WindowedCounter(),
       };
       this.runs.set(key, run);
     }
     return run;
   }
 
-  private addReady(run: Run, line: Line): void {
+  private seeReady(run: Run, line: StoredLineOf<'ready'>, t: number): void {
     this.readies++;
-    run.readies++;
-    if (line.capture_continued === true) run.continuedReadies++;
-    const uptime = num(line.uptime_ms);
-    if (uptime === null) this.readiesWithoutUptime++;
-    else {
-      this.earliestUptimeMs = Math.min(this.earliestUptimeMs ?? Infinity, uptime);
-      run.uptimeMs = Math.min(run.uptimeMs ?? Infinity, uptime);
-    }
+    // Lines written before these fields existed say neither: not continued.
+    if (run.span.ready && run.span.ready.atMs <= t) return;
+    run.span.ready = {
+      atMs: t,
+      uptimeMs: line.uptime_ms ?? null,
+      continued: line.capture_continued === true,
+      gapCause: line.capture_gap ?? null,
+    };
   }
 
-  /** stats and stopping lines: the highest value of each cumulative counter per run. */
-  private addCounters(run: Run, line: Line): void {
-    const kernel = obj(line.kernel);
-    run.eventsLost = Math.max(run.eventsLost, num(kernel.events_lost) ?? 0);
-    run.perfLost = Math.max(run.perfLost, num(kernel.perf_buffer_lost) ?? 0);
-    run.decodeErrors = Math.max(run.decodeErrors, num(line.decode_errors) ?? 0);
-    run.processLost = Math.max(run.processLost, num(kernel.process_events_lost) ?? 0);
-    run.linesNotWritten = Math.max(run.linesNotWritten, num(line.lines_not_written) ?? 0);
-  }
-
-  /** Request records that never became lines: the buffer was full, or a record was undecodable. */
-  get lostRecords(): number {
-    return sum([...this.runs.values()], (r) => r.eventsLost + r.perfLost + r.decodeErrors);
+  /** Runs that reach into the window: a run that started after it ends lost nothing in it. */
+  private runsInWindow(): Run[] {
+    const until = this.rules.untilMs ?? Infinity;
+    return [...this.runs.values()].filter((r) => (r.span.ready?.atMs ?? r.span.firstMs) <= until);
   }
 
   get lostProcessRecords(): number {
-    return sum([...this.runs.values()], (r) => r.processLost);
+    return this.runsInWindow().reduce((n, r) => n + r.processLost.inWindow, 0);
   }
 
-  get linesNotWritten(): number {
-    return sum([...this.runs.values()], (r) => r.linesNotWritten);
-  }
-
-  /** Per boot: what its daemon runs covered, earliest boot first. */
-  coverage(): BootCoverage[] {
-    const byBoot = new Map<string, BootCoverage>();
-    for (const run of this.runs.values()) {
-      const seen = byBoot.get(run.boot);
-      const fromStart = run.uptimeMs !== null && run.uptimeMs <= EARLY_BOOT_MS;
-      if (seen) {
-        seen.fromMs = Math.min(seen.fromMs, run.firstMs);
-        seen.toMs = Math.max(seen.toMs, run.lastMs);
-        seen.fromStart ||= fromStart;
-        seen.runs++;
-      } else {
-        byBoot.set(run.boot, { boot: run.boot, fromMs: run.firstMs, toMs: run.lastMs, fromStart, runs: 1, gaps: 0 });
-      }
-    }
-    for (const gap of this.uncoveredGaps()) {
-      const boot = byBoot.get(gap.boot);
-      if (boot) boot.gaps++;
-    }
-    return [...byBoot.values()].sort((a, b) => a.fromMs - b.fromMs);
-  }
-
-  /** Times between one run's last line and the next run's start on the same boot, unless the kernel kept capturing. */
-  uncoveredGaps(): Array<{ boot: string; fromMs: number; toMs: number }> {
-    const byBoot = new Map<string, Run[]>();
-    for (const run of this.runs.values()) {
-      const same = byBoot.get(run.boot);
-      if (same) same.push(run);
-      else byBoot.set(run.boot, [run]);
-    }
-    const gaps: Array<{ boot: string; fromMs: number; toMs: number }> = [];
-    for (const [boot, runs] of byBoot) {
-      runs.sort((a, b) => a.firstMs - b.firstMs);
-      runs.forEach((next, i) => {
-        const previous = runs[i - 1];
-        if (previous && next.continuedReadies === 0) gaps.push({ boot, fromMs: previous.lastMs, toMs: next.firstMs });
-      });
-    }
-    return gaps.sort((a, b) => a.fromMs - b.fromMs);
+  coverage(): Coverage {
+    return coverageOf(
+      [...this.runs.values()].map((r) => r.span),
+      { earlyBootMs: EARLY_BOOT_MS, requireBootFromStart: this.rules.requireBootFromStart },
+      this.rules,
+    );
   }
 
   /** The conditions a YES needs that these lines do not meet, each with what to do. */
-  missingEvidence(rules: EvidenceRules): Reason[] {
+  missingEvidence(coverage: Coverage, unreadableOfAnyHost = 0): Reason[] {
     const reasons: Reason[] = [];
+    const rules = this.rules;
     if (this.readies === 0) {
       reasons.push({
         code: 'no_daemon_start',
@@ -205,47 +227,34 @@ export class HostEvidence {
           'no daemon start (ready line) in the input: include the logs since the service started (rotated and .gz files too), or check that the service is enabled and running',
       });
     }
-    if (rules.requireBootFromStart && !this.sawBootFromStart()) {
-      const seen =
-        this.earliestUptimeMs !== null
-          ? `the earliest start seen was ${formatDuration(this.earliestUptimeMs / 1000)} after boot`
-          : this.readiesWithoutUptime > 0
-            ? 'its ready lines carry no uptime_ms: they come from an older daemon'
-            : 'no start seen';
+    const gapsOf = (kind: GapKind) => coverage.gaps.filter((g) => g.kind === kind);
+    if (rules.requireBootFromStart && coverage.bootsFromStart === 0 && gapsOf('late_start').length === 0) {
       reasons.push({
         code: 'no_boot_from_start',
-        message: `no boot observed from its start (a ready line at most ${EARLY_BOOT_MS / 1000} s after boot; ${seen}): boot-time callers such as cloud-init and user data may be missing; reboot once with the service enabled, or pass --allow-no-boot`,
+        message: `no boot start is in the window (a ready line at most ${EARLY_BOOT_MS / 1000} s after boot): boot-time callers such as cloud-init and user data may be missing; report over a window that holds a boot, reboot once with the service enabled, or pass --allow-no-boot`,
       });
     }
-    const seconds = this.seconds();
-    if (seconds * 1000 < rules.minObservedMs) {
+    for (const kind of Object.keys(GAP_REASONS) as GapKind[]) {
+      const reason = gapReason(kind, gapsOf(kind));
+      if (reason) reasons.push(reason);
+    }
+    const seconds = coverage.observedMs / 1000;
+    if (coverage.observedMs < rules.minObservedMs) {
       reasons.push({
         code: 'short_window',
         message: `observed for only ${formatDuration(seconds)}, less than the ${formatDuration(rules.minObservedMs / 1000)} minimum: programs that run daily may not have run yet; keep observing, or pass --min-observed`,
       });
     }
-    const lost = this.lostRecords;
-    if (lost > 0) {
+    const runs = this.runsInWindow();
+    LOSS_COUNTERS.forEach((counter, i) => {
+      const n = runs.reduce((sum, r) => sum + (r.losses[i]?.inWindow ?? 0), 0);
+      if (n > 0) reasons.push({ code: counter.code, message: counter.message(n) });
+    });
+    const unreadable = this.unreadableLines + unreadableOfAnyHost;
+    if (unreadable > 0) {
       reasons.push({
-        code: 'lost_records',
-        message: `${plural(lost, 'request record')} lost (events_lost, perf_buffer_lost, decode_errors in stats/stopping lines): IMDSv1 requests may be among them; enlarge the buffer (buffer.ringSizeKB) and observe a window without loss`,
-      });
-    }
-    const notWritten = this.linesNotWritten;
-    if (notWritten > 0) {
-      reasons.push({
-        code: 'lines_not_written',
-        message: `the daemon could not write ${plural(notWritten, 'log line')} (disk full or write errors): free space in the log directory and observe a window without loss`,
-      });
-    }
-    const gaps = this.uncoveredGaps();
-    const lastGap = gaps.at(-1);
-    if (lastGap) {
-      const named = gaps.slice(0, MAX_GAPS_NAMED).map((g) => `${iso(g.fromMs)} .. ${iso(g.toMs)} (boot ${g.boot})`);
-      const more = gaps.length > MAX_GAPS_NAMED ? ` and ${gaps.length - MAX_GAPS_NAMED} more` : '';
-      reasons.push({
-        code: 'uncovered_restart',
-        message: `no daemon was capturing ${named.join(', ')}${more} (a stop or crash, then a restart on the same boot): requests then were not seen; report over a later boot, observed from its start (--since after ${iso(lastGap.toMs)})`,
+        code: 'unreadable_lines',
+        message: `${plural(unreadable, 'line')} of this host (or naming none) could not be read (torn or not of the log contract) and may have been requests: any of them may be IMDSv1; read a complete copy of the logs`,
       });
     }
     if (this.unknownRequests > 0) {
@@ -257,16 +266,10 @@ export class HostEvidence {
     return reasons;
   }
 
-  private sawBootFromStart(): boolean {
-    return this.earliestUptimeMs !== null && this.earliestUptimeMs <= EARLY_BOOT_MS;
-  }
-
-  seconds(): number {
-    return this.lastMs >= this.firstMs ? (this.lastMs - this.firstMs) / 1000 : 0;
-  }
-
-  verdict(imdsv1Programs: string[], rules: EvidenceRules): HostVerdict {
-    const missing = this.missingEvidence(rules);
+  /** `unreadableOfAnyHost`: unreadable lines that may be requests and name no host (they may be this one's). */
+  verdict(imdsv1Programs: string[], unreadableOfAnyHost = 0): HostVerdict {
+    const coverage = this.coverage();
+    const missing = this.missingEvidence(coverage, unreadableOfAnyHost);
     const callers: Reason[] =
       this.v1Requests > 0
         ? [{ code: 'imdsv1_callers', message: imdsv1Callers(imdsv1Programs.length, this.v1Requests) }]
@@ -280,18 +283,18 @@ export class HostEvidence {
       reasons: [...callers, ...missing],
       imdsv1_programs: imdsv1Programs,
       imdsv1_requests: this.v1Requests,
-      boots: this.boots.size,
+      boots: coverage.boots,
       first_seen: iso(this.firstMs),
       last_seen: iso(this.lastMs),
-      seconds: this.seconds(),
-      coverage: this.coverage().map((c) => ({
-        boot_id: c.boot,
-        from: iso(c.fromMs),
-        to: iso(c.toMs),
-        seconds: (c.toMs - c.fromMs) / 1000,
-        from_start: c.fromStart,
-        runs: c.runs,
-        uncovered_gaps: c.gaps,
+      seconds: coverage.observedMs / 1000,
+      coverage: coverage.perBoot.map((b) => ({
+        boot_id: b.boot,
+        from: iso(b.fromMs),
+        to: iso(b.toMs),
+        seconds: b.observedMs / 1000,
+        from_start: b.fromStart,
+        runs: b.runs,
+        uncovered_gaps: b.gaps,
       })),
     };
   }

@@ -1,0 +1,410 @@
+// The report's fixtures, written by the code: each is a history of typed contract values
+// (ready, request, stats, stopping) that the daemon's own log sink writes, at fixed times,
+// into test/fixtures/report/verdict/<name>/. `npm run fixtures:report` rewrites them and
+// test/unit/report-fixtures-written.test.ts checks that the committed files are exactly what
+// this writes. Most are a clean day with one thing wrong; a fixture whose lines are cut or
+// written as an older daemon did says so in its name (corrupt-, legacy-).
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createLogSink, type LifecycleEvent, type LogSink } from '../../src/logging/index.js';
+import type { LifecycleBody } from '../../src/logging/sink.js';
+import { classifyRequest } from '../../src/logic/classify.js';
+import type { HttpRequestRecord } from '../../src/logic/http-request.js';
+import type { Counters, DaemonDescription, RequestLine } from '../../src/model/log-line.js';
+import { requestLine } from './request-line.js';
+
+const T0 = Date.parse('2026-11-20T00:00:00Z');
+const MIN = 60_000;
+const H = 3600_000;
+/** Seconds after the kernel started that a daemon started by the boot is ready. */
+const EARLY_UPTIME_MS = 6400;
+
+/** One line of a fixture: when the sink writes it, and what it writes. */
+interface Entry {
+  atMs: number;
+  write: (sink: LogSink) => void;
+}
+
+interface Boot {
+  boot_id: string;
+  entries: Entry[];
+}
+
+interface Fixture {
+  hostname: string;
+  instance_id: string | null;
+  boots: Boot[];
+  /** How the lines are stored: as the daemon writes them, gzip-rotated, or a CloudWatch Logs export object. */
+  form?: 'log' | 'gzip' | 'export';
+  /** A change to the written text, for fixtures that are corrupt by design. */
+  damage?: (text: string) => string;
+}
+
+/** What a counter line's counters differ in from a daemon that lost nothing. */
+interface CounterChange {
+  kernel?: Record<string, number>;
+  streams?: Partial<Counters['streams']>;
+  decode_errors?: number;
+  record_errors?: number;
+  drain_errors?: number;
+  lines_not_written?: number;
+}
+
+function counters(change: CounterChange = {}): Counters {
+  return {
+    requests: { v1: 0, v2: 2, unknown: 0 },
+    kernel: { events_lost: 0, perf_buffer_lost: 0, parse_errors: 0, process_events_lost: 0, ...change.kernel },
+    decode_errors: change.decode_errors ?? 0,
+    record_errors: change.record_errors ?? 0,
+    drain_errors: change.drain_errors ?? 0,
+    status_write_errors: 0,
+    streams: {
+      joined_mid_stream: 0,
+      holes_skipped: 0,
+      hole_bytes: 0,
+      bytes_skipped: 0,
+      responses_unmatched: 0,
+      responses_retransmitted: 0,
+      ...change.streams,
+    },
+    not_imds_records: 0,
+    tracked_connections: 0,
+    lines_written: 2,
+    lines_not_written: change.lines_not_written ?? 0,
+    write_errors: 0,
+  };
+}
+
+function description(pid: number): DaemonDescription {
+  return {
+    kernel_release: '6.18.0',
+    libbpf_version: '1.1',
+    buffer: 'ringbuf',
+    cgroup_root: '/sys/fs/cgroup',
+    programs: ['imds_connect4', 'imds_sendmsg'],
+    program_ids: { imds_connect4: 41, imds_sendmsg: 42 },
+    version: '0.1.0',
+    pid,
+    log_dir: '/var/log/imds-analyzer',
+  };
+}
+
+function lifecycle<E extends LifecycleEvent>(atMs: number, event: E, fields: LifecycleBody<E>): Entry {
+  return { atMs, write: (sink) => sink.lifecycle(event, fields) };
+}
+
+const ready = (atMs: number, pid: number, over: Partial<LifecycleBody<'ready'>> = {}): Entry =>
+  lifecycle(atMs, 'ready', {
+    ...description(pid),
+    ...counters(),
+    uptime_ms: EARLY_UPTIME_MS,
+    startup_ms: { modules: 40, config: 60, bpf_attached: 120, ready: 125, log_sink: 130 },
+    capture_continued: false,
+    capture_gap: 'fresh_start',
+    ...over,
+  });
+
+const stats = (atMs: number, pid: number, change?: CounterChange): Entry =>
+  lifecycle(atMs, 'stats', { ...description(pid), ...counters(change), interval_s: 60 });
+
+const stopping = (atMs: number, pid: number, shutdown: boolean, change?: CounterChange): Entry =>
+  lifecycle(atMs, 'stopping', {
+    ...description(pid),
+    ...counters(change),
+    signal: 'SIGTERM',
+    system_shutdown: shutdown,
+  });
+
+/** An IMDSv2 call by the AWS CLI (what a host that is ready for HttpTokens=required makes). */
+function request(atMs: number, over: Partial<RequestLine> = {}): Entry {
+  const base = requestLine();
+  const line: RequestLine = {
+    ...base,
+    imds_version: 'v2',
+    request: { ...base.request, path: '/latest/meta-data/placement/region', user_agent: 'aws-cli/2.15.0' },
+    process: {
+      ...base.process,
+      pid: 2400,
+      tid: 2400,
+      comm: 'aws',
+      exe: '/usr/local/bin/aws',
+      argv: ['aws', 'ec2', 'describe-tags'],
+      cmdline: 'aws ec2 describe-tags',
+    },
+    unit: 'tag-sync.service',
+    cgroup: '/system.slice/tag-sync.service',
+    sdk: { name: 'aws-cli', version: '2.15.0', min_imdsv2_version: '2.0.0', supports_imdsv2: true },
+    connection: { cookie: String(atMs), request_index: 0 },
+    request_time: new Date(atMs).toISOString(),
+    ...over,
+  };
+  return { atMs, write: (sink) => sink.request(line) };
+}
+
+/** A request whose request line was cut inside its path (`GET /lat`, then a hole), classified as the daemon does (or `awsApi` as an older one did). */
+function cutRequest(atMs: number, awsApi?: boolean): Entry {
+  const record: HttpRequestRecord = {
+    method: 'GET',
+    path: '/lat',
+    httpVersion: null,
+    requestLineValid: false,
+    headerBlockComplete: false,
+    hasTokenHeader: false,
+    hasTokenTtlHeader: false,
+    hasForwardedFor: false,
+    userAgent: null,
+    headerCount: 0,
+    streamOffset: 0,
+    truncated: [],
+  };
+  const { imds_version, aws_api, token_request } = classifyRequest(record);
+  const base = requestLine();
+  return request(atMs, {
+    imds_version,
+    aws_api: awsApi ?? aws_api,
+    request: { ...base.request, path: record.path, token_request, user_agent: null },
+    sdk: null,
+    response: null,
+  });
+}
+
+const HOST = { hostname: 'ip-10-0-1-5', instance_id: 'i-0123456789abcdef0' };
+const PID = 321;
+
+/** A boot seen from its start, 25 h, two IMDSv2 calls, nothing lost, stopped at shutdown; `change` goes on the first stats line. */
+function cleanDay(change?: CounterChange, boot = 'b-1', startMs = T0): Boot {
+  return {
+    boot_id: boot,
+    entries: [
+      ready(startMs, PID),
+      request(startMs + H),
+      stats(startMs + 11 * H, PID, change),
+      request(startMs + 20 * H),
+      stats(startMs + 25 * H, PID, change),
+      stopping(startMs + 25 * H + 1000, PID, true, change),
+    ],
+  };
+}
+
+const oneBoot = (boot: Boot, over: Partial<Fixture> = {}): Fixture => ({ ...HOST, boots: [boot], ...over });
+
+/** The clean day with its entries changed. */
+function cleanDayWith(edit: (entries: Entry[]) => Entry[]): Fixture {
+  const day = cleanDay();
+  return oneBoot({ ...day, entries: edit(day.entries) });
+}
+
+/** The clean day's first daemon stops (or crashes) at 10 h and a second one starts on the same boot. */
+function restart(stop: 'stop' | 'crash', nextReadyMs: number, continued: boolean): Fixture {
+  const second = 555;
+  return oneBoot({
+    boot_id: 'b-1',
+    entries: [
+      ready(T0, PID),
+      request(T0 + H),
+      stop === 'stop' ? stopping(T0 + 10 * H, PID, false) : stats(T0 + 10 * H, PID),
+      ready(nextReadyMs, second, {
+        uptime_ms: nextReadyMs - T0 + EARLY_UPTIME_MS,
+        capture_continued: continued,
+        capture_gap: continued ? null : 'maps_not_reused',
+      }),
+      request(T0 + 20 * H),
+      stats(T0 + 25 * H, second),
+      stopping(T0 + 25 * H + 1000, second, true),
+    ],
+  });
+}
+
+/** Boot b-1 seen from its start and ended as `end` says at 12 h; boot b-2 starts at 14 h, its daemon ready `uptimeMs` later. */
+function twoBoots(end: 'shutdown' | 'stop' | 'crash', uptimeMs: number): Fixture {
+  const first: Entry[] = [ready(T0, PID), request(T0 + H), stats(T0 + 11 * H, PID)];
+  if (end !== 'crash') first.push(stopping(T0 + 12 * H, PID, end === 'shutdown'));
+  const bootStart = T0 + 14 * H;
+  const readyAt = bootStart + uptimeMs;
+  return {
+    ...HOST,
+    boots: [
+      { boot_id: 'b-1', entries: first },
+      {
+        boot_id: 'b-2',
+        entries: [
+          ready(readyAt, 400, { uptime_ms: uptimeMs }),
+          request(bootStart + 20 * H),
+          stats(bootStart + 25 * H, 400),
+          stopping(bootStart + 25 * H + 1000, 400, true),
+        ],
+      },
+    ],
+  };
+}
+
+/** Cuts the first IMDSv1 line in half, as a crash in the middle of a write leaves it. */
+function tearFirstV1Line(text: string): string {
+  return text
+    .split('\n')
+    .map((line, i, lines) =>
+      line.startsWith('{"level":40') && lines.findIndex((l) => l.startsWith('{"level":40')) === i
+        ? line.slice(0, line.length / 2)
+        : line,
+    )
+    .join('\n');
+}
+
+export const FIXTURES: Record<string, Fixture> = {
+  clean: oneBoot(cleanDay()),
+  'events-lost': oneBoot(cleanDay({ kernel: { events_lost: 2 } })),
+  'perf-buffer-lost': oneBoot(cleanDay({ kernel: { perf_buffer_lost: 2 } })),
+  'decode-errors': oneBoot(cleanDay({ decode_errors: 2 })),
+  'record-errors': oneBoot(cleanDay({ record_errors: 2 })),
+  'drain-errors': oneBoot(cleanDay({ drain_errors: 2 })),
+  'parse-errors': oneBoot(cleanDay({ kernel: { parse_errors: 2 } })),
+  'responses-unmatched': oneBoot(cleanDay({ streams: { responses_unmatched: 2 } })),
+  'holes-skipped': oneBoot(cleanDay({ streams: { holes_skipped: 2 } })),
+  'hole-bytes': oneBoot(cleanDay({ streams: { hole_bytes: 2 } })),
+  'bytes-skipped': oneBoot(cleanDay({ streams: { bytes_skipped: 2 } })),
+  'lines-not-written': oneBoot(cleanDay({ lines_not_written: 2 })),
+  // Only the stopping line reports the loss: the last stats line said nothing yet.
+  'lost-in-stopping': cleanDayWith((e) => [
+    ...e.slice(0, -1),
+    stopping(T0 + 25 * H + 1000, PID, true, { kernel: { events_lost: 1 } }),
+  ]),
+  // A loss between the stats line at 24 h (inside --until 25 h) and the next one at 26 h (outside).
+  'lost-inside-until': cleanDayWith((e) => [
+    ...e.slice(0, 2),
+    stats(T0 + 24 * H, PID),
+    stats(T0 + 26 * H, PID, { kernel: { events_lost: 1 } }),
+    stopping(T0 + 26 * H + 1000, PID, true, { kernel: { events_lost: 1 } }),
+  ]),
+  'no-daemon-start': cleanDayWith((e) => e.slice(1)),
+  'late-start': cleanDayWith((e) => [ready(T0, PID, { uptime_ms: 2 * H + 5 * MIN }), ...e.slice(1)]),
+  'short-window': cleanDayWith((e) => e.slice(0, 3)),
+  unclassified: cleanDayWith((e) => [
+    ...e.slice(0, 4),
+    request(T0 + 22 * H, { imds_version: 'unknown' }),
+    ...e.slice(4),
+  ]),
+  'get-lat-prefix': cleanDayWith((e) => [...e.slice(0, 4), cutRequest(T0 + 22 * H), ...e.slice(4)]),
+  // The same request as daemons before the fix wrote it: not the AWS API.
+  'legacy-get-lat-prefix': cleanDayWith((e) => [...e.slice(0, 4), cutRequest(T0 + 22 * H, false), ...e.slice(4)]),
+  'restart-continued': restart('stop', T0 + 10 * H + 2000, true),
+  'restart-gap': restart('stop', T0 + 10 * H + 5 * MIN, false),
+  'crash-gap': restart('crash', T0 + 10 * H + 2000, false),
+  'stop-then-later-boot': twoBoots('stop', EARLY_UPTIME_MS),
+  'crash-without-restart': twoBoots('crash', EARLY_UPTIME_MS),
+  'late-start-later-boot': twoBoots('shutdown', 20 * MIN),
+  'two-boots': twoBoots('shutdown', EARLY_UPTIME_MS),
+  'corrupt-torn-v1-line': {
+    ...cleanDayWith((e) => [...e.slice(0, 4), request(T0 + 22 * H, { imds_version: 'v1' }), ...e.slice(4)]),
+    damage: tearFirstV1Line,
+  },
+};
+
+/** The fleet: a host with an IMDSv1 caller, a lossy host without instance_id (rotated .gz), a clean host (CloudWatch Logs export). */
+export const FLEET: Record<string, Fixture> = {
+  'imds-analyzer.log': {
+    hostname: 'ip-10-0-2-7',
+    instance_id: 'i-0aaaaaaaaaaaaaaa1',
+    boots: [
+      (() => {
+        const day = cleanDay();
+        const v1 = request(T0 + 13 * H, {
+          imds_version: 'v1',
+          request: {
+            ...requestLine().request,
+            path: '/latest/meta-data/iam/security-credentials/',
+            user_agent: 'Botocore/1.12.0 Python/3.6.8',
+          },
+          process: {
+            ...requestLine().process,
+            pid: 3100,
+            comm: 'python3',
+            exe: '/usr/bin/python3.6',
+            argv: ['python3', '/opt/app/sync.py', '--batch', '4711'],
+            cmdline: 'python3 /opt/app/sync.py --batch 4711',
+          },
+          unit: 'app-sync.service',
+          sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+          response: { status: 404 },
+        });
+        return { ...day, entries: [...day.entries.slice(0, 3), v1, ...day.entries.slice(3)] };
+      })(),
+    ],
+  },
+  'ip-10-0-4-11.log.gz': {
+    hostname: 'ip-10-0-4-11',
+    instance_id: null,
+    boots: [cleanDay({ kernel: { events_lost: 7 } })],
+    form: 'gzip',
+  },
+  'export/0f1e2d3c-task/i-0bbbbbbbbbbbbbbb2/000000.gz': {
+    hostname: 'ip-10-0-3-9',
+    instance_id: 'i-0bbbbbbbbbbbbbbb2',
+    boots: [cleanDay()],
+    form: 'export',
+  },
+};
+
+/** The lines the daemon's sink writes for a fixture's boots, one sink per boot, in order. */
+async function sinkText(fixture: Fixture): Promise<string> {
+  let text = '';
+  for (const boot of fixture.boots) {
+    const dir = mkdtempSync(join(tmpdir(), 'report-fixture-'));
+    try {
+      let now = 0;
+      const sink = await createLogSink({
+        dir,
+        rotation: { maxSizeMB: 100, frequency: 'daily', maxFiles: 2 },
+        console: false,
+        level: 'info',
+        hostname: fixture.hostname,
+        identity: { instance_id: fixture.instance_id, boot_id: boot.boot_id },
+        now: () => now,
+      });
+      for (const entry of boot.entries) {
+        now = entry.atMs;
+        entry.write(sink);
+      }
+      await sink.close();
+      for (const name of readdirSync(dir).sort()) text += readFileSync(join(dir, name), 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return fixture.damage ? fixture.damage(text) : text;
+}
+
+/** A fixture's file as stored: plain, gzip (mtime-free, so the bytes are the same every time) or an export object. */
+async function storedBytes(fixture: Fixture): Promise<Buffer> {
+  const text = await sinkText(fixture);
+  if (fixture.form === 'gzip') return gzipSync(text);
+  if (fixture.form === 'export') {
+    const lines = text.split('\n').filter(Boolean);
+    const exported = lines.map(
+      (line) => `${new Date((JSON.parse(line) as { time: number }).time).toISOString()} ${line}`,
+    );
+    return gzipSync(`${exported.join('\n')}\n`);
+  }
+  return Buffer.from(text);
+}
+
+/** Every fixture file, relative to the verdict fixture directory, and its bytes. */
+export async function fixtureFiles(): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const [name, fixture] of Object.entries(FIXTURES))
+    files.set(`${name}/imds-analyzer.log`, await storedBytes(fixture));
+  for (const [path, fixture] of Object.entries(FLEET)) files.set(`fleet/${path}`, await storedBytes(fixture));
+  // What S3 puts at an export's prefix: not a log, and the report must skip it.
+  files.set('fleet/export/aws-logs-write-test', Buffer.from('Permission Check Successful'));
+  return files;
+}
+
+/** Writes every fixture under `root` (the committed directory, or a temporary one to compare with it). */
+export async function writeFixtures(root: string): Promise<void> {
+  for (const [path, bytes] of await fixtureFiles()) {
+    const file = join(root, path);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, bytes);
+  }
+}
