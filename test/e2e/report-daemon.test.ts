@@ -65,7 +65,7 @@ describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
     expect(report.verdict).toMatchObject({ answer: 'NO', safe: false });
     // A NO needs no minimum; the evidence a YES would need is still named: this run lasted
     // seconds and its daemon started long after boot.
-    expect(report.verdict.reasons.map((r) => r.code)).toEqual(['imdsv1_callers', 'no_boot_from_start', 'short_window']);
+    expect(report.verdict.reasons.map((r) => r.code)).toEqual(['imdsv1_callers', 'late_start', 'short_window']);
     expect(report.hosts).toHaveLength(1);
     expect(report.verdict.text).toMatch(
       /^HttpTokens=required is safe on this host: NO — \d+ programs? still uses? IMDSv1/,

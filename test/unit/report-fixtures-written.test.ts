@@ -25,7 +25,7 @@ describe('report fixtures', () => {
     const content = (path: string, bytes: Buffer) => (path.endsWith('.gz') ? gunzipSync(bytes) : bytes);
     for (const [path, bytes] of written) {
       const same = content(path, readFileSync(join(VERDICT, path))).equals(content(path, bytes));
-      expect([path, same]).toEqual([path, true]);
+      expect([path, same], 'after a change to the contract or the sink: npm run fixtures:report').toEqual([path, true]);
     }
   });
 
