@@ -22,7 +22,7 @@ const H = 3600_000;
 const EARLY_UPTIME_MS = 6400;
 
 /** One line of a fixture: when the sink writes it, and what it writes. */
-interface Entry {
+export interface Entry {
   atMs: number;
   write: (sink: LogSink) => void;
 }
@@ -32,7 +32,7 @@ interface Boot {
   entries: Entry[];
 }
 
-interface Fixture {
+export interface Fixture {
   hostname: string;
   instance_id: string | null;
   boots: Boot[];
@@ -347,7 +347,7 @@ export const FLEET: Record<string, Fixture> = {
 };
 
 /** The lines the daemon's sink writes for a fixture's boots, one sink per boot, in order. */
-async function sinkText(fixture: Fixture): Promise<string> {
+export async function sinkText(fixture: Fixture): Promise<string> {
   let text = '';
   for (const boot of fixture.boots) {
     const dir = mkdtempSync(join(tmpdir(), 'report-fixture-'));

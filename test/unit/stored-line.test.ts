@@ -2,31 +2,29 @@
 // from the contract; lines of older versions (fewer fields) still read; a line that is cut,
 // not JSON or off-contract is `corrupt` (with what its text still says), another event's is
 // `foreign`. A field the writer does not have cannot be named (checked by tsc on this file).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createLogSink } from '../../src/logging/index.js';
+import { describe, expect, it } from 'vitest';
 import { readStoredLine, type StoredLineOf } from '../../src/model/stored-line.js';
+import { sinkText } from '../helpers/report-fixtures.js';
 import { requestLine } from '../helpers/request-line.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'stored-line-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const T = Date.parse('2026-11-20T00:00:00Z');
 
+/** A request line and an error line, as the daemon's sink writes them. */
 async function written(): Promise<string[]> {
-  const sink = await createLogSink({
-    dir,
-    rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 },
-    console: false,
-    level: 'info',
+  const text = await sinkText({
     hostname: 'host-1',
-    identity: { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' },
-    now: () => Date.parse('2026-11-20T00:00:00Z'),
+    instance_id: 'i-0123456789abcdef0',
+    boots: [
+      {
+        boot_id: 'b-1',
+        entries: [
+          { atMs: T, write: (sink) => sink.request(requestLine()) },
+          { atMs: T, write: (sink) => sink.lifecycle('error', { source: 'libbpf', message: 'x' }) },
+        ],
+      },
+    ],
   });
-  sink.request(requestLine());
-  sink.lifecycle('error', { source: 'libbpf', message: 'x' });
-  await sink.close();
-  return readdirSync(dir).flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n').filter(Boolean));
+  return text.split('\n').filter(Boolean);
 }
 
 describe('readStoredLine', () => {
@@ -38,7 +36,7 @@ describe('readStoredLine', () => {
     });
     expect(error).toMatchObject({
       kind: 'line',
-      line: { event: 'error', source: 'libbpf', time: Date.parse('2026-11-20T00:00:00Z') },
+      line: { event: 'error', source: 'libbpf', time: T },
     });
     if (request?.kind !== 'line' || request.line.event !== 'imds_request') throw new Error('not a request line');
     const line: StoredLineOf<'imds_request'> = request.line;
@@ -61,7 +59,7 @@ describe('readStoredLine', () => {
     expect(torn).toEqual({
       kind: 'corrupt',
       line: {
-        time: Date.parse('2026-11-20T00:00:00Z'),
+        time: T,
         hostname: 'host-1',
         instance_id: 'i-0123456789abcdef0',
         boot_id: 'b-1',
