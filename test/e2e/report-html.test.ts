@@ -112,7 +112,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the HTML report in headless Chromium', (
   });
 
   it('shows the JSON report over the fixtures, fetching nothing, without an error; screenshots', async () => {
-    const { file, json } = both('fixtures', [join(FIXTURES, 'verdict/fleet'), join(FIXTURES, 'edge')]);
+    const { file, json } = both('fixtures', [join(FIXTURES, 'verdict/fleet'), join(FIXTURES, 'legacy-corrupt')]);
     for (const [name, width, height] of [
       ['desktop', 1280, 900],
       ['narrow', 390, 844],

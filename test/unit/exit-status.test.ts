@@ -140,9 +140,9 @@ describe('report and every command: an error is never a verdict', () => {
 });
 
 describe('verdicts keep 0, 1, 2', () => {
-  const fixtures = [...readdirSync(VERDICT).map((name) => join(VERDICT, name)), join(FIXTURES, 'edge')];
+  const fixtures = [...readdirSync(VERDICT).map((name) => join(VERDICT, name)), join(FIXTURES, 'legacy-corrupt')];
   /** One fixture of each answer, so that all three statuses are seen. */
-  const known: Record<string, number> = { clean: 0, edge: 1, 'short-window': 2 };
+  const known: Record<string, number> = { clean: 0, 'legacy-corrupt': 1, 'short-window': 2 };
 
   it('has a fixture of each answer', () => {
     expect(fixtures.map((f) => basename(f))).toEqual(expect.arrayContaining(Object.keys(known)));

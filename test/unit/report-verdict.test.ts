@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { messageOf } from '../../src/model/stored-line.js';
+import { REASON_CODES } from '../../src/logic/report/schema.js';
 import { reportSchema, runReportCommand } from '../../src/report/index.js';
 import { expandInputs } from '../../src/report/read.js';
 import { captureOutput } from '../helpers/capture-output.js';
@@ -357,5 +358,15 @@ describe('CloudWatch Logs export objects', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('docs/report.md', () => {
+  it('has every reason code in its one table of evidence rules', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/report.md'), 'utf8');
+    const rows = doc.split('\n').filter((l) => /^\| `[a-z_0-9]+` \|/.test(l));
+    const documented = rows.map((l) => /^\| `([a-z_0-9]+)`/.exec(l)?.[1]);
+    // imdsv1_callers is the NO, no_lines the empty input: both above the table.
+    expect(documented.sort()).toEqual(REASON_CODES.filter((c) => c !== 'imdsv1_callers' && c !== 'no_lines').sort());
   });
 });

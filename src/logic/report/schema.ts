@@ -86,6 +86,7 @@ export const hostVerdictSchema = z.object({
   boots: z.number().int().nonnegative(),
   first_seen: z.string(),
   last_seen: z.string(),
+  /** Observed time: the union of what its runs cover, within the window (docs/report.md). */
   seconds: z.number().nonnegative(),
   /** Per boot seen (earliest first): the time its daemon runs covered, whether one started with the boot, gaps between runs. */
   coverage: z.array(
