@@ -25,6 +25,8 @@ import { elfSymbolOffsets } from './elf.js';
 import { openCgroupRoot } from './cgroup-root.js';
 import { classifyInherited, describeProgram, type Inherited } from './handover.js';
 import { Journal } from './journal.js';
+import { drainPreviousRing } from './previous-ring.js';
+import { type CaptureGap, type JournalFacts, takeoverGap } from '../logic/takeover.js';
 import { systemdV1HierarchyId } from '../logic/cgroup-path.js';
 import { requireKernelSupport } from './kernel-support.js';
 import type { KernelRecord } from '../model/records.js';
@@ -39,6 +41,11 @@ export interface RecordReceiver {
   decodeError(err: Error): void;
   /** A drain that threw, or a journal that could not be written (never expected; capture goes on). */
   captureError(source: 'drain' | 'journal', err: Error): void;
+  /**
+   * Kernel time of the oldest record the receiver still needs after a restart (the first
+   * record of a connection it tracks), null when none: the journal keeps at least those.
+   */
+  neededSinceNs(): bigint | null;
 }
 
 export interface CaptureOptions {
@@ -87,6 +94,8 @@ export interface LoadedObject {
   readonly useRing: boolean;
   readonly mapsReused: boolean;
   readonly mapsInherited: number;
+  /** The previous daemon's ring buffer when its maps were not reused: drained after the attach. */
+  readonly previousRing: number | null;
   readonly cache: CoreBtfCache | null;
   readonly coreBtf: CoreBtfSource;
   readonly coreBtfProblem: string | null;
@@ -167,6 +176,13 @@ export class Capture {
     journaled_records: 0,
     maps_inherited: 0,
   };
+  /**
+   * Null when this daemon took over its predecessor's capture with no window (the ready
+   * line's capture_continued); otherwise why not (logic/takeover.ts).
+   */
+  captureGap: CaptureGap | null = 'fresh_start';
+  /** What the previous daemon's journal held, for captureGap (null: none taken over). */
+  private journalFacts: JournalFacts | null = null;
   /** Every link this daemon holds: its kernel fd and how to let go of it. */
   private readonly links: Array<{ fd: number; release: () => void }> = [];
   private readonly statsFd: number;
@@ -180,7 +196,7 @@ export class Capture {
   private pendingRaw: Uint8Array[] = [];
   private journal: Journal | null = null;
   private receiver: RecordReceiver | null = null;
-  /** Journaled records that did not decode, told to the receiver at start(). */
+  /** Records taken before start() (journal, previous ring) that did not decode, told to the receiver then. */
   private journalDecodeErrors: Error[] = [];
   private closed = false;
   /** Drains that completed, and IMDS records the kernel had counted at the last health check. */
@@ -277,11 +293,12 @@ export class Capture {
       // The object holds its own copies of the maps it took.
       for (const fd of premade.values()) closeSync(fd);
     }
-    for (const fd of inheritedMaps.values()) closeSync(fd);
+    const { obj, mapsReused } = loaded;
+    const previousRing = mapsReused ? null : (inheritedEvents ?? null);
+    for (const fd of inheritedMaps.values()) if (fd !== previousRing) closeSync(fd);
     inheritedMaps.clear();
     // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
     libbpf.trimHeap();
-    const { obj, mapsReused } = loaded;
     return {
       libbpf,
       obj,
@@ -289,11 +306,15 @@ export class Capture {
       useRing,
       mapsReused,
       mapsInherited,
+      previousRing,
       cache,
       coreBtf,
       coreBtfProblem,
       settings: loadSettings(options),
-      close: () => libbpf.closeObject(obj),
+      close: () => {
+        if (previousRing !== null) closeSync(previousRing);
+        libbpf.closeObject(obj);
+      },
     };
   }
 
@@ -301,6 +322,7 @@ export class Capture {
   static async attach(loaded: LoadedObject, options: CaptureOptions): Promise<Capture> {
     const { libbpf, obj, inherited } = loaded;
     let capture: Capture | null = null;
+    let previousRing = loaded.previousRing;
     try {
       if (loadSettings(options) !== loaded.settings)
         throw new Error(`loaded with ${loaded.settings}, asked to attach with ${loadSettings(options)}`);
@@ -318,10 +340,24 @@ export class Capture {
       }
       capture.openBuffer();
       capture.openJournal(inherited.journalFd);
+      // After the journal's records, ahead of this buffer's: the order they were written in.
+      const ring = previousRing;
+      previousRing = null;
+      const previousRingDrained = ring !== null && drainPreviousRing(libbpf, ring, capture.takeSample);
+      capture.captureGap = takeoverGap({
+        linksInherited: [...inherited.links.values()].reduce((n, links) => n + links.length, 0),
+        programs: capture.programs.length,
+        programsTakenOver: capture.programs.filter((p) => inherited.links.has(p.name)).length,
+        mapsReused: loaded.mapsReused,
+        previousRingDrained,
+        journal: capture.journalFacts,
+      });
       return capture;
     } catch (err) {
-      if (capture) capture.close();
-      else loaded.close();
+      if (capture) {
+        capture.close();
+        if (previousRing !== null) closeSync(previousRing);
+      } else loaded.close();
       throw err;
     }
   }
@@ -435,23 +471,35 @@ export class Capture {
     return [...this.links.map((l) => l.fd), ...maps, ...(this.journal ? [this.journal.fd] : [])];
   }
 
+  /** One record from a buffer. Runs inside libbpf's C callback: nothing may escape it. */
+  private readonly takeSample = (data: Uint8Array): void => {
+    try {
+      const record = decodeRecord(data);
+      this.pending.push(record);
+      // Every record is about an IMDS connection now (process records come with its connect()).
+      if (this.journal) this.pendingRaw.push(data.slice());
+    } catch (err) {
+      this.decodeFailed(err);
+    }
+  };
+
+  /** A record that did not decode: told to the receiver, or kept for it until start(). */
+  private decodeFailed(err: unknown): void {
+    const error = err instanceof AbiError ? err : new AbiError(String(err));
+    if (!this.receiver) {
+      this.journalDecodeErrors.push(error);
+      return;
+    }
+    try {
+      this.receiver.decodeError(error);
+    } catch {
+      // Reporting is best effort; the record is already counted as skipped.
+    }
+  }
+
   private openBuffer(): void {
     const eventsFd = this.libbpf.mapFd(this.libbpf.findMap(this.obj, 'events'));
-    // Runs inside libbpf's C callback: nothing may escape it.
-    const onSample = (data: Uint8Array) => {
-      try {
-        const record = decodeRecord(data);
-        this.pending.push(record);
-        // Every record is about an IMDS connection now (process records come with its connect()).
-        if (this.journal) this.pendingRaw.push(data.slice());
-      } catch (err) {
-        try {
-          this.receiver?.decodeError(err instanceof AbiError ? err : new AbiError(String(err)));
-        } catch {
-          // Reporting is best effort; the record is already counted as skipped.
-        }
-      }
-    };
+    const onSample = this.takeSample;
     if (this.bufferKind === 'ringbuf') {
       this.ring = this.libbpf.ringBufferNew(eventsFd, onSample);
     } else {
@@ -469,15 +517,19 @@ export class Capture {
     const adopted = inheritedFd === null ? null : Journal.adopt(inheritedFd);
     if (inheritedFd !== null && !adopted) closeSync(inheritedFd);
     this.journal = adopted?.journal ?? Journal.create(JOURNAL_HALF_BYTES);
+    let oldestKeptNs: bigint | null = null;
     // The first drain hands them over ahead of what waits in the buffer.
     for (const raw of adopted?.records ?? []) {
       try {
-        this.pending.push(decodeRecord(raw));
+        const record = decodeRecord(raw);
+        this.pending.push(record);
+        if (oldestKeptNs === null || record.tsNs < oldestKeptNs) oldestKeptNs = record.tsNs;
         this.handover.journaled_records++;
       } catch (err) {
-        this.journalDecodeErrors.push(err instanceof AbiError ? err : new AbiError(String(err)));
+        this.decodeFailed(err);
       }
     }
+    if (adopted) this.journalFacts = { ...adopted, oldestKeptNs };
   }
 
   /** Starts draining on the event loop into `receiver`; returns how to stop (close() stops it too). */
@@ -525,11 +577,11 @@ export class Capture {
     this.pending = [];
     // Journaled before anything acts on them: from here a crash no longer loses them.
     try {
-      this.journal?.append(this.pendingRaw);
+      this.journal?.append(this.pendingRaw, this.oldestNeeded(batch));
     } catch (err) {
       // Capture goes on; only a crash from now on could lose what is in flight.
       receiver.captureError('journal', err as Error);
-      this.journal?.close();
+      this.journal?.giveUp();
       this.journal = null;
     }
     this.pendingRaw = [];
@@ -537,6 +589,13 @@ export class Capture {
     if (this.perf) batch.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
     receiver.handle(batch);
     return batch.length;
+  }
+
+  /** The oldest kernel time the journal must keep: the receiver's, or this batch's first record. */
+  private oldestNeeded(batch: KernelRecord[]): bigint | null {
+    let oldest = this.receiver?.neededSinceNs() ?? null;
+    for (const record of batch) if (oldest === null || record.tsNs < oldest) oldest = record.tsNs;
+    return oldest;
   }
 
   /** Drains until the buffer is empty (shutdown: programs are detached, nothing new arrives). */

@@ -4,11 +4,17 @@
 // in between would lose it. The next daemon replays the journal's recent records and
 // writes only the lines that are not in the log yet.
 //
-// Layout: a header (magic, index of the current half) and two halves, each a header (seq,
-// bytes used) and length-prefixed records. Records are appended to the current half; a full
-// half hands over to the other, which starts empty, so the older half stays readable.
-// Every append is one pwrite of records then one of the half's used count: a process killed
-// between the two leaves records that are simply not counted.
+// Layout: a header (magic, index of the current half, the oldest kernel time the writer
+// still needed) and two halves, each a header (seq, bytes used) and length-prefixed records.
+// Records are appended to the current half; a full half hands over to the other, which
+// starts empty, so the older half stays readable. Every append is one pwrite of records then
+// one of the half's used count: a process killed between the two leaves records that are
+// simply not counted.
+//
+// The journal is bounded: a half handed over drops what it held. Whether that lost anything
+// the next daemon needs is told by the writer's watermark, written before every append: the
+// kernel time of the oldest record it still needed (the first record of a connection it
+// tracks). A journal given up after a write error says so in its header (GIVEN_UP).
 import { closeSync, fstatSync, ftruncateSync, readSync, readlinkSync, writeSync } from 'node:fs';
 import koffi from 'koffi';
 
@@ -17,11 +23,30 @@ const MAGIC = 0x494d444a; // "IMDJ"
 const FILE_HEADER = 16;
 const HALF_HEADER = 16;
 const MFD_CLOEXEC = 1;
+/** In the header's half index: the writer gave the journal up, records after it are missing. */
+const GIVEN_UP = 0x80000000;
+/** The watermark when the writer needed nothing (no connection tracked). */
+const NOTHING_NEEDED = 0xffffffffffffffffn;
+
+/** What a daemon taking over a journal learns besides its records. */
+export interface AdoptedJournal {
+  journal: Journal;
+  /** The newest records still in the journal, oldest first. */
+  records: Uint8Array[];
+  /** A half was handed over since the journal was made: older records are gone. */
+  dropped: boolean;
+  /** Kernel time of the oldest record the writer still needed; null: unknown; 'none': nothing. */
+  neededSinceNs: bigint | null | 'none';
+  /** The writer gave the journal up: records it read after that are not in it. */
+  givenUp: boolean;
+}
 
 export class Journal {
   private current = 0;
   private seq = 0n;
   private used = 0;
+  private neededSinceNs = 0n;
+  private givenUp = false;
 
   private constructor(
     readonly fd: number,
@@ -54,24 +79,38 @@ export class Journal {
    * Takes over a previous daemon's journal: returns its records, oldest first, and goes
    * on appending after them. Null when the fd does not hold a journal.
    */
-  static adopt(fd: number): { journal: Journal; records: Uint8Array[] } | null {
+  static adopt(fd: number): AdoptedJournal | null {
     const size = fstatSync(fd).size;
     const halfBytes = (size - FILE_HEADER) / 2;
     const header = readAt(fd, 0, FILE_HEADER);
     if (!Number.isInteger(halfBytes) || halfBytes <= HALF_HEADER || header.getUint32(0, true) !== MAGIC) return null;
     const journal = new Journal(fd, halfBytes);
-    const current = header.getUint32(4, true) & 1;
+    const word = header.getUint32(4, true);
+    const current = word & 1;
     const older = journal.readHalf(1 - current);
     const newer = journal.readHalf(current);
     journal.current = current;
     journal.seq = newer.seq;
     journal.used = newer.used;
-    const records = older.seq + 1n === newer.seq ? [...older.records, ...newer.records] : newer.records;
-    return { journal, records };
+    const bothHalves = older.seq + 1n === newer.seq;
+    const records = bothHalves ? [...older.records, ...newer.records] : newer.records;
+    // The first half ever written has seq 0: a retained half of a higher seq followed a dropped one.
+    const dropped = (bothHalves ? older.seq : newer.seq) > 0n;
+    const watermark = header.getBigUint64(8, true);
+    const neededSinceNs = watermark === NOTHING_NEEDED ? 'none' : watermark === 0n ? null : watermark;
+    // The next writer starts with a journal that is whole from here on.
+    if ((word & GIVEN_UP) !== 0) journal.writeFileHeader();
+    return { journal, records, dropped, neededSinceNs, givenUp: (word & GIVEN_UP) !== 0 };
   }
 
-  append(records: Uint8Array[]): void {
+  /**
+   * Appends records; `neededSinceNs` is the kernel time of the oldest record the writer still
+   * needs (null: none), written first so that a half handed over below is judged by it.
+   */
+  append(records: Uint8Array[], neededSinceNs: bigint | null = 0n): void {
     if (records.length === 0) return;
+    this.neededSinceNs = neededSinceNs ?? NOTHING_NEEDED;
+    this.writeFileHeader();
     const room = this.halfBytes - HALF_HEADER;
     const fits = records.filter((r) => 4 + r.byteLength <= room);
     let start = 0;
@@ -103,6 +142,17 @@ export class Journal {
 
   close(): void {
     closeSync(this.fd);
+  }
+
+  /** Marks the journal given up (best effort: it failed to write already), then closes it. */
+  giveUp(): void {
+    try {
+      this.givenUp = true;
+      this.writeFileHeader();
+    } catch {
+      // The next daemon then sees a journal that merely ends early.
+    }
+    this.close();
   }
 
   private switchHalf(): void {
@@ -143,7 +193,8 @@ export class Journal {
   private writeFileHeader(): void {
     const head = new DataView(new ArrayBuffer(FILE_HEADER));
     head.setUint32(0, MAGIC, true);
-    head.setUint32(4, this.current, true);
+    head.setUint32(4, (this.current | (this.givenUp ? GIVEN_UP : 0)) >>> 0, true);
+    head.setBigUint64(8, this.neededSinceNs, true);
     writeSync(this.fd, new Uint8Array(head.buffer), 0, FILE_HEADER, 0);
   }
 }

@@ -81,8 +81,8 @@ export class DaemonStatus {
       ...c,
       uptime_ms: uptimeMs,
       startup_ms: startupMs,
-      capture_continued: false,
-      capture_gap: this.facts.fdStore.inherited.length === 0 ? 'fresh_start' : 'ring_not_drained',
+      capture_continued: this.facts.capture.captureGap === null,
+      capture_gap: this.facts.capture.captureGap,
     });
     this.writeStatus(c);
     await this.facts.sink.flush();
@@ -100,8 +100,13 @@ export class DaemonStatus {
     this.facts.notifier.status(this.text());
   }
 
-  stopping(signal: NodeJS.Signals): void {
-    this.facts.sink.lifecycle('stopping', { ...this.describe(), signal, ...this.counters(), system_shutdown: false });
+  stopping(signal: NodeJS.Signals, systemShutdown: boolean): void {
+    this.facts.sink.lifecycle('stopping', {
+      ...this.describe(),
+      signal,
+      ...this.counters(),
+      system_shutdown: systemShutdown,
+    });
   }
 
   private writeStatus(counters: Counters): void {

@@ -23,6 +23,7 @@ import type { Pipeline } from './pipeline.js';
 import { DisposalScope } from './scope.js';
 import { listenForSignals } from './signals.js';
 import { StartupSteps, kernelUptimeMs } from './startup-steps.js';
+import { systemShuttingDown } from './system-shutdown.js';
 
 export interface RunOptions extends ConfigSources {
   version: string;
@@ -89,14 +90,16 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const signal = await signals.stopped;
     notifier.stopping();
     setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
-    await serving.dispose();
+    const [systemShutdown] = await Promise.all([systemShuttingDown(), serving.dispose()]);
     // Without systemd's store: detach first so no new record arrives, then drain the buffer.
     // With it, this may be a restart: the links stay attached and what arrives after this
     // drain waits in the buffer for the next daemon (on a real stop systemd closes them).
     if (!continuous) capture.detach();
     capture.drainAll();
-    pipeline.flushAll();
-    status.stopping(signal);
+    // Unless the system goes down, a next daemon may replay the journal: requests still
+    // arriving are left to it.
+    pipeline.flushAll(continuous && !systemShutdown);
+    status.stopping(signal, systemShutdown);
     return 0;
   } catch (err) {
     await log.failure(err);

@@ -2,12 +2,12 @@
 // replaying its journal (../capture/journal.ts) logs none of them twice.
 import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { requestKey } from '../logic/request-line.js';
+import { requestKey, requestKeyOfOlderLine } from '../logic/request-line.js';
 
 /** Far more than the lines the journal's records can make again. */
 const TAIL_BYTES = 16 * 1048576;
 
-/** requestKey of every imds_request line in the last `tailBytes` of the newest log files. */
+/** requestKey (requestKeyOfOlderLine for older lines) of every imds_request line in the last `tailBytes` of the newest log files. */
 export function loggedRequestKeys(dir: string, tailBytes = TAIL_BYTES): Set<string> {
   const keys = new Set<string>();
   let files: string[];
@@ -33,11 +33,14 @@ export function loggedRequestKeys(dir: string, tailBytes = TAIL_BYTES): Set<stri
       for (const text of bytes.toString('utf8').split('\n')) {
         if (!text.includes('"imds_request"')) continue;
         try {
-          const line = JSON.parse(text) as { event?: string; connection?: { cookie?: unknown; kernel_ns?: unknown } };
-          const { cookie, kernel_ns: kernelNs } = line.connection ?? {};
-          if (line.event === 'imds_request' && typeof cookie === 'string' && typeof kernelNs === 'string') {
-            keys.add(requestKey(cookie, kernelNs));
-          }
+          const line = JSON.parse(text) as {
+            event?: string;
+            connection?: { cookie?: unknown; start_seq?: unknown; kernel_ns?: unknown };
+          };
+          const { cookie, start_seq: startSeq, kernel_ns: kernelNs } = line.connection ?? {};
+          if (line.event !== 'imds_request' || typeof cookie !== 'string') continue;
+          if (typeof startSeq === 'number') keys.add(requestKey(cookie, startSeq));
+          else if (typeof kernelNs === 'string') keys.add(requestKeyOfOlderLine(cookie, kernelNs));
         } catch {
           // Not a whole line.
         }

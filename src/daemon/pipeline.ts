@@ -17,7 +17,7 @@ import {
 } from '../logic/connections.js';
 import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
-import { buildRequestLine, requestKey } from '../logic/request-line.js';
+import { buildRequestLine, requestKey, requestKeyOfOlderLine } from '../logic/request-line.js';
 
 /** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
 const GAVE_UP_ON_PUT_NS = 500_000_000n;
@@ -130,10 +130,20 @@ export class Pipeline implements RecordReceiver {
     this.sink.lifecycle('error', { source, message: err.message });
   }
 
-  /** Writes every request still waiting for a response (shutdown). */
-  flushAll(): void {
+  /**
+   * Shutdown: writes every request still waiting for a response. `handingOver`: a next
+   * daemon replays these records (systemd keeps the capture), so requests still arriving
+   * and data behind a hole are left to it (ConnectionTracker.completeWaiting).
+   */
+  flushAll(handingOver = false): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    this.emit(this.tracker.flushAll());
+    this.emit(handingOver ? this.tracker.completeWaiting() : this.tracker.flushAll());
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+  }
+
+  /** Kernel time of the oldest record a daemon taking over would need again (the journal keeps it). */
+  neededSinceNs(): bigint | null {
+    return this.tracker.oldestNeededNs();
   }
 
   counters(
@@ -192,7 +202,11 @@ export class Pipeline implements RecordReceiver {
     const fallback =
       observed.classification.imds_version === 'v1' ? this.fallback.onV1Request({ process: processKey, atNs }) : null;
     // After the fallback state took it in: a replayed request still tells what came before.
-    if (this.alreadyLogged.delete(requestKey(observed.flow.cookie.toString(), observed.seenNs.toString()))) {
+    const cookie = observed.flow.cookie.toString();
+    if (
+      this.alreadyLogged.delete(requestKey(cookie, observed.startSeq)) ||
+      this.alreadyLogged.delete(requestKeyOfOlderLine(cookie, observed.seenNs.toString()))
+    ) {
       this.replayedDuplicates++;
       return;
     }

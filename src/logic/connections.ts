@@ -14,6 +14,10 @@
 // up after HOLE_WAIT_NS, on close, on idle flush and at shutdown, so that it never hides the
 // requests behind it. What could not be seen is counted (StreamCounters).
 //
+// A keep-alive connection idle for IDLE_CONNECTION_NS is flushed and forgotten, but where
+// its stream stood is remembered (IdleConnection): when it speaks again it resumes from the
+// next byte expected, so the bytes it sent before are not taken for a hole.
+//
 // A closed connection's last response is remembered for CLOSED_MEMORY_NS: IMDS may resend
 // a response after the client has read it and closed (FIN_WAIT still delivers it), and that
 // copy is a retransmission, not a response to a request we missed. A response on a
@@ -67,6 +71,8 @@ interface Connection {
   earlyResponses: PendingResponse[];
   waiting: ObservedRequest[];
   closed: boolean;
+  /** Kernel time of its first record: a restarted daemon needs every record since (oldestNeededNs). */
+  firstNs: bigint;
   lastNs: bigint;
   /** Since when data waits behind a hole. */
   holeSinceNs: bigint | null;
@@ -77,6 +83,15 @@ export type AcceptedTokenSink = (value: string, socketUid: number) => void;
 
 /** IMDS's answer to an invalid or expired token. */
 const UNAUTHORIZED = 401;
+
+/** Where an idle-flushed connection stood, to resume it when it speaks again. */
+interface IdleConnection {
+  nextSeq: number;
+  requestsSeen: number;
+  lastResponseSeq: number | null;
+  /** The flush cut no request: its next byte starts one. */
+  atRequestStart: boolean;
+}
 
 /** Connections tracked at once; the least recently active is flushed beyond this. */
 export const MAX_TRACKED_CONNECTIONS = 4096;
@@ -99,6 +114,8 @@ export class ConnectionTracker {
   private readonly connections = new Map<bigint, Connection>();
   /** Closed connections' last response sequence (null: none seen), oldest first. */
   private readonly recentlyClosed = new Map<bigint, { lastResponseSeq: number | null; closedNs: bigint }>();
+  /** Idle-flushed open connections, oldest first (at most maxConnections). */
+  private readonly idle = new Map<bigint, IdleConnection>();
   private completed: ObservedRequest[] = [];
   private readonly counts = { joined_mid_stream: 0, responses_unmatched: 0, responses_retransmitted: 0 };
   /** Hole and resync counts of connections already forgotten. */
@@ -168,7 +185,10 @@ export class ConnectionTracker {
 
   onClose(rec: CloseRecord): void {
     const conn = this.connections.get(rec.flow.cookie);
-    if (!conn) return;
+    if (!conn) {
+      this.idle.delete(rec.flow.cookie);
+      return;
+    }
     conn.closed = true;
     conn.lastNs = rec.tsNs;
     this.feed(conn, conn.stream.end(), rec.tsNs);
@@ -203,7 +223,7 @@ export class ConnectionTracker {
         else stillWaiting.push(r);
       }
       conn.waiting = stillWaiting;
-      if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flush(conn, conn.lastNs);
+      if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flushIdle(conn);
       else this.forgetIfDone(conn);
     }
     const out = this.completed;
@@ -234,25 +254,51 @@ export class ConnectionTracker {
     return out;
   }
 
+  /**
+   * A stop the next daemon may take over from (its journal replays these records): only
+   * whole requests waiting for a response are completed (status null; the next daemon
+   * knows them by their start and does not log them again). A request still arriving and
+   * data behind a hole are left to it: ended here, they would be logged cut short.
+   */
+  completeWaiting(): ObservedRequest[] {
+    for (const conn of this.connections.values()) {
+      for (const r of conn.waiting) this.complete(r, null);
+      conn.waiting = [];
+    }
+    const out = this.completed;
+    this.completed = [];
+    return out;
+  }
+
+  /** Kernel time of the oldest record a daemon taking over would need to see again, or null. */
+  oldestNeededNs(): bigint | null {
+    let oldest: bigint | null = null;
+    for (const conn of this.connections.values()) if (oldest === null || conn.firstNs < oldest) oldest = conn.firstNs;
+    return oldest;
+  }
+
   private connection(flow: Flow, nowNs: bigint, streamStart: number | null): Connection {
     let conn = this.connections.get(flow.cookie);
     if (conn) {
       // Map order doubles as recency order for eviction.
       this.connections.delete(flow.cookie);
     } else {
-      if (streamStart === null) this.counts.joined_mid_stream++;
+      const resumed = this.idle.get(flow.cookie);
+      this.idle.delete(flow.cookie);
+      if (streamStart === null && !resumed) this.counts.joined_mid_stream++;
       conn = {
         flow,
-        stream: new TcpByteStream(streamStart),
-        parser: new HttpRequestParser(streamStart === null),
+        stream: new TcpByteStream(resumed ? resumed.nextSeq : streamStart),
+        parser: new HttpRequestParser(resumed ? !resumed.atRequestStart : streamStart === null),
         owner: null,
         socketUid: 0,
         socketCgroupId: 0n,
-        requestsSeen: 0,
-        lastResponseSeq: null,
+        requestsSeen: resumed?.requestsSeen ?? 0,
+        lastResponseSeq: resumed?.lastResponseSeq ?? null,
         earlyResponses: [],
         waiting: [],
         closed: false,
+        firstNs: nowNs,
         lastNs: nowNs,
         holeSinceNs: null,
       };
@@ -297,9 +343,9 @@ export class ConnectionTracker {
     }
   }
 
-  /** A response on a connection not tracked: resent after close, or its request unseen. */
+  /** A response on a connection not tracked: resent after close or idle, or its request unseen. */
   private countStrayResponse(rec: ResponseRecord): void {
-    const closed = this.recentlyClosed.get(rec.flow.cookie);
+    const closed = this.recentlyClosed.get(rec.flow.cookie) ?? this.idle.get(rec.flow.cookie);
     if (closed?.lastResponseSeq != null && seqDiff(rec.seq, closed.lastResponseSeq) <= 0)
       this.counts.responses_retransmitted++;
     else this.counts.responses_unmatched++;
@@ -326,6 +372,22 @@ export class ConnectionTracker {
     conn.waiting = [];
     this.dropEarlyResponses(conn, conn.earlyResponses.length);
     this.forget(conn);
+  }
+
+  /** Idle for IDLE_CONNECTION_NS: flushed, and where its stream stood kept for when it speaks again. */
+  private flushIdle(conn: Connection): void {
+    const atRequestStart = !conn.stream.hasHole && conn.parser.atRequestStart;
+    this.flush(conn, conn.lastNs);
+    const nextSeq = conn.stream.nextSeq;
+    if (conn.closed || nextSeq === null) return;
+    const oldest = this.idle.keys().next();
+    if (this.idle.size >= this.maxConnections && !oldest.done) this.idle.delete(oldest.value);
+    this.idle.set(conn.flow.cookie, {
+      nextSeq,
+      requestsSeen: conn.requestsSeen,
+      lastResponseSeq: conn.lastResponseSeq,
+      atRequestStart,
+    });
   }
 
   private forgetIfDone(conn: Connection): void {

@@ -118,6 +118,11 @@ export class HttpRequestParser {
     if (joinedMidStream) this.state = { kind: 'resync' };
   }
 
+  /** Nothing of a request is held: the next byte starts a request line. */
+  get atRequestStart(): boolean {
+    return this.state.kind === 'headers' && this.buf.length === 0;
+  }
+
   push(chunk: StreamChunk): HttpRequestRecord[] {
     if (chunk.kind === 'gap') return this.gap(chunk.length);
     this.append(chunk.bytes);

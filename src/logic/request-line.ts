@@ -41,11 +41,17 @@ function boundedAncestors(ancestors: readonly AncestorFields[], truncated: strin
 }
 
 /**
- * What identifies one request across daemons: its connection and the kernel time of the
- * segment that completed it. A daemon replaying its predecessor's records skips the
- * requests whose key is already in the log.
+ * What identifies one request across daemons: its connection and the TCP sequence number
+ * of its first byte (unique on a connection; the kernel time of the segment that completed
+ * it is not: pipelined requests share it). A daemon replaying its predecessor's records
+ * skips the requests whose key is already in the log.
  */
-export function requestKey(cookie: string, kernelNs: string): string {
+export function requestKey(cookie: string, startSeq: number): string {
+  return `${cookie}@${startSeq}`;
+}
+
+/** The key of a line written before lines had `start_seq`: connection and `kernel_ns`. */
+export function requestKeyOfOlderLine(cookie: string, kernelNs: string): string {
   return `${cookie}/${kernelNs}`;
 }
 
@@ -95,6 +101,7 @@ export function buildRequestLine(
     connection: {
       cookie: observed.flow.cookie.toString(),
       request_index: observed.index,
+      start_seq: observed.startSeq,
       kernel_ns: observed.seenNs.toString(),
     },
     request_time: requestTime,

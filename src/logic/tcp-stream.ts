@@ -50,6 +50,11 @@ export class TcpByteStream {
     return this.origin === null ? null : (this.origin + offset) >>> 0;
   }
 
+  /** Sequence number of the next byte expected, once the stream has started. */
+  get nextSeq(): number | null {
+    return this.next;
+  }
+
   /** Data waits behind a hole. */
   get hasHole(): boolean {
     return this.pending.length > 0;

@@ -88,14 +88,16 @@ export const requestLineSchema = z.strictObject({
   fallback: z.strictObject({ reason: z.string() }).nullable(),
   advice: z.string().nullable(),
   /**
-   * Which TCP connection (socket cookie), the nth request on it (as this daemon saw it), and
-   * the kernel time (CLOCK_MONOTONIC ns) of the segment that completed it: cookie and
-   * kernel_ns identify the request across daemons (a replay after a restart skips it).
-   * Absent from lines of versions before continuous capture.
+   * Which TCP connection (socket cookie), the nth request on it (as the daemons saw it), the
+   * TCP sequence number of its first byte, and the kernel time (CLOCK_MONOTONIC ns) of the
+   * segment that completed it: cookie and start_seq identify the request across daemons (a
+   * replay after a restart skips it; lines written before start_seq: cookie and kernel_ns).
+   * kernel_ns is absent from lines of versions before continuous capture.
    */
   connection: z.strictObject({
     cookie: z.string(),
     request_index: z.number().int(),
+    start_seq: z.number().int(),
     kernel_ns: z.string().optional(),
   }),
   /** When the request's first byte was sent, ISO 8601. */

@@ -270,3 +270,85 @@ describe('property: any hole, any segmentation', () => {
 function requestKey(r: { kind: string; path: string }) {
   return r.kind === 'token-put' ? ['PUT', '/latest/api/token', 'v2'] : ['GET', r.path, r.kind === 'v1' ? 'v1' : 'v2'];
 }
+
+describe('an idle keep-alive connection', () => {
+  const a = get('/latest/meta-data/');
+  const b = get('/latest/meta-data/ami-id');
+  it('resumes from the next byte it expects after its idle flush: no phantom hole, the request index goes on', () => {
+    const t = new ConnectionTracker(WAIT);
+    t.onPayload(payload(1, enc(a), 10n));
+    t.onResponse(response(5000, 1 + a.length, 200, 11n));
+    expect(statuses(t.takeCompleted(12n))).toEqual([[0, '/latest/meta-data/', 200]]);
+    // Idle past the flush: forgotten, with where its stream stood.
+    expect(t.takeCompleted(11n + IDLE_CONNECTION_NS)).toEqual([]);
+    expect(t.trackedConnections).toBe(0);
+    // A resent copy of the answer given before the flush is a retransmission, not unmatched.
+    t.onResponse(response(5000, 1 + a.length, 200, 12n + IDLE_CONNECTION_NS));
+    expect(t.counters()).toMatchObject({ responses_retransmitted: 1, responses_unmatched: 0 });
+    const later = 20n + IDLE_CONNECTION_NS;
+    t.onPayload(payload(1 + a.length, enc(b), later));
+    t.onResponse(response(5300, 1 + a.length + b.length, 200, later + 1n));
+    const done = t.takeCompleted(later + 2n);
+    expect(statuses(done)).toEqual([[1, '/latest/meta-data/ami-id', 200]]);
+    expect(done[0]?.startSeq).toBe(1 + a.length);
+    expect(t.counters()).toMatchObject({
+      holes_skipped: 0,
+      hole_bytes: 0,
+      bytes_skipped: 0,
+      joined_mid_stream: 0,
+      responses_unmatched: 0,
+    });
+  });
+
+  it('flushed mid-request: what follows is parsed from the next request line, nothing is made up', () => {
+    const t = new ConnectionTracker(WAIT);
+    const head = 'GET /latest/meta-data/iam/ HTTP/1.1\r\nHost: 169.254.169.254\r\n';
+    t.onPayload(payload(1, enc(head), 10n));
+    // The cut request is reported incomplete at the flush.
+    expect(t.takeCompleted(10n + IDLE_CONNECTION_NS).map((r) => r.request.headerBlockComplete)).toEqual([false]);
+    const later = 20n + IDLE_CONNECTION_NS;
+    t.onPayload(payload(1 + head.length, enc(`\r\n${b}`), later));
+    expect(t.flushAll().map((r) => [r.request.path, r.classification.imds_version])).toEqual([
+      ['/latest/meta-data/ami-id', 'v1'],
+    ]);
+    expect(t.counters()).toMatchObject({ holes_skipped: 0, joined_mid_stream: 0 });
+  });
+
+  it('a close while idle forgets it: a new connection with the same cookie starts afresh', () => {
+    const t = new ConnectionTracker(WAIT);
+    t.onPayload(payload(1, enc(a), 10n));
+    t.takeCompleted(10n + IDLE_CONNECTION_NS);
+    t.onClose({ kind: 'close', tsNs: 11n + IDLE_CONNECTION_NS, flow, reset: false });
+    t.onPayload(payload(1, enc(b), 12n + IDLE_CONNECTION_NS));
+    expect(t.flushAll().map((r) => [r.index, r.request.path])).toEqual([[0, '/latest/meta-data/ami-id']]);
+  });
+});
+
+describe('a stop the next daemon takes over from', () => {
+  it('completes the requests waiting for a response, and leaves a request still arriving and data behind a hole', () => {
+    const t = new ConnectionTracker(WAIT);
+    const a = get('/latest/meta-data/');
+    const b = get('/latest/meta-data/ami-id');
+    t.onPayload(payload(1, enc(a), 10n));
+    // Half of b's header block, and a segment behind a hole.
+    t.onPayload(payload(1 + a.length, enc(b.slice(0, 20)), 11n));
+    t.onPayload({ ...payload(5000, enc(get('/x')), 12n), flow: { ...flow, cookie: 10n } });
+    t.onPayload({ ...payload(1, enc('GET /y'), 13n), flow: { ...flow, cookie: 10n } });
+    expect(t.completeWaiting().map((r) => [r.request.path, r.status])).toEqual([['/latest/meta-data/', null]]);
+    expect(t.counters()).toMatchObject({ holes_skipped: 0, hole_bytes: 0 });
+    expect(t.oldestNeededNs()).toBe(10n);
+  });
+
+  it('the oldest record still needed is the first of the oldest connection tracked, none once all are done', () => {
+    const t = new ConnectionTracker(WAIT);
+    expect(t.oldestNeededNs()).toBeNull();
+    const a = get('/latest/meta-data/');
+    t.onPayload(payload(1, enc(a), 10n));
+    t.onPayload({ ...payload(1, enc(a), 20n), flow: { ...flow, cookie: 10n } });
+    expect(t.oldestNeededNs()).toBe(10n);
+    t.onResponse(response(5000, 1 + a.length, 200, 21n));
+    t.onClose({ kind: 'close', tsNs: 22n, flow, reset: false });
+    t.takeCompleted(23n);
+    expect(t.oldestNeededNs()).toBe(20n);
+  });
+});

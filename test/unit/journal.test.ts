@@ -88,4 +88,28 @@ describe('journal', () => {
       { numRuns: 200 },
     );
   });
+
+  it('says whether records were dropped, and what its writer still needed then', () => {
+    const journal = create(256);
+    journal.append([record(1, 20)], 5n);
+    let adopted = Journal.adopt(journal.fd);
+    expect(adopted).toMatchObject({ dropped: false, neededSinceNs: 5n, givenUp: false });
+    // 10 records a half: the 25th append has handed over a half that held records.
+    for (let i = 2; i <= 25; i++) journal.append([record(i, 20)], BigInt(100 + i));
+    adopted = Journal.adopt(journal.fd);
+    expect(adopted).toMatchObject({ dropped: true, neededSinceNs: 125n });
+    journal.append([record(26, 20)], null);
+    expect(Journal.adopt(journal.fd)?.neededSinceNs).toBe('none');
+  });
+
+  it('a journal given up says so to the next daemon, which starts it whole again', () => {
+    const first = Journal.create(256);
+    first.append([record(1)], 1n);
+    const fd = openSync(`/proc/self/fd/${first.fd}`, 'r+');
+    first.giveUp();
+    const adopted = Journal.adopt(fd);
+    expect(adopted).toMatchObject({ givenUp: true });
+    expect(Journal.adopt(fd)).toMatchObject({ givenUp: false });
+    closeSync(fd);
+  });
 });

@@ -4,12 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loggedRequestKeys } from '../../src/daemon/logged-requests.js';
-import { requestKey } from '../../src/logic/request-line.js';
+import { requestKey, requestKeyOfOlderLine } from '../../src/logic/request-line.js';
 
 const root = mkdtempSync(join(tmpdir(), 'imds-logged-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const request = (cookie: string, kernelNs: string) =>
+const request = (cookie: string, startSeq: number) =>
+  JSON.stringify({
+    level: 40,
+    event: 'imds_request',
+    connection: { cookie, request_index: 0, start_seq: startSeq, kernel_ns: '77' },
+  });
+/** A line of a version before start_seq: known by its kernel_ns. */
+const olderRequest = (cookie: string, kernelNs: string) =>
   JSON.stringify({ level: 40, event: 'imds_request', connection: { cookie, request_index: 0, kernel_ns: kernelNs } });
 
 describe('loggedRequestKeys', () => {
@@ -18,30 +25,32 @@ describe('loggedRequestKeys', () => {
     const older = join(dir, 'imds-analyzer.2026-11-29.1.log');
     const newer = join(dir, 'imds-analyzer.2026-11-30.1.log');
     mkdirSync(dir);
-    writeFileSync(older, `${request('1', '10')}\n`);
+    writeFileSync(older, `${olderRequest('1', '10')}\n`);
     writeFileSync(
       newer,
       [
-        request('2', '20'),
-        JSON.stringify({ event: 'stats', connection: { cookie: '9', kernel_ns: '9' } }),
+        request('2', 20),
+        JSON.stringify({ event: 'stats', connection: { cookie: '9', start_seq: 9, kernel_ns: '9' } }),
         '{"event":"imds_request",',
-        request('3', '30'),
+        request('3', 30),
+        // Pipelined: completed by one segment, so the same kernel_ns; their starts differ.
+        request('3', 90),
         '',
       ].join('\n'),
     );
-    writeFileSync(join(dir, 'notes.txt'), `${request('4', '40')}\n`);
+    writeFileSync(join(dir, 'notes.txt'), `${request('4', 40)}\n`);
     utimesSync(older, 1, 1);
     expect(loggedRequestKeys(dir)).toEqual(
-      new Set([requestKey('1', '10'), requestKey('2', '20'), requestKey('3', '30')]),
+      new Set([requestKeyOfOlderLine('1', '10'), requestKey('2', 20), requestKey('3', 30), requestKey('3', 90)]),
     );
   });
 
   it('reads only the tail it is given: a line cut at the start is skipped', () => {
     const dir = join(root, 'b');
     mkdirSync(dir);
-    const last = request('6', '60');
-    writeFileSync(join(dir, 'x.log'), `${request('5', '50')}\n${last}\n`);
-    expect(loggedRequestKeys(dir, last.length + 5)).toEqual(new Set([requestKey('6', '60')]));
+    const last = request('6', 60);
+    writeFileSync(join(dir, 'x.log'), `${request('5', 50)}\n${last}\n`);
+    expect(loggedRequestKeys(dir, last.length + 5)).toEqual(new Set([requestKey('6', 60)]));
   });
 
   it('is empty when there is no log directory yet', () => {

@@ -40,7 +40,10 @@ function exchange(n: number, seq: number): KernelRecord[] {
 }
 const seqOf = (n: number) => 1 + [...Array(n).keys()].reduce((sum, i) => sum + get(i).length, 0);
 
-async function daemon(dir: string, records: KernelRecord[], replay: boolean) {
+/** How the daemon ends: killed (nothing flushed), or stopped while systemd keeps the capture for the next one. */
+type End = 'killed' | 'handing-over';
+
+async function daemon(dir: string, records: KernelRecord[], replay: boolean, end: End = 'killed') {
   const sink = await createLogSink({
     dir,
     rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
@@ -52,12 +55,18 @@ async function daemon(dir: string, records: KernelRecord[], replay: boolean) {
   const pipeline = new Pipeline({ ...DEFAULT_CONFIG, logDir: dir }, sink, '/sys/fs/cgroup/unified');
   if (replay) pipeline.skipLogged(loggedRequestKeys(dir));
   pipeline.handle(records);
+  if (end === 'handing-over') pipeline.flushAll(true);
   const counters = pipeline.counters({} as never, 0n, sink.counters(), { drainErrors: 0, statusWriteErrors: 0 });
   await sink.close();
   return counters;
 }
 
-type Line = { event?: string; request?: { path: string }; response?: { status: number } | null };
+type Line = {
+  event?: string;
+  imds_version?: string;
+  request?: { path: string };
+  response?: { status: number } | null;
+};
 function requestLines(dir: string): Line[] {
   return readdirSync(dir)
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
@@ -80,5 +89,67 @@ describe('replaying a predecessor journal', () => {
     expect(counters.replayed_duplicates).toBe(2);
     // The request the first daemon read unanswered got its answer from the replay.
     expect(requestLines(dir).find((l) => l.request?.path.endsWith('n=2'))?.response).toEqual({ status: 200 });
+  });
+
+  it('a clean restart while a header block is split across segments logs the request once, never cut short', async () => {
+    const dir = join(root, 'split');
+    const bytes = new TextEncoder().encode(get(0));
+    const cut = 20;
+    const segment = (from: number, to: number, tsNs: bigint): KernelRecord => ({
+      kind: 'payload',
+      tsNs,
+      flow: { ...flow, cookie: 8n },
+      owner: null,
+      socketUid: 0,
+      socketCgroupId: 0n,
+      seq: 1 + from,
+      streamStart: 1,
+      wireLength: to - from,
+      bytes: bytes.subarray(from, to),
+    });
+    const first = segment(0, cut, base);
+    const rest = segment(cut, bytes.length, base + 5n);
+    // Stopped by `systemctl restart` after the first segment: nothing is logged for it.
+    await daemon(dir, [first], false, 'handing-over');
+    expect(requestLines(dir)).toEqual([]);
+    // The next daemon replays the first segment from the journal and reads the rest from the buffer.
+    const answer: KernelRecord = {
+      kind: 'response',
+      tsNs: base + 6n,
+      flow: { ...flow, cookie: 8n },
+      seq: 1,
+      ack: 1 + bytes.length,
+      status: 200,
+    };
+    await daemon(dir, [first, rest, answer], true);
+    expect(requestLines(dir).map((l) => [l.imds_version, l.request?.path])).toEqual([
+      ['v1', '/latest/meta-data/ami-id?n=0'],
+    ]);
+  });
+
+  it('pipelined requests completed by one segment are each known again after a restart', async () => {
+    const dir = join(root, 'pipelined');
+    const bytes = new TextEncoder().encode(get(0) + get(1));
+    const conn: Flow = { ...flow, cookie: 9n };
+    const records: KernelRecord[] = [
+      {
+        kind: 'payload',
+        tsNs: base,
+        flow: conn,
+        owner: null,
+        socketUid: 0,
+        socketCgroupId: 0n,
+        seq: 1,
+        streamStart: 1,
+        wireLength: bytes.length,
+        bytes,
+      },
+      { kind: 'response', tsNs: base + 1n, flow: conn, seq: 1, ack: 1 + get(0).length, status: 200 },
+      { kind: 'response', tsNs: base + 2n, flow: conn, seq: 500, ack: 1 + bytes.length, status: 200 },
+    ];
+    await daemon(dir, records, false);
+    const counters = await daemon(dir, records, true);
+    expect(loggedPaths(dir)).toEqual(['/latest/meta-data/ami-id?n=0', '/latest/meta-data/ami-id?n=1']);
+    expect(counters.replayed_duplicates).toBe(2);
   });
 });
