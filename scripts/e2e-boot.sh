@@ -6,11 +6,15 @@
 # checks, from the booted system, that the call was caught, that the service was
 # ready before network-pre.target and cloud-init-local, that it is active and clean
 # under systemd-analyze, that a stop loses no line, and that the watchdog restarts a
-# daemon whose event loop is stuck. With the RPM, a client making one IMDSv1 request
-# every 20 ms runs through a SIGKILL (and the automatic restart), a `systemctl restart`
-# and an upgrade to a package with a changed BPF object: every request it made must be
-# logged exactly once. After `systemctl stop` and after `rpm -e`, `bpftool link` must
-# show none of our links. Prints the measured numbers. Needs root.
+# daemon whose event loop is stuck. With the RPM, an IMDSv2 client making one request
+# every 20 ms runs through a SIGKILL (and the automatic restart), a `systemctl restart`,
+# an upgrade to a package with a changed BPF object and one to a package whose maps
+# changed layout: every request it made must be logged exactly once, each new daemon's
+# ready line must say whether it continued the capture (a changed layout: drained, or a
+# named gap), and `imds-analyzer report` over that window must answer YES. A `systemctl
+# stop` then `start` must be a named gap (report: UNKNOWN). After `systemctl stop` and
+# after `rpm -e`, `bpftool link` must show none of our links; a poweroff's stopping line
+# must say system_shutdown. Prints the measured numbers. Needs root.
 #
 #   scripts/e2e-boot.sh [--flavour al2023|al2] [--install rpm|copy]
 #     al2023  (default) the Amazon Linux 2023 package: runs /usr/bin/node-22, installed in the
@@ -149,6 +153,11 @@ note "container booted: $state in ${boot_seconds}s"
 [[ $state == running ]] || note "failed units: $(in_ct systemctl --failed --no-legend 2>&1 | tr '\n' ' ')"
 
 show() { in_ct systemctl show "$1" -p "$2" --value; }
+# For node -e: every line of the log directory argv[1], oldest first, as `lines`.
+log_lines_js='
+  const fs = require("fs"), dir = process.argv[1];
+  const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter(Boolean).map((t) => JSON.parse(t))).sort((a, b) => a.time - b.time);
+'
 # Links whose program is one of ours (imds_*), machine-wide: the kernel's view, not the daemon's.
 our_links() {
   node -e '
@@ -264,28 +273,61 @@ if [[ $install_mode == rpm ]]; then
   ! cmp -s "$variant" bpf/imds_analyzer.bpf.o || fail "the upgrade's BPF object is not different"
   build_rpm 2 --bpf-object "$variant"
   cp dist-rpm/*-2.*.rpm "$merged/var/tmp/upgrade.rpm"
+  # Release 3 changes a map's layout (scratch_depth's value: 4 -> 8 bytes, written whole), so
+  # the maps of release 2 cannot be taken over: the new daemon loads fresh ones.
+  relayout=$work/imds_analyzer.relayout.bpf.o
+  perl -0pe 's/(__type\(value, )__u32(\);\n\} scratch_depth)/${1}__u64$2/; s/__u32 \*depth/__u64 *depth/g' \
+    bpf/imds_analyzer.bpf.c > "$work/relayout.bpf.c"
+  grep -q '__u64 \*depth' "$work/relayout.bpf.c" || fail "the relayout variant did not change scratch_depth"
+  clang -target bpf -O2 -g -Wall -Werror -I bpf -I "/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
+    -c "$work/relayout.bpf.c" -o "$relayout"
+  llvm-strip -g "$relayout"
+  build_rpm 3 --bpf-object "$relayout"
+  cp dist-rpm/*-3.*.rpm "$merged/var/tmp/relayout.rpm"
 
-  # Continuity: a client makes one IMDSv1 request every 20 ms, each on a new connection and with
-  # its own number, through a crash, a restart and the upgrade; it records each answered request
-  # and stops when told, never mid-request. It runs as a unit so that it is in the container's cgroup.
+  # Continuity: an IMDSv2 client takes a token, then makes one request every 20 ms, each on a new
+  # connection and with its own number, through a crash, a restart and the upgrades; it records
+  # each answered request and stops when told, never mid-request. It runs as a unit so that it
+  # is in the container's cgroup. Only IMDSv2 from here on: the report over this window says YES.
   out=/var/tmp/imds-client.out
   rm -f "$merged$out" "$merged/var/tmp/imds-client.stop"
   cat > "$merged/var/tmp/imds-client.js" <<'CLIENT'
 const http = require('http'), fs = require('fs');
-let n = 0;
-const timer = setInterval(() => {
-  if (fs.existsSync('/var/tmp/imds-client.stop')) { clearInterval(timer); return; }
-  const i = ++n;
-  // Sent only inside the nspawn container, whose network namespace is the test netns.
-  const req = http.get({ host: '169.254.169.254', path: `/latest/meta-data/ami-id?n=${i}`, agent: false }, (res) => { // nspawn only
-    res.resume();
-    res.on('end', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} ${res.statusCode}\n`); });
+const host = '169.254.169.254'; // reached only inside the nspawn container, whose network namespace is the test netns
+const put = http.request({ host, method: 'PUT', path: '/latest/api/token', agent: false, // nspawn only
+  headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '21600' } }, (res) => {
+  let token = '';
+  res.on('data', (d) => (token += d));
+  res.on('end', () => {
+    let n = 0;
+    const timer = setInterval(() => {
+      if (fs.existsSync('/var/tmp/imds-client.stop')) { clearInterval(timer); return; }
+      const i = ++n;
+      const req = http.get({ host, path: `/latest/meta-data/ami-id?n=${i}`, agent: false, // nspawn only
+        headers: { 'X-aws-ec2-metadata-token': token } }, (res) => {
+        res.resume();
+        res.on('end', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} ${res.statusCode}\n`); });
+      });
+      req.on('error', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} 000\n`); });
+    }, 20);
   });
-  req.on('error', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} 000\n`); });
-}, 20);
+});
+put.end();
 CLIENT
+  # The window the report answers for: from just before the client's first request.
+  window_since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
   # The client runs on the node the unit started: the flavour's (AL2023: node-22, AL2: bundled).
   in_ct systemd-run --unit=imds-client --quiet "$daemon_exe" /var/tmp/imds-client.js
+  # The report (this tree's) over the logs since $1, as an operator would ask it: its lines and
+  # exit status (report_status) printed under "$2".
+  report_since() {
+    set +e
+    report=$(node bundle/imds-analyzer.mjs report --min-observed 0 --allow-no-boot --since "$1" "$logs" 2>&1)
+    report_status=$?
+    set -e
+    sed "s/^/boot: report over $2: /" <<<"$report"
+    echo "boot: report over $2: exit $report_status"
+  }
   client_at() { sort -n "$merged$out" 2>/dev/null | tail -1 | cut -d' ' -f1; }
   wait_active_after() {  # pid before; waits for a new main pid, active
     for _ in $(seq 1 100); do
@@ -320,6 +362,11 @@ CLIENT
   links_after_upgrade=$(our_links)
   (( links_after_upgrade <= 10 )) || fail "after the upgrade $links_after_upgrade of our links are attached"
   echo "boot: after the upgrade: $links_after_upgrade of our links attached"
+  upgraded_pid=$(show imds-analyzer MainPID)
+  in_ct rpm -U --nodeps /var/tmp/relayout.rpm >&2
+  wait_active_after "$upgraded_pid"
+  sleep 2
+  marks+=("relayout $(client_at)")
   touch "$merged/var/tmp/imds-client.stop"
   for _ in $(seq 1 50); do [[ $(show imds-client ActiveState) == active ]] || break; sleep 0.1; done
   # Past the daemon's response wait (default 2 s after the upgrade's config), every line is out.
@@ -348,7 +395,7 @@ CLIENT
         const count = logged.get(n) ?? 0;
         if (count === 1) once++; else if (count === 0) missing.push(n); else twice.push(n);
       }
-      const phase = { start: "before the faults", kill: "through SIGKILL and the automatic restart", restart: "through systemctl restart", upgrade: "through rpm -U to a changed BPF object", end: "after the upgrade" }[name];
+      const phase = { start: "before the faults", kill: "through SIGKILL and the automatic restart", restart: "through systemctl restart", upgrade: "through rpm -U to a changed BPF object", relayout: "through rpm -U to maps of a changed layout", end: "after the upgrades" }[name];
       console.log(`boot: continuity ${phase}: requests ${from}..${to}: ${made} made, ${once} logged once, ${missing.length} missing${missing.length ? " " + missing.slice(0, 10).join(",") : ""}, ${twice.length} logged twice${twice.length ? " " + twice.slice(0, 10).join(",") : ""}, ${failed} failed at the client`);
       ok &&= missing.length === 0 && twice.length === 0 && failed === 0;
       from = to + 1;
@@ -361,17 +408,67 @@ CLIENT
     const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"handover\"")).map((t) => JSON.parse(t)));
     for (const ready of lines.filter((l) => l.event === "ready")) {
       const h = ready.handover, last = lines.filter((l) => l.pid === ready.pid).at(-1);
-      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps inherited ${h.maps_inherited}, reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again`);
+      const stop = lines.find((l) => l.pid === ready.pid && l.event === "stopping");
+      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps inherited ${h.maps_inherited}, reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again; capture_continued ${ready.capture_continued}, capture_gap ${ready.capture_gap}; ${stop ? `stopping line, system_shutdown ${stop.system_shutdown}` : "no stopping line"}`);
     }
   ' "$logs"
-  after_pid=$(show imds-analyzer MainPID)
+  # Each takeover in the window says what it was: the crash, the restart and the same-layout
+  # upgrade continued the capture; the changed layout drained the old ring (continued) or names its gap.
+  node -e '
+    const fs = require("fs"), [dir, since] = process.argv.slice(1);
+    const readies = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"event\":\"ready\"")).map((t) => JSON.parse(t)))
+      .filter((l) => l.time >= Date.parse(since)).sort((a, b) => a.time - b.time);
+    const said = readies.map((r) => `${r.capture_continued}/${r.capture_gap}/${r.handover.maps_reused}`);
+    console.log(`boot: takeovers in the window (capture_continued/capture_gap/maps_reused): kill ${said[0]}, restart ${said[1]}, upgrade ${said[2]}, relayout ${said[3]}`);
+    const named = (r) => (r.capture_continued === true && r.capture_gap === null) || (r.capture_continued === false && typeof r.capture_gap === "string" && r.capture_gap.length > 0);
+    const ok = readies.length === 4 && readies.slice(0, 3).every((r) => r.capture_continued === true && r.capture_gap === null) &&
+      readies[3].handover.maps_reused === false && named(readies[3]);
+    process.exit(ok ? 0 : 1);
+  ' "$logs" "$window_since" || fail "a takeover in the window did not say it continued the capture, or a gap went unnamed"
+  # The report over the client's window (IMDSv2 only) credits every takeover: YES.
+  report_since "$window_since" "the crash, restart and upgrades"
+  (( report_status == 0 )) || fail "the report over the faults' window did not answer YES"
+
+  upgraded_to=$(show imds-analyzer MainPID)
   [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
-  [[ $after_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $after_pid)"
-  echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $after_pid), edited config.json kept"
+  [[ $upgraded_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $upgraded_pid)"
+  echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $upgraded_pid), edited config.json kept"
+
+  # A stop then a start on the same boot: systemd let go of the capture, so the next daemon
+  # starts afresh and the time between is a gap the report names: UNKNOWN.
+  gap_since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+  in_ct systemctl stop imds-analyzer
+  in_ct systemctl start imds-analyzer
+  wait_active_after "$upgraded_to"
+  sleep 3
+  node -e "$log_lines_js"'
+    const stop = lines.filter((l) => l.event === "stopping").at(-1), ready = lines.filter((l) => l.event === "ready").at(-1);
+    console.log(`boot: systemctl stop: system_shutdown ${stop.system_shutdown}; start: capture_continued ${ready.capture_continued}, capture_gap ${ready.capture_gap}`);
+    process.exit(stop.system_shutdown === false && ready.capture_continued === false && ready.capture_gap === "fresh_start" ? 0 : 1);
+  ' "$logs" || fail "a stop and start did not read as a gap"
+  report_since "$gap_since" "a stop and start"
+  (( report_status == 2 )) && grep -Eq 'fresh_start|no daemon was capturing' <<<"$report" || fail "the report over a stop and start did not answer UNKNOWN naming the gap"
+
   in_ct rpm -e imds-analyzer >&2
   [[ $(show imds-analyzer ActiveState) != active ]] || fail "erase left the service running"
   expect_no_links "rpm -e"
   if compgen -G "$merged/etc/systemd/system/*.wants/imds-analyzer.service" >/dev/null; then fail "erase left the unit enabled"; fi
   echo "boot: rpm -e: service stopped, no unit left enabled"
+
+  # A shutdown: installed again and started, then the system powers off. The daemon's last
+  # stopping line says the system was shutting down (its run covers the boot to its end).
+  in_ct rpm -i --nodeps /var/tmp/relayout.rpm >&2
+  in_ct systemctl start imds-analyzer
+  wait_active_after 0
+  in_ct systemctl poweroff
+  for _ in $(seq 1 300); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$nspawn_pid" 2>/dev/null || fail "the container did not power off"
+  wait "$nspawn_pid" || true
+  nspawn_pid=
+  node -e "$log_lines_js"'
+    const stop = lines.filter((l) => l.event === "stopping").at(-1);
+    console.log(`boot: poweroff: the last stopping line (${stop.signal}) says system_shutdown ${stop.system_shutdown}`);
+    process.exit(stop.system_shutdown === true ? 0 : 1);
+  ' "$logs" || fail "the stopping line at poweroff does not say system_shutdown"
 fi
 echo "boot: PASS (flavour: $flavour, install: $install_mode, boot ${boot_seconds}s)"

@@ -24,7 +24,7 @@ export interface Inherited {
   maps: Map<string, number>;
   /** The previous daemon's journal of records it read (./journal.ts). */
   journalFd: number | null;
-  /** Fds that are none of ours: closed. */
+  /** Fds that are none of ours, or ours but no longer in use (an older map of a name): closed. */
   foreign: number;
 }
 
@@ -104,12 +104,20 @@ function sortOne(libbpf: Libbpf, inherited: Inherited, fd: number, kind: string)
     return true;
   }
   if (kind === 'anon_inode:bpf-map') {
-    // struct bpf_map_info: the name is at 24.
-    const name = cString(libbpf.objectInfo(fd, MAP_INFO_SIZE), 24, 16);
-    if (name && !name.includes('.') && !inherited.maps.has(name)) {
-      inherited.maps.set(name, fd);
-      return true;
+    // struct bpf_map_info: the id at 4, the name at 24.
+    const info = libbpf.objectInfo(fd, MAP_INFO_SIZE);
+    const name = cString(info, 24, 16);
+    if (!name || name.includes('.')) return false;
+    // An upgrade that could not take the maps over left the old ones in the store (systemd 219
+    // cannot drop them): the newest map of a name (ids only grow) is the one in use.
+    const id = info.getUint32(4, true);
+    const held = inherited.maps.get(name);
+    if (held !== undefined) {
+      if (libbpf.objectInfo(held, MAP_INFO_SIZE).getUint32(4, true) > id) return false;
+      closeSync(held);
     }
+    inherited.maps.set(name, fd);
+    return true;
   }
   return false;
 }

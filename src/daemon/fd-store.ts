@@ -60,7 +60,9 @@ export function openFdStore(): FdStore {
     available: notifyWithFds !== null,
     store(fds) {
       if (!notifyWithFds || fds.length === 0) return false;
-      return notifyWithFds(0, 0, 'FDSTORE=1', Int32Array.from(fds), fds.length) > 0;
+      // FDPOLL=0 (systemd 246+; older ones ignore it): systemd otherwise polls each stored fd
+      // and drops it on EPOLLERR, which the kernel reports for every BPF map but a ring buffer.
+      return notifyWithFds(0, 0, 'FDSTORE=1\nFDPOLL=0', Int32Array.from(fds), fds.length) > 0;
     },
   };
 }

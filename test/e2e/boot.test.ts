@@ -2,9 +2,11 @@
 // debootstrapped Debian, boots it with systemd-nspawn inside a test network namespace,
 // and checks readiness before cloud-init-local and network-pre.target, the stand-in's
 // IMDSv1 call in the log with its unit, a lossless stop, the watchdog restart, the RPM's
-// upgrade and erase under the running systemd, and continuous capture (issue 12 item 7):
-// a client's requests each logged once through SIGKILL, restart and an upgrade to a
-// changed BPF object, and no link left after stop and erase. For the AL2023 package
+// upgrade and erase under the running systemd, and continuous capture: an IMDSv2 client's
+// requests each logged once through SIGKILL, restart, an upgrade to a changed BPF object and
+// one to maps of a changed layout, each takeover credited (or its gap named) so that the
+// report answers YES over them, a stop and start named as a gap, a poweroff's stopping line
+// saying system_shutdown, and no link left after stop and erase. For the AL2023 package
 // (Node.js 22 as /usr/bin/node-22, its compile cache) and the AL2 package (bundled
 // Node.js and libbpf).
 import { spawn } from 'node:child_process';
@@ -29,14 +31,33 @@ function runScript(flavour: 'al2023' | 'al2'): Promise<{ code: number | null; st
   });
 }
 
-/** Every request of the 20 ms client logged once through each fault, and no link left after erase. */
+/**
+ * Every request of the 20 ms IMDSv2 client logged once through each fault; each takeover's
+ * ready line says it continued (the changed layout: continued or a named gap); the report
+ * over that window answers YES; a stop and start is a gap the report names (UNKNOWN); a
+ * poweroff's stopping line says system_shutdown; no link left after erase.
+ */
 function expectContinuity(stdout: string): void {
-  for (const phase of ['SIGKILL and the automatic restart', 'systemctl restart', 'rpm -U to a changed BPF object']) {
+  for (const phase of [
+    'SIGKILL and the automatic restart',
+    'systemctl restart',
+    'rpm -U to a changed BPF object',
+    'rpm -U to maps of a changed layout',
+  ]) {
     expect(stdout).toMatch(
       new RegExp(`^boot: continuity through ${phase}: .* 0 missing, 0 logged twice, 0 failed`, 'm'),
     );
   }
+  expect(stdout).toMatch(
+    /^boot: takeovers in the window \(capture_continued\/capture_gap\/maps_reused\): kill true\/null\/true, restart true\/null\/true, upgrade true\/null\/true, relayout (true\/null|false\/[a-z_]+)\/false$/m,
+  );
+  expect(stdout).toMatch(/^boot: report over the crash, restart and upgrades: exit 0$/m);
+  expect(stdout).toMatch(
+    /^boot: systemctl stop: system_shutdown false; start: capture_continued false, capture_gap fresh_start$/m,
+  );
+  expect(stdout).toMatch(/^boot: report over a stop and start: exit 2$/m);
   expect(stdout).toMatch(/^boot: rpm -e: bpftool link shows none of our links$/m);
+  expect(stdout).toMatch(/^boot: poweroff: the last stopping line \(SIGTERM\) says system_shutdown true$/m);
 }
 
 describe.skipIf(!isRoot)('boot under systemd-nspawn', () => {
