@@ -1,35 +1,17 @@
 // Issue 3 end to end: ancestry that survives exit, botocore's IMDSv1 fallback, units and
 // containers from real cgroup membership, in-namespace pids, and response statuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { type Testbed, botocoreCredentials, createTestbed, curlV1 } from '../rig/index.js';
+
+type Line = RequestLine;
 
 const isRoot = process.getuid?.() === 0;
 const URL = 'http://169.254.169.254/latest/meta-data/instance-id'; // dialled only via bed.run, inside the test netns
 
-type Line = LogLine & {
-  imds_version: string;
-  process: {
-    pid: number;
-    argv: string[];
-    exe: string | null;
-    ns_pid: number | null;
-    user: string | null;
-    start_time: string | null;
-  };
-  ancestors: Array<{ pid: number; argv: string[]; comm: string }>;
-  unit: string | null;
-  container: { runtime: string; id: string; pid: number | null; pod_uid?: string } | null;
-  sdk: { name: string; version: string; supports_imdsv2: boolean | null } | null;
-  response: { status: number } | null;
-  fallback: { reason: string } | null;
-  advice: string | null;
-  request: { path: string; method: string };
-};
-
 async function linesWhere(daemon: RunningDaemon, match: (l: Line) => boolean, count = 1): Promise<Line[]> {
-  const all = await daemon.waitForRequests((lines) => (lines as Line[]).filter(match).length >= count);
-  return (all as Line[]).filter(match);
+  const all = await daemon.waitForRequests((lines) => lines.filter(match).length >= count);
+  return all.filter(match);
 }
 
 /** A marker in the request path tells each test's requests apart. */
@@ -139,9 +121,9 @@ describe.skipIf(!isRoot)("botocore's IMDSv1 fallback", () => {
       const result = await bed.run(client.argv);
       expect(result.stdout).toContain('iam-role');
       const python = client.expects.at(-1)?.senderArgv ?? [];
-      const lines = (await daemon.waitForRequests(
-        (all) => (all as Line[]).filter((l) => l.process.pid === result.pid).length >= client.expected.total,
-      )) as Line[];
+      const lines = await daemon.waitForRequests(
+        (all) => all.filter((l) => l.process.pid === result.pid).length >= client.expected.total,
+      );
       return { mine: lines.filter((l) => l.process.pid === result.pid), python };
     } finally {
       await bed.teardown();

@@ -24,7 +24,7 @@ import {
   nodeSplitTokenV2,
   pythonUrllibV1,
 } from '../rig/index.js';
-import { type LogLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
+import { type RequestLine, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
 import { readHostIdentity } from '../../src/enrich/index.js';
 import { createLogSink } from '../../src/logging/index.js';
 import { INSIGHTS_FIELD_LIMIT, flattenedFields, queryFieldNames } from '../helpers/insights.js';
@@ -54,15 +54,6 @@ async function errorLine(): Promise<Record<string, unknown>> {
   }
 }
 
-type RequestLine = LogLine & {
-  imds_version: 'v1' | 'v2' | 'unknown';
-  aws_api: boolean;
-  request: { method: string; path: string; token_request: boolean; user_agent: string | null };
-  destination: { address: string; port: number };
-  process: { pid: number; tid: number; comm: string; exe: string | null; argv: string[]; uid: number };
-  connection: { cookie: string; request_index: number };
-};
-
 const sameArgv = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The daemon's lines for one client: matched by the argv of the process that sent each request. */
@@ -74,9 +65,7 @@ function linesOf(client: Client, lines: RequestLine[]): RequestLine[] {
 async function runAndCheck(bed: Testbed, daemon: RunningDaemon, client: Client): Promise<RequestLine[]> {
   const result = await bed.run(client.argv);
   expect({ client: client.name, code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-  const lines = (await daemon.waitForRequests(
-    (all) => linesOf(client, all as RequestLine[]).length >= client.expected.total,
-  )) as RequestLine[];
+  const lines = await daemon.waitForRequests((all) => linesOf(client, all).length >= client.expected.total);
   const mine = linesOf(client, lines);
   // Exactly one line per request, each with the version IMDS itself would assign.
   expect(mine.map((l) => `${l.request.method} ${l.request.path} ${l.imds_version}`).sort()).toEqual(
@@ -154,7 +143,7 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
   });
 
   it("IMDSv1 lines are warnings; IMDSv2 and other clouds' paths info", async () => {
-    const lines = daemon.requests() as RequestLine[];
+    const lines = daemon.requests();
     expect(lines.filter((l) => l.imds_version === 'v1' && l.aws_api).every((l) => l.level === 40)).toBe(true);
     expect(lines.filter((l) => !l.aws_api).every((l) => l.level === 30)).toBe(true);
     expect(lines.filter((l) => l.imds_version === 'v2').every((l) => l.level === 30)).toBe(true);
@@ -165,8 +154,8 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
     const result = await bed.run(load.argv, { timeoutMs: 120_000 });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ completed: 2000, failed: 0 });
-    const lines = await daemon.waitForRequests((all) => linesOf(load, all as RequestLine[]).length >= 2000, 60_000);
-    const mine = linesOf(load, lines as RequestLine[]);
+    const lines = await daemon.waitForRequests((all) => linesOf(load, all).length >= 2000, 60_000);
+    const mine = linesOf(load, lines);
     expect(mine).toHaveLength(2000);
     expect(mine.every((l) => l.imds_version === 'v1' && l.process.pid === result.pid)).toBe(true);
     await daemon.waitForRequests(() => true, 1);
@@ -187,9 +176,9 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
     ];
     const result = await bed.run(argv);
     expect(result.code).toBe(0);
-    const [line] = (
-      await daemon.waitForRequests((all) => all.some((l) => (l as RequestLine).process?.pid === result.pid))
-    ).filter((l) => (l as RequestLine).process.pid === result.pid) as RequestLine[];
+    const [line] = (await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid))).filter(
+      (l) => l.process.pid === result.pid,
+    );
     expect(line!.imds_version).toBe('v2');
     // The token is in the request header AND in curl's argv (as in real scripts that
     // pass "-H X-aws-ec2-metadata-token: $TOKEN"): neither may reach a file or the console.
@@ -233,7 +222,7 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
       expect(flat.length).toBeLessThanOrEqual(INSIGHTS_FIELD_LIMIT);
       for (const field of flat) fields.add(field);
     });
-    const curl = (daemon.requests() as RequestLine[]).find((l) => sameArgv(l.process.argv, curlV1().argv));
+    const curl = daemon.requests().find((l) => sameArgv(l.process.argv, curlV1().argv));
     expect(curl?.process).toMatchObject({ cmdline: curlV1().argv.join(' ') });
     // The request lines hold an ISO start time the agent would otherwise have taken.
     expect(JSON.stringify(curl)).toMatch(/"start_time":"\d{4}-/);
@@ -300,8 +289,8 @@ describe.skipIf(!isRoot)('capture end to end (perf buffer)', () => {
     const load = loadV1({ workers: 4, requests: 125 });
     const result = await bed.run(load.argv, { timeoutMs: 120_000 });
     expect(result.code).toBe(0);
-    const lines = await daemon.waitForRequests((all) => linesOf(load, all as RequestLine[]).length >= 500, 60_000);
-    expect(linesOf(load, lines as RequestLine[])).toHaveLength(500);
+    const lines = await daemon.waitForRequests((all) => linesOf(load, all).length >= 500, 60_000);
+    expect(linesOf(load, lines)).toHaveLength(500);
     const stats = await waitForStats(daemon);
     expect(stats.kernel).toMatchObject({ events_lost: 0, perf_buffer_lost: 0 });
   });

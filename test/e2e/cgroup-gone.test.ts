@@ -6,14 +6,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { cgroup2Root, removeCgroups, spawnInCgroup } from '../rig/cgroups.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const URL = 'http://169.254.169.254/latest/meta-data/instance-id?t=cgroup-gone'; // dialled only inside the test netns
-
-type Line = LogLine & { unit: string | null; cgroup: string | null; process: { pid: number; argv: string[] } };
 
 describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone', () => {
   let bed: Testbed;
@@ -56,7 +54,7 @@ describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone',
       expect(existsSync(join(slice, unit))).toBe(false);
       return oneshot.pid as number;
     });
-    const line = (await daemon.requestOf(curlPid)) as Line;
+    const line = await daemon.requestOf(curlPid);
     expect(line.unit).toBe(unit);
     expect(line.cgroup).toMatch(new RegExp(`/imds-test-gone-${process.pid}\\.slice/${unit.replace(/\./g, '\\.')}$`));
   });

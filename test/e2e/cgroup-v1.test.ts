@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { removeCgroups, spawnInCgroup } from '../rig/cgroups.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
 
@@ -27,8 +27,6 @@ const WITHOUT_CGROUP2 = [
   'for m in $(grep " - cgroup2 " /proc/self/mountinfo | cut -d" " -f5); do umount "$m"; done; exec "$@"',
   'sh',
 ];
-
-type Line = LogLine & { unit: string | null; cgroup?: string; process: { pid: number; argv: string[] } };
 
 async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -79,7 +77,7 @@ describe.skipIf(!isRoot)('cgroup v1 host: unit of a short-lived caller', () => {
       expect(bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-v1'))).toBe(true);
       return pid;
     });
-    const line = (await daemon.requestOf(curlPid)) as Line;
+    const line = await daemon.requestOf(curlPid);
     expect(line.process.argv).toEqual(['curl', '-s', '-o', '/dev/null', URL]);
     expect(line.unit).toBe(unit);
   });

@@ -10,13 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeProgram } from '../../src/capture/handover.js';
 import { openLibbpf } from '../../src/libbpf/libbpf.js';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type LineOf, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { type Testbed, createTestbed, curlV1 } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const OBJECT = fileURLToPath(new URL('../../bpf/imds_analyzer.bpf.o', import.meta.url));
-
-type Ready = LogLine & { core_btf?: string };
 
 /** Each program's tag when the object is loaded against `btfPath` (undefined: the kernel's BTF). */
 function programTags(btfPath?: string): string[] {
@@ -57,9 +55,7 @@ describe.skipIf(!isRoot)('cut-down kernel BTF kept in cacheDir', () => {
   };
   const stop = async (daemon: RunningDaemon, errors: string[] = []) => {
     expect(await daemon.stop()).toBe(0);
-    const said = daemon.lines().filter((l) => l.event === 'error') as Array<
-      LogLine & { source?: string; message: string }
-    >;
+    const said = daemon.lines().filter((l): l is LineOf<'error'> => l.event === 'error');
     expect(said.map((l) => `${l.source}: ${l.message}`)).toEqual(errors);
   };
 
@@ -77,7 +73,7 @@ describe.skipIf(!isRoot)('cut-down kernel BTF kept in cacheDir', () => {
 
   it('a first start uses the kernel BTF and leaves a cut-down copy that relocates every program the same', async () => {
     const first = await start();
-    expect((first.ready as Ready).core_btf).toBe('kernel');
+    expect(first.ready.core_btf).toBe('kernel');
     const [file] = await cachedFiles(cacheDir);
     await stop(first);
     expect(file).toBeDefined();
@@ -89,15 +85,12 @@ describe.skipIf(!isRoot)('cut-down kernel BTF kept in cacheDir', () => {
 
   it('the next start loads against it and captures and attributes a real request', async () => {
     const second = await start();
-    expect((second.ready as Ready).core_btf).toBe('cached');
+    expect(second.ready.core_btf).toBe('cached');
     const result = await bed.run(curlV1().argv);
     expect(result.code).toBe(0);
     const lines = await second.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid));
-    const line = lines.find((l) => l.process?.pid === result.pid) as LogLine & {
-      imds_version: string;
-      process: { comm: string; argv: string[]; start_time_ns?: string };
-      ancestors: unknown[];
-    };
+    const line = lines.find((l) => l.process?.pid === result.pid);
+    if (!line) throw new Error(`no request line of pid ${result.pid}`);
     // comm, argv, ancestors and start time are all read through CO-RE relocated fields.
     expect(line.imds_version).toBe('v1');
     expect(line.process.comm).toBe('curl');
@@ -111,7 +104,7 @@ describe.skipIf(!isRoot)('cut-down kernel BTF kept in cacheDir', () => {
     if (!file) throw new Error('no cached file');
     writeFileSync(file, 'not BTF at all');
     const daemon = await start();
-    expect((daemon.ready as Ready).core_btf).toBe('kernel');
+    expect(daemon.ready.core_btf).toBe('kernel');
     const [rewritten] = await cachedFiles(cacheDir);
     await stop(daemon, [
       expect.stringMatching(/^core-btf: .*\.btf did not load \(.*\): removed, the kernel's BTF used$/),
@@ -124,7 +117,7 @@ describe.skipIf(!isRoot)('cut-down kernel BTF kept in cacheDir', () => {
     if (!file) throw new Error('no cached file');
     chmodSync(file, 0o666);
     const daemon = await start();
-    expect((daemon.ready as Ready).core_btf).toBe('kernel');
+    expect(daemon.ready.core_btf).toBe('kernel');
     await stop(daemon);
   });
 });

@@ -3,17 +3,11 @@
 // vanish. The logs stay valid JSON lines, the console shows no raw control character,
 // long fields are cut and marked, and the daemon keeps going.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
 
 const isRoot = process.getuid?.() === 0;
 const PYTHON = '/usr/bin/python3';
-
-type Line = LogLine & {
-  request: { path: string };
-  process: { pid: number; comm: string; argv: string[] };
-  truncated: string[];
-};
 
 // Re-executes python with hostile argv bytes and comm, then makes one IMDSv1 GET.
 const HOSTILE = String.raw`
@@ -45,9 +39,7 @@ describe.skipIf(!isRoot)('hostile processes', () => {
   it('odd argv and comm bytes give a valid, bounded, marked line and a clean console', async () => {
     const result = await bed.run([PYTHON, '-c', HOSTILE, HOSTILE]);
     expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-    const lines = (await daemon.waitForRequests((all) =>
-      (all as Line[]).some((l) => l.request.path.endsWith('?t=hostile')),
-    )) as Line[];
+    const lines = await daemon.waitForRequests((all) => all.some((l) => l.request.path.endsWith('?t=hostile')));
     const line = lines.find((l) => l.request.path.endsWith('?t=hostile'))!;
     // Every line of every file parsed as JSON (readLogLines throws otherwise).
     expect(line.process.pid).toBe(result.pid);
@@ -81,15 +73,14 @@ for half in [b'', b'GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n', b'\x00\xff'
     if half: s.sendall(half)
     s.close()
 `;
+
     const result = await bed.run([PYTHON, '-c', script]);
     expect(result.code).toBe(0);
-    const lines = (await daemon.waitForRequests(
-      (all) => (all as Line[]).filter((l) => l.process?.pid === result.pid).length >= 2,
-    )) as Line[];
+    const lines = await daemon.waitForRequests((all) => all.filter((l) => l.process?.pid === result.pid).length >= 2);
     const mine = lines.filter((l) => l.process.pid === result.pid);
     expect(mine.map((l) => l.imds_version)).toEqual(['unknown', 'unknown']);
     // Still capturing afterwards.
     const after = await bed.run(['curl', '-s', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=after']); // test netns
-    await daemon.waitForRequests((all) => all.some((l) => (l as Line).process?.pid === after.pid));
+    await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === after.pid));
   });
 });

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogSink, PENDING_LIMIT_BYTES, type LogSink } from '../../src/logging/index.js';
 import type { RequestLine } from '../../src/model/log-line.js';
 import { requestLine } from '../helpers/request-line.js';
+import { readStoredLine } from '../../src/model/stored-line.js';
 
 const mountPoint = mkdtempSync(join(tmpdir(), 'imds-diskfull-'));
 const FILLER = join(mountPoint, 'filler');
@@ -70,14 +71,18 @@ function fileText(dir: string): string {
     .join('');
 }
 
-function records(text: string): { path: string }[] {
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => (JSON.parse(l) as { request: { path: string } }).request);
+/** The request paths of the lines in `text`, read through the contract; any other line fails the test. */
+function paths(text: string): string[] {
+  return text.split('\n').flatMap((text) => {
+    const r = readStoredLine(text);
+    if (r.kind === 'blank') return [];
+    if (r.kind !== 'line' || r.line.event !== 'imds_request')
+      throw new Error(`not a request line: ${text.slice(0, 200)}`);
+    return [r.line.request?.path ?? ''];
+  });
 }
 
-const phaseCount = (text: string, phase: string) => records(text).filter((r) => r.path.includes(`/${phase}/`)).length;
+const phaseCount = (text: string, phase: string) => paths(text).filter((p) => p.includes(`/${phase}/`)).length;
 
 async function openSink(dir: string): Promise<LogSink> {
   const s = await createLogSink({
@@ -121,8 +126,8 @@ describe('disk full (2 MiB tmpfs)', () => {
     expect(recovered.linesNotWritten).toBe(full.linesNotWritten);
 
     const text = fileText(dir);
-    // every line on disk is whole JSON, in order, and the counts match what is there
-    expect(records(text)).toHaveLength(recovered.linesWritten);
+    // every line on disk is a whole line of the contract, in order, and the counts match what is there
+    expect(paths(text)).toHaveLength(recovered.linesWritten);
     expect(phaseCount(text, 'before')).toBe(20);
     expect(phaseCount(text, 'after')).toBe(20);
     expect(phaseCount(text, 'during')).toBe(during - recovered.linesNotWritten);
@@ -133,11 +138,11 @@ describe('disk full (2 MiB tmpfs)', () => {
     const keptBytes = duringLines.slice(full.linesWritten - 20).reduce((n, l) => n + l.length + 1, 0);
     const longest = Math.max(...duringLines.map((l) => l.length + 1));
     expect(keptBytes).toBeLessThanOrEqual(PENDING_LIMIT_BYTES + longest);
-    expect(
-      records(text)
-        .slice(20, 23)
-        .map((r) => r.path),
-    ).toEqual(['/latest/meta-data/during/0', '/latest/meta-data/during/1', '/latest/meta-data/during/2']);
+    expect(paths(text).slice(20, 23)).toEqual([
+      '/latest/meta-data/during/0',
+      '/latest/meta-data/during/1',
+      '/latest/meta-data/during/2',
+    ]);
   });
 
   it('close while the disk is still full returns, counts the buffered lines as not written, and the next run starts a fresh line', async () => {
@@ -170,17 +175,10 @@ describe('disk full (2 MiB tmpfs)', () => {
     const lines = fileText(dir)
       .split('\n')
       .filter((l) => l !== '');
-    // the torn fragment stays a line of its own; every other line is whole JSON
-    const whole = lines.filter((l) => {
-      try {
-        JSON.parse(l);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    // the torn fragment stays a line of its own; every other line is a whole line of the contract
+    const whole = lines.filter((l) => readStoredLine(l).kind === 'line');
     expect(lines.length - whole.length).toBe(1);
-    expect(JSON.parse(lines.at(-1) ?? '').request.path).toBe('/latest/meta-data/after/0');
+    expect(paths(lines.at(-1) ?? '')).toEqual(['/latest/meta-data/after/0']);
     expect(whole).toHaveLength(counts.linesWritten + 1);
   });
 });

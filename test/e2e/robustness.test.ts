@@ -9,27 +9,17 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { CLI, type LineOf, type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { type Testbed, createTestbed, curlV1, loadV1 } from '../rig/index.js';
+
+type Line = RequestLine;
+type Stats = LineOf<'stats'>;
 
 const isRoot = process.getuid?.() === 0;
 const PYTHON = '/usr/bin/python3';
 
-type Line = LogLine & {
-  imds_version: 'v1' | 'v2' | 'unknown';
-  request: { method: string; path: string; user_agent: string | null };
-  process: { pid: number; comm: string; argv: string[] };
-  connection: { cookie: string; request_index: number };
-};
-type Stats = LogLine & {
-  kernel: Record<string, number>;
-  tracked_connections: number;
-  requests: Record<string, number>;
-};
-
-const statsLines = (daemon: RunningDaemon) => daemon.lines().filter((l) => l.event === 'stats') as Stats[];
-const linesOfPid = (daemon: RunningDaemon, pid: number) =>
-  (daemon.requests() as Line[]).filter((l) => l.process?.pid === pid);
+const statsLines = (daemon: RunningDaemon) => daemon.lines().filter((l): l is Stats => l.event === 'stats');
+const linesOfPid = (daemon: RunningDaemon, pid: number) => daemon.requests().filter((l) => l.process?.pid === pid);
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -259,7 +249,7 @@ for s in socks: s.close()
         .filter((s) => Number(s.time) > started)
         .map((s) => s.tracked_connections),
     );
-    const ofIdle = (all: LogLine[]) => (all as Line[]).filter((l) => l.process?.pid === result.pid);
+    const ofIdle = (all: RequestLine[]) => all.filter((l) => l.process?.pid === result.pid);
     const mine = ofIdle(await daemon.waitForRequests((all) => ofIdle(all).length >= 500, 15_000));
     expect(mine).toHaveLength(500);
     expect(new Set(mine.map((l) => l.request.path)).size).toBe(500);
@@ -400,12 +390,11 @@ if os.fork() == 0:
     os._exit(0)
 os._exit(0)
 `;
+
     const result = await bed.run([PYTHON, '-c', script]);
     expect(result.code).toBe(0);
-    const lines = await daemon.waitForRequests((all) =>
-      (all as Line[]).some((l) => l.request.path.endsWith('?t=orphan')),
-    );
-    const line = (lines as Line[]).find((l) => l.request.path.endsWith('?t=orphan'))!;
+    const lines = await daemon.waitForRequests((all) => all.some((l) => l.request.path.endsWith('?t=orphan')));
+    const line = lines.find((l) => l.request.path.endsWith('?t=orphan'))!;
     console.log(`[orphan] connecting pid=${result.pid} child: ${result.stdout.trim()} line pid=${line.process.pid}`);
     expect(line.process.pid).toBe(result.pid);
     expect(line.process.argv.slice(0, 2)).toEqual([PYTHON, '-c']);
@@ -453,10 +442,8 @@ if b: os.kill(b, 9); os.waitpid(b, 0)
     const [owner, reused, attempts] = result.stdout.trim().split(' ');
     console.log(`[pid reuse] connecting pid=${owner} reused by sleep: ${reused} after ${attempts} attempts`);
     expect(reused).toBe(owner);
-    const lines = await daemon.waitForRequests((all) =>
-      (all as Line[]).some((l) => l.request.path.endsWith('?t=reused')),
-    );
-    const line = (lines as Line[]).find((l) => l.request.path.endsWith('?t=reused'))!;
+    const lines = await daemon.waitForRequests((all) => all.some((l) => l.request.path.endsWith('?t=reused')));
+    const line = lines.find((l) => l.request.path.endsWith('?t=reused'))!;
     console.log(
       `[pid reuse] line process: pid=${line.process.pid} comm=${line.process.comm} argv0=${line.process.argv[0]}`,
     );

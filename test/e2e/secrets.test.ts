@@ -8,19 +8,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LINE_ANCESTOR_ARGV_ELEMENTS } from '../../src/logic/request-line.js';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
+
+type Line = RequestLine;
 
 const isRoot = process.getuid?.() === 0;
 const IMDS = 'http://169.254.169.254'; // dialled only via bed.run, inside the test netns
 const R = '[REDACTED]';
-
-type Line = LogLine & {
-  request: { path: string };
-  process: { argv: string[] };
-  ancestors: Array<{ argv: string[] }>;
-  redacted: string[];
-};
 
 const url = (marker: string) => `${IMDS}/latest/meta-data/instance-id?t=${marker}`;
 const secret = (name: string) => `s3cr3t-${name}-${randomBytes(6).toString('hex')}`;
@@ -171,9 +166,9 @@ describe.skipIf(!isRoot)('no secret in any output, end to end', () => {
     expect(token).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
 
     const markers = [...all.map((c) => c.marker), 'token-node', 'token-script'];
-    const found = (await daemon.waitForRequests((lines) =>
-      markers.every((m) => lines.some((l) => (l as Line).request.path.endsWith(`?t=${m}`))),
-    )) as Line[];
+    const found = await daemon.waitForRequests((lines) =>
+      markers.every((m) => lines.some((l) => l.request.path.endsWith(`?t=${m}`))),
+    );
     const lineOf = (marker: string) => found.find((l) => l.request.path.endsWith(`?t=${marker}`)) as Line;
 
     for (const c of all) {

@@ -14,17 +14,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSync } from '../rig/exec.js';
 import { type Testbed, createTestbed } from '../rig/index.js';
-import { type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { type LineOf, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import type { Counters } from '../../src/model/log-line.js';
 
 const isRoot = process.getuid?.() === 0;
 const RESENDER = fileURLToPath(new URL('../helpers/resend-responses.py', import.meta.url));
-
-type RequestLine = LogLine & {
-  imds_version: string;
-  request: { method: string; path: string };
-  response: { status: number } | null;
-  connection: { cookie: string; request_index: number };
-};
 
 /** One keep-alive connection (python http.client) making GETs to `paths`, in order. */
 function keepAliveGets(paths: string[], extraHeader?: [string, string]): string[] {
@@ -85,12 +79,8 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     writeFileSync(go, '');
     const result = await client.result;
     expect(result.code).toBe(0);
-    const lines = (await daemon.waitForRequests((all) =>
-      all.some((l) => (l as RequestLine).request.path === '/latest/meta-data/ami-id'),
-    )) as RequestLine[];
-    const mine = lines.filter(
-      (l) => l.process?.pid === client.pid || (l as RequestLine).request.path.startsWith('/latest/meta-data/'),
-    );
+    const lines = await daemon.waitForRequests((all) => all.some((l) => l.request.path === '/latest/meta-data/ami-id'));
+    const mine = lines.filter((l) => l.process?.pid === client.pid || l.request.path.startsWith('/latest/meta-data/'));
     expect(mine.map((l) => [l.request.method, l.request.path, l.imds_version])).toEqual([
       ['GET', '/latest/meta-data/ami-id', 'v1'],
     ]);
@@ -126,9 +116,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     expect(result.stdout).toBe('200');
     // The data really went in the SYN.
     expect(fastOpenActive(bed.clientNs)).toBeGreaterThan(activeBefore);
-    const lines = (await daemon.waitForRequests((all) =>
-      all.some((l) => l.process?.pid === result.pid),
-    )) as RequestLine[];
+    const lines = await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid));
     const mine = lines.filter((l) => l.process?.pid === result.pid);
     expect(mine.map((l) => [l.request.method, l.request.path, l.imds_version, l.response?.status])).toEqual([
       ['GET', path, 'v1', 200],
@@ -140,9 +128,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     const client = keepAliveGets(['/latest/meta-data/', '/latest/meta-data/ami-id'], ['X-Padding', 'p'.repeat(6000)]);
     const result = await bed.run(client);
     expect(result.stdout.trim().split('\n')).toEqual(['200', '200']);
-    const lines = (await daemon.waitForRequests(
-      (all) => all.filter((l) => l.process?.pid === result.pid).length >= 2,
-    )) as RequestLine[];
+    const lines = await daemon.waitForRequests((all) => all.filter((l) => l.process?.pid === result.pid).length >= 2);
     const mine = lines.filter((l) => l.process?.pid === result.pid);
     // Each request's 6 KiB header block is cut at the 4 KiB capture: unknown, never lost.
     expect(mine.map((l) => [l.request.path, l.imds_version])).toEqual([
@@ -171,9 +157,9 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
       const statuses = [200, 404, 200, 404, 200];
       const result = await bed.run(keepAliveGets(paths));
       expect(result.stdout.trim().split('\n')).toEqual(statuses.map(String));
-      const lines = (await daemon.waitForRequests(
+      const lines = await daemon.waitForRequests(
         (all) => all.filter((l) => l.process?.pid === result.pid).length >= paths.length,
-      )) as RequestLine[];
+      );
       const mine = lines
         .filter((l) => l.process?.pid === result.pid)
         .sort((a, b) => a.connection.request_index - b.connection.request_index);
@@ -219,17 +205,16 @@ function fastOpenActive(ns: string): number {
   return Number(/TcpExtTCPFastOpenActive\s+(\d+)/.exec(out)?.[1] ?? 0);
 }
 
-type Streams = Record<
-  'joined_mid_stream' | 'holes_skipped' | 'bytes_skipped' | 'responses_unmatched' | 'responses_retransmitted',
-  number
->;
+type Streams = Counters['streams'];
 
 async function waitForStats(daemon: RunningDaemon, done: (s: Streams) => boolean): Promise<Streams> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const stats = daemon.lines().filter((l) => l.event === 'stats');
-    const last = stats[stats.length - 1] as (LogLine & { streams?: Streams }) | undefined;
-    if (last?.streams && done(last.streams)) return last.streams;
+    const last = daemon
+      .lines()
+      .filter((l): l is LineOf<'stats'> => l.event === 'stats')
+      .at(-1);
+    if (last && done(last.streams)) return last.streams;
     if (Date.now() > deadline)
       throw new Error(`stats.streams never satisfied the test: ${JSON.stringify(last?.streams)}`);
     await new Promise((r) => setTimeout(r, 200));

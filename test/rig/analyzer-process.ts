@@ -5,16 +5,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type LogLine, logLineSchema } from '../../src/model/log-line.js';
+import { readStoredLine } from '../../src/model/stored-line.js';
 import { CLI } from './compiled.js';
 
 export { CLI };
 
-export type LogLine = Record<string, unknown> & {
-  event?: string;
-  imds_version?: string;
-  level?: number;
-  process?: { pid: number; argv: string[]; comm: string; exe: string | null };
-};
+/**
+ * A line this daemon wrote, read through the contract (readStoredLine) and held to all of the
+ * writer's schema (the daemon under test is the current one): only its fields can be named.
+ */
+export type { LogLine };
+export type LineOf<E extends LogLine['event']> = Extract<LogLine, { event: E }>;
+export type RequestLine = LineOf<'imds_request'>;
 
 export interface DaemonOptions {
   buffer?: 'ringbuf' | 'perfbuf';
@@ -39,22 +42,25 @@ export interface RunningDaemon {
   logDir: string;
   stateDir: string;
   process: ChildProcess;
-  ready: LogLine;
+  ready: LineOf<'ready'>;
   stdout(): string;
   stderr(): string;
   lines(): LogLine[];
-  requests(): LogLine[];
+  requests(): RequestLine[];
   /** Waits until `done(lines)` holds for the request lines, or fails after `timeoutMs`. */
-  waitForRequests(done: (requests: LogLine[]) => boolean, timeoutMs?: number): Promise<LogLine[]>;
+  waitForRequests(done: (requests: RequestLine[]) => boolean, timeoutMs?: number): Promise<RequestLine[]>;
   /** The request line of the client with this pid, once it is written. */
-  requestOf(pid: number, timeoutMs?: number): Promise<LogLine>;
+  requestOf(pid: number, timeoutMs?: number): Promise<RequestLine>;
   /** Runs `body` with the daemon stopped (SIGSTOP): user space sees nothing of what happens meanwhile. */
   whilePaused<T>(body: () => Promise<T>): Promise<T>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   cleanup(): void;
 }
 
-/** Every JSON line in every file of a log directory, oldest file first. */
+/**
+ * Every line in every file of a log directory, oldest file first, read through the contract:
+ * a line the daemon wrote that is not of the contract fails the test that reads it.
+ */
 export function readLogLines(dir: string): LogLine[] {
   const out: LogLine[] = [];
   let names: string[];
@@ -68,7 +74,12 @@ export function readLogLines(dir: string): LogLine[] {
     if (!statSync(path).isFile()) continue;
     // The last line may still be being written: only complete lines count.
     const complete = readFileSync(path, 'utf8').split('\n').slice(0, -1);
-    for (const line of complete) if (line.trim()) out.push(JSON.parse(line) as LogLine);
+    complete.forEach((text, i) => {
+      const reading = readStoredLine(text);
+      if (reading.kind === 'line') out.push(logLineSchema.parse(reading.line));
+      else if (reading.kind !== 'blank')
+        throw new Error(`${path}:${i + 1}: ${reading.kind} line: ${text.slice(0, 200)}`);
+    });
   }
   return out;
 }
@@ -124,10 +135,10 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
 
   const ready = await until('the ready line', options.readyTimeoutMs ?? 30_000, () => {
     if (exited !== undefined) throw new Error(`daemon exited with ${exited}: ${stderr}`);
-    return readLogLines(logDir).find((l) => l.event === 'ready');
+    return readLogLines(logDir).find((l): l is LineOf<'ready'> => l.event === 'ready');
   });
 
-  const requests = () => readLogLines(logDir).filter((l) => l.event === 'imds_request');
+  const requests = () => readLogLines(logDir).filter((l): l is RequestLine => l.event === 'imds_request');
   return {
     dir,
     logDir,
