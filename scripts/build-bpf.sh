@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The analyzer's object, and the benchmark's empty programs of the same types.
-objects=(imds_analyzer bench_empty)
+objects=(imds_analyzer imds_canary bench_empty)
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 
 build() {

@@ -207,6 +207,7 @@ done
 rm "$app/package-lock.json"
 cp -R "$work/build/bundle" "$app/bundle"
 cp "${bpf_object:-$repo/bpf/imds_analyzer.bpf.o}" "$app/bpf/imds_analyzer.bpf.o"
+cp "$repo/bpf/imds_canary.bpf.o" "$app/bpf/imds_canary.bpf.o"
 
 prune_node_modules "$app/node_modules"
 # The package starts the bundle with an explicit node (launcher, unit): a `#!/usr/bin/env node`

@@ -11,6 +11,7 @@ import {
   OutputError,
   UsageError,
 } from '../logic/exit-status.js';
+import { CANARY_HELP } from './canary-help.js';
 
 /** Each command's usage and what it does; `imds-analyzer <command> --help` prints its own. */
 const COMMAND_HELP = {
@@ -29,6 +30,7 @@ const COMMAND_HELP = {
       Is the service running, what is attached, counters and lost events.
       Exits 0 running, 3 not running; an unreadable state file 66.
 `,
+  canary: CANARY_HELP,
   'cut-btf': `  imds-analyzer cut-btf OBJECT OUT
       Writes the kernel's BTF cut down to what the BPF object's CO-RE relocations use. The daemon
       runs it after its first start on a kernel and uses the file only once a load proves it
@@ -129,6 +131,10 @@ async function main(argv: string[]): Promise<number> {
       exitOnOutputError(command);
       const { runStatusCommand } = await import('../report/index.js');
       return runStatusCommand(rest);
+    }
+    case 'canary': {
+      const { runCanaryCommand } = await import('./canary.js');
+      return runCanaryCommand(rest);
     }
     case 'cut-btf': {
       const [objectPath, outPath, ...extra] = rest;

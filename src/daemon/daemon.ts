@@ -10,6 +10,7 @@ import { EXIT } from '../logic/exit-status.js';
 import type { LogSink } from '../logging/index.js';
 import { acquireInstanceLock } from '../state/instance-lock.js';
 import { appFile } from './app-files.js';
+import { type CanaryService, openCanaries } from './canaries.js';
 import { startLoading } from './capture-loading.js';
 import { type ConfigSources, DaemonExit, checkedConfig } from './checked-config.js';
 import { refreshCoreBtf } from './core-btf-refresh.js';
@@ -68,7 +69,8 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     notifier.ready(`attached ${capture.programs.length} programs (${capture.bufferKind}); opening the log`);
     steps.done('ready');
     const sink = await log.open();
-    const pipeline = await openPipeline(config, capture, sink, log);
+    const canaries = scope.add(await openCanaries(config.stateDir, capture.cgroupRoot, sink), (c) => c.close());
+    const pipeline = await openPipeline(config, capture, sink, log, canaries);
     const serving = scope.child();
     serving.add(capture.start(pipeline), (stop) => stop());
     capture.drain();
@@ -91,6 +93,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     notifier.stopping();
     setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
     const [systemShutdown] = await Promise.all([systemShuttingDown(), serving.dispose()]);
+    canaries.close(); // every canary ends with the daemon (canaries.ts says why)
     // Without systemd's store: detach first so no new record arrives, then drain the buffer.
     // With it, this may be a restart: the links stay attached and what arrives after this
     // drain waits in the buffer for the next daemon (on a real stop systemd closes them).
@@ -110,11 +113,21 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 }
 
 /** The pipeline from kernel records to log lines (built once the capture mounted its cgroup2 root). */
-async function openPipeline(config: Config, capture: Capture, sink: LogSink, log: DaemonLog): Promise<Pipeline> {
+async function openPipeline(
+  config: Config,
+  capture: Capture,
+  sink: LogSink,
+  log: DaemonLog,
+  canaries: CanaryService,
+): Promise<Pipeline> {
   if (capture.coreBtfProblem) sink.lifecycle('error', { source: 'core-btf', message: capture.coreBtfProblem });
   const { Pipeline } = await import('./pipeline.js');
-  const pipeline = new Pipeline(config, sink, capture.cgroupRoot, (token, uid) =>
-    log.redactor.rememberToken(token, uid),
+  const pipeline = new Pipeline(
+    config,
+    sink,
+    capture.cgroupRoot,
+    (token, uid) => log.redactor.rememberToken(token, uid),
+    canaries,
   );
   // The first drain replays what the previous daemon read: what it logged is not logged again.
   if (capture.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));

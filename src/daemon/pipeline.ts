@@ -4,6 +4,7 @@
 import type { KernelStatName } from '../capture/abi.js';
 import type { RecordReceiver } from '../capture/capture.js';
 import type { ImdsVersion } from '../model/imds.js';
+import type { RequestCanary } from '../model/canary.js';
 import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '../model/records.js';
 import type { Config } from '../config/index.js';
@@ -48,8 +49,18 @@ export class Pipeline implements RecordReceiver {
     cgroupRoot: string,
     /** Where token header values IMDS accepted go (the redactor's known secrets). */
     onToken: AcceptedTokenSink | null = null,
+    /** The daemon's canaries: their header tells a refused tokenless request (docs/canary.md). */
+    private readonly canaries: {
+      isCanaryToken: (value: string) => boolean;
+      canaryFor: (cgroup: string | null) => RequestCanary | null;
+    } | null = null,
   ) {
-    this.tracker = new ConnectionTracker(BigInt(config.responseWaitMs) * 1_000_000n, MAX_TRACKED_CONNECTIONS, onToken);
+    this.tracker = new ConnectionTracker(
+      BigInt(config.responseWaitMs) * 1_000_000n,
+      MAX_TRACKED_CONNECTIONS,
+      onToken,
+      canaries?.isCanaryToken ?? null,
+    );
     this.enricher = new Enricher({ maxProcesses: config.processTableMaxEntries, cgroupRoot });
   }
 
@@ -211,6 +222,8 @@ export class Pipeline implements RecordReceiver {
       return;
     }
     const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
+    const canary = observed.request.canaryHeader ? this.canaries?.canaryFor(line.cgroup) : null;
+    if (canary) line.canary = canary;
     this.requests[observed.classification.imds_version]++;
     this.sink.request(line);
   }

@@ -69,11 +69,15 @@ export interface Libbpf {
   mapInitialValue(map: BpfMap): Uint8Array;
   mapFd(map: BpfMap): number;
   lookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean;
+  /** bpf_map_update_elem (a sockhash takes a socket fd as its value). */
+  update(mapFd: number, key: Uint8Array, value: Uint8Array): void;
   programs(obj: BpfObject): Array<{ program: BpfProgram; name: string }>;
   programFd(program: BpfProgram): number;
   /** Kernel id of a loaded program (what `bpftool prog show id N` takes). */
   programId(program: BpfProgram): number;
   attachCgroup(program: BpfProgram, cgroupFd: number): BpfLink;
+  /** bpf_prog_attach: a program attached to a map (sk_msg to a sockhash); it lasts as long as the map. */
+  attachToMap(programFd: number, mapFd: number, attachType: number): void;
   /** The kernel fd of a link libbpf holds. */
   linkFd(link: BpfLink): number;
   /** Atomically replaces the program of an attached link (cgroup links; not raw_tp). */
@@ -196,6 +200,8 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     initialValue: lib.func('void *bpf_map__initial_value(void *map, _Out_ size_t *size)'),
     mapFd: lib.func('int bpf_map__fd(void *map)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+    update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+    progAttach: lib.func('int bpf_prog_attach(int prog_fd, int target_fd, int type, unsigned int flags)'),
     nextProgram: lib.func('void *bpf_object__next_program(void *obj, void *prev)'),
     programName: lib.func('const char *bpf_program__name(void *prog)'),
     programFd: lib.func('int bpf_program__fd(void *prog)'),
@@ -344,6 +350,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     },
     mapFd: (map) => checkInt('bpf_map__fd', fn.mapFd(map)),
     lookup: (fd, key, value) => fn.lookup(fd, key, value) === 0,
+    update: (fd, key, value) => void checkInt('bpf_map_update_elem', fn.update(fd, key, value, 0) as number),
     programs: (obj) =>
       iterate<BpfProgram>(fn.nextProgram, obj).map((program) => ({
         program,
@@ -359,6 +366,8 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
     },
     attachCgroup: (program, cgroupFd) =>
       checkPtr<BpfLink>('bpf_program__attach_cgroup', fn.attachCgroup(program, cgroupFd)),
+    attachToMap: (programFd, mapFd, attachType) =>
+      void checkInt('bpf_prog_attach', fn.progAttach(programFd, mapFd, attachType, 0) as number),
     linkFd: (link) => checkInt('bpf_link__fd', fn.linkFd(link)),
     linkUpdate: (linkFd, programFd) => void checkInt('bpf_link_update', fn.linkUpdate(linkFd, programFd, null)),
     reuseMapFd: (map, fd) => void checkInt('bpf_map__reuse_fd', fn.reuseFd(map, fd)),

@@ -25,7 +25,7 @@
 import type { Counters } from '../model/log-line.js';
 import type { CloseRecord, Flow, PayloadRecord, ResponseRecord, SocketOwner } from '../model/records.js';
 import { classifyRequest, type Classification } from './classify.js';
-import { HttpRequestParser, type HttpRequestRecord, tokenValuesOf } from './http-request.js';
+import { type CanaryTokenTest, HttpRequestParser, type HttpRequestRecord, tokenValuesOf } from './http-request.js';
 import { TcpByteStream } from './tcp-stream.js';
 
 /** Signed distance a - b in 32-bit sequence space. */
@@ -129,6 +129,8 @@ export class ConnectionTracker {
      * else, with the uid of the socket that sent them: a value IMDS refused is anybody's choice.
      */
     private readonly onToken: AcceptedTokenSink | null = null,
+    /** Tells the token value a canary inserts from the others (docs/canary.md). */
+    private readonly isCanaryToken: CanaryTokenTest | null = null,
   ) {}
 
   /** True until the first record of this connection has been seen. */
@@ -289,7 +291,7 @@ export class ConnectionTracker {
       conn = {
         flow,
         stream: new TcpByteStream(resumed ? resumed.nextSeq : streamStart),
-        parser: new HttpRequestParser(resumed ? !resumed.atRequestStart : streamStart === null),
+        parser: new HttpRequestParser(resumed ? !resumed.atRequestStart : streamStart === null, this.isCanaryToken),
         owner: null,
         socketUid: 0,
         socketCgroupId: 0n,

@@ -12,7 +12,7 @@ export const EXIT = {
   failed: 1,
   /** report: UNKNOWN. */
   unknown: 2,
-  /** status: not running. */
+  /** status, canary: the service is not running. */
   notRunning: 3,
   /** EX_USAGE: unknown command or option, a bad value. */
   usage: 64,
@@ -36,15 +36,21 @@ export const VERDICT_EXIT = { YES: EXIT.ok, NO: EXIT.no, UNKNOWN: EXIT.unknown }
 /** What each exit status means, for `--help` and the docs (which must show it verbatim). */
 export const EXIT_STATUS_TABLE: readonly { status: ExitStatus; meaning: string }[] = [
   { status: EXIT.ok, meaning: 'report: YES (safe); status: running; run: stopped cleanly' },
-  { status: EXIT.no, meaning: 'report: NO (IMDSv1 callers); run: the daemon failed (it says why)' },
+  {
+    status: EXIT.no,
+    meaning: 'report: NO (IMDSv1 callers); run: the daemon failed (it says why); canary: refused (it says why)',
+  },
   { status: EXIT.unknown, meaning: 'report: UNKNOWN (evidence incomplete; the reasons say what is missing)' },
-  { status: EXIT.notRunning, meaning: 'status: not running' },
+  { status: EXIT.notRunning, meaning: 'status, canary: the service is not running' },
   { status: EXIT.usage, meaning: 'usage: unknown command or option, a bad value (--format, --since, ...)' },
   {
     status: EXIT.noInput,
     meaning: 'no input: a path that does not exist or cannot be read, a directory without log files',
   },
-  { status: EXIT.unavailable, meaning: 'run: this host cannot run the daemon (no libbpf, no BTF, no hooks)' },
+  {
+    status: EXIT.unavailable,
+    meaning: 'run: this host cannot run the daemon (no libbpf, no BTF, no hooks); canary: nor a canary',
+  },
   { status: EXIT.internal, meaning: 'internal error (a bug: please report it)' },
   { status: EXIT.io, meaning: 'I/O error while reading or writing (--hosts-csv, standard output)' },
   { status: EXIT.config, meaning: 'configuration: a bad config file, or a directory the daemon cannot write' },

@@ -33,6 +33,11 @@ export interface HttpRequestRecord {
   hasTokenHeader: boolean;
   hasTokenTtlHeader: boolean;
   hasForwardedFor: boolean;
+  /**
+   * Its token header is the one a canary inserted (the client sent none): a tokenless
+   * request, refused by IMDS because of the canary (docs/canary.md).
+   */
+  canaryHeader: boolean;
   userAgent: string | null;
   headerCount: number;
   /** Offset of the request's first byte in the connection's byte stream. */
@@ -95,6 +100,8 @@ const tokenValues = new WeakMap<HttpRequestRecord, readonly string[]>();
 export function tokenValuesOf(record: HttpRequestRecord): readonly string[] {
   return tokenValues.get(record) ?? [];
 }
+/** Tells the token value a canary inserts from the others. */
+export type CanaryTokenTest = (value: string) => boolean;
 
 export class HttpRequestParser {
   private state: State = { kind: 'headers' };
@@ -114,7 +121,10 @@ export class HttpRequestParser {
   bytesSkipped = 0;
 
   /** @param joinedMidStream the stream may start anywhere in a request: resynchronise first. */
-  constructor(joinedMidStream = false) {
+  constructor(
+    joinedMidStream = false,
+    private readonly isCanaryToken: CanaryTokenTest | null = null,
+  ) {
     if (joinedMidStream) this.state = { kind: 'resync' };
   }
 
@@ -335,7 +345,10 @@ export class HttpRequestParser {
     let hasTokenTtlHeader = false;
     let hasForwardedFor = false;
     let userAgent: string | null = null;
-    const headers = eol < 0 ? [] : this.headers(block);
+    const all = eol < 0 ? [] : this.headers(block);
+    // The canary's own header is no client's token: the request is judged without it.
+    const headers = all.filter(([name, value]) => !(name === TOKEN_HEADER && this.isCanaryToken?.(value)));
+    const canaryHeader = headers.length < all.length;
     // The last header of a block cut short may be cut too: only whole values are secrets to learn.
     const lastIsWhole = block[block.length - 1] === 10;
     const tokens = headers
@@ -357,6 +370,7 @@ export class HttpRequestParser {
       hasTokenHeader,
       hasTokenTtlHeader,
       hasForwardedFor,
+      canaryHeader,
       userAgent,
       headerCount: headers.length,
       streamOffset: this.offset,

@@ -3,6 +3,7 @@
 // The writer is typed by these schemas; readers parse with them; docs/architecture.md lists
 // every field (test/unit/log-contract.test.ts holds all three together).
 import * as z from 'zod';
+import { activeCanarySchema, requestCanarySchema } from './canary.js';
 import { IMDS_VERSIONS } from './imds.js';
 
 const count = z.number().int().nonnegative();
@@ -106,6 +107,8 @@ export const requestLineSchema = z.strictObject({
   truncated: z.array(z.string()),
   /** Names of fields where a secret was replaced by [REDACTED] (the log sink fills it). */
   redacted: z.array(z.string()),
+  /** Only on a tokenless request a canary made IMDS refuse (docs/canary.md). */
+  canary: requestCanarySchema.optional(),
 });
 
 /** Counters the daemon keeps; kernel counters are named as in bpf/imds_events.h. */
@@ -208,6 +211,16 @@ export const errorLineSchema = z.strictObject({
   message: z.string(),
 });
 
+/** A canary started or ended (docs/canary.md); `ended` carries its final kernel counters. */
+export const canaryLineSchema = z.strictObject({
+  ...pinoFields,
+  event: z.literal('canary'),
+  action: z.enum(['started', 'ended']),
+  /** Why it ended: expired, stopped, daemon stopped. */
+  reason: z.string().optional(),
+  ...activeCanarySchema.shape,
+});
+
 /** Every event's line: the writer's union and the stored-line reader (stored-line.ts) both take them from here. */
 export const lineSchemas = [
   requestLineSchema,
@@ -215,6 +228,7 @@ export const lineSchemas = [
   statsLineSchema,
   stoppingLineSchema,
   errorLineSchema,
+  canaryLineSchema,
 ] as const;
 
 export const logLineSchema = z.discriminatedUnion('event', lineSchemas);
@@ -239,6 +253,7 @@ export type LifecycleFields =
   | WithoutPino<z.infer<typeof readyLineSchema>>
   | WithoutPino<z.infer<typeof statsLineSchema>>
   | WithoutPino<z.infer<typeof stoppingLineSchema>>
-  | WithoutPino<z.infer<typeof errorLineSchema>>;
+  | WithoutPino<z.infer<typeof errorLineSchema>>
+  | WithoutPino<z.infer<typeof canaryLineSchema>>;
 export type StatusDocument = z.infer<typeof statusDocumentSchema>;
 export type LogLine = z.infer<typeof logLineSchema>;

@@ -2,6 +2,7 @@
 // one row per field path with its type, so the docs cannot miss a field the daemon writes.
 import type * as z from 'zod';
 import {
+  canaryLineSchema,
   errorLineSchema,
   readyLineSchema,
   requestLineSchema,
@@ -67,6 +68,7 @@ const SECTIONS: Array<[string, z.ZodType]> = [
   ['stats line', statsLineSchema],
   ['stopping line', stoppingLineSchema],
   ['error line', errorLineSchema],
+  ['canary line (a canary started or ended, docs/canary.md)', canaryLineSchema],
   ['status.json (`imds-analyzer status`)', statusDocumentSchema],
 ];
 

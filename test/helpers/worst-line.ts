@@ -24,6 +24,7 @@ export function worstCaseRequestLine(): ReturnType<typeof buildRequestLine> {
       hasTokenHeader: false,
       hasTokenTtlHeader: false,
       hasForwardedFor: false,
+      canaryHeader: false,
       userAgent: `aws-sdk-go/1.20.0 (go1.12; linux; amd64) ${ISO}`,
       headerCount: 100,
       streamOffset: 0,

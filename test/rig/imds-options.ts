@@ -83,4 +83,9 @@ export interface ServedRequest {
   /** Which connection (server-side counter) and the nth request on it, from 0. */
   connection: number;
   requestIndex: number;
+  /**
+   * The request line and header lines as they arrived (names as sent, in order), the token
+   * header's value replaced by "[token]": two requests that differ here did not arrive alike.
+   */
+  head: string[];
 }

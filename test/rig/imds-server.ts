@@ -61,6 +61,17 @@ function headerValue(request: IncomingMessage, name: string): string | undefined
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The request as it arrived, token values masked (ServedRequest.head). */
+function headLines(request: IncomingMessage): string[] {
+  const lines = [`${request.method} ${request.url} HTTP/${request.httpVersion}`];
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    lines.push(`${name}: ${name.toLowerCase() === TOKEN_HEADER ? '[token]' : raw[i + 1]}`);
+  }
+  return lines;
+}
+
 /** TTL in seconds when the header is a whole number in 1..21600, else null. */
 function parseTtl(raw: string | undefined): number | null {
   if (raw === undefined || !/^\s*\d{1,6}\s*$/.test(raw)) return null;
@@ -142,6 +153,7 @@ export class ImdsServer {
       localAddress: request.socket.localAddress ?? '',
       connection: connection.id,
       requestIndex: connection.requests++,
+      head: headLines(request),
     });
     // A dropped token PUT is never answered: the client must time out, as behind a hop limit of 1.
     if (answer === null) return;

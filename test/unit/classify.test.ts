@@ -12,6 +12,7 @@ const complete: HttpRequestRecord = {
   hasTokenHeader: false,
   hasTokenTtlHeader: false,
   hasForwardedFor: false,
+  canaryHeader: false,
   userAgent: null,
   headerCount: 1,
   streamOffset: 0,

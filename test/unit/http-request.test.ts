@@ -38,6 +38,7 @@ describe('HttpRequestParser', () => {
     expect(rec).toMatchObject({
       userAgent: 'aws-cli/2.15.0',
       hasForwardedFor: true,
+      canaryHeader: false,
       hasTokenHeader: true,
       headerCount: 4,
       httpVersion: 'HTTP/1.1',

@@ -1,0 +1,224 @@
+// The canary end to end (docs/canary.md): the real daemon and canary object in this kernel,
+// `imds-analyzer canary` as an operator runs it, real clients in a test network namespace
+// and the test IMDS behaving as IMDS does (401 for a missing token under `required`, 401 for
+// an invalid one under `optional`). For each client: (a) in the canary's cgroup with IMDS
+// `optional`, (b) in another cgroup with IMDS `required`, (c) in that cgroup with `optional`.
+// (a) must end as (b) does, (c) as without any canary, and what IMDS received in (a) must
+// be what it received in (c), but for the canary's header in the requests it refused.
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLineSchema } from '../../src/model/log-line.js';
+import {
+  type Client,
+  type ServedRequest,
+  type Testbed,
+  botocoreCredentials,
+  createTestbed,
+  curlV1,
+  curlV1Ipv6,
+  curlV2,
+  nodeHttpV1,
+  pythonUrllibV1,
+} from '../rig/index.js';
+import { CLI, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
+
+const isRoot = process.getuid?.() === 0;
+const CANARY_LINE = 'X-aws-ec2-metadata-token: [token]';
+
+interface Outcome {
+  exit: number | null;
+  statuses: Array<number | null>;
+  served: ServedRequest[];
+}
+
+/** Runs a command to its end: exit code and output. */
+function command(argv: string[]): { code: number | null; stdout: string; stderr: string } {
+  const [file, ...args] = argv as [string, ...string[]];
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Every real client of this file, by name. */
+function clients(): Client[] {
+  return [curlV1(), curlV1Ipv6(), curlV2(), pythonUrllibV1(), nodeHttpV1(), botocoreCredentials()];
+}
+
+describe.skipIf(!isRoot)('canary', () => {
+  let testbed: Testbed;
+  let daemon: RunningDaemon;
+  const canaryGroup = `imdscanary${process.pid}`;
+  const plainGroup = `imdsplain${process.pid}`;
+
+  const canary = (...args: string[]) =>
+    command([process.execPath, CLI, 'canary', ...args, '--config', join(daemon.dir, 'config.json')]);
+  const lastCanaryLine = () =>
+    daemon
+      .lines()
+      .filter((line) => line.event === 'canary')
+      .at(-1);
+  const canaryPrograms = async () => (await loadedPrograms()).programs.filter((name) => name.startsWith('imds_canary'));
+
+  async function run(client: Client, cgroup: string): Promise<Outcome> {
+    const before = testbed.serverRequests().length;
+    const result = await testbed.run(client.argv, { cgroup });
+    // The server logs each request before it answers: everything is there once the client exits.
+    const served = testbed.serverRequests().slice(before);
+    return { exit: result.code, statuses: served.map((s) => s.status), served };
+  }
+
+  beforeAll(async () => {
+    testbed = await createTestbed({ prefix: 'can', imds: { tokens: 'optional' } });
+    daemon = await startAnalyzer({ dieWithParent: true });
+    testbed.cgroupPath(`${canaryGroup}/app.service`);
+    testbed.cgroupPath(`${plainGroup}/app.service`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    await testbed?.teardown();
+  });
+
+  it('refuses what a non-root user asks, and bad usage, with one line', () => {
+    const asNobody = command([
+      'setpriv',
+      '--reuid=nobody',
+      '--regid=nogroup',
+      '--clear-groups',
+      process.execPath,
+      CLI,
+      'canary',
+      'status',
+    ]);
+    expect(asNobody.code).toBe(64);
+    expect(asNobody.stderr.trim().split('\n')).toEqual([
+      'imds-analyzer canary: root only (it changes what a workload gets from IMDS)',
+    ]);
+    expect(canary('start').code).toBe(64);
+    expect(canary('start', '--cgroup', canaryGroup, '--for', '30d').stderr).toMatch(/at most 7d/);
+    const missing = canary('start', '--cgroup', `${canaryGroup}/nothing-here`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/refused: --cgroup .*: no such cgroup/);
+  });
+
+  it('(a) in the canary ends as (b) under required; (c) outside it is unaffected; IMDS gets the same bytes', async () => {
+    const started = canary('start', '--cgroup', canaryGroup, '--for', '10m');
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(new RegExp(`canary for cgroup:${canaryGroup} \\(cgroup /${canaryGroup}\\) until `));
+
+    const a = new Map<string, Outcome>();
+    const c = new Map<string, Outcome>();
+    for (const client of clients()) {
+      a.set(client.name, await run(client, `${canaryGroup}/app.service`));
+      c.set(client.name, await run(client, `${plainGroup}/app.service`));
+    }
+    await testbed.restartServer({ tokens: 'required' });
+    const b = new Map<string, Outcome>();
+    try {
+      for (const client of clients()) b.set(client.name, await run(client, `${plainGroup}/app.service`));
+    } finally {
+      await testbed.restartServer({ tokens: 'optional' });
+    }
+
+    for (const client of clients()) {
+      const outcome = (of: Map<string, Outcome>): Outcome => {
+        const found = of.get(client.name);
+        if (!found) throw new Error(`${client.name} did not run`);
+        return found;
+      };
+      const [inCanary, required, plain] = [outcome(a), outcome(b), outcome(c)];
+      // A tokenless client is refused in (a) and (b); a token client is answered in both.
+      const tokenless = client.expects.every((request) => request.version === 'v1');
+      expect({ client: client.name, statuses: required.statuses.every((s) => s === (tokenless ? 401 : 200)) }).toEqual({
+        client: client.name,
+        statuses: true,
+      });
+      // (a) = (b): the same end and the same answers from IMDS.
+      expect({ client: client.name, exit: inCanary.exit, statuses: inCanary.statuses }).toEqual({
+        client: client.name,
+        exit: required.exit,
+        statuses: required.statuses,
+      });
+      // (c): IMDS answered every request.
+      expect({ client: client.name, statuses: plain.statuses.filter((s) => s !== 200) }).toEqual({
+        client: client.name,
+        statuses: [],
+      });
+      expect(plain.exit).toBe(0);
+      // What arrived: each request as in (c), a refused one with the canary's header after its request line.
+      for (const [index, request] of inCanary.served.entries()) {
+        const without = plain.served[index];
+        expect(without, `${client.name} request ${index}`).toBeDefined();
+        const head = without?.head ?? [];
+        const hadToken = head.some((line) => /^x-aws-ec2-metadata-token(-ttl-seconds)?:/i.test(line));
+        if (hadToken) {
+          expect(request.head, `${client.name} request ${index} (with a token)`).toEqual(head);
+          continue;
+        }
+        expect(request.head, `${client.name} request ${index} (tokenless)`).toEqual([
+          head[0],
+          CANARY_LINE,
+          ...head.slice(1),
+        ]);
+        expect(request.status).toBe(401);
+        break;
+      }
+    }
+
+    // The analyzer's lines: each refused request is an IMDSv1 call, answered 401, naming the canary.
+    const refusedByServer = [...a.values()].flatMap((o) => o.served.filter((s) => s.status === 401)).length;
+    expect(refusedByServer).toBeGreaterThan(0);
+    const lines = await daemon.waitForRequests(
+      (requests) => requests.filter((line) => line.canary !== undefined).length >= refusedByServer,
+    );
+    const refused = lines.filter((line) => line.canary !== undefined);
+    expect(refused).toHaveLength(refusedByServer);
+    for (const line of refused) {
+      expect(logLineSchema.parse(line)).toBeTruthy();
+      expect(line).toMatchObject({
+        imds_version: 'v1',
+        response: { status: 401 },
+        canary: { target: `cgroup:${canaryGroup}`, mode: 'required' },
+        cgroup: `/${canaryGroup}/app.service`,
+      });
+    }
+    // No line outside the canary names it.
+    for (const line of lines.filter((l) => l.canary === undefined))
+      expect(String(line.cgroup).startsWith(`/${canaryGroup}/`) && line.imds_version === 'v1').toBe(false);
+
+    const status = canary('status');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`^cgroup:${canaryGroup} .* refused=${refusedByServer} `, 'm'));
+    expect(await canaryPrograms()).toEqual(expect.arrayContaining(['imds_canary_msg', 'imds_canary_sockops']));
+
+    const stopped = canary('stop', '--cgroup', canaryGroup);
+    expect(stopped).toMatchObject({ code: 0, stdout: 'stopped 1 canary\n' });
+    expect(await canaryPrograms()).toEqual([]);
+    // Stopped: the same client in the same cgroup gets its answer again.
+    const after = await run(curlV1(), `${canaryGroup}/app.service`);
+    expect(after.statuses).toEqual([200]);
+    expect(lastCanaryLine()).toMatchObject({ action: 'ended', reason: 'stopped', target: `cgroup:${canaryGroup}` });
+  }, 180_000);
+
+  it('ends on expiry and with the daemon: nothing of it stays attached', async () => {
+    expect(canary('start', '--cgroup', canaryGroup, '--for', '2s').code).toBe(0);
+    expect(await canaryPrograms()).toHaveLength(2);
+    await sleep(3000);
+    expect(await canaryPrograms()).toEqual([]);
+    expect(lastCanaryLine()).toMatchObject({ action: 'ended', reason: 'expired' });
+    expect((await run(curlV1(), `${canaryGroup}/app.service`)).statuses).toEqual([200]);
+
+    expect(canary('start', '--cgroup', canaryGroup, '--for', '10m').code).toBe(0);
+    expect((await run(curlV1(), `${canaryGroup}/app.service`)).statuses).toEqual([401]);
+    expect(await daemon.stop()).toBe(0);
+    expect(await canaryPrograms()).toEqual([]);
+    expect((await run(curlV1(), `${canaryGroup}/app.service`)).statuses).toEqual([200]);
+    expect(lastCanaryLine()).toMatchObject({ action: 'ended', reason: 'daemon stopped' });
+    // No daemon: nothing to ask.
+    expect(canary('status').code).toBe(3);
+  }, 60_000);
+});
