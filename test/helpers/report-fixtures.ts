@@ -154,6 +154,7 @@ function cutRequest(atMs: number, awsApi?: boolean): Entry {
     hasTokenHeader: false,
     hasTokenTtlHeader: false,
     hasForwardedFor: false,
+    canaryHeader: false,
     userAgent: null,
     headerCount: 0,
     streamOffset: 0,

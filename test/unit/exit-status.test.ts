@@ -65,7 +65,7 @@ describe('report and every command: an error is never a verdict', () => {
   });
 
   it('an unknown command: 64, listing the commands', () => {
-    expectError(cli(['bogus']), 64, /unknown command "bogus"; commands: run, report, status, cut-btf/);
+    expectError(cli(['bogus']), 64, /unknown command "bogus"; commands: run, report, status, canary, cut-btf/);
     expectError(cli([]), 64, /no command given/);
   });
 

@@ -147,6 +147,8 @@ export class HostEvidence {
       else if (kind === 'unknown') this.unknownRequests++;
       return;
     }
+    // A canary's start or end says nothing of capture (the report's canary section reads it).
+    if (line.event === 'canary') return;
     const pid = line.event === 'error' ? undefined : line.pid;
     const run = line.boot_id === undefined ? undefined : this.run(line.boot_id, pid, t, line.event !== 'error');
     if (!run) return;
