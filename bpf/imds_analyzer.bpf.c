@@ -57,7 +57,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by user space before load; the verifier prunes the branch not taken. */
 const volatile bool use_ringbuf = true;
-const volatile bool capture_processes = true;
 /* The id of the cgroup v1 name=systemd hierarchy (the first field of its line in
  * /proc/self/cgroup), 0 when the host has none: then no cgroup record is sent. */
 const volatile __u32 systemd_v1_hierarchy = 0;
@@ -629,8 +628,6 @@ int imds_exec(struct bpf_raw_tracepoint_args *ctx)
 	union imds_scratch *slot;
 	long name_len;
 
-	if (!capture_processes)
-		return 0;
 	slot = scratch_get();
 	if (!slot) {
 		count(IMDS_STAT_PROCESS_STORE_FAILED);
@@ -664,7 +661,7 @@ int imds_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u64 args_len;
 
 	/* New threads share their process's entry. */
-	if (!capture_processes || BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
 	slot = scratch_get();
 	if (!slot) {
@@ -704,7 +701,7 @@ int imds_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	struct imds_exec_record *proc;
 
-	if (!capture_processes || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
 		return 0;
 	proc = remembered(BPF_CORE_READ(task, tgid), task_start_ns(task));
 	if (proc)

@@ -4,7 +4,14 @@
 // back are taken over once, with the checked config; then the object's preallocated maps
 // are made ahead on a libuv thread instead.
 import { closeSync } from 'node:fs';
-import { Capture, type CaptureOptions, type LoadedObject, loadSettings } from '../capture/capture.js';
+import {
+  Capture,
+  type CaptureOptions,
+  type LoadedObject,
+  loadObject,
+  loadSettings,
+  prepareMaps,
+} from '../capture/capture.js';
 import type { Config } from '../config/index.js';
 import { likelyLoadSettings } from '../config/likely.js';
 import type { PrintHandler } from '../libbpf/libbpf.js';
@@ -26,14 +33,14 @@ export function startLoading(
   const inheritedFds = fdStore.inherited;
   const early: Promise<LoadedObject | null> | null =
     inheritedFds.length === 0
-      ? Capture.load({
+      ? loadObject({
           objectPath,
           ...likelyLoadSettings(likely.configPath, likely.buffer),
           libbpfLog,
           inheritedFds: [],
         }).catch(() => null)
       : null;
-  const premadeMaps = early ? undefined : (Capture.prepare(objectPath) ?? undefined);
+  const premadeMaps = early ? undefined : (prepareMaps(objectPath) ?? undefined);
   let claimed = false;
   return {
     async attach(config) {
