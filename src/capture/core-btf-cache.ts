@@ -1,6 +1,7 @@
 // A cut-down copy of the kernel's BTF for this BPF object (src/logic/core-btf.ts), kept in
-// the cache directory (across boots) so that the next start (the next boot) relocates against ~1 KB of
-// BTF instead of parsing the kernel's megabytes: about two thirds of a load here.
+// the cache directory (across boots) so that the next start (the next boot) relocates against
+// a small file instead of parsing the kernel's megabytes of BTF: most of a load
+// (docs/benchmarks.md).
 //
 // The file is named after the kernel's build id, the object file (inode, size, change time)
 // and the libbpf version, so a new kernel, object or libbpf never finds an old file. It is

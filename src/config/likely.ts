@@ -1,5 +1,5 @@
 // What the config most likely says about loading the BPF object, read before zod is
-// loaded (~50 ms of a start): the daemon starts the load with it, and uses that load only
+// loaded (a noticeable part of a start): the daemon starts the load with it, and uses that load only
 // when the checked config (load.ts) agrees. Anything unexpected gives the defaults: the
 // check that follows says what is wrong.
 import { readFileSync } from 'node:fs';

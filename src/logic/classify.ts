@@ -1,5 +1,5 @@
 // IMDSv1 or IMDSv2, decided per request the way IMDS itself decides it
-// (../shared/imds-facts.md): a request carrying either token header, or the token
+// (docs/imds.md): a request carrying either token header, or the token
 // PUT itself, is IMDSv2; a fully seen request with neither is IMDSv1; a request we did
 // not fully see, or that is not HTTP/1.x, is "unknown" — never guessed.
 //

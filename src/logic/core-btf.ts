@@ -1,6 +1,6 @@
 // The kernel BTF a BPF object's CO-RE relocations need, cut down to the types and members
 // they touch (what `bpftool gen min_core_btf` makes). libbpf spends most of a load parsing
-// the kernel's full BTF (megabytes, ~130k types) to relocate a few dozen field offsets;
+// the kernel's full BTF (megabytes, over a hundred thousand types) to relocate a few dozen field offsets;
 // given this small BTF instead (btf_custom_path) it relocates to the same offsets.
 //
 // Field relocations (byte offset, size, existence, sign, shifts) follow libbpf's matching:

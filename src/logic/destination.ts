@@ -1,4 +1,4 @@
-// Which IMDS endpoint, if any, a connection's destination is (../shared/imds-facts.md).
+// Which IMDS endpoint, if any, a connection's destination is (docs/imds.md).
 // Neighbours on the same link-local ranges are never IMDS: ECS task metadata and
 // container credentials (169.254.170.2), EKS Pod Identity (169.254.170.23, fd00:ec2::23).
 // An IPv4-mapped IPv6 address (::ffff:169.254.169.254, a dual-stack socket) is IMDS over IPv4.

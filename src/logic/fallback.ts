@@ -1,5 +1,5 @@
 // Fallback diagnosis: an SDK whose token PUT failed (403/404/405) or got no answer, and
-// that then makes an IMDSv1 request, fell back to IMDSv1 (../shared/imds-facts.md).
+// that then makes an IMDSv1 request, fell back to IMDSv1 (docs/imds.md).
 // Keyed by process (pid and start time); time is passed in, never read; memory is
 // bounded by count and by expiry.
 

@@ -1,6 +1,6 @@
 // Whether this kernel can run the BPF object at all, and the one line that says what is
-// missing when it cannot (issue 14 item 2: Amazon Linux 2's 4.14 kernel has no BTF, no raw
-// tracepoints and no cgroup connect hooks). Pure: the facts are probed in src/capture.
+// missing when it cannot (Amazon Linux 2's 4.14 kernel has no BTF, no raw tracepoints and
+// no cgroup connect hooks). Pure: the facts are probed in src/capture.
 
 export interface KernelFacts {
   /** `uname -r`. */

@@ -1,5 +1,5 @@
 // Which AWS SDK or tool made a request, from its User-Agent alone, and whether that
-// version supports IMDSv2 (minimum versions: ../shared/imds-facts.md, from AWS's
+// version supports IMDSv2 (minimum versions: docs/imds.md, from AWS's
 // "Use a supported AWS SDK" page). No User-Agent, no guess.
 
 export interface SdkInfo {

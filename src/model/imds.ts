@@ -1,4 +1,4 @@
-// Facts of the IMDS protocol that several rooms need (../shared/imds-facts.md).
+// Facts of the IMDS protocol that several rooms need (docs/imds.md).
 
 /** The instance metadata service's addresses and port (IPv4, and IPv6 on Nitro). */
 export const IMDS_IPV4 = '169.254.169.254';

@@ -1,6 +1,6 @@
 // The test IMDS: a standalone HTTP server run inside the testbed's IMDS network namespace
 // as `node dist-test/test/rig/imds-server.js --config '<json>'`. Protocol behaviour follows
-// shared/imds-facts.md (token PUT, v1/v2 by header presence, 401/400/403/404 answers).
+// docs/imds.md (token PUT, v1/v2 by header presence, 401/400/403/404 answers).
 // It appends one JSON line per request to `logFile` so tests can compare what the
 // analyzer saw with what IMDS saw; token values and bodies never go to that log.
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// IMDS endpoint recognition and address formatting (../shared/imds-facts.md "Endpoints").
+// IMDS endpoint recognition and address formatting (docs/imds.md "Where IMDS is").
 import { describe, expect, it } from 'vitest';
 import { formatAddress, imdsEndpoint } from '../../src/logic/destination.js';
 

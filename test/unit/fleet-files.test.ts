@@ -14,8 +14,8 @@ import { worstCaseRequestLine } from '../helpers/worst-line.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const FLEET = join(REPO, 'packaging/fleet');
-/** The agent's schema, from its repository; CI lays shared/ beside the checkout. */
-const AGENT_SCHEMA = join(REPO, '../shared/cloudwatch-agent-schema.json');
+/** The agent's own schema, from its repository (test/fixtures/cloudwatch-agent/README.md: source, licence). */
+const AGENT_SCHEMA = join(REPO, 'test/fixtures/cloudwatch-agent/schema.json');
 const QUERIES = join(FLEET, 'insights-queries');
 
 const dir = mkdtempSync(join(tmpdir(), 'imds-fleet-files-'));
@@ -70,7 +70,7 @@ function agentTimestampRegex(format: string): RegExp {
 
 describe('cloudwatch-agent.json', () => {
   it("is valid against the agent's own schema", () => {
-    expect(existsSync(AGENT_SCHEMA), `${AGENT_SCHEMA} (shared/ beside the checkout)`).toBe(true);
+    expect(existsSync(AGENT_SCHEMA), AGENT_SCHEMA).toBe(true);
     const schema = JSON.parse(readFileSync(AGENT_SCHEMA, 'utf8')) as object;
     // A CommonJS module: its class is the default export's `default`.
     const ajv = new AjvDraft04.default({ strict: false, allErrors: true });

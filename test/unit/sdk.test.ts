@@ -1,4 +1,4 @@
-// User-Agent -> SDK, for every agent in ../shared/imds-facts.md, with the minimum
+// User-Agent -> SDK, for every agent in docs/imds.md, with the minimum
 // IMDSv2 versions compared numerically at and around each boundary.
 import { describe, expect, it } from 'vitest';
 import { compareVersions, sdkFromUserAgent } from '../../src/logic/sdk.js';

@@ -1,17 +1,17 @@
 // Issue 14 item 1: the Amazon Linux 2 unit (packaging/systemd/al2/) uses only what systemd 219
-// knows (the list in ../shared/systemd-219.md, read from 219's sources), its syscall filter
+// knows (test/fixtures/systemd-219/directives.json, read from 219's sources), its syscall filter
 // names only real syscalls, denies what the AL2023 unit denies, and keeps everything else the
 // AL2023 unit says; the AL2023 unit still passes `systemd-analyze verify`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-/** CI keeps the project's reference notes beside the repository; a worktree elsewhere names them. */
-const SHARED = process.env.IMDS_SHARED_DIR ?? resolve(REPO, '../shared');
+/** The directives systemd 219 knows, by section (docs/systemd-219.md says where they come from). */
+const DIRECTIVES_219 = join(REPO, 'test/fixtures/systemd-219/directives.json');
 const AL2_UNIT = join(REPO, 'packaging/systemd/al2/imds-analyzer.service');
 const AL2023_UNIT = join(REPO, 'packaging/systemd/imds-analyzer.service');
 /** The architectures the package is built for: x86_64 and aarch64 (asm-generic). */
@@ -55,20 +55,10 @@ function parseUnit(text: string): Directive[] {
   return out;
 }
 
-/** Section -> directives systemd 219 knows, from the "Directives 219 knows" list. */
+/** Section -> directives systemd 219 knows. */
 function directivesOf219(): Map<string, Set<string>> {
-  const path = join(SHARED, 'systemd-219.md');
-  if (!existsSync(path)) throw new Error(`${path} is missing (set IMDS_SHARED_DIR to the shared notes)`);
-  const text = readFileSync(path, 'utf8');
-  const list = text.slice(text.indexOf('## Directives 219 knows'));
-  const known = new Map<string, Set<string>>();
-  for (const m of list.matchAll(/^- (?:\[(\w+)\]|exec\/kill\/cgroup \(valid in \[(\w+)\]\)): (.+)$/gm)) {
-    const section = (m[1] ?? m[2]) as string;
-    const names = known.get(section) ?? new Set<string>();
-    for (const name of (m[3] as string).split(/\s+/)) names.add(name);
-    known.set(section, names);
-  }
-  return known;
+  const { sections } = JSON.parse(readFileSync(DIRECTIVES_219, 'utf8')) as { sections: Record<string, string[]> };
+  return new Map(Object.entries(sections).map(([section, names]) => [section, new Set(names)]));
 }
 
 function syscallTable(path: string): Set<string> {
