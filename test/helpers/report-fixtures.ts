@@ -292,6 +292,13 @@ export const FIXTURES: Record<string, Fixture> = {
   'restart-continued': restart('stop', T0 + 10 * H + 2000, true),
   'restart-gap': restart('stop', T0 + 10 * H + 5 * MIN, false),
   'crash-gap': restart('crash', T0 + 10 * H + 2000, false),
+  // The second daemon on the boot got the first one's pid again.
+  'pid-reused': cleanDayWith((e) => [
+    ...e.slice(0, 2),
+    stopping(T0 + 10 * H, PID, false),
+    ready(T0 + 12 * H, PID, { uptime_ms: 12 * H + EARLY_UPTIME_MS }),
+    ...e.slice(3),
+  ]),
   'stop-then-later-boot': twoBoots('stop', EARLY_UPTIME_MS),
   'crash-without-restart': twoBoots('crash', EARLY_UPTIME_MS),
   'late-start-later-boot': twoBoots('shutdown', 20 * MIN),

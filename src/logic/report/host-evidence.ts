@@ -30,8 +30,12 @@ export interface EvidenceRules extends TimeWindow {
 }
 
 /** One daemon run (a boot and a pid): what its lines state, and its cumulative counters. */
+type Ready = NonNullable<RunSpan['ready']>;
+
 interface Run {
   span: RunSpan;
+  /** Ready lines after the first with the same boot and pid: a reused pid, so another daemon. */
+  laterReadies: Ready[];
   losses: WindowedCounter[];
   processLost: WindowedCounter;
 }
@@ -180,6 +184,7 @@ export class HostEvidence {
     if (!run && starts) {
       run = {
         span: { boot, ready: null, firstMs: t, lastMs: t, stop: null },
+        laterReadies: [],
         losses: LOSS_COUNTERS.map(() => new WindowedCounter()),
         processLost: new WindowedCounter(),
       };
@@ -191,13 +196,37 @@ export class HostEvidence {
   private seeReady(run: Run, line: StoredLineOf<'ready'>, t: number): void {
     this.readies++;
     // Lines written before these fields existed say neither: not continued.
-    if (run.span.ready && run.span.ready.atMs <= t) return;
-    run.span.ready = {
+    const ready: Ready = {
       atMs: t,
       uptimeMs: line.uptime_ms ?? null,
       continued: line.capture_continued === true,
       gapCause: line.capture_gap ?? null,
     };
+    const first = run.span.ready;
+    if (first?.atMs === t) return;
+    if (first && first.atMs < t) run.laterReadies.push(ready);
+    else {
+      if (first) run.laterReadies.push(first);
+      run.span.ready = ready;
+    }
+  }
+
+  /**
+   * What a run's lines prove. When its pid was reused on the boot (more than one ready line),
+   * which lines belong to which daemon is not known: each earlier daemon is taken to have
+   * ended at its ready line without a stopping line, the last one to have run to the end.
+   */
+  private static spansOf(run: Run): RunSpan[] {
+    if (run.laterReadies.length === 0) return [run.span];
+    const readies = [run.span.ready, ...run.laterReadies].filter((r): r is Ready => r !== null);
+    readies.sort((a, b) => a.atMs - b.atMs);
+    const last = readies.at(-1) as Ready;
+    const stop = run.span.stop && run.span.stop.atMs >= last.atMs ? run.span.stop : null;
+    return readies.map((ready) =>
+      ready === last
+        ? { ...run.span, ready, firstMs: ready.atMs, stop }
+        : { boot: run.span.boot, ready, firstMs: ready.atMs, lastMs: ready.atMs, stop: null },
+    );
   }
 
   /** Runs that reach into the window: a run that started after it ends lost nothing in it. */
@@ -212,7 +241,7 @@ export class HostEvidence {
 
   coverage(): Coverage {
     return coverageOf(
-      [...this.runs.values()].map((r) => r.span),
+      [...this.runs.values()].flatMap(HostEvidence.spansOf),
       { earlyBootMs: EARLY_BOOT_MS, requireBootFromStart: this.rules.requireBootFromStart },
       this.rules,
     );
