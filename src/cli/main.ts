@@ -20,7 +20,7 @@ const COMMAND_HELP = {
 `,
   report: `  imds-analyzer report [FILES|DIRS...] [--format table|json|csv|markdown|html] [--since T] [--until T]
                        [--host H] [--include-v2] [--min-observed DURATION] [--allow-no-boot]
-                       [--hosts-csv FILE] [--config FILE]
+                       [--hosts-csv FILE] [--workers N] [--config FILE]
       Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).
       Is it safe to require IMDSv2 here (on each host), and if not, what must change?
       Reads our logs (.log, .gz) and CloudWatch Logs export objects, from any number of hosts.

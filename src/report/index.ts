@@ -7,6 +7,7 @@ import { EXIT, errorLine, exitStatusOf, OutputError, UsageError } from '../logic
 import type { ReportOptions } from '../logic/report/aggregate.js';
 import { parseDuration } from '../logic/report/duration.js';
 import { STATUS_FILE_NAME } from '../state/status-file.js';
+import { Progress } from './progress.js';
 import { buildReport } from './read.js';
 import { renderHtml } from './html.js';
 import { renderCsv, renderHostsCsv, renderMarkdown, renderTable } from './render.js';
@@ -26,6 +27,7 @@ const REPORT_OPTIONS = {
   'min-observed': { type: 'string' },
   'allow-no-boot': { type: 'boolean', default: false },
   'hosts-csv': { type: 'string' },
+  workers: { type: 'string' },
   config: { type: 'string' },
 } as const;
 const STATUS_OPTIONS = { state: { type: 'string' }, config: { type: 'string' } } as const;
@@ -67,7 +69,15 @@ export async function runReportCommand(args: string[]): Promise<number> {
     }
     // Without inputs: the log directory the daemon is configured to write.
     const inputs = positionals.length > 0 ? positionals : [loadConfig(values.config).logDir];
-    const report = await buildReport(inputs, options);
+    const workers = values.workers === undefined ? undefined : Number(values.workers);
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))
+      throw new UsageError(`--workers: not a number of threads: "${values.workers}"`);
+    const progress = new Progress(process.stderr);
+    const report = await buildReport(inputs, options, {
+      ...(workers !== undefined ? { workers } : {}),
+      onStart: (files) => progress.start(files),
+      onFile: (done) => progress.file(done),
+    }).finally(() => progress.finish());
     const hostsCsv = values['hosts-csv'];
     if (hostsCsv) {
       try {

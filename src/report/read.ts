@@ -1,11 +1,13 @@
 // Streams log lines from files and directories: current and rotated logs, and
 // gzip-compressed ones, line by line (memory does not grow with the files).
-import { accessSync, constants, createReadStream, type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
+import { accessSync, constants, type Dirent, readdirSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { CommandError, EXIT, exitStatusOf, NoInputError } from '../logic/exit-status.js';
+import { NoInputError } from '../logic/exit-status.js';
 import { ReportBuilder, type ReportOptions } from '../logic/report/aggregate.js';
 import { type Report, reportSchema } from '../logic/report/schema.js';
+import { type FileProgress, defaultWorkers, readFileInto, readInWorkers, workersAvailable } from './workers.js';
+
+export { MAX_LINE_CHARS, readLines } from './lines.js';
 
 /** The file S3 puts at the top of a CloudWatch Logs export ("Permission Check Successful"), not a log. */
 const EXPORT_WRITE_TEST = 'aws-logs-write-test';
@@ -69,49 +71,6 @@ export function expandInputs(inputs: string[]): string[] {
   return files;
 }
 
-/** The daemon's lines are a few KiB (argv and headers are bounded); anything this long is not one. */
-export const MAX_LINE_CHARS = 8 * 1048576;
-const OVERSIZED_LINE = '(a line longer than MAX_LINE_CHARS, skipped)';
-
-/**
- * Lines of a file (gzip when named *.gz, as rotated logs and CloudWatch Logs export objects are);
- * a CR before the LF is dropped, a last line without LF is kept.
- */
-export async function* readLines(file: string): AsyncGenerator<string> {
-  const raw = createReadStream(file);
-  let input: NodeJS.ReadableStream = raw;
-  if (file.endsWith('.gz')) {
-    const gunzip = createGunzip();
-    // pipe() does not forward a read error; without this a failed read would hang the loop.
-    raw.on('error', (err) => gunzip.destroy(err));
-    input = raw.pipe(gunzip);
-  }
-  input.setEncoding('utf8');
-  // Splitting chunks by hand: node:readline costs about a second more per million lines.
-  let rest = '';
-  let oversized = false;
-  for await (const chunk of input as AsyncIterable<string>) {
-    const parts = chunk.split('\n');
-    // Only the chunk is split, so a line spanning many chunks costs linear time, not quadratic.
-    parts[0] = rest + parts[0];
-    rest = parts.pop() ?? '';
-    for (const part of parts) {
-      if (oversized) {
-        oversized = false; // the end of the oversized line
-        continue;
-      }
-      yield part.endsWith('\r') ? part.slice(0, -1) : part;
-    }
-    if (rest.length > MAX_LINE_CHARS) {
-      // Memory stays bounded whatever a file holds; the line is reported once, as not JSON.
-      if (!oversized) yield OVERSIZED_LINE;
-      oversized = true;
-      rest = '';
-    }
-  }
-  if (rest && !oversized) yield rest;
-}
-
 /**
  * The report over files and directories (any directory: the daemon's, a fixture's, a fleet's
  * collected logs or CloudWatch Logs export, in any mix). A file whose content ends early or
@@ -119,17 +78,30 @@ export async function* readLines(file: string): AsyncGenerator<string> {
  * gzip) keeps the lines read before the failure and adds a warning; a failing read system
  * call (EIO) ends the report with EXIT.io: the disk, not the evidence, is the problem.
  */
-export async function buildReport(inputs: string[], options: ReportOptions = {}): Promise<Report> {
+export async function buildReport(
+  inputs: string[],
+  options: ReportOptions = {},
+  reading: ReadingOptions = {},
+): Promise<Report> {
   const builder = new ReportBuilder(options);
-  for (const file of expandInputs(inputs)) {
-    builder.addFile();
-    try {
-      for await (const text of readLines(file)) builder.addText(text);
-    } catch (err) {
-      if (exitStatusOf(err) === EXIT.io)
-        throw new CommandError(EXIT.io, `reading ${file} failed: ${(err as Error).message}`);
-      builder.addUnreadable(file, (err as Error).message);
+  const files = expandInputs(inputs);
+  reading.onStart?.(files);
+  const workers = reading.workers ?? defaultWorkers();
+  if (workers > 1 && files.length > 1 && workersAvailable()) {
+    await readInWorkers(files, options, builder, workers, reading.onFile);
+  } else {
+    for (const file of files) {
+      const before = builder.lineCount;
+      await readFileInto(builder, file);
+      reading.onFile?.({ file, lines: builder.lineCount - before });
     }
   }
   return reportSchema.parse(builder.result());
+}
+
+export interface ReadingOptions {
+  /** Worker threads reading files (default: one per core, at most 4); 0 or 1 reads here. */
+  workers?: number;
+  onStart?: (files: string[]) => void;
+  onFile?: (done: FileProgress) => void;
 }

@@ -3,13 +3,20 @@
 // per host and over all of them. Pure: lines go in one at a time (memory grows with
 // groups, hosts and daemon runs, not with lines). Logs written before redaction existed
 // may hold secrets: what the report shows is redacted again.
-import { type CorruptLine, readStoredLine, type StoredLineOf, type StoredLogLine } from '../../model/stored-line.js';
+import {
+  type CorruptLine,
+  readStoredLine,
+  readStoredLineByZod,
+  type StoredLineOf,
+  type StoredLogLine,
+} from '../../model/stored-line.js';
 import { adviceFor } from '../advice.js';
 import { VERDICT_EXIT } from '../exit-status.js';
 import { redactArgv, redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
 import { formatDuration, plural } from './duration.js';
 import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, kindOf } from './host-evidence.js';
+import { countPath, emptyPathCounts, mergePathCounts, type PathCounts } from './path-counts.js';
 import { programOf } from './program.js';
 import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 
@@ -26,10 +33,10 @@ export interface ReportOptions extends ReportFilters {
   minObservedMs?: number;
   /** Drop the "a boot seen from its start" condition (--allow-no-boot). */
   allowNoBoot?: boolean;
+  /** Check every line with zod alone, without the fast path: the reference the fast path is tested against. */
+  zodOnly?: boolean;
 }
 
-/** Paths listed under a program; requests to further paths are counted in paths_unlisted. */
-const MAX_PATHS_PER_GROUP = 50;
 const HOUR_MS = 3600_000;
 /** Normalised commands remembered by raw argv: the same program runs millions of times. */
 const MAX_REMEMBERED_COMMANDS = 20_000;
@@ -61,9 +68,21 @@ const SHORT: Record<ReasonCode, string> = {
   unclassified_requests: 'unclassified requests',
 };
 
-interface GroupState extends Omit<CallerGroup, 'hosts' | 'paths' | 'first_seen' | 'last_seen' | 'advice' | 'timeline'> {
+/** What a reader of part of the input hands over (ReportBuilder.takePartial). */
+export interface ReportPartial {
+  groups: Map<string, GroupState>;
+  hosts: Map<string, HostEvidence>;
+  unreadable: string[];
+  lines: number;
+  corrupt: number;
+  unreadableWithoutHost: number;
+  files: number;
+}
+
+interface GroupState
+  extends Omit<CallerGroup, 'hosts' | 'paths' | 'paths_unlisted' | 'first_seen' | 'last_seen' | 'advice' | 'timeline'> {
   hosts: Set<string>;
-  paths: Set<string>;
+  paths: PathCounts;
   /** Requests per hour (hours since the epoch), for the callers that decide the verdict. */
   hourly: Map<number, number> | null;
   firstMs: number;
@@ -134,13 +153,82 @@ export class ReportBuilder {
     };
   }
 
+  get lineCount(): number {
+    return this.lines;
+  }
+
+  /**
+   * What was read since the last call, handed over and forgotten here (a worker's part of the
+   * input); absorb() adds such parts together in input order.
+   */
+  takePartial(): ReportPartial {
+    const partial: ReportPartial = {
+      groups: new Map(this.groups),
+      hosts: new Map(this.hosts),
+      unreadable: [...this.unreadable],
+      lines: this.lines,
+      corrupt: this.corrupt,
+      unreadableWithoutHost: this.unreadableWithoutHost,
+      files: this.files,
+    };
+    this.groups.clear();
+    this.hosts.clear();
+    this.unreadable.length = 0;
+    this.lines = 0;
+    this.corrupt = 0;
+    this.unreadableWithoutHost = 0;
+    this.files = 0;
+    return partial;
+  }
+
+  /**
+   * A part of the input read elsewhere (takePartial(), possibly a structured clone from a
+   * worker) added: parts absorbed in input order give the report of reading it all here.
+   */
+  absorb(partial: ReportPartial): void {
+    this.lines += partial.lines;
+    this.corrupt += partial.corrupt;
+    this.unreadableWithoutHost += partial.unreadableWithoutHost;
+    this.files += partial.files;
+    this.unreadable.push(...partial.unreadable);
+    for (const [key, other] of partial.hosts) {
+      let host = this.hosts.get(key);
+      if (!host) {
+        host = new HostEvidence(other.host, other.instanceId, other.hostname, this.rules);
+        this.hosts.set(key, host);
+      }
+      host.absorb(other);
+    }
+    for (const [key, other] of partial.groups) {
+      const group = this.groups.get(key);
+      if (!group) {
+        this.groups.set(key, other);
+        continue;
+      }
+      // The earlier part's example and advice stand, as they would reading in order.
+      group.count += other.count;
+      for (const host of other.hosts) group.hosts.add(host);
+      group.firstMs = Math.min(group.firstMs, other.firstMs);
+      group.lastMs = Math.max(group.lastMs, other.lastMs);
+      mergePathCounts(group.paths, other.paths);
+      if (group.hourly && other.hourly)
+        for (const [hour, n] of other.hourly) group.hourly.set(hour, (group.hourly.get(hour) ?? 0) + n);
+      group.responses.ok += other.responses.ok;
+      group.responses.rejected += other.responses.rejected;
+      group.responses.other += other.responses.other;
+      group.responses.none += other.responses.none;
+      group.fallbacks += other.fallbacks;
+      group.ownAdvice ??= other.ownAdvice;
+    }
+  }
+
   addFile(): void {
     this.files++;
   }
 
   /** One stored line (ours, or a CloudWatch Logs export line), read through the contract. */
   addText(text: string): void {
-    const reading = readStoredLine(text);
+    const reading = this.options.zodOnly ? readStoredLineByZod(text) : readStoredLine(text);
     if (reading.kind === 'blank') return;
     if (reading.kind === 'corrupt') this.addUnreadableLine(reading.line);
     else if (reading.kind === 'line') this.add(reading.line);
@@ -238,8 +326,7 @@ export class ReportBuilder {
         sdk,
         count: 0,
         hosts: new Set(),
-        paths: new Set(),
-        paths_unlisted: 0,
+        paths: emptyPathCounts(),
         hourly: kind === 'imdsv1' || kind === 'unknown' ? new Map() : null,
         firstMs: t,
         lastMs: t,
@@ -263,10 +350,7 @@ export class ReportBuilder {
     group.firstMs = Math.min(group.firstMs, t);
     group.lastMs = Math.max(group.lastMs, t);
     const path = line.request?.path;
-    if (path !== undefined) {
-      if (group.paths.has(path) || group.paths.size < MAX_PATHS_PER_GROUP) group.paths.add(path);
-      else group.paths_unlisted++;
-    }
+    if (path !== undefined) countPath(group.paths, path);
     if (group.hourly) {
       const hour = Math.floor(t / HOUR_MS);
       group.hourly.set(hour, (group.hourly.get(hour) ?? 0) + 1);
@@ -287,7 +371,8 @@ export class ReportBuilder {
           redactLine({
             ...rest,
             hosts: [...hosts].sort(),
-            paths: [...paths].sort(),
+            paths: [...paths.listed.keys()].sort(),
+            paths_unlisted: paths.others,
             timeline: [...(hourly ?? [])]
               .sort((a, b) => a[0] - b[0])
               .map(([hour, count]) => ({ hour: new Date(hour * HOUR_MS).toISOString(), count })),

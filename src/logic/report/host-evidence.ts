@@ -102,6 +102,8 @@ export class HostEvidence {
   /** Lines within the window that could not be read and may have been requests. */
   unreadableLines = 0;
   private readonly runs = new Map<string, Run>();
+  /** Times of error lines per boot: they extend the run going at the time, found once all runs are known. */
+  private readonly errorTimes = new Map<string, number[]>();
   private readies = 0;
 
   constructor(
@@ -153,8 +155,14 @@ export class HostEvidence {
     }
     // A canary's start or end says nothing of capture (the report's canary section reads it).
     if (line.event === 'canary') return;
-    const pid = line.event === 'error' ? undefined : line.pid;
-    const run = line.boot_id === undefined ? undefined : this.run(line.boot_id, pid, t, line.event !== 'error');
+    if (line.boot_id === undefined) return;
+    if (line.event === 'error') {
+      const times = this.errorTimes.get(line.boot_id);
+      if (times) times.push(t);
+      else this.errorTimes.set(line.boot_id, [t]);
+      return;
+    }
+    const run = this.run(line.boot_id, line.pid, t);
     if (!run) return;
     if (t < run.span.firstMs) run.span.firstMs = t;
     if (t > run.span.lastMs) run.span.lastMs = t;
@@ -167,21 +175,12 @@ export class HostEvidence {
     if (line.event === 'stopping') run.span.stop = { atMs: t, systemShutdown: line.system_shutdown === true };
   }
 
-  /**
-   * The run of a boot and pid; an error line names no pid, so it only extends the run of its
-   * boot that was going at the time (error lines alone prove no capture and start none).
-   */
-  private run(boot: string, pid: number | undefined, t: number, starts: boolean): Run | undefined {
-    if (pid === undefined) {
-      let going: Run | undefined;
-      for (const run of this.runs.values())
-        if (run.span.boot === boot && run.span.firstMs <= t && (!going || run.span.firstMs > going.span.firstMs))
-          going = run;
-      return going;
-    }
+  /** The run of a boot and pid. */
+  private run(boot: string, pid: number | undefined, t: number): Run | undefined {
+    if (pid === undefined) return undefined;
     const key = `${boot}\u0000${pid}`;
     let run = this.runs.get(key);
-    if (!run && starts) {
+    if (!run) {
       run = {
         span: { boot, ready: null, firstMs: t, lastMs: t, stop: null },
         laterReadies: [],
@@ -239,7 +238,70 @@ export class HostEvidence {
     return this.runsInWindow().reduce((n, r) => n + r.processLost.inWindow, 0);
   }
 
+  /**
+   * An error line names no pid, so it extends the run of its boot that was going at the time:
+   * the one that started last at or before it (error lines alone prove no capture and start
+   * none). Found once every line is in, so the order lines were read in does not matter.
+   */
+  private extendRunsByErrorLines(): void {
+    for (const [boot, times] of this.errorTimes) {
+      const runs = [...this.runs.values()].filter((r) => r.span.boot === boot);
+      for (const t of times) {
+        let going: Run | undefined;
+        for (const run of runs)
+          if (run.span.firstMs <= t && (!going || run.span.firstMs > going.span.firstMs)) going = run;
+        if (going && t > going.span.lastMs) going.span.lastMs = t;
+      }
+    }
+  }
+
+  /**
+   * Another reader's evidence of this host (a worker's, from other files) added: the same as
+   * having seen its lines here. `other` may be a structured clone (data only, no methods).
+   */
+  absorb(other: HostEvidence): void {
+    this.firstMs = Math.min(this.firstMs, other.firstMs);
+    this.lastMs = Math.max(this.lastMs, other.lastMs);
+    this.v1Requests += other.v1Requests;
+    this.unknownRequests += other.unknownRequests;
+    this.unreadableLines += other.unreadableLines;
+    this.readies += other.readies;
+    for (const [boot, times] of other.errorTimes) {
+      const mine = this.errorTimes.get(boot);
+      if (mine) mine.push(...times);
+      else this.errorTimes.set(boot, [...times]);
+    }
+    for (const [key, run] of other.runs) {
+      const mine = this.runs.get(key);
+      if (!mine) {
+        this.runs.set(key, {
+          span: { ...run.span },
+          laterReadies: [...run.laterReadies],
+          losses: run.losses.map((c) => WindowedCounter.from(c)),
+          processLost: WindowedCounter.from(run.processLost),
+        });
+        continue;
+      }
+      const [a, b] = [mine.span, run.span];
+      a.firstMs = Math.min(a.firstMs, b.firstMs);
+      a.lastMs = Math.max(a.lastMs, b.lastMs);
+      // As seeReady keeps them: the earliest ready line (the first read of equal ones) and every later one.
+      const readies = [a.ready, ...mine.laterReadies, b.ready, ...run.laterReadies].filter((r) => r !== null);
+      const first = readies.reduce<Ready | null>((f, r) => (f === null || r.atMs < f.atMs ? r : f), null);
+      a.ready = first;
+      mine.laterReadies = readies.filter((r) => r !== first && r.atMs !== first?.atMs);
+      // The last stopping line read stands.
+      if (b.stop) a.stop = b.stop;
+      mine.losses.forEach((counter, i) => {
+        const theirs = run.losses[i];
+        if (theirs) counter.absorb(theirs);
+      });
+      mine.processLost.absorb(run.processLost);
+    }
+  }
+
   coverage(): Coverage {
+    this.extendRunsByErrorLines();
     return coverageOf(
       [...this.runs.values()].flatMap(HostEvidence.spansOf),
       { earlyBootMs: EARLY_BOOT_MS, requireBootFromStart: this.rules.requireBootFromStart },

@@ -92,6 +92,20 @@ export class WindowedCounter {
     this.highest = Math.max(this.highest, value);
   }
 
+  /** A copy of a counter, or of a structured clone of one (data only). */
+  static from(data: WindowedCounter): WindowedCounter {
+    const counter = new WindowedCounter();
+    counter.absorb(data);
+    return counter;
+  }
+
+  /** The same run's counter as read by another reader: as if its lines had been seen here. */
+  absorb(other: WindowedCounter): void {
+    this.beforeWindow = Math.max(this.beforeWindow, other.beforeWindow);
+    this.atOrAfterEnd = Math.min(this.atOrAfterEnd, other.atOrAfterEnd);
+    this.highest = Math.max(this.highest, other.highest);
+  }
+
   /** What rose between the last line before the window and the first line at or after its end. */
   get inWindow(): number {
     return Math.max(0, Math.min(this.atOrAfterEnd, this.highest) - this.beforeWindow);
