@@ -292,6 +292,8 @@ export const FIXTURES: Record<string, Fixture> = {
   'restart-continued': restart('stop', T0 + 10 * H + 2000, true),
   'restart-gap': restart('stop', T0 + 10 * H + 5 * MIN, false),
   'crash-gap': restart('crash', T0 + 10 * H + 2000, false),
+  // Stopped (not for a shutdown) at the end of the logs: YES for what was seen, and a warning.
+  'stopped-at-end': cleanDayWith((e) => [...e.slice(0, -1), stopping(T0 + 25 * H + 1000, PID, false)]),
   // The second daemon on the boot got the first one's pid again.
   'pid-reused': cleanDayWith((e) => [
     ...e.slice(0, 2),

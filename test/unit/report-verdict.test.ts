@@ -75,6 +75,15 @@ describe('YES only on complete evidence', () => {
     expect([code, report.verdict.reasons]).toEqual([0, []]);
   });
 
+  it('says YES over logs that end with the daemon stopped, and warns that nothing since is seen', async () => {
+    const { code, report } = await json(join(VERDICT, 'stopped-at-end'));
+    expect([code, report.verdict.reasons]).toEqual([0, []]);
+    expect(report.warnings).toEqual([
+      'i-0123456789abcdef0: its last daemon was stopped at 2026-11-21T01:00:01.000Z (not for a shutdown) and none started after: nothing since is observed',
+    ]);
+    expect((await json(join(VERDICT, 'clean'))).report.warnings).toEqual([]);
+  });
+
   // Each fixture is the clean day with one thing wrong; the reason names it and what to do.
   const cases: Array<[string, string, RegExp]> = [
     [

@@ -486,6 +486,13 @@ export class ReportBuilder {
     if (processLost > 0) {
       warnings.push(`the kernel lost ${processLost} process record(s): some callers may be attributed incompletely`);
     }
+    for (const host of hosts) {
+      const stoppedMs = host.coverage().stoppedAtEndMs;
+      if (stoppedMs !== null)
+        warnings.push(
+          `${host.host}: its last daemon was stopped at ${new Date(stoppedMs).toISOString()} (not for a shutdown) and none started after: nothing since is observed`,
+        );
+    }
     for (const file of this.unreadable) warnings.push(`file not read to its end, later lines missing: ${file}`);
     if (this.corrupt > 0) warnings.push(`${this.corrupt} corrupt or truncated line(s) skipped`);
     return warnings;

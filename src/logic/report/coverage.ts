@@ -72,6 +72,11 @@ export interface Coverage {
   gaps: Gap[];
   /** Per boot that reaches into the window, earliest first. */
   perBoot: BootSummary[];
+  /**
+   * When the history ends with a daemon stopped other than for a shutdown (within the window):
+   * nothing after is seen, though no later line says so. Null when it ends running or at shutdown.
+   */
+  stoppedAtEndMs: number | null;
   /** Boots that reach into the window. */
   boots: number;
   /** Boots whose start is in the window and covered. */
@@ -181,6 +186,12 @@ function bootCoverage(boot: string, runs: RunSpan[], rules: CoverageRules): Boot
   };
 }
 
+function stoppedAtEnd(run: RunSpan | undefined, window: TimeWindow): number | null {
+  const stop = run?.stop;
+  if (!stop || stop.systemShutdown || stop.atMs > (window.untilMs ?? Infinity)) return null;
+  return stop.atMs;
+}
+
 /** A gap with an unknown start reaches back past any window start. */
 function clipGap(gap: Gap, window: TimeWindow): Gap | null {
   const fromMs = gap.fromMs ?? -Infinity;
@@ -243,6 +254,7 @@ export function coverageOf(runs: readonly RunSpan[], rules: CoverageRules, windo
     observedMs: measure(clipped),
     gaps: named.sort((a, b) => (a.fromMs ?? -Infinity) - (b.fromMs ?? -Infinity)),
     perBoot,
+    stoppedAtEndMs: stoppedAtEnd(boots.at(-1)?.lastRun, window),
     boots: perBoot.length,
     bootsFromStart: fromStart,
   };
