@@ -18,7 +18,7 @@ import { DaemonLog } from './daemon-log.js';
 import { DaemonStatus } from './daemon-status.js';
 import { noDiagnosticDumps } from './diagnostic-dumps.js';
 import { openFdStore } from './fd-store.js';
-import { loggedRequestKeys } from './logged-requests.js';
+import { loggedRequests } from './logged-requests.js';
 import { createNotifier } from './notify.js';
 import type { Pipeline } from './pipeline.js';
 import { DisposalScope } from './scope.js';
@@ -130,7 +130,7 @@ async function openPipeline(
     canaries,
   );
   // The first drain replays what the previous daemon read: what it logged is not logged again.
-  if (capture.handover.journaled_records > 0) pipeline.skipLogged(loggedRequestKeys(config.logDir));
+  if (capture.handover.journaled_records > 0) pipeline.takeOver(loggedRequests(config.logDir));
   return pipeline;
 }
 

@@ -1,15 +1,32 @@
 // The requests a previous daemon wrote last, read back from the end of the log, so that
-// replaying its journal (../capture/journal.ts) logs none of them twice.
+// replaying its journal (../capture/journal.ts) logs none of them twice, and so that each
+// connection it logged is taken up where it stood (ConnectionTracker.resumeFrom).
 import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ResumePoint } from '../logic/connections.js';
 import { requestKey, requestKeyOfOlderLine } from '../logic/request-line.js';
 
 /** Far more than the lines the journal's records can make again. */
 const TAIL_BYTES = 16 * 1048576;
 
-/** requestKey (requestKeyOfOlderLine for older lines) of every imds_request line in the last `tailBytes` of the newest log files. */
-export function loggedRequestKeys(dir: string, tailBytes = TAIL_BYTES): Set<string> {
-  const keys = new Set<string>();
+export interface LoggedRequests {
+  /** requestKey (requestKeyOfOlderLine for older lines) of every request line read. */
+  keys: Set<string>;
+  /** Per connection cookie, its latest request line's resume_seq (lines that have one). */
+  resumePoints: Map<bigint, ResumePoint>;
+}
+
+type StoredConnection = {
+  cookie?: unknown;
+  request_index?: unknown;
+  start_seq?: unknown;
+  resume_seq?: unknown;
+  kernel_ns?: unknown;
+};
+
+/** What the imds_request lines in the last `tailBytes` of the newest log files say. */
+export function loggedRequests(dir: string, tailBytes = TAIL_BYTES): LoggedRequests {
+  const logged: LoggedRequests = { keys: new Set(), resumePoints: new Map() };
   let files: string[];
   try {
     files = readdirSync(dir)
@@ -17,7 +34,7 @@ export function loggedRequestKeys(dir: string, tailBytes = TAIL_BYTES): Set<stri
       .map((name) => join(dir, name))
       .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   } catch {
-    return keys;
+    return logged;
   }
   let budget = tailBytes;
   for (const file of files) {
@@ -33,14 +50,8 @@ export function loggedRequestKeys(dir: string, tailBytes = TAIL_BYTES): Set<stri
       for (const text of bytes.toString('utf8').split('\n')) {
         if (!text.includes('"imds_request"')) continue;
         try {
-          const line = JSON.parse(text) as {
-            event?: string;
-            connection?: { cookie?: unknown; start_seq?: unknown; kernel_ns?: unknown };
-          };
-          const { cookie, start_seq: startSeq, kernel_ns: kernelNs } = line.connection ?? {};
-          if (line.event !== 'imds_request' || typeof cookie !== 'string') continue;
-          if (typeof startSeq === 'number') keys.add(requestKey(cookie, startSeq));
-          else if (typeof kernelNs === 'string') keys.add(requestKeyOfOlderLine(cookie, kernelNs));
+          const line = JSON.parse(text) as { event?: string; connection?: StoredConnection };
+          if (line.event === 'imds_request' && line.connection) take(logged, line.connection);
         } catch {
           // Not a whole line.
         }
@@ -49,5 +60,16 @@ export function loggedRequestKeys(dir: string, tailBytes = TAIL_BYTES): Set<stri
       closeSync(fd);
     }
   }
-  return keys;
+  return logged;
+}
+
+function take(logged: LoggedRequests, connection: StoredConnection): void {
+  const { cookie, request_index: index, start_seq: startSeq, resume_seq: resumeSeq, kernel_ns: kernelNs } = connection;
+  if (typeof cookie !== 'string') return;
+  if (typeof startSeq === 'number') logged.keys.add(requestKey(cookie, startSeq));
+  else if (typeof kernelNs === 'string') logged.keys.add(requestKeyOfOlderLine(cookie, kernelNs));
+  if (typeof resumeSeq !== 'number' || typeof index !== 'number' || !/^\d+$/.test(cookie)) return;
+  const id = BigInt(cookie);
+  const known = logged.resumePoints.get(id);
+  if (!known || index + 1 > known.nextIndex) logged.resumePoints.set(id, { seq: resumeSeq, nextIndex: index + 1 });
 }

@@ -10,6 +10,7 @@ import type { CloseRecord, KernelRecord, PayloadRecord, ResponseRecord } from '.
 import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';
+import type { LoggedRequests } from './logged-requests.js';
 import {
   type AcceptedTokenSink,
   ConnectionTracker,
@@ -126,10 +127,12 @@ export class Pipeline implements RecordReceiver {
 
   /**
    * Records a previous daemon read are replayed: the requests it had not logged yet are
-   * logged now, those in `logged` (requestKey) are not logged again.
+   * logged now, those it logged (their keys) are not logged again, and each connection it
+   * logged is taken up where it stood.
    */
-  skipLogged(logged: Set<string>): void {
-    this.alreadyLogged = logged;
+  takeOver(logged: LoggedRequests): void {
+    this.alreadyLogged = logged.keys;
+    this.tracker.resumeFrom(logged.resumePoints);
   }
 
   decodeError(err: Error): void {

@@ -47,6 +47,18 @@ export interface ObservedRequest {
   /** TCP sequence number of the request's first byte. */
   startSeq: number;
   status: number | null;
+  /**
+   * Where the connection's stream stood once this request completed, when nothing else was
+   * pending on it: every request before is complete, so a later daemon may resume there.
+   */
+  resumeSeq: number | null;
+}
+
+/** Where a later daemon resumes a connection an earlier one logged (request lines' resume_seq). */
+export interface ResumePoint {
+  seq: number;
+  /** Index of the next request on it. */
+  nextIndex: number;
 }
 
 /** What the tracker could not see, for the `stats` line (fields: docs/architecture.md). */
@@ -71,8 +83,15 @@ interface Connection {
   earlyResponses: PendingResponse[];
   waiting: ObservedRequest[];
   closed: boolean;
-  /** Kernel time of its first record: a restarted daemon needs every record since (oldestNeededNs). */
-  firstNs: bigint;
+  /**
+   * Kernel time of the first record since it last had nothing pending (null: nothing pending
+   * now): a daemon taking over needs every record since (oldestNeededNs).
+   */
+  pendingSinceNs: bigint | null;
+  /** Responses acknowledging no byte past this answer requests completed already. */
+  answeredBefore: number | null;
+  /** The last request completed on it, until the connection settles (see settle()). */
+  lastCompleted: ObservedRequest | null;
   lastNs: bigint;
   /** Since when data waits behind a hole. */
   holeSinceNs: bigint | null;
@@ -91,6 +110,7 @@ interface IdleConnection {
   lastResponseSeq: number | null;
   /** The flush cut no request: its next byte starts one. */
   atRequestStart: boolean;
+  answeredBefore: number | null;
 }
 
 /** Connections tracked at once; the least recently active is flushed beyond this. */
@@ -157,7 +177,9 @@ export class ConnectionTracker {
     if (rec.owner) conn.owner = rec.owner;
     conn.socketUid = rec.socketUid;
     conn.socketCgroupId = rec.socketCgroupId;
+    conn.pendingSinceNs ??= rec.tsNs;
     this.feed(conn, conn.stream.push({ seq: rec.seq, bytes: rec.bytes, wireLength: rec.wireLength }), rec.tsNs);
+    this.settle(conn);
   }
 
   onResponse(rec: ResponseRecord): void {
@@ -174,14 +196,17 @@ export class ConnectionTracker {
       return;
     }
     conn.lastResponseSeq = rec.seq;
+    // A late answer to a request completed already (here, or by the daemon before): no other's.
+    if (conn.answeredBefore !== null && seqDiff(rec.ack, conn.answeredBefore) <= 0) return;
     const answered = conn.waiting.findIndex((r) => seqDiff(rec.ack, r.startSeq) > 0);
     if (answered >= 0) {
       const [done] = conn.waiting.splice(answered, 1);
-      if (done) this.complete(done, rec.status);
+      if (done) this.complete(done, rec.status, conn);
     } else {
       conn.earlyResponses.push({ ack: rec.ack, status: rec.status, tsNs: rec.tsNs });
       if (conn.earlyResponses.length > MAX_EARLY_RESPONSES) this.dropEarlyResponses(conn, 1);
     }
+    this.settle(conn);
     this.forgetIfDone(conn);
   }
 
@@ -221,10 +246,11 @@ export class ConnectionTracker {
       this.dropEarlyResponses(conn, expired);
       const stillWaiting: ObservedRequest[] = [];
       for (const r of conn.waiting) {
-        if (nowNs - r.seenNs >= this.responseWaitNs) this.complete(r, null);
+        if (nowNs - r.seenNs >= this.responseWaitNs) this.complete(r, null, conn);
         else stillWaiting.push(r);
       }
       conn.waiting = stillWaiting;
+      this.settle(conn);
       if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flushIdle(conn);
       else this.forgetIfDone(conn);
     }
@@ -264,19 +290,43 @@ export class ConnectionTracker {
    */
   completeWaiting(): ObservedRequest[] {
     for (const conn of this.connections.values()) {
-      for (const r of conn.waiting) this.complete(r, null);
+      for (const r of conn.waiting) this.complete(r, null, conn);
       conn.waiting = [];
+      this.settle(conn);
     }
     const out = this.completed;
     this.completed = [];
     return out;
   }
 
-  /** Kernel time of the oldest record a daemon taking over would need to see again, or null. */
+  /**
+   * Kernel time of the oldest record a daemon taking over would need to see again, or null:
+   * the first since each connection last had nothing pending. What came before is in the
+   * log, with where to resume (resumeFrom).
+   */
   oldestNeededNs(): bigint | null {
     let oldest: bigint | null = null;
-    for (const conn of this.connections.values()) if (oldest === null || conn.firstNs < oldest) oldest = conn.firstNs;
+    for (const { pendingSinceNs: since } of this.connections.values())
+      if (since !== null && (oldest === null || since < oldest)) oldest = since;
     return oldest;
+  }
+
+  /**
+   * Connections a previous daemon logged (their last request line's resume_seq): each is
+   * taken up where it stood, so that the bytes it had seen are not taken for a hole and the
+   * answers to its requests are not taken for unmatched ones. At most maxConnections, the last.
+   */
+  resumeFrom(points: ReadonlyMap<bigint, ResumePoint>): void {
+    for (const [cookie, point] of [...points].slice(-this.maxConnections)) {
+      if (this.connections.has(cookie)) continue;
+      this.remember(cookie, {
+        nextSeq: point.seq,
+        requestsSeen: point.nextIndex,
+        lastResponseSeq: null,
+        atRequestStart: true,
+        answeredBefore: point.seq,
+      });
+    }
   }
 
   private connection(flow: Flow, nowNs: bigint, streamStart: number | null): Connection {
@@ -300,7 +350,9 @@ export class ConnectionTracker {
         earlyResponses: [],
         waiting: [],
         closed: false,
-        firstNs: nowNs,
+        pendingSinceNs: null,
+        answeredBefore: resumed?.answeredBefore ?? null,
+        lastCompleted: null,
         lastNs: nowNs,
         holeSinceNs: null,
       };
@@ -334,11 +386,12 @@ export class ConnectionTracker {
         seenNs,
         startSeq: conn.stream.seqAt(request.streamOffset) ?? 0,
         status: null,
+        resumeSeq: null,
       };
       const early = conn.earlyResponses.findIndex((r) => seqDiff(r.ack, observed.startSeq) > 0);
       if (early >= 0) {
         const [response] = conn.earlyResponses.splice(early, 1);
-        this.complete(observed, response?.status ?? null);
+        this.complete(observed, response?.status ?? null, conn);
       } else {
         conn.waiting.push(observed);
       }
@@ -347,7 +400,9 @@ export class ConnectionTracker {
 
   /** A response on a connection not tracked: resent after close or idle, or its request unseen. */
   private countStrayResponse(rec: ResponseRecord): void {
-    const closed = this.recentlyClosed.get(rec.flow.cookie) ?? this.idle.get(rec.flow.cookie);
+    const idle = this.idle.get(rec.flow.cookie);
+    if (idle?.answeredBefore != null && seqDiff(rec.ack, idle.answeredBefore) <= 0) return;
+    const closed = this.recentlyClosed.get(rec.flow.cookie) ?? idle;
     if (closed?.lastResponseSeq != null && seqDiff(rec.seq, closed.lastResponseSeq) <= 0)
       this.counts.responses_retransmitted++;
     else this.counts.responses_unmatched++;
@@ -360,8 +415,9 @@ export class ConnectionTracker {
     this.counts.responses_unmatched += n;
   }
 
-  private complete(request: ObservedRequest, status: number | null): void {
+  private complete(request: ObservedRequest, status: number | null, conn: Connection | null = null): void {
     request.status = status;
+    if (conn) conn.lastCompleted = request;
     if (status !== null && status !== UNAUTHORIZED && this.onToken)
       for (const value of tokenValuesOf(request.request)) this.onToken(value, request.socketUid);
     this.completed.push(request);
@@ -376,20 +432,48 @@ export class ConnectionTracker {
     this.forget(conn);
   }
 
+  /**
+   * Nothing pending on the connection (no request arriving or waiting, no hole, no early
+   * answer): the journal no longer needs its records, and its last completed request says
+   * where a later daemon resumes it. Later answers to what came before are no one else's.
+   */
+  private settle(conn: Connection): void {
+    const idle =
+      conn.parser.atRequestStart &&
+      !conn.stream.hasHole &&
+      conn.waiting.length === 0 &&
+      conn.earlyResponses.length === 0;
+    if (!idle) return;
+    conn.pendingSinceNs = null;
+    const next = conn.stream.nextSeq;
+    if (next === null) return;
+    conn.answeredBefore = next;
+    if (conn.lastCompleted) conn.lastCompleted.resumeSeq = next;
+    conn.lastCompleted = null;
+  }
+
   /** Idle for IDLE_CONNECTION_NS: flushed, and where its stream stood kept for when it speaks again. */
   private flushIdle(conn: Connection): void {
     const atRequestStart = !conn.stream.hasHole && conn.parser.atRequestStart;
     this.flush(conn, conn.lastNs);
     const nextSeq = conn.stream.nextSeq;
     if (conn.closed || nextSeq === null) return;
-    const oldest = this.idle.keys().next();
-    if (this.idle.size >= this.maxConnections && !oldest.done) this.idle.delete(oldest.value);
-    this.idle.set(conn.flow.cookie, {
+    this.remember(conn.flow.cookie, {
       nextSeq,
       requestsSeen: conn.requestsSeen,
       lastResponseSeq: conn.lastResponseSeq,
       atRequestStart,
+      // Every request before was completed by the flush.
+      answeredBefore: nextSeq,
     });
+  }
+
+  /** Keeps where an untracked open connection stood (the oldest goes beyond maxConnections). */
+  private remember(cookie: bigint, stood: IdleConnection): void {
+    this.idle.delete(cookie);
+    const oldest = this.idle.keys().next();
+    if (this.idle.size >= this.maxConnections && !oldest.done) this.idle.delete(oldest.value);
+    this.idle.set(cookie, stood);
   }
 
   private forgetIfDone(conn: Connection): void {

@@ -102,6 +102,7 @@ export function buildRequestLine(
       cookie: observed.flow.cookie.toString(),
       request_index: observed.index,
       start_seq: observed.startSeq,
+      resume_seq: observed.resumeSeq,
       kernel_ns: observed.seenNs.toString(),
     },
     request_time: requestTime,

@@ -93,12 +93,15 @@ export const requestLineSchema = z.strictObject({
    * TCP sequence number of its first byte, and the kernel time (CLOCK_MONOTONIC ns) of the
    * segment that completed it: cookie and start_seq identify the request across daemons (a
    * replay after a restart skips it; lines written before start_seq: cookie and kernel_ns).
-   * kernel_ns is absent from lines of versions before continuous capture.
+   * kernel_ns is absent from lines of versions before continuous capture. resume_seq: where
+   * the connection's byte stream stood once this request completed, when nothing else was
+   * pending on it (null otherwise): a later daemon takes the connection up there.
    */
   connection: z.strictObject({
     cookie: z.string(),
     request_index: z.number().int(),
     start_seq: z.number().int(),
+    resume_seq: z.number().int().nullable(),
     kernel_ns: z.string().optional(),
   }),
   /** When the request's first byte was sent, ISO 8601. */

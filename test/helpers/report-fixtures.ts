@@ -136,7 +136,7 @@ function request(atMs: number, over: Partial<RequestLine> = {}): Entry {
     unit: 'tag-sync.service',
     cgroup: '/system.slice/tag-sync.service',
     sdk: { name: 'aws-cli', version: '2.15.0', min_imdsv2_version: '2.0.0', supports_imdsv2: true },
-    connection: { cookie: String(atMs), request_index: 0, start_seq: 1 },
+    connection: { cookie: String(atMs), request_index: 0, start_seq: 1, resume_seq: null },
     request_time: new Date(atMs).toISOString(),
     ...over,
   };

@@ -35,7 +35,7 @@ export function requestLine(): RequestLine {
     response: { status: 200 },
     fallback: null,
     advice: null,
-    connection: { cookie: '4097', request_index: 0, start_seq: 1001 },
+    connection: { cookie: '4097', request_index: 0, start_seq: 1001, resume_seq: 1060 },
     request_time: '2026-11-28T14:04:05.123Z',
     truncated: [],
     redacted: [],

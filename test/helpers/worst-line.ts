@@ -45,6 +45,7 @@ export function worstCaseRequestLine(): ReturnType<typeof buildRequestLine> {
     seenNs: 1n,
     startSeq: 1,
     status: 200,
+    resumeSeq: null,
   };
   const who: Attribution = {
     key: '4194304:1',

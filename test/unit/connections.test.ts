@@ -282,9 +282,9 @@ describe('an idle keep-alive connection', () => {
     // Idle past the flush: forgotten, with where its stream stood.
     expect(t.takeCompleted(11n + IDLE_CONNECTION_NS)).toEqual([]);
     expect(t.trackedConnections).toBe(0);
-    // A resent copy of the answer given before the flush is a retransmission, not unmatched.
+    // A resent copy of the answer given before the flush answers a request seen: not unmatched.
     t.onResponse(response(5000, 1 + a.length, 200, 12n + IDLE_CONNECTION_NS));
-    expect(t.counters()).toMatchObject({ responses_retransmitted: 1, responses_unmatched: 0 });
+    expect(t.counters()).toMatchObject({ responses_unmatched: 0 });
     const later = 20n + IDLE_CONNECTION_NS;
     t.onPayload(payload(1 + a.length, enc(b), later));
     t.onResponse(response(5300, 1 + a.length + b.length, 200, later + 1n));
@@ -339,16 +339,64 @@ describe('a stop the next daemon takes over from', () => {
     expect(t.oldestNeededNs()).toBe(10n);
   });
 
-  it('the oldest record still needed is the first of the oldest connection tracked, none once all are done', () => {
+  it('the oldest record still needed: the first since a connection last had nothing pending', () => {
     const t = new ConnectionTracker(WAIT);
     expect(t.oldestNeededNs()).toBeNull();
     const a = get('/latest/meta-data/');
     t.onPayload(payload(1, enc(a), 10n));
     t.onPayload({ ...payload(1, enc(a), 20n), flow: { ...flow, cookie: 10n } });
     expect(t.oldestNeededNs()).toBe(10n);
+    // Answered: a keep-alive connection with nothing pending needs none of its records again.
     t.onResponse(response(5000, 1 + a.length, 200, 21n));
-    t.onClose({ kind: 'close', tsNs: 22n, flow, reset: false });
-    t.takeCompleted(23n);
     expect(t.oldestNeededNs()).toBe(20n);
+    t.onPayload(payload(1 + a.length, enc(a.slice(0, 9)), 30n));
+    expect(t.oldestNeededNs()).toBe(20n);
+    t.onResponse({ ...response(5000, 1 + a.length, 200, 31n), flow: { ...flow, cookie: 10n } });
+    expect(t.oldestNeededNs()).toBe(30n);
+  });
+});
+
+describe('where a later daemon takes a connection up', () => {
+  const a = get('/latest/meta-data/');
+  const b = get('/latest/meta-data/ami-id');
+  it('a request completed with nothing else pending says where its connection stood; one followed by more does not', () => {
+    const t = new ConnectionTracker(WAIT);
+    t.onPayload(payload(1, enc(a + b.slice(0, 10)), 10n));
+    t.onResponse(response(5000, 1 + a.length, 200, 11n));
+    // b is still arriving: a's line cannot say all before is done with.
+    expect(t.takeCompleted(12n).map((r) => r.resumeSeq)).toEqual([null]);
+    t.onPayload(payload(1 + a.length + 10, enc(b.slice(10)), 13n));
+    t.onResponse(response(5300, 1 + a.length + b.length, 200, 14n));
+    expect(t.takeCompleted(15n).map((r) => r.resumeSeq)).toEqual([1 + a.length + b.length]);
+  });
+
+  it("taken up where the previous daemon logged it: no hole, its answers are no one else's, the index goes on", () => {
+    const t = new ConnectionTracker(WAIT);
+    const at = 1 + a.length;
+    t.resumeFrom(new Map([[flow.cookie, { seq: at, nextIndex: 1 }]]));
+    // The journal still held the end of request 0 and its answer; then request 1 comes.
+    t.onPayload(payload(20, enc(a.slice(19)), 10n));
+    t.onResponse(response(5000, at, 200, 11n));
+    t.onPayload(payload(at, enc(b), 12n));
+    t.onResponse(response(5300, at + b.length, 200, 13n));
+    const done = t.takeCompleted(14n);
+    expect(statuses(done)).toEqual([[1, '/latest/meta-data/ami-id', 200]]);
+    expect(t.counters()).toMatchObject({
+      holes_skipped: 0,
+      bytes_skipped: 0,
+      joined_mid_stream: 0,
+      responses_unmatched: 0,
+      responses_retransmitted: 0,
+    });
+  });
+
+  it('an answer to a request the previous daemon logged, on a connection not seen again: not unmatched', () => {
+    const t = new ConnectionTracker(WAIT);
+    t.resumeFrom(new Map([[flow.cookie, { seq: 1 + a.length, nextIndex: 1 }]]));
+    t.onResponse(response(5000, 1 + a.length, 200, 11n));
+    expect(t.counters().responses_unmatched).toBe(0);
+    // One acknowledging bytes it never logged is unmatched.
+    t.onResponse(response(5300, 1 + a.length + 10, 200, 12n));
+    expect(t.counters().responses_unmatched).toBe(1);
   });
 });

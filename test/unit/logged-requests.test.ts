@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loggedRequestKeys } from '../../src/daemon/logged-requests.js';
+import { loggedRequests } from '../../src/daemon/logged-requests.js';
 import { requestKey, requestKeyOfOlderLine } from '../../src/logic/request-line.js';
 
 const root = mkdtempSync(join(tmpdir(), 'imds-logged-'));
@@ -19,7 +19,9 @@ const request = (cookie: string, startSeq: number) =>
 const olderRequest = (cookie: string, kernelNs: string) =>
   JSON.stringify({ level: 40, event: 'imds_request', connection: { cookie, request_index: 0, kernel_ns: kernelNs } });
 
-describe('loggedRequestKeys', () => {
+const loggedRequestKeys = (dir: string, tailBytes?: number) => loggedRequests(dir, tailBytes).keys;
+
+describe('loggedRequests', () => {
   it('keys every request line at the end of the newest logs, and nothing else', () => {
     const dir = join(root, 'a');
     const older = join(dir, 'imds-analyzer.2026-11-29.1.log');
@@ -51,6 +53,26 @@ describe('loggedRequestKeys', () => {
     const last = request('6', 60);
     writeFileSync(join(dir, 'x.log'), `${request('5', 50)}\n${last}\n`);
     expect(loggedRequestKeys(dir, last.length + 5)).toEqual(new Set([requestKey('6', 60)]));
+  });
+
+  it('each connection: where its latest line that says so left it', () => {
+    const dir = join(root, 'c');
+    mkdirSync(dir);
+    const line = (cookie: string, index: number, resumeSeq: number | null) =>
+      JSON.stringify({
+        event: 'imds_request',
+        connection: { cookie, request_index: index, start_seq: 1, resume_seq: resumeSeq, kernel_ns: '1' },
+      });
+    writeFileSync(
+      join(dir, 'x.log'),
+      [line('7', 0, 100), line('7', 1, 200), line('7', 2, null), line('8', 0, 50), ''].join('\n'),
+    );
+    expect(loggedRequests(dir).resumePoints).toEqual(
+      new Map([
+        [7n, { seq: 200, nextIndex: 2 }],
+        [8n, { seq: 50, nextIndex: 1 }],
+      ]),
+    );
   });
 
   it('is empty when there is no log directory yet', () => {

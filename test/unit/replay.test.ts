@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/config/index.js';
-import { loggedRequestKeys } from '../../src/daemon/logged-requests.js';
+import { loggedRequests } from '../../src/daemon/logged-requests.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
 import { createLogSink } from '../../src/logging/index.js';
 import type { Flow, KernelRecord } from '../../src/model/records.js';
@@ -53,7 +53,7 @@ async function daemon(dir: string, records: KernelRecord[], replay: boolean, end
     identity: { instance_id: null, boot_id: 'b-1' },
   });
   const pipeline = new Pipeline({ ...DEFAULT_CONFIG, logDir: dir }, sink, '/sys/fs/cgroup/unified');
-  if (replay) pipeline.skipLogged(loggedRequestKeys(dir));
+  if (replay) pipeline.takeOver(loggedRequests(dir));
   pipeline.handle(records);
   if (end === 'handing-over') pipeline.flushAll(true);
   const counters = pipeline.counters({} as never, 0n, sink.counters(), { drainErrors: 0, statusWriteErrors: 0 });
@@ -66,6 +66,7 @@ type Line = {
   imds_version?: string;
   request?: { path: string };
   response?: { status: number } | null;
+  connection?: { request_index: number };
 };
 function requestLines(dir: string): Line[] {
   return readdirSync(dir)
@@ -86,9 +87,26 @@ describe('replaying a predecessor journal', () => {
     // The next daemon replays the journal (requests 0..2 as read), then drains the answer and request 3.
     const counters = await daemon(dir, all.flat(), true);
     expect(loggedPaths(dir).sort()).toEqual([0, 1, 2, 3].map((n) => `/latest/meta-data/ami-id?n=${n}`));
-    expect(counters.replayed_duplicates).toBe(2);
+    // Taken up where the log left the connection: requests 0 and 1 are not even parsed again.
+    expect(counters.replayed_duplicates).toBe(0);
+    expect(requestLines(dir).map((l) => l.connection?.request_index)).toEqual([0, 1, 2, 3]);
+    expect(counters.streams).toMatchObject({ holes_skipped: 0, bytes_skipped: 0, responses_unmatched: 0 });
     // The request the first daemon read unanswered got its answer from the replay.
     expect(requestLines(dir).find((l) => l.request?.path.endsWith('n=2'))?.response).toEqual({ status: 200 });
+  });
+
+  it('a keep-alive connection whose earlier records the journal dropped is taken up where the log left it', async () => {
+    const dir = join(root, 'dropped');
+    const all = [0, 1, 2].map((n) => exchange(n, seqOf(n)));
+    await daemon(dir, [...(all[0] ?? []), ...(all[1] ?? [])], false);
+    // The journal kept none of requests 0 and 1 (dropped: nothing was pending on them).
+    const counters = await daemon(dir, all[2] ?? [], true);
+    expect(requestLines(dir).map((l) => [l.connection?.request_index, l.request?.path])).toEqual([
+      [0, '/latest/meta-data/ami-id?n=0'],
+      [1, '/latest/meta-data/ami-id?n=1'],
+      [2, '/latest/meta-data/ami-id?n=2'],
+    ]);
+    expect(counters.streams).toMatchObject({ joined_mid_stream: 0, holes_skipped: 0, bytes_skipped: 0 });
   });
 
   it('a clean restart while a header block is split across segments logs the request once, never cut short', async () => {
@@ -129,7 +147,9 @@ describe('replaying a predecessor journal', () => {
 
   it('pipelined requests completed by one segment are each known again after a restart', async () => {
     const dir = join(root, 'pipelined');
-    const bytes = new TextEncoder().encode(get(0) + get(1));
+    // A third request has begun: nothing says the connection can be taken up past the first two,
+    // so the next daemon parses them again and knows them by their keys.
+    const bytes = new TextEncoder().encode(get(0) + get(1) + get(2).slice(0, 12));
     const conn: Flow = { ...flow, cookie: 9n };
     const records: KernelRecord[] = [
       {
@@ -145,7 +165,7 @@ describe('replaying a predecessor journal', () => {
         bytes,
       },
       { kind: 'response', tsNs: base + 1n, flow: conn, seq: 1, ack: 1 + get(0).length, status: 200 },
-      { kind: 'response', tsNs: base + 2n, flow: conn, seq: 500, ack: 1 + bytes.length, status: 200 },
+      { kind: 'response', tsNs: base + 2n, flow: conn, seq: 500, ack: 1 + get(0).length + get(1).length, status: 200 },
     ];
     await daemon(dir, records, false);
     const counters = await daemon(dir, records, true);
