@@ -2,6 +2,7 @@
 // turns raw buffer records into the types of ./records.ts. test/unit/abi-btf.test.ts
 // compares ABI_LAYOUT with the BTF of the built object, so a change on one side that
 // is not made on the other fails the tests.
+import { untilNul } from '../logic/c-string.js';
 import { formatAddress } from '../logic/destination.js';
 import { decodeBytes, splitArgv } from '../logic/text.js';
 import type { Flow, KernelRecord, SocketOwner } from '../model/records.js';
@@ -122,9 +123,9 @@ const FILENAME_LEN = 256;
 
 export class AbiError extends Error {}
 
-function cString(bytes: Uint8Array, maxChars: number): string {
-  const end = bytes.indexOf(0);
-  return decodeBytes(end < 0 ? bytes : bytes.subarray(0, end), maxChars).text;
+/** A kernel string (comm, a cgroup name): up to its NUL, every byte kept (text.ts). */
+function kernelString(bytes: Uint8Array, maxChars: number): string {
+  return decodeBytes(untilNul(bytes), maxChars).text;
 }
 
 /** Decodes one record; throws AbiError for a record too short for its type. */
@@ -155,7 +156,7 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
     gid: view.getUint32(base + OWNER.gid, true),
     cgroupId: view.getBigUint64(base + OWNER.cgroup_id, true),
     connectNs: view.getBigUint64(base + OWNER.connect_ns, true),
-    comm: cString(raw.subarray(base + OWNER.comm, base + OWNER.comm + COMM_LEN), COMM_LEN),
+    comm: kernelString(raw.subarray(base + OWNER.comm, base + OWNER.comm + COMM_LEN), COMM_LEN),
   });
   switch (type) {
     case RecordType.payload: {
@@ -207,7 +208,7 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
         exitedNs: exitNs === 0n ? null : exitNs,
         nsPid: view.getUint32(PROC.ns_pid, true),
         nsLevel: view.getUint32(PROC.ns_level, true),
-        comm: cString(raw.subarray(PROC.comm, PROC.comm + COMM_LEN), COMM_LEN),
+        comm: kernelString(raw.subarray(PROC.comm, PROC.comm + COMM_LEN), COMM_LEN),
         execed: (flags & RecordFlag.notExeced) === 0,
         filename: decodeBytes(raw.subarray(EXEC.filename, EXEC.filename + filenameLen), FILENAME_LEN).text,
         argv: argv.argv,
@@ -222,7 +223,7 @@ export function decodeRecord(raw: Uint8Array): KernelRecord {
       // Sent leaf first; a path reads from the top.
       for (let level = levels - 1; level >= 0; level--) {
         const at = CGROUP.names + level * IMDS_CGROUP_NAME;
-        names.push(cString(raw.subarray(at, at + IMDS_CGROUP_NAME), IMDS_CGROUP_NAME));
+        names.push(kernelString(raw.subarray(at, at + IMDS_CGROUP_NAME), IMDS_CGROUP_NAME));
       }
       return {
         kind: 'cgroup',

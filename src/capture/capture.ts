@@ -101,7 +101,8 @@ export class Capture {
         throw new Error(`loaded with ${loaded.settings}, asked to attach with ${loadSettings(options)}`);
       const cgroup = openCgroupRoot(options.stateDir);
       try {
-        links = new Links(loaded.libbpf, loaded.obj, cgroup, loaded.inherited, loaded.mapsReused);
+        const { libbpf, obj, setup, inherited, mapsReused } = loaded;
+        links = new Links(libbpf, obj, setup.layout.programs, cgroup, inherited, mapsReused);
       } finally {
         cgroup.close();
       }

@@ -10,10 +10,9 @@ import {
   type Libbpf,
   type SampleHandler,
 } from '../libbpf/libbpf.js';
+import { MAPS } from './object-layout.js';
 
 export type BufferKind = 'ringbuf' | 'perfbuf';
-
-export const EVENTS_MAP = 'events';
 
 export interface EventBuffer {
   readonly kind: BufferKind;
@@ -55,7 +54,7 @@ export function chooseBufferKind(libbpf: Libbpf, asked: 'auto' | BufferKind, inh
 
 /** Shapes the `events` map of an opened object for `kind`, before it is loaded. */
 export function configureEventsMap(libbpf: Libbpf, obj: BpfObject, kind: BufferKind, ringSizeKB: number): void {
-  const events = libbpf.findMap(obj, EVENTS_MAP);
+  const events = libbpf.findMap(obj, MAPS.events);
   if (kind === 'ringbuf') {
     libbpf.setMapMaxEntries(events, ringSizeKB * 1024);
     return;
@@ -74,7 +73,7 @@ export function openEventBuffer(
   perfPagesPerCpu: number,
   onSample: SampleHandler,
 ): EventBuffer {
-  const eventsFd = libbpf.mapFd(libbpf.findMap(obj, EVENTS_MAP));
+  const eventsFd = libbpf.mapFd(libbpf.findMap(obj, MAPS.events));
   if (kind === 'ringbuf') {
     const ring = libbpf.ringBufferNew(eventsFd, onSample);
     return {

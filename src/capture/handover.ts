@@ -3,6 +3,7 @@
 // fd names, so each fd is identified by asking the kernel what it is.
 import { closeSync, readlinkSync } from 'node:fs';
 import type { Libbpf } from '../libbpf/libbpf.js';
+import { cString } from '../logic/c-string.js';
 import { Journal } from './journal.js';
 
 /** A link left attached by a previous daemon, with the program it runs. */
@@ -32,14 +33,9 @@ const LINK_INFO_SIZE = 48;
 const PROG_INFO_SIZE = 80;
 const MAP_INFO_SIZE = 40;
 
-function cString(view: DataView, offset: number, max: number): string {
-  let text = '';
-  for (let i = 0; i < max; i++) {
-    const byte = view.getUint8(offset + i);
-    if (byte === 0) break;
-    text += String.fromCharCode(byte);
-  }
-  return text;
+/** The name field (char[max]) at `offset` of a kernel info struct. */
+function nameAt(view: DataView, offset: number, max: number): string {
+  return cString(new Uint8Array(view.buffer, view.byteOffset + offset, max));
 }
 
 function hex(view: DataView, offset: number, length: number): string {
@@ -55,7 +51,7 @@ function hex(view: DataView, offset: number, length: number): string {
 /** Kernel facts about one program: struct bpf_prog_info has the tag at 8 and the name at 64. */
 export function describeProgram(libbpf: Libbpf, programFd: number): { id: number; name: string; tag: string } {
   const info = libbpf.objectInfo(programFd, PROG_INFO_SIZE);
-  return { id: info.getUint32(4, true), tag: hex(info, 8, 8), name: cString(info, 64, 16) };
+  return { id: info.getUint32(4, true), tag: hex(info, 8, 8), name: nameAt(info, 64, 16) };
 }
 
 /**
@@ -106,7 +102,7 @@ function sortOne(libbpf: Libbpf, inherited: Inherited, fd: number, kind: string)
   if (kind === 'anon_inode:bpf-map') {
     // struct bpf_map_info: the id at 4, the name at 24.
     const info = libbpf.objectInfo(fd, MAP_INFO_SIZE);
-    const name = cString(info, 24, 16);
+    const name = nameAt(info, 24, 16);
     if (!name || name.includes('.')) return false;
     // An upgrade that could not take the maps over left the old ones in the store (systemd 219
     // cannot drop them): the newest map of a name (ids only grow) is the one in use.

@@ -2,8 +2,7 @@
 // summed over CPUs.
 import type { BpfObject, Libbpf } from '../libbpf/libbpf.js';
 import { KERNEL_STATS, type KernelStatName } from './abi.js';
-
-export const STATS_MAP = 'stats';
+import { MAPS } from './object-layout.js';
 
 export class KernelStats {
   private readonly fd: number;
@@ -13,7 +12,7 @@ export class KernelStats {
     private readonly libbpf: Libbpf,
     obj: BpfObject,
   ) {
-    this.fd = libbpf.mapFd(libbpf.findMap(obj, STATS_MAP));
+    this.fd = libbpf.mapFd(libbpf.findMap(obj, MAPS.stats));
     this.cpus = libbpf.numPossibleCpus();
   }
 

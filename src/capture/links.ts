@@ -6,6 +6,7 @@
 import { closeSync } from 'node:fs';
 import type { BpfObject, Libbpf } from '../libbpf/libbpf.js';
 import { type Inherited, describeProgram } from './handover.js';
+import type { ProgramSpec } from './object-layout.js';
 
 /** How the programs came to be attached, for the ready line. */
 export interface LinkCounts {
@@ -23,19 +24,6 @@ export interface AttachedProgram {
   attachedTo: string;
 }
 
-type Attach = { kind: 'cgroup' } | { kind: 'raw_tp'; tracepoint: string };
-
-/** Every program in the object and where it attaches. */
-const PROGRAMS: Record<string, Attach> = {
-  imds_connect4: { kind: 'cgroup' },
-  imds_connect6: { kind: 'cgroup' },
-  imds_egress: { kind: 'cgroup' },
-  imds_ingress: { kind: 'cgroup' },
-  imds_exec: { kind: 'raw_tp', tracepoint: 'sched_process_exec' },
-  imds_fork: { kind: 'raw_tp', tracepoint: 'sched_process_fork' },
-  imds_exit: { kind: 'raw_tp', tracepoint: 'sched_process_exit' },
-};
-
 /** Every link this daemon holds. */
 export class Links {
   readonly programs: AttachedProgram[] = [];
@@ -43,17 +31,21 @@ export class Links {
   /** Each link's kernel fd and how to let go of it. */
   private readonly held: Array<{ fd: number; release: () => void }> = [];
 
-  /** The cgroup programs attach to the cgroup2 root `cgroup`; `mapsReused`: links of the previous daemon may be kept. */
+  /**
+   * Attaches `programs` (the object's, ./object-layout.ts): the cgroup ones to the cgroup2
+   * root `cgroup`. `mapsReused`: links of the previous daemon may be kept.
+   */
   constructor(
     libbpf: Libbpf,
     obj: BpfObject,
+    programs: ProgramSpec[],
     cgroup: { path: string; fd: number },
     inherited: Inherited,
     mapsReused: boolean,
   ) {
     try {
       const byName = new Map(libbpf.programs(obj).map((p) => [p.name, p.program]));
-      for (const [name, attach] of Object.entries(PROGRAMS)) {
+      for (const { name, attach } of programs) {
         const program = byName.get(name);
         if (!program) throw new Error(`BPF object has no program ${name}`);
         const fresh = describeProgram(libbpf, libbpf.programFd(program));

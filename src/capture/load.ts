@@ -8,10 +8,10 @@ import { type BpfObject, type Libbpf, type PrintHandler, type PrintLevel, openLi
 import { systemdV1HierarchyId } from '../logic/cgroup-path.js';
 import { KERNEL_STATS, KERNEL_STAT_SLOTS } from './abi.js';
 import { type CoreBtfCache, coreBtfCache, discardCoreBtf, openTrusted } from './core-btf-cache.js';
-import { elfSymbolOffsets } from './elf.js';
-import { type BufferKind, EVENTS_MAP, chooseBufferKind, configureEventsMap } from './event-buffer.js';
+import { type BufferKind, chooseBufferKind, configureEventsMap } from './event-buffer.js';
 import { type Inherited, classifyInherited } from './handover.js';
 import { requireKernelSupport } from './kernel-support.js';
+import { MAPS, type ObjectLayout, readObjectLayout } from './object-layout.js';
 
 export interface LoadOptions {
   objectPath: string;
@@ -42,8 +42,8 @@ export interface LoadSetup {
   objectPath: string;
   bufferKind: BufferKind;
   ringSizeKB: number;
-  /** Offsets of the read-only globals in .rodata, from the object's symbol table (read once). */
-  globalOffsets: Map<string, number>;
+  /** Its programs, maps and globals, from the object's ELF (read once). */
+  layout: ObjectLayout;
 }
 
 /** An object loaded by loadObject(), not attached yet. */
@@ -79,9 +79,9 @@ export async function loadObject(options: LoadOptions, libbpf: Libbpf = openLibb
   const mapsInherited = inheritedMaps.size;
   const setup: LoadSetup = {
     objectPath: options.objectPath,
-    bufferKind: chooseBufferKind(libbpf, options.buffer, inheritedMaps.get(EVENTS_MAP)),
+    bufferKind: chooseBufferKind(libbpf, options.buffer, inheritedMaps.get(MAPS.events)),
     ringSizeKB: options.ringSizeKB,
-    globalOffsets: elfSymbolOffsets(readFileSync(options.objectPath)),
+    layout: readObjectLayout(options.objectPath),
   };
   const cache =
     options.cacheDir === undefined ? null : coreBtfCache(options.cacheDir, options.objectPath, libbpf.version);
@@ -110,7 +110,7 @@ export async function loadObject(options: LoadOptions, libbpf: Libbpf = openLibb
     for (const fd of premade.values()) closeSync(fd);
   }
   const { obj, mapsReused } = loaded;
-  let previousRing = mapsReused ? null : (inheritedMaps.get(EVENTS_MAP) ?? null);
+  let previousRing = mapsReused ? null : (inheritedMaps.get(MAPS.events) ?? null);
   for (const fd of inheritedMaps.values()) if (fd !== previousRing) closeSync(fd);
   inheritedMaps.clear();
   // CO-RE parsed the kernel's BTF (megabytes) and freed it; glibc would keep it.
@@ -192,7 +192,7 @@ export function configureBeforeLoad(libbpf: Libbpf, obj: BpfObject, setup: LoadS
   const rodata = libbpf.mapInitialValue(rodataMap.map);
   const view = new DataView(rodata.buffer, rodata.byteOffset, rodata.byteLength);
   const at = (name: string): number => {
-    const offset = setup.globalOffsets.get(name);
+    const offset = setup.layout.globalOffsets.get(name);
     if (offset === undefined) throw new Error(`BPF object has no read-only global ${name}`);
     return offset;
   };

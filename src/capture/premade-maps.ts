@@ -2,9 +2,10 @@
 // config and modules (allocating the processes map is a noticeable part of a start), for
 // the load to use (./load.ts).
 import { openLibbpf } from '../libbpf/libbpf.js';
+import { MAPS } from './object-layout.js';
 
 /** Maps the object preallocates. */
-const PREMADE_MAPS = ['processes'];
+const PREMADE_MAPS = [MAPS.processes];
 
 /** Starts making the maps; null when libbpf or the object cannot be opened (the load says what is wrong). */
 export function prepareMaps(objectPath: string): Promise<Map<string, number>> | null {

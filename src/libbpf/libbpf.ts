@@ -2,6 +2,7 @@
 // pointer is a koffi BigInt address wrapped in a branded type; every failing call
 // throws LibbpfError carrying errno and libbpf's own message.
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+import { cString } from '../logic/c-string.js';
 
 export type Pointer<Brand extends string> = bigint & { readonly __brand: Brand };
 export type BpfObject = Pointer<'bpf_object'>;
@@ -253,8 +254,7 @@ function bind(lib: LibraryHandle, path: string, version: string): Libbpf {
   const describe = (err: number): string => {
     const buf = new Uint8Array(256);
     fn.strerror(-Math.abs(err), buf, buf.length);
-    const end = buf.indexOf(0);
-    return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
+    return cString(buf);
   };
   const fail = (call: string, err: number): never => {
     throw new LibbpfError(call, Math.abs(err), describe(err));

@@ -2,10 +2,7 @@
 // kernel's build id and the BPF object file. Kept apart from core-btf.ts, which only
 // the writer needs, so that a start loads none of it.
 
-function cString(bytes: Uint8Array, start: number): string {
-  const end = bytes.indexOf(0, start);
-  return new TextDecoder().decode(bytes.subarray(start, end < 0 ? bytes.length : end));
-}
+import { cString } from './c-string.js';
 
 /** The kernel's GNU build id (hex) from its ELF notes (/sys/kernel/notes), or null. */
 export function gnuBuildId(notes: Uint8Array): string | null {

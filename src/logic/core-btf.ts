@@ -12,130 +12,26 @@
 // relocations make the whole generation fail (the caller then uses the kernel's BTF): this
 // object has none, and a cut-down BTF that might relocate differently is never written.
 // Pure: bytes in, bytes out.
+import {
+  BTF_MAGIC,
+  type Btf,
+  type BtfType,
+  type BtfTypeRecord,
+  KIND,
+  encodeBtf,
+  nameAt,
+  parseBtf,
+  typeAt,
+  vlen,
+} from './btf.js';
+import { cString } from './c-string.js';
 
-const BTF_MAGIC = 0xeb9f;
-const KIND = {
-  int: 1,
-  ptr: 2,
-  array: 3,
-  struct: 4,
-  union: 5,
-  enum: 6,
-  fwd: 7,
-  typedef: 8,
-  volatile: 9,
-  const: 10,
-  restrict: 11,
-  func: 12,
-  funcProto: 13,
-  var: 14,
-  datasec: 15,
-  float: 16,
-  declTag: 17,
-  typeTag: 18,
-  enum64: 19,
-} as const;
+export { type Btf, parseBtf } from './btf.js';
+
 /** Field-based relocation kinds (enum bpf_core_relo_kind 0-5). */
 const FIELD_RELOCATIONS = new Set([0, 1, 2, 3, 4, 5]);
 /** Deeper nesting than this is refused by libbpf too (BPF_CORE_SPEC_MAX_LEN). */
 const MAX_SPEC_LEN = 64;
-
-interface BtfType {
-  kind: number;
-  nameOff: number;
-  info: number;
-  /** size or type, by kind */
-  sizeOrType: number;
-  /** Kind-specific data after the 12-byte header, as 32-bit words. */
-  extra: number[];
-}
-
-export interface Btf {
-  view: DataView;
-  /** Byte offset of each type's record; [0] (void) is unused. */
-  offsets: Uint32Array;
-  strings: Uint8Array;
-  /** Names, decoded when first asked for. */
-  names: Map<number, string>;
-}
-
-function vlen(t: BtfType): number {
-  return t.info & 0xffff;
-}
-function extraWords(kind: number, n: number): number {
-  switch (kind) {
-    case KIND.int:
-    case KIND.var:
-    case KIND.declTag:
-      return 1;
-    case KIND.array:
-      return 3;
-    case KIND.struct:
-    case KIND.union:
-    case KIND.datasec:
-    case KIND.enum64:
-      return 3 * n;
-    case KIND.enum:
-    case KIND.funcProto:
-      return 2 * n;
-    case KIND.ptr:
-    case KIND.fwd:
-    case KIND.typedef:
-    case KIND.volatile:
-    case KIND.const:
-    case KIND.restrict:
-    case KIND.func:
-    case KIND.float:
-    case KIND.typeTag:
-      return 0;
-    default:
-      throw new Error(`BTF type of unknown kind ${kind}`);
-  }
-}
-
-const decoder = new TextDecoder();
-function cString(bytes: Uint8Array, start: number): string {
-  const end = bytes.indexOf(0, start);
-  return decoder.decode(bytes.subarray(start, end < 0 ? bytes.length : end));
-}
-
-/**
- * Indexes raw BTF (the format of /sys/kernel/btf/vmlinux and of an object's .BTF section):
- * only where each type starts; a type is read when it is asked for.
- */
-export function parseBtf(bytes: Uint8Array): Btf {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteLength < 24 || view.getUint16(0, true) !== BTF_MAGIC) throw new Error('not little-endian BTF');
-  const hdrLen = view.getUint32(4, true);
-  const typeOff = hdrLen + view.getUint32(8, true);
-  const typeEnd = typeOff + view.getUint32(12, true);
-  const strOff = hdrLen + view.getUint32(16, true);
-  const strEnd = strOff + view.getUint32(20, true);
-  if (typeEnd > bytes.byteLength || strEnd > bytes.byteLength) throw new Error('BTF cut short');
-  const strings = bytes.subarray(strOff, strEnd);
-  // At least 12 bytes per type: an upper bound for the index.
-  const offsets = new Uint32Array(1 + Math.floor((typeEnd - typeOff) / 12));
-  let count = 1;
-  for (let at = typeOff; at < typeEnd; count++) {
-    offsets[count] = at;
-    const info = view.getUint32(at + 4, true);
-    at += 12 + 4 * extraWords((info >>> 24) & 0x1f, info & 0xffff);
-    if (at > typeEnd) throw new Error('BTF type section cut short');
-  }
-  return { view, offsets: offsets.subarray(0, count), strings, names: new Map() };
-}
-
-function typeAt(btf: Btf, id: number): BtfType {
-  if (id === 0) return { kind: 0, nameOff: 0, info: 0, sizeOrType: 0, extra: [] };
-  const at = btf.offsets[id];
-  if (at === undefined || id >= btf.offsets.length) throw new Error(`BTF type ${id} out of range`);
-  const { view } = btf;
-  const info = view.getUint32(at + 4, true);
-  const kind = (info >>> 24) & 0x1f;
-  const extra: number[] = [];
-  for (let i = 0, n = extraWords(kind, info & 0xffff); i < n; i++) extra.push(view.getUint32(at + 12 + 4 * i, true));
-  return { kind, nameOff: view.getUint32(at, true), info, sizeOrType: view.getUint32(at + 8, true), extra };
-}
 
 /** One CO-RE relocation record of an object's .BTF.ext. */
 export interface CoreRelocation {
@@ -255,17 +151,6 @@ function localAccesses(local: Btf, rootId: number, access: string): LocalAccess[
     }
   }
   return out;
-}
-
-/** The string at `offset` of the BTF's string section. */
-function nameAt(btf: Btf, offset: number): string {
-  if (offset === 0) return '';
-  let name = btf.names.get(offset);
-  if (name === undefined) {
-    name = cString(btf.strings, offset);
-    btf.names.set(offset, name);
-  }
-  return name;
 }
 
 /** What to keep: types, and for structs and unions the member indices. */
@@ -418,22 +303,10 @@ function writeBtf(btf: Btf, marks: Marks): Uint8Array {
   const kept = [...marks.types].sort((a, b) => a - b);
   const newId = new Map<number, number>(kept.map((id, i) => [id, i + 1]));
   const remap = (id: number) => newId.get(id) ?? 0;
-  const encoder = new TextEncoder();
-  const strings: number[] = [0];
-  const stringAt = new Map<string, number>([['', 0]]);
-  const str = (s: string): number => {
-    let at = stringAt.get(s);
-    if (at === undefined) {
-      at = strings.length;
-      stringAt.set(s, at);
-      strings.push(...encoder.encode(s), 0);
-    }
-    return at;
-  };
-  const words: number[] = [];
+  const records: BtfTypeRecord[] = [];
   for (const id of kept) {
     const t = typeAt(btf, id);
-    const extra = [...t.extra];
+    const extra: Array<number | string> = [...t.extra];
     let info = t.info;
     let sizeOrType = t.sizeOrType;
     switch (t.kind) {
@@ -446,15 +319,15 @@ function writeBtf(btf: Btf, marks: Marks): Uint8Array {
         sizeOrType = remap(sizeOrType);
         break;
       case KIND.array:
-        extra[0] = remap(extra[0] ?? 0);
-        extra[1] = remap(extra[1] ?? 0);
+        extra[0] = remap(t.extra[0] ?? 0);
+        extra[1] = remap(t.extra[1] ?? 0);
         break;
       case KIND.struct:
       case KIND.union: {
         const members = [...(marks.members.get(id) ?? [])].sort((a, b) => a - b);
         extra.length = 0;
         for (const m of members) {
-          extra.push(str(nameAt(btf, t.extra[3 * m] ?? 0)), remap(t.extra[3 * m + 1] ?? 0), t.extra[3 * m + 2] ?? 0);
+          extra.push(nameAt(btf, t.extra[3 * m] ?? 0), remap(t.extra[3 * m + 1] ?? 0), t.extra[3 * m + 2] ?? 0);
         }
         info = (info & ~0xffff) | members.length;
         break;
@@ -462,7 +335,7 @@ function writeBtf(btf: Btf, marks: Marks): Uint8Array {
       case KIND.enum:
       case KIND.enum64: {
         const stride = t.kind === KIND.enum ? 2 : 3;
-        for (let i = 0; i < vlen(t); i++) extra[stride * i] = str(nameAt(btf, t.extra[stride * i] ?? 0));
+        for (let i = 0; i < vlen(t); i++) extra[stride * i] = nameAt(btf, t.extra[stride * i] ?? 0);
         break;
       }
       case KIND.int:
@@ -472,20 +345,7 @@ function writeBtf(btf: Btf, marks: Marks): Uint8Array {
       default:
         throw new Error(`BTF kind ${t.kind} in a CO-RE path`);
     }
-    words.push(str(nameAt(btf, t.nameOff)), info >>> 0, sizeOrType >>> 0, ...extra);
+    records.push({ name: nameAt(btf, t.nameOff), info, sizeOrType, extra });
   }
-  const typeLen = words.length * 4;
-  const out = new Uint8Array(24 + typeLen + strings.length);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, BTF_MAGIC, true);
-  view.setUint8(2, 1);
-  view.setUint8(3, 0);
-  view.setUint32(4, 24, true);
-  view.setUint32(8, 0, true);
-  view.setUint32(12, typeLen, true);
-  view.setUint32(16, typeLen, true);
-  view.setUint32(20, strings.length, true);
-  for (const [i, w] of words.entries()) view.setUint32(24 + 4 * i, w >>> 0, true);
-  out.set(strings, 24 + typeLen);
-  return out;
+  return encodeBtf(records);
 }

@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)('capture end to end (ring buffer)', () => {
       expect(loaded.programs).toContain(name);
     }
     const ids = Object.values(daemon.ready.program_ids as Record<string, number>);
-    expect(ids).toHaveLength(7);
+    expect(ids).toHaveLength(BPF_PROGRAMS.length);
     for (const id of ids) expect(loaded.links).toContain(id);
   });
 
