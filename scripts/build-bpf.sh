@@ -2,11 +2,30 @@
 # Build the CO-RE BPF object that is committed under bpf/.
 #   scripts/build-bpf.sh          rebuild bpf/imds_analyzer.bpf.o
 #   scripts/build-bpf.sh --check  fail when the committed object differs from a fresh build
+# Both print the clang and libbpf-header versions found and expected, and stop when they differ.
 # Needs clang and llvm-strip (clang, llvm) and libbpf's headers (libbpf-dev); running
 # the analyzer needs none of them. The object holds no architecture-specific code:
 # the same file loads on x86_64 and arm64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The toolchain the committed objects are built with (Debian 12: clang-14 1:14.0.6, libbpf-dev
+# 1:1.1.2). Another clang, or other libbpf headers, may compile the same source to other
+# bytes: --check would call a fresh object stale, a rebuild would commit an object nobody
+# can reproduce. Both modes refuse another toolchain and say which.
+expected_clang=14.0.6
+expected_libbpf_headers=1.1
+found_clang=$(clang --version 2>/dev/null | sed -n '1s/.*version \([0-9][0-9.]*\).*/\1/p') || true
+found_libbpf_headers=$(awk '$2 == "LIBBPF_MAJOR_VERSION" { major = $3 } $2 == "LIBBPF_MINOR_VERSION" { minor = $3 }
+  END { if (major != "") print major "." minor }' /usr/include/bpf/libbpf_version.h 2>/dev/null) || true
+echo "build-bpf: clang ${found_clang:-none} (expected $expected_clang), libbpf headers ${found_libbpf_headers:-none} (expected $expected_libbpf_headers)"
+if [[ $found_clang != "$expected_clang" || $found_libbpf_headers != "$expected_libbpf_headers" ]]; then
+  echo "build-bpf: this host's BPF toolchain is not the one the objects are built with:" \
+    "clang expected $expected_clang, found ${found_clang:-none};" \
+    "libbpf headers expected $expected_libbpf_headers, found ${found_libbpf_headers:-none}" \
+    "(Debian 12 has both: bash scripts/install-deps.sh)" >&2
+  exit 1
+fi
 
 # The analyzer's object, and the benchmark's empty programs of the same types.
 objects=(imds_analyzer imds_canary bench_empty)
