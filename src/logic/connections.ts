@@ -61,7 +61,7 @@ export interface ResumePoint {
   nextIndex: number;
 }
 
-/** What the tracker could not see, for the `stats` line (fields: docs/architecture.md). */
+/** What the tracker could not see, for the `stats` line (fields: docs/log-contract.md). */
 export type StreamCounters = Counters['streams'];
 
 interface PendingResponse {

@@ -1,4 +1,4 @@
-// The `imds_request` log line (contract: docs/architecture.md), assembled from what
+// The `imds_request` log line (contract: docs/log-contract.md), assembled from what
 // the connection tracker observed and what enrichment found.
 import type { AncestorFields, Attribution } from '../model/attribution.js';
 import type { RequestLine } from '../model/log-line.js';

@@ -1,6 +1,6 @@
 // The one contract for what the daemon writes and what `report` and `status` read: the
 // `imds_request` line, the lifecycle lines (ready, stats, stopping, error) and status.json.
-// The writer is typed by these schemas; readers parse with them; docs/architecture.md lists
+// The writer is typed by these schemas; readers parse with them; docs/log-contract.md lists
 // every field (test/unit/log-contract.test.ts holds all three together).
 import * as z from 'zod';
 import { activeCanarySchema, requestCanarySchema } from './canary.js';
@@ -126,7 +126,7 @@ export const countersSchema = z.strictObject({
   drain_errors: count,
   /** status.json writes that failed (e.g. /run full). */
   status_write_errors: count,
-  /** What the connection tracker could not see (docs/architecture.md). */
+  /** What the connection tracker could not see (docs/log-contract.md). */
   streams: z.strictObject({
     joined_mid_stream: count,
     holes_skipped: count,

@@ -1,4 +1,4 @@
-// docs/architecture.md's field list, generated from the log contract (src/model/log-line.ts):
+// docs/log-contract.md's field list, generated from the log contract (src/model/log-line.ts):
 // one row per field path with its type, so the docs cannot miss a field the daemon writes.
 import type * as z from 'zod';
 import {

@@ -1,5 +1,5 @@
 // The log contract holds the writer, the readers and the docs together: what the sink
-// writes parses with src/model/log-line.ts, and docs/architecture.md lists every field.
+// writes parses with src/model/log-line.ts, and docs/log-contract.md lists every field.
 // (The e2e capture test parses every line a real daemon wrote with the same schema.)
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,8 +97,8 @@ describe('log contract', () => {
     expect(requestLineSchema.safeParse({ ...line, process: { ...line.process, env: {} } }).success).toBe(false);
   });
 
-  it('docs/architecture.md carries the generated field list (run `npm run docs:contract` after a change)', () => {
-    const docs = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
+  it('docs/log-contract.md carries the generated field list (run `npm run docs:contract` after a change)', () => {
+    const docs = readFileSync(new URL('../../docs/log-contract.md', import.meta.url), 'utf8');
     expect(docs).toContain(contractDoc());
     for (const path of [
       'cgroup',
