@@ -7,6 +7,8 @@ packages=(
   clang llvm libbpf-dev libbpf1 bpftool   # build and inspect the BPF object
   libsystemd-dev g++ make python3         # sd-notify's native addon (node-gyp)
   iproute2 curl python3-botocore time     # test hosts in network namespaces, real clients, peak RSS
+  awscli python3-boto3 ruby ruby-aws-sdk-core                 # the canary's real clients (test/rig/sdk-clients.ts)
+  golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev  # Go SDK v1/v2 clients, built offline
   systemd-container debootstrap           # the nspawn boot test
   rpm rpmlint                             # the RPM
   linux-libc-dev                          # syscall tables the AL2 unit's filter is checked against
