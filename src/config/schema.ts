@@ -44,6 +44,8 @@ export const configSchema = z.strictObject({
     {},
   ),
   statsIntervalSeconds: z._default(wholeNumber(1, 86400), DEFAULTS.statsIntervalSeconds),
+  /** How often the daemon writes its verdict line (it also writes one at stop). */
+  verdictIntervalSeconds: z._default(wholeNumber(1, 604800), DEFAULTS.verdictIntervalSeconds),
   responseWaitMs: z._default(wholeNumber(0, 30000), DEFAULTS.responseWaitMs),
   processTableMaxEntries: z._default(wholeNumber(1024, 1_000_000), DEFAULTS.processTableMaxEntries),
   stateDir: z._default(z.string().check(z.minLength(1)), DEFAULTS.stateDir),

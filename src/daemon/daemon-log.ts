@@ -24,10 +24,19 @@ export class DaemonLog {
     for (const line of message.split('\n')) process.stderr.write(`imds-analyzer: ${this.redactor.text(line)}\n`);
   }
 
-  /** The log file may be opened from now on (this daemon holds the instance lock). */
-  allowOpening(config: Config, identity: HostIdentity): void {
+  /** The log file may be opened from now on (this daemon holds the instance lock); `onLine` sees each line written. */
+  allowOpening(config: Config, identity: HostIdentity, onLine?: (text: string) => void): void {
     const { logDir: dir, rotation, console, logLevel: level } = config;
-    this.sinkOptions = { dir, rotation, console, level, hostname: hostname(), identity, redactor: this.redactor };
+    this.sinkOptions = {
+      dir,
+      rotation,
+      console,
+      level,
+      hostname: hostname(),
+      identity,
+      redactor: this.redactor,
+      onLine,
+    };
   }
 
   async open(): Promise<LogSink> {

@@ -1,6 +1,7 @@
 // The daemon's lifecycle, one phase after another over one disposal scope: config, single
 // instance, attach, READY, log, stats and watchdog, and a stop that loses nothing that
 // reached the buffer. Whatever the way out, the scope lets go of what was acquired.
+import { hostname } from 'node:os';
 import type { Capture } from '../capture/capture.js';
 import { UnsupportedHostError } from '../capture/kernel-support.js';
 import type { Config } from '../config/index.js';
@@ -25,6 +26,7 @@ import { DisposalScope } from './scope.js';
 import { listenForSignals } from './signals.js';
 import { StartupSteps, kernelUptimeMs } from './startup-steps.js';
 import { systemShuttingDown } from './system-shutdown.js';
+import { VerdictWriter } from './verdict-writer.js';
 
 export interface RunOptions extends ConfigSources {
   version: string;
@@ -56,7 +58,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       (s) => s.close(),
     );
     const identity = readHostIdentity(); // read once: it does not change while the daemon runs
-    scope.add(log, (l) => l.close()).allowOpening(config, identity);
+    const verdicts = scope.add(
+      new VerdictWriter({ logDir: config.logDir, identity, hostname: hostname(), version: options.version }),
+      (v) => v.cancel(),
+    );
+    scope.add(log, (l) => l.close()).allowOpening(config, identity, (text) => verdicts.see(text));
     const capture = scope.add(await loading.attach(config), (c) => c.close());
     // From here on systemd holds the links and the buffer: they outlive this process through
     // a crash or a restart, and systemd lets go of them on a real stop.
@@ -79,6 +85,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const status = new DaemonStatus({ ...facts, version: options.version, redactor: log.redactor });
     await status.ready(readyUptimeMs, steps.ms);
     pipeline.seed(); // after READY: processes started after the attach are in the kernel's map already
+    verdicts.start(sink, config.verdictIntervalSeconds);
     serving.add(refreshCoreBtf(capture, sink), (stop) => stop());
     serving.add(
       notifier.startWatchdog(() => capture.drainLoopAlive()),
@@ -103,6 +110,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     // arriving are left to it.
     pipeline.flushAll(continuous && !systemShutdown);
     status.stopping(signal, systemShutdown);
+    await verdicts.stop();
     return 0;
   } catch (err) {
     await log.failure(err);

@@ -24,6 +24,8 @@ export interface LogSinkOptions {
   redactor?: Redactor;
   /** The clock lines are stamped with (report fixtures are written at fixed times). */
   now?: () => number;
+  /** Every line as written to the file (the daemon's own verdict is computed from them). */
+  onLine?: (text: string) => void;
 }
 
 export type LifecycleEvent = LifecycleFields['event'];
@@ -113,7 +115,12 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: { log: (record) => censorNested(record, 0) as Record<string, unknown> },
     },
-    { write: (line: string) => file.write(line) },
+    {
+      write: (line: string) => {
+        file.write(line);
+        options.onLine?.(line);
+      },
+    },
   );
   // The daemon's own state lines are what `report` and `status` build on: never filtered out.
   const lifecycleLogger = logger.child({}, { level: 'info' });

@@ -225,6 +225,66 @@ export const canaryLineSchema = z.strictObject({
 });
 
 /** Every event's line: the writer's union and the stored-line reader (stored-line.ts) both take them from here. */
+/** The metrics a verdict line carries in CloudWatch embedded metric format (docs/fleet.md). */
+export const VERDICT_METRICS = ['Verdict', 'IMDSv1Requests', 'EvidenceGaps'] as const;
+
+/**
+ * The host's own verdict, as `report` computes it over the daemon's log directory: written
+ * periodically and at stop, so that a fleet report reads one line per host, not its requests.
+ * With an instance id the line is also an EMF document: `_aws` and the members it names.
+ */
+export const verdictLineSchema = z.strictObject({
+  ...pinoFields,
+  event: z.literal('verdict'),
+  version: z.string(),
+  pid: z.number().int(),
+  answer: z.enum(['YES', 'NO', 'UNKNOWN']),
+  reasons: z.array(z.strictObject({ code: z.string(), message: z.string() })),
+  /** The evidence the answer covers: the host's first and last line read, its boots. */
+  window: z.strictObject({ from: z.string(), to: z.string(), seconds: z.number().nonnegative(), boots: count }),
+  /** Per boot, earliest first, the latest 20: the time daemon runs covered, and how (as `report` shows them). */
+  coverage: z.array(
+    z.strictObject({
+      boot_id: z.string(),
+      from: z.string(),
+      to: z.string(),
+      seconds: z.number().nonnegative(),
+      from_start: z.boolean(),
+      runs: count,
+      uncovered_gaps: count,
+    }),
+  ),
+  /** Commands of the IMDSv1 caller groups, the most requests first, at most 20 (programs counts all). */
+  imdsv1_programs: z.array(z.string()),
+  programs: count,
+  imdsv1_requests: count,
+  /** Missing-evidence reasons (every reason but the IMDSv1 callers). */
+  evidence_gaps: count,
+  /**
+   * Tokenless requests IMDS answered with 2xx (what CloudWatch's MetadataNoToken counts), and
+   * the 5-minute periods they fell in, the latest 48: complete when their counts sum to the total.
+   */
+  tokenless_ok: count,
+  tokenless_ok_periods: z.array(z.strictObject({ start: z.string(), count })),
+  _aws: z
+    .strictObject({
+      Timestamp: z.number().int(),
+      CloudWatchMetrics: z.array(
+        z.strictObject({
+          Namespace: z.string(),
+          Dimensions: z.array(z.array(z.string())),
+          Metrics: z.array(z.strictObject({ Name: z.enum(VERDICT_METRICS), Unit: z.string() })),
+        }),
+      ),
+    })
+    .optional(),
+  InstanceId: z.string().optional(),
+  /** 0 YES, 1 NO, 2 UNKNOWN. */
+  Verdict: z.number().int().optional(),
+  IMDSv1Requests: count.optional(),
+  EvidenceGaps: count.optional(),
+});
+
 export const lineSchemas = [
   requestLineSchema,
   readyLineSchema,
@@ -232,6 +292,7 @@ export const lineSchemas = [
   stoppingLineSchema,
   errorLineSchema,
   canaryLineSchema,
+  verdictLineSchema,
 ] as const;
 
 export const logLineSchema = z.discriminatedUnion('event', lineSchemas);
@@ -257,6 +318,9 @@ export type LifecycleFields =
   | WithoutPino<z.infer<typeof statsLineSchema>>
   | WithoutPino<z.infer<typeof stoppingLineSchema>>
   | WithoutPino<z.infer<typeof errorLineSchema>>
-  | WithoutPino<z.infer<typeof canaryLineSchema>>;
+  | WithoutPino<z.infer<typeof canaryLineSchema>>
+  | WithoutPino<z.infer<typeof verdictLineSchema>>;
 export type StatusDocument = z.infer<typeof statusDocumentSchema>;
 export type LogLine = z.infer<typeof logLineSchema>;
+export type VerdictLine = z.infer<typeof verdictLineSchema>;
+export type VerdictFields = WithoutPino<VerdictLine>;

@@ -28,6 +28,7 @@ const REPORT_OPTIONS = {
   'allow-no-boot': { type: 'boolean', default: false },
   'hosts-csv': { type: 'string' },
   workers: { type: 'string' },
+  verdicts: { type: 'boolean', default: false },
   config: { type: 'string' },
 } as const;
 const STATUS_OPTIONS = { state: { type: 'string' }, config: { type: 'string' } } as const;
@@ -74,6 +75,7 @@ export async function runReportCommand(args: string[]): Promise<number> {
       throw new UsageError(`--workers: not a number of threads: "${values.workers}"`);
     const progress = new Progress(process.stderr);
     const report = await buildReport(inputs, options, {
+      verdictsOnly: values.verdicts,
       ...(workers !== undefined ? { workers } : {}),
       onStart: (files) => progress.start(files),
       onFile: (done) => progress.file(done),

@@ -4,6 +4,7 @@ import { accessSync, constants, type Dirent, readdirSync, type Stats, statSync }
 import { join } from 'node:path';
 import { NoInputError } from '../logic/exit-status.js';
 import { ReportBuilder, type ReportOptions } from '../logic/report/aggregate.js';
+import { LatestVerdicts } from '../logic/report/latest-verdicts.js';
 import { type Report, reportSchema } from '../logic/report/schema.js';
 import { type FileProgress, defaultWorkers, readFileInto, readInWorkers, workersAvailable } from './workers.js';
 
@@ -87,7 +88,8 @@ export async function buildReport(
   const files = expandInputs(inputs);
   reading.onStart?.(files);
   const workers = reading.workers ?? defaultWorkers();
-  if (workers > 1 && files.length > 1 && workersAvailable()) {
+  if (reading.verdictsOnly) await readLatestVerdicts(files, options, builder);
+  else if (workers > 1 && files.length > 1 && workersAvailable()) {
     await readInWorkers(files, options, builder, workers, reading.onFile);
   } else {
     for (const file of files) {
@@ -99,7 +101,16 @@ export async function buildReport(
   return reportSchema.parse(builder.result());
 }
 
+/** Each host's latest verdict line, and nothing else of the files (the fleet answer). */
+async function readLatestVerdicts(files: string[], options: ReportOptions, builder: ReportBuilder): Promise<void> {
+  const verdicts = new LatestVerdicts(options);
+  for (const file of files) await readFileInto(builder, file, (text) => verdicts.offer(text));
+  for (const text of verdicts.lines()) builder.addText(text);
+}
+
 export interface ReadingOptions {
+  /** Read only verdict lines, each host's latest (report --verdicts). */
+  verdictsOnly?: boolean;
   /** Worker threads reading files (default: one per core, at most 4); 0 or 1 reads here. */
   workers?: number;
   onStart?: (files: string[]) => void;

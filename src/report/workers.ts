@@ -27,10 +27,14 @@ type Done = { index: number; partial: ReportPartial } | { index: number; ioError
  * read before the failure and is named; a failing read system call (EIO) ends the report with
  * EXIT.io: the disk, not the evidence, is the problem.
  */
-export async function readFileInto(builder: ReportBuilder, file: string): Promise<void> {
+export async function readFileInto(
+  builder: ReportBuilder,
+  file: string,
+  add = (text: string) => builder.addText(text),
+): Promise<void> {
   builder.addFile();
   try {
-    for await (const text of readLines(file)) builder.addText(text);
+    for await (const text of readLines(file)) add(text);
   } catch (err) {
     if (exitStatusOf(err) === EXIT.io)
       throw new CommandError(EXIT.io, `reading ${file} failed: ${(err as Error).message}`);

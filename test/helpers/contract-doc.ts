@@ -9,6 +9,7 @@ import {
   statsLineSchema,
   statusDocumentSchema,
   stoppingLineSchema,
+  verdictLineSchema,
 } from '../../src/model/log-line.js';
 
 export const DOC_BEGIN =
@@ -69,6 +70,7 @@ const SECTIONS: Array<[string, z.ZodType]> = [
   ['stopping line', stoppingLineSchema],
   ['error line', errorLineSchema],
   ['canary line (a canary started or ended, docs/canary.md)', canaryLineSchema],
+  ['verdict line (hourly and at stop; docs/fleet.md)', verdictLineSchema],
   ['status.json (`imds-analyzer status`)', statusDocumentSchema],
 ];
 

@@ -45,6 +45,7 @@ describe('defaults', () => {
       rotation: { maxSizeMB: 50, frequency: 'daily', maxFiles: 14 },
       buffer: { kind: 'auto', ringSizeKB: 8192, perfPagesPerCpu: 128 },
       statsIntervalSeconds: 60,
+      verdictIntervalSeconds: 3600,
       responseWaitMs: 2000,
       processTableMaxEntries: 32768,
       stateDir: '/run/imds-analyzer',

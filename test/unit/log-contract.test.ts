@@ -7,24 +7,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogSink } from '../../src/logging/index.js';
 import { ReportBuilder } from '../../src/logic/report/aggregate.js';
-import { type Counters, type DaemonDescription, logLineSchema, requestLineSchema } from '../../src/model/log-line.js';
+import { type Counters, logLineSchema, requestLineSchema } from '../../src/model/log-line.js';
 import { contractDoc, fieldPaths } from '../helpers/contract-doc.js';
+import { daemonDescription } from '../helpers/lifecycle.js';
 import { requestLine } from '../helpers/request-line.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'contract-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const description: DaemonDescription = {
-  kernel_release: '6.18.0',
-  libbpf_version: '1.1',
-  buffer: 'ringbuf',
-  cgroup_root: '/sys/fs/cgroup',
-  programs: ['imds_connect4'],
-  program_ids: { imds_connect4: 7 },
-  version: '0.1.0',
-  pid: 42,
-  log_dir: dir,
-};
+const description = daemonDescription(42, dir);
 const counters: Counters = {
   requests: { v1: 1, v2: 2, unknown: 0 },
   kernel: { events_lost: 0, segments: 3 },

@@ -19,6 +19,8 @@ import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Caller
 import { countPath, emptyPathCounts, mergePathCounts, type PathCounts } from './path-counts.js';
 import { programOf } from './program.js';
 import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
+import { TokenlessCounts } from './tokenless.js';
+import { hostVerdictOf } from './verdict-line.js';
 
 export interface ReportFilters {
   sinceMs?: number;
@@ -68,10 +70,17 @@ const SHORT: Record<ReasonCode, string> = {
   unclassified_requests: 'unclassified requests',
 };
 
+/** A host's latest verdict line and its time. */
+interface LatestVerdict {
+  t: number;
+  line: StoredLineOf<'verdict'>;
+}
+
 /** What a reader of part of the input hands over (ReportBuilder.takePartial). */
 export interface ReportPartial {
   groups: Map<string, GroupState>;
   hosts: Map<string, HostEvidence>;
+  verdicts: Map<string, LatestVerdict>;
   unreadable: string[];
   lines: number;
   corrupt: number;
@@ -135,6 +144,9 @@ function appendTo<K>(map: Map<K, string[]>, key: K, value: string): void {
 export class ReportBuilder {
   private readonly groups = new Map<string, GroupState>();
   private readonly hosts = new Map<string, HostEvidence>();
+  /** Each host's latest verdict line: the answer for a host whose input holds nothing else. */
+  private readonly verdicts = new Map<string, LatestVerdict>();
+  private readonly tokenless = new Map<string, TokenlessCounts>();
   private readonly unreadable: string[] = [];
   private readonly programs = new Map<string, ReturnType<typeof programOf>>();
   private readonly rules: EvidenceRules;
@@ -165,6 +177,7 @@ export class ReportBuilder {
     const partial: ReportPartial = {
       groups: new Map(this.groups),
       hosts: new Map(this.hosts),
+      verdicts: new Map(this.verdicts),
       unreadable: [...this.unreadable],
       lines: this.lines,
       corrupt: this.corrupt,
@@ -173,6 +186,7 @@ export class ReportBuilder {
     };
     this.groups.clear();
     this.hosts.clear();
+    this.verdicts.clear();
     this.unreadable.length = 0;
     this.lines = 0;
     this.corrupt = 0;
@@ -199,6 +213,7 @@ export class ReportBuilder {
       }
       host.absorb(other);
     }
+    for (const [key, other] of partial.verdicts) this.keepLatest(key, other);
     for (const [key, other] of partial.groups) {
       const group = this.groups.get(key);
       if (!group) {
@@ -273,10 +288,47 @@ export class ReportBuilder {
   add(line: StoredLogLine): void {
     this.lines++;
     const t = lineTimeMs(line);
+    if (line.event === 'verdict') {
+      this.addVerdict(line, t);
+      return;
+    }
     const host = this.hostOf(line.instance_id ?? null, line.hostname ?? null);
     if (!host) return;
     host.see(line, t);
     if (line.event === 'imds_request' && host.inWindow(t)) this.addRequest(line, kindOf(line), host, t);
+  }
+
+  /** A verdict line is what its daemon concluded, not evidence: kept, the latest per host, within the window. */
+  private addVerdict(line: StoredLineOf<'verdict'>, t: number): void {
+    const { host, sinceMs, untilMs } = this.options;
+    const instanceId = line.instance_id ?? null;
+    const hostname = line.hostname ?? null;
+    if (host !== undefined && host !== hostname && host !== instanceId) return;
+    if ((sinceMs !== undefined && t < sinceMs) || (untilMs !== undefined && t > untilMs)) return;
+    const key = instanceId ?? hostname ?? 'unknown-host';
+    this.keepLatest(key, { t, line });
+  }
+
+  private keepLatest(key: string, verdict: LatestVerdict): void {
+    const latest = this.verdicts.get(key);
+    if (!latest || verdict.t >= latest.t) this.verdicts.set(key, verdict);
+  }
+
+  /** Tokenless requests answered 2xx on a host, per period (what MetadataNoToken counts). */
+  tokenlessOf(host: string): TokenlessCounts {
+    let counts = this.tokenless.get(host);
+    if (!counts) {
+      counts = new TokenlessCounts();
+      this.tokenless.set(host, counts);
+    }
+    return counts;
+  }
+
+  /** Hosts judged by their latest verdict line: those with no other line in the input. */
+  private verdictHosts(): HostVerdict[] {
+    return [...this.verdicts]
+      .filter(([key]) => !this.hosts.get(key)?.seen)
+      .map(([key, { line }]) => hostVerdictOf(line, key));
   }
 
   /** The caller's program identity (redacted argv), remembered by raw argv and ancestry. */
@@ -358,8 +410,10 @@ export class ReportBuilder {
     const status = line.response?.status ?? null;
     if (status === null) group.responses.none++;
     else if (status === 401) group.responses.rejected++;
-    else if (status >= 200 && status < 300) group.responses.ok++;
-    else group.responses.other++;
+    else if (status >= 200 && status < 300) {
+      group.responses.ok++;
+      if (kind === 'imdsv1') this.tokenlessOf(host.host).add(t);
+    } else group.responses.other++;
     if (line.fallback) group.fallbacks++;
     group.ownAdvice ??= line.advice ?? null;
   }
@@ -386,17 +440,26 @@ export class ReportBuilder {
     const programsOn = new Map<string, string[]>();
     for (const g of v1) for (const h of g.hosts) appendTo(programsOn, h, g.command);
     const evidence = [...this.hosts.values()].filter((h) => h.seen);
+    const judged = this.verdictHosts();
     const hosts = evidence
       .map((h) => h.verdict(programsOn.get(h.host) ?? [], this.unreadableWithoutHost))
+      .concat(judged)
       .sort((a, b) => ANSWER_ORDER[a.verdict] - ANSWER_ORDER[b.verdict] || a.host.localeCompare(b.host));
-    const fromMs = evidence.reduce((t, h) => Math.min(t, h.firstMs), Infinity);
-    const toMs = evidence.reduce((t, h) => Math.max(t, h.lastMs), -Infinity);
-    const observed = evidence.length > 0;
+    const fromMs = judged.reduce(
+      (t, h) => Math.min(t, Date.parse(h.first_seen)),
+      evidence.reduce((t, h) => Math.min(t, h.firstMs), Infinity),
+    );
+    const toMs = judged.reduce(
+      (t, h) => Math.max(t, Date.parse(h.last_seen)),
+      evidence.reduce((t, h) => Math.max(t, h.lastMs), -Infinity),
+    );
+    const observed = hosts.length > 0;
     // Each host's own is in hosts[]; over many, the least of them is what every host has.
     const seconds = hosts.reduce((n, h) => Math.min(n, h.seconds), Infinity);
     const boots = hosts.reduce((n, h) => n + h.boots, 0);
-    const v1Requests = v1.reduce((n, g) => n + g.count, 0);
-    const reasons = this.overallReasons(hosts, v1.length, v1Requests);
+    const v1Requests = v1.reduce((n, g) => n + g.count, 0) + judged.reduce((n, h) => n + h.imdsv1_requests, 0);
+    const programs = v1.length + new Set(judged.flatMap((h) => h.imdsv1_programs)).size;
+    const reasons = this.overallReasons(hosts, programs, v1Requests);
     const final: Answer = v1Requests > 0 ? 'NO' : reasons.length > 0 ? 'UNKNOWN' : 'YES';
     const where = hosts.length > 1 ? `on these ${hosts.length} hosts` : 'on this host';
     return {
@@ -405,9 +468,9 @@ export class ReportBuilder {
         answer: final,
         safe: final === 'YES',
         observed,
-        text: `HttpTokens=required is safe ${where}: ${this.sentence(final, hosts, reasons, v1.length, v1Requests, seconds, boots)}`,
+        text: `HttpTokens=required is safe ${where}: ${this.sentence(final, hosts, reasons, programs, v1Requests, seconds, boots)}`,
         reasons,
-        imdsv1_programs: v1.length,
+        imdsv1_programs: programs,
         imdsv1_requests: v1Requests,
       },
       observation: {
