@@ -52,7 +52,7 @@ interface CounterChange {
   lines_not_written?: number;
 }
 
-function counters(change: CounterChange = {}): Counters {
+export function counters(change: CounterChange = {}): Counters {
   return {
     requests: { v1: 0, v2: 2, unknown: 0 },
     kernel: { events_lost: 0, perf_buffer_lost: 0, parse_errors: 0, process_events_lost: 0, ...change.kernel },

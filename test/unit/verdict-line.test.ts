@@ -7,36 +7,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VerdictWriter } from '../../src/daemon/verdict-writer.js';
 import { createLogSink } from '../../src/logging/index.js';
-import { type Counters, logLineSchema } from '../../src/model/log-line.js';
+import { logLineSchema } from '../../src/model/log-line.js';
 import { buildReport } from '../../src/report/read.js';
 import { emfViolations } from '../helpers/emf.js';
 import { daemonDescription, hostAnswer } from '../helpers/lifecycle.js';
+import { counters } from '../helpers/report-fixtures.js';
 import { requestLine } from '../helpers/request-line.js';
 
 const root = mkdtempSync(join(tmpdir(), 'verdict-line-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const counters: Counters = {
-  requests: { v1: 0, v2: 0, unknown: 0 },
-  kernel: { events_lost: 0 },
-  decode_errors: 0,
-  record_errors: 0,
-  drain_errors: 0,
-  status_write_errors: 0,
-  streams: {
-    joined_mid_stream: 0,
-    holes_skipped: 0,
-    hole_bytes: 0,
-    bytes_skipped: 0,
-    responses_unmatched: 0,
-    responses_retransmitted: 0,
-  },
-  not_imds_records: 0,
-  tracked_connections: 0,
-  lines_written: 0,
-  lines_not_written: 0,
-  write_errors: 0,
-};
+const zero = counters();
 
 interface Host {
   dir: string;
@@ -66,7 +47,7 @@ async function daemonRun(h: Host, pid: number, requests: Array<{ version: 'v1' |
   const description = daemonDescription(pid, h.dir);
   sink.lifecycle('ready', {
     ...description,
-    ...counters,
+    ...zero,
     uptime_ms: 6400,
     startup_ms: {},
     capture_continued: false,
@@ -82,7 +63,7 @@ async function daemonRun(h: Host, pid: number, requests: Array<{ version: 'v1' |
       request_time: new Date().toISOString(),
     });
   }
-  sink.lifecycle('stopping', { ...description, ...counters, signal: 'SIGTERM', system_shutdown: false });
+  sink.lifecycle('stopping', { ...description, ...zero, signal: 'SIGTERM', system_shutdown: false });
   await writer.stop();
   await sink.close();
 }
