@@ -30,6 +30,8 @@ export class Pipeline implements RecordReceiver {
   private readonly fallback = new FallbackDetector();
   private readonly requests: Record<ImdsVersion, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
+  /** The longest a batch of records took to become lines (ms). */
+  private longestBatchMs = 0;
   /** Requests a previous daemon already logged (keys from the log), while its records are replayed. */
   private alreadyLogged = new Set<string>();
   private replayedDuplicates = 0;
@@ -71,6 +73,7 @@ export class Pipeline implements RecordReceiver {
   }
 
   handle(records: KernelRecord[]): void {
+    const started = process.hrtime.bigint();
     for (const rec of records) {
       try {
         this.record(rec);
@@ -79,6 +82,7 @@ export class Pipeline implements RecordReceiver {
       }
     }
     this.emit(this.tracker.takeCompleted(process.hrtime.bigint()));
+    this.longestBatchMs = Math.max(this.longestBatchMs, Number(process.hrtime.bigint() - started) / 1e6);
   }
 
   private record(rec: KernelRecord): void {
@@ -180,6 +184,7 @@ export class Pipeline implements RecordReceiver {
       streams: this.tracker.counters(),
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
+      longest_batch_ms: Math.round(this.longestBatchMs * 10) / 10,
       lines_written: sink.linesWritten,
       lines_not_written: sink.linesNotWritten,
       write_errors: sink.writeErrors,

@@ -44,10 +44,10 @@ export class Enricher {
     else this.table.apply(rec);
   }
 
-  /** Learns a connecting process and its cgroup while both surely still exist. */
+  /** Learns a connecting process and its cgroup at first sight, while both most likely still exist. */
   observe(owner: SocketOwner): void {
     this.table.lookup(owner.pid);
-    this.cgroups.pathOf(owner.cgroupId);
+    this.cgroups.learnFromProcess(owner.cgroupId, owner.pid);
   }
 
   describe(owner: SocketOwner | null, socketUid: number, socketCgroupId: bigint): Attribution {
@@ -88,9 +88,10 @@ export class Enricher {
   }
 
   /**
-   * The kernel's cgroup v2 id at connect() names the cgroup, unless it is the v2 root: with
-   * cgroup v1 every process sits there, and the name=systemd path the kernel sent at
-   * connect() tells the unit. /proc answers last, if the process still runs.
+   * The kernel's cgroup v2 id at connect() names the cgroup once its path is learnt, unless it
+   * is the v2 root: with cgroup v1 every process sits there, and the name=systemd path the
+   * kernel sent at connect() tells the unit. That path (cut to its nearest levels when deeper
+   * than the kernel keeps) answers for an id not learnt, /proc last, if the process still runs.
    */
   private cgroupOf(cgroupId: bigint, entry: ProcessEntry | null, owner: SocketOwner | null): string | null {
     const fromId = this.cgroups.pathOf(cgroupId);

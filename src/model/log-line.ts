@@ -137,6 +137,8 @@ export const countersSchema = z.strictObject({
   }),
   not_imds_records: count,
   tracked_connections: count,
+  /** The longest one drained batch of records took to become lines, in ms (a drain turn's share). */
+  longest_batch_ms: z.number().nonnegative().optional(),
   lines_written: count,
   lines_not_written: count,
   write_errors: count,

@@ -181,6 +181,8 @@ describe('Enricher on a real process', () => {
       const enricher = new Enricher({ maxProcesses: 1024, cgroupRoot: mount });
       enricher.seedFromProc();
       const owner = { pid, tid: pid, uid: 0, gid: 0, comm: 'sh', cgroupId, connectNs: 0n };
+      // As the pipeline does at a connection's first record: the cgroup id is learnt there.
+      enricher.observe(owner);
       const who = enricher.describe(owner, 0, 0n);
       expect(who.process).toMatchObject({
         pid,
