@@ -9,7 +9,7 @@
 // name=systemd hierarchy: the kernel sends a caller's path there at connect() (a
 // short-lived caller takes its /proc/<pid>/cgroup with it), /proc gives it for the others.
 import type { CgroupRecord, ProcessRecord } from '../model/records.js';
-import { cgroupPathFromProcFile } from '../logic/cgroup-path.js';
+import { CUT_PATH, cgroupPathFromProcFile } from '../logic/cgroup-path.js';
 import { type ProcSnapshot, TICK_NS, readProc } from './proc.js';
 
 export interface ProcessEntry {
@@ -124,7 +124,8 @@ export class ProcessTable {
   /** The cgroup v1 path the kernel saw a process in at connect(): it names the unit. */
   applyCgroup(rec: CgroupRecord): void {
     const entry = this.lookup(rec.pid, rec.tsNs);
-    if (entry && entry.startNs === rec.startNs) entry.cgroup = rec.path;
+    // A path cut to its nearest levels starts anywhere in the tree: CUT_PATH marks it.
+    if (entry && entry.startNs === rec.startNs) entry.cgroup = rec.truncated ? `${CUT_PATH}${rec.path}` : rec.path;
   }
 
   /**

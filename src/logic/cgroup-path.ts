@@ -93,7 +93,15 @@ function containerOf(segments: readonly string[]): ContainerPlacement | null {
   return null;
 }
 
+/**
+ * Starts a path the kernel cut to its nearest levels (deeper than it keeps): its top is
+ * unknown, so neither a unit nor a container can be told from it (a user could make the cut
+ * fall on a segment named like a system service).
+ */
+export const CUT_PATH = '…';
+
 export function placementFromCgroupPath(path: string): Placement {
+  if (path.startsWith(CUT_PATH)) return { unit: null, container: null, userDelegated: false };
   const segments = path.split('/').filter(Boolean);
   const container = containerOf(segments);
   if (container) return { unit: null, container, userDelegated: false };

@@ -7,7 +7,7 @@
 // the redactor once missed. docs/security.md maps each attack to its test here.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE_NAME } from '../../src/state/instance-lock.js';
@@ -21,6 +21,7 @@ import {
   delegatedSubtree,
   freshUid,
   removeUserCgroups,
+  runInSubtree,
 } from '../rig/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -61,6 +62,9 @@ function expectNowhere(outputs: Array<[string, string]>, secrets: string[]): voi
     for (const secret of secrets) expect(text.includes(secret), `${secret} in ${where}`).toBe(false);
 }
 
+/** status.json is rewritten every second (statsIntervalSeconds 1 in the rig). */
+const statusRewritten = () => new Promise((resolve) => setTimeout(resolve, 1500));
+
 /** A state directory others can reach (the rig's is inside a 0700 directory), as /run/imds-analyzer is. */
 function reachableStateDir(): string {
   const dir = mkdtempSync('/run/imds-unpriv-');
@@ -80,8 +84,8 @@ describe.skipIf(!isRoot)('an unprivileged local user', () => {
     await bed?.teardown();
   });
 
-  async function daemonWith(stateDir: string): Promise<RunningDaemon> {
-    const daemon = await startAnalyzer({ args: ['--console'], config: { stateDir } });
+  async function daemonWith(stateDir?: string): Promise<RunningDaemon> {
+    const daemon = await startAnalyzer({ args: ['--console'], config: stateDir ? { stateDir } : {} });
     cleanups.push(async () => {
       await daemon.stop();
       daemon.cleanup();
@@ -142,5 +146,177 @@ describe.skipIf(!isRoot)('an unprivileged local user', () => {
       code: 0,
       first: expect.stringContaining(`running (pid ${second.process.pid})`),
     });
+  });
+
+  it('4,096 junk token values and 50 path- or unit-shaped ones: an IMDSv1 caller keeps exe, argv and unit; a real token is still cut everywhere', async () => {
+    const daemon = await daemonWith();
+    const uid = freshUid();
+    const victimCode = `import urllib.request; urllib.request.urlopen('${url('victim')}', timeout=10).read()`; // test netns (bed.run)
+    const victimArgv = [SYSTEM_PYTHON, '-c', victimCode, 'victim-arg'];
+    const unit = 'imds-victim.service';
+    const shaped = [
+      realpathSync(SYSTEM_PYTHON),
+      SYSTEM_PYTHON,
+      unit,
+      `/system.slice/${unit}`,
+      'system.slice',
+      victimCode,
+      'victim-arg',
+      '/latest/meta-data/instance-id',
+      ...Array.from({ length: 21 }, (_, i) => `/usr/lib/python3/dist-packages/botocore/m${i}.py`),
+      ...Array.from({ length: 21 }, (_, i) => `amazon-ssm-agent-${i}.service`),
+    ];
+    expect(shaped).toHaveLength(50);
+    // Token-shaped junk (the shape of a real token, so that only IMDS's 401 tells them apart).
+    const junk = Array.from({ length: 4096 }, () => randomBytes(42).toString('base64'));
+    const sender = String.raw`
+import http.client, sys
+values = sys.stdin.read().split('\n')
+c = http.client.HTTPConnection('169.254.169.254', 80, timeout=10)  # test netns (bed.run)
+for v in values:
+    c.request('GET', '/latest/meta-data/instance-id?t=junk', headers={'X-aws-ec2-metadata-token': v})
+    c.getresponse().read()
+print(len(values))
+`;
+    const sent = await bed.run(asUser(uid, [SYSTEM_PYTHON, '-c', sender]), {
+      stdin: [...junk, ...shaped].join('\n'),
+      timeoutMs: 120_000,
+    });
+    expect({ code: sent.code, stdout: sent.stdout.trim(), stderr: sent.stderr }).toMatchObject({
+      code: 0,
+      stdout: '4146',
+    });
+    await daemon.waitForRequests((lines) => lines.filter(marked('junk')).length >= 4146, 60_000);
+
+    const victim = await bed.run(victimArgv, { cgroup: `system.slice/${unit}` });
+    expect(victim.code).toBe(0);
+    const line = await lineOf(daemon, 'victim');
+    expect(line).toMatchObject({
+      imds_version: 'v1',
+      process: { argv: victimArgv },
+      unit,
+      cgroup: `/system.slice/${unit}`,
+      redacted: [],
+    });
+    expect([SYSTEM_PYTHON, realpathSync(SYSTEM_PYTHON)]).toContain(line.process.exe);
+
+    // A real token of the same user, used after all that, is learnt and cut from every output.
+    const js = `const [t, m] = process.argv.slice(1); require('http').get({ host: '169.254.169.254', path: '/latest/meta-data/instance-id?t=' + m, headers: { ['X-aws-ec2-metadata-' + 'token']: t } }, (r) => r.resume());`; // test netns
+    const script = [
+      `T=$(curl -s -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' '${IMDS}/latest/api/token')`,
+      'printf %s "$T"',
+      `'${process.execPath}' -e "${js}" "$T" real-token`,
+    ].join('\n');
+    const tokenRun = await bed.run(asUser(uid, ['sh', '-c', script]));
+    const token = tokenRun.stdout;
+    expect(token).toMatch(/^[A-Za-z0-9+/]{56}$/);
+    const tokenLine = await lineOf(daemon, 'real-token');
+    expect(tokenLine.process.argv).toEqual([process.execPath, '-e', expect.any(String), R, 'real-token']);
+    await statusRewritten();
+    expectNowhere(everyOutput(daemon, daemon.stateDir), [token]);
+  }, 240_000);
+
+  it("a user unit named like a system service, or a cgroup like a container, is the user's: user@UID.service/...", async () => {
+    const daemon = await daemonWith();
+    const uid = freshUid();
+    const { path: subtree } = delegatedSubtree(bed, uid);
+    cleanups.push(() => removeUserCgroups(subtree));
+    const docker = `docker-${'ab'.repeat(32)}.scope`;
+    // The stand-in for `systemd-run --user --unit=amazon-ssm-agent`: what its user manager would
+    // make, made by the user in the subtree systemd delegates to it.
+    const script = [
+      `mkdir -p "$1/app.slice/amazon-ssm-agent.service" "$1/app.slice/${docker}"`,
+      `echo $$ > "$1/app.slice/amazon-ssm-agent.service/cgroup.procs"`,
+      `curl -s -o /dev/null '${url('user-unit')}'`,
+      `echo $$ > "$1/app.slice/${docker}/cgroup.procs"`,
+      `curl -s -o /dev/null '${url('user-docker')}'`,
+    ].join(' && ');
+    const run = await runInSubtree(bed, uid, subtree, ['sh', '-c', script, 'sh', subtree]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(await lineOf(daemon, 'user-unit')).toMatchObject({
+      unit: `user@${uid}.service/amazon-ssm-agent.service`,
+      user_delegated: true,
+      container: null,
+      process: { uid },
+    });
+    expect(await lineOf(daemon, 'user-docker')).toMatchObject({
+      unit: `user@${uid}.service/${docker}`,
+      user_delegated: true,
+      container: null,
+    });
+  });
+
+  it.each([
+    ['with the cgroup path the kernel sends', 0],
+    ['with the path cut (deeper than the kernel keeps): the cgroup id alone', 6],
+  ])(
+    '5,000 fresh user cgroups, one IMDS connection each, %s: every request logged, nothing lost, the daemon keeps going',
+    async (_name, depth) => {
+      const daemon = await daemonWith();
+      const uid = freshUid();
+      const { path: subtree } = delegatedSubtree(bed, uid);
+      cleanups.push(() => removeUserCgroups(subtree));
+      const marker = `storm${depth}`;
+      const storm = await connectFromFreshCgroups(bed, { uid, subtree, count: 5000, depth, marker });
+      expect(storm.failed).toBe(0);
+      const lines = (await daemon.waitForRequests(
+        (all) => all.filter((l) => (l as Line).request.path.includes(`?t=${marker}-`)).length >= 5000,
+        120_000,
+      )) as Line[];
+      const ours = lines.filter((l) => l.request.path.includes(`?t=${marker}-`));
+      expect(new Set(ours.map((l) => l.request.path)).size).toBe(5000);
+      // Never a system unit or a container: the user's unit, or (a path cut and the caller gone
+      // before its cgroup id was learnt) none.
+      const misnamed = ours.filter((l) =>
+        l.unit === null ? l.container !== null : !(l.unit.startsWith(`user@${uid}.service/`) && l.user_delegated),
+      );
+      expect(misnamed).toEqual([]);
+      expect(daemon.process.exitCode).toBeNull();
+      const stats = daemon
+        .lines()
+        .filter((l) => l.event === 'stats')
+        .at(-1) as unknown as {
+        kernel: Record<string, number>;
+        longest_batch_ms: number;
+      };
+      expect(stats.kernel.events_lost).toBe(0);
+      const named = ours.filter((l) => l.unit !== null).length;
+      process.stdout.write(
+        `${marker}: 5000 cgroups in ${storm.elapsedMs} ms; longest batch ${stats.longest_batch_ms} ms; ${named} lines name the user's unit\n`,
+      );
+    },
+    300_000,
+  );
+
+  it('secret-bearing argv forms (wget --header=, curl --oauth2-bearer, docker login -p, redis-cli -a, openssl -passin pass:): no hit in any output', async () => {
+    const daemon = await daemonWith();
+    const uid = freshUid();
+    const s = Object.fromEntries(
+      ['wget', 'bearer', 'docker', 'dockersh', 'redis', 'openssl'].map((n) => [
+        n,
+        `s3cr3t-${n}-${randomBytes(8).toString('hex')}`,
+      ]),
+    ) as Record<string, string>;
+    const curlThen = (marker: string) => `curl -s -o /dev/null '${url(marker)}'; true`;
+    const ecr = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+    const cases: Array<[string, string[]]> = [
+      ['wget', ['wget', '-q', '-O', '/dev/null', `--header=X-aws-ec2-metadata-token:${s.wget}`, url('wget')]],
+      ['bearer', ['curl', '-s', '-o', '/dev/null', '--oauth2-bearer', s.bearer as string, url('bearer')]],
+      ['docker', ['sh', '-c', curlThen('docker'), 'docker', 'login', '-u', 'AWS', '-p', s.docker as string, ecr]],
+      ['dockersh', ['sh', '-c', `false && docker login -u AWS -p ${s.dockersh} ${ecr}; ${curlThen('dockersh')}`]],
+      ['redis', ['sh', '-c', curlThen('redis'), 'redis-cli', '-h', 'cache.local', '-a', s.redis as string, 'PING']],
+      [
+        'openssl',
+        ['sh', '-c', curlThen('openssl'), 'openssl', 'pkcs12', '-in', 'a.p12', '-passin', `pass:${s.openssl}`],
+      ],
+    ];
+    for (const [marker, argv] of cases) {
+      // (wget exits 6 on the 401 IMDS gives a made-up token: the request was made all the same.)
+      await bed.run(asUser(uid, argv));
+      const line = await lineOf(daemon, marker);
+      expect(line.redacted.length).toBeGreaterThan(0);
+    }
+    await statusRewritten();
+    expectNowhere(everyOutput(daemon, daemon.stateDir), Object.values(s));
   });
 });

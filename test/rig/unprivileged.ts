@@ -46,8 +46,8 @@ export function removeUserCgroups(path: string): void {
   }
 }
 
-// For each i: make <subtree>/app.slice/<marker>-<i>.scope (plus `depth` levels below it), fork a
-// child that moves itself there and makes one IMDSv1 GET ?t=<marker>-<i>; 8 children at a time.
+// For each i, a child that makes <subtree>/app.slice/<marker>-<i>.scope (plus `depth` levels
+// below it), moves itself there and makes one IMDSv1 GET ?t=<marker>-<i>; 32 children at a time.
 const STORM = String.raw`
 import os, socket, sys
 base, count, depth, marker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -59,11 +59,11 @@ def reap():
     failed += status != 0
 for i in range(count):
     path = os.path.join(base, 'app.slice', '%s-%d.scope' % (marker, i), *['d%d' % k for k in range(depth)])
-    os.makedirs(path)
-    while running >= 8:
+    while running >= 32:
         reap()
     if os.fork() == 0:
         try:
+            os.makedirs(path)
             with open(os.path.join(path, 'cgroup.procs'), 'w') as f:
                 f.write(str(os.getpid()))
             s = socket.create_connection(('169.254.169.254', 80), timeout=10)  # in the test netns (nsenter)
@@ -81,18 +81,18 @@ print(failed)
 `;
 
 /**
- * `count` IMDS connections as `uid`, each from a cgroup the user makes fresh in its delegated
- * subtree, `depth` levels below its scope (the kernel sends 8 levels of a caller's cgroup path:
- * deeper ones arrive cut, and attribution rests on the cgroup id). Joins the testbed's client
- * namespace with nsenter, which keeps the cgroup2 mount in sight (ip netns exec does not).
+ * Runs `argv` as `uid` inside the delegated `subtree` (it starts there and may move itself into
+ * cgroups it makes below), in the testbed's client namespace. nsenter, unlike ip netns exec,
+ * keeps the cgroup2 mount in sight.
  */
-export async function connectFromFreshCgroups(
+export async function runInSubtree(
   bed: Testbed,
-  options: { uid: number; subtree: string; count: number; depth: number; marker: string },
-): Promise<{ elapsedMs: number; failed: number; stderr: string }> {
-  const { uid, subtree, count, depth, marker } = options;
+  uid: number,
+  subtree: string,
+  argv: readonly string[],
+): Promise<{ code: number | null; pid: number; stdout: string; stderr: string; elapsedMs: number }> {
   if (!statSync(subtree).isDirectory()) throw new Error(`${subtree} is not a cgroup directory`);
-  const argv = [
+  const command = [
     'sh',
     '-c',
     'echo $$ > "$1/cgroup.procs" && shift && exec "$@"',
@@ -100,15 +100,37 @@ export async function connectFromFreshCgroups(
     subtree,
     'nsenter',
     `--net=/run/netns/${bed.clientNs}`,
-    ...asUser(uid, [SYSTEM_PYTHON, '-c', STORM, subtree, String(count), String(depth), marker]),
+    ...asUser(uid, argv),
   ];
   const started = Date.now();
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`cgroup storm ended with ${code}: ${stderr}`);
-  return { elapsedMs: Date.now() - started, failed: Number(stdout.trim()), stderr };
+  return { code, pid: child.pid as number, stdout, stderr, elapsedMs: Date.now() - started };
+}
+
+/**
+ * `count` IMDS connections as `uid`, each from a cgroup the user makes fresh in its delegated
+ * subtree, `depth` levels below its scope (the kernel sends 8 levels of a caller's cgroup path:
+ * deeper ones arrive cut, and attribution rests on the cgroup id).
+ */
+export async function connectFromFreshCgroups(
+  bed: Testbed,
+  options: { uid: number; subtree: string; count: number; depth: number; marker: string },
+): Promise<{ elapsedMs: number; failed: number }> {
+  const { uid, subtree, count, depth, marker } = options;
+  const run = await runInSubtree(bed, uid, subtree, [
+    SYSTEM_PYTHON,
+    '-c',
+    STORM,
+    subtree,
+    String(count),
+    String(depth),
+    marker,
+  ]);
+  if (run.code !== 0) throw new Error(`cgroup storm ended with ${run.code}: ${run.stderr}`);
+  return { elapsedMs: run.elapsedMs, failed: Number(run.stdout.trim()) };
 }

@@ -1,7 +1,12 @@
 // cgroup path -> systemd unit or container, from paths as real hosts write them in
 // /proc/<pid>/cgroup (Debian/AL2023 cgroup v2, Amazon Linux 2 cgroup v1).
 import { describe, expect, it } from 'vitest';
-import { cgroupPathFromProcFile, systemdV1HierarchyId, placementFromCgroupPath } from '../../src/logic/cgroup-path.js';
+import {
+  CUT_PATH,
+  cgroupPathFromProcFile,
+  systemdV1HierarchyId,
+  placementFromCgroupPath,
+} from '../../src/logic/cgroup-path.js';
 
 const ID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904e2c3d4f5a6b7c8d9e0f1a2b3';
 const POD = '9f0e3b27-1c4d-4e8a-b6f1-2a3c4d5e6f70';
@@ -67,6 +72,15 @@ describe('placementFromCgroupPath', () => {
     [`/kubepods/besteffort/pod${POD}`, { runtime: 'kubernetes', id: '', pod_uid: POD }],
   ])('container of %s', (path, container) => {
     expect(placementFromCgroupPath(path)).toEqual({ unit: null, container, userDelegated: false });
+  });
+
+  it('a path the kernel cut (its top unknown) names neither a unit nor a container', () => {
+    expect(placementFromCgroupPath(`${CUT_PATH}/amazon-ssm-agent.service/d0/d1/d2/d3/d4/d5/d6`)).toEqual({
+      unit: null,
+      container: null,
+      userDelegated: false,
+    });
+    expect(placementFromCgroupPath(`${CUT_PATH}/docker/${ID}`).container).toBeNull();
   });
 
   it('a container only where its root-owned runtime puts it, not any look-alike segment below', () => {
