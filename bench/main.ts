@@ -1,7 +1,7 @@
 // `npm run bench`: what imds-analyzer costs on a host, measured side by side in one run
 // (absolute numbers on a shared 2-core VM are noisy: ratios, medians and spreads).
 // Prints a table with targets and PASS/MISS; `--json FILE` also writes the numbers;
-// `--only ready,kernel,churn,capture` runs some of the parts; `--quick` shorter runs.
+// `--only ready,kernel,churn,capture,cgroups` runs some of the parts; `--quick` shorter runs.
 // All IMDS traffic goes to the testbed's namespaces; the loopback load stays on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { type RunningDaemon, readLogLines, startAnalyzer } from '../test/rig/analyzer-process.js';
 import { REPO_ROOT } from '../test/rig/compiled.js';
 import { createTestbed, loadV1 } from '../test/rig/index.js';
+import { connectFromFreshCgroups, delegatedSubtree, freshUid, removeUserCgroups } from '../test/rig/unprivileged.js';
 
 interface Row {
   measure: string;
@@ -516,6 +517,57 @@ async function idleAndProcessChurn(quick: boolean, cli: string): Promise<Row[]> 
   }
 }
 
+/**
+ * An unprivileged user makes `count` fresh cgroups in its delegated subtree, one IMDS connection
+ * from each: the longest batch of records the daemon took to turn into lines (its drain turn
+ * but for libbpf's consume and decoding), with the path the kernel sends at connect, and with
+ * paths deeper than the kernel keeps (the cgroup id alone names the cgroup).
+ */
+async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
+  const bed = await createTestbed({ prefix: 'bcg' });
+  const rows: Row[] = [];
+  try {
+    for (const [name, depth] of [
+      ['kernel path', 0],
+      ['path cut, cgroup id only', 6],
+    ] as const) {
+      const daemon = await startAnalyzer({ cli, env: PRODUCTION_ENV });
+      const uid = freshUid();
+      const { path: subtree } = delegatedSubtree(bed, uid);
+      try {
+        log(`${count} fresh user cgroups (${name})...`);
+        const marker = `bench${depth}-`;
+        const storm = await connectFromFreshCgroups(bed, { uid, subtree, count, depth, marker: `bench${depth}` });
+        const ours = (all: ReturnType<RunningDaemon['requests']>) =>
+          all.filter((l) => (l as { request?: { path?: string } }).request?.path?.includes(`?t=${marker}`)).length;
+        await daemon.waitForRequests((all) => ours(all) >= count, 120_000).catch(() => undefined);
+        await sleep(1500); // the next stats line
+        const stats = daemon
+          .lines()
+          .filter((l) => l.event === 'stats')
+          .at(-1) as { kernel: { events_lost: number }; longest_batch_ms?: number } | undefined;
+        const longest = stats?.longest_batch_ms ?? -1;
+        const lost = stats?.kernel.events_lost ?? -1;
+        const logged = ours(daemon.requests());
+        rows.push({
+          measure: `longest drain batch, ${count} fresh user cgroups (${name})`,
+          value: `${longest.toFixed(1)} ms; ${logged}/${count} logged, kernel lost ${lost}, ${(storm.elapsedMs / 1000).toFixed(0)} s, ${storm.failed} client failures`,
+          target: '≤ 100 ms, none lost',
+          pass: longest >= 0 && longest <= 100 && logged >= count && lost === 0,
+          numbers: { longest_batch_ms: longest, logged, lost, storm_s: storm.elapsedMs / 1000 },
+        });
+      } finally {
+        await daemon.stop();
+        daemon.cleanup();
+        removeUserCgroups(subtree);
+      }
+    }
+  } finally {
+    await bed.teardown();
+  }
+  return rows;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
@@ -526,8 +578,8 @@ async function main(): Promise<number> {
       // --cli dist/cli/main.js --node-arg=, or an unpacked RPM's /usr/lib/imds-analyzer/bundle/imds-analyzer.mjs.
       cli: { type: 'string', default: SHIPPED_CLI },
       'node-arg': { type: 'string', multiple: true, default: SHIPPED_NODE_ARGS },
-      // Which groups of rows: ready, kernel, churn (idle CPU, process churn), capture.
-      only: { type: 'string', default: 'ready,kernel,churn,capture' },
+      // Which groups of rows: ready, kernel, churn (idle CPU, process churn), capture, cgroups.
+      only: { type: 'string', default: 'ready,kernel,churn,capture,cgroups' },
     },
   });
   if (process.getuid?.() !== 0) {
@@ -550,6 +602,7 @@ async function main(): Promise<number> {
   // The daemon as shipped (or --cli) in every row that measures it running.
   if (only.has('churn')) rows.push(...(await idleAndProcessChurn(quick, values.cli)));
   if (only.has('capture')) rows.push(...(await captureAndMemory(quick ? 10 : 30, values.cli)));
+  if (only.has('cgroups')) rows.push(...(await freshCgroupStorm(values.cli, quick ? 1000 : 5000)));
 
   const width = Math.max(...rows.map((r) => r.measure.length));
   const lines = rows.map(
