@@ -11,6 +11,7 @@ export const CELLS = [
   'v1_unit',
   'perfbuf',
   'core_btf',
+  'canary',
 ];
 /** What --quick runs: the basic detections, and a second start on the cut-down BTF the first one wrote. */
 export const QUICK_CELLS = new Set(['loads', 'attaches', 'v1', 'v2', 'core_btf']);

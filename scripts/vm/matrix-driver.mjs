@@ -6,7 +6,7 @@
 // every cell by reading the daemon's own log lines (docs/architecture.md, "The log line").
 // Prints progress to stderr and one `MATRIX-RESULT {json}` line to stdout.
 // Safe on the host: every client runs in the testbed's network namespaces.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +189,45 @@ async function checkV1Unit(testbed, daemon, clients) {
   }
 }
 
+/**
+ * The canary (docs/canary.md) works here or `canary start` refuses with one line: started, a
+ * tokenless curl in its cgroup is refused 401 by the test IMDS (optional: 200 outside) and a
+ * token curl is answered; stopped, nothing of it stays loaded.
+ */
+async function checkCanary(testbed, daemon, clients) {
+  const group = `kmcanary${process.pid}`;
+  testbed.cgroupPath(`${group}/app.service`);
+  const cli = (...args) =>
+    spawnSync(
+      process.execPath,
+      [join(projectRoot, 'dist/cli/main.js'), 'canary', ...args, '--config', join(daemon.dir, 'config.json')],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+  const started = cli('start', '--cgroup', group, '--for', '300s');
+  const stderr = started.stderr.trim();
+  if (started.status === 69) {
+    const oneLine = stderr.split('\n').length === 1 && /^imds-analyzer canary: refused: /.test(stderr);
+    return record('canary', oneLine, `refused: ${stderr.slice(0, 300)}`);
+  }
+  if (started.status !== 0)
+    return record('canary', false, `canary start exited ${started.status}: ${stderr.slice(0, 300)}`);
+  const statuses = async (client) => {
+    const before = testbed.serverRequests().length;
+    await testbed.run(client.argv, { cgroup: `${group}/app.service` });
+    return testbed
+      .serverRequests()
+      .slice(before)
+      .map((r) => r.status)
+      .join(',');
+  };
+  const v1 = await statuses(clients.curlV1());
+  const v2 = await statuses(clients.curlV2());
+  const stopped = cli('stop', '--cgroup', group);
+  const after = await statuses(clients.curlV1());
+  const ok = v1 === '401' && v2 === '200,200' && stopped.status === 0 && after === '200';
+  record('canary', ok, `works: v1 ${v1}, v2 ${v2} in the canary; stop ${stopped.status}, then v1 ${after}`);
+}
+
 /** Runs `body` against a fresh daemon; records `failCell` FAIL when the daemon never gets ready. */
 async function withDaemon(startAnalyzer, buffer, failCell, body, config = {}) {
   const started = Date.now();
@@ -259,6 +298,7 @@ async function main() {
         await checkV1('v1', testbed, daemon, clients);
         await checkClient('v2', testbed, daemon, clients.curlV2());
         if (quick) return waitForCoreBtf(cacheDir, daemon);
+        await checkCanary(testbed, daemon, clients);
         await checkClient('ipv6', testbed, daemon, clients.curlV1Ipv6());
         await checkClient('keep_alive', testbed, daemon, clients.nodeKeepAliveV2ThenV1());
         // Pauses long enough that the segments leave separately even under TCG.
