@@ -266,5 +266,8 @@ describe.skipIf(!isRoot)('canary', () => {
     expect(lastCanaryLine()).toMatchObject({ action: 'ended', reason: 'daemon stopped' });
     // No daemon: nothing to ask.
     expect(canary('status').code).toBe(3);
+    // The report reads the canary's lines with the rest: the refused requests are IMDSv1 callers.
+    const report = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot']);
+    expect({ code: report.code, stderr: report.stderr }).toEqual({ code: 1, stderr: '' });
   }, 60_000);
 });
