@@ -268,6 +268,6 @@ describe.skipIf(!isRoot)('canary', () => {
     expect(canary('status').code).toBe(3);
     // The report reads the canary's lines with the rest: the refused requests are IMDSv1 callers.
     const report = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot']);
-    expect({ code: report.code, stderr: report.stderr }).toEqual({ code: 1, stderr: '' });
+    expect(report.code, report.stderr).toBe(1);
   }, 60_000);
 });
