@@ -1,6 +1,7 @@
 // The report's fixtures, written by the code: each is a history of typed contract values
 // (ready, request, stats, stopping) that the daemon's own log sink writes, at fixed times,
-// into test/fixtures/report/verdict/<name>/. `npm run fixtures:report` rewrites them and
+// into test/fixtures/report/verdict/<name>/ (and the state file `status` reads, through the
+// daemon's status writer). `npm run fixtures:report` rewrites them and
 // test/unit/report-fixtures-written.test.ts checks that the committed files are exactly what
 // this writes. Most are a clean day with one thing wrong; a fixture whose lines are cut or
 // written as an older daemon did says so in its name (corrupt-, legacy-).
@@ -12,7 +13,8 @@ import { createLogSink, type LifecycleEvent, type LogSink } from '../../src/logg
 import type { LifecycleBody } from '../../src/logging/sink.js';
 import { classifyRequest } from '../../src/logic/classify.js';
 import type { HttpRequestRecord } from '../../src/logic/http-request.js';
-import type { Counters, DaemonDescription, RequestLine } from '../../src/model/log-line.js';
+import type { Counters, DaemonDescription, RequestLine, StatusDocument } from '../../src/model/log-line.js';
+import { STATUS_FILE_NAME, writeStatusFile } from '../../src/state/status-file.js';
 import { requestLine } from './request-line.js';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
@@ -399,14 +401,46 @@ async function storedBytes(fixture: Fixture): Promise<Buffer> {
   return Buffer.from(text);
 }
 
-/** Every fixture file, relative to the verdict fixture directory, and its bytes. */
+/**
+ * The state file `status` reads, as the daemon's status writer writes it; LOG_DIR and the pid
+ * are filled in by the test (test/unit/report-fixtures.test.ts).
+ */
+function statusFile(): Buffer {
+  const status: StatusDocument = {
+    boot_id: 'b-2',
+    instance_id: null,
+    ...description(0),
+    log_dir: 'LOG_DIR',
+    pid_start_ticks: 0,
+    started_at: '2026-11-20T06:00:00.000Z',
+    updated_at: '2026-11-20T11:00:00.000Z',
+    counters: {
+      ...counters({
+        kernel: { events_lost: 4, process_events_lost: 5, process_store_failed: 0 },
+        lines_not_written: 1,
+      }),
+      requests: { v1: 3, v2: 10, unknown: 1 },
+      lines_written: 120,
+    },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'status-fixture-'));
+  try {
+    writeStatusFile(dir, status);
+    return readFileSync(join(dir, STATUS_FILE_NAME));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every fixture file the code writes, relative to test/fixtures/report, and its bytes. */
 export async function fixtureFiles(): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (const [name, fixture] of Object.entries(FIXTURES))
-    files.set(`${name}/imds-analyzer.log`, await storedBytes(fixture));
-  for (const [path, fixture] of Object.entries(FLEET)) files.set(`fleet/${path}`, await storedBytes(fixture));
+    files.set(`verdict/${name}/imds-analyzer.log`, await storedBytes(fixture));
+  for (const [path, fixture] of Object.entries(FLEET)) files.set(`verdict/fleet/${path}`, await storedBytes(fixture));
   // What S3 puts at an export's prefix: not a log, and the report must skip it.
-  files.set('fleet/export/aws-logs-write-test', Buffer.from('Permission Check Successful'));
+  files.set('verdict/fleet/export/aws-logs-write-test', Buffer.from('Permission Check Successful'));
+  files.set('status/state.json', statusFile());
   return files;
 }
 

@@ -1,5 +1,6 @@
 // The report's fixtures are written by the code (test/helpers/report-fixtures.ts, through the
-// daemon's log sink), never by hand: the committed files are exactly what it writes now.
+// daemon's log sink and status writer), never by hand: the committed files are exactly what it
+// writes now.
 // After a change to the contract or the sink: `npm run fixtures:report`.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -8,23 +9,27 @@ import { describe, expect, it } from 'vitest';
 import { readStoredLine } from '../../src/model/stored-line.js';
 import { FIXTURES, fixtureFiles } from '../helpers/report-fixtures.js';
 
-const VERDICT = join(import.meta.dirname, '../fixtures/report/verdict');
+const REPORT = join(import.meta.dirname, '../fixtures/report');
+const VERDICT = join(REPORT, 'verdict');
+/** Hand-made on purpose, and named so: a state file that is not JSON, and one that is not the daemon's. */
+const HAND_MADE = ['status/corrupt.json', 'status/not-state.json'];
 
 function committed(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? committed(path) : [relative(VERDICT, path)];
+    return statSync(path).isDirectory() ? committed(path) : [relative(REPORT, path)];
   });
 }
 
 describe('report fixtures', () => {
   it('are exactly what the fixture writer writes, and nothing else is there', async () => {
     const written = await fixtureFiles();
-    expect(committed(VERDICT).sort()).toEqual([...written.keys()].sort());
+    const files = [...committed(VERDICT), ...committed(join(REPORT, 'status'))].filter((f) => !HAND_MADE.includes(f));
+    expect(files.sort()).toEqual([...written.keys()].sort());
     // gzip files by their content: another zlib (Node 20, 22) may compress the same text differently.
     const content = (path: string, bytes: Buffer) => (path.endsWith('.gz') ? gunzipSync(bytes) : bytes);
     for (const [path, bytes] of written) {
-      const same = content(path, readFileSync(join(VERDICT, path))).equals(content(path, bytes));
+      const same = content(path, readFileSync(join(REPORT, path))).equals(content(path, bytes));
       expect([path, same], 'after a change to the contract or the sink: npm run fixtures:report').toEqual([path, true]);
     }
   });
