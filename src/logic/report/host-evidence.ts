@@ -172,7 +172,9 @@ export class HostEvidence {
     });
     run.processLost.see(line.kernel?.process_events_lost ?? 0, t, this.rules);
     if (line.event === 'ready') this.seeReady(run, line, t);
-    if (line.event === 'stopping') run.span.stop = { atMs: t, systemShutdown: line.system_shutdown === true };
+    // The latest stopping line stands, whatever order the lines are read in.
+    if (line.event === 'stopping' && (!run.span.stop || t >= run.span.stop.atMs))
+      run.span.stop = { atMs: t, systemShutdown: line.system_shutdown === true };
   }
 
   /** The run of a boot and pid. */
@@ -202,7 +204,7 @@ export class HostEvidence {
       gapCause: line.capture_gap ?? null,
     };
     const first = run.span.ready;
-    if (first?.atMs === t) return;
+    if (first?.atMs === t || run.laterReadies.some((r) => r.atMs === t)) return;
     if (first && first.atMs < t) run.laterReadies.push(ready);
     else {
       if (first) run.laterReadies.push(first);
@@ -289,9 +291,11 @@ export class HostEvidence {
       const readies = [a.ready, ...mine.laterReadies, b.ready, ...run.laterReadies].filter((r) => r !== null);
       const first = readies.reduce<Ready | null>((f, r) => (f === null || r.atMs < f.atMs ? r : f), null);
       a.ready = first;
-      mine.laterReadies = readies.filter((r) => r !== first && r.atMs !== first?.atMs);
-      // The last stopping line read stands.
-      if (b.stop) a.stop = b.stop;
+      mine.laterReadies = readies.filter(
+        (r, i) => r.atMs !== first?.atMs && readies.findIndex((o) => o.atMs === r.atMs) === i,
+      );
+      // The latest stopping line stands.
+      if (b.stop && (!a.stop || b.stop.atMs >= a.stop.atMs)) a.stop = b.stop;
       mine.losses.forEach((counter, i) => {
         const theirs = run.losses[i];
         if (theirs) counter.absorb(theirs);
