@@ -59,7 +59,7 @@ describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
       responses: { ok: 2, rejected: 0 },
     });
     // The program's argv shape: numbers normalised, the URL keeps its host, its path goes to `paths`.
-    expect(curl!.command).toBe('curl -sS --max-time <n> http://169.254.169.254/<path>');
+    expect(curl!.command).toBe('curl -sS --max-time <n> http://169.254.169.254/<path>'); // test data, never dialled
     expect(curl!.paths).toEqual(['/latest/meta-data/instance-id']);
     expect(python).toMatchObject({ count: 1, sdk: { name: 'python-urllib' } });
     expect(report.verdict).toMatchObject({ answer: 'NO', safe: false });

@@ -31,7 +31,7 @@ export type GeneratedRequest = ArbitraryValue<typeof requestArb>;
 export function render(r: GeneratedRequest): Uint8Array {
   const head = [
     r.kind === 'token-put' ? 'PUT /latest/api/token HTTP/1.1' : `GET ${r.path} HTTP/1.1`,
-    'Host: 169.254.169.254',
+    'Host: 169.254.169.254', // test data, never dialled
   ];
   if (r.userAgent !== null) head.push(`${randomCase('user-agent', r.nameCase)}: ${r.userAgent}`);
   if (r.kind === 'v2') head.push(`${randomCase('x-aws-ec2-metadata-token', r.nameCase)}: AQAEAsecret==`);

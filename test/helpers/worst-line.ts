@@ -13,7 +13,7 @@ function longArgv(name: string): string[] {
 
 export function worstCaseRequestLine(): ReturnType<typeof buildRequestLine> {
   const observed: ObservedRequest = {
-    flow: { cookie: 18446744073709551615n, family: 'ipv6', address: 'fd00:ec2::254', port: 80 },
+    flow: { cookie: 18446744073709551615n, family: 'ipv6', address: 'fd00:ec2::254', port: 80 }, // test data, never dialled
     index: 4294967295,
     request: {
       method: 'GET',
