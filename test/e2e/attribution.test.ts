@@ -1,4 +1,4 @@
-// Issue 3 end to end: ancestry that survives exit, botocore's IMDSv1 fallback, units and
+// Ancestry that survives exit, botocore's IMDSv1 fallback, units and
 // containers from real cgroup membership, in-namespace pids, and response statuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';

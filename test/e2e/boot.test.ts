@@ -1,4 +1,4 @@
-// Issue 4 and issue 14: the real systemd boot. scripts/e2e-boot.sh installs the RPM into a
+// The real systemd boot. scripts/e2e-boot.sh installs the RPM into a
 // debootstrapped Debian, boots it with systemd-nspawn inside a test network namespace,
 // and checks readiness before cloud-init-local and network-pre.target, the stand-in's
 // IMDSv1 call in the log with its unit, a lossless stop, the watchdog restart, the RPM's

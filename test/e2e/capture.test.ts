@@ -1,4 +1,4 @@
-// Issue 2 end to end: the real BPF object in this kernel, the real daemon, real clients
+// The real BPF object in this kernel, the real daemon, real clients
 // (curl, python, node) in a test network namespace talking to the test IMDS, and the
 // real log files read back.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

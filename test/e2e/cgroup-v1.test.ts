@@ -1,4 +1,4 @@
-// Issue 14 item 3: on a cgroup v1 host (Amazon Linux 2) a short-lived caller in a systemd
+// On a cgroup v1 host (Amazon Linux 2) a short-lived caller in a systemd
 // unit keeps its unit. The daemon runs where no cgroup2 hierarchy is mounted (a private mount
 // namespace without this host's /sys/fs/cgroup/unified), so it mounts its own, as on AL2, and
 // every process sits at that hierarchy's root: the unit is only in the v1 name=systemd

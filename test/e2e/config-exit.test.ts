@@ -1,4 +1,4 @@
-// Issue 9 item 7: every kind of bad configuration stops `run` before it touches the kernel,
+// Every kind of bad configuration stops `run` before it touches the kernel,
 // with exit code 78 (EX_CONFIG) and a message on stderr that names the offending key.
 // Runs the compiled CLI for real; needs no root (the config is checked first).
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Issue 17 (time to READY): the cut-down kernel BTF. A first start on this kernel relocates
+// The cut-down kernel BTF. A first start on this kernel relocates
 // against /sys/kernel/btf/vmlinux and then writes the cut-down copy to cacheDir; the next
 // start loads against it. Proven here on the real object and this kernel: every program
 // comes out with the same instructions (tags) either way, the second daemon captures and

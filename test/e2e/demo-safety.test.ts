@@ -1,4 +1,4 @@
-// Issue 14 item 7: on what it believes is an EC2 instance (a faked DMI tree) the demo and the
+// On what it believes is an EC2 instance (a faked DMI tree) the demo and the
 // testbed leave the host's `ip route` and `ip -6 route` exactly as they were, before, during
 // and after; a run killed with SIGKILL leaves nothing running, and the next run removes its
 // namespaces, cgroups and files and leaves nothing of its own. Needs root.

@@ -1,4 +1,4 @@
-// Issue 9 item 1: hostile processes. argv with newlines, quotes, ANSI escapes, invalid
+// Hostile processes. argv with newlines, quotes, ANSI escapes, invalid
 // UTF-8 and 1 MiB in total; a comm full of control bytes; processes that connect and
 // vanish. The logs stay valid JSON lines, the console shows no raw control character,
 // long fields are cut and marked, and the daemon keeps going.

@@ -1,4 +1,4 @@
-// Issue 6: the kernel matrix's own machinery. The table printer is held to synthetic
+// The kernel matrix's own machinery. The table printer is held to synthetic
 // transcripts (it must turn any missing or failed result into FAIL and a non-zero exit);
 // the detection driver runs for real on this host's kernel; and one Debian kernel boots
 // under qemu and loads the prebuilt object. The full matrix is `scripts/kernel-matrix.sh`.

@@ -1,4 +1,4 @@
-// Issue 7 on logs written by the real daemon: the report's verdict, groups and counts,
+// The report on logs written by the real daemon: the report's verdict, groups and counts,
 // asserted exactly, and `status` reading the running daemon's state.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

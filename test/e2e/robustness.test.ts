@@ -1,4 +1,4 @@
-// Issue 9 items 2, 4, 6 and the connect-then-exit case of item 1, end to end against the real
+// Hostile inputs and the connect-then-exit case, end to end against the real
 // daemon, the real kernel and real clients in a test network namespace:
 // - overflow: a tiny ring (or perf) buffer and a burst; every missing line is counted as lost;
 // - malformed traffic to port 80 of the test IMDS: each case classified as documented in

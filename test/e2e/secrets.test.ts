@@ -1,4 +1,4 @@
-// Issue 13 end to end: real clients in the test netns put secrets in their own argv, in a
+// Real clients in the test netns put secrets in their own argv, in a
 // parent's argv and in `sh -c` scripts, and pass a real IMDSv2 token positionally to programs
 // that send it in their header. Every log file, the console output (--console), stderr and
 // status.json are then searched for each secret: zero hits, while each request still has its

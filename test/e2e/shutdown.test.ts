@@ -1,4 +1,4 @@
-// Issue 4, acceptance 2: SIGTERM in the middle of a burst of 5,000 IMDSv1 requests.
+// SIGTERM in the middle of a burst of 5,000 IMDSv1 requests.
 // The daemon detaches, drains the buffer and writes everything before exiting, so the
 // number of request lines equals the number of request segments the kernel put in the
 // buffer (segments seen minus segments lost), read from the daemon's own last counters.

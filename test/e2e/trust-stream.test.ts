@@ -1,4 +1,4 @@
-// Issue 12 items 1, 2, 3, 6 and 9 end to end: the real object in this kernel, the real daemon,
+// Trustworthy streams end to end: the real object in this kernel, the real daemon,
 // real clients in the test netns (every IMDS address below is dialled only from there).
 // - TCP Fast Open: the GET rides in the SYN;
 // - a connection opened before the daemon started, its token header sent after: no token

@@ -1,4 +1,4 @@
-// Issue 12 item 9 / issue 14 item 2: a host that can never run the analyzer (here: no loadable
+// A host that can never run the analyzer (here: no loadable
 // libbpf) makes `run` exit once with 69, which the unit's RestartPreventExitStatus= lists, and
 // one line that says what is missing. Loads no BPF: fails before.
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Issue 14 item 4: a logDir or stateDir the sandbox keeps read-only (ProtectSystem=) stops
+// A logDir or stateDir the sandbox keeps read-only (ProtectSystem=) stops
 // `run` once, with exit 78 (the unit's RestartPreventExitStatus) and the drop-in that allows
 // it, before it takes the instance lock or touches the kernel. The read-only file systems
 // are made for real in a private mount namespace (unshare -m). Needs root.

@@ -1,6 +1,6 @@
 // Is this machine an EC2 instance? Decided from DMI and hypervisor data in sysfs, never by
 // asking IMDS. On an instance the testbed must not touch the host's own routes: the SSM
-// agent, credential refresh and cloud-init need 169.254.169.254 (issue 14). Signals, after
+// agent, credential refresh and cloud-init need 169.254.169.254. Signals, after
 // AWS's "Detect whether a host is an EC2 instance":
 // - Nitro: DMI sys_vendor / bios_vendor "Amazon EC2", board_asset_tag the instance id;
 // - Xen: /sys/hypervisor/uuid, or the DMI product_uuid, starts with "ec2" (the product UUID

@@ -1,4 +1,4 @@
-// Issue 14 item 8: every subcommand answers its own --help (exit 0, its own usage, no option
+// Every subcommand answers its own --help (exit 0, its own usage, no option
 // error), and the scripts the README shows as direct commands can be run as such.
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // Config loading: defaults, overrides, and one test per kind of bad config, each asserting
-// that the message names the file, the key and the problem (issue 9 item 7).
+// that the message names the file, the key and the problem.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

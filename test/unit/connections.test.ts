@@ -1,4 +1,4 @@
-// ConnectionTracker (issue 12 items 1, 3, 6): responses matched by sequence numbers, holes
+// ConnectionTracker: responses matched by sequence numbers, holes
 // that never hide the requests behind them, and connections joined mid-stream.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

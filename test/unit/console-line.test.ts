@@ -1,5 +1,5 @@
 // The console mode's readable line and the JSON line's msg: exact format, every control
-// character made visible (issue 9 item 1), bounded length.
+// character made visible, bounded length.
 import { describe, expect, it } from 'vitest';
 import { formatConsoleLine, requestMessage, visible } from '../../src/logging/index.js';
 import { requestLine } from '../helpers/request-line.js';

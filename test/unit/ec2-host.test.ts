@@ -1,4 +1,4 @@
-// Issue 14 item 7: EC2 detection from DMI / hypervisor data only (never IMDS), over faked sysfs trees.
+// EC2 detection from DMI / hypervisor data only (never IMDS), over faked sysfs trees.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

@@ -1,4 +1,4 @@
-// Issue 9 item 3: whatever the network does to a generated request stream (any cut into
+// Whatever the network does to a generated request stream (any cut into
 // segments, retransmissions that are re-segmented and overlap, reordering within a window,
 // sequence numbers crossing 2^32), the classified requests equal those of the unsegmented stream.
 import fc from 'fast-check';

@@ -189,7 +189,7 @@ describe('text', () => {
   });
 });
 
-// Issue 9 item 3: any segmentation, reordering within a window and retransmission of a
+// Any segmentation, reordering within a window and retransmission of a
 // generated request stream classifies exactly like the unsegmented stream.
 describe('property: segmentation does not change the result', () => {
   const header = fc.constantFrom(

@@ -1,4 +1,4 @@
-// Issue 14 item 2: a kernel that cannot run the object (Amazon Linux 2's 4.14: no BTF, no raw
+// A kernel that cannot run the object (Amazon Linux 2's 4.14: no BTF, no raw
 // tracepoints, no cgroup connect hooks) is named in one line, with faked probes and BTF paths.
 import { describe, expect, it } from 'vitest';
 import { UnsupportedHostError, kernelFacts, requireKernelSupport } from '../../src/capture/kernel-support.js';

@@ -1,4 +1,4 @@
-// Issue 13 acceptance, as a property: for random secrets embedded by every pattern (in argv,
+// For random secrets embedded by every pattern (in argv,
 // in an ancestor's argv, inside `sh -c` scripts quoted any way), and for random tokens that
 // the daemon only learns from the wire (request cut into random segments), no output string
 // holds any part of a secret, while the program name and the URL path stay readable.

@@ -1,4 +1,4 @@
-// Issue 13: secrets never reach an output. Each pattern on its own (the secret goes, the
+// Secrets never reach an output. Each pattern on its own (the secret goes, the
 // argument and the program stay), what must stay untouched (ssh -p 22, the TTL header),
 // and the store of known secrets (keyed hashes only, substrings, 6-hour lifetime, token-shaped
 // values IMDS accepted only, a bounded share per uid).

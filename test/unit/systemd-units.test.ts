@@ -1,4 +1,4 @@
-// Issue 14 item 1: the Amazon Linux 2 unit (packaging/systemd/al2/) uses only what systemd 219
+// The Amazon Linux 2 unit (packaging/systemd/al2/) uses only what systemd 219
 // knows (test/fixtures/systemd-219/directives.json, read from 219's sources), its syscall filter
 // names only real syscalls, denies what the AL2023 unit denies, and keeps everything else the
 // AL2023 unit says; the AL2023 unit still passes `systemd-analyze verify`.

@@ -1,4 +1,4 @@
-// Issue 14 item 4, the probe itself (no root needed): a writable directory, one still to be
+// The probe itself (no root needed): a writable directory, one still to be
 // created under a writable parent, and a path through a regular file.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
