@@ -10,7 +10,7 @@ import type * as z from 'zod';
 /** true: the contract certainly accepts the value; false: ask zod. */
 export type FastCheck = (value: unknown) => boolean;
 
-interface Def {
+export interface Def {
   type: string;
   checks?: Array<{ _zod: { def: { check: string; format?: string; value?: unknown; inclusive?: boolean } } }>;
   shape?: Record<string, z.ZodType>;
@@ -23,13 +23,13 @@ interface Def {
   valueType?: z.ZodType;
 }
 
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+export const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** One number refinement as a predicate, or null when this compiler does not know it. */
-function numberCheck(check: NonNullable<Def['checks']>[number]): ((n: number) => boolean) | null {
+export function numberCheck(check: NonNullable<Def['checks']>[number]): ((n: number) => boolean) | null {
   const d = check._zod.def;
   if (d.check === 'number_format' && d.format === 'safeint') return Number.isSafeInteger;
   if (d.check === 'greater_than' && typeof d.value === 'number') {

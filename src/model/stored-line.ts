@@ -3,6 +3,7 @@
 // reader cannot name a field the daemon does not write.
 import * as z from 'zod';
 import { compileCheck, type FastCheck } from './fast-check.js';
+import { EXPORT_PREFIX, LineTemplates, type Projection } from './line-scanner.js';
 import { type LogLine, lineSchemas, pinoLineSchema } from './log-line.js';
 
 /**
@@ -74,8 +75,18 @@ const fastChecks = new Map<string, FastCheck | null>(
 /** The stored schema of one of our events (for the tests of the fast path). */
 export const storedSchemaOf = (event: string): z.ZodType | undefined => storedSchemas.get(event);
 
-/** A CloudWatch Logs export line: the event's ISO 8601 timestamp, one space, the message. */
-const EXPORT_PREFIX = /^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d) /;
+/**
+ * Templates of one event's lines, learnt from lines the contract accepted, giving the fields
+ * `projection` names straight from a line's text (line-scanner.ts); a line they do not match
+ * is read by readStoredLine, which decides.
+ */
+export function storedLineTemplates<E extends StoredEvent>(
+  event: E,
+  projection: Projection<StoredLineOf<E>>,
+): LineTemplates<StoredLineOf<E>> | null {
+  const schema = storedSchemas.get(event);
+  return schema ? new LineTemplates(schema, projection) : null;
+}
 
 /** The daemon's JSON text of a stored line: the line itself, or the message of an export line. */
 export function messageOf(text: string): string {

@@ -9,7 +9,10 @@ import {
   readStoredLineByZod,
   type StoredLineOf,
   type StoredLogLine,
+  messageOf,
+  storedLineTemplates,
 } from '../../model/stored-line.js';
+import type { Projection } from '../../model/line-scanner.js';
 import { adviceFor } from '../advice.js';
 import { VERDICT_EXIT } from '../exit-status.js';
 import { redactArgv, redactLine } from '../redact.js';
@@ -105,6 +108,31 @@ interface GroupState
 type RequestLine = StoredLineOf<'imds_request'>;
 type Kind = CallerGroup['kind'];
 
+/**
+ * Every field of a request line this report reads (add, HostEvidence.see, addRequest): the
+ * common request lines are read straight from their text for these alone. A field read from
+ * request lines and missing here reads as absent on the fast path: the differential tests
+ * (test/unit/report-fast-read.test.ts) catch that.
+ */
+export const REQUEST_FIELDS_READ: Projection<RequestLine> = {
+  event: true,
+  time: true,
+  hostname: true,
+  instance_id: true,
+  imds_version: true,
+  aws_api: true,
+  request: { path: true },
+  process: { pid: true, comm: true, exe: true, argv: true, user: true },
+  ancestors: true,
+  unit: true,
+  container: { runtime: true, id: true },
+  sdk: true,
+  response: true,
+  fallback: true,
+  advice: true,
+  request_time: true,
+};
+
 /** When a request was made (its first byte), else when its line was written. */
 function lineTimeMs(line: StoredLogLine): number {
   const requestTime = line.event === 'imds_request' && line.request_time ? Date.parse(line.request_time) : Number.NaN;
@@ -149,6 +177,8 @@ export class ReportBuilder {
   private readonly tokenless = new Map<string, TokenlessCounts>();
   private readonly unreadable: string[] = [];
   private readonly programs = new Map<string, ReturnType<typeof programOf>>();
+  /** The shapes of request lines read so far: a line of one of them needs no full read. */
+  private readonly requestTemplates = storedLineTemplates('imds_request', REQUEST_FIELDS_READ);
   private readonly rules: EvidenceRules;
   private lines = 0;
   private corrupt = 0;
@@ -243,11 +273,19 @@ export class ReportBuilder {
 
   /** One stored line (ours, or a CloudWatch Logs export line), read through the contract. */
   addText(text: string): void {
+    const templates = this.options.zodOnly ? null : this.requestTemplates;
+    const request = templates?.match(text);
+    if (request) {
+      this.add(request);
+      return;
+    }
     const reading = this.options.zodOnly ? readStoredLineByZod(text) : readStoredLine(text);
     if (reading.kind === 'blank') return;
     if (reading.kind === 'corrupt') this.addUnreadableLine(reading.line);
-    else if (reading.kind === 'line') this.add(reading.line);
-    else {
+    else if (reading.kind === 'line') {
+      if (reading.line.event === 'imds_request') templates?.learn(text, messageOf(text));
+      this.add(reading.line);
+    } else {
       // A newer version's event: its host and time count as seen, nothing else is read from it.
       this.lines++;
       const host = this.hostOf(reading.line.instance_id ?? null, reading.line.hostname ?? null);
