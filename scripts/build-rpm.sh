@@ -11,7 +11,8 @@
 # source map) and the two native modules it keeps outside, koffi and sd-notify, are installed
 # in a private work directory, then rpmbuild runs with a private _topdir there.
 # --arch defaults to this host's. An aarch64 (Graviton) RPM built on x86_64 gets koffi's arm64
-# package and an sd-notify addon cross-compiled by scripts/cross-node-modules.sh.
+# package and an sd-notify addon cross-compiled by scripts/cross-node-modules.sh; with
+# --target al2 its --bundle-node is an arm64 node (scripts/fetch-node.sh N arm64).
 #
 # Native addons: koffi ships prebuilt N-API binaries (any Node.js major works); sd-notify is
 # compiled against the V8 API, so it only loads in the Node.js major whose headers built it.
@@ -107,7 +108,8 @@ koffi_platform=linux_$node_arch
 cross=0
 if [ "$rpm_arch" != "$(uname -m)" ]; then
   [ "$rpm_arch" = aarch64 ] || die "cross-building is only from x86_64 to aarch64"
-  [ -z "$bundle_node" ] || die "--bundle-node is not for a cross-built RPM"
+  # A --bundle-node is then an aarch64 node: it is not run here; the addon is proven under
+  # qemu-user in the node of the headers' prefix (its own, without --nodedir).
   cross=1 strip=aarch64-linux-gnu-strip
 fi
 

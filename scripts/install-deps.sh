@@ -11,6 +11,7 @@ packages=(
   golang-go golang-github-aws-aws-sdk-go-dev golang-github-aws-aws-sdk-go-v2-dev  # Go SDK v1/v2 clients, built offline
   systemd-container debootstrap           # the nspawn boot test
   rpm rpmlint                             # the RPM
+  zip unzip                               # the SSM Distributor package (scripts/ssm-package.mjs)
   linux-libc-dev                          # syscall tables the AL2 unit's filter is checked against
   qemu-system-x86 busybox-static cpio     # the kernel matrix under qemu
   qemu-system-arm g++-aarch64-linux-gnu   # its arm64 row; the aarch64 RPM's sd-notify addon

@@ -2,7 +2,7 @@
 // rpm and rpmlint read it, and it is installed, upgraded and erased with the real rpm into
 // throwaway roots where its scriptlets run the real systemctl. Nothing here touches the
 // host's own rpm database or systemd.
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -12,7 +12,6 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
-  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -24,18 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, DEFAULT_CONFIG } from '../../src/config/index.js';
+import { run, ThrowawayRoot, wantsLink } from '../rig/rpm-root.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const APP_DIR = '/usr/lib/imds-analyzer';
 const SHARE_DIR = '/usr/share/imds-analyzer';
 const UNIT = '/usr/lib/systemd/system/imds-analyzer.service';
-/** Where `systemctl enable` puts the link: the target named by the unit's WantedBy=. */
-function wantsLink(): string {
-  const unit = readFileSync(join(REPO, 'packaging/systemd/imds-analyzer.service'), 'utf8');
-  const target = /^WantedBy=(\S+)/m.exec(unit)?.[1];
-  if (target === undefined) throw new Error('packaging/systemd/imds-analyzer.service has no WantedBy=');
-  return `/etc/systemd/system/${target}.wants/imds-analyzer.service`;
-}
 const CONFIG = '/etc/imds-analyzer/config.json';
 const HOST_LIBBPF = '/usr/lib/x86_64-linux-gnu/libbpf.so.1';
 const HOST_LIBSYSTEMD = '/usr/lib/x86_64-linux-gnu/libsystemd.so.0';
@@ -61,16 +54,6 @@ const crossTools = spawnSync('sh', [
 const noCross =
   crossTools.status === 0 ? null : 'needs g++-aarch64-linux-gnu, qemu-user-static and file (scripts/install-deps.sh)';
 const notRoot = process.getuid?.() === 0 ? null : 'needs root: rpm --root, chroot and mknod';
-
-function run(command: string, args: readonly string[], options: { cwd?: string } = {}): string {
-  // stderr is kept: a failure's message carries it (and Debian's rpm nags there on every call).
-  return execFileSync(command, args, {
-    encoding: 'utf8',
-    maxBuffer: 256 << 20,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...options,
-  });
-}
 
 /** Builds with scripts/build-rpm.sh in `tree` and returns the RPM path it printed last. */
 async function buildRpm(tree: string, args: readonly string[]): Promise<string> {
@@ -130,82 +113,6 @@ function requires(rpm: string): string[] {
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
-
-/**
- * A throwaway root with just what the scriptlets and the launcher use: /bin/sh, systemctl,
- * /dev/null, and the given binaries, each with the shared libraries it loads.
- */
-class ThrowawayRoot {
-  readonly dir: string;
-
-  constructor(parent: string, name: string) {
-    this.dir = join(parent, name);
-    for (const dir of ['usr/bin', 'usr/lib', 'usr/lib64', 'dev', 'etc'])
-      mkdirSync(this.at(`/${dir}`), { recursive: true });
-    for (const link of ['bin', 'lib', 'lib64']) symlinkSync(`usr/${link}`, this.at(`/${link}`));
-    run('mknod', ['-m', '666', this.at('/dev/null'), 'c', '1', '3']);
-    this.copyWithLibraries('/bin/sh', run('sh', ['-c', 'command -v systemctl']).trim());
-    this.rpm('--initdb');
-  }
-
-  at(path: string): string {
-    return join(this.dir, path);
-  }
-
-  /** Copies each binary to the same path in the root, with everything ldd says it loads. */
-  copyWithLibraries(...binaries: string[]): void {
-    this.copyLibrariesOf(...binaries);
-    this.copySamePath(binaries);
-  }
-
-  /** Copies only the shared libraries the binaries load. */
-  copyLibrariesOf(...binaries: string[]): void {
-    this.copySamePath(
-      binaries.flatMap((binary) => [...run('ldd', [binary]).matchAll(/(\/\S+) \(0x/g)].map((match) => match[1] ?? '')),
-    );
-  }
-
-  private copySamePath(paths: readonly string[]): void {
-    for (const path of paths) {
-      const real = realpathSync(path);
-      mkdirSync(dirname(this.at(real)), { recursive: true });
-      if (!existsSync(this.at(real))) copyFileSync(real, this.at(real));
-      if (real !== path && !existsSync(this.at(path))) {
-        mkdirSync(dirname(this.at(path)), { recursive: true });
-        symlinkSync(real, this.at(path));
-      }
-    }
-  }
-
-  /** rpm against this root's own database; scriptlets run chrooted into it. */
-  rpm(...args: string[]): string {
-    return run('rpm', ['--root', this.dir, '--dbpath', '/var/lib/rpm', ...args]);
-  }
-
-  chroot(...argv: string[]): { status: number | null; stdout: string; stderr: string } {
-    const result = spawnSync('chroot', [this.dir, ...argv], {
-      encoding: 'utf8',
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  }
-
-  /** Every systemd "wants"/"requires" link in the root's /etc that points at our unit. */
-  enabledLinks(): string[] {
-    const found: string[] = [];
-    const walk = (dir: string): void => {
-      if (!existsSync(dir)) return;
-      for (const entry of readdirSync(dir)) {
-        const path = join(dir, entry);
-        const stat = lstatSync(path);
-        if (stat.isDirectory()) walk(path);
-        else if (stat.isSymbolicLink() && readlinkSync(path).endsWith('imds-analyzer.service')) found.push(path);
-      }
-    };
-    walk(this.at('/etc/systemd'));
-    return found;
-  }
-}
 
 describe('default config.json', () => {
   it('is valid and spells out exactly the schema defaults', () => {
@@ -283,7 +190,15 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
         .map((name) => `${SHARE_DIR}/${name}`)
         .sort();
       expect(inTree).toEqual(
-        expect.arrayContaining([`${SHARE_DIR}/cloudwatch-agent.json`, `${SHARE_DIR}/fluent-bit.conf`]),
+        expect.arrayContaining(
+          [
+            'cloudwatch-agent.json',
+            'cloudwatch-agent-verdicts.json',
+            'cloudwatch-dashboard.json',
+            'cloudwatch-alarm.json',
+            'fluent-bit.conf',
+          ].map((name) => `${SHARE_DIR}/${name}`),
+        ),
       );
       for (const rpm of [al2023, al2]) {
         const listed = run('rpm', ['-qpl', rpm]).trim().split('\n');
@@ -487,9 +402,11 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     it('install: files in place, unit enabled by the preset, launcher asks for its Node.js', () => {
       root.rpm('-i', '--nodeps', al2023);
       expect(root.rpm('-q', 'imds-analyzer').trim()).toBe(`imds-analyzer-${packageVersion()}-1.amzn2023.x86_64`);
-      expect(root.enabledLinks()).toEqual([root.at(wantsLink())]);
+      expect(root.enabledLinks()).toEqual([root.at(wantsLink(REPO))]);
       // Debian's systemctl, which runs the scriptlets here, names the unit by its /lib alias.
-      expect(readlinkSync(root.at(wantsLink()))).toMatch(/^(\/usr)?\/lib\/systemd\/system\/imds-analyzer\.service$/);
+      expect(readlinkSync(root.at(wantsLink(REPO)))).toMatch(
+        /^(\/usr)?\/lib\/systemd\/system\/imds-analyzer\.service$/,
+      );
       expect(lstatSync(root.at('/var/log/imds-analyzer')).mode & 0o7777).toBe(0o750);
 
       const missing = root.chroot('/usr/bin/imds-analyzer', '--version');
@@ -527,7 +444,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
       expect(root.rpm('-q', 'imds-analyzer').trim()).toBe(`imds-analyzer-${packageVersion()}-2.amzn2023.x86_64`);
       expect(readFileSync(root.at(CONFIG), 'utf8')).toBe(edited);
       expect(readFileSync(root.at(`${CONFIG}.rpmnew`), 'utf8')).toBe(upgradeConfig);
-      expect(root.enabledLinks()).toEqual([root.at(wantsLink())]);
+      expect(root.enabledLinks()).toEqual([root.at(wantsLink(REPO))]);
     });
 
     it('erase: no unit left enabled, the app is gone, the edited config is saved', () => {
@@ -578,7 +495,7 @@ describe.skipIf(notRoot !== null)(`RPM (${notRoot ?? 'root'})`, () => {
     });
 
     it('erase leaves no unit enabled', () => {
-      expect(root.enabledLinks()).toEqual([root.at(wantsLink())]);
+      expect(root.enabledLinks()).toEqual([root.at(wantsLink(REPO))]);
       root.rpm('-e', 'imds-analyzer');
       expect(root.enabledLinks()).toEqual([]);
       expect(existsSync(root.at(`${APP_DIR}/runtime/bin/node`))).toBe(false);
