@@ -23,6 +23,7 @@ import {
   searchSchemas,
 } from '../helpers/cloudwatch.js';
 import { flattenedFields, queryFieldNames } from '../helpers/insights.js';
+import { requestLine as curlRequest } from '../helpers/request-line.js';
 import { worstCaseRequestLine } from '../helpers/worst-line.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -42,21 +43,13 @@ let verdictText = '';
 let verdictLine: Record<string, unknown> = {};
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A host's verdict as the daemon computes it: one IMDSv1 caller answered 200. */
+/** A host's verdict as the daemon computes it: one IMDSv1 caller (curl) answered 200. */
 function noHostVerdict(): LifecycleBody<'verdict'> {
   const t0 = Date.parse('2026-11-30T00:00:00Z');
   const base = { hostname: 'web-1', instance_id: INSTANCE_ID, boot_id: 'b-1', pid: 7 };
   const builder = new ReportBuilder({ minObservedMs: 0 });
   builder.add({ ...base, time: t0, event: 'ready', uptime_ms: 5000 });
-  builder.add({
-    ...base,
-    time: t0 + 1000,
-    event: 'imds_request',
-    imds_version: 'v1',
-    aws_api: true,
-    process: { argv: ['/usr/bin/python3', '/opt/app/legacy.py'], exe: '/usr/bin/python3' },
-    response: { status: 200 },
-  });
+  builder.add({ ...base, time: t0 + 1000, ...curlRequest() });
   builder.add({ ...base, time: t0 + 3600_000, event: 'stats' });
   const tokenless = new TokenlessCounts();
   tokenless.add(t0 + 1000);
