@@ -38,7 +38,16 @@ function die(message) {
   process.exit(1);
 }
 
-const { values } = parseArgs({
+/** parseArgs, with an unknown or malformed option as one line, not a stack trace. */
+function parseOptions(config) {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    return die(error.message);
+  }
+}
+
+const { values } = parseOptions({
   options: {
     out: { type: 'string', default: join(repo, 'dist-ssm') },
     release: { type: 'string', default: '1' },
@@ -78,18 +87,24 @@ function al2Runtime(rpmArch) {
       `Amazon Linux 2 (${rpmArch}) bundles its runtime: pass --al2-node-${rpmArch} and --al2-libbpf-${rpmArch} ` +
         `(built for glibc 2.26, packaging/rpm/README.md), --rpm al2-${rpmArch}=FILE, or --al2-runtimes-of-build-host`,
     );
+  for (const file of [node, libbpf]) if (!existsSync(file)) die(`${file} (Amazon Linux 2, ${rpmArch}) does not exist`);
   return { node, libbpf };
 }
 
-function buildRpm({ key, target, rpmArch }) {
-  const prebuiltRpm = prebuilt.get(key);
-  if (prebuiltRpm) return prebuiltRpm;
+/** build-rpm.sh's arguments for a target, or null when --rpm brings its RPM. */
+function buildArgs({ key, target, rpmArch }) {
+  if (prebuilt.has(key)) return null;
   const args = ['--target', target, '--release', values.release, '--arch', rpmArch];
   if (target === 'al2') {
     const { node, libbpf } = al2Runtime(rpmArch);
     args.push('--bundle-node', node, '--bundle-libbpf', libbpf);
   }
-  console.error(`ssm-package: building the ${key} RPM`);
+  return args;
+}
+
+function buildRpm(t, args) {
+  if (args === null) return prebuilt.get(t.key);
+  console.error(`ssm-package: building the ${t.key} RPM`);
   const printed = run('bash', [join(repo, 'scripts/build-rpm.sh'), ...args]).split('\n');
   return printed.at(-1);
 }
@@ -97,6 +112,8 @@ function buildRpm({ key, target, rpmArch }) {
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const packageVersion = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
 
+// Every target's inputs are settled before the first (minutes-long) build.
+const plans = TARGETS.map((t) => ({ t, args: buildArgs(t) }));
 const out = resolve(values.out);
 const staging = join(out, '.staging');
 rmSync(out, { recursive: true, force: true });
@@ -109,8 +126,8 @@ const manifest = {
   packages: {},
   files: {},
 };
-for (const t of TARGETS) {
-  const rpm = buildRpm(t);
+for (const { t, args } of plans) {
+  const rpm = buildRpm(t, args);
   const expectedArch = run('rpm', ['-qp', '--queryformat', '%{ARCH}', rpm]);
   if (expectedArch !== t.rpmArch) die(`${rpm} is an ${expectedArch} package, not ${t.rpmArch}`);
   const dir = join(staging, t.key);
