@@ -1,11 +1,14 @@
 // The rollout examples in packaging/ssm: the State Manager association (CloudFormation) and the
 // EC2 Image Builder component parse as YAML and carry what their services require; the
 // component's shell steps are valid shell and install from the Distributor zip's own install.sh.
+// The Distributor scripts refuse a directory without exactly one RPM. (Installing with them:
+// test/e2e/ssm-package.test.ts.)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -164,5 +167,29 @@ describe('imagebuilder-component.yaml: bakes the package into an AMI', () => {
       expect(checked.status, name).toBe(0);
     }
     expect(spawnSync('bash', ['-n'], { input: 'if then fi', encoding: 'utf8' }).status).not.toBe(0);
+  });
+});
+
+describe('the Distributor scripts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ssm-scripts-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['no RPM', []],
+    ['two RPMs', ['imds-analyzer-0.1.0-1.amzn2023.x86_64.rpm', 'imds-analyzer-0.1.0-2.amzn2023.x86_64.rpm']],
+  ])('install.sh and update.sh refuse a package with %s, installing nothing', (name, rpms) => {
+    const pkg = join(dir, name.replace(/ /g, '-'));
+    mkdirSync(pkg);
+    for (const script of ['install.sh', 'update.sh']) copyFileSync(join(SSM, script), join(pkg, script));
+    for (const rpm of rpms) writeFileSync(join(pkg, rpm), 'not installed by this test');
+    for (const script of ['install.sh', 'update.sh']) {
+      // A root that does not exist: were rpm ever run, it would fail differently.
+      const result = spawnSync('sh', [join(pkg, script)], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, IMDS_ANALYZER_TEST_ROOT: join(dir, 'no-root') },
+      });
+      expect(result.status, script).toBe(1);
+      expect(result.stderr.trim(), script).toBe(`install.sh: expected exactly one imds-analyzer RPM in ${pkg}`);
+    }
   });
 });
