@@ -35,6 +35,19 @@ export const configSchema = z.strictObject({
     }),
     {},
   ),
+  /** Bounded evidence (src/logic/summary.ts): per program and interval, full lines then exact counts. */
+  summary: z.prefault(
+    z.strictObject({
+      intervalSeconds: z._default(
+        wholeNumber(1, 300).check(
+          z.refine((n: number) => 300 % n === 0, { error: 'must divide 300 (a 5-minute period) exactly' }),
+        ),
+        DEFAULTS.summary.intervalSeconds,
+      ),
+      fullLinesPerInterval: z._default(wholeNumber(1, 100000), DEFAULTS.summary.fullLinesPerInterval),
+    }),
+    {},
+  ),
   buffer: z.prefault(
     z.strictObject({
       kind: z._default(z.enum(['auto', 'ringbuf', 'perfbuf']), DEFAULTS.buffer.kind),

@@ -86,6 +86,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     await status.ready(readyUptimeMs, steps.ms);
     pipeline.seed(); // after READY: processes started after the attach are in the kernel's map already
     verdicts.start(sink, config.verdictIntervalSeconds);
+    pipeline.evidence.start();
     serving.add(refreshCoreBtf(capture, sink), (stop) => stop());
     serving.add(
       notifier.startWatchdog(() => capture.drainLoopAlive()),

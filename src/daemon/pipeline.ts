@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import { Enricher } from '../enrich/index.js';
 import type { LogSink } from '../logging/index.js';
 import type { LoggedRequests } from './logged-requests.js';
+import { RequestEvidence } from './request-evidence.js';
 import {
   type AcceptedTokenSink,
   ConnectionTracker,
@@ -23,6 +24,13 @@ import { buildRequestLine, requestKey, requestKeyOfOlderLine } from '../logic/re
 
 /** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
 const GAVE_UP_ON_PUT_NS = 500_000_000n;
+
+/** The clocks the pipeline reads: the wall clock (ms) and CLOCK_MONOTONIC (ns), as kernel records carry it. */
+export interface PipelineClock {
+  wallMs: () => number;
+  monoNs: () => bigint;
+}
+const systemClock: PipelineClock = { wallMs: Date.now, monoNs: () => process.hrtime.bigint() };
 
 export class Pipeline implements RecordReceiver {
   private readonly tracker: ConnectionTracker;
@@ -39,6 +47,8 @@ export class Pipeline implements RecordReceiver {
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
+  /** Where request lines go: in full, or into their program's summary. */
+  readonly evidence: RequestEvidence;
   /**
    * Offset from CLOCK_MONOTONIC (kernel record times) to wall-clock milliseconds, read again
    * for every batch: the wall clock steps (chrony after boot), the monotonic one does not.
@@ -57,7 +67,9 @@ export class Pipeline implements RecordReceiver {
       isCanaryToken: (value: string) => boolean;
       canaryFor: (cgroup: string | null) => RequestCanary | null;
     } | null = null,
+    private readonly clock: PipelineClock = systemClock,
   ) {
+    this.evidence = new RequestEvidence(config, sink, clock.wallMs);
     this.tracker = new ConnectionTracker(
       BigInt(config.responseWaitMs) * 1_000_000n,
       MAX_TRACKED_CONNECTIONS,
@@ -73,7 +85,7 @@ export class Pipeline implements RecordReceiver {
   }
 
   handle(records: KernelRecord[]): void {
-    const started = process.hrtime.bigint();
+    const started = this.clock.monoNs();
     for (const rec of records) {
       try {
         this.record(rec);
@@ -81,8 +93,8 @@ export class Pipeline implements RecordReceiver {
         this.recordError(`${rec.kind} record`, err);
       }
     }
-    this.emit(this.tracker.takeCompleted(process.hrtime.bigint()));
-    this.longestBatchMs = Math.max(this.longestBatchMs, Number(process.hrtime.bigint() - started) / 1e6);
+    this.emit(this.tracker.takeCompleted(this.clock.monoNs()));
+    this.longestBatchMs = Math.max(this.longestBatchMs, Number(this.clock.monoNs() - started) / 1e6);
   }
 
   private record(rec: KernelRecord): void {
@@ -149,7 +161,7 @@ export class Pipeline implements RecordReceiver {
   }
 
   /**
-   * Shutdown: writes every request still waiting for a response. `handingOver`: a next
+   * Shutdown: writes every request still waiting for a response, then every summary held. `handingOver`: a next
    * daemon replays these records (systemd keeps the capture), so requests still arriving
    * and data behind a hole are left to it (ConnectionTracker.completeWaiting).
    */
@@ -157,6 +169,7 @@ export class Pipeline implements RecordReceiver {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.emit(handingOver ? this.tracker.completeWaiting() : this.tracker.flushAll());
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.evidence.stop();
   }
 
   /** Kernel time of the oldest record a daemon taking over would need again (the journal keeps it). */
@@ -185,6 +198,7 @@ export class Pipeline implements RecordReceiver {
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
       longest_batch_ms: Math.round(this.longestBatchMs * 10) / 10,
+      requests_summarised: this.evidence.summarised,
       lines_written: sink.linesWritten,
       lines_not_written: sink.linesNotWritten,
       write_errors: sink.writeErrors,
@@ -192,7 +206,7 @@ export class Pipeline implements RecordReceiver {
   }
 
   private emit(done: ObservedRequest[]): void {
-    this.monoToWallMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+    this.monoToWallMs = this.clock.wallMs() - Number(this.clock.monoNs() / 1_000_000n);
     for (const observed of done) {
       try {
         this.emitOne(observed);
@@ -233,7 +247,7 @@ export class Pipeline implements RecordReceiver {
     const canary = observed.request.canaryHeader ? this.canaries?.canaryFor(line.cgroup) : null;
     if (canary) line.canary = canary;
     this.requests[observed.classification.imds_version]++;
-    this.sink.request(line);
+    this.evidence.write(line);
   }
 
   /** Wakes up only when a request's wait for its response expires. */
@@ -242,10 +256,10 @@ export class Pipeline implements RecordReceiver {
     this.deadlineTimer = null;
     const deadline = this.tracker.nextDeadline();
     if (deadline === null) return;
-    const delayMs = Math.max(1, Number((deadline - process.hrtime.bigint()) / 1_000_000n) + 1);
+    const delayMs = Math.max(1, Number((deadline - this.clock.monoNs()) / 1_000_000n) + 1);
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = null;
-      this.emit(this.tracker.takeCompleted(process.hrtime.bigint()));
+      this.emit(this.tracker.takeCompleted(this.clock.monoNs()));
     }, delayMs);
     this.deadlineTimer.unref();
   }

@@ -139,6 +139,8 @@ export const countersSchema = z.strictObject({
   tracked_connections: count,
   /** The longest one drained batch of records took to become lines, in ms (a drain turn's share). */
   longest_batch_ms: z.number().nonnegative().optional(),
+  /** Requests counted for summary lines instead of written in full, those not written yet included. */
+  requests_summarised: count.optional(),
   lines_written: count,
   lines_not_written: count,
   write_errors: count,
@@ -226,6 +228,36 @@ export const canaryLineSchema = z.strictObject({
   ...activeCanarySchema.shape,
 });
 
+/**
+ * Requests of one program in one interval that were counted instead of written in full
+ * (docs/config.md, `summary`): the program as its first such request showed it, and exact
+ * counts. The report counts each of them as it counts a request line.
+ */
+export const summaryLineSchema = z.strictObject({
+  ...pinoFields,
+  event: z.literal('summary'),
+  /** The daemon that counted them (with boot_id, its run). */
+  pid: z.number().int(),
+  imds_version: z.enum(IMDS_VERSIONS),
+  aws_api: z.boolean(),
+  process: processSchema.pick({ comm: true, exe: true, argv: true, uid: true, user: true }),
+  ancestors: z.array(ancestorSchema),
+  unit: z.string().nullable(),
+  container: containerPlacementSchema.nullable(),
+  sdk: sdkSchema.nullable(),
+  /** request_time of the first and the last request counted. */
+  from: z.string(),
+  to: z.string(),
+  requests: count,
+  /** Requests per response status (null: no answer seen). */
+  statuses: z.array(z.strictObject({ status: z.number().int().nullable(), requests: count })),
+  /** Requests per path, the first 50 paths in sort order; the rest in paths_unlisted. */
+  paths: z.array(z.strictObject({ path: z.string(), requests: count })),
+  paths_unlisted: count,
+  /** Requests that fell back to IMDSv1 after a failed token request. */
+  fallbacks: count,
+});
+
 /** Every event's line: the writer's union and the stored-line reader (stored-line.ts) both take them from here. */
 /** The metrics a verdict line carries in CloudWatch embedded metric format (docs/fleet.md). */
 export const VERDICT_METRICS = ['Verdict', 'IMDSv1Requests', 'EvidenceGaps'] as const;
@@ -295,6 +327,7 @@ export const lineSchemas = [
   errorLineSchema,
   canaryLineSchema,
   verdictLineSchema,
+  summaryLineSchema,
 ] as const;
 
 export const logLineSchema = z.discriminatedUnion('event', lineSchemas);
@@ -321,8 +354,10 @@ export type LifecycleFields =
   | WithoutPino<z.infer<typeof stoppingLineSchema>>
   | WithoutPino<z.infer<typeof errorLineSchema>>
   | WithoutPino<z.infer<typeof canaryLineSchema>>
-  | WithoutPino<z.infer<typeof verdictLineSchema>>;
+  | WithoutPino<z.infer<typeof verdictLineSchema>>
+  | WithoutPino<z.infer<typeof summaryLineSchema>>;
 export type StatusDocument = z.infer<typeof statusDocumentSchema>;
 export type LogLine = z.infer<typeof logLineSchema>;
 export type VerdictLine = z.infer<typeof verdictLineSchema>;
 export type VerdictFields = WithoutPino<VerdictLine>;
+export type SummaryFields = WithoutPino<z.infer<typeof summaryLineSchema>>;

@@ -54,7 +54,7 @@ interface CounterChange {
   lines_not_written?: number;
 }
 
-export function counters(change: CounterChange = {}): Counters {
+export function counters(change: CounterChange & { requests_summarised?: number } = {}): Counters {
   return {
     requests: { v1: 0, v2: 2, unknown: 0 },
     kernel: { events_lost: 0, perf_buffer_lost: 0, parse_errors: 0, process_events_lost: 0, ...change.kernel },
@@ -73,6 +73,7 @@ export function counters(change: CounterChange = {}): Counters {
     },
     not_imds_records: 0,
     tracked_connections: 0,
+    ...(change.requests_summarised === undefined ? {} : { requests_summarised: change.requests_summarised }),
     lines_written: 2,
     lines_not_written: change.lines_not_written ?? 0,
     write_errors: 0,
@@ -108,7 +109,7 @@ const ready = (atMs: number, pid: number, over: Partial<LifecycleBody<'ready'>> 
     ...over,
   });
 
-const stats = (atMs: number, pid: number, change?: CounterChange): Entry =>
+const stats = (atMs: number, pid: number, change?: Parameters<typeof counters>[0]): Entry =>
   lifecycle(atMs, 'stats', { ...description(pid), ...counters(change), interval_s: 60 });
 
 const stopping = (atMs: number, pid: number, shutdown: boolean, change?: CounterChange): Entry =>
@@ -118,6 +119,28 @@ const stopping = (atMs: number, pid: number, shutdown: boolean, change?: Counter
     signal: 'SIGTERM',
     system_shutdown: shutdown,
   });
+
+/** `requests` IMDSv1 calls by the clean day's program, counted into one summary line written at `atMs`. */
+function summary(atMs: number, pid: number, requests: number): Entry {
+  const { process: proc, ancestors, unit, container, sdk } = requestLine();
+  return lifecycle(atMs, 'summary', {
+    pid,
+    imds_version: 'v1',
+    aws_api: true,
+    process: { comm: proc.comm, exe: proc.exe, argv: proc.argv, uid: proc.uid, user: proc.user },
+    ancestors,
+    unit,
+    container,
+    sdk,
+    from: new Date(atMs - 5 * MIN).toISOString(),
+    to: new Date(atMs - 20_000).toISOString(),
+    requests,
+    statuses: [{ status: 200, requests }],
+    paths: [{ path: '/latest/meta-data/iam/security-credentials/', requests }],
+    paths_unlisted: 0,
+    fallbacks: 0,
+  });
+}
 
 /** An IMDSv2 call by the AWS CLI (what a host that is ready for HttpTokens=required makes). */
 function request(atMs: number, over: Partial<RequestLine> = {}): Entry {
@@ -143,6 +166,12 @@ function request(atMs: number, over: Partial<RequestLine> = {}): Entry {
     ...over,
   };
   return { atMs, write: (sink) => sink.request(line) };
+}
+
+/** The caller fields of a request line (the test helper's curl under cloud-init). */
+function requestCallerOf(line: RequestLine): Partial<RequestLine> {
+  const { request, process: proc, ancestors, unit, cgroup, sdk } = line;
+  return { request, process: proc, ancestors, unit, cgroup, sdk };
 }
 
 /** A request whose request line was cut inside its path (`GET /lat`, then a hole), classified as the daemon does (or `awsApi` as an older one did). */
@@ -303,6 +332,40 @@ export const FIXTURES: Record<string, Fixture> = {
     ready(T0 + 12 * H, PID, { uptime_ms: 12 * H + EARLY_UPTIME_MS }),
     ...e.slice(3),
   ]),
+  // The first daemon's lines were deleted (rotation): the second one says it continued a capture not in the logs.
+  'rotated-out': oneBoot({
+    boot_id: 'b-1',
+    entries: [
+      ready(T0 + 10 * H, 555, { uptime_ms: 10 * H, capture_continued: true, capture_gap: null }),
+      request(T0 + 20 * H),
+      stats(T0 + 36 * H, 555),
+      stopping(T0 + 36 * H + 1000, 555, true),
+    ],
+  }),
+  // The clean day's IMDSv1 program: one full line, then 40 more requests counted in a summary line.
+  'summarised-v1': cleanDayWith((e) => [
+    ...e.slice(0, 2),
+    request(T0 + 2 * H, { imds_version: 'v1', ...requestCallerOf(requestLine()) }),
+    summary(T0 + 2 * H + 5 * MIN + 20_000, PID, 40),
+    ...e.slice(2),
+  ]),
+  // A daemon that counted requests into summaries crashed; the next one continued its capture.
+  'summaries-lost': oneBoot({
+    boot_id: 'b-1',
+    entries: [
+      ready(T0, PID),
+      request(T0 + H),
+      stats(T0 + 10 * H, PID, { requests_summarised: 5 }),
+      ready(T0 + 10 * H + 2000, 555, {
+        uptime_ms: 10 * H + 2000 + EARLY_UPTIME_MS,
+        capture_continued: true,
+        capture_gap: null,
+      }),
+      request(T0 + 20 * H),
+      stats(T0 + 25 * H, 555),
+      stopping(T0 + 25 * H + 1000, 555, true),
+    ],
+  }),
   'stop-then-later-boot': twoBoots('stop', EARLY_UPTIME_MS),
   'crash-without-restart': twoBoots('crash', EARLY_UPTIME_MS),
   'late-start-later-boot': twoBoots('shutdown', 20 * MIN),

@@ -42,7 +42,8 @@ describe('defaults', () => {
       logDir: '/var/log/imds-analyzer',
       logLevel: 'info',
       console: false,
-      rotation: { maxSizeMB: 50, frequency: 'daily', maxFiles: 14 },
+      rotation: { maxSizeMB: 14, frequency: 'daily', maxFiles: 33 },
+      summary: { intervalSeconds: 300, fullLinesPerInterval: 10 },
       buffer: { kind: 'auto', ringSizeKB: 8192, perfPagesPerCpu: 128 },
       statsIntervalSeconds: 60,
       verdictIntervalSeconds: 3600,
@@ -60,7 +61,7 @@ describe('defaults', () => {
 
   it('a partial nested object keeps the other nested defaults', () => {
     const config = loadConfig(configFile('{"rotation": {"maxFiles": 3}, "buffer": {"kind": "perfbuf"}}'));
-    expect(config.rotation).toEqual({ maxSizeMB: 50, frequency: 'daily', maxFiles: 3 });
+    expect(config.rotation).toEqual({ maxSizeMB: 14, frequency: 'daily', maxFiles: 3 });
     expect(config.buffer).toEqual({ kind: 'perfbuf', ringSizeKB: 8192, perfPagesPerCpu: 128 });
   });
 
@@ -97,6 +98,10 @@ describe('bad config names the key', () => {
 
   it('number above its range', () => {
     expectBad({ rotation: { maxSizeMB: 10241 } }, 'rotation.maxSizeMB', /at most 10240/);
+    expectBad({ summary: { intervalSeconds: 7 } }, 'summary.intervalSeconds', /must divide 300/);
+    expectBad({ summary: { intervalSeconds: 600 } }, 'summary.intervalSeconds', /at most 300/);
+    expectBad({ summary: { fullLinesPerInterval: 0 } }, 'summary.fullLinesPerInterval', /at least 1/);
+    expectBad({ summary: { every: 5 } }, 'summary.every', /unknown key/);
   });
 
   it('number below its range', () => {

@@ -168,6 +168,16 @@ describe('YES only on complete evidence', () => {
       /^no daemon was capturing at the end of a boot .*: 2026-11-20T11:00:00\.000Z \.\. 2026-11-20T14:00:00\.000Z \(boot b-1: its daemon ended without a stopping line \(crash or kill\)/,
     ],
     [
+      'rotated-out',
+      'evidence_rotated_out',
+      /^log lines from before 2026-11-20T10:00:00\.000Z \(boot b-1: a daemon continued the capture of one whose lines are missing\) are missing: rotation or someone deleted them/,
+    ],
+    [
+      'summaries-lost',
+      'summaries_lost',
+      /^1 daemon that counted requests into summary lines ended without a stopping line \(crash or kill\) after 2026-11-20T10:00:00\.000Z \(boot b-1\): the counts held since their last summary line \(at most one summary interval\) were not written/,
+    ],
+    [
       'unclassified',
       'unclassified_requests',
       /^1 AWS-path request could not be classified as IMDSv1 or IMDSv2 .* find the program in the "unknown" group/,
@@ -188,7 +198,8 @@ describe('YES only on complete evidence', () => {
     // Without any ready line the logs also begin while a daemon ran, and the window is short;
     // with the pid reused, only the second daemon's 13 h are known to be seen.
     const also: Record<string, string[]> = {
-      'no-daemon-start': ['late_start', 'short_window'],
+      'no-daemon-start': ['evidence_rotated_out', 'late_start', 'short_window'],
+      'rotated-out': ['late_start'],
       'pid-reused': ['short_window'],
     };
     const expected = [code, ...(also[fixture] ?? [])];
@@ -200,6 +211,20 @@ describe('YES only on complete evidence', () => {
       /^HttpTokens=required is safe on this host: UNKNOWN — no IMDSv1 request seen, but the evidence is incomplete: /,
     );
     expect(shown.text).toContain(`- ${report.verdict.reasons[0]?.message}`);
+  });
+
+  it('counts the requests of a summary line as its request lines: NO with every one of them', async () => {
+    const { code, report } = await json(join(VERDICT, 'summarised-v1'));
+    expect([code, report.verdict.answer, report.verdict.imdsv1_requests, report.verdict.imdsv1_programs]).toEqual([
+      1,
+      'NO',
+      41,
+      1,
+    ]);
+    const v1 = report.groups.filter((g) => g.kind === 'imdsv1');
+    expect(v1.map((g) => [g.count, g.responses.ok, g.paths, g.timeline.map((t) => t.count)])).toEqual([
+      [41, 41, ['/latest/meta-data/iam/security-credentials/'], [41]],
+    ]);
   });
 
   it('counts a loss reported after --until when it may have happened inside the window', async () => {
@@ -224,8 +249,13 @@ describe('YES only on complete evidence', () => {
     const noStart = await json('--allow-no-boot', join(VERDICT, 'no-daemon-start'));
     expect([noStart.code, noStart.report.verdict.reasons.map((r) => r.code)]).toEqual([
       2,
-      ['no_daemon_start', 'short_window'],
+      ['no_daemon_start', 'evidence_rotated_out', 'short_window'],
     ]);
+    // Deleted lines stay a reason whatever is dropped; a window that starts after them has none.
+    const rotated = await json('--allow-no-boot', '--min-observed', '0', join(VERDICT, 'rotated-out'));
+    expect([rotated.code, rotated.report.verdict.reasons.map((r) => r.code)]).toEqual([2, ['evidence_rotated_out']]);
+    const after = await json('--allow-no-boot', '--since', '2026-11-20T11:00:00Z', join(VERDICT, 'rotated-out'));
+    expect([after.code, after.report.verdict.reasons]).toEqual([0, []]);
     for (const fixture of ['restart-gap', 'stop-then-later-boot', 'crash-without-restart', 'events-lost']) {
       const lossy = await json('--min-observed', '0', '--allow-no-boot', join(VERDICT, fixture));
       expect([

@@ -15,12 +15,20 @@ import {
 import type { Projection } from '../../model/line-scanner.js';
 import { adviceFor } from '../advice.js';
 import { VERDICT_EXIT } from '../exit-status.js';
-import { redactArgv, redactLine } from '../redact.js';
+import { redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
 import { formatDuration, plural } from './duration.js';
-import { DEFAULT_MIN_OBSERVED_MS, type EvidenceRules, HostEvidence, imdsv1Callers, kindOf } from './host-evidence.js';
+import {
+  DEFAULT_MIN_OBSERVED_MS,
+  type EvidenceRules,
+  HostEvidence,
+  imdsv1Callers,
+  kindOf,
+  summaryKindOf,
+  summarySpan,
+} from './host-evidence.js';
 import { countPath, emptyPathCounts, mergePathCounts, type PathCounts } from './path-counts.js';
-import { programOf } from './program.js';
+import { type Caller, ProgramIdentities, UNKNOWN_PROCESS } from './program.js';
 import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 import { TokenlessCounts } from './tokenless.js';
 import { hostVerdictOf } from './verdict-line.js';
@@ -43,11 +51,6 @@ export interface ReportOptions extends ReportFilters {
 }
 
 const HOUR_MS = 3600_000;
-/** Normalised commands remembered by raw argv: the same program runs millions of times. */
-const MAX_REMEMBERED_COMMANDS = 20_000;
-/** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
-const KEY_SEPARATOR = '\u0000';
-const PART_SEPARATOR = '\u0001';
 const ANSWER_ORDER: Record<Answer, number> = { NO: 0, UNKNOWN: 1, YES: 2 };
 /** How the verdict sentence names each missing condition (the reasons say what to do). */
 const SHORT: Record<ReasonCode, string> = {
@@ -71,6 +74,8 @@ const SHORT: Record<ReasonCode, string> = {
   stream_holes: 'holes in request streams',
   lines_not_written: 'log lines not written',
   unclassified_requests: 'unclassified requests',
+  evidence_rotated_out: 'log lines rotated out or deleted',
+  summaries_lost: 'summary counts lost in a crash',
 };
 
 /** A host's latest verdict line and its time. */
@@ -106,6 +111,7 @@ interface GroupState
 }
 
 type RequestLine = StoredLineOf<'imds_request'>;
+type SummaryLine = StoredLineOf<'summary'>;
 type Kind = CallerGroup['kind'];
 
 /**
@@ -139,7 +145,7 @@ function lineTimeMs(line: StoredLogLine): number {
   return Number.isNaN(requestTime) ? line.time : requestTime;
 }
 
-function sdkOf(line: RequestLine): SdkInfo | null {
+function sdkOf(line: RequestLine | SummaryLine): SdkInfo | null {
   const sdk = line.sdk;
   if (!sdk || sdk.name === undefined) return null;
   return {
@@ -150,16 +156,22 @@ function sdkOf(line: RequestLine): SdkInfo | null {
   };
 }
 
-function adviceOf(line: RequestLine, kind: Kind, sdk: SdkInfo | null): string | null {
-  const reason = line.fallback?.reason;
+interface AdviceInput {
+  fallbackReason: string | undefined;
+  container: RequestLine['container'] | null;
+  status: number | null;
+  comm: string | null;
+}
+
+function adviceOf(line: AdviceInput, kind: Kind, sdk: SdkInfo | null): string | null {
   return adviceFor({
     imds_version: kind === 'imdsv1' ? 'v1' : kind === 'imdsv2' ? 'v2' : 'unknown',
     aws_api: kind !== 'not_aws_api',
     sdk,
-    fallback: reason === undefined ? null : { reason },
+    fallback: line.fallbackReason === undefined ? null : { reason: line.fallbackReason },
     container: line.container ?? null,
-    status: line.response?.status ?? null,
-    comm: line.process?.comm ?? null,
+    status: line.status,
+    comm: line.comm,
   });
 }
 
@@ -176,7 +188,7 @@ export class ReportBuilder {
   private readonly verdicts = new Map<string, LatestVerdict>();
   private readonly tokenless = new Map<string, TokenlessCounts>();
   private readonly unreadable: string[] = [];
-  private readonly programs = new Map<string, ReturnType<typeof programOf>>();
+  private readonly identities = new ProgramIdentities();
   /** The shapes of request lines read so far: a line of one of them needs no full read. */
   private readonly requestTemplates = storedLineTemplates('imds_request', REQUEST_FIELDS_READ);
   private readonly rules: EvidenceRules;
@@ -334,6 +346,10 @@ export class ReportBuilder {
     if (!host) return;
     host.see(line, t);
     if (line.event === 'imds_request' && host.inWindow(t)) this.addRequest(line, kindOf(line), host, t);
+    if (line.event === 'summary') {
+      const span = summarySpan(line);
+      if (host.reachesWindow(span)) this.addSummary(line, host, span.fromMs, span.toMs);
+    }
   }
 
   /** A verdict line is what its daemon concluded, not evidence: kept, the latest per host, within the window. */
@@ -369,91 +385,130 @@ export class ReportBuilder {
       .map(([key, { line }]) => hostVerdictOf(line, key));
   }
 
-  /** The caller's program identity (redacted argv), remembered by raw argv and ancestry. */
-  private programOf(argv: string[], ancestorArgvs: string[][]): ReturnType<typeof programOf> {
-    const raw = [argv, ...ancestorArgvs].map((a) => a.join(KEY_SEPARATOR)).join(PART_SEPARATOR);
-    let program = this.programs.get(raw);
-    if (program === undefined) {
-      if (this.programs.size >= MAX_REMEMBERED_COMMANDS) this.programs.clear();
-      program = programOf(
-        redactArgv(argv).argv,
-        ancestorArgvs.map((a) => redactArgv(a).argv),
-      );
-      this.programs.set(raw, program);
-    }
-    return program;
-  }
-
   private addRequest(line: RequestLine, kind: Kind, host: HostEvidence, t: number): void {
     if (kind === 'imdsv2' && !this.options.includeV2) return;
     const proc = line.process;
-    const argv = proc?.argv ?? [];
+    const status = line.response?.status ?? null;
+    const group = this.groupOf(
+      kind,
+      line,
+      { pid: proc?.pid ?? null, fallbackReason: line.fallback?.reason, status },
+      t,
+    );
+    this.count(group, host, t, 1);
+    const path = line.request?.path;
+    if (path !== undefined) countPath(group.paths, path);
+    this.countStatus(group, kind, host, t, status, 1);
+    if (line.fallback) group.fallbacks++;
+    group.ownAdvice ??= line.advice ?? null;
+  }
+
+  /** A summary line: its requests counted as their request lines would be (times from its span). */
+  private addSummary(line: SummaryLine, host: HostEvidence, fromMs: number, toMs: number): void {
+    const kind = summaryKindOf(line);
+    if (kind === 'imdsv2' && !this.options.includeV2) return;
+    const statuses = line.statuses ?? [];
+    const group = this.groupOf(
+      kind,
+      line,
+      { pid: null, fallbackReason: undefined, status: statuses[0]?.status ?? null },
+      fromMs,
+    );
+    this.count(group, host, fromMs, line.requests ?? 0);
+    group.lastMs = Math.max(group.lastMs, toMs);
+    for (const { path, requests } of line.paths ?? [])
+      if (path !== undefined) countPath(group.paths, path, requests ?? 0);
+    group.paths.others += line.paths_unlisted ?? 0;
+    for (const { status, requests } of statuses)
+      this.countStatus(group, kind, host, fromMs, status ?? null, requests ?? 0);
+    group.fallbacks += line.fallbacks ?? 0;
+  }
+
+  /** The group of a request or summary line's caller, made from its first line. */
+  private groupOf(
+    kind: Kind,
+    line: RequestLine | SummaryLine,
+    first: { pid: number | null; fallbackReason: string | undefined; status: number | null },
+    t: number,
+  ): GroupState {
+    const proc = line.process;
     const exe = proc?.exe ?? null;
     const ancestors = line.ancestors ?? [];
-    const program =
-      argv.length > 0
-        ? this.programOf(
-            argv,
-            ancestors.map((a) => a.argv ?? []),
-          )
-        : null;
-    const command = program?.command ?? proc?.comm ?? '(unknown process)';
     const placed = line.container ?? null;
-    const container = placed ? `${placed.runtime ?? '?'}:${(placed.id ?? '').slice(0, 12)}` : null;
-    const sdkKey = `${line.sdk?.name ?? ''} ${line.sdk?.version ?? ''}`;
-    const unit = line.unit ?? null;
-    const key = [kind, exe, program?.key ?? command, unit, placed?.runtime ?? null, sdkKey].join(KEY_SEPARATOR);
+    const caller: Caller = {
+      exe,
+      comm: proc?.comm,
+      argv: proc?.argv ?? [],
+      ancestorArgvs: ancestors.map((a) => a.argv ?? []),
+      unit: line.unit,
+      runtime: placed?.runtime,
+      sdk: line.sdk,
+    };
+    const program = this.identities.programOf(caller);
+    const key = this.identities.keyOf(kind, caller, program);
     let group = this.groups.get(key);
-    if (!group) {
-      const sdk = sdkOf(line);
-      group = {
+    if (group) return group;
+    const sdk = sdkOf(line);
+    group = {
+      kind,
+      exe,
+      command: program?.command ?? proc?.comm ?? UNKNOWN_PROCESS,
+      script: program?.script ?? null,
+      unit: line.unit ?? null,
+      container: placed ? `${placed.runtime ?? '?'}:${(placed.id ?? '').slice(0, 12)}` : null,
+      sdk,
+      count: 0,
+      hosts: new Set(),
+      paths: emptyPathCounts(),
+      hourly: kind === 'imdsv1' || kind === 'unknown' ? new Map() : null,
+      firstMs: t,
+      lastMs: t,
+      responses: { ok: 0, rejected: 0, other: 0, none: 0 },
+      fallbacks: 0,
+      ownAdvice: null,
+      derivedAdvice: adviceOf(
+        { fallbackReason: first.fallbackReason, container: placed, status: first.status, comm: proc?.comm ?? null },
         kind,
-        exe,
-        command,
-        script: program?.script ?? null,
-        unit,
-        container,
         sdk,
-        count: 0,
-        hosts: new Set(),
-        paths: emptyPathCounts(),
-        hourly: kind === 'imdsv1' || kind === 'unknown' ? new Map() : null,
-        firstMs: t,
-        lastMs: t,
-        responses: { ok: 0, rejected: 0, other: 0, none: 0 },
-        fallbacks: 0,
-        ownAdvice: null,
-        derivedAdvice: adviceOf(line, kind, sdk),
-        example: {
-          pid: proc?.pid ?? null,
-          comm: proc?.comm ?? null,
-          exe,
-          argv,
-          user: proc?.user ?? null,
-          ancestors: (line.ancestors ?? []).map((a) => ({ pid: a.pid ?? 0, comm: a.comm ?? '', argv: a.argv ?? [] })),
-        },
-      };
-      this.groups.set(key, group);
-    }
-    group.count++;
+      ),
+      example: {
+        pid: first.pid,
+        comm: proc?.comm ?? null,
+        exe,
+        argv: caller.argv as string[],
+        user: proc?.user ?? null,
+        ancestors: ancestors.map((a) => ({ pid: a.pid ?? 0, comm: a.comm ?? '', argv: a.argv ?? [] })),
+      },
+    };
+    this.groups.set(key, group);
+    return group;
+  }
+
+  private count(group: GroupState, host: HostEvidence, t: number, requests: number): void {
+    group.count += requests;
     group.hosts.add(host.host);
     group.firstMs = Math.min(group.firstMs, t);
     group.lastMs = Math.max(group.lastMs, t);
-    const path = line.request?.path;
-    if (path !== undefined) countPath(group.paths, path);
     if (group.hourly) {
       const hour = Math.floor(t / HOUR_MS);
-      group.hourly.set(hour, (group.hourly.get(hour) ?? 0) + 1);
+      group.hourly.set(hour, (group.hourly.get(hour) ?? 0) + requests);
     }
-    const status = line.response?.status ?? null;
-    if (status === null) group.responses.none++;
-    else if (status === 401) group.responses.rejected++;
+  }
+
+  private countStatus(
+    group: GroupState,
+    kind: Kind,
+    host: HostEvidence,
+    t: number,
+    status: number | null,
+    requests: number,
+  ): void {
+    if (status === null) group.responses.none += requests;
+    else if (status === 401) group.responses.rejected += requests;
     else if (status >= 200 && status < 300) {
-      group.responses.ok++;
-      if (kind === 'imdsv1') this.tokenlessOf(host.host).add(t);
-    } else group.responses.other++;
-    if (line.fallback) group.fallbacks++;
-    group.ownAdvice ??= line.advice ?? null;
+      group.responses.ok += requests;
+      if (kind === 'imdsv1') this.tokenlessOf(host.host).add(t, requests);
+    } else group.responses.other += requests;
   }
 
   result(): Report {

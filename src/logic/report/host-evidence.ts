@@ -38,6 +38,8 @@ interface Run {
   laterReadies: Ready[];
   losses: WindowedCounter[];
   processLost: WindowedCounter;
+  /** It counted requests into summary lines (a summary line of its own, or its counters say so). */
+  summarised: boolean;
 }
 
 export function imdsv1Callers(programs: number, requests: number): string {
@@ -50,11 +52,36 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * judged not AWS (`GET /lat`, then a hole) is judged again: any beginning of an AWS API path
  * counts as one. A version this report does not know is not proof of IMDSv2.
  */
-export function kindOf(line: StoredLineOf<'imds_request'>): CallerGroup['kind'] {
+export function kindOf(line: {
+  imds_version?: string | undefined;
+  aws_api?: boolean | undefined;
+  request?: { path?: string | undefined } | undefined;
+}): CallerGroup['kind'] {
   const version = line.imds_version;
   if (version === 'v1' || version === 'v2')
     return line.aws_api === false ? 'not_aws_api' : version === 'v1' ? 'imdsv1' : 'imdsv2';
   return line.aws_api === false && !mayBeAwsApiPath(line.request?.path ?? '') ? 'not_aws_api' : 'unknown';
+}
+
+/**
+ * What a summary line's requests are to the verdict: its requests are one program's of one
+ * kind, so its version and paths give that kind as kindOf gave it for each of them; paths not
+ * listed may be AWS API paths.
+ */
+export function summaryKindOf(line: StoredLineOf<'summary'>): CallerGroup['kind'] {
+  const { imds_version, aws_api } = line;
+  const paths = line.paths ?? [];
+  if ((line.paths_unlisted ?? 0) > 0 || paths.length === 0) return kindOf({ imds_version, aws_api });
+  const kinds = paths.map((p) => kindOf({ imds_version, aws_api, request: { path: p.path } }));
+  return kinds.includes('unknown') ? 'unknown' : (kinds[0] as CallerGroup['kind']);
+}
+
+/** When a summary line's requests were made (its write time when it does not say). */
+export function summarySpan(line: StoredLineOf<'summary'>): { fromMs: number; toMs: number } {
+  const fromMs = Date.parse(line.from ?? '');
+  const toMs = Date.parse(line.to ?? '');
+  if (Number.isNaN(fromMs) || Number.isNaN(toMs) || toMs < fromMs) return { fromMs: line.time, toMs: line.time };
+  return { fromMs, toMs };
 }
 
 const isCounterLine = (line: StoredLogLine): line is CounterLine =>
@@ -118,6 +145,14 @@ export class HostEvidence {
     return this.lastMs >= this.firstMs;
   }
 
+  /** Whether any of a span lies in the window: a summary counts whole when part of it is in (never fewer requests). */
+  reachesWindow(span: { fromMs: number; toMs: number }): boolean {
+    return (
+      (this.rules.sinceMs === undefined || span.toMs >= this.rules.sinceMs) &&
+      (this.rules.untilMs === undefined || span.fromMs <= this.rules.untilMs)
+    );
+  }
+
   inWindow(t: number): boolean {
     return (
       (this.rules.sinceMs === undefined || t >= this.rules.sinceMs) &&
@@ -153,6 +188,7 @@ export class HostEvidence {
       else if (kind === 'unknown') this.unknownRequests++;
       return;
     }
+    if (line.event === 'summary') this.seeSummary(line);
     // A canary's start or end says nothing of capture (the report's canary section reads it).
     if (line.event === 'canary') return;
     if (line.boot_id === undefined) return;
@@ -166,7 +202,9 @@ export class HostEvidence {
     if (!run) return;
     if (t < run.span.firstMs) run.span.firstMs = t;
     if (t > run.span.lastMs) run.span.lastMs = t;
+    if (line.event === 'summary') run.summarised = true;
     if (!isCounterLine(line)) return;
+    if ((line.requests_summarised ?? 0) > 0) run.summarised = true;
     LOSS_COUNTERS.forEach((counter, i) => {
       run.losses[i]?.see(counter.read(line), t, this.rules);
     });
@@ -175,6 +213,17 @@ export class HostEvidence {
     // The latest stopping line stands, whatever order the lines are read in.
     if (line.event === 'stopping' && (!run.span.stop || t >= run.span.stop.atMs))
       run.span.stop = { atMs: t, systemShutdown: line.system_shutdown === true };
+  }
+
+  /** A summary's requests count as theirs would; its line is its daemon's, like a stats line. */
+  private seeSummary(line: StoredLineOf<'summary'>): void {
+    const span = summarySpan(line);
+    if (!this.reachesWindow(span)) return;
+    this.seeTime(Math.max(span.fromMs, this.rules.sinceMs ?? -Infinity));
+    this.seeTime(Math.min(span.toMs, this.rules.untilMs ?? Infinity));
+    const kind = summaryKindOf(line);
+    if (kind === 'imdsv1') this.v1Requests += line.requests ?? 0;
+    else if (kind === 'unknown') this.unknownRequests += line.requests ?? 0;
   }
 
   /** The run of a boot and pid. */
@@ -188,6 +237,7 @@ export class HostEvidence {
         laterReadies: [],
         losses: LOSS_COUNTERS.map(() => new WindowedCounter()),
         processLost: new WindowedCounter(),
+        summarised: false,
       };
       this.runs.set(key, run);
     }
@@ -281,9 +331,11 @@ export class HostEvidence {
           laterReadies: [...run.laterReadies],
           losses: run.losses.map((c) => WindowedCounter.from(c)),
           processLost: WindowedCounter.from(run.processLost),
+          summarised: run.summarised,
         });
         continue;
       }
+      mine.summarised ||= run.summarised;
       const [a, b] = [mine.span, run.span];
       a.firstMs = Math.min(a.firstMs, b.firstMs);
       a.lastMs = Math.max(a.lastMs, b.lastMs);
@@ -324,6 +376,8 @@ export class HostEvidence {
           'no daemon start (ready line) in the input: include the logs since the service started (rotated and .gz files too), or check that the service is enabled and running',
       });
     }
+    // Before the gaps: lines deleted from the start of the logs are what leaves a boot's start unseen.
+    reasons.push(...this.rotatedOut());
     const gapsOf = (kind: GapKind) => coverage.gaps.filter((g) => g.kind === kind);
     if (rules.requireBootFromStart && coverage.bootsFromStart === 0 && gapsOf('late_start').length === 0) {
       reasons.push({
@@ -347,6 +401,7 @@ export class HostEvidence {
       const n = runs.reduce((sum, r) => sum + (r.losses[i]?.inWindow ?? 0), 0);
       if (n > 0) reasons.push({ code: counter.code, message: counter.message(n) });
     });
+    reasons.push(...this.summariesLost());
     const unreadable = this.unreadableLines + unreadableOfAnyHost;
     if (unreadable > 0) {
       reasons.push({
@@ -361,6 +416,65 @@ export class HostEvidence {
       });
     }
     return reasons;
+  }
+
+  /**
+   * Lines of a run that must exist and are not in the input, from a time the window reaches:
+   * a run whose ready line is missing (its lines begin mid-run), or the first run of a boot
+   * whose ready line says it continued a previous daemon's capture (that daemon's lines are
+   * missing). Rotation deleted them, someone else did, or they were not given to the report.
+   */
+  private rotatedOut(): Reason[] {
+    const since = this.rules.sinceMs ?? -Infinity;
+    const until = this.rules.untilMs ?? Infinity;
+    const missing: string[] = [];
+    const firstOfBoot = new Map<string, RunSpan>();
+    for (const { span } of this.runs.values()) {
+      const start = span.ready?.atMs ?? span.firstMs;
+      const known = firstOfBoot.get(span.boot);
+      if (!known || start < (known.ready?.atMs ?? known.firstMs)) firstOfBoot.set(span.boot, span);
+      if (span.ready === null && span.firstMs > since && span.firstMs <= until)
+        missing.push(`${iso(span.firstMs)} (boot ${span.boot}: the lines of a daemon begin without its ready line)`);
+    }
+    for (const span of firstOfBoot.values()) {
+      if (span.ready?.continued && span.ready.atMs > since && span.ready.atMs <= until)
+        missing.push(
+          `${iso(span.ready.atMs)} (boot ${span.boot}: a daemon continued the capture of one whose lines are missing)`,
+        );
+    }
+    if (missing.length === 0) return [];
+    const named = missing.slice(0, MAX_GAPS_NAMED).join(', ');
+    const more = missing.length > MAX_GAPS_NAMED ? ` and ${missing.length - MAX_GAPS_NAMED} more` : '';
+    return [
+      {
+        code: 'evidence_rotated_out',
+        message: `log lines from before ${named}${more} are missing: rotation or someone deleted them, or they were not given to the report; requests then are not counted, any may be IMDSv1; include the rotated files, report with --since after that time, or raise rotation.maxFiles / rotation.maxSizeMB`,
+      },
+    ];
+  }
+
+  /**
+   * A run that counted requests into summaries and ended without a stopping line, followed by
+   * another run: what it held since its last summary line (up to one interval) was not written.
+   */
+  private summariesLost(): Reason[] {
+    const spans = [...this.runs.values()];
+    const lost = spans.filter(
+      (run) =>
+        run.summarised &&
+        run.span.stop === null &&
+        this.inWindow(run.span.lastMs) &&
+        spans.some((other) => (other.span.ready?.atMs ?? other.span.firstMs) > run.span.lastMs),
+    );
+    if (lost.length === 0) return [];
+    const when = lost.map((run) => `${iso(run.span.lastMs)} (boot ${run.span.boot})`).slice(0, MAX_GAPS_NAMED);
+    const more = lost.length > MAX_GAPS_NAMED ? ` and ${lost.length - MAX_GAPS_NAMED} more` : '';
+    return [
+      {
+        code: 'summaries_lost',
+        message: `${plural(lost.length, 'daemon')} that counted requests into summary lines ended without a stopping line (crash or kill) after ${when.join(', ')}${more}: the counts held since their last summary line (at most one summary interval) were not written, so request counts may be short; the programs' full lines of that interval are in the log; observe a window without a crash`,
+      },
+    ];
   }
 
   /** `unreadableOfAnyHost`: unreadable lines that may be requests and name no host (they may be this one's). */

@@ -2,6 +2,7 @@
 // interpreter runs (the caller's own, or the one that ran a tool such as curl), and the
 // argv's shape. One script that curls 200 metadata paths is one program; the paths it
 // called are listed under it.
+import { redactArgv } from '../redact.js';
 import { argvShape, normalizeArg } from './normalize.js';
 
 /** Interpreters whose first operand is the program that matters (the script). */
@@ -66,3 +67,60 @@ export function programOf(argv: readonly string[], ancestorArgvs: ReadonlyArray<
   }
   return { script, command, key: script === null ? command : `script:${script}` };
 }
+
+/** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
+const KEY_SEPARATOR = '\u0000';
+const PART_SEPARATOR = '\u0001';
+/** Programs remembered by raw argv: the same program runs millions of times. */
+const MAX_REMEMBERED_PROGRAMS = 20_000;
+
+/** What a request line (or a summary line) says of its caller, as far as grouping goes. */
+export interface Caller {
+  exe?: string | null | undefined;
+  comm?: string | null | undefined;
+  argv: readonly string[];
+  ancestorArgvs: ReadonlyArray<readonly string[]>;
+  unit?: string | null | undefined;
+  runtime?: string | null | undefined;
+  sdk?: { name?: string | undefined; version?: string | null | undefined } | null | undefined;
+}
+
+/**
+ * programOf over redacted argv, remembered by raw argv and ancestry, and the key that makes
+ * requests one program: the report groups by it and the daemon summarises by it.
+ */
+export class ProgramIdentities {
+  private readonly programs = new Map<string, ProgramIdentity>();
+
+  /** The program of a caller; null when its argv is not known. */
+  programOf(caller: Caller): ProgramIdentity | null {
+    if (caller.argv.length === 0) return null;
+    const raw = [caller.argv, ...caller.ancestorArgvs].map((a) => a.join(KEY_SEPARATOR)).join(PART_SEPARATOR);
+    let program = this.programs.get(raw);
+    if (program === undefined) {
+      if (this.programs.size >= MAX_REMEMBERED_PROGRAMS) this.programs.clear();
+      program = programOf(
+        redactArgv(caller.argv).argv,
+        caller.ancestorArgvs.map((a) => redactArgv(a).argv),
+      );
+      this.programs.set(raw, program);
+    }
+    return program;
+  }
+
+  /** The group key of a caller making requests of `kind`. */
+  keyOf(kind: string, caller: Caller, program = this.programOf(caller)): string {
+    const command = program?.command ?? caller.comm ?? UNKNOWN_PROCESS;
+    const sdkKey = `${caller.sdk?.name ?? ''} ${caller.sdk?.version ?? ''}`;
+    return [
+      kind,
+      caller.exe ?? null,
+      program?.key ?? command,
+      caller.unit ?? null,
+      caller.runtime ?? null,
+      sdkKey,
+    ].join(KEY_SEPARATOR);
+  }
+}
+
+export const UNKNOWN_PROCESS = '(unknown process)';

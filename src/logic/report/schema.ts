@@ -68,6 +68,8 @@ export const REASON_CODES = [
   'stream_holes',
   'lines_not_written',
   'unclassified_requests',
+  'evidence_rotated_out',
+  'summaries_lost',
 ] as const;
 export const reasonSchema = z.object({ code: z.enum(REASON_CODES), message: z.string() });
 
