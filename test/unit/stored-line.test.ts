@@ -99,9 +99,9 @@ describe('readStoredLine', () => {
   });
 
   it('reads a line of an event this version does not know as foreign, and blank lines as blank', () => {
-    expect(readStoredLine('{"time":1,"hostname":"h","event":"summary"}')).toEqual({
+    expect(readStoredLine('{"time":1,"hostname":"h","event":"digest"}')).toEqual({
       kind: 'foreign',
-      line: { time: 1, hostname: 'h', event: 'summary' },
+      line: { time: 1, hostname: 'h', event: 'digest' },
     });
     expect(readStoredLine('  ')).toEqual({ kind: 'blank' });
   });
