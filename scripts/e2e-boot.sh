@@ -94,7 +94,8 @@ install_payload() {
 npm run --silent build
 install_payload
 # Stats every 2 s so the test sees counters quickly.
-echo '{ "statsIntervalSeconds": 2, "responseWaitMs": 500 }' > "$merged/etc/imds-analyzer/config.json"
+# Every request gets its own line (no summary lines): the continuity check follows each one.
+echo '{ "statsIntervalSeconds": 2, "responseWaitMs": 500, "summary": { "enabled": false } }' > "$merged/etc/imds-analyzer/config.json"
 systemctl --root="$merged" enable imds-analyzer.service >&2
 
 # The stand-in, ordered exactly like cloud-init's own cloud-init-local.service (and
@@ -353,7 +354,7 @@ CLIENT
   programs=$(node dist-test/test/rig/bpf-programs.js)
   [[ $(our_links) == "$programs" ]] || fail "after the restarts $(our_links) of our links are attached, not $programs"
 
-  echo '{ "statsIntervalSeconds": 3 }' > "$merged/etc/imds-analyzer/config.json"
+  echo '{ "statsIntervalSeconds": 3, "summary": { "enabled": false } }' > "$merged/etc/imds-analyzer/config.json"
   before_pid=$(show imds-analyzer MainPID)
   in_ct rpm -U --nodeps /var/tmp/upgrade.rpm >&2
   wait_active_after "$before_pid"
@@ -431,7 +432,7 @@ CLIENT
   (( report_status == 0 )) || fail "the report over the faults' window did not answer YES"
 
   upgraded_to=$(show imds-analyzer MainPID)
-  [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3 }' ]] || fail "the upgrade replaced the edited config.json"
+  [[ $(cat "$merged/etc/imds-analyzer/config.json") == '{ "statsIntervalSeconds": 3, "summary": { "enabled": false } }' ]] || fail "the upgrade replaced the edited config.json"
   [[ $upgraded_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $upgraded_pid)"
   echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $upgraded_pid), edited config.json kept"
 

@@ -7,7 +7,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   console: false,
   rotation: { maxSizeMB: 14, frequency: 'daily', maxFiles: 33 },
-  summary: { intervalSeconds: 300, fullLinesPerInterval: 10 },
+  summary: { enabled: true, intervalSeconds: 300, fullLinesPerInterval: 10 },
   buffer: { kind: 'auto', ringSizeKB: 8192, perfPagesPerCpu: 128 },
   statsIntervalSeconds: 60,
   verdictIntervalSeconds: 3600,

@@ -38,6 +38,8 @@ export const configSchema = z.strictObject({
   /** Bounded evidence (src/logic/summary.ts): per program and interval, full lines then exact counts. */
   summary: z.prefault(
     z.strictObject({
+      /** false: every request in full (tests that follow each request by its line). */
+      enabled: z._default(z.boolean(), DEFAULTS.summary.enabled),
       intervalSeconds: z._default(
         wholeNumber(1, 300).check(
           z.refine((n: number) => 300 % n === 0, { error: 'must divide 300 (a 5-minute period) exactly' }),

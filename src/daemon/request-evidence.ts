@@ -12,6 +12,7 @@ const DUE_CHECK_MS = 10_000;
 
 export class RequestEvidence {
   private readonly summariser: EvidenceSummariser;
+  private readonly enabled: boolean;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -19,6 +20,7 @@ export class RequestEvidence {
     private readonly sink: LogSink,
     private readonly now: () => number = Date.now,
   ) {
+    this.enabled = config.summary.enabled;
     this.summariser = new EvidenceSummariser(
       {
         intervalMs: config.summary.intervalSeconds * 1000,
@@ -37,7 +39,8 @@ export class RequestEvidence {
 
   write(line: RequestLine): void {
     const atMs = Date.parse(line.request_time);
-    if (this.summariser.writeInFull(line, Number.isNaN(atMs) ? this.now() : atMs)) this.sink.request(line);
+    if (!this.enabled || this.summariser.writeInFull(line, Number.isNaN(atMs) ? this.now() : atMs))
+      this.sink.request(line);
   }
 
   /** Writes the summaries of the intervals that ended by now. */

@@ -51,7 +51,9 @@ describe.skipIf(!isRoot)('bounded evidence over the real daemon', () => {
 
   beforeAll(async () => {
     bed = await createTestbed({ prefix: 'bnd' });
-    daemon = await startAnalyzer({ config: { summary: { intervalSeconds: 1, fullLinesPerInterval: 2 } } });
+    daemon = await startAnalyzer({
+      config: { summary: { enabled: true, intervalSeconds: 1, fullLinesPerInterval: 2 } },
+    });
     const script = join(dir, 'poller.mjs');
     writeFileSync(script, POLLER);
     const poller = await bed.run([process.execPath, script, IMDS_IPV4, String(POLL_MS)]);

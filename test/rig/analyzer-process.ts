@@ -107,6 +107,8 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
       cacheDir: join(dir, 'cache'),
       statsIntervalSeconds: 1,
       responseWaitMs: 500,
+      // Tests follow each request by its own line; bounded evidence is tested where it says so.
+      summary: { enabled: false },
       ...options.config,
     }),
   );
