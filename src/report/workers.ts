@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CommandError, EXIT, exitStatusOf } from '../logic/exit-status.js';
 import { ReportBuilder, type ReportOptions, type ReportPartial } from '../logic/report/aggregate.js';
-import { readLines } from './lines.js';
+import { readLineBatches } from './lines.js';
 
 const ROLE = 'imds-analyzer report reader';
 /** More workers than cores only adds switching; two is what the target machines have. */
@@ -34,7 +34,7 @@ export async function readFileInto(
 ): Promise<void> {
   builder.addFile();
   try {
-    for await (const text of readLines(file)) add(text);
+    for await (const lines of readLineBatches(file)) for (const text of lines) add(text);
   } catch (err) {
     if (exitStatusOf(err) === EXIT.io)
       throw new CommandError(EXIT.io, `reading ${file} failed: ${(err as Error).message}`);

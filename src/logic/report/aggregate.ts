@@ -28,6 +28,7 @@ import {
   summarySpan,
 } from './host-evidence.js';
 import { countPath, emptyPathCounts, mergePathCounts, type PathCounts } from './path-counts.js';
+import { IsoTimes } from './iso-time.js';
 import { type Caller, ProgramIdentities, UNKNOWN_PROCESS } from './program.js';
 import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 import { TokenlessCounts } from './tokenless.js';
@@ -140,8 +141,8 @@ export const REQUEST_FIELDS_READ: Projection<RequestLine> = {
 };
 
 /** When a request was made (its first byte), else when its line was written. */
-function lineTimeMs(line: StoredLogLine): number {
-  const requestTime = line.event === 'imds_request' && line.request_time ? Date.parse(line.request_time) : Number.NaN;
+function lineTimeMs(line: StoredLogLine, isoTimes: IsoTimes): number {
+  const requestTime = line.event === 'imds_request' && line.request_time ? isoTimes.parse(line.request_time) : Number.NaN;
   return Number.isNaN(requestTime) ? line.time : requestTime;
 }
 
@@ -189,6 +190,7 @@ export class ReportBuilder {
   private readonly tokenless = new Map<string, TokenlessCounts>();
   private readonly unreadable: string[] = [];
   private readonly identities = new ProgramIdentities();
+  private readonly isoTimes = new IsoTimes();
   /** The shapes of request lines read so far: a line of one of them needs no full read. */
   private readonly requestTemplates = storedLineTemplates('imds_request', REQUEST_FIELDS_READ);
   private readonly rules: EvidenceRules;
@@ -337,7 +339,7 @@ export class ReportBuilder {
   /** A line of the contract. Every line is read, whatever its time: the window is applied per host. */
   add(line: StoredLogLine): void {
     this.lines++;
-    const t = lineTimeMs(line);
+    const t = lineTimeMs(line, this.isoTimes);
     if (line.event === 'verdict') {
       this.addVerdict(line, t);
       return;
