@@ -72,7 +72,7 @@ export function programOf(argv: readonly string[], ancestorArgvs: ReadonlyArray<
 const KEY_SEPARATOR = '\u0000';
 const PART_SEPARATOR = '\u0001';
 /** Programs remembered by raw argv: the same program runs millions of times. */
-const MAX_REMEMBERED_PROGRAMS = 20_000;
+const MAX_REMEMBERED_PROGRAMS = 4096;
 
 /** What a request line (or a summary line) says of its caller, as far as grouping goes. */
 export interface Caller {
