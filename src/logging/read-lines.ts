@@ -49,7 +49,8 @@ export async function* readLineBatches(file: string): AsyncGenerator<string[]> {
     let newline = chunk.indexOf(LF);
     if (newline >= 0 && (pendingBytes > 0 || oversized)) {
       // Lines spanning chunks are put together once, at their end: linear in their length.
-      if (oversized) oversized = false; // the end of the oversized line
+      if (oversized)
+        oversized = false; // the end of the oversized line
       else {
         pending.push(chunk.subarray(0, newline));
         const whole = Buffer.concat(pending);

@@ -142,7 +142,8 @@ export const REQUEST_FIELDS_READ: Projection<RequestLine> = {
 
 /** When a request was made (its first byte), else when its line was written. */
 function lineTimeMs(line: StoredLogLine, isoTimes: IsoTimes): number {
-  const requestTime = line.event === 'imds_request' && line.request_time ? isoTimes.parse(line.request_time) : Number.NaN;
+  const requestTime =
+    line.event === 'imds_request' && line.request_time ? isoTimes.parse(line.request_time) : Number.NaN;
   return Number.isNaN(requestTime) ? line.time : requestTime;
 }
 

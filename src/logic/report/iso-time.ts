@@ -1,48 +1,56 @@
 // Date.parse of the daemon's ISO times, fast: a report reads one per request line, and lines
-// come in time order, so most share the minute of the line before. The minute is parsed once;
-// seconds and milliseconds are added. Any text not of the writer's exact form goes to Date.parse.
+// come in time order, so most share the day of the line before. The day is parsed once; hours,
+// minutes, seconds and milliseconds are added (ISO times in UTC have no leap seconds). Any text
+// not of the writer's exact form, or with a field out of range, goes to Date.parse.
 
-const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
-/** `YYYY-MM-DDTHH:MM:SS.mmmZ`: what is at the places that are not digits. */
-const PUNCTUATION: Array<[number, number]> = [
-  [4, 0x2d],
-  [7, 0x2d],
-  [10, 0x54],
-  [13, 0x3a],
-  [16, 0x3a],
-  [19, 0x2e],
-  [23, 0x5a],
-];
 const ISO_LENGTH = 24;
-const MINUTE_LENGTH = 16;
+const DAY_LENGTH = 10;
+const HOUR_MS = 3600_000;
+const MINUTE_MS = 60_000;
 
 const digitAt = (text: string, i: number) => text.charCodeAt(i) - 0x30;
+const isDigit = (d: number) => d >= 0 && d <= 9;
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ` with every digit a digit. */
+function writerForm(text: string): boolean {
+  if (
+    text.length !== ISO_LENGTH ||
+    text.charCodeAt(4) !== 0x2d ||
+    text.charCodeAt(7) !== 0x2d ||
+    text.charCodeAt(10) !== 0x54 ||
+    text.charCodeAt(13) !== 0x3a ||
+    text.charCodeAt(16) !== 0x3a ||
+    text.charCodeAt(19) !== 0x2e ||
+    text.charCodeAt(23) !== 0x5a
+  )
+    return false;
+  for (let i = 0; i < ISO_LENGTH - 1; i++) {
+    if (i === 4 || i === 7 || i === 10 || i === 13 || i === 16 || i === 19) continue;
+    if (!isDigit(digitAt(text, i))) return false;
+  }
+  return true;
+}
+
+const twoDigits = (text: string, i: number) => digitAt(text, i) * 10 + digitAt(text, i + 1);
 
 export class IsoTimes {
-  private minute = '';
-  private minuteMs = Number.NaN;
+  private day = '';
+  private dayMs = Number.NaN;
 
   /** Date.parse(text), the same number (NaN included) for every text. */
   parse(text: string): number {
-    if (!IsoTimes.writerForm(text)) return Date.parse(text);
-    // Hour 24 is valid only as 24:00:00.000: not something to add seconds to.
-    const seconds = digitAt(text, 17) * 10 + digitAt(text, 18);
-    if (seconds > 59 || (digitAt(text, 11) === 2 && digitAt(text, 12) === 4)) return Date.parse(text);
-    if (!text.startsWith(this.minute) || this.minute === '') {
-      this.minute = text.slice(0, MINUTE_LENGTH);
-      this.minuteMs = Date.parse(`${this.minute}:00.000Z`);
+    if (!writerForm(text)) return Date.parse(text);
+    const hours = twoDigits(text, 11);
+    const minutes = twoDigits(text, 14);
+    const seconds = twoDigits(text, 17);
+    // Hour 24 is valid only as 24:00:00.000: Date.parse decides.
+    if (hours > 23 || minutes > 59 || seconds > 59) return Date.parse(text);
+    if (this.day === '' || !text.startsWith(this.day)) {
+      this.day = text.slice(0, DAY_LENGTH);
+      this.dayMs = Date.parse(`${this.day}T00:00:00.000Z`);
     }
-    if (Number.isNaN(this.minuteMs)) return Date.parse(text);
-    return this.minuteMs + seconds * 1000 + digitAt(text, 20) * 100 + digitAt(text, 21) * 10 + digitAt(text, 22);
-  }
-
-  private static writerForm(text: string): boolean {
-    if (text.length !== ISO_LENGTH) return false;
-    for (const [i, code] of PUNCTUATION) if (text.charCodeAt(i) !== code) return false;
-    for (const i of DIGITS) {
-      const d = digitAt(text, i);
-      if (d < 0 || d > 9) return false;
-    }
-    return true;
+    if (Number.isNaN(this.dayMs)) return Number.NaN;
+    const millis = digitAt(text, 20) * 100 + twoDigits(text, 21);
+    return this.dayMs + hours * HOUR_MS + minutes * MINUTE_MS + seconds * 1000 + millis;
   }
 }

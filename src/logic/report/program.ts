@@ -99,9 +99,12 @@ export class ProgramIdentities {
     let program = this.programs.get(raw);
     if (program === undefined) {
       if (this.programs.size >= MAX_REMEMBERED_PROGRAMS) this.programs.clear();
-      program = programOf(
-        redactArgv(caller.argv).argv,
-        caller.ancestorArgvs.map((a) => redactArgv(a).argv),
+      // A copy: strings taken from a line keep the line's whole text alive as long as they live.
+      program = structuredClone(
+        programOf(
+          redactArgv(caller.argv).argv,
+          caller.ancestorArgvs.map((a) => redactArgv(a).argv),
+        ),
       );
       this.programs.set(raw, program);
     }
