@@ -14,7 +14,10 @@ describe('IsoTimes', () => {
       fc.property(
         fc.integer({ min: -3 * 86400_000, max: 400 * 86400_000 }),
         fc.option(
-          fc.record({ at: fc.nat(23), char: fc.constantFrom('0', '2', '4', '5', '6', '9', 'x', ':', '-', '.', 'Z', ' ', '+') }),
+          fc.record({
+            at: fc.nat(23),
+            char: fc.constantFrom('0', '2', '4', '5', '6', '9', 'x', ':', '-', '.', 'Z', ' ', '+'),
+          }),
         ),
         (offset, edit) => {
           let text = new Date(T0 + offset).toISOString();
