@@ -59,17 +59,38 @@ function expressionOf(build: Build): string {
   return `(${raw} === undefined ? null : ${value})`;
 }
 
+/** A value shared by the lines that hold the same text, frozen: no reader can change it for another. */
+function deepFreeze<V>(value: V): V {
+  if (value && typeof value === 'object') {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /**
  * A class whose instances read a line's projected fields from its match when asked (a reader
  * of the common lines reads a few of them and drops the line): one getter per top-level field.
- * Generated from the schema's keys and the template's capture numbers, never from a line's text.
+ * A nested value parsed from its text is kept for the next line with the same text (the
+ * ancestors of one caller repeat line after line). Generated from the schema's keys and the
+ * template's capture numbers, never from a line's text.
  */
 function lineClassOf<T>(build: Build & { kind: 'object' }): (match: RegExpExecArray) => T {
-  const getters = build.fields
-    .map(([key, field]) => `get ${JSON.stringify(key)}() { const m = this.#m; return ${expressionOf(field)}; }`)
-    .join('\n');
-  const source = `class TemplateLine { #m; constructor(m) { this.#m = m; }\n${getters}\n}\nreturn (m) => new TemplateLine(m);`;
-  return new Function(source)() as (match: RegExpExecArray) => T;
+  const state: string[] = [];
+  const getters = build.fields.map(([key, field]) => {
+    if (field.kind !== 'json')
+      return `get ${JSON.stringify(key)}() { const m = this.#m; return ${expressionOf(field)}; }`;
+    const [raw, value] = [`raw${field.group}`, `value${field.group}`];
+    state.push(`let ${raw}, ${value};`);
+    return `get ${JSON.stringify(key)}() {
+      const text = this.#m[${field.group}];
+      if (text === undefined) return null;
+      if (text !== ${raw}) { ${raw} = text; ${value} = freeze(JSON.parse(text)); }
+      return ${value};
+    }`;
+  });
+  const source = `${state.join('\n')}\nclass TemplateLine { #m; constructor(m) { this.#m = m; }\n${getters.join('\n')}\n}\nreturn (m) => new TemplateLine(m);`;
+  return new Function('freeze', source)(deepFreeze) as (match: RegExpExecArray) => T;
 }
 
 const escapeRegExp = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
