@@ -75,9 +75,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     notifier.ready(`attached ${capture.programs.length} programs (${capture.bufferKind}); opening the log`);
     steps.done('ready');
     const sink = await log.open();
-    const canaries = scope.add(await openCanaries(config.stateDir, capture.cgroupRoot, sink), (c) => c.close());
-    const pipeline = await openPipeline(config, capture, sink, log, canaries);
+    // What runs while the daemon serves, released before the final drain: every canary ends
+    // with the daemon (canaries.ts says why).
     const serving = scope.child();
+    const canaries = serving.add(await openCanaries(config.stateDir, capture.cgroupRoot, sink), (c) => c.close());
+    const pipeline = await openPipeline(config, capture, sink, log, canaries);
     serving.add(capture.start(pipeline), (stop) => stop());
     capture.drain();
     steps.done('log_sink');
@@ -101,7 +103,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     notifier.stopping();
     setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
     const [systemShutdown] = await Promise.all([systemShuttingDown(), serving.dispose()]);
-    canaries.close(); // every canary ends with the daemon (canaries.ts says why)
     // Without systemd's store: detach first so no new record arrives, then drain the buffer.
     // With it, this may be a restart: the links stay attached and what arrives after this
     // drain waits in the buffer for the next daemon (on a real stop systemd closes them).

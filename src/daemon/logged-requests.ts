@@ -5,6 +5,7 @@ import { closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from 
 import { join } from 'node:path';
 import type { ResumePoint } from '../logic/connections.js';
 import { requestKey, requestKeyOfOlderLine } from '../logic/request-line.js';
+import { readStoredLine, type StoredLineOf } from '../model/stored-line.js';
 
 /** Far more than the lines the journal's records can make again. */
 const TAIL_BYTES = 16 * 1048576;
@@ -16,13 +17,7 @@ export interface LoggedRequests {
   resumePoints: Map<bigint, ResumePoint>;
 }
 
-type StoredConnection = {
-  cookie?: unknown;
-  request_index?: unknown;
-  start_seq?: unknown;
-  resume_seq?: unknown;
-  kernel_ns?: unknown;
-};
+type StoredConnection = NonNullable<StoredLineOf<'imds_request'>['connection']>;
 
 /** What the imds_request lines in the last `tailBytes` of the newest log files say. */
 export function loggedRequests(dir: string, tailBytes = TAIL_BYTES): LoggedRequests {
@@ -46,15 +41,12 @@ export function loggedRequests(dir: string, tailBytes = TAIL_BYTES): LoggedReque
       const bytes = Buffer.alloc(length);
       readSync(fd, bytes, 0, length, size - length);
       budget -= length;
-      // The first line may be cut by the tail: it fails to parse and is skipped.
+      // The first line may be cut by the tail: it reads as corrupt and is skipped.
       for (const text of bytes.toString('utf8').split('\n')) {
         if (!text.includes('"imds_request"')) continue;
-        try {
-          const line = JSON.parse(text) as { event?: string; connection?: StoredConnection };
-          if (line.event === 'imds_request' && line.connection) take(logged, line.connection);
-        } catch {
-          // Not a whole line.
-        }
+        const reading = readStoredLine(text);
+        if (reading.kind === 'line' && reading.line.event === 'imds_request' && reading.line.connection)
+          take(logged, reading.line.connection);
       }
     } finally {
       closeSync(fd);

@@ -233,15 +233,9 @@ export class HttpRequestParser {
           continue;
         }
         case 'chunk-size': {
-          const eol = lineEnd(this.buf);
-          if (eol < 0) {
-            if (this.buf.length <= MAX_CHUNK_LINE) return out;
-            this.state = { kind: 'resync' };
-            continue;
-          }
-          const text = this.lineText(this.buf.subarray(0, eol)).trim();
-          this.consume(eol + 1);
-          if (text === '') continue; // the CRLF after a chunk's data
+          const text = this.takeLine(MAX_CHUNK_LINE);
+          if (text === undefined) return out;
+          if (text === null || text === '') continue; // resynchronising, or the CRLF after a chunk's data
           const sizeText = (text.split(';')[0] ?? '').trim();
           // At most MAX_CHUNK_SIZE_DIGITS hex digits: a longer or non-hex size is unparsable framing.
           const size =
@@ -254,15 +248,9 @@ export class HttpRequestParser {
           continue;
         }
         case 'trailers': {
-          const eol = lineEnd(this.buf);
-          if (eol < 0) {
-            if (this.buf.length <= MAX_HEADER_BLOCK) return out;
-            this.state = { kind: 'resync' };
-            continue;
-          }
-          const blank = this.lineText(this.buf.subarray(0, eol)).trim() === '';
-          this.consume(eol + 1);
-          if (blank) this.state = { kind: 'headers' };
+          const text = this.takeLine(MAX_HEADER_BLOCK);
+          if (text === undefined) return out;
+          if (text === '') this.state = { kind: 'headers' };
           continue;
         }
         case 'resync': {
@@ -280,6 +268,22 @@ export class HttpRequestParser {
         }
       }
     }
+  }
+
+  /**
+   * The next line, trimmed and consumed; undefined while its end may still come within `max`
+   * bytes; null once it has not (the stream is then resynchronised).
+   */
+  private takeLine(max: number): string | null | undefined {
+    const eol = lineEnd(this.buf);
+    if (eol < 0) {
+      if (this.buf.length <= max) return undefined;
+      this.state = { kind: 'resync' };
+      return null;
+    }
+    const text = this.lineText(this.buf.subarray(0, eol)).trim();
+    this.consume(eol + 1);
+    return text;
   }
 
   /** Body length after a header block: bytes, 'chunked', or 'unknown' (conflicting/invalid). */

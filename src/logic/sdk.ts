@@ -10,8 +10,8 @@ export interface SdkInfo {
 }
 
 interface Rule {
-  /** Token name in the User-Agent, matched case-insensitively as `<token>/<version>`. */
-  token: string;
+  /** Token names in the User-Agent, each matched case-insensitively as `<token>/<version>`. */
+  tokens: readonly string[];
   name: string | ((version: string) => string);
   /** Minimum version with IMDSv2; 'all' when every release supports it, null for plain HTTP tools. */
   min: string | 'all' | null | ((version: string) => string | 'all' | null);
@@ -19,41 +19,46 @@ interface Rule {
 
 const BOTOCORE_MIN = '1.13.25';
 
+/** Tools that speak plain HTTP to IMDS, named by their token in lower case: no SDK minimum applies. */
+const PLAIN_HTTP_TOOLS = [
+  'amazon-ssm-agent',
+  'Cloud-Init',
+  'amazon-ec2-net-utils',
+  'curl',
+  'Wget',
+  'Python-urllib',
+  'python-requests',
+  'Go-http-client',
+];
+
 // Order matters: the first rule whose token appears wins (an AWS CLI v1 UA also names botocore).
 const RULES: Rule[] = [
   {
-    token: 'aws-cli',
+    tokens: ['aws-cli'],
     name: (v) => (major(v) >= 2 ? 'aws-cli-v2' : 'aws-cli'),
     min: (v) => (major(v) >= 2 ? 'all' : '1.16.289'),
   },
-  { token: 'botocore', name: 'botocore', min: BOTOCORE_MIN },
+  { tokens: ['botocore'], name: 'botocore', min: BOTOCORE_MIN },
   {
-    token: 'aws-sdk-java',
+    tokens: ['aws-sdk-java'],
     name: (v) => (major(v) >= 2 ? 'aws-sdk-java-v2' : 'aws-sdk-java'),
     min: (v) => (major(v) >= 2 ? '2.10.21' : '1.11.678'),
   },
-  { token: 'aws-sdk-go-v2', name: 'aws-sdk-go-v2', min: '0.19.0' },
-  { token: 'aws-sdk-go', name: 'aws-sdk-go', min: '1.25.38' },
-  { token: 'aws-sdk-nodejs', name: 'aws-sdk-js', min: '2.722.0' },
-  { token: 'aws-sdk-js', name: 'aws-sdk-js-v3', min: 'all' },
-  { token: 'aws-sdk-php', name: 'aws-sdk-php', min: '3.147.7' },
-  { token: 'aws-sdk-ruby3', name: 'aws-sdk-ruby', min: '3.79.0' },
-  { token: 'aws-sdk-ruby2', name: 'aws-sdk-ruby', min: '3.79.0' },
-  { token: 'aws-sdk-cpp', name: 'aws-sdk-cpp', min: '1.7.229' },
+  { tokens: ['aws-sdk-go-v2'], name: 'aws-sdk-go-v2', min: '0.19.0' },
+  { tokens: ['aws-sdk-go'], name: 'aws-sdk-go', min: '1.25.38' },
+  { tokens: ['aws-sdk-nodejs'], name: 'aws-sdk-js', min: '2.722.0' },
+  { tokens: ['aws-sdk-js'], name: 'aws-sdk-js-v3', min: 'all' },
+  { tokens: ['aws-sdk-php'], name: 'aws-sdk-php', min: '3.147.7' },
+  { tokens: ['aws-sdk-ruby3', 'aws-sdk-ruby2'], name: 'aws-sdk-ruby', min: '3.79.0' },
+  { tokens: ['aws-sdk-cpp'], name: 'aws-sdk-cpp', min: '1.7.229' },
   // PowerShell's UA also names the .NET SDK it bundles: the module is what gets upgraded.
-  { token: 'AWSPowerShell', name: 'aws-tools-powershell', min: '4.0.1.0' },
-  { token: 'AWSPowerShell.NetCore', name: 'aws-tools-powershell', min: '4.0.1.0' },
-  { token: 'aws-sdk-dotnet-coreclr', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
-  { token: 'aws-sdk-dotnet-45', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
-  { token: 'aws-sdk-dotnet-35', name: 'aws-sdk-dotnet', min: '3.3.634.1' },
-  { token: 'amazon-ssm-agent', name: 'amazon-ssm-agent', min: null },
-  { token: 'Cloud-Init', name: 'cloud-init', min: null },
-  { token: 'amazon-ec2-net-utils', name: 'amazon-ec2-net-utils', min: null },
-  { token: 'curl', name: 'curl', min: null },
-  { token: 'Wget', name: 'wget', min: null },
-  { token: 'Python-urllib', name: 'python-urllib', min: null },
-  { token: 'python-requests', name: 'python-requests', min: null },
-  { token: 'Go-http-client', name: 'go-http-client', min: null },
+  { tokens: ['AWSPowerShell', 'AWSPowerShell.NetCore'], name: 'aws-tools-powershell', min: '4.0.1.0' },
+  {
+    tokens: ['aws-sdk-dotnet-coreclr', 'aws-sdk-dotnet-45', 'aws-sdk-dotnet-35'],
+    name: 'aws-sdk-dotnet',
+    min: '3.3.634.1',
+  },
+  ...PLAIN_HTTP_TOOLS.map((token) => ({ tokens: [token], name: token.toLowerCase(), min: null })),
 ];
 
 function major(version: string): number {
@@ -81,10 +86,19 @@ function versionOf(userAgent: string, token: string): string | null {
   return m?.[1] ?? null;
 }
 
+/** The version after the first of `tokens` the User-Agent names. */
+function firstVersionOf(userAgent: string, tokens: readonly string[]): string | null {
+  for (const token of tokens) {
+    const version = versionOf(userAgent, token);
+    if (version !== null) return version;
+  }
+  return null;
+}
+
 export function sdkFromUserAgent(userAgent: string | null): SdkInfo | null {
   if (!userAgent) return null;
   for (const rule of RULES) {
-    const version = versionOf(userAgent, rule.token);
+    const version = firstVersionOf(userAgent, rule.tokens);
     if (version === null) continue;
     const name = typeof rule.name === 'function' ? rule.name(version) : rule.name;
     const min = typeof rule.min === 'function' ? rule.min(version) : rule.min;

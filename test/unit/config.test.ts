@@ -1,11 +1,13 @@
 // Config loading: defaults, overrides, and one test per kind of bad config, each asserting
 // that the message names the file, the key and the problem.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_EXIT_CODE, ConfigError, DEFAULT_CONFIG, loadConfig } from '../../src/config/index.js';
 
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'imds-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -36,22 +38,25 @@ function expectBad(json: unknown, key: string, problem: RegExp): ConfigError {
   return err;
 }
 
+/** The default column of docs/config.md's key table, as a config object (`a.b` keys nested). */
+function documentedDefaults(): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  const doc = readFileSync(join(REPO, 'docs/config.md'), 'utf8');
+  for (const [, key = '', text = ''] of doc.matchAll(/^\| `([\w.]+)` \| `([^`]*)` \|/gm)) {
+    const path = key.split('.');
+    const leaf = path.pop() ?? '';
+    let at = config;
+    for (const part of path) at = (at[part] ??= {}) as Record<string, unknown>;
+    at[leaf] = /^(?:\d+|true|false)$/.test(text) ? JSON.parse(text) : text;
+  }
+  return config;
+}
+
 describe('defaults', () => {
   it('are the documented values', () => {
-    expect(DEFAULT_CONFIG).toEqual({
-      logDir: '/var/log/imds-analyzer',
-      logLevel: 'info',
-      console: false,
-      rotation: { maxSizeMB: 14, frequency: 'daily', maxFiles: 33 },
-      summary: { enabled: true, intervalSeconds: 300, fullLinesPerInterval: 10 },
-      buffer: { kind: 'auto', ringSizeKB: 8192, perfPagesPerCpu: 128 },
-      statsIntervalSeconds: 60,
-      verdictIntervalSeconds: 3600,
-      responseWaitMs: 2000,
-      processTableMaxEntries: 32768,
-      stateDir: '/run/imds-analyzer',
-      cacheDir: '/var/cache/imds-analyzer',
-    });
+    // The shipped config file spells out every default; docs/config.md's table lists them.
+    expect(DEFAULT_CONFIG).toEqual(JSON.parse(readFileSync(join(REPO, 'packaging/rpm/config.json'), 'utf8')));
+    expect(DEFAULT_CONFIG).toEqual(documentedDefaults());
     expect(CONFIG_EXIT_CODE).toBe(78);
   });
 

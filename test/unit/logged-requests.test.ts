@@ -12,12 +12,18 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const request = (cookie: string, startSeq: number) =>
   JSON.stringify({
     level: 40,
+    time: 1,
     event: 'imds_request',
     connection: { cookie, request_index: 0, start_seq: startSeq, kernel_ns: '77' },
   });
 /** A line of a version before start_seq: known by its kernel_ns. */
 const olderRequest = (cookie: string, kernelNs: string) =>
-  JSON.stringify({ level: 40, event: 'imds_request', connection: { cookie, request_index: 0, kernel_ns: kernelNs } });
+  JSON.stringify({
+    level: 40,
+    time: 1,
+    event: 'imds_request',
+    connection: { cookie, request_index: 0, kernel_ns: kernelNs },
+  });
 
 const loggedRequestKeys = (dir: string, tailBytes?: number) => loggedRequests(dir, tailBytes).keys;
 
@@ -32,7 +38,7 @@ describe('loggedRequests', () => {
       newer,
       [
         request('2', 20),
-        JSON.stringify({ event: 'stats', connection: { cookie: '9', start_seq: 9, kernel_ns: '9' } }),
+        JSON.stringify({ time: 1, event: 'stats', connection: { cookie: '9', start_seq: 9, kernel_ns: '9' } }),
         '{"event":"imds_request",',
         request('3', 30),
         // Pipelined: completed by one segment, so the same kernel_ns; their starts differ.
@@ -60,6 +66,7 @@ describe('loggedRequests', () => {
     mkdirSync(dir);
     const line = (cookie: string, index: number, resumeSeq: number | null) =>
       JSON.stringify({
+        time: 1,
         event: 'imds_request',
         connection: { cookie, request_index: index, start_seq: 1, resume_seq: resumeSeq, kernel_ns: '1' },
       });
