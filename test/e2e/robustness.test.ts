@@ -9,7 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type LineOf, type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import {
+  CLI,
+  type LineOf,
+  type RequestLine,
+  type RunningDaemon,
+  startAnalyzer,
+  until,
+} from '../rig/analyzer-process.js';
 import { type Testbed, createTestbed, curlV1, loadV1 } from '../rig/index.js';
 
 type Line = RequestLine;
@@ -20,16 +27,6 @@ const PYTHON = '/usr/bin/python3';
 
 const statsLines = (daemon: RunningDaemon) => daemon.lines().filter((l): l is Stats => l.event === 'stats');
 const linesOfPid = (daemon: RunningDaemon, pid: number) => daemon.requests().filter((l) => l.process?.pid === pid);
-
-async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A stats line written after `afterMs` (epoch ms) that satisfies `ok`. */
 function statsAfter(daemon: RunningDaemon, afterMs: number, ok: (s: Stats) => boolean = () => true): Stats | undefined {
@@ -269,13 +266,7 @@ for s in socks: s.close()
 
     // Alive and still capturing.
     expect(daemon.process.exitCode).toBeNull();
-    const curl = await bed.run([
-      'curl',
-      '-sS',
-      '-o',
-      '/dev/null',
-      'http://169.254.169.254/latest/meta-data/?t=still-alive', // run in the test netns
-    ]); // test netns
+    const curl = await bed.run(curlV1({ path: '/latest/meta-data/?t=still-alive' }).argv); // test netns
     expect(curl.code).toBe(0);
     const [line] = await daemon
       .waitForRequests(() => linesOfPid(daemon, curl.pid).length === 1)

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSync } from '../rig/exec.js';
-import { type Testbed, createTestbed } from '../rig/index.js';
+import { type Testbed, createTestbed, curlV1 } from '../rig/index.js';
 import { type LineOf, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
 import type { Counters } from '../../src/model/log-line.js';
 
@@ -185,13 +185,7 @@ describe.skipIf(!isRoot)('trustworthy streams end to end', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(daemon.process.exitCode).toBeNull();
     expect(daemon.stderr()).toContain('SIGHUP: log files reopened');
-    const result = await bed.run([
-      'curl',
-      '-sS',
-      '-o',
-      '/dev/null',
-      'http://169.254.169.254/latest/meta-data/hostname', // run in the test netns
-    ]); // test netns only
+    const result = await bed.run(curlV1({ path: '/latest/meta-data/hostname' }).argv); // test netns only
     expect(result.code).toBe(0);
     const lines = await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === result.pid));
     expect(lines.filter((l) => l.process?.pid === result.pid)).toHaveLength(1);

@@ -15,6 +15,20 @@ export type BtfSpec =
       members: Array<{ name: string; type: number; bitOffset: number }>;
     };
 
+/** A struct or union whose members are written as describeBtf prints them: `name:type@bitOffset`. */
+export function composite(kind: 'struct' | 'union', name: string, size: number, members: string[]): BtfSpec {
+  return {
+    kind,
+    name,
+    size,
+    members: members.map((text) => {
+      const parsed = /^(\w*):(\d+)@(\d+)$/.exec(text);
+      if (!parsed) throw new Error(`member ${text}: not name:type@bitOffset`);
+      return { name: parsed[1] ?? '', type: Number(parsed[2]), bitOffset: Number(parsed[3]) };
+    }),
+  };
+}
+
 function record(t: BtfSpec): BtfTypeRecord {
   const info = (n: number) => ((KIND[t.kind] << 24) | n) >>> 0;
   switch (t.kind) {

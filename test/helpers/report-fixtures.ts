@@ -13,6 +13,7 @@ import { createLogSink, type LifecycleEvent, type LogSink } from '../../src/logg
 import type { LifecycleBody } from '../../src/logging/sink.js';
 import { classifyRequest } from '../../src/logic/classify.js';
 import type { HttpRequestRecord } from '../../src/logic/http-request.js';
+import { sdkFromUserAgent } from '../../src/logic/sdk.js';
 import type { Counters, DaemonDescription, RequestLine, StatusDocument } from '../../src/model/log-line.js';
 import { STATUS_FILE_NAME, writeStatusFile } from '../../src/state/status-file.js';
 import { requestLine } from './request-line.js';
@@ -400,7 +401,7 @@ export const FLEET: Record<string, Fixture> = {
             cmdline: 'python3 /opt/app/sync.py --batch 4711',
           },
           unit: 'app-sync.service',
-          sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+          sdk: sdkFromUserAgent('Botocore/1.12.0 Python/3.6.8'),
           response: { status: 404 },
         });
         return { ...day, entries: [...day.entries.slice(0, 3), v1, ...day.entries.slice(3)] };

@@ -3,6 +3,7 @@
 import type { Attribution } from '../../src/model/attribution.js';
 import type { ObservedRequest } from '../../src/logic/connections.js';
 import { buildRequestLine } from '../../src/logic/request-line.js';
+import { completeGet } from './http-record.js';
 
 const ISO = '2019-01-02T03:04:05.678Z';
 
@@ -16,18 +17,10 @@ export function worstCaseRequestLine(): ReturnType<typeof buildRequestLine> {
     flow: { cookie: 18446744073709551615n, family: 'ipv6', address: 'fd00:ec2::254', port: 80 }, // test data, never dialled
     index: 4294967295,
     request: {
-      method: 'GET',
+      ...completeGet,
       path: `/latest/meta-data/${ISO}/${'p'.repeat(2000)}`,
-      httpVersion: 'HTTP/1.1',
-      requestLineValid: true,
-      headerBlockComplete: true,
-      hasTokenHeader: false,
-      hasTokenTtlHeader: false,
-      hasForwardedFor: false,
-      canaryHeader: false,
       userAgent: `aws-sdk-go/1.20.0 (go1.12; linux; amd64) ${ISO}`,
       headerCount: 100,
-      streamOffset: 0,
       truncated: ['method', 'path', 'user_agent'],
     },
     classification: { imds_version: 'v1', aws_api: true, token_request: false },

@@ -84,7 +84,8 @@ export function readLogLines(dir: string): LogLine[] {
   return out;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+/** The first value `probe` gives (polled every 50 ms), or a timeout error naming `what`. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();

@@ -2,23 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { classifyRequest, isAwsApiPath } from '../../src/logic/classify.js';
 import type { HttpRequestRecord } from '../../src/logic/http-request.js';
+import { completeGet } from '../helpers/http-record.js';
 
-const complete: HttpRequestRecord = {
-  method: 'GET',
-  path: '/latest/meta-data/',
-  httpVersion: 'HTTP/1.1',
-  requestLineValid: true,
-  headerBlockComplete: true,
-  hasTokenHeader: false,
-  hasTokenTtlHeader: false,
-  hasForwardedFor: false,
-  canaryHeader: false,
-  userAgent: null,
-  headerCount: 1,
-  streamOffset: 0,
-  truncated: [],
-};
-const classify = (change: Partial<HttpRequestRecord>) => classifyRequest({ ...complete, ...change });
+const classify = (change: Partial<HttpRequestRecord>) => classifyRequest({ ...completeGet, ...change });
 
 describe('classifyRequest', () => {
   it('the token PUT is v2 even without its TTL header (IMDS answers it 400, it is still a v2 attempt)', () => {

@@ -46,7 +46,10 @@ function documentedDefaults(): Record<string, unknown> {
     const path = key.split('.');
     const leaf = path.pop() ?? '';
     let at = config;
-    for (const part of path) at = (at[part] ??= {}) as Record<string, unknown>;
+    for (const part of path) {
+      at[part] ??= {};
+      at = at[part] as Record<string, unknown>;
+    }
     at[leaf] = /^(?:\d+|true|false)$/.test(text) ? JSON.parse(text) : text;
   }
   return config;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openTrusted } from '../../src/capture/core-btf-cache.js';
 import { coreBtfFileName, gnuBuildId } from '../../src/logic/core-btf-key.js';
 import { type CoreRelocation, minimalCoreBtf, parseBtf } from '../../src/logic/core-btf.js';
-import { buildBtf, describeBtf } from '../helpers/btf-builder.js';
+import { buildBtf, composite, describeBtf } from '../helpers/btf-builder.js';
 
 const BYTE_OFFSET = 0;
 const FIELD_EXISTS = 2;
@@ -18,49 +18,23 @@ const TYPE_EXISTS = 8;
 const local = buildBtf([
   { kind: 'int', name: 'int', size: 4 }, // 1
   { kind: 'ptr', type: 3 }, // 2
-  {
-    kind: 'struct',
-    name: 'task',
-    size: 16,
-    members: [
-      { name: 'pid', type: 1, bitOffset: 0 },
-      { name: 'parent', type: 2, bitOffset: 64 },
-    ],
-  }, // 3
-  {
-    kind: 'struct',
-    name: 'task___old',
-    size: 8,
-    members: [
-      { name: 'start', type: 1, bitOffset: 0 },
-      { name: 'state', type: 1, bitOffset: 32 },
-    ],
-  }, // 4
-  { kind: 'struct', name: 'mm', size: 8, members: [{ name: 'arg_start', type: 1, bitOffset: 0 }] }, // 5
+  composite('struct', 'task', 16, ['pid:1@0', 'parent:2@64']), // 3
+  composite('struct', 'task___old', 8, ['start:1@0', 'state:1@32']), // 4
+  composite('struct', 'mm', 8, ['arg_start:1@0']), // 5
 ]);
 
 // The kernel's: a first `task` without pid (another subsystem's), the real one with pid
 // inside an anonymous union, and noise; `mm` keeps arg_start in an anonymous struct.
 const kernel = buildBtf([
   { kind: 'int', name: 'int', size: 4 }, // 1
-  { kind: 'struct', name: 'task', size: 4, members: [{ name: 'other', type: 1, bitOffset: 0 }] }, // 2
-  { kind: 'union', name: '', size: 8, members: [{ name: 'pid', type: 1, bitOffset: 0 }] }, // 3
+  composite('struct', 'task', 4, ['other:1@0']), // 2
+  composite('union', '', 8, ['pid:1@0']), // 3
   { kind: 'ptr', type: 5 }, // 4
-  {
-    kind: 'struct',
-    name: 'task',
-    size: 64,
-    members: [
-      { name: 'state', type: 1, bitOffset: 0 },
-      { name: '', type: 3, bitOffset: 128 },
-      { name: 'parent', type: 4, bitOffset: 256 },
-      { name: 'comm', type: 7, bitOffset: 320 },
-    ],
-  }, // 5
+  composite('struct', 'task', 64, ['state:1@0', ':3@128', 'parent:4@256', 'comm:7@320']), // 5
   { kind: 'typedef', name: 'u8', type: 1 }, // 6
   { kind: 'array', type: 6, index: 1, elements: 16 }, // 7
-  { kind: 'struct', name: '', size: 16, members: [{ name: 'arg_start', type: 1, bitOffset: 64 }] }, // 8
-  { kind: 'struct', name: 'mm', size: 32, members: [{ name: '', type: 8, bitOffset: 0 }] }, // 9
+  composite('struct', '', 16, ['arg_start:1@64']), // 8
+  composite('struct', 'mm', 32, [':8@0']), // 9
 ]);
 
 const access = (typeId: number, path: string, kind = BYTE_OFFSET): CoreRelocation => ({ typeId, access: path, kind });

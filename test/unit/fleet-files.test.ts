@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AjvDraft04 from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogSink } from '../../src/logging/index.js';
 import type { LifecycleBody } from '../../src/logging/sink.js';
 import { ReportBuilder } from '../../src/logic/report/aggregate.js';
 import { TokenlessCounts } from '../../src/logic/report/tokenless.js';
@@ -22,6 +21,7 @@ import {
   metricsInsightsSchemas,
   searchSchemas,
 } from '../helpers/cloudwatch.js';
+import { openTestSink } from '../helpers/test-sink.js';
 import { flattenedFields, queryFieldNames } from '../helpers/insights.js';
 import { requestLine as curlRequest } from '../helpers/request-line.js';
 import { worstCaseRequestLine } from '../helpers/worst-line.js';
@@ -63,11 +63,7 @@ function noHostVerdict(): LifecycleBody<'verdict'> {
 }
 
 beforeAll(async () => {
-  const sink = await createLogSink({
-    dir,
-    rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
-    console: false,
-    level: 'info',
+  const sink = await openTestSink(dir, {
     identity: { instance_id: INSTANCE_ID, boot_id: '0f3c2b1a-9e8d-4c7b-a6f5-e4d3c2b1a098' },
   });
   const worst = worstCaseRequestLine();
@@ -88,21 +84,23 @@ const agentConfig = (name = 'cloudwatch-agent.json') =>
     logs: { logs_collected: { files: { collect_list: Array<Record<string, unknown>> } } };
   };
 
+/** The patterns of strftime's date and time directives (each format adds its own for fractions). */
+const DATE_TIME_DIRECTIVES: Record<string, string> = {
+  '%Y': '\\d{4}',
+  '%m': '\\d{2}',
+  '%d': '\\d{2}',
+  '%H': '\\d{2}',
+  '%M': '\\d{2}',
+  '%S': '\\d{2}',
+};
+
 /**
  * The regex the agent's translator makes of a timestamp_format (ruleTimestampFormat.go):
  * regex characters escaped, then each directive replaced by its pattern. Only the directives
  * a format may use here are known; any other fails the test.
  */
 function agentTimestampRegex(format: string): RegExp {
-  const directives: Record<string, string> = {
-    '%Y': '\\d{4}',
-    '%m': '\\d{2}',
-    '%d': '\\d{2}',
-    '%H': '\\d{2}',
-    '%M': '\\d{2}',
-    '%S': '\\d{2}',
-    '%f': '\\d{1,9}',
-  };
+  const directives: Record<string, string> = { ...DATE_TIME_DIRECTIVES, '%f': '\\d{1,9}' };
   const escaped = format.replace(/[\^.*?|[\](){}$]/g, (c) => `\\${c}`);
   const source = escaped.replace(/%-?[A-Za-z]/g, (d) => {
     const pattern = directives[d];
@@ -383,15 +381,7 @@ describe('fluent-bit.conf and fluent-bit-parsers.conf', () => {
 
   it('parse the time of a real line with the parser time format (strptime, %L for fractions)', () => {
     const format = parsers[0]?.keys.get('time_format') ?? '';
-    const directives: Record<string, string> = {
-      '%Y': '\\d{4}',
-      '%m': '\\d{2}',
-      '%d': '\\d{2}',
-      '%H': '\\d{2}',
-      '%M': '\\d{2}',
-      '%S': '\\d{2}',
-      '%L': '\\d+',
-    };
+    const directives: Record<string, string> = { ...DATE_TIME_DIRECTIVES, '%L': '\\d+' };
     const source = format.replace(/[.]/g, '\\.').replace(/%[A-Za-z]/g, (d) => directives[d] ?? 'UNMODELLED');
     expect(requestLine.timestamp).toMatch(new RegExp(`^${source}$`));
   });

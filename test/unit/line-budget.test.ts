@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogSink } from '../../src/logging/index.js';
+import { openTestSink } from '../helpers/test-sink.js';
 import { LINE_ARGV_ELEMENTS, LINE_CMDLINE_CHARS, cmdlineOf } from '../../src/logic/request-line.js';
 import { INSIGHTS_FIELD_LIMIT, flattenedFields } from '../helpers/insights.js';
 import { worstCaseRequestLine } from '../helpers/worst-line.js';
@@ -20,14 +20,7 @@ let raw: string[] = [];
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
-  const sink = await createLogSink({
-    dir,
-    rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
-    console: false,
-    level: 'info',
-    hostname: 'ip-10-0-0-1.eu-west-1.compute.internal',
-    identity: IDENTITY,
-  });
+  const sink = await openTestSink(dir, { hostname: 'ip-10-0-0-1.eu-west-1.compute.internal', identity: IDENTITY });
   sink.request(worstCaseRequestLine());
   sink.lifecycle('error', { source: 'libbpf', message: 'libbpf: failed at 2019-01-02T03:04:05.678Z' });
   await sink.close();

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogSink } from '../../src/logging/index.js';
+import { openTestSink } from '../helpers/test-sink.js';
 import { ReportBuilder } from '../../src/logic/report/aggregate.js';
 import { type Counters, logLineSchema, requestLineSchema } from '../../src/model/log-line.js';
 import { contractDoc, fieldPaths } from '../helpers/contract-doc.js';
@@ -40,11 +40,8 @@ const counters: Counters = {
 
 describe('log contract', () => {
   it('every line the sink writes parses with the schema, strictly', async () => {
-    const sink = await createLogSink({
-      dir,
+    const sink = await openTestSink(dir, {
       rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 },
-      console: false,
-      level: 'info',
       identity: { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' },
     });
     sink.lifecycle('ready', {

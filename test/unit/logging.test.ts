@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import type { RequestLine } from '../../src/model/log-line.js';
 import { requestLine as contractLine } from '../helpers/request-line.js';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogSink, type LogSink, type LogSinkOptions, Redactor } from '../../src/logging/index.js';
+import { type LogSink, type LogSinkOptions, Redactor } from '../../src/logging/index.js';
+import { openTestSink } from '../helpers/test-sink.js';
 
-const TEST_IDENTITY = { instance_id: 'i-0123456789abcdef0', boot_id: '4b1f2a8e-0c5d-4e7f-9a3b-2d6c8e0f1a2b' };
 const root = mkdtempSync(join(tmpdir(), 'imds-logging-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -31,15 +31,7 @@ afterEach(async () => {
 
 async function sink(overrides: Partial<LogSinkOptions> = {}): Promise<{ sink: LogSink; dir: string }> {
   const dir = join(root, `logs-${dirCount++}`, 'imds-analyzer');
-  const created = await createLogSink({
-    dir,
-    rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
-    console: false,
-    level: 'info',
-    hostname: 'test-host',
-    identity: TEST_IDENTITY,
-    ...overrides,
-  });
+  const created = await openTestSink(dir, { hostname: 'test-host', ...overrides });
   open.push(created);
   return { sink: created, dir };
 }
@@ -310,13 +302,7 @@ describe('rotation', () => {
     const first = await sink({ rotation });
     await writeBytes(first.sink, 3.5 * 1024 * 1024);
     await first.sink.close();
-    const again = await createLogSink({
-      dir: first.dir,
-      rotation,
-      console: false,
-      level: 'info',
-      identity: TEST_IDENTITY,
-    });
+    const again = await openTestSink(first.dir, { rotation });
     open.push(again);
     await writeBytes(again, 1.5 * 1024 * 1024);
     await again.close();
@@ -368,13 +354,7 @@ describe('symlinks are never followed', () => {
     const today = new Date();
     const date = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
     symlinkSync(target, join(dir, `imds-analyzer.${date}.7.log`));
-    const s = await createLogSink({
-      dir,
-      rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
-      console: false,
-      level: 'info',
-      identity: TEST_IDENTITY,
-    });
+    const s = await openTestSink(dir);
     open.push(s);
     s.request(requestLine('v1'));
     await s.flush();
@@ -422,13 +402,7 @@ describe('deleted log directory', () => {
   it('that cannot be recreated: lines are counted as not written, never lost silently, and writing resumes once it can', async () => {
     const parent = join(root, `blocked-${dirCount++}`);
     const dir = join(parent, 'logs');
-    const s = await createLogSink({
-      dir,
-      rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
-      console: false,
-      level: 'info',
-      identity: TEST_IDENTITY,
-    });
+    const s = await openTestSink(dir);
     open.push(s);
     s.request(requestLine('v1', 1));
     rmSync(parent, { recursive: true });

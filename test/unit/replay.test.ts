@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/config/index.js';
 import { loggedRequests } from '../../src/daemon/logged-requests.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
-import { createLogSink } from '../../src/logging/index.js';
+import { openTestSink } from '../helpers/test-sink.js';
 import type { Flow, KernelRecord } from '../../src/model/records.js';
 
 const root = mkdtempSync(join(tmpdir(), 'imds-replay-'));
@@ -44,11 +44,7 @@ const seqOf = (n: number) => 1 + [...Array(n).keys()].reduce((sum, i) => sum + g
 type End = 'killed' | 'handing-over';
 
 async function daemon(dir: string, records: KernelRecord[], replay: boolean, end: End = 'killed') {
-  const sink = await createLogSink({
-    dir,
-    rotation: { maxSizeMB: 1, frequency: 'daily', maxFiles: 3 },
-    console: false,
-    level: 'info',
+  const sink = await openTestSink(dir, {
     hostname: 'test-host',
     identity: { instance_id: null, boot_id: 'b-1' },
   });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogSink } from '../../src/logging/index.js';
+import { openTestSink } from '../helpers/test-sink.js';
 import { argShape } from '../../src/logic/report/normalize.js';
 import { programOf, scriptOf } from '../../src/logic/report/program.js';
 import type { RequestLine } from '../../src/model/log-line.js';
@@ -80,11 +80,8 @@ describe('one script that calls many paths', () => {
   );
 
   beforeAll(async () => {
-    const sink = await createLogSink({
-      dir,
+    const sink = await openTestSink(dir, {
       rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 },
-      console: false,
-      level: 'info',
       hostname: 'ip-10-0-9-9',
       identity: { instance_id: 'i-0aaaaaaaaaaaaaaa1', boot_id: 'b-1' },
     });

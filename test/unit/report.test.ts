@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDuration } from '../../src/logic/report/duration.js';
 import { normalizeArgv } from '../../src/logic/report/normalize.js';
+import { sdkFromUserAgent } from '../../src/logic/sdk.js';
 import { parseTime, reportSchema, runReportCommand } from '../../src/report/index.js';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
@@ -119,7 +120,7 @@ beforeAll(() => {
           user: 'app',
         },
         unit: 'sync.service',
-        sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+        sdk: sdkFromUserAgent('Botocore/1.12.0'),
         response: { status: 401 },
         advice: 'botocore 1.12.0 predates IMDSv2 support (1.13.25): upgrade it.',
       }),
