@@ -175,9 +175,12 @@ npm_quiet=(--no-audit --no-fund --prefer-offline --loglevel=error)
 echo "build-rpm: bundling the app" >&2
 mkdir -p "$work/build/scripts"
 cp -R "$repo/src" "$repo/package.json" "$repo/package-lock.json" "$work/build/"
-cp "$repo/scripts/bundle.mjs" "$work/build/scripts/"
+cp -R "$repo/scripts/bundle.mjs" "$repo/scripts/rpm" "$work/build/scripts/"
 # --ignore-scripts: the bundle needs no native addon built (esbuild's binary is its own package).
 (cd "$work/build" && npm ci --ignore-scripts "${npm_quiet[@]}" >&2 && node scripts/bundle.mjs)
+# What this script decides from files is typed (scripts/rpm/*.ts); esbuild makes it runnable.
+"$work/build/node_modules/.bin/esbuild" --log-level=warning --platform=node --format=esm \
+  --out-extension:.js=.mjs --outdir="$work/tools" "$work/build/scripts/rpm/"*.ts
 
 echo "build-rpm: installing koffi and sd-notify for Node.js $node_major on $rpm_arch" >&2
 src="$work/imds-analyzer-$version"
@@ -189,23 +192,8 @@ else
   cp "$repo/package.json" "$repo/package-lock.json" "$app/"
   (cd "$app" && npm ci --omit=dev --nodedir="$nodedir" "${npm_quiet[@]}" >&2)
 fi
-# Everything else is in the bundle: keep only the external modules and what they depend on
-# (installed ones: koffi's other platforms were never installed).
-node -e '
-  const { existsSync, readFileSync } = require("node:fs");
-  const [modules, ...wanted] = process.argv.slice(1);
-  const keep = new Set();
-  for (const name of wanted) {
-    if (keep.has(name) || !existsSync(`${modules}/${name}/package.json`)) continue;
-    keep.add(name);
-    const pkg = JSON.parse(readFileSync(`${modules}/${name}/package.json`, "utf8"));
-    wanted.push(...Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }));
-  }
-  console.log([...keep].join("\n"));
-' "$app/node_modules" koffi sd-notify >"$work/externals"
-for dir in "$app"/node_modules/[!@]* "$app"/node_modules/@*/*; do
-  if [ -d "$dir" ] && ! grep -qxF "${dir#"$app"/node_modules/}" "$work/externals"; then rm -rf "$dir"; fi
-done
+# Everything else is in the bundle: keep only the external modules and what they depend on.
+node "$work/tools/keep-modules.mjs" "$app/node_modules" koffi sd-notify | sed 's/^/build-rpm: node_modules: /' >&2
 rm "$app/package-lock.json"
 cp -R "$work/build/bundle" "$app/bundle"
 cp "${bpf_object:-$repo/bpf/imds_analyzer.bpf.o}" "$app/bpf/imds_analyzer.bpf.o"
@@ -223,18 +211,8 @@ if [ "$cross" = 0 ]; then
 fi
 bundle_node_flag=$([ -n "$bundle_node" ] && echo 1 || echo 0)
 bundle_libbpf_flag=$([ -n "$bundle_libbpf" ] && echo 1 || echo 0)
-node -e '
-  const [file, target, major, abi, bundledNode, bundledLibbpf] = process.argv.slice(1);
-  const info = {
-    target,
-    node_major: Number(major),
-    node_module_version: Number(abi),
-    bundled_node: bundledNode === "1",
-    bundled_libbpf: bundledLibbpf === "1",
-  };
-  require("node:fs").writeFileSync(file, JSON.stringify(info, null, 2) + "\n");
-' "$app/build-info.json" "$target" "$node_major" \
-  "$(awk '$2 == "NODE_MODULE_VERSION" && $3 ~ /^[0-9]+$/ { print $3 }' "$version_header")" "$bundle_node_flag" "$bundle_libbpf_flag"
+node "$work/tools/build-info.mjs" "$app/build-info.json" "$target" "$version_header" \
+  "$bundle_node_flag" "$bundle_libbpf_flag" | sed 's/^/build-rpm: build-info.json: /' >&2
 
 if [ -n "$bundle_node" ]; then install -D -m 0755 "$bundle_node" "$src/runtime/bin/node"; fi
 if [ -n "$bundle_libbpf" ]; then install -D -m 0755 "$bundle_libbpf" "$src/lib/libbpf.so.1"; fi

@@ -34,8 +34,38 @@ while (($#)); do
 done
 [[ $flavour == al2023 || $flavour == al2 ]] || { echo "e2e-boot: unknown flavour '$flavour'" >&2; exit 2; }
 
-fail() { echo "e2e-boot: FAIL: $*" >&2; exit 1; }
 note() { echo "e2e-boot: $*" >&2; }
+# The analyses are typed modules (test/rig/boot/check.ts); this script only orchestrates.
+check() { node "$repo/dist-test/test/rig/boot/check.js" "$@"; }
+# Each phase names itself; a failure says which phase, why, and where what a person needs to see
+# why is kept (the daemon's journal and counters, bpftool's view, the console, the logs).
+phase=setup
+phase() { phase=$1; note "phase: $phase"; }
+evidence_dir=
+fail() {
+  trap - ERR
+  echo "e2e-boot: FAIL in phase '$phase': $*" >&2
+  keep_evidence
+  exit 1
+}
+trap 'fail "command failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
+keep_evidence() {
+  set +e
+  evidence_dir=$(mktemp -d /var/tmp/imds-boot-evidence.XXXXXX)
+  [[ -n ${init:-} ]] && kill -0 "$init" 2>/dev/null && {
+    in_ct journalctl -u imds-analyzer --no-pager -n 300 >"$evidence_dir/journal-imds-analyzer.txt" 2>&1
+    in_ct systemctl --failed --no-legend >"$evidence_dir/failed-units.txt" 2>&1
+  }
+  bpftool link show >"$evidence_dir/bpftool-link.txt" 2>&1
+  bpftool prog show >"$evidence_dir/bpftool-prog.txt" 2>&1
+  [[ -f ${work:-}/console.log ]] && cp "$work/console.log" "$evidence_dir/"
+  if [[ -d ${logs:-} ]]; then
+    cp -a "$logs" "$evidence_dir/logs"
+    check counters "$logs" "$evidence_dir/counters.json" 2>>"$evidence_dir/counters.err"
+  fi
+  echo "e2e-boot: evidence of the failure kept in $evidence_dir (journal-imds-analyzer.txt, counters.json, bpftool-*.txt, console.log, logs/)" >&2
+  tail -n 15 "$evidence_dir/journal-imds-analyzer.txt" 2>/dev/null | sed 's/^/e2e-boot: journal: /' >&2
+}
 
 base=$(scripts/boot/make-root.sh)
 work=$(mktemp -d /var/tmp/imds-boot.XXXXXX)
@@ -43,7 +73,13 @@ machine=imdsboot$$
 merged=$work/merged
 hold_pid= nspawn_pid=
 cleanup() {
+  local status=$?
   set +e
+  # An exit that no fail() explained (set -e inside a function): still name the phase, keep the evidence.
+  if ((status != 0)) && [[ -z $evidence_dir ]]; then
+    echo "e2e-boot: FAIL in phase '$phase': exit $status" >&2
+    keep_evidence
+  fi
   [[ -n $nspawn_pid ]] && kill "$nspawn_pid" 2>/dev/null && wait "$nspawn_pid" 2>/dev/null
   [[ -n $hold_pid ]] && kill "$hold_pid" 2>/dev/null && wait "$hold_pid" 2>/dev/null
   mountpoint -q "$merged" && umount "$merged"
@@ -122,9 +158,10 @@ systemctl --root="$merged" enable cloud-init-local.service >&2
 exec {hold_fd}< <(exec node dist-test/test/rig/hold.js --prefix boot)
 hold_pid=$!
 read -r -u "$hold_fd" testbed_json
-netns=$(node -e 'const t = JSON.parse(process.argv[1]); console.log(t.netnsPaths?.[0] ?? `/run/netns/${t.clientNs}`)' "$testbed_json")
+netns=$(check netns "$testbed_json")
 note "test IMDS up; container joins $netns"
 
+phase boot
 boot_started=$(date +%s.%N)
 SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --boot --quiet --register=no --keep-unit --machine="$machine" \
   -D "$merged" --network-namespace-path="$netns" --capability=all \
@@ -154,19 +191,8 @@ note "container booted: $state in ${boot_seconds}s"
 [[ $state == running ]] || note "failed units: $(in_ct systemctl --failed --no-legend 2>&1 | tr '\n' ' ')"
 
 show() { in_ct systemctl show "$1" -p "$2" --value; }
-# For node -e: every line of the log directory argv[1], oldest first, as `lines`.
-log_lines_js='
-  const fs = require("fs"), dir = process.argv[1];
-  const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter(Boolean).map((t) => JSON.parse(t))).sort((a, b) => a.time - b.time);
-'
 # Links whose program is one of ours (imds_*), machine-wide: the kernel's view, not the daemon's.
-our_links() {
-  node -e '
-    const [links, progs] = process.argv.slice(1).map((j) => JSON.parse(j || "[]"));
-    const ours = new Set(progs.filter((p) => (p.name ?? "").startsWith("imds_")).map((p) => p.id));
-    console.log(links.filter((l) => ours.has(l.prog_id)).length);
-  ' "$(bpftool -j link show)" "$(bpftool -j prog show)"
-}
+our_links() { check links; }
 # Waits (up to 3 s: a closed link is freed after the fd goes) until none of our links is left.
 expect_no_links() {
   local n
@@ -177,24 +203,14 @@ expect_no_links() {
   done
   fail "$1 left $n of our links attached: $(bpftool link show)"
 }
-[[ $(show imds-analyzer ActiveState) == active ]] || fail "imds-analyzer is not active: $(in_ct journalctl -u imds-analyzer --no-pager 2>&1 | tail -20)"
-
 logs=$merged/var/log/imds-analyzer
-line=
-for _ in $(seq 1 40); do
-  line=$(cat "$logs"/*.log 2>/dev/null | grep '"event":"imds_request"' | grep '"comm":"curl"' | head -1 || true)
-  [[ -n $line ]] && break
-  sleep 0.25
-done
-[[ -n $line ]] || fail "the stand-in's IMDSv1 call is not in $logs"
-node -e '
-  const l = JSON.parse(process.argv[1]);
-  const ok = l.imds_version === "v1" && l.unit === "cloud-init-local.service" &&
-    l.process.argv.join(" ") === process.argv[2]; // compares argv with the stand-in run in the nspawn container
-  console.error(`e2e-boot: caught: ${l.imds_version} ${l.request.path} unit=${l.unit} pid=${l.process.pid} argv=${l.process.argv.join(" ")}`);
-  process.exit(ok ? 0 : 1);
-' "$line" "$stand_in_curl" || fail "the stand-in's line is not what was expected"
+[[ $(show imds-analyzer ActiveState) == active ]] || fail "imds-analyzer is not active"
 
+phase "early boot call"
+# Compares the logged argv with the stand-in's, run in the nspawn container.
+check stand-in "$logs" "$stand_in_curl" || fail "the stand-in's IMDSv1 call is not in $logs as expected"
+
+phase "ordering and readiness"
 # Ordering and readiness, from systemd's own monotonic timestamps (microseconds).
 mono() { show "$1" "$2"; }
 ready_at=$(mono imds-analyzer ActiveEnterTimestampMonotonic)
@@ -219,18 +235,10 @@ verify=$(in_ct systemd-analyze verify /etc/systemd/system/imds-analyzer.service 
 exposure=$(in_ct systemd-analyze security imds-analyzer.service 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]* [A-Z]*\).*/\1/p')
 echo "boot: systemd-analyze security imds-analyzer.service: $exposure"
 
+phase "lossless stop"
 # A stop loses no line: everything the daemon counted is in the log, then "stopping".
 in_ct systemctl stop imds-analyzer
-grep -q '"event":"stopping"' "$logs"/*.log || fail "no stopping line after systemctl stop"
-node -e '
-  const fs = require("fs"), dir = process.argv[1];
-  const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)));
-  const stopping = lines.filter((l) => l.event === "stopping").at(-1);
-  const logged = lines.filter((l) => l.event === "imds_request").length;
-  const counted = stopping.requests.v1 + stopping.requests.v2 + stopping.requests.unknown;
-  console.error(`e2e-boot: stop: ${logged} request lines, ${counted} counted by the daemon, kernel lost ${stopping.kernel.events_lost}`);
-  process.exit(logged === counted && stopping.kernel.events_lost === 0 ? 0 : 1);
-' "$logs" || fail "lines were lost on stop"
+check stop "$logs" || fail "lines were lost on stop, or no stopping line"
 # Node.js 22 saved its compile cache on the way out, where the sandbox lets it (CacheDirectory=).
 if [[ $flavour == al2023 ]]; then
   cached=$(find "$merged/var/cache/imds-analyzer" -type f 2>/dev/null | wc -l)
@@ -239,6 +247,7 @@ if [[ $flavour == al2023 ]]; then
 fi
 expect_no_links "systemctl stop"
 
+phase watchdog
 # Watchdog: a daemon whose event loop is stuck is restarted by systemd.
 mkdir -p "$merged/etc/systemd/system/imds-analyzer.service.d"
 # The hook that blocks the loop on SIGUSR2 is a test rig file, loaded only through this drop-in.
@@ -262,6 +271,7 @@ echo "boot: watchdog restarted the stuck daemon (NRestarts $restarts_before -> $
 # The package's own scriptlets under a running systemd: an upgrade keeps an edited
 # config.json and restarts the service; an erase stops it and leaves no unit enabled.
 if [[ $install_mode == rpm ]]; then
+  phase "upgrade packages"
   rm -f "$merged/etc/systemd/system/imds-analyzer.service.d/watchdog-test.conf"
   in_ct systemctl daemon-reload
   in_ct systemctl restart imds-analyzer
@@ -290,42 +300,20 @@ if [[ $install_mode == rpm ]]; then
   # connection and with its own number, through a crash, a restart and the upgrades; it records
   # each answered request and stops when told, never mid-request. It runs as a unit so that it
   # is in the container's cgroup. Only IMDSv2 from here on: the report over this window says YES.
+  phase continuity
   out=/var/tmp/imds-client.out
   rm -f "$merged$out" "$merged/var/tmp/imds-client.stop"
-  cat > "$merged/var/tmp/imds-client.js" <<'CLIENT'
-const http = require('http'), fs = require('fs');
-const host = '169.254.169.254'; // reached only inside the nspawn container, whose network namespace is the test netns
-const put = http.request({ host, method: 'PUT', path: '/latest/api/token', agent: false, // nspawn only
-  headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '21600' } }, (res) => {
-  let token = '';
-  res.on('data', (d) => (token += d));
-  res.on('end', () => {
-    let n = 0;
-    const timer = setInterval(() => {
-      if (fs.existsSync('/var/tmp/imds-client.stop')) { clearInterval(timer); return; }
-      const i = ++n;
-      const req = http.get({ host, path: `/latest/meta-data/ami-id?n=${i}`, agent: false, // nspawn only
-        headers: { 'X-aws-ec2-metadata-token': token } }, (res) => {
-        res.resume();
-        res.on('end', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} ${res.statusCode}\n`); });
-      });
-      req.on('error', () => { fs.appendFileSync('/var/tmp/imds-client.out', `${i} 000\n`); });
-    }, 20);
-  });
-});
-put.end();
-CLIENT
+  install -m 0644 dist-test/test/rig/boot/imds-client.js "$merged/var/tmp/imds-client.mjs"
   # The window the report answers for: from just before the client's first request.
   window_since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
   # The client runs on the node the unit started: the flavour's (AL2023: node-22, AL2: bundled).
-  in_ct systemd-run --unit=imds-client --quiet "$daemon_exe" /var/tmp/imds-client.js
+  in_ct systemd-run --unit=imds-client --quiet "$daemon_exe" /var/tmp/imds-client.mjs "$out" /var/tmp/imds-client.stop
   # The report (this tree's) over the logs since $1, as an operator would ask it: its lines and
   # exit status (report_status) printed under "$2".
   report_since() {
-    set +e
-    report=$(node bundle/imds-analyzer.mjs report --min-observed 0 --allow-no-boot --since "$1" "$logs" 2>&1)
-    report_status=$?
-    set -e
+    report_status=0
+    report=$(node bundle/imds-analyzer.mjs report --min-observed 0 --allow-no-boot --since "$1" "$logs" 2>&1) ||
+      report_status=$?
     sed "s/^/boot: report over $2: /" <<<"$report"
     echo "boot: report over $2: exit $report_status"
   }
@@ -373,60 +361,12 @@ CLIENT
   for _ in $(seq 1 50); do [[ $(show imds-client ActiveState) == active ]] || break; sleep 0.1; done
   # Past the daemon's response wait (default 2 s after the upgrade's config), every line is out.
   sleep 3
-  node -e '
-    const fs = require("fs");
-    const [dir, outFile, ...marks] = process.argv.slice(1);
-    const sent = new Map(fs.readFileSync(outFile, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")).map(([n, c]) => [Number(n), c]));
-    const logged = new Map();
-    for (const f of fs.readdirSync(dir)) for (const text of fs.readFileSync(`${dir}/${f}`, "utf8").split("\n")) {
-      if (!text.includes("ami-id?n=")) continue;
-      const l = JSON.parse(text);
-      if (l.event !== "imds_request") continue;
-      const n = Number(l.request.path.split("?n=")[1]);
-      logged.set(n, (logged.get(n) ?? 0) + 1);
-    }
-    let ok = true, from = 1;
-    const last = Math.max(...sent.keys());
-    for (const [i, mark] of [...marks, `end ${last}`].entries()) {
-      const [name, to] = [mark.split(" ")[0], Number(mark.split(" ")[1])];
-      let made = 0, once = 0, missing = [], twice = [], failed = 0;
-      for (let n = from; n <= to; n++) {
-        const code = sent.get(n);
-        if (code === undefined || code === "000") { failed++; continue; }
-        made++;
-        const count = logged.get(n) ?? 0;
-        if (count === 1) once++; else if (count === 0) missing.push(n); else twice.push(n);
-      }
-      const phase = { start: "before the faults", kill: "through SIGKILL and the automatic restart", restart: "through systemctl restart", upgrade: "through rpm -U to a changed BPF object", relayout: "through rpm -U to maps of a changed layout", end: "after the upgrades" }[name];
-      console.log(`boot: continuity ${phase}: requests ${from}..${to}: ${made} made, ${once} logged once, ${missing.length} missing${missing.length ? " " + missing.slice(0, 10).join(",") : ""}, ${twice.length} logged twice${twice.length ? " " + twice.slice(0, 10).join(",") : ""}, ${failed} failed at the client`);
-      ok &&= missing.length === 0 && twice.length === 0 && failed === 0;
-      from = to + 1;
-    }
-    process.exit(ok ? 0 : 1);
-  ' "$logs" "$merged$out" "${marks[@]}" || fail "a request was lost or logged twice across the faults"
+  check continuity "$logs" "$merged$out" "${marks[@]}" || fail "a request was lost or logged twice across the faults"
   # How each daemon took over: from its ready line, and what its replay did not log again.
-  node -e '
-    const fs = require("fs"), dir = process.argv[1];
-    const lines = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"handover\"")).map((t) => JSON.parse(t)));
-    for (const ready of lines.filter((l) => l.event === "ready")) {
-      const h = ready.handover, last = lines.filter((l) => l.pid === ready.pid).at(-1);
-      const stop = lines.find((l) => l.pid === ready.pid && l.event === "stopping");
-      console.log(`boot: daemon pid ${ready.pid} (${ready.version}): inherited ${h.inherited_fds} fds, links kept ${h.links_kept} / switched ${h.links_updated} / attached ${h.links_attached}, maps inherited ${h.maps_inherited}, reused ${h.maps_reused}, journal replayed ${h.journaled_records} records, ${last.replayed_duplicates ?? 0} requests already logged not logged again; capture_continued ${ready.capture_continued}, capture_gap ${ready.capture_gap}; ${stop ? `stopping line, system_shutdown ${stop.system_shutdown}` : "no stopping line"}`);
-    }
-  ' "$logs"
+  check handovers "$logs"
   # Each takeover in the window says what it was: the crash, the restart and the same-layout
   # upgrade continued the capture; the changed layout drained the old ring (continued) or names its gap.
-  node -e '
-    const fs = require("fs"), [dir, since] = process.argv.slice(1);
-    const readies = fs.readdirSync(dir).flatMap((f) => fs.readFileSync(`${dir}/${f}`, "utf8").split("\n").filter((t) => t.includes("\"event\":\"ready\"")).map((t) => JSON.parse(t)))
-      .filter((l) => l.time >= Date.parse(since)).sort((a, b) => a.time - b.time);
-    const said = readies.map((r) => `${r.capture_continued}/${r.capture_gap}/${r.handover.maps_reused}`);
-    console.log(`boot: takeovers in the window (capture_continued/capture_gap/maps_reused): kill ${said[0]}, restart ${said[1]}, upgrade ${said[2]}, relayout ${said[3]}`);
-    const named = (r) => (r.capture_continued === true && r.capture_gap === null) || (r.capture_continued === false && typeof r.capture_gap === "string" && r.capture_gap.length > 0);
-    const ok = readies.length === 4 && readies.slice(0, 3).every((r) => r.capture_continued === true && r.capture_gap === null) &&
-      readies[3].handover.maps_reused === false && named(readies[3]);
-    process.exit(ok ? 0 : 1);
-  ' "$logs" "$window_since" || fail "a takeover in the window did not say it continued the capture, or a gap went unnamed"
+  check takeovers "$logs" "$window_since" || fail "a takeover in the window did not say it continued the capture, or a gap went unnamed"
   # The report over the client's window (IMDSv2 only) credits every takeover: YES.
   report_since "$window_since" "the crash, restart and upgrades"
   (( report_status == 0 )) || fail "the report over the faults' window did not answer YES"
@@ -436,6 +376,7 @@ CLIENT
   [[ $upgraded_pid != "$before_pid" && $(show imds-analyzer ActiveState) == active ]] || fail "the upgrade did not restart the service ($before_pid -> $upgraded_pid)"
   echo "boot: rpm -U release 2: service restarted (pid $before_pid -> $upgraded_pid), edited config.json kept"
 
+  phase "stop and start"
   # A stop then a start on the same boot: systemd let go of the capture, so the next daemon
   # starts afresh and the time between is a gap the report names: UNKNOWN.
   gap_since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
@@ -443,20 +384,18 @@ CLIENT
   in_ct systemctl start imds-analyzer
   wait_active_after "$upgraded_to"
   sleep 3
-  node -e "$log_lines_js"'
-    const stop = lines.filter((l) => l.event === "stopping").at(-1), ready = lines.filter((l) => l.event === "ready").at(-1);
-    console.log(`boot: systemctl stop: system_shutdown ${stop.system_shutdown}; start: capture_continued ${ready.capture_continued}, capture_gap ${ready.capture_gap}`);
-    process.exit(stop.system_shutdown === false && ready.capture_continued === false && ready.capture_gap === "fresh_start" ? 0 : 1);
-  ' "$logs" || fail "a stop and start did not read as a gap"
+  check stop-start "$logs" || fail "a stop and start did not read as a gap"
   report_since "$gap_since" "a stop and start"
   (( report_status == 2 )) && grep -q 'fresh_start' <<<"$report" || fail "the report over a stop and start did not answer UNKNOWN naming the gap"
 
+  phase erase
   in_ct rpm -e imds-analyzer >&2
   [[ $(show imds-analyzer ActiveState) != active ]] || fail "erase left the service running"
   expect_no_links "rpm -e"
   if compgen -G "$merged/etc/systemd/system/*.wants/imds-analyzer.service" >/dev/null; then fail "erase left the unit enabled"; fi
   echo "boot: rpm -e: service stopped, no unit left enabled"
 
+  phase poweroff
   # A shutdown: installed again and started, then the system powers off. The daemon's last
   # stopping line says the system was shutting down (its run covers the boot to its end).
   in_ct rpm -i --nodeps /var/tmp/relayout.rpm >&2
@@ -468,10 +407,6 @@ CLIENT
   ! kill -0 "$nspawn_pid" 2>/dev/null || fail "the container did not power off"
   wait "$nspawn_pid" || true
   nspawn_pid=
-  node -e "$log_lines_js"'
-    const stop = lines.filter((l) => l.event === "stopping").at(-1);
-    console.log(`boot: poweroff: the last stopping line (${stop.signal}) says system_shutdown ${stop.system_shutdown}`);
-    process.exit(stop.system_shutdown === true ? 0 : 1);
-  ' "$logs" || fail "the stopping line at poweroff does not say system_shutdown"
+  check poweroff "$logs" || fail "the stopping line at poweroff does not say system_shutdown"
 fi
 echo "boot: PASS (flavour: $flavour, install: $install_mode, boot ${boot_seconds}s)"

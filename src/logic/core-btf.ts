@@ -259,7 +259,7 @@ function findMember(
 export function minimalCoreBtf(localBtf: Uint8Array, relocations: CoreRelocation[], kernelBtf: Btf): Uint8Array {
   const local = parseBtf(localBtf);
   // Distinct relocations, and the candidates of their root types: kernel types of the same
-  // kind and essential name (compared as bytes: decoding ~100k names costs more).
+  // kind and essential name (compared as bytes: decoding each of the kernel's names costs more).
   const distinct = [...new Map(relocations.map((r) => [`${r.typeId}/${r.access}/${r.kind}`, r])).values()];
   const roots = new Map<string, { kind: number; name: Uint8Array; ids: number[] }>();
   for (const r of distinct) {

@@ -14,9 +14,9 @@ import type { Answer, CallerGroup, HostVerdict, Reason } from './schema.js';
 
 /**
  * A daemon whose READY came at most this long after the kernel started was started by the
- * boot itself: the unit runs before network-pre.target, which on EC2 is typically 3–15 s
- * after kernel start. Installing by user data (cloud-final) or by SSM happens later, after
- * cloud-init's own IMDS calls; 30 s separates the two on most instances (docs/report.md).
+ * boot itself: the unit runs before network-pre.target. Installing by user data (cloud-final)
+ * or by SSM happens later, after cloud-init's own IMDS calls (docs/report.md, "Started in
+ * early boot", says when each happens and why this bound separates them).
  */
 export const EARLY_BOOT_MS = 30_000;
 /** Default minimum observation: programs that run daily must have had their chance. */
