@@ -2,7 +2,8 @@
 // containers from real cgroup membership, in-namespace pids, and response statuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { type Testbed, botocoreCredentials, createTestbed, curlV1 } from '../rig/index.js';
+import { botocoreCredentials, createTestbed, curlV1 } from '../rig/index.js';
+import { useTestHost } from '../rig/test-host.js';
 
 type Line = RequestLine;
 
@@ -19,24 +20,13 @@ const marked = (marker: string) => `${URL}?t=${marker}`;
 const byMarker = (marker: string) => (l: Line) => l.request.path.endsWith(`?t=${marker}`);
 
 describe.skipIf(!isRoot)('attribution end to end', () => {
-  let bed: Testbed;
-  let daemon: RunningDaemon;
-
-  beforeAll(async () => {
-    bed = await createTestbed({ prefix: 'attr' });
-    daemon = await startAnalyzer();
-  });
-  afterAll(async () => {
-    await daemon?.stop();
-    daemon?.cleanup();
-    await bed?.teardown();
-  });
+  const host = useTestHost({ prefix: 'attr' });
 
   it("keeps curl's argv and the exited `sh -c` parent when both are gone", async () => {
     const script = `sleep 0.2; curl -s -o /dev/null '${marked('orphan')}' & exit`;
-    const result = await bed.run(['sh', '-c', script]);
+    const result = await host.bed.run(['sh', '-c', script]);
     expect(result.code).toBe(0);
-    const [line] = await linesWhere(daemon, byMarker('orphan'));
+    const [line] = await linesWhere(host.daemon, byMarker('orphan'));
     expect(line!.process.argv).toEqual(['curl', '-s', '-o', '/dev/null', marked('orphan')]);
     expect(line!.process.exe).toBe('/usr/bin/curl');
     expect(line!.ancestors[0]).toMatchObject({ pid: result.pid, argv: ['sh', '-c', script] });
@@ -66,39 +56,39 @@ describe.skipIf(!isRoot)('attribution end to end', () => {
     ],
   ])('names %s from the cgroup the client runs in', async (name, cgroup, expected) => {
     const marker = name.replace(/\W+/g, '-');
-    const result = await bed.run(['curl', '-s', '-o', '/dev/null', marked(marker)], { cgroup });
+    const result = await host.bed.run(['curl', '-s', '-o', '/dev/null', marked(marker)], { cgroup });
     expect(result.code).toBe(0);
-    const [line] = await linesWhere(daemon, byMarker(marker));
+    const [line] = await linesWhere(host.daemon, byMarker(marker));
     expect(line).toMatchObject(expected);
     expect(line!.process.pid).toBe(result.pid);
   });
 
   it('gives the pid a client has inside its own pid namespace', async () => {
-    const result = await bed.run(['curl', '-s', '-o', '/dev/null', marked('pidns')], { pidNs: true });
+    const result = await host.bed.run(['curl', '-s', '-o', '/dev/null', marked('pidns')], { pidNs: true });
     expect(result.code).toBe(0);
-    const [line] = await linesWhere(daemon, byMarker('pidns'));
+    const [line] = await linesWhere(host.daemon, byMarker('pidns'));
     // unshare --fork: curl is the first process, pid 1, of the new namespace.
     expect(line!.process.ns_pid).toBe(1);
     expect(line!.process.pid).not.toBe(1);
   });
 
   it('reports 401 for IMDSv1 when tokens are required', async () => {
-    await bed.restartServer({ tokens: 'required' });
+    await host.bed.restartServer({ tokens: 'required' });
     try {
-      const result = await bed.run(['curl', '-s', '-o', '/dev/null', marked('required')]);
+      const result = await host.bed.run(['curl', '-s', '-o', '/dev/null', marked('required')]);
       expect(result.code).toBe(0);
-      const [line] = await linesWhere(daemon, byMarker('required'));
+      const [line] = await linesWhere(host.daemon, byMarker('required'));
       expect(line).toMatchObject({ imds_version: 'v1', response: { status: 401 } });
       expect(line!.advice).toContain('already rejects it');
     } finally {
-      await bed.restartServer({ tokens: 'optional' });
+      await host.bed.restartServer({ tokens: 'optional' });
     }
   });
 
   it('records the status of a plain v1 GET', async () => {
     const client = curlV1();
-    const result = await bed.run(client.argv);
-    const [line] = await linesWhere(daemon, (l) => l.process.pid === result.pid);
+    const result = await host.bed.run(client.argv);
+    const [line] = await linesWhere(host.daemon, (l) => l.process.pid === result.pid);
     expect(line!.response).toEqual({ status: 200 });
   });
 });

@@ -5,43 +5,33 @@
 // the process nor the cgroup. Needs root.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cgroup2Root, removeCgroups, spawnInCgroup } from '../rig/cgroups.js';
-import { type Testbed, createTestbed } from '../rig/index.js';
+import { useTestHost } from '../rig/test-host.js';
 
 const isRoot = process.getuid?.() === 0;
 const URL = 'http://169.254.169.254/latest/meta-data/instance-id?t=cgroup-gone'; // dialled only inside the test netns
 
 describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone', () => {
-  let bed: Testbed;
-  let daemon: RunningDaemon;
   const slice = join(cgroup2Root(), `imds-test-gone-${process.pid}.slice`);
   const unit = `imds-test-oneshot-${process.pid}.service`;
   const created: string[] = [];
-
-  beforeAll(async () => {
-    bed = await createTestbed({ prefix: 'cggone' });
-    daemon = await startAnalyzer();
-  });
-  afterAll(async () => {
-    await daemon?.stop();
-    daemon?.cleanup();
-    await bed?.teardown();
+  afterAll(() => {
     removeCgroups(created);
   });
+  const host = useTestHost({ prefix: 'cggone' });
 
   it('curl exits and its unit cgroup is removed before the daemon runs again: the line still names the unit', async () => {
     for (const dir of [slice, join(slice, unit)]) {
       mkdirSync(dir);
       created.push(dir);
     }
-    const curlPid = await daemon.whilePaused(async () => {
+    const curlPid = await host.daemon.whilePaused(async () => {
       const oneshot = spawnInCgroup(join(slice, unit, 'cgroup.procs'), [
         'ip',
         'netns',
         'exec',
-        bed.clientNs,
+        host.bed.clientNs,
         'curl',
         '-s',
         '-o',
@@ -49,12 +39,12 @@ describe.skipIf(!isRoot)('cgroup v2: the unit of a caller whose cgroup is gone',
         URL,
       ]);
       expect(await new Promise((resolve) => oneshot.on('exit', resolve))).toBe(0);
-      expect(bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-gone'))).toBe(true);
+      expect(host.bed.serverRequests().some((r) => r.path.endsWith('?t=cgroup-gone'))).toBe(true);
       expect(removeCgroups(created.splice(0))).toEqual([]);
       expect(existsSync(join(slice, unit))).toBe(false);
       return oneshot.pid as number;
     });
-    const line = await daemon.requestOf(curlPid);
+    const line = await host.daemon.requestOf(curlPid);
     expect(line.unit).toBe(unit);
     expect(line.cgroup).toMatch(new RegExp(`/imds-test-gone-${process.pid}\\.slice/${unit.replace(/\./g, '\\.')}$`));
   });

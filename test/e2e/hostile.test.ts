@@ -2,9 +2,9 @@
 // UTF-8 and 1 MiB in total; a comm full of control bytes; processes that connect and
 // vanish. The logs stay valid JSON lines, the console shows no raw control character,
 // long fields are cut and marked, and the daemon keeps going.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { type Testbed, createTestbed } from '../rig/index.js';
+import { describe, expect, it } from 'vitest';
+import { curlV1 } from '../rig/index.js';
+import { useTestHost } from '../rig/test-host.js';
 
 const isRoot = process.getuid?.() === 0;
 const PYTHON = '/usr/bin/python3';
@@ -23,23 +23,12 @@ os.execv(sys.executable, [b'python3', b'-c', sys.argv[1].encode(), b'go',
 `;
 
 describe.skipIf(!isRoot)('hostile processes', () => {
-  let bed: Testbed;
-  let daemon: RunningDaemon;
-
-  beforeAll(async () => {
-    bed = await createTestbed({ prefix: 'host' });
-    daemon = await startAnalyzer({ args: ['--console'] });
-  });
-  afterAll(async () => {
-    await daemon?.stop();
-    daemon?.cleanup();
-    await bed?.teardown();
-  });
+  const host = useTestHost({ prefix: 'host' }, { args: ['--console'] });
 
   it('odd argv and comm bytes give a valid, bounded, marked line and a clean console', async () => {
-    const result = await bed.run([PYTHON, '-c', HOSTILE, HOSTILE]);
+    const result = await host.bed.run([PYTHON, '-c', HOSTILE, HOSTILE]);
     expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-    const lines = await daemon.waitForRequests((all) => all.some((l) => l.request.path.endsWith('?t=hostile')));
+    const lines = await host.daemon.waitForRequests((all) => all.some((l) => l.request.path.endsWith('?t=hostile')));
     const line = lines.find((l) => l.request.path.endsWith('?t=hostile'))!;
     // Every line of every file parsed as JSON (readLogLines throws otherwise).
     expect(line.process.pid).toBe(result.pid);
@@ -55,7 +44,7 @@ describe.skipIf(!isRoot)('hostile processes', () => {
     expect(line.truncated).toContain('process.argv');
     expect(JSON.stringify(line.process.argv).length).toBeLessThan(8192);
 
-    const consoleLine = daemon
+    const consoleLine = host.daemon
       .stdout()
       .split('\n')
       .find((l) => l.includes('?t=hostile'));
@@ -74,13 +63,15 @@ for half in [b'', b'GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n', b'\x00\xff'
     s.close()
 `;
 
-    const result = await bed.run([PYTHON, '-c', script]);
+    const result = await host.bed.run([PYTHON, '-c', script]);
     expect(result.code).toBe(0);
-    const lines = await daemon.waitForRequests((all) => all.filter((l) => l.process?.pid === result.pid).length >= 2);
+    const lines = await host.daemon.waitForRequests(
+      (all) => all.filter((l) => l.process?.pid === result.pid).length >= 2,
+    );
     const mine = lines.filter((l) => l.process.pid === result.pid);
     expect(mine.map((l) => l.imds_version)).toEqual(['unknown', 'unknown']);
     // Still capturing afterwards.
-    const after = await bed.run(['curl', '-s', '-o', '/dev/null', 'http://169.254.169.254/latest/meta-data/?t=after']); // test netns
-    await daemon.waitForRequests((all) => all.some((l) => l.process?.pid === after.pid));
+    const after = await host.bed.run(curlV1({ path: '/latest/meta-data/?t=after' }).argv); // test netns
+    await host.daemon.waitForRequests((all) => all.some((l) => l.process?.pid === after.pid));
   });
 });

@@ -2,34 +2,26 @@
 // asserted exactly, and `status` reading the running daemon's state.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { type Testbed, createTestbed, curlV1, curlV2, pythonUrllibV1 } from '../rig/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../rig/analyzer-process.js';
+import { curlV1, curlV2, pythonUrllibV1 } from '../rig/index.js';
+import { useTestHost } from '../rig/test-host.js';
 import { reportSchema } from '../../src/report/index.js';
 
 const isRoot = process.getuid?.() === 0;
 
 describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
-  let bed: Testbed;
-  let daemon: RunningDaemon;
-
+  const host = useTestHost({ prefix: 'rep' });
   beforeAll(async () => {
-    bed = await createTestbed({ prefix: 'rep' });
-    daemon = await startAnalyzer();
     for (const client of [curlV1(), curlV1(), curlV2(), pythonUrllibV1()]) {
-      expect((await bed.run(client.argv)).code).toBe(0);
+      expect((await host.bed.run(client.argv)).code).toBe(0);
     }
     // Lines of this test's clients only: others' traffic on the host is filtered by pid below.
-    await daemon.waitForRequests((lines) => lines.length >= 5);
-  });
-  afterAll(async () => {
-    await daemon?.stop();
-    daemon?.cleanup();
-    await bed?.teardown();
+    await host.daemon.waitForRequests((lines) => lines.length >= 5);
   });
 
   it('writes the time since boot on its ready line', () => {
-    const ready = daemon.ready as { uptime_ms?: unknown };
+    const ready = host.daemon.ready as { uptime_ms?: unknown };
     const uptimeNowMs = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
     expect(ready.uptime_ms).toEqual(expect.any(Number));
     expect(ready.uptime_ms as number).toBeGreaterThan(0);
@@ -37,7 +29,7 @@ describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
   });
 
   it('status reports the running daemon', () => {
-    const run = spawnSync(process.execPath, [CLI, 'status', '--state', `${daemon.stateDir}/status.json`], {
+    const run = spawnSync(process.execPath, [CLI, 'status', '--state', `${host.daemon.stateDir}/status.json`], {
       encoding: 'utf8',
     });
     expect(run.status).toBe(0);
@@ -47,8 +39,10 @@ describe.skipIf(!isRoot)("report over the daemon's own logs", () => {
   });
 
   it('groups the two curl runs and the python run as the IMDSv1 callers, exit 1', async () => {
-    await daemon.stop();
-    const run = spawnSync(process.execPath, [CLI, 'report', '--format', 'json', daemon.logDir], { encoding: 'utf8' });
+    await host.daemon.stop();
+    const run = spawnSync(process.execPath, [CLI, 'report', '--format', 'json', host.daemon.logDir], {
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(1);
     const report = reportSchema.parse(JSON.parse(run.stdout));
     const curl = report.groups.find((g) => g.kind === 'imdsv1' && g.exe === '/usr/bin/curl');

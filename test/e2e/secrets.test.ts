@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LINE_ANCESTOR_ARGV_ELEMENTS } from '../../src/logic/request-line.js';
-import { type RequestLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { type Testbed, createTestbed } from '../rig/index.js';
+import type { RequestLine } from '../rig/analyzer-process.js';
+import { useTestHost } from '../rig/test-host.js';
 
 type Line = RequestLine;
 
@@ -144,29 +144,18 @@ function tokenScript(): string {
 }
 
 describe.skipIf(!isRoot)('no secret in any output, end to end', () => {
-  let bed: Testbed;
-  let daemon: RunningDaemon;
-
-  beforeAll(async () => {
-    bed = await createTestbed({ prefix: 'secrets' });
-    daemon = await startAnalyzer({ args: ['--console'] });
-  });
-  afterAll(async () => {
-    await daemon?.stop();
-    daemon?.cleanup();
-    await bed?.teardown();
-  });
+  const host = useTestHost({ prefix: 'secrets' }, { args: ['--console'] });
 
   it('argv, parents and scripts keep their shape; logs, console, stderr and status.json hold no secret', async () => {
     const all = cases();
-    for (const c of all) expect((await bed.run(c.argv)).code).toBe(0);
-    const tokenRun = await bed.run(['sh', '-c', tokenScript()]);
+    for (const c of all) expect((await host.bed.run(c.argv)).code).toBe(0);
+    const tokenRun = await host.bed.run(['sh', '-c', tokenScript()]);
     expect(tokenRun.code).toBe(0);
     const token = tokenRun.stdout;
     expect(token).toMatch(/^[A-Za-z0-9+/]{40,}={0,2}$/);
 
     const markers = [...all.map((c) => c.marker), 'token-node', 'token-script'];
-    const found = await daemon.waitForRequests((lines) =>
+    const found = await host.daemon.waitForRequests((lines) =>
       markers.every((m) => lines.some((l) => l.request.path.endsWith(`?t=${m}`))),
     );
     const lineOf = (marker: string) => found.find((l) => l.request.path.endsWith(`?t=${marker}`)) as Line;
@@ -209,18 +198,18 @@ describe.skipIf(!isRoot)('no secret in any output, end to end', () => {
     // The outer script's own argv never held the token (only "$T"): nothing to redact there.
     expect(JSON.stringify(script.ancestors)).toContain('$(curl -s -X PUT');
 
-    await daemon.stop();
+    await host.daemon.stop();
     const secrets = [...all.flatMap((c) => c.secrets), token];
     const outputs: Array<[string, string]> = [
-      ...readdirSync(daemon.logDir).map((name): [string, string] => [
+      ...readdirSync(host.daemon.logDir).map((name): [string, string] => [
         name,
-        readFileSync(join(daemon.logDir, name), 'utf8'),
+        readFileSync(join(host.daemon.logDir, name), 'utf8'),
       ]),
-      ['console (stdout)', daemon.stdout()],
-      ['stderr', daemon.stderr()],
-      ['status.json', readFileSync(join(daemon.stateDir, 'status.json'), 'utf8')],
+      ['console (stdout)', host.daemon.stdout()],
+      ['stderr', host.daemon.stderr()],
+      ['status.json', readFileSync(join(host.daemon.stateDir, 'status.json'), 'utf8')],
     ];
-    expect(daemon.stdout()).toContain('?t=token-node');
+    expect(host.daemon.stdout()).toContain('?t=token-node');
     for (const [name, text] of outputs) {
       for (const s of secrets) expect(text.includes(s), `${name} holds a secret`).toBe(false);
     }
