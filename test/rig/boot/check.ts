@@ -2,9 +2,12 @@
 //   node dist-test/test/rig/boot/check.js <check> [arguments]
 // A check prints its result as `boot: ...` line(s) on stdout and exits 0 when it holds, 1 when
 // it does not (the script then names the phase and keeps the evidence). A value the script
-// needs (netns, links) is printed alone.
+// needs (netns, links, links-after-upgrade: the most of our links an upgrade may leave) is
+// printed alone.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { readObjectLayout } from '../../../src/capture/object-layout.js';
+import { BPF_OBJECT } from '../../helpers/programs.js';
 import { type LogLine, readLogLines } from '../analyzer-process.js';
 import {
   type CheckResult,
@@ -52,6 +55,11 @@ async function run(check: string, args: string[]): Promise<CheckResult | string>
     }
     case 'links':
       return String(ourLinks());
+    case 'links-after-upgrade': {
+      // The cgroup links switch in place; the old raw_tp links stay beside the new ones until a stop.
+      const { programs } = readObjectLayout(BPF_OBJECT);
+      return String(programs.length + programs.filter((p) => p.attach.kind === 'raw_tp').length);
+    }
     case 'stand-in':
       return (
         (await waitFor(STAND_IN_WAIT_MS, () => standInCaught(logLines(logs), rest[0] ?? ''))) ?? {
