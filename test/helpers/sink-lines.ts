@@ -2,13 +2,14 @@
 // of what reads them back.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogSink, type LogSink } from '../../src/logging/index.js';
+import type { LogSink } from '../../src/logging/index.js';
+import { openTestSink } from './test-sink.js';
 
 /** What `write` hands the sink, as the lines the sink wrote into `dir` (a fresh directory). */
 export async function sinkLines(dir: string, write: (sink: LogSink) => void): Promise<string[]> {
   const identity = { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' };
   const rotation = { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 } as const;
-  const sink = await createLogSink({ dir, rotation, console: false, level: 'info', identity });
+  const sink = await openTestSink(dir, { rotation, identity });
   write(sink);
   await sink.close();
   return readdirSync(dir)
