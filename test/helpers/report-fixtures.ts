@@ -110,8 +110,9 @@ const ready = (atMs: number, pid: number, over: Partial<LifecycleBody<'ready'>> 
     ...over,
   });
 
-const stats = (atMs: number, pid: number, change?: Parameters<typeof counters>[0]): Entry =>
-  lifecycle(atMs, 'stats', { ...description(pid), ...counters(change), interval_s: 60 });
+/** The fixtures' daemons write a stats line a day (statsIntervalSeconds 86400) unless `intervalS` says otherwise. */
+const stats = (atMs: number, pid: number, change?: Parameters<typeof counters>[0], intervalS = 86_400): Entry =>
+  lifecycle(atMs, 'stats', { ...description(pid), ...counters(change), interval_s: intervalS });
 
 const stopping = (atMs: number, pid: number, shutdown: boolean, change?: CounterChange): Entry =>
   lifecycle(atMs, 'stopping', {
@@ -341,6 +342,19 @@ export const FIXTURES: Record<string, Fixture> = {
       request(T0 + 20 * H),
       stats(T0 + 36 * H, 555),
       stopping(T0 + 36 * H + 1000, 555, true),
+    ],
+  }),
+  // A daemon writing a stats line each hour; the file with its lines from 8 h to 14 h was deleted.
+  'deleted-middle': oneBoot({
+    boot_id: 'b-1',
+    entries: [
+      ready(T0, PID),
+      request(T0 + H),
+      ...[...Array(25).keys()]
+        .map((hour) => hour + 1)
+        .filter((hour) => hour < 8 || hour > 14)
+        .map((hour) => stats(T0 + hour * H, PID, {}, 3600)),
+      stopping(T0 + 25 * H + 1000, PID, true),
     ],
   }),
   // The clean day's IMDSv1 program: one full line, then 40 more requests counted in a summary line.

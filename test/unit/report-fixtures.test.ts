@@ -52,6 +52,8 @@ describe('report over legacy and corrupt fixtures', () => {
     // The NO stands on its own; every other gap in the evidence is still named.
     expect(report.verdict.reasons.map((r) => r.code)).toEqual([
       'imdsv1_callers',
+      // Its stats lines say one a minute, yet hours lie between them: the lines between are missing.
+      'evidence_rotated_out',
       // Ready lines of an older daemon carry no uptime_ms; the first boot's daemon left no stopping line.
       'late_start',
       'boot_end_unseen',
@@ -145,7 +147,7 @@ describe('report over legacy and corrupt fixtures', () => {
     // The stats lines after --until report losses that may have happened before it: they count.
     expect([complete.code, complete.report.verdict.reasons.map((r) => r.code)]).toEqual([
       2,
-      ['events_lost', 'lines_not_written', 'unclassified_requests'],
+      ['evidence_rotated_out', 'events_lost', 'lines_not_written', 'unclassified_requests'],
     ]);
   });
 
@@ -263,7 +265,9 @@ describe('report over legacy and corrupt fixtures', () => {
       '',
       'Observed 2026-11-20T06:00:00.000Z .. 2026-11-20T11:01:00.000Z on 1 host(s), 2 boot(s)',
       '',
-      expect.stringMatching(/^- no daemon was capturing from the start of a boot: .* or pass --allow-no-boot$/),
+      expect.stringMatching(
+        /^- log lines are missing: 2026-11-20T09:01:30\.000Z \.\. 2026-11-20T09:58:30\.000Z \(boot b-2: no line of a daemon that writes a stats line every 1m 0s\), .* or raise rotation\.maxFiles \/ rotation\.maxSizeMB$/,
+      ),
     ]);
     expect(lines.filter((l) => l.startsWith('| imdsv1 | 2 |'))).toEqual([
       expect.stringContaining('| /usr/bin/python3 /usr/bin/aws s3 cp /var/tmp/&lt;tmp&gt; s3://bucket/ |'),

@@ -170,7 +170,12 @@ describe('YES only on complete evidence', () => {
     [
       'rotated-out',
       'evidence_rotated_out',
-      /^log lines from before 2026-11-20T10:00:00\.000Z \(boot b-1: a daemon continued the capture of one whose lines are missing\) are missing: rotation or someone deleted them/,
+      /^log lines are missing: before 2026-11-20T10:00:00\.000Z \(boot b-1: a daemon continued the capture of one whose lines are missing\); rotation or someone deleted them/,
+    ],
+    [
+      'deleted-middle',
+      'evidence_rotated_out',
+      /^log lines are missing: 2026-11-20T08:00:30\.000Z \.\. 2026-11-20T13:59:30\.000Z \(boot b-1: no line of a daemon that writes a stats line every 1h 0m\); rotation or someone deleted them/,
     ],
     [
       'summaries-lost',

@@ -6,7 +6,16 @@
 // what is judged, never which lines are read: a run's start or a loss's counters may lie
 // outside it.
 import type { StoredLineOf, StoredLogLine } from '../../model/stored-line.js';
-import { type Coverage, type Gap, type GapKind, type RunSpan, type TimeWindow, coverageOf } from './coverage.js';
+import {
+  type Coverage,
+  type Gap,
+  type GapKind,
+  type Interval,
+  type RunSpan,
+  type TimeWindow,
+  coverageOf,
+  unionOf,
+} from './coverage.js';
 import { formatDuration, plural } from './duration.js';
 import { type CounterLine, LOSS_COUNTERS, WindowedCounter } from './losses.js';
 import { mayBeAwsApiPath } from '../classify.js';
@@ -23,6 +32,11 @@ export const EARLY_BOOT_MS = 30_000;
 export const DEFAULT_MIN_OBSERVED_MS = 24 * 3600_000;
 /** Gaps named one by one in a reason; the rest are counted. */
 const MAX_GAPS_NAMED = 3;
+/**
+ * How late a stats line may come beyond its interval (a drain turn, a busy machine): two
+ * consecutive lines of a run further apart than both intervals and twice this leave a hole.
+ */
+const STATS_LATE_MS = 30_000;
 
 export interface EvidenceRules extends TimeWindow {
   minObservedMs: number;
@@ -40,6 +54,10 @@ interface Run {
   processLost: WindowedCounter;
   /** It counted requests into summary lines (a summary line of its own, or its counters say so). */
   summarised: boolean;
+  /** Around each stats line, its interval and STATS_LATE_MS each way: where the run's next line is due (sorted, merged). */
+  alive: Interval[];
+  /** The longest stats interval the run stated (0: none, so no line is due at any time). */
+  statsIntervalMs: number;
 }
 
 export function imdsv1Callers(programs: number, requests: number): string {
@@ -205,6 +223,8 @@ export class HostEvidence {
     if (line.event === 'summary') run.summarised = true;
     if (!isCounterLine(line)) return;
     if ((line.requests_summarised ?? 0) > 0) run.summarised = true;
+    if (line.event === 'stats' && typeof line.interval_s === 'number' && line.interval_s > 0)
+      HostEvidence.seeStats(run, t, line.interval_s * 1000);
     LOSS_COUNTERS.forEach((counter, i) => {
       run.losses[i]?.see(counter.read(line), t, this.rules);
     });
@@ -226,6 +246,35 @@ export class HostEvidence {
     else if (kind === 'unknown') this.unknownRequests += line.requests ?? 0;
   }
 
+  /** Lines come mostly in time order: a stats line extends the last stretch, else the list is merged again. */
+  private static seeStats(run: Run, t: number, intervalMs: number): void {
+    run.statsIntervalMs = Math.max(run.statsIntervalMs, intervalMs);
+    const around = { fromMs: t - intervalMs - STATS_LATE_MS, toMs: t + intervalMs + STATS_LATE_MS };
+    const last = run.alive.at(-1);
+    if (last && around.fromMs >= last.fromMs && around.fromMs <= last.toMs)
+      last.toMs = Math.max(last.toMs, around.toMs);
+    else run.alive = unionOf([...run.alive, around]);
+  }
+
+  /**
+   * Stretches of a run with no line where its stats lines say one was due: from its first to
+   * its last line, the ready and stopping lines (and these) count as lines due around them.
+   */
+  private static holesOf(run: Run): Interval[] {
+    if (run.statsIntervalMs === 0) return [];
+    const { span } = run;
+    const reach = run.statsIntervalMs + STATS_LATE_MS;
+    const points = [span.firstMs, span.lastMs, span.ready?.atMs, span.stop?.atMs].filter((t) => t !== undefined);
+    const seen = unionOf([...run.alive, ...points.map((t) => ({ fromMs: t - reach, toMs: t + reach }))]);
+    const holes: Interval[] = [];
+    for (let i = 1; i < seen.length; i++) {
+      const fromMs = (seen[i - 1] as Interval).toMs;
+      const toMs = (seen[i] as Interval).fromMs;
+      if (fromMs >= span.firstMs && toMs <= span.lastMs) holes.push({ fromMs, toMs });
+    }
+    return holes;
+  }
+
   /** The run of a boot and pid. */
   private run(boot: string, pid: number | undefined, t: number): Run | undefined {
     if (pid === undefined) return undefined;
@@ -238,6 +287,8 @@ export class HostEvidence {
         losses: LOSS_COUNTERS.map(() => new WindowedCounter()),
         processLost: new WindowedCounter(),
         summarised: false,
+        alive: [],
+        statsIntervalMs: 0,
       };
       this.runs.set(key, run);
     }
@@ -332,10 +383,14 @@ export class HostEvidence {
           losses: run.losses.map((c) => WindowedCounter.from(c)),
           processLost: WindowedCounter.from(run.processLost),
           summarised: run.summarised,
+          alive: run.alive.map((i) => ({ ...i })),
+          statsIntervalMs: run.statsIntervalMs,
         });
         continue;
       }
       mine.summarised ||= run.summarised;
+      mine.alive = unionOf([...mine.alive, ...run.alive]);
+      mine.statsIntervalMs = Math.max(mine.statsIntervalMs, run.statsIntervalMs);
       const [a, b] = [mine.span, run.span];
       a.firstMs = Math.min(a.firstMs, b.firstMs);
       a.lastMs = Math.max(a.lastMs, b.lastMs);
@@ -420,9 +475,10 @@ export class HostEvidence {
 
   /**
    * Lines of a run that must exist and are not in the input, from a time the window reaches:
-   * a run whose ready line is missing (its lines begin mid-run), or the first run of a boot
+   * a run whose ready line is missing (its lines begin mid-run), the first run of a boot
    * whose ready line says it continued a previous daemon's capture (that daemon's lines are
-   * missing). Rotation deleted them, someone else did, or they were not given to the report.
+   * missing), or a stretch of a run without the stats lines it writes (a file deleted from
+   * the middle). Rotation deleted them, someone else did, or they were not given to the report.
    */
   private rotatedOut(): Reason[] {
     const since = this.rules.sinceMs ?? -Infinity;
@@ -434,21 +490,29 @@ export class HostEvidence {
       const known = firstOfBoot.get(span.boot);
       if (!known || start < (known.ready?.atMs ?? known.firstMs)) firstOfBoot.set(span.boot, span);
       if (span.ready === null && span.firstMs > since && span.firstMs <= until)
-        missing.push(`${iso(span.firstMs)} (boot ${span.boot}: the lines of a daemon begin without its ready line)`);
+        missing.push(
+          `before ${iso(span.firstMs)} (boot ${span.boot}: the lines of a daemon begin without its ready line)`,
+        );
     }
     for (const span of firstOfBoot.values()) {
       if (span.ready?.continued && span.ready.atMs > since && span.ready.atMs <= until)
         missing.push(
-          `${iso(span.ready.atMs)} (boot ${span.boot}: a daemon continued the capture of one whose lines are missing)`,
+          `before ${iso(span.ready.atMs)} (boot ${span.boot}: a daemon continued the capture of one whose lines are missing)`,
         );
     }
+    for (const run of this.runs.values())
+      for (const hole of HostEvidence.holesOf(run))
+        if (hole.toMs >= since && hole.fromMs <= until)
+          missing.push(
+            `${iso(hole.fromMs)} .. ${iso(hole.toMs)} (boot ${run.span.boot}: no line of a daemon that writes a stats line every ${formatDuration(run.statsIntervalMs / 1000)})`,
+          );
     if (missing.length === 0) return [];
     const named = missing.slice(0, MAX_GAPS_NAMED).join(', ');
     const more = missing.length > MAX_GAPS_NAMED ? ` and ${missing.length - MAX_GAPS_NAMED} more` : '';
     return [
       {
         code: 'evidence_rotated_out',
-        message: `log lines from before ${named}${more} are missing: rotation or someone deleted them, or they were not given to the report; requests then are not counted, any may be IMDSv1; include the rotated files, report with --since after that time, or raise rotation.maxFiles / rotation.maxSizeMB`,
+        message: `log lines are missing: ${named}${more}; rotation or someone deleted them, or they were not given to the report; requests then are not counted, any may be IMDSv1; include the rotated files, report with --since after that time, or raise rotation.maxFiles / rotation.maxSizeMB`,
       },
     ];
   }
