@@ -402,6 +402,10 @@ if [[ $install_mode == rpm ]]; then
   in_ct rpm -i --nodeps /var/tmp/relayout.rpm >&2
   in_ct systemctl start imds-analyzer
   wait_active_after 0
+  # --- Canary phase (test/boot/canary-phase.ts): --unit under this systemd; it ends on stop, restart, erase.
+  node dist-test/test/boot/canary-phase.js --init "$init" --root "$merged" --package /var/tmp/relayout.rpm ||
+    fail "the canary phase (its FAIL line above)"
+  # --- End of the canary phase: the package is installed again and the service running.
   # Its bus connection may be cut by the poweroff itself; the wait below tells.
   in_ct systemctl poweroff || true
   for _ in $(seq 1 300); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done

@@ -6,7 +6,9 @@
 // requests each logged once through SIGKILL, restart, an upgrade to a changed BPF object and
 // one to maps of a changed layout, each takeover credited (or its gap named) so that the
 // report answers YES over them, a stop and start named as a gap, a poweroff's stopping line
-// saying system_shutdown, and no link left after stop and erase. For the AL2023 package
+// saying system_shutdown, and no link left after stop and erase; a canary on one unit
+// (`canary start --unit`) refused 401 there and not in another unit, and nothing of it left in
+// bpftool after `systemctl stop`, `systemctl restart` and `rpm -e`. For the AL2023 package
 // (Node.js 22 as /usr/bin/node-22, its compile cache) and the AL2 package (bundled
 // Node.js and libbpf).
 import { spawn } from 'node:child_process';
@@ -58,6 +60,10 @@ function expectContinuity(stdout: string): void {
   expect(stdout).toMatch(/^boot: report over a stop and start: exit 2$/m);
   expect(stdout).toMatch(/^boot: rpm -e: bpftool link shows none of our links$/m);
   expect(stdout).toMatch(/^boot: poweroff: the last stopping line \(SIGTERM\) says system_shutdown true$/m);
+  // The canary phase (test/boot/canary-phase.ts): --unit under systemd; nothing of it in bpftool after each end.
+  expect(stdout).toMatch(
+    /^boot: canary under systemd: --unit imds-canary-app\.service: IMDS answered 401 401 401 401 in it \(line: v1 401 canary unit:imds-canary-app\.service\), 200 200 200 200 in imds-plain-app\.service; bpftool showed \d+ programs, \d+ maps, 1 link of it; the unit restarted: reattached, 401 401 401 401; none left after systemctl stop .*, systemctl restart \(the next daemon holds none; .*\), rpm -e \(.*\)$/m,
+  );
 }
 
 describe.skipIf(!isRoot)('boot under systemd-nspawn', () => {
