@@ -206,19 +206,21 @@ export class CanaryPhase {
 
   private setUpUnits(): void {
     mkdirSync(join(this.root, 'usr/local/lib/imds-analyzer-test'), { recursive: true });
-    // Runs only inside the nspawn container, whose network namespace is the test netns.
+    // Runs only inside the nspawn container, whose network namespace is the test netns. One
+    // path: with the package's bounded evidence on, a program's first 401 is a new status,
+    // written in full.
     const imds = 'http://169.254.169.254/latest/meta-data/instance-id'; // nspawn only
     writeFileSync(
       join(this.root, LOOP.slice(1)),
       [
         '#!/bin/sh',
-        '# One IMDS GET without a token every quarter second, numbered; "N STATUS" appended to $1.',
+        '# One IMDS GET without a token every quarter second, numbered here; "N STATUS" appended to $1.',
         '# Numbers go on across restarts of the unit: the last one is in the file.',
         'n=$(tail -n 1 "$1" 2>/dev/null | cut -d " " -f 1)',
         '[ -n "$n" ] || n=0',
         'while :; do',
         '  n=$((n + 1))',
-        `  status=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${imds}?n=$n")`,
+        `  status=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${imds}")`,
         '  echo "$n $status" >> "$1"',
         '  sleep 0.25',
         'done',
