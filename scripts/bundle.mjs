@@ -3,6 +3,7 @@
 // source maps (stack traces map back to src/ under `node --enable-source-maps`). This is what
 // the npm package and the RPM ship instead of dist/ and the JavaScript node_modules.
 // koffi and sd-notify stay outside: they load native addons from their own directories.
+// @aws-sdk/client-cloudwatch stays outside too: only `report --cross-check cloudwatch` loads it.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -44,7 +45,9 @@ const result = await build({
   splitting: true,
   chunkNames: 'chunk-[hash]',
   target: 'node20',
-  external: ['koffi', 'sd-notify'],
+  // The AWS SDK is loaded only by `report --cross-check cloudwatch`, from beside the package:
+  // neither the bundle nor the daemon's start grows by it.
+  external: ['koffi', 'sd-notify', '@aws-sdk/client-cloudwatch'],
   // The bundled CommonJS dependencies (pino and its helpers) call require() for Node's own
   // modules; an ES module has none unless it makes one.
   banner: {

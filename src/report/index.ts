@@ -5,7 +5,9 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { EXIT, errorLine, exitStatusOf, OutputError, UsageError } from '../logic/exit-status.js';
 import type { ReportOptions } from '../logic/report/aggregate.js';
+import type { LogTokenless } from '../logic/report/cross-check.js';
 import { parseDuration } from '../logic/report/duration.js';
+import type { CrossCheck } from '../logic/report/schema.js';
 import { STATUS_FILE_NAME } from '../state/status-file.js';
 import { Progress } from './progress.js';
 import { buildReport } from './read.js';
@@ -29,6 +31,7 @@ const REPORT_OPTIONS = {
   'hosts-csv': { type: 'string' },
   workers: { type: 'string' },
   verdicts: { type: 'boolean', default: false },
+  'cross-check': { type: 'string' },
   config: { type: 'string' },
 } as const;
 const STATUS_OPTIONS = { state: { type: 'string' }, config: { type: 'string' } } as const;
@@ -73,9 +76,13 @@ export async function runReportCommand(args: string[]): Promise<number> {
     const workers = values.workers === undefined ? undefined : Number(values.workers);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))
       throw new UsageError(`--workers: not a number of threads: "${values.workers}"`);
+    const crossCheck = values['cross-check'];
+    if (crossCheck !== undefined && crossCheck !== 'cloudwatch')
+      throw new UsageError(`--cross-check: the only source is cloudwatch, not "${crossCheck}"`);
     const progress = new Progress(process.stderr);
     const report = await buildReport(inputs, options, {
       verdictsOnly: values.verdicts,
+      ...(crossCheck ? { crossCheck: crossCheckWithCloudWatch } : {}),
       ...(workers !== undefined ? { workers } : {}),
       onStart: (files) => progress.start(files),
       onFile: (done) => progress.file(done),
@@ -104,6 +111,17 @@ export async function runReportCommand(args: string[]): Promise<number> {
   } catch (err) {
     return fail('report', err, REPORT_OPTIONS);
   }
+}
+
+/** CloudWatch's count beside the log's; a failure to read it is one stderr line and leaves the verdict as it is. */
+async function crossCheckWithCloudWatch(evidence: LogTokenless[]): Promise<CrossCheck> {
+  const { crossCheckCloudWatch } = await import('./cloudwatch.js');
+  const check = await crossCheckCloudWatch(evidence, Date.now());
+  if (check.status === 'failed')
+    process.stderr.write(
+      errorLine('imds-analyzer report', `cross-check skipped, the verdict is the log's alone: ${check.note}`),
+    );
+  return check;
 }
 
 function parseTimeOption(option: string, text: string): number {

@@ -1,2 +1,2 @@
 // Lines of one log file, streamed (the daemon reads its own directory with the same code).
-export { MAX_LINE_CHARS, readLineBatches, readLines } from '../logging/read-lines.js';
+export { MAX_LINE_CHARS, readLineBatches, readLineChunks, readLines } from '../logging/read-lines.js';

@@ -5,8 +5,18 @@ import { join } from 'node:path';
 import { NoInputError } from '../logic/exit-status.js';
 import { ReportBuilder, type ReportOptions } from '../logic/report/aggregate.js';
 import { LatestVerdicts } from '../logic/report/latest-verdicts.js';
-import { type Report, reportSchema } from '../logic/report/schema.js';
-import { type FileProgress, defaultWorkers, readFileInto, readInWorkers, workersAvailable } from './workers.js';
+import type { LogTokenless } from '../logic/report/cross-check.js';
+import { type CrossCheck, type Report, reportSchema } from '../logic/report/schema.js';
+import {
+  type FileProgress,
+  type FileVerdicts,
+  defaultWorkers,
+  latestVerdictsInWorkers,
+  latestVerdictsOf,
+  readFileInto,
+  readInWorkers,
+  workersAvailable,
+} from './workers.js';
 
 export { MAX_LINE_CHARS, readLines } from './lines.js';
 
@@ -88,7 +98,7 @@ export async function buildReport(
   const files = expandInputs(inputs);
   reading.onStart?.(files);
   const workers = reading.workers ?? defaultWorkers();
-  if (reading.verdictsOnly) await readLatestVerdicts(files, options, builder);
+  if (reading.verdictsOnly) await readLatestVerdicts(files, options, builder, workers, reading.onFile);
   else if (workers > 1 && files.length > 1 && workersAvailable()) {
     await readInWorkers(files, options, builder, workers, reading.onFile);
   } else {
@@ -98,13 +108,32 @@ export async function buildReport(
       reading.onFile?.({ file, lines: builder.lineCount - before });
     }
   }
+  if (reading.crossCheck) builder.setCrossCheck(await reading.crossCheck(builder.tokenlessEvidence()));
   return reportSchema.parse(builder.result());
 }
 
-/** Each host's latest verdict line, and nothing else of the files (the fleet answer). */
-async function readLatestVerdicts(files: string[], options: ReportOptions, builder: ReportBuilder): Promise<void> {
+/**
+ * Each host's latest verdict line, and nothing else of the files (the fleet answer): each
+ * file's latest lines (on workers when there are several files), then the latest of those.
+ */
+async function readLatestVerdicts(
+  files: string[],
+  options: ReportOptions,
+  builder: ReportBuilder,
+  workers: number,
+  onFile?: (done: FileProgress) => void,
+): Promise<void> {
   const verdicts = new LatestVerdicts(options);
-  for (const file of files) await readFileInto(builder, file, (text) => verdicts.offer(text));
+  const add = (index: number, { lines, unreadable }: FileVerdicts) => {
+    const file = files[index] as string;
+    builder.addFile();
+    if (unreadable !== null) builder.addUnreadable(file, unreadable);
+    for (const text of lines) verdicts.offer(text);
+    onFile?.({ file, lines: lines.length });
+  };
+  if (workers > 1 && files.length > 1 && workersAvailable())
+    await latestVerdictsInWorkers(files, options, workers, add);
+  else for (const [index, file] of files.entries()) add(index, await latestVerdictsOf(file, options));
   for (const text of verdicts.lines()) builder.addText(text);
 }
 
@@ -113,6 +142,8 @@ export interface ReadingOptions {
   verdictsOnly?: boolean;
   /** Worker threads reading files (default: one per core, at most 4); 0 or 1 reads here. */
   workers?: number;
+  /** Compares each host's tokenless 2xx requests with an independent count (report --cross-check). */
+  crossCheck?: (evidence: LogTokenless[]) => Promise<CrossCheck>;
   onStart?: (files: string[]) => void;
   onFile?: (done: FileProgress) => void;
 }

@@ -1,14 +1,15 @@
-// Reading the input on worker threads: each worker reads whole files (gunzip, lines, JSON,
-// the contract, the aggregate) and hands back the part of the report they hold; the parts
-// are added together in input order, so the report is the one a single reader would make.
-// This module is also the workers' script: loaded as a worker with its role in workerData,
-// it serves files until told to stop.
+// Reading the input on worker threads: each worker reads whole files and hands back what
+// they hold (the part of the report, or for the fleet answer each host's latest verdict
+// line); the results are added together in input order, so the report is the one a single
+// reader would make. This module is also the workers' script: loaded as a worker with its
+// role in workerData, it serves files until told to stop.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CommandError, EXIT, exitStatusOf } from '../logic/exit-status.js';
 import { ReportBuilder, type ReportOptions, type ReportPartial } from '../logic/report/aggregate.js';
-import { readLineBatches } from './lines.js';
+import { LatestVerdicts } from '../logic/report/latest-verdicts.js';
+import { readLineBatches, readLineChunks } from './lines.js';
 
 const ROLE = 'imds-analyzer report reader';
 /** More workers than cores only adds switching; two is what the target machines have. */
@@ -19,32 +20,62 @@ const MAX_WORKERS = 4;
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
+/** What a worker does with each file: the report's part of it, or its latest verdict lines. */
+type Task = 'report' | 'latest-verdicts';
+
 interface Job {
   index: number;
   file: string;
 }
 
-type Done = { index: number; partial: ReportPartial } | { index: number; ioError: string };
+type Done<R> = { index: number; result: R } | { index: number; ioError: string };
 
 /**
- * Reads one file into the builder. A file whose content ends early or is not what its name
- * says (a gzip cut short while it was being rotated, a .gz that is not gzip) keeps the lines
- * read before the failure and is named; a failing read system call (EIO) ends the report with
- * EXIT.io: the disk, not the evidence, is the problem.
+ * Reads a file, item by item, into `add`. A file whose content ends early or is not what its
+ * name says (a gzip cut short while it was being rotated, a .gz that is not gzip) keeps the
+ * items read before the failure and gives the reason; a failing read system call (EIO) ends
+ * the report with EXIT.io: the disk, not the evidence, is the problem.
  */
+async function readEach<T>(
+  file: string,
+  read: (file: string) => AsyncGenerator<T>,
+  add: (item: T) => void,
+): Promise<string | null> {
+  try {
+    for await (const item of read(file)) add(item);
+    return null;
+  } catch (err) {
+    if (exitStatusOf(err) === EXIT.io)
+      throw new CommandError(EXIT.io, `reading ${file} failed: ${(err as Error).message}`);
+    return (err as Error).message;
+  }
+}
+
+/** Reads one file's lines into the builder (readEach says what a failure does). */
 export async function readFileInto(
   builder: ReportBuilder,
   file: string,
   add = (text: string) => builder.addText(text),
 ): Promise<void> {
   builder.addFile();
-  try {
-    for await (const lines of readLineBatches(file)) for (const text of lines) add(text);
-  } catch (err) {
-    if (exitStatusOf(err) === EXIT.io)
-      throw new CommandError(EXIT.io, `reading ${file} failed: ${(err as Error).message}`);
-    builder.addUnreadable(file, (err as Error).message);
-  }
+  const unreadable = await readEach(file, readLineBatches, (lines) => {
+    for (const text of lines) add(text);
+  });
+  if (unreadable !== null) builder.addUnreadable(file, unreadable);
+}
+
+/** One file's verdict lines that can matter: each host's latest in it, and the irregular ones. */
+export interface FileVerdicts {
+  lines: string[];
+  /** Why the file was not read to its end, or null. */
+  unreadable: string | null;
+}
+
+/** One file's latest verdict lines, read as bytes (LatestVerdicts.offerChunk). */
+export async function latestVerdictsOf(file: string, window: ReportOptions): Promise<FileVerdicts> {
+  const verdicts = new LatestVerdicts(window);
+  const unreadable = await readEach(file, readLineChunks, (chunk) => verdicts.offerChunk(chunk));
+  return { lines: [...verdicts.lines()], unreadable };
 }
 
 /** How many workers to use by default: one per core, at most MAX_WORKERS. */
@@ -62,28 +93,25 @@ export interface FileProgress {
   lines: number;
 }
 
-/**
- * Reads the files on `count` workers and adds their parts to `builder` in file order.
- * `onFile` is told of each file done (for progress).
- */
-export async function readInWorkers(
+/** Runs `task` over the files on `count` workers; `onDone` gets each file's result, in file order. */
+async function onWorkers<R>(
   files: string[],
-  options: ReportOptions,
-  builder: ReportBuilder,
   count: number,
-  onFile: (done: FileProgress) => void = () => {},
+  task: Task,
+  options: ReportOptions,
+  onDone: (index: number, result: R) => void,
 ): Promise<void> {
   const workers = Array.from(
     { length: Math.min(count, files.length) },
     () =>
       new Worker(new URL(import.meta.url), {
-        workerData: { role: ROLE, options },
+        workerData: { role: ROLE, task, options },
         resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       }),
   );
-  const parts = new Map<number, ReportPartial>();
+  const results = new Map<number, R>();
   let next = 0;
-  let merged = 0;
+  let delivered = 0;
   try {
     await Promise.all(
       workers.map(
@@ -100,20 +128,18 @@ export async function readInWorkers(
               next++;
               worker.postMessage(job);
             };
-            worker.on('message', (done: Done) => {
+            worker.on('message', (done: Done<R>) => {
               if ('ioError' in done) {
                 busy = false;
                 reject(new CommandError(EXIT.io, done.ioError));
                 return;
               }
-              const { index, partial } = done;
-              parts.set(index, partial);
-              onFile({ file: files[index] as string, lines: partial.lines });
-              // Added as soon as every earlier file is: memory holds only parts that wait.
-              while (parts.has(merged)) {
-                builder.absorb(parts.get(merged) as ReportPartial);
-                parts.delete(merged);
-                merged++;
+              results.set(done.index, done.result);
+              // Delivered as soon as every earlier file is: memory holds only results that wait.
+              while (results.has(delivered)) {
+                onDone(delivered, results.get(delivered) as R);
+                results.delete(delivered);
+                delivered++;
               }
               give();
             });
@@ -130,14 +156,47 @@ export async function readInWorkers(
   }
 }
 
+/**
+ * Reads the files on `count` workers and adds their parts to `builder` in file order.
+ * `onFile` is told of each file done (for progress).
+ */
+export async function readInWorkers(
+  files: string[],
+  options: ReportOptions,
+  builder: ReportBuilder,
+  count: number,
+  onFile: (done: FileProgress) => void = () => {},
+): Promise<void> {
+  await onWorkers<ReportPartial>(files, count, 'report', options, (index, partial) => {
+    builder.absorb(partial);
+    onFile({ file: files[index] as string, lines: partial.lines });
+  });
+}
+
+/** latestVerdictsOf each file on `count` workers, handed to `onDone` in file order. */
+export async function latestVerdictsInWorkers(
+  files: string[],
+  options: ReportOptions,
+  count: number,
+  onDone: (index: number, verdicts: FileVerdicts) => void,
+): Promise<void> {
+  await onWorkers<FileVerdicts>(files, count, 'latest-verdicts', options, onDone);
+}
+
 function serve(): void {
   const port = parentPort;
   if (!port) return;
-  const builder = new ReportBuilder((workerData as { options: ReportOptions }).options);
+  const { task, options } = workerData as { task: Task; options: ReportOptions };
+  const builder = new ReportBuilder(options);
+  const work = async (file: string): Promise<unknown> => {
+    if (task === 'latest-verdicts') return latestVerdictsOf(file, options);
+    await readFileInto(builder, file);
+    return builder.takePartial();
+  };
   port.on('message', (job: Job) => {
-    void readFileInto(builder, job.file).then(
-      () => port.postMessage({ index: job.index, partial: builder.takePartial() } satisfies Done),
-      (err: Error) => port.postMessage({ index: job.index, ioError: err.message } satisfies Done),
+    void work(job.file).then(
+      (result) => port.postMessage({ index: job.index, result } satisfies Done<unknown>),
+      (err: Error) => port.postMessage({ index: job.index, ioError: err.message } satisfies Done<unknown>),
     );
   });
 }

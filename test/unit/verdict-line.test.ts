@@ -5,67 +5,20 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { VerdictWriter } from '../../src/daemon/verdict-writer.js';
-import { createLogSink } from '../../src/logging/index.js';
 import { logLineSchema } from '../../src/model/log-line.js';
 import { buildReport } from '../../src/report/read.js';
 import { emfViolations } from '../helpers/emf.js';
-import { daemonDescription, hostAnswer } from '../helpers/lifecycle.js';
-import { counters } from '../helpers/report-fixtures.js';
-import { requestLine } from '../helpers/request-line.js';
+import { hostAnswer } from '../helpers/lifecycle.js';
+import { type RunHost, daemonRun } from '../helpers/daemon-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'verdict-line-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const zero = counters();
-
-interface Host {
-  dir: string;
-  hostname: string;
-  instanceId: string | null;
-  bootId: string;
-}
+type Host = RunHost;
 
 function host(name: string, instanceId: string | null): Host {
   const dir = join(root, name);
   return { dir, hostname: name, instanceId, bootId: `0f3c2b1a-9e8d-4c7b-a6f5-${name.padEnd(12, '0').slice(0, 12)}` };
-}
-
-/** One daemon run as the daemon makes it: its sink observed by a VerdictWriter, lines, a stop. */
-async function daemonRun(h: Host, pid: number, requests: Array<{ version: 'v1' | 'v2'; status: number }>) {
-  const identity = { instance_id: h.instanceId, boot_id: h.bootId };
-  const writer = new VerdictWriter({ logDir: h.dir, identity, hostname: h.hostname, version: '0.1.0' });
-  const sink = await createLogSink({
-    dir: h.dir,
-    rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 5 },
-    console: false,
-    level: 'info',
-    hostname: h.hostname,
-    identity,
-    onLine: (text) => writer.see(text),
-  });
-  const description = daemonDescription(pid, h.dir);
-  sink.lifecycle('ready', {
-    ...description,
-    ...zero,
-    uptime_ms: 6400,
-    startup_ms: {},
-    capture_continued: false,
-    capture_gap: 'fresh_start',
-  });
-  writer.start(sink, 3600);
-  await writer.seeded;
-  for (const { version, status } of requests) {
-    sink.request({
-      ...requestLine(),
-      imds_version: version,
-      response: { status },
-      request_time: new Date().toISOString(),
-    });
-  }
-  sink.lifecycle('stopping', { ...description, ...zero, signal: 'SIGTERM', system_shutdown: false });
-  await writer.stop();
-  await sink.close();
 }
 
 function linesOf(dir: string): Array<{ text: string; line: Record<string, unknown> }> {

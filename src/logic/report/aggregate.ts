@@ -30,9 +30,10 @@ import {
 import { countPath, emptyPathCounts, mergePathCounts, type PathCounts } from './path-counts.js';
 import { IsoTimes } from './iso-time.js';
 import { type Caller, ProgramIdentities, UNKNOWN_PROCESS } from './program.js';
-import type { Answer, CallerGroup, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
+import type { Answer, CallerGroup, CrossCheck, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 import { TokenlessCounts } from './tokenless.js';
-import { hostVerdictOf } from './verdict-line.js';
+import { hostVerdictOf, tokenlessOfVerdict } from './verdict-line.js';
+import { crossCheckSentence, disagreementMessage, type LogTokenless } from './cross-check.js';
 
 export interface ReportFilters {
   sinceMs?: number;
@@ -77,6 +78,7 @@ const SHORT: Record<ReasonCode, string> = {
   unclassified_requests: 'unclassified requests',
   evidence_rotated_out: 'log lines rotated out or deleted',
   summaries_lost: 'summary counts lost in a crash',
+  cloudwatch_disagrees: "CloudWatch's MetadataNoToken counted more",
 };
 
 /** A host's latest verdict line and its time. */
@@ -90,6 +92,8 @@ export interface ReportPartial {
   groups: Map<string, GroupState>;
   hosts: Map<string, HostEvidence>;
   verdicts: Map<string, LatestVerdict>;
+  /** Tokenless 2xx requests per host: [period start, count] (plain data: it crosses to workers). */
+  tokenless: Map<string, Array<[number, number]>>;
   unreadable: string[];
   lines: number;
   corrupt: number;
@@ -200,6 +204,7 @@ export class ReportBuilder {
   /** Unreadable lines that may be requests and name no host: any host may be missing them. */
   private unreadableWithoutHost = 0;
   private files = 0;
+  private crossCheck: CrossCheck | null = null;
 
   constructor(private readonly options: ReportOptions = {}) {
     this.rules = {
@@ -223,6 +228,7 @@ export class ReportBuilder {
       groups: new Map(this.groups),
       hosts: new Map(this.hosts),
       verdicts: new Map(this.verdicts),
+      tokenless: new Map([...this.tokenless].map(([host, counts]) => [host, counts.periods()])),
       unreadable: [...this.unreadable],
       lines: this.lines,
       corrupt: this.corrupt,
@@ -232,6 +238,7 @@ export class ReportBuilder {
     this.groups.clear();
     this.hosts.clear();
     this.verdicts.clear();
+    this.tokenless.clear();
     this.unreadable.length = 0;
     this.lines = 0;
     this.corrupt = 0;
@@ -259,6 +266,10 @@ export class ReportBuilder {
       host.absorb(other);
     }
     for (const [key, other] of partial.verdicts) this.keepLatest(key, other);
+    for (const [key, periods] of partial.tokenless) {
+      const counts = this.tokenlessOf(key);
+      for (const [start, n] of periods) counts.add(start, n);
+    }
     for (const [key, other] of partial.groups) {
       const group = this.groups.get(key);
       if (!group) {
@@ -379,6 +390,40 @@ export class ReportBuilder {
       this.tokenless.set(host, counts);
     }
     return counts;
+  }
+
+  /** What each host's log says about its tokenless 2xx requests, for the cross-check with CloudWatch. */
+  tokenlessEvidence(): LogTokenless[] {
+    const fromLines = [...this.hosts.values()]
+      .filter((h) => h.seen)
+      .map((h) => ({
+        host: h.host,
+        instanceId: h.instanceId,
+        fromMs: h.firstMs,
+        toMs: h.lastMs,
+        periods: new Map(this.tokenless.get(h.host)?.periods()),
+        exactFromMs: h.firstMs,
+        earlierTotal: 0,
+      }));
+    const fromVerdicts = [...this.verdicts]
+      .filter(([key]) => !this.hosts.get(key)?.seen)
+      .map(([key, { line }]) => tokenlessOfVerdict(line, key));
+    return [...fromLines, ...fromVerdicts];
+  }
+
+  /** The cross-check's outcome: a host CloudWatch saw more on is UNKNOWN (a NO stays NO). */
+  setCrossCheck(check: CrossCheck): void {
+    this.crossCheck = check;
+  }
+
+  private checked(host: HostVerdict): HostVerdict {
+    const check = this.crossCheck?.hosts.find((c) => c.host === host.host);
+    if (check?.result !== 'disagrees') return host;
+    return {
+      ...host,
+      verdict: host.verdict === 'NO' ? 'NO' : 'UNKNOWN',
+      reasons: [...host.reasons, { code: 'cloudwatch_disagrees', message: disagreementMessage(check) }],
+    };
   }
 
   /** Hosts judged by their latest verdict line: those with no other line in the input. */
@@ -540,6 +585,7 @@ export class ReportBuilder {
     const hosts = evidence
       .map((h) => h.verdict(programsOn.get(h.host) ?? [], this.unreadableWithoutHost))
       .concat(judged)
+      .map((h) => this.checked(h))
       .sort((a, b) => ANSWER_ORDER[a.verdict] - ANSWER_ORDER[b.verdict] || a.host.localeCompare(b.host));
     const fromMs = judged.reduce(
       (t, h) => Math.min(t, Date.parse(h.first_seen)),
@@ -564,7 +610,7 @@ export class ReportBuilder {
         answer: final,
         safe: final === 'YES',
         observed,
-        text: `HttpTokens=required is safe ${where}: ${this.sentence(final, hosts, reasons, programs, v1Requests, seconds, boots)}`,
+        text: `HttpTokens=required is safe ${where}: ${this.sentence(final, hosts, reasons, programs, v1Requests, seconds, boots)}${this.crossCheck ? `. ${crossCheckSentence(this.crossCheck)}` : ''}`,
         reasons,
         imdsv1_programs: programs,
         imdsv1_requests: v1Requests,
@@ -587,6 +633,7 @@ export class ReportBuilder {
         corrupt_lines: this.corrupt,
         unreadable_files: this.unreadable.length,
       },
+      ...(this.crossCheck ? { cross_check: this.crossCheck } : {}),
     };
   }
 

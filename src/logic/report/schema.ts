@@ -70,6 +70,7 @@ export const REASON_CODES = [
   'unclassified_requests',
   'evidence_rotated_out',
   'summaries_lost',
+  'cloudwatch_disagrees',
 ] as const;
 export const reasonSchema = z.object({ code: z.enum(REASON_CODES), message: z.string() });
 
@@ -100,6 +101,34 @@ export const hostVerdictSchema = z.object({
       from_start: z.boolean(),
       runs: z.number().int().positive(),
       uncovered_gaps: z.number().int().nonnegative(),
+    }),
+  ),
+});
+
+/** `report --cross-check cloudwatch`: the log's tokenless 2xx requests against AWS/EC2 MetadataNoToken. */
+export const crossCheckSchema = z.object({
+  source: z.literal('cloudwatch'),
+  metric: z.string(),
+  /** checked: CloudWatch was read; failed: it could not be (note says why; the verdict is the log's alone). */
+  status: z.enum(['checked', 'failed']),
+  note: z.string().nullable(),
+  hosts: z.array(
+    z.object({
+      host: z.string(),
+      instance_id: z.string().nullable(),
+      /** not_checked: no instance id, or a window older than CloudWatch keeps (note says which). */
+      result: z.enum(['agrees', 'disagrees', 'not_checked']),
+      /** 5-minute periods compared (a period without a CloudWatch data point counts as 0). */
+      periods: z.number().int().nonnegative(),
+      cloudwatch_total: z.number().nonnegative(),
+      log_total: z.number().int().nonnegative(),
+      /** The periods CloudWatch counted more in (before a verdict line's listed periods: one span, compared as a sum). */
+      more_in_cloudwatch: z.array(
+        z.object({ from: z.string(), to: z.string(), cloudwatch: z.number(), log: z.number().int() }),
+      ),
+      /** Periods the log saw more in: CloudWatch's publishing delay, not evidence. */
+      fewer_in_cloudwatch: z.number().int().nonnegative(),
+      note: z.string().nullable(),
     }),
   ),
 });
@@ -139,6 +168,8 @@ export const reportSchema = z.object({
     /** Files that failed part-way (a gzip cut short, a read error); named in `warnings`. */
     unreadable_files: z.number().int().nonnegative(),
   }),
+  /** Only with --cross-check cloudwatch. */
+  cross_check: crossCheckSchema.optional(),
 });
 
 export type Report = z.infer<typeof reportSchema>;
@@ -147,3 +178,6 @@ export type HostVerdict = z.infer<typeof hostVerdictSchema>;
 export type Reason = z.infer<typeof reasonSchema>;
 export type ReasonCode = Reason['code'];
 export type Answer = z.infer<typeof answerSchema>;
+export type CrossCheck = z.infer<typeof crossCheckSchema>;
+export type HostCrossCheck = CrossCheck['hosts'][number];
+export type PeriodDisagreement = HostCrossCheck['more_in_cloudwatch'][number];

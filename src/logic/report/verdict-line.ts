@@ -6,7 +6,8 @@ import type { VerdictFields } from '../../model/log-line.js';
 import type { StoredLineOf } from '../../model/stored-line.js';
 import type { Answer, HostVerdict, Reason, ReasonCode, Report } from './schema.js';
 import { REASON_CODES } from './schema.js';
-import type { TokenlessCounts } from './tokenless.js';
+import type { LogTokenless } from './cross-check.js';
+import { PERIOD_MS, periodStart, type TokenlessCounts } from './tokenless.js';
 
 export const METRIC_NAMESPACE = 'IMDSAnalyzer';
 export const VERDICT_VALUE: Record<Answer, number> = { YES: 0, NO: 1, UNKNOWN: 2 };
@@ -130,4 +131,39 @@ export function hostVerdictOf(line: StoredLineOf<'verdict'>, key: string): HostV
       uncovered_gaps: c.uncovered_gaps ?? 0,
     })),
   };
+}
+
+/**
+ * What a verdict line says of its host's tokenless 2xx requests: exact per period from the
+ * earliest period it lists (a period not listed had none), only as a sum before that when
+ * the listed periods do not add up to the total.
+ */
+export function tokenlessOfVerdict(line: StoredLineOf<'verdict'>, key: string): LogTokenless {
+  const lineMs = line.time;
+  const fromMs = Date.parse(line.window?.from ?? '');
+  const toMs = Date.parse(line.window?.to ?? '');
+  const periods = new Map<number, number>();
+  for (const p of line.tokenless_ok_periods ?? []) {
+    const start = Date.parse(p.start ?? '');
+    if (!Number.isNaN(start)) periods.set(periodStart(start), (periods.get(periodStart(start)) ?? 0) + (p.count ?? 0));
+  }
+  const listed = [...periods.values()].reduce((n, c) => n + c, 0);
+  const total = line.tokenless_ok;
+  const window = {
+    host: key,
+    instanceId: line.instance_id ?? null,
+    fromMs: Number.isNaN(fromMs) ? lineMs : fromMs,
+    toMs: Number.isNaN(toMs) ? lineMs : toMs,
+    periods,
+  };
+  if (total === undefined)
+    return {
+      ...window,
+      exactFromMs: window.fromMs,
+      earlierTotal: 0,
+      missing: 'its verdict line has no tokenless counts (an older daemon)',
+    };
+  if (listed >= total) return { ...window, exactFromMs: window.fromMs, earlierTotal: 0 };
+  const earliest = Math.min(...periods.keys(), periodStart(window.toMs) + PERIOD_MS);
+  return { ...window, exactFromMs: earliest, earlierTotal: total - listed };
 }
