@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LongestTurn } from '../src/capture/longest-turn.js';
 import { DEFAULT_CONFIG } from '../src/config/index.js';
 import { Pipeline, type PipelineClock } from '../src/daemon/pipeline.js';
 import { createLogSink } from '../src/logging/index.js';
@@ -60,7 +61,12 @@ const description: DaemonDescription = {
   pid: process.pid,
   log_dir: dir,
 };
-const counters = () => pipeline.counters({} as never, 0n, sink.counters(), { drainErrors: 0, statusWriteErrors: 0 });
+const counters = () =>
+  pipeline.counters({} as never, 0n, sink.counters(), {
+    drainErrors: 0,
+    statusWriteErrors: 0,
+    longestDrainTurn: new LongestTurn(),
+  });
 
 // --- the callers: processes (with their parents and units) and their HTTP exchanges ---
 
@@ -254,6 +260,7 @@ pipeline.handle(
     'monitor.service',
   ),
 );
+pipeline.endOfTurn();
 sink.lifecycle('ready', {
   ...description,
   ...counters(),
@@ -270,11 +277,13 @@ for (let second = START; second < endMs; second += 1000) {
   if ((second - START) % 300_000 === 120_000) records.push(...awsCli(second + 3));
   now = second + 999;
   pipeline.handle(records);
+  pipeline.endOfTurn(); // as a drain turn ends
   if ((second - START) % 10_000 === 9000) pipeline.evidence.writeDue();
   if ((second - START) % 60_000 === 59_000) sink.lifecycle('stats', { ...description, ...counters(), interval_s: 60 });
 }
 now = endMs;
 if (poller) pipeline.handle([close(poller, endMs - 1)]);
+pipeline.endOfTurn();
 pipeline.flushAll(false);
 sink.lifecycle('stopping', { ...description, ...counters(), signal: 'SIGTERM', system_shutdown: true });
 await sink.close();

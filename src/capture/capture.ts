@@ -11,12 +11,13 @@ import { writeProvenCoreBtf } from './core-btf-proof.js';
 import { Drain, type RecordReceiver } from './drain.js';
 import type { BufferKind } from './event-buffer.js';
 import { KernelStats } from './kernel-stats.js';
+import type { LongestTurn } from './longest-turn.js';
 import { type AttachedProgram, type LinkCounts, Links } from './links.js';
 import { type CoreBtfSource, type LoadOptions, type LoadedObject, loadObject, loadSettings } from './load.js';
 
 export type { AttachedProgram, BufferKind, CoreBtfSource, LoadedObject, LoadOptions, RecordReceiver };
-export { DRAIN_BUDGET } from './drain.js';
 export { loadObject, loadSettings } from './load.js';
+export { LongestTurn } from './longest-turn.js';
 export { prepareMaps } from './premade-maps.js';
 
 export interface CaptureOptions extends LoadOptions {
@@ -133,6 +134,11 @@ export class Capture {
     return this.drainer.errors;
   }
 
+  /** The longest event-loop turn spent draining records and handing them over. */
+  get longestDrainTurn(): LongestTurn {
+    return this.drainer.longest;
+  }
+
   /**
    * The fds that keep capture going while no daemon runs: every link and the object's
    * maps (its buffer among them). Only a ring buffer outlives its reader; a perf buffer's
@@ -153,9 +159,9 @@ export class Capture {
     return this.drainer.start(receiver);
   }
 
-  /** Consumes up to `budget` records available now and hands them over; returns how many. */
-  drain(budget?: number): number {
-    return this.drainer.drain(budget);
+  /** One drain turn now (what waits at start); returns how many records it handed over. */
+  drain(): number {
+    return this.drainer.drain();
   }
 
   /** Drains until the buffer is empty (shutdown: programs are detached, nothing new arrives). */

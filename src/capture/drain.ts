@@ -1,8 +1,10 @@
 // Drains the event buffer on the Node event loop: koffi watches the buffer's epoll fd and,
-// when it is readable, one consume hands over the pending records, at most DRAIN_BUDGET of
-// them per event-loop turn so that a flood of records cannot starve timers and the watchdog
-// (the fd stays readable: the next turn takes the rest). An exception in a drain is counted
-// and reported, never the end of capture. Nothing blocks the event loop.
+// when it is readable, a turn hands records over a few at a time until none wait or the
+// turn has worked for TURN_BUDGET_MS. The bound is time, not a count of records: what a
+// record costs depends on what it brings (a new process, a new cgroup, a line to write),
+// and a flood of records must not starve timers and the watchdog. What a turn leaves stays
+// in the kernel's buffer (the fd stays readable: the next turn takes it). An exception in a
+// drain is counted and reported, never the end of capture. Nothing blocks the event loop.
 //
 // With a journal (systemd's fd store keeps the buffer past this process), what is read is
 // journaled before anything acts on it: from then on a crash no longer loses it.
@@ -14,10 +16,16 @@ import { AbiError, decodeRecord } from './abi.js';
 import { type BufferKind, type EventBuffer, openEventBuffer } from './event-buffer.js';
 import type { JournalFacts } from '../logic/takeover.js';
 import { Journal } from './journal.js';
+import { LongestTurn } from './longest-turn.js';
 import { drainPreviousRing } from './previous-ring.js';
 
-/** Records handed over per event-loop turn (a ring buffer turn; a perf buffer drains its pages). */
-export const DRAIN_BUDGET = 4096;
+/** How long one event-loop turn hands records over before it yields to the rest of the loop. */
+export const TURN_BUDGET_MS = 10;
+/**
+ * Records read and handed over at a time within a turn (a perf buffer reads all its pages at
+ * once; they are handed over as many at a time): the turn's clock is read between handovers.
+ */
+export const HANDOVER_RECORDS = 32;
 /** How often a buffer whose wakeups can go missing is drained without one. */
 const TIMED_DRAIN_MS = 1000;
 /** Each half of the journal of records read (hundreds of connections with their lineage, thousands of requests). */
@@ -25,8 +33,10 @@ const JOURNAL_HALF_BYTES = 2 << 20;
 
 /** Where drained records go, from start() on. */
 export interface RecordReceiver {
-  /** Every record of one drain, in order, after the drain. */
+  /** The next records, in order: a turn hands over a few at a time. */
   handle(records: KernelRecord[]): void;
+  /** A turn has handed over what it will: work that need not follow every handover (expiries). */
+  endOfTurn(): void;
   /** A record that could not be decoded (never expected; counted, not fatal). */
   decodeError(err: Error): void;
   /** A drain that threw, or a journal that could not be written (never expected; capture goes on). */
@@ -47,6 +57,10 @@ export class Drain {
   errors = 0;
   /** Drains that completed. */
   private drains = 0;
+  /** The longest event-loop turn spent draining and handing over. */
+  readonly longest = new LongestTurn();
+  /** A turn to take what a perf buffer's read or a journal left in `pending`, once scheduled. */
+  private nextTurn: NodeJS.Immediate | null = null;
   private health = { drains: -1, produced: 0n };
   private readonly buffer: EventBuffer;
   private pending: KernelRecord[] = [];
@@ -155,33 +169,84 @@ export class Drain {
   start(receiver: RecordReceiver): () => void {
     this.receiver = receiver;
     for (const err of this.earlyDecodeErrors.splice(0)) receiver.decodeError(err);
-    const drainNow = () => {
-      try {
-        this.drain();
-      } catch (err) {
-        this.errors++;
-        receiver.captureError('drain', err instanceof Error ? err : new Error(String(err)));
-      }
-    };
-    this.poller = koffi.node.poll(this.buffer.epollFd, { readable: true }, drainNow);
-    if (this.buffer.needsTimedDrain) this.timedDrain = setInterval(drainNow, TIMED_DRAIN_MS).unref();
+    const turn = () => void this.drain();
+    this.poller = koffi.node.poll(this.buffer.epollFd, { readable: true }, turn);
+    if (this.buffer.needsTimedDrain) this.timedDrain = setInterval(turn, TIMED_DRAIN_MS).unref();
     return () => this.stop();
   }
 
-  /** Consumes up to `budget` records available now and hands them over; returns how many. */
-  drain(budget = DRAIN_BUDGET): number {
+  /**
+   * One event-loop turn: hands records over until none wait or TURN_BUDGET_MS has passed;
+   * returns how many. A drain that throws is counted and reported; the next turn goes on.
+   */
+  drain(): number {
     const receiver = this.receiver;
     if (this.closed || !receiver) return 0;
-    try {
-      this.buffer.consume(budget);
-    } finally {
-      this.drains++;
+    let handed = 0;
+    this.longest.measure(() => {
+      const deadline = process.hrtime.bigint() + BigInt(TURN_BUDGET_MS * 1_000_000);
+      try {
+        for (;;) {
+          const n = this.handOver(receiver);
+          handed += n;
+          if (n === 0 || process.hrtime.bigint() >= deadline) break;
+        }
+      } catch (err) {
+        this.failed(receiver, err);
+      }
+      try {
+        receiver.endOfTurn();
+      } catch (err) {
+        this.failed(receiver, err);
+      }
+    });
+    // The buffer's fd stays readable while records wait there; records already read do not make it so.
+    if (this.pending.length > 0 && !this.nextTurn && this.poller) {
+      this.nextTurn = setImmediate(() => {
+        this.nextTurn = null;
+        this.drain();
+      });
     }
-    const batch = this.pending;
-    if (batch.length === 0) return 0;
-    this.pending = [];
+    return handed;
+  }
+
+  private failed(receiver: RecordReceiver, err: unknown): void {
+    this.errors++;
+    receiver.captureError('drain', err instanceof Error ? err : new Error(String(err)));
+  }
+
+  /** Drains until nothing waits (shutdown: programs are detached, nothing new arrives). */
+  drainAll(): void {
+    const receiver = this.receiver;
+    if (this.closed || !receiver) return;
+    while (this.handOver(receiver) > 0);
+    receiver.endOfTurn();
+  }
+
+  /**
+   * Hands over up to HANDOVER_RECORDS: those already read first (a previous daemon's journal
+   * and ring, a perf buffer's pages), else as many read from the buffer now. Returns how many.
+   */
+  private handOver(receiver: RecordReceiver): number {
+    if (this.pending.length === 0) {
+      try {
+        this.buffer.consume(HANDOVER_RECORDS);
+      } finally {
+        this.drains++;
+      }
+      if (!this.buffer.ordered) this.pending.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    }
+    this.journalRead(receiver);
+    const records = this.pending.splice(0, HANDOVER_RECORDS);
+    if (records.length > 0) receiver.handle(records);
+    return records.length;
+  }
+
+  /** Journals what was read since the last handover, before anything acts on it. */
+  private journalRead(receiver: RecordReceiver): void {
+    if (this.pendingRaw.length === 0) return;
     try {
-      this.journal?.append(this.pendingRaw, this.oldestNeeded(receiver, batch));
+      this.journal?.append(this.pendingRaw, this.oldestNeeded(receiver, this.pending));
     } catch (err) {
       // Capture goes on; only a crash from now on could lose what is in flight.
       receiver.captureError('journal', err as Error);
@@ -189,21 +254,13 @@ export class Drain {
       this.journal = null;
     }
     this.pendingRaw = [];
-    if (!this.buffer.ordered) batch.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
-    receiver.handle(batch);
-    return batch.length;
   }
 
-  /** The oldest kernel time the journal must keep: the receiver's, or this batch's first record. */
-  private oldestNeeded(receiver: RecordReceiver, batch: KernelRecord[]): bigint | null {
+  /** The oldest kernel time the journal must keep: the receiver's, or the first record not handed over yet. */
+  private oldestNeeded(receiver: RecordReceiver, notHandedOver: KernelRecord[]): bigint | null {
     let oldest = receiver.neededSinceNs();
-    for (const record of batch) if (oldest === null || record.tsNs < oldest) oldest = record.tsNs;
+    for (const record of notHandedOver) if (oldest === null || record.tsNs < oldest) oldest = record.tsNs;
     return oldest;
-  }
-
-  /** Drains until the buffer is empty (shutdown: programs are detached, nothing new arrives). */
-  drainAll(): void {
-    while (this.drain() > 0);
   }
 
   /**
@@ -221,6 +278,8 @@ export class Drain {
   private stop(): void {
     this.poller?.close();
     this.poller = null;
+    if (this.nextTurn) clearImmediate(this.nextTurn);
+    this.nextTurn = null;
     if (this.timedDrain) clearInterval(this.timedDrain);
     this.timedDrain = null;
   }

@@ -63,6 +63,7 @@ export class DaemonStatus {
     return pipeline.counters(capture.kernelStats(), capture.perfLost, sink.counters(), {
       drainErrors: capture.drainErrors,
       statusWriteErrors: this.statusWriteErrors,
+      longestDrainTurn: capture.longestDrainTurn,
     });
   }
 

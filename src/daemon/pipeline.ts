@@ -2,7 +2,7 @@
 // records feed the connection tracker, and every completed request is enriched
 // (process, ancestry, unit, container, SDK, fallback, advice) and written.
 import type { KernelStatName } from '../capture/abi.js';
-import type { RecordReceiver } from '../capture/capture.js';
+import { LongestTurn, type RecordReceiver } from '../capture/capture.js';
 import type { ImdsVersion } from '../model/imds.js';
 import type { RequestCanary } from '../model/canary.js';
 import type { Counters } from '../model/log-line.js';
@@ -38,8 +38,8 @@ export class Pipeline implements RecordReceiver {
   private readonly fallback = new FallbackDetector();
   private readonly requests: Record<ImdsVersion, number> = { v1: 0, v2: 0, unknown: 0 };
   private decodeErrors = 0;
-  /** The longest a batch of records took to become lines (ms). */
-  private longestBatchMs = 0;
+  /** The longest turn the expiry timer took to write the requests whose wait expired. */
+  private readonly longestExpiryTurn = new LongestTurn();
   /** Requests a previous daemon already logged (keys from the log), while its records are replayed. */
   private alreadyLogged = new Set<string>();
   private replayedDuplicates = 0;
@@ -84,8 +84,8 @@ export class Pipeline implements RecordReceiver {
     this.enricher.seedFromProc();
   }
 
+  /** A few records of a drain turn; the requests they complete are written at once. */
   handle(records: KernelRecord[]): void {
-    const started = this.clock.monoNs();
     for (const rec of records) {
       try {
         this.record(rec);
@@ -93,8 +93,13 @@ export class Pipeline implements RecordReceiver {
         this.recordError(`${rec.kind} record`, err);
       }
     }
+    this.emit(this.tracker.takeFinished());
+  }
+
+  /** Once per drain turn: requests whose wait expired (a pass over every connection), and the next expiry. */
+  endOfTurn(): void {
     this.emit(this.tracker.takeCompleted(this.clock.monoNs()));
-    this.longestBatchMs = Math.max(this.longestBatchMs, Number(this.clock.monoNs() - started) / 1e6);
+    this.scheduleExpiry();
   }
 
   private record(rec: KernelRecord): void {
@@ -168,7 +173,6 @@ export class Pipeline implements RecordReceiver {
   flushAll(handingOver = false): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.emit(handingOver ? this.tracker.completeWaiting() : this.tracker.flushAll());
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.evidence.stop();
   }
 
@@ -181,8 +185,9 @@ export class Pipeline implements RecordReceiver {
     kernel: Record<KernelStatName, bigint>,
     perfLost: bigint,
     sink: { linesWritten: number; linesNotWritten: number; writeErrors: number },
-    daemon: { drainErrors: number; statusWriteErrors: number },
+    daemon: { drainErrors: number; statusWriteErrors: number; longestDrainTurn: LongestTurn },
   ): Counters {
+    const longest = LongestTurn.longer(daemon.longestDrainTurn, this.longestExpiryTurn);
     const kernelNumbers = Object.fromEntries(
       Object.entries(kernel).map(([name, value]) => [name, Number(value)]),
     ) as Record<KernelStatName, number>;
@@ -197,7 +202,8 @@ export class Pipeline implements RecordReceiver {
       streams: this.tracker.counters(),
       not_imds_records: this.notImds,
       tracked_connections: this.tracker.trackedConnections,
-      longest_batch_ms: Math.round(this.longestBatchMs * 10) / 10,
+      longest_drain_turn_ms: Math.round(longest.wallMs * 10) / 10,
+      longest_drain_turn_cpu_ms: Math.round(longest.cpuMs * 10) / 10,
       requests_summarised: this.evidence.summarised,
       lines_written: sink.linesWritten,
       lines_not_written: sink.linesNotWritten,
@@ -206,6 +212,7 @@ export class Pipeline implements RecordReceiver {
   }
 
   private emit(done: ObservedRequest[]): void {
+    if (done.length === 0) return;
     this.monoToWallMs = this.clock.wallMs() - Number(this.clock.monoNs() / 1_000_000n);
     for (const observed of done) {
       try {
@@ -214,7 +221,6 @@ export class Pipeline implements RecordReceiver {
         this.recordError('request', err);
       }
     }
-    this.scheduleExpiry();
   }
 
   private emitOne(observed: ObservedRequest): void {
@@ -259,7 +265,7 @@ export class Pipeline implements RecordReceiver {
     const delayMs = Math.max(1, Number((deadline - this.clock.monoNs()) / 1_000_000n) + 1);
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = null;
-      this.emit(this.tracker.takeCompleted(this.clock.monoNs()));
+      this.longestExpiryTurn.measure(() => this.endOfTurn());
     }, delayMs);
     this.deadlineTimer.unref();
   }

@@ -233,6 +233,13 @@ export class ConnectionTracker {
     return out;
   }
 
+  /** Requests completed so far (answered, closed, flushed): no pass over the connections. */
+  takeFinished(): ObservedRequest[] {
+    const out = this.completed;
+    this.completed = [];
+    return out;
+  }
+
   /** Requests completed so far, plus those whose wait for a response expired by `nowNs`. */
   takeCompleted(nowNs: bigint): ObservedRequest[] {
     for (const [cookie, { closedNs }] of this.recentlyClosed) {
@@ -254,9 +261,7 @@ export class ConnectionTracker {
       if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flushIdle(conn);
       else this.forgetIfDone(conn);
     }
-    const out = this.completed;
-    this.completed = [];
-    return out;
+    return this.takeFinished();
   }
 
   /** When the next wait expires, or null when nothing waits. */
@@ -277,9 +282,7 @@ export class ConnectionTracker {
   /** Completes everything at once (shutdown): requests still waiting get status null. */
   flushAll(): ObservedRequest[] {
     for (const conn of [...this.connections.values()]) this.flush(conn, conn.lastNs);
-    const out = this.completed;
-    this.completed = [];
-    return out;
+    return this.takeFinished();
   }
 
   /**
@@ -294,9 +297,7 @@ export class ConnectionTracker {
       conn.waiting = [];
       this.settle(conn);
     }
-    const out = this.completed;
-    this.completed = [];
-    return out;
+    return this.takeFinished();
   }
 
   /**

@@ -137,8 +137,14 @@ export const countersSchema = z.strictObject({
   }),
   not_imds_records: count,
   tracked_connections: count,
-  /** The longest one drained batch of records took to become lines, in ms (a drain turn's share). */
-  longest_batch_ms: z.number().nonnegative().optional(),
+  /**
+   * The longest one event-loop turn spent on kernel records, in ms: a drain turn (reading the
+   * buffer, journaling, handing records over, writing the lines they complete) or the timer
+   * that writes requests whose wait for an answer expired.
+   */
+  longest_drain_turn_ms: z.number().nonnegative().optional(),
+  /** The process's CPU time within that turn, in ms: the rest of the turn was waiting (for a CPU, a disk). */
+  longest_drain_turn_cpu_ms: z.number().nonnegative().optional(),
   /** Requests counted for summary lines instead of written in full, those not written yet included. */
   requests_summarised: count.optional(),
   lines_written: count,

@@ -277,12 +277,13 @@ print(len(values))
         .filter((l) => l.event === 'stats')
         .at(-1) as unknown as {
         kernel: Record<string, number>;
-        longest_batch_ms: number;
+        longest_drain_turn_ms: number;
+        longest_drain_turn_cpu_ms: number;
       };
       expect(stats.kernel.events_lost).toBe(0);
       const named = ours.filter((l) => l.unit !== null).length;
       process.stdout.write(
-        `${marker}: 5000 cgroups in ${storm.elapsedMs} ms; longest batch ${stats.longest_batch_ms} ms; ${named} lines name the user's unit\n`,
+        `${marker}: 5000 cgroups in ${storm.elapsedMs} ms; longest drain turn ${stats.longest_drain_turn_ms} ms (${stats.longest_drain_turn_cpu_ms} ms CPU); ${named} lines name the user's unit\n`,
       );
     },
     300_000,

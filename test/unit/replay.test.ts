@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/config/index.js';
 import { loggedRequests } from '../../src/daemon/logged-requests.js';
+import { LongestTurn } from '../../src/capture/longest-turn.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
 import { openTestSink } from '../helpers/test-sink.js';
 import type { Flow, KernelRecord } from '../../src/model/records.js';
@@ -51,8 +52,13 @@ async function daemon(dir: string, records: KernelRecord[], replay: boolean, end
   const pipeline = new Pipeline({ ...DEFAULT_CONFIG, logDir: dir }, sink, '/sys/fs/cgroup/unified');
   if (replay) pipeline.takeOver(loggedRequests(dir));
   pipeline.handle(records);
+  pipeline.endOfTurn();
   if (end === 'handing-over') pipeline.flushAll(true);
-  const counters = pipeline.counters({} as never, 0n, sink.counters(), { drainErrors: 0, statusWriteErrors: 0 });
+  const counters = pipeline.counters({} as never, 0n, sink.counters(), {
+    drainErrors: 0,
+    statusWriteErrors: 0,
+    longestDrainTurn: new LongestTurn(),
+  });
   await sink.close();
   return counters;
 }
