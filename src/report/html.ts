@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { formatDuration } from '../logic/report/duration.js';
 import type { Answer, CallerGroup, Report } from '../logic/report/schema.js';
+import { userUnitNote } from '../logic/report/user-unit.js';
 import { printable } from '../logic/text.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './html-client.js';
 
@@ -128,7 +129,7 @@ function program(g: CallerGroup, report: Report): string {
     ],
     ['executable', `<code>${escapeHtml(g.exe ?? '-')}</code>`],
     ...(g.script ? [['script', `<code>${escapeHtml(g.script)}</code>`] as [string, string]] : []),
-    ['where', escapeHtml(g.unit ?? g.container ?? '-')],
+    ['where', escapeHtml([g.unit ?? g.container ?? '-', userUnitNote(g.unit)].filter(Boolean).join(': '))],
     ['SDK', escapeHtml(sdk)],
     [
       'responses',

@@ -1,6 +1,7 @@
 // Report output: a terminal table that fits 100 columns (colour only on a TTY), JSON,
 // CSV (callers, and hosts for a ticket system) and Markdown.
 import { formatDuration } from '../logic/report/duration.js';
+import { userUnitNote } from '../logic/report/user-unit.js';
 import type { Answer, CallerGroup, HostVerdict, Report } from '../logic/report/schema.js';
 import { printable } from '../logic/text.js';
 
@@ -101,6 +102,8 @@ export function renderTable(report: Report, colour: boolean): string {
       out.push(cut(`${i + 1}. ${g.command}`, WIDTH));
       out.push(cut(`   ${g.count} request(s) on ${g.hosts.length} host(s), ${g.first_seen} .. ${g.last_seen}`, WIDTH));
       out.push(cut(`   exe ${g.exe ?? '-'}  where ${where(g)}  sdk ${sdkText(g) ?? '-'}`, WIDTH));
+      const userUnit = userUnitNote(g.unit);
+      if (userUnit) out.push(...wrap(`the unit: ${userUnit}`, '   '));
       if (g.script) out.push(cut(`   script ${g.script}`, WIDTH));
       out.push(cut(`   responses ${responses(g)}${g.fallbacks ? `  fallbacks ${g.fallbacks}` : ''}`, WIDTH));
       const shown = g.paths.slice(0, TABLE_PATHS).join(' ');
