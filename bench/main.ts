@@ -6,7 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -532,6 +532,16 @@ async function idleAndProcessChurn(quick: boolean, cli: string): Promise<Row[]> 
   }
 }
 
+/** Microseconds some task of the host waited for a CPU since boot (PSI), or null without PSI. */
+function cpuPressureUs(): number | null {
+  try {
+    const total = /^some .*total=(\d+)$/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1];
+    return total === undefined ? null : Number(total);
+  } catch {
+    return null;
+  }
+}
+
 /** The watchdog period the shipped unit gives the daemon (WatchdogSec=, seconds). */
 function unitWatchdogSeconds(): number {
   const unit = readFileSync(join(REPO_ROOT, 'packaging/systemd/imds-analyzer.service'), 'utf8');
@@ -571,6 +581,8 @@ async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
       try {
         const readyNs = await readyAt;
         log(`${count} fresh user cgroups (${name})...`);
+        const pressureBefore = cpuPressureUs();
+        const stormStartNs = Number(process.hrtime.bigint());
         const marker = `bench${depth}`;
         const storm = await connectFromFreshCgroups(bed, { uid, subtree, count, depth, marker });
         const ours = (all: ReturnType<RunningDaemon['requests']>) =>
@@ -578,6 +590,12 @@ async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
         await daemon.waitForRequests((all) => ours(all) >= count, 120_000).catch(() => undefined);
         await sleep(1500); // the next stats line
         const endNs = Number(process.hrtime.bigint());
+        const pressureAfter = cpuPressureUs();
+        // The share of the run in which some task of the host waited for a CPU (a busy shared host).
+        const cpuPressure =
+          pressureBefore === null || pressureAfter === null
+            ? null
+            : (100 * (pressureAfter - pressureBefore) * 1000) / (endNs - stormStartNs);
         const stats = daemon
           .lines()
           .filter((l) => l.event === 'stats')
@@ -597,7 +615,8 @@ async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
           value:
             `${longest.toFixed(1)} ms (${longestCpu.toFixed(1)} ms of it on a CPU); ${logged}/${count} logged, kernel lost ${lost}, ` +
             `watchdog restarts ${restarts} (longest gap ${Math.max(...gapsS).toFixed(1)} s of ${watchdogSec} s), ` +
-            `${(storm.elapsedMs / 1000).toFixed(0)} s, ${storm.failed} client failures`,
+            `${(storm.elapsedMs / 1000).toFixed(0)} s, ${storm.failed} client failures, ` +
+            `load average ${loadavg()[0]?.toFixed(1)}, CPU pressure ${cpuPressure === null ? '-' : `${cpuPressure.toFixed(0)} %`}`,
           target: '≤ 100 ms, none lost, no restart',
           pass: longest >= 0 && longest <= 100 && logged >= count && lost === 0 && restarts === 0,
           numbers: {
@@ -607,6 +626,8 @@ async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
             lost,
             watchdog_restarts: restarts,
             storm_s: storm.elapsedMs / 1000,
+            load_average_1m: loadavg()[0] ?? -1,
+            cpu_pressure_percent: cpuPressure ?? -1,
           },
         });
       } finally {
