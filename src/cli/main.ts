@@ -30,8 +30,9 @@ const COMMAND_HELP = {
       Reads our logs (.log, .gz) and CloudWatch Logs export objects, from any number of hosts.
       Exits 0 YES, 1 NO, 2 UNKNOWN; an error never exits 0, 1 or 2 (table below).
 `,
-  status: `  imds-analyzer status [--state FILE | --config FILE]
-      Is the service running, what is attached, counters and lost events.
+  status: `  imds-analyzer status [--state FILE | --config FILE] [--format text|json]
+      Is the service running, what is attached, counters and lost events, the canaries running
+      and when each ends.
       Exits 0 running, 3 not running; an unreadable state file 66.
 `,
   canary: CANARY_HELP,

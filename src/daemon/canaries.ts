@@ -13,6 +13,7 @@ import { CanaryProgram } from '../capture/canary.js';
 import { type Libbpf, openLibbpf } from '../libbpf/libbpf.js';
 import type { LogSink } from '../logging/index.js';
 import { appFile } from './app-files.js';
+import { type TargetMoment, TargetWatch } from './canary-target.js';
 import {
   canaryHeaderLine,
   inSubtree,
@@ -30,6 +31,7 @@ import {
   type ControlResponse,
   controlRequestSchema,
   type RequestCanary,
+  type TargetState,
 } from '../model/canary.js';
 
 /** A unit's cgroup made anew (a restart) is looked for this often, and the canary follows it. */
@@ -43,6 +45,8 @@ const MAX_CANARIES = 64;
 
 /** What the daemon writes about a canary's start and end (the `canary` lifecycle line). */
 export type CanaryEvent = ActiveCanary & { action: 'started' | 'ended'; reason?: string };
+/** What the daemon writes about a canary's target (the `canary_target` line). */
+export type TargetEvent = TargetState & { target: string; until: string; at: TargetMoment };
 
 interface Running {
   target: CanaryTarget;
@@ -55,6 +59,7 @@ interface Running {
   follow: NodeJS.Timeout | null;
   inode: number;
   reattached: number;
+  watch: TargetWatch | null;
 }
 
 export interface CanaryServiceOptions {
@@ -66,6 +71,7 @@ export interface CanaryServiceOptions {
   /** 16 hex digits: the token value the kernel inserts is CANARY_TOKEN_PREFIX + secret. */
   secret: string;
   onEvent: (event: CanaryEvent) => void;
+  onTargetEvent: (event: TargetEvent) => void;
 }
 
 export class CanaryService {
@@ -73,6 +79,7 @@ export class CanaryService {
   private readonly ended: Array<{ root: string; canary: RequestCanary; endedAt: number }> = [];
   private server: Server | null = null;
   private readonly token: string;
+  private readonly changeListeners: Array<() => void> = [];
 
   constructor(private readonly options: CanaryServiceOptions) {
     this.token = `${CANARY_TOKEN_PREFIX}${options.secret}`;
@@ -104,6 +111,11 @@ export class CanaryService {
     for (const ended of this.ended)
       if (now - ended.endedAt < ENDED_KEPT_MS && inSubtree(cgroup, ended.root)) return ended.canary;
     return null;
+  }
+
+  /** Called after a canary started or ended (status.json lists them). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
   }
 
   list(): ActiveCanary[] {
@@ -196,10 +208,13 @@ export class CanaryService {
       follow: null,
       inode: statSync(dir).ino,
       reattached: 0,
+      watch: null,
     };
     if (target.kind === 'unit') canary.follow = setInterval(() => this.follow(canary), FOLLOW_INTERVAL_MS).unref();
     this.running.set(label, canary);
     this.options.onEvent({ action: 'started', ...this.describe(canary) });
+    canary.watch = this.watch(canary);
+    this.changed();
     return `canary for ${label} (cgroup ${cgroup}) until ${until.toISOString()}`;
   }
 
@@ -212,6 +227,7 @@ export class CanaryService {
       canary.program.attach(dir);
       canary.inode = inode;
       canary.reattached++;
+      canary.watch?.poll();
     } catch {
       // Stopped: no cgroup until it starts again.
     }
@@ -224,12 +240,29 @@ export class CanaryService {
     clearTimeout(canary.timer);
     if (canary.follow) clearInterval(canary.follow);
     const final = this.describe(canary);
+    canary.watch?.close();
     canary.program.close();
     this.ended.push({ root: canary.cgroup, canary: this.requestCanary(canary), endedAt: Date.now() });
     const now = Date.now();
     while (this.ended.length > 0 && now - (this.ended[0]?.endedAt ?? now) > ENDED_KEPT_MS) this.ended.shift();
     this.options.onEvent({ action: 'ended', reason, ...final });
+    this.changed();
     return true;
+  }
+
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
+  /** Lines on what becomes of the target while the canary runs. */
+  private watch(canary: Running): TargetWatch {
+    const { target, until } = this.requestCanary(canary);
+    return new TargetWatch(
+      () => join(this.options.cgroupRoot, canary.cgroup),
+      canary.target.kind === 'unit' ? canary.target.name : null,
+      () => canary.reattached,
+      (at, state) => this.options.onTargetEvent({ target, until, at, ...state }),
+    );
   }
 
   private requestCanary(canary: Running): RequestCanary {
@@ -336,6 +369,7 @@ export async function openCanaries(stateDir: string, cgroupRoot: string, sink: L
     cgroupRoot,
     secret: randomBytes(8).toString('hex'),
     onEvent: (event) => sink.lifecycle('canary', event),
+    onTargetEvent: (event) => sink.lifecycle('canary_target', event),
   });
   try {
     await service.listen();

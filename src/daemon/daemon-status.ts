@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import type { HostIdentity } from '../logic/host-identity.js';
 import type { LogSink } from '../logging/index.js';
 import type { Redactor } from '../logging/redactor.js';
+import type { ActiveCanary } from '../model/canary.js';
 import type { Counters, DaemonDescription } from '../model/log-line.js';
 import { processStartTicks } from '../state/instance-lock.js';
 import { writeStatusFile } from '../state/status-file.js';
@@ -26,6 +27,8 @@ export interface DaemonFacts {
   fdStore: FdStore;
   /** systemd's fd store holds the links and the buffer. */
   continuous: boolean;
+  /** The canaries running, for status.json. */
+  canaries: { list(): ActiveCanary[] };
 }
 
 export class DaemonStatus {
@@ -110,6 +113,11 @@ export class DaemonStatus {
     });
   }
 
+  /** status.json anew (a canary started or ended), without a stats line. */
+  refresh(): void {
+    this.writeStatus(this.counters());
+  }
+
   private writeStatus(counters: Counters): void {
     const { config, redactor, identity, startedAt, sink } = this.facts;
     try {
@@ -121,6 +129,7 @@ export class DaemonStatus {
           pid_start_ticks: this.ownStartTicks,
           started_at: startedAt.toISOString(),
           counters,
+          canaries: this.facts.canaries.list(),
           updated_at: new Date().toISOString(),
         }),
       );

@@ -83,8 +83,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     serving.add(capture.start(pipeline), (stop) => stop());
     capture.drain();
     steps.done('log_sink');
-    const facts = { config, capture, pipeline, sink, notifier, identity, startedAt, fdStore, continuous };
+    const facts = { config, capture, pipeline, sink, notifier, identity, startedAt, fdStore, continuous, canaries };
     const status = new DaemonStatus({ ...facts, version: options.version, redactor: log.redactor });
+    canaries.onChange(() => status.refresh());
     await status.ready(readyUptimeMs, steps.ms);
     pipeline.seed(); // after READY: processes started after the attach are in the kernel's map already
     verdicts.start(sink, config.verdictIntervalSeconds);

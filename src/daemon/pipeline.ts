@@ -249,9 +249,8 @@ export class Pipeline implements RecordReceiver {
       this.replayedDuplicates++;
       return;
     }
-    const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs));
-    const canary = observed.request.canaryHeader ? this.canaries?.canaryFor(line.cgroup) : null;
-    if (canary) line.canary = canary;
+    const canary = observed.request.canaryHeader ? (this.canaries?.canaryFor(who.cgroup) ?? null) : null;
+    const line = buildRequestLine(observed, who, fallback, this.wallTime(observed.seenNs), canary);
     this.requests[observed.classification.imds_version]++;
     this.evidence.write(line);
   }

@@ -14,6 +14,8 @@ export interface AdviceInput {
   container: Stored<ContainerPlacement> | null;
   status: number | null;
   comm: string | null;
+  /** A canary made IMDS refuse it (the instance does not require IMDSv2 yet). */
+  canary?: boolean;
 }
 
 const DISABLE_FALLBACK =
@@ -47,7 +49,11 @@ function fallbackCause(fallback: Fallback, container: AdviceInput['container']):
 
 export function adviceFor(input: AdviceInput): string | null {
   if (input.imds_version !== 'v1' || !input.aws_api) return null;
-  const rejected = input.status === 401 ? ' IMDS already rejects it (HttpTokens=required).' : '';
+  const rejected = input.canary
+    ? ' A canary made IMDS refuse it (401), as HttpTokens=required will.'
+    : input.status === 401
+      ? ' IMDS already rejects it (HttpTokens=required).'
+      : '';
   const { sdk } = input;
   if (input.fallback) return `${fallbackCause(input.fallback, input.container)}; ${DISABLE_FALLBACK}.${rejected}`;
   if (sdk?.supports_imdsv2 === false) {

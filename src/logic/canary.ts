@@ -1,6 +1,12 @@
 // The canary's pure parts: how long one runs, how a target is named, the header line the
 // kernel inserts, and which cgroup a target stands for (docs/canary.md).
-import { CANARY_HEADER_BYTES, CANARY_TOKEN_PREFIX, type CanaryTarget } from '../model/canary.js';
+import {
+  CANARY_HEADER_BYTES,
+  CANARY_TOKEN_PREFIX,
+  type CanaryTarget,
+  type SystemdUnitState,
+  type TargetState,
+} from '../model/canary.js';
 import { TOKEN_HEADER } from '../model/imds.js';
 import { parseDuration } from './report/duration.js';
 
@@ -66,4 +72,34 @@ export function namesContainer(directoryName: string, id: string): boolean {
 export function inSubtree(cgroup: string | null, root: string): boolean {
   if (cgroup === null) return false;
   return cgroup === root || cgroup.startsWith(`${root}/`);
+}
+
+/** The properties `systemctl show` is asked for, to follow a canary's unit. */
+export const SYSTEMD_PROPERTIES = ['ActiveState', 'SubState', 'Result', 'NRestarts'] as const;
+
+/**
+ * A unit's state from `systemctl show --property=ActiveState,SubState,Result,NRestarts`
+ * (`Key=Value` lines), or null when the text names no state. systemd before 235 has no
+ * NRestarts: null there.
+ */
+export function parseSystemdShow(text: string): SystemdUnitState | null {
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1).trim());
+  }
+  const active = values.get('ActiveState');
+  if (!active) return null;
+  const restarts = values.get('NRestarts');
+  return {
+    active_state: active,
+    sub_state: values.get('SubState') ?? '',
+    result: values.get('Result') ?? '',
+    n_restarts: restarts !== undefined && /^\d+$/.test(restarts) ? Number(restarts) : null,
+  };
+}
+
+/** Does `next` say something `previous` did not (a line is written only then)? */
+export function targetStateChanged(previous: TargetState | null, next: TargetState): boolean {
+  return previous === null || JSON.stringify(previous) !== JSON.stringify(next);
 }

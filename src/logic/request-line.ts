@@ -1,6 +1,7 @@
 // The `imds_request` log line (contract: docs/log-contract.md), assembled from what
 // the connection tracker observed and what enrichment found.
 import type { AncestorFields, Attribution } from '../model/attribution.js';
+import type { RequestCanary } from '../model/canary.js';
 import type { RequestLine } from '../model/log-line.js';
 import { adviceFor } from './advice.js';
 import type { ObservedRequest } from './connections.js';
@@ -60,6 +61,7 @@ export function buildRequestLine(
   who: Attribution,
   fallback: Fallback | null,
   requestTime: string,
+  canary: RequestCanary | null = null,
 ): RequestLine {
   const { request, classification } = observed;
   const sdk = sdkFromUserAgent(request.userAgent);
@@ -97,6 +99,7 @@ export function buildRequestLine(
       container: who.container,
       status: observed.status,
       comm: who.process.comm,
+      canary: canary !== null,
     }),
     connection: {
       cookie: observed.flow.cookie.toString(),
@@ -108,5 +111,6 @@ export function buildRequestLine(
     request_time: requestTime,
     truncated: [...new Set(truncated)],
     redacted: cmdline.redacted ? ['process.cmdline'] : [],
+    ...(canary ? { canary } : {}),
   };
 }

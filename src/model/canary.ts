@@ -44,6 +44,26 @@ export const activeCanarySchema = z.strictObject({
 });
 export type ActiveCanary = z.infer<typeof activeCanarySchema>;
 
+/** What a canary's target is doing: a unit's restarts and failed state, as far as this host can tell. */
+export const targetStateSchema = z.strictObject({
+  /** populated: processes run in its cgroup; empty: none do; absent: no such cgroup (stopped, removed). */
+  cgroup_state: z.enum(['populated', 'empty', 'absent']),
+  /** Times the target's cgroup was made anew since the canary started (a unit's restart). */
+  recreated: z.number().int().nonnegative(),
+  /** systemd's view of a unit (systemctl show); null for a cgroup or container, or where systemctl does not answer. */
+  systemd: z
+    .strictObject({
+      active_state: z.string(),
+      sub_state: z.string(),
+      result: z.string(),
+      /** Automatic restarts (Restart=) since the unit was loaded; null where systemd has no NRestarts (before 235). */
+      n_restarts: z.number().int().nonnegative().nullable(),
+    })
+    .nullable(),
+});
+export type TargetState = z.infer<typeof targetStateSchema>;
+export type SystemdUnitState = NonNullable<TargetState['systemd']>;
+
 /** What the CLI sends over the daemon's control socket (one JSON line). */
 export const controlRequestSchema = z.discriminatedUnion('command', [
   z.strictObject({ command: z.literal('start'), target: canaryTargetSchema, seconds: z.number().int().positive() }),

@@ -3,7 +3,7 @@
 // The writer is typed by these schemas; readers parse with them; docs/log-contract.md lists
 // every field (test/unit/log-contract.test.ts holds all three together).
 import * as z from 'zod';
-import { activeCanarySchema, requestCanarySchema } from './canary.js';
+import { activeCanarySchema, requestCanarySchema, targetStateSchema } from './canary.js';
 import { IMDS_VERSIONS } from './imds.js';
 
 const count = z.number().int().nonnegative();
@@ -264,6 +264,19 @@ export const summaryLineSchema = z.strictObject({
   fallbacks: count,
 });
 
+/**
+ * What became of a canary's target while it ran (docs/canary.md): its state at the canary's
+ * start, at each change the daemon saw (polled), and at its end. target and until name the canary.
+ */
+export const canaryTargetLineSchema = z.strictObject({
+  ...pinoFields,
+  event: z.literal('canary_target'),
+  target: z.string(),
+  until: z.string(),
+  at: z.enum(['start', 'change', 'end']),
+  ...targetStateSchema.shape,
+});
+
 /** Every event's line: the writer's union and the stored-line reader (stored-line.ts) both take them from here. */
 /** The metrics a verdict line carries in CloudWatch embedded metric format (docs/fleet.md). */
 export const VERDICT_METRICS = ['Verdict', 'IMDSv1Requests', 'EvidenceGaps'] as const;
@@ -332,6 +345,7 @@ export const lineSchemas = [
   stoppingLineSchema,
   errorLineSchema,
   canaryLineSchema,
+  canaryTargetLineSchema,
   verdictLineSchema,
   summaryLineSchema,
 ] as const;
@@ -347,6 +361,8 @@ export const statusDocumentSchema = z.strictObject({
   started_at: z.string(),
   updated_at: z.string(),
   counters: countersSchema,
+  /** The canaries running (docs/canary.md); absent from the files of versions before canaries. */
+  canaries: z.array(activeCanarySchema).optional(),
 });
 
 type WithoutPino<T> = Omit<T, keyof typeof pinoFields>;
@@ -360,6 +376,7 @@ export type LifecycleFields =
   | WithoutPino<z.infer<typeof stoppingLineSchema>>
   | WithoutPino<z.infer<typeof errorLineSchema>>
   | WithoutPino<z.infer<typeof canaryLineSchema>>
+  | WithoutPino<z.infer<typeof canaryTargetLineSchema>>
   | WithoutPino<z.infer<typeof verdictLineSchema>>
   | WithoutPino<z.infer<typeof summaryLineSchema>>;
 export type StatusDocument = z.infer<typeof statusDocumentSchema>;

@@ -5,6 +5,7 @@
 // are in the page itself (they print and read without the script); the hosts table is drawn
 // by the script with filter, search and paging, so 10,000 hosts stay usable.
 import { createHash } from 'node:crypto';
+import { answeredText, canaryFacts } from '../logic/report/canary-section.js';
 import { formatDuration } from '../logic/report/duration.js';
 import type { Answer, CallerGroup, Report } from '../logic/report/schema.js';
 import { userUnitNote } from '../logic/report/user-unit.js';
@@ -133,7 +134,7 @@ function program(g: CallerGroup, report: Report): string {
     ['SDK', escapeHtml(sdk)],
     [
       'responses',
-      `${r.ok} ok, ${r.rejected} rejected, ${r.other} other, ${r.none} no answer${g.fallbacks ? `; ${g.fallbacks} fallback(s) to IMDSv1` : ''}`,
+      `${r.ok} ok, ${r.rejected} rejected, ${r.other} other, ${r.none} no answer${g.canary_refused ? `; ${g.canary_refused} refused by a canary` : ''}${g.fallbacks ? `; ${g.fallbacks} fallback(s) to IMDSv1` : ''}`,
     ],
     [
       'example',
@@ -164,6 +165,30 @@ function programs(report: Report): string {
       return `<h2>${escapeHtml(KIND_TITLES[kind])} (${groups.length})</h2>\n${groups.map((g) => program(g, report)).join('\n')}`;
     })
     .join('\n');
+}
+
+/** Each canary: its facts, its refused programs and its advice (docs/canary.md). */
+function canaries(report: Report): string {
+  if (report.canaries.length === 0) return '';
+  const blocks = report.canaries.map((c) => {
+    const facts = canaryFacts(c).map(([label, text]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(text)}</dd>`);
+    const programs = c.programs
+      .map(
+        (p) =>
+          `<tr><td class="mono">${escapeHtml(p.command)}</td><td class="num">${p.count}</td><td>${escapeHtml(answeredText(p.answered))}</td></tr>`,
+      )
+      .join('');
+    const advice = c.advice.map((a) => `<div class="advice"><b>Advice:</b> ${escapeHtml(a)}</div>`).join('');
+    return `<div class="program canary">
+<h3 class="mono">${escapeHtml(c.target)} on ${escapeHtml(c.host)}: ${escapeHtml(c.outcome)}</h3>
+<dl>${facts.join('')}</dl>
+${programs ? `<table><tr><th>refused program</th><th class="num">requests</th><th>IMDS answered</th></tr>${programs}</table>` : ''}
+${advice}
+</div>`;
+  });
+  return `<h2>Canaries (${report.canaries.length})</h2>
+<p class="muted">Requests a canary made IMDS refuse, as HttpTokens=required would; they are counted with the IMDSv1 callers.</p>
+${blocks.join('\n')}`;
 }
 
 function hostsSection(): string {
@@ -215,6 +240,7 @@ ${warnings ? `<ul class="reasons">${warnings}</ul>` : ''}
 ${rollUp(report)}
 ${hostsSection()}
 ${programs(report)}
+${canaries(report)}
 </main>
 <script type="application/json" id="report-data">${scriptJson({ hosts: report.hosts })}</script>
 <script>${PAGE_SCRIPT}</script>

@@ -13,7 +13,7 @@ import { Progress } from './progress.js';
 import { buildReport } from './read.js';
 import { renderHtml } from './html.js';
 import { renderCsv, renderHostsCsv, renderMarkdown, renderTable } from './render.js';
-import { readStatus, renderStatus } from './status.js';
+import { readStatus, renderStatus, statusJson } from './status.js';
 
 export { type CallerGroup, type HostVerdict, type Report, reportSchema } from '../logic/report/schema.js';
 export { buildReport } from './read.js';
@@ -34,7 +34,11 @@ const REPORT_OPTIONS = {
   'cross-check': { type: 'string' },
   config: { type: 'string' },
 } as const;
-const STATUS_OPTIONS = { state: { type: 'string' }, config: { type: 'string' } } as const;
+const STATUS_OPTIONS = {
+  state: { type: 'string' },
+  config: { type: 'string' },
+  format: { type: 'string', default: 'text' },
+} as const;
 
 /** Ends a command on an error: one line on stderr, and the error's own exit status. */
 function fail(command: string, err: unknown, options: object): number {
@@ -135,8 +139,9 @@ function parseTimeOption(option: string, text: string): number {
 export async function runStatusCommand(args: string[]): Promise<number> {
   try {
     const { values } = parseArgs({ args, options: STATUS_OPTIONS });
+    if (values.format !== 'text' && values.format !== 'json') throw new UsageError('--format must be text or json');
     const status = readStatus(values.state ?? join(loadConfig(values.config).stateDir, STATUS_FILE_NAME));
-    process.stdout.write(renderStatus(status));
+    process.stdout.write(values.format === 'json' ? statusJson(status) : renderStatus(status));
     return status.running ? EXIT.ok : EXIT.notRunning;
   } catch (err) {
     return fail('status', err, STATUS_OPTIONS);

@@ -1,5 +1,6 @@
 // Report output: a terminal table that fits 100 columns (colour only on a TTY), JSON,
 // CSV (callers, and hosts for a ticket system) and Markdown.
+import { answeredText, canaryFacts } from '../logic/report/canary-section.js';
 import { formatDuration } from '../logic/report/duration.js';
 import { userUnitNote } from '../logic/report/user-unit.js';
 import type { Answer, CallerGroup, HostVerdict, Report } from '../logic/report/schema.js';
@@ -20,7 +21,8 @@ function where(g: CallerGroup): string {
 
 function responses(g: CallerGroup): string {
   const r = g.responses;
-  return `${r.ok} ok, ${r.rejected} rejected${r.other ? `, ${r.other} other` : ''}${r.none ? `, ${r.none} no answer` : ''}`;
+  const byCanary = g.canary_refused ? `; ${g.canary_refused} refused by a canary` : '';
+  return `${r.ok} ok, ${r.rejected} rejected${r.other ? `, ${r.other} other` : ''}${r.none ? `, ${r.none} no answer` : ''}${byCanary}`;
 }
 
 function pathCount(g: CallerGroup): string {
@@ -112,6 +114,16 @@ export function renderTable(report: Report, colour: boolean): string {
       const chain = g.example.ancestors.map((a) => `${a.comm}(${a.pid})`).join(' < ');
       if (chain) out.push(cut(`   started by ${chain}`, WIDTH));
       if (g.advice) out.push(...wrap(`advice: ${g.advice}`, '   '));
+    });
+  }
+  if (report.canaries.length > 0) {
+    out.push('', paint(1, 'Canaries (refused as HttpTokens=required would; counted with the IMDSv1 callers above)'));
+    report.canaries.forEach((c, i) => {
+      out.push(cut(`${i + 1}. ${c.target} on ${c.host}: ${c.outcome}`, WIDTH));
+      for (const [label, text] of canaryFacts(c)) out.push(...wrap(`${label}: ${text}`, '   '));
+      for (const p of c.programs)
+        out.push(...wrap(`- ${p.command}: ${p.count} refused, IMDS answered ${answeredText(p.answered)}`, '   '));
+      for (const advice of c.advice) out.push(...wrap(`advice: ${advice}`, '   '));
     });
   }
   return `${out.join('\n')}\n`;
@@ -234,5 +246,13 @@ export function renderMarkdown(report: Report): string {
   }
   lines.push(`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`);
   for (const g of report.groups) lines.push(`| ${row(g).map(cell).join(' | ')} |`);
+  for (const c of report.canaries) {
+    lines.push('', `**Canary ${text(c.target)} on ${text(c.host)}: ${c.outcome}**`, '');
+    lines.push(...canaryFacts(c).map(([label, value]) => `- ${label}: ${text(value)}`));
+    lines.push(
+      ...c.programs.map((p) => `- refused: ${text(p.command)} ×${p.count} (${text(answeredText(p.answered))})`),
+    );
+    lines.push(...c.advice.map((a) => `- advice: ${text(a)}`));
+  }
   return `${lines.join('\n')}\n`;
 }

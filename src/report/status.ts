@@ -1,9 +1,10 @@
 // `imds-analyzer status`: the daemon's state file, whether the process that wrote it still
-// runs (its pid with the same start time: no lock, which only root may touch), and the size
-// of its log directory.
+// runs (its pid with the same start time: no lock, which only root may touch), the size of
+// its log directory and the canaries running; as text, or as JSON (--format json).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoInputError } from '../logic/exit-status.js';
+import type { ActiveCanary } from '../model/canary.js';
 import { type StatusDocument, statusDocumentSchema } from '../model/log-line.js';
 import { isProcessRunning } from '../state/instance-lock.js';
 
@@ -53,7 +54,28 @@ export function readStatus(stateFile: string): Status {
   return { stateFile, state, running: isProcessRunning(state.pid, state.pid_start_ticks), logBytes };
 }
 
-export function renderStatus({ stateFile, state, running, logBytes }: Status): string {
+/** Canaries end with the daemon: a state file of a daemon that no longer runs lists none that still are. */
+export function activeCanaries({ state, running }: Status): ActiveCanary[] {
+  return running ? (state?.canaries ?? []) : [];
+}
+
+/** `status --format json`: what the text says, and the whole state file. */
+export function statusJson(status: Status): string {
+  const { stateFile, state, running, logBytes } = status;
+  return `${JSON.stringify({ running, state_file: stateFile, log_bytes: logBytes, canaries: activeCanaries(status), state }, null, 2)}\n`;
+}
+
+function canaryLines(status: Status): string[] {
+  const canaries = activeCanaries(status);
+  if (canaries.length === 0) return [`canaries: none${status.running ? '' : ' (a canary ends with its daemon)'}`];
+  return [
+    `canaries: ${canaries.length} running`,
+    ...canaries.map((c) => `  ${c.target}  ${c.mode}  since ${c.started_at}  until ${c.until}  (cgroup ${c.cgroup})`),
+  ];
+}
+
+export function renderStatus(status: Status): string {
+  const { stateFile, state, running, logBytes } = status;
   if (!state) return `imds-analyzer is not running (no ${stateFile})\n`;
   const { requests, kernel, lines_not_written } = state.counters;
   const lines = [
@@ -66,6 +88,7 @@ export function renderStatus({ stateFile, state, running, logBytes }: Status): s
     `lost events: ${kernel.events_lost ?? 0} (process records lost ${kernel.process_events_lost ?? 0}, ` +
       `not stored ${kernel.process_store_failed ?? 0}); log lines not written: ${lines_not_written}`,
     `log directory: ${state.log_dir} (${logBytes === null ? 'missing' : `${(logBytes / 1048576).toFixed(1)} MiB`})`,
+    ...canaryLines(status),
     `state updated: ${state.updated_at}`,
   ];
   return `${lines.join('\n')}\n`;

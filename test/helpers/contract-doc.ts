@@ -4,6 +4,7 @@ import type * as z from 'zod';
 import { defOf } from '../../src/model/fast-check.js';
 import {
   canaryLineSchema,
+  canaryTargetLineSchema,
   errorLineSchema,
   readyLineSchema,
   requestLineSchema,
@@ -60,6 +61,10 @@ const SECTIONS: Array<[string, z.ZodType]> = [
   ['stopping line', stoppingLineSchema],
   ['error line', errorLineSchema],
   ['canary line (a canary started or ended, docs/canary.md)', canaryLineSchema],
+  [
+    "canary_target line (a canary's target at its start, on a change, at its end; docs/canary.md)",
+    canaryTargetLineSchema,
+  ],
   ['verdict line (hourly and at stop; docs/fleet.md)', verdictLineSchema],
   ['status.json (`imds-analyzer status`)', statusDocumentSchema],
 ];

@@ -14,6 +14,7 @@ import type { LifecycleBody } from '../../src/logging/sink.js';
 import { classifyRequest } from '../../src/logic/classify.js';
 import type { HttpRequestRecord } from '../../src/logic/http-request.js';
 import { sdkFromUserAgent } from '../../src/logic/sdk.js';
+import type { ActiveCanary, TargetState } from '../../src/model/canary.js';
 import type { Counters, DaemonDescription, RequestLine, StatusDocument } from '../../src/model/log-line.js';
 import { STATUS_FILE_NAME, writeStatusFile } from '../../src/state/status-file.js';
 import { requestLine } from './request-line.js';
@@ -204,6 +205,60 @@ function cutRequest(atMs: number, awsApi?: boolean): Entry {
   });
 }
 
+/** A canary from `fromMs` for `hours`, as the daemon's canary service describes it. */
+function canaryOf(
+  target: string,
+  cgroup: string,
+  fromMs: number,
+  hours: number,
+  kernel: Record<string, number>,
+): ActiveCanary {
+  return {
+    target,
+    mode: 'required',
+    cgroup,
+    started_at: new Date(fromMs).toISOString(),
+    until: new Date(fromMs + hours * H).toISOString(),
+    kernel,
+    reattached: 0,
+  };
+}
+
+const NO_CANARY_COUNTS = { sockets: 0, refused: 0, passed_token: 0, left_alone_long: 0 };
+
+/** A canary's start, its target's states (at ms), and its end (reason, final counters). */
+function canaryRun(
+  canary: ActiveCanary,
+  states: Array<[number, TargetState]>,
+  end: { atMs: number; reason: string; kernel: Record<string, number>; reattached: number },
+): Entry[] {
+  const startMs = Date.parse(canary.started_at);
+  const at = (i: number) => (i === 0 ? 'start' : i === states.length - 1 ? 'end' : 'change');
+  return [
+    lifecycle(startMs, 'canary', { action: 'started', ...canary }),
+    ...states.map(([atMs, state], i) =>
+      lifecycle(atMs, 'canary_target', { target: canary.target, until: canary.until, at: at(i), ...state }),
+    ),
+    lifecycle(end.atMs, 'canary', {
+      action: 'ended',
+      ...canary,
+      reason: end.reason,
+      kernel: end.kernel,
+      reattached: end.reattached,
+    }),
+  ];
+}
+
+/** A tokenless request a canary made IMDS refuse. */
+function refused(atMs: number, canary: ActiveCanary, over: Partial<RequestLine>): Entry {
+  return request(atMs, {
+    imds_version: 'v1',
+    response: { status: 401 },
+    canary: { target: canary.target, mode: 'required', until: canary.until },
+    ...over,
+  });
+}
+
 const HOST = { hostname: 'ip-10-0-1-5', instance_id: 'i-0123456789abcdef0' };
 const PID = 321;
 
@@ -385,6 +440,93 @@ export const FIXTURES: Record<string, Fixture> = {
   'crash-without-restart': twoBoots('crash', EARLY_UPTIME_MS),
   'late-start-later-boot': twoBoots('shutdown', 20 * MIN),
   'two-boots': twoBoots('shutdown', EARLY_UPTIME_MS),
+  // A canary on a unit refuses an old botocore twice and curl once; the unit restarts once (systemd's NRestarts, a new cgroup).
+  'canary-refused': cleanDayWith((e) => {
+    const canary = canaryOf('unit:app-sync.service', '/system.slice/app-sync.service', T0 + 2 * H, 2, NO_CANARY_COUNTS);
+    const systemd = (active_state: string, sub_state: string, result: string, n_restarts: number) => ({
+      active_state,
+      sub_state,
+      result,
+      n_restarts,
+    });
+    const unitLine = { unit: 'app-sync.service', cgroup: '/system.slice/app-sync.service' };
+    const botocore: Partial<RequestLine> = {
+      ...unitLine,
+      request: { ...requestLine().request, user_agent: 'Botocore/1.12.0 Python/3.6.8' },
+      process: {
+        ...requestLine().process,
+        pid: 3100,
+        comm: 'python3',
+        exe: '/usr/bin/python3.6',
+        argv: ['python3', '/opt/app/sync.py'],
+        cmdline: 'python3 /opt/app/sync.py',
+      },
+      sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+    };
+    return [
+      ...e.slice(0, 2),
+      ...canaryRun(
+        canary,
+        [
+          [
+            T0 + 2 * H,
+            { cgroup_state: 'populated', recreated: 0, systemd: systemd('active', 'running', 'success', 0) },
+          ],
+          [
+            T0 + 2 * H + 5 * MIN,
+            { cgroup_state: 'absent', recreated: 0, systemd: systemd('activating', 'auto-restart', 'exit-code', 1) },
+          ],
+          [
+            T0 + 2 * H + 6 * MIN,
+            { cgroup_state: 'populated', recreated: 1, systemd: systemd('active', 'running', 'exit-code', 1) },
+          ],
+          [
+            T0 + 4 * H,
+            { cgroup_state: 'populated', recreated: 1, systemd: systemd('active', 'running', 'exit-code', 1) },
+          ],
+        ],
+        { atMs: T0 + 4 * H, reason: 'expired', kernel: { ...NO_CANARY_COUNTS, sockets: 3, refused: 3 }, reattached: 1 },
+      ).flatMap((entry, i) =>
+        i === 1
+          ? [
+              entry,
+              refused(T0 + 2 * H + 4 * MIN, canary, botocore),
+              refused(T0 + 2 * H + 4 * MIN + 1000, canary, botocore),
+              refused(T0 + 2 * H + 7 * MIN, canary, { ...unitLine, response: null }),
+            ]
+          : [entry],
+      ),
+      ...e.slice(2),
+    ];
+  }),
+  // A canary on a container through which only token requests passed: safe for it; the host is YES as before.
+  'canary-safe': cleanDayWith((e) => {
+    const id = 'c0ffee'.repeat(10).padEnd(64, '0');
+    const canary = canaryOf(
+      `container:${id.slice(0, 12)}`,
+      `/system.slice/docker-${id}.scope`,
+      T0 + 3 * H,
+      1,
+      NO_CANARY_COUNTS,
+    );
+    return [
+      ...e.slice(0, 2),
+      ...canaryRun(
+        canary,
+        [
+          [T0 + 3 * H, { cgroup_state: 'populated', recreated: 0, systemd: null }],
+          [T0 + 3 * H + 30 * MIN, { cgroup_state: 'populated', recreated: 0, systemd: null }],
+        ],
+        {
+          atMs: T0 + 3 * H + 30 * MIN,
+          reason: 'stopped',
+          kernel: { ...NO_CANARY_COUNTS, sockets: 2, passed_token: 4 },
+          reattached: 0,
+        },
+      ),
+      ...e.slice(2),
+    ];
+  }),
   'corrupt-torn-v1-line': {
     ...cleanDayWith((e) => [...e.slice(0, 4), request(T0 + 22 * H, { imds_version: 'v1' }), ...e.slice(4)]),
     damage: tearFirstV1Line,
@@ -500,6 +642,13 @@ function statusFile(): Buffer {
       requests: { v1: 3, v2: 10, unknown: 1 },
       lines_written: 120,
     },
+    canaries: [
+      canaryOf('unit:app-sync.service', '/system.slice/app-sync.service', Date.parse('2026-11-20T10:00:00Z'), 2, {
+        ...NO_CANARY_COUNTS,
+        sockets: 3,
+        refused: 2,
+      }),
+    ],
   };
   const dir = mkdtempSync(join(tmpdir(), 'status-fixture-'));
   try {

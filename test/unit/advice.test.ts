@@ -74,6 +74,11 @@ describe('adviceFor', () => {
     const text = adviceFor({ ...v1, comm: 'fetch-meta', status: 401 });
     expect(text).toMatch(/^fetch-meta calls IMDS without a token; fetch one first \(PUT \/latest\/api\/token/);
     expect(text).toMatch(/IMDS already rejects it \(HttpTokens=required\)\.$/);
+    // A canary's 401 is not the instance requiring IMDSv2: the advice says which it was.
+    const inCanary = adviceFor({ ...v1, comm: 'fetch-meta', status: 401, canary: true }) ?? '';
+    expect(inCanary).toMatch(/ A canary made IMDS refuse it \(401\), as HttpTokens=required will\.$/);
+    expect(inCanary).not.toMatch(/already rejects/);
+    expect(redactText(inCanary)).toEqual({ text: inCanary, redacted: false });
   });
 
   it('an IMDSv2-capable SDK sending v1 without a failed PUT: configuration and knobs', () => {

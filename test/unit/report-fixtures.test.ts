@@ -307,6 +307,8 @@ describe('status', () => {
         'requests: v1=3 v2=10 unknown=1',
         'lost events: 4 (process records lost 5, not stored 0); log lines not written: 1',
         `log directory: ${logDir} (3.0 MiB)`,
+        'canaries: 1 running',
+        '  unit:app-sync.service  required  since 2026-11-20T10:00:00.000Z  until 2026-11-20T12:00:00.000Z  (cgroup /system.slice/app-sync.service)',
         'state updated: 2026-11-20T11:00:00.000Z',
         '',
       ].join('\n'),

@@ -17,6 +17,7 @@ import { adviceFor } from '../advice.js';
 import { VERDICT_EXIT } from '../exit-status.js';
 import { redactLine } from '../redact.js';
 import type { SdkInfo } from '../sdk.js';
+import { type CanaryPartial, CanaryEvidence } from './canary-section.js';
 import { formatDuration, plural } from './duration.js';
 import {
   DEFAULT_MIN_OBSERVED_MS,
@@ -94,6 +95,7 @@ export interface ReportPartial {
   verdicts: Map<string, LatestVerdict>;
   /** Tokenless 2xx requests per host: [period start, count] (plain data: it crosses to workers). */
   tokenless: Map<string, Array<[number, number]>>;
+  canaries: CanaryPartial;
   unreadable: string[];
   lines: number;
   corrupt: number;
@@ -167,6 +169,7 @@ interface AdviceInput {
   container: RequestLine['container'] | null;
   status: number | null;
   comm: string | null;
+  canary: boolean;
 }
 
 function adviceOf(line: AdviceInput, kind: Kind, sdk: SdkInfo | null): string | null {
@@ -178,6 +181,7 @@ function adviceOf(line: AdviceInput, kind: Kind, sdk: SdkInfo | null): string | 
     container: line.container ?? null,
     status: line.status,
     comm: line.comm,
+    canary: line.canary,
   });
 }
 
@@ -193,6 +197,7 @@ export class ReportBuilder {
   /** Each host's latest verdict line: the answer for a host whose input holds nothing else. */
   private readonly verdicts = new Map<string, LatestVerdict>();
   private readonly tokenless = new Map<string, TokenlessCounts>();
+  private readonly canaries = new CanaryEvidence();
   private readonly unreadable: string[] = [];
   private readonly identities = new ProgramIdentities();
   private readonly isoTimes = new IsoTimes();
@@ -229,6 +234,7 @@ export class ReportBuilder {
       hosts: new Map(this.hosts),
       verdicts: new Map(this.verdicts),
       tokenless: new Map([...this.tokenless].map(([host, counts]) => [host, counts.periods()])),
+      canaries: this.canaries.takePartial(),
       unreadable: [...this.unreadable],
       lines: this.lines,
       corrupt: this.corrupt,
@@ -270,6 +276,7 @@ export class ReportBuilder {
       const counts = this.tokenlessOf(key);
       for (const [start, n] of periods) counts.add(start, n);
     }
+    this.canaries.absorb(partial.canaries);
     for (const [key, other] of partial.groups) {
       const group = this.groups.get(key);
       if (!group) {
@@ -289,6 +296,7 @@ export class ReportBuilder {
       group.responses.other += other.responses.other;
       group.responses.none += other.responses.none;
       group.fallbacks += other.fallbacks;
+      group.canary_refused += other.canary_refused;
       group.ownAdvice ??= other.ownAdvice;
     }
   }
@@ -359,6 +367,7 @@ export class ReportBuilder {
     const host = this.hostOf(line.instance_id ?? null, line.hostname ?? null);
     if (!host) return;
     host.see(line, t);
+    this.canaries.see(line, t, host.host, host.inWindow(t));
     if (line.event === 'imds_request' && host.inWindow(t)) this.addRequest(line, kindOf(line), host, t);
     if (line.event === 'summary') {
       const span = summarySpan(line);
@@ -440,7 +449,7 @@ export class ReportBuilder {
     const group = this.groupOf(
       kind,
       line,
-      { pid: proc?.pid ?? null, fallbackReason: line.fallback?.reason, status },
+      { pid: proc?.pid ?? null, fallbackReason: line.fallback?.reason, status, canary: line.canary !== undefined },
       t,
     );
     this.count(group, host, t, 1);
@@ -448,6 +457,7 @@ export class ReportBuilder {
     if (path !== undefined) countPath(group.paths, path);
     this.countStatus(group, kind, host, t, status, 1);
     if (line.fallback) group.fallbacks++;
+    if (line.canary) group.canary_refused++;
     group.ownAdvice ??= line.advice ?? null;
   }
 
@@ -459,7 +469,7 @@ export class ReportBuilder {
     const group = this.groupOf(
       kind,
       line,
-      { pid: null, fallbackReason: undefined, status: statuses[0]?.status ?? null },
+      { pid: null, fallbackReason: undefined, status: statuses[0]?.status ?? null, canary: false },
       fromMs,
     );
     this.count(group, host, fromMs, line.requests ?? 0);
@@ -476,7 +486,7 @@ export class ReportBuilder {
   private groupOf(
     kind: Kind,
     line: RequestLine | SummaryLine,
-    first: { pid: number | null; fallbackReason: string | undefined; status: number | null },
+    first: { pid: number | null; fallbackReason: string | undefined; status: number | null; canary: boolean },
     t: number,
   ): GroupState {
     const proc = line.process;
@@ -513,9 +523,16 @@ export class ReportBuilder {
       lastMs: t,
       responses: { ok: 0, rejected: 0, other: 0, none: 0 },
       fallbacks: 0,
+      canary_refused: 0,
       ownAdvice: null,
       derivedAdvice: adviceOf(
-        { fallbackReason: first.fallbackReason, container: placed, status: first.status, comm: proc?.comm ?? null },
+        {
+          fallbackReason: first.fallbackReason,
+          container: placed,
+          status: first.status,
+          comm: proc?.comm ?? null,
+          canary: first.canary,
+        },
         kind,
         sdk,
       ),
@@ -627,6 +644,7 @@ export class ReportBuilder {
       hosts,
       warnings: this.warnings(evidence),
       groups,
+      canaries: this.canaries.result(),
       input: {
         files: this.files,
         lines: this.lines,

@@ -207,8 +207,8 @@ export class HostEvidence {
       return;
     }
     if (line.event === 'summary') this.seeSummary(line);
-    // A canary's start or end says nothing of capture (the report's canary section reads it).
-    if (line.event === 'canary') return;
+    // A canary's start, end and target say nothing of capture (the report's canary section reads them).
+    if (line.event === 'canary' || line.event === 'canary_target') return;
     if (line.boot_id === undefined) return;
     if (line.event === 'error') {
       const times = this.errorTimes.get(line.boot_id);

@@ -2,6 +2,7 @@
 // validate what it reads (docs/report.md documents each field).
 import * as z from 'zod';
 import { sdkSchema } from '../../model/log-line.js';
+import { canarySectionSchema } from './canary-schema.js';
 
 export const processExampleSchema = z.object({
   pid: z.number().nullable(),
@@ -41,6 +42,8 @@ export const callerGroupSchema = z.object({
     none: z.number().int(),
   }),
   fallbacks: z.number().int().nonnegative(),
+  /** Requests of this group a canary made IMDS refuse (counted in responses.rejected too; docs/canary.md). */
+  canary_refused: z.number().int().nonnegative(),
   /** The line's own advice, else derived from the SDK and response as the daemon would. */
   advice: z.string().nullable(),
   example: processExampleSchema,
@@ -161,6 +164,8 @@ export const reportSchema = z.object({
   hosts: z.array(hostVerdictSchema),
   warnings: z.array(z.string()),
   groups: z.array(callerGroupSchema),
+  /** One entry per canary with a line in the window (docs/canary.md). */
+  canaries: z.array(canarySectionSchema),
   input: z.object({
     files: z.number().int().nonnegative(),
     lines: z.number().int().nonnegative(),

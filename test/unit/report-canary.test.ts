@@ -1,0 +1,270 @@
+// The report's canary section over committed fixtures written by the daemon's own sink
+// (test/helpers/report-fixtures.ts: canary-refused, canary-safe): refused requests by program,
+// what IMDS answered, the unit's fate from its canary_target lines, advice, and how the
+// refused requests count for the verdict (as IMDSv1 callers). Then the pure judgement for each
+// outcome, the parts of a split read adding up to the whole, every format, and `status`.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ReportBuilder } from '../../src/logic/report/aggregate.js';
+import { judge } from '../../src/logic/report/canary-section.js';
+import type { CanarySection } from '../../src/logic/report/canary-schema.js';
+import { parseSystemdShow } from '../../src/logic/canary.js';
+import { cgroupState } from '../../src/daemon/canary-target.js';
+import { reportSchema, runReportCommand, runStatusCommand } from '../../src/report/index.js';
+import { processStartTicks } from '../../src/state/instance-lock.js';
+import { captureOutput } from '../helpers/capture-output.js';
+
+const FIXTURES = join(import.meta.dirname, '../fixtures/report');
+const REFUSED = join(FIXTURES, 'verdict/canary-refused');
+const SAFE = join(FIXTURES, 'verdict/canary-safe');
+
+async function json(...args: string[]) {
+  const { code, out } = await captureOutput(() => runReportCommand(['--format', 'json', ...args]));
+  return { code, report: reportSchema.parse(JSON.parse(out)) };
+}
+
+describe('the canary section', () => {
+  it('lists a canary on a unit: refused requests by program, what IMDS answered, the restart, advice', async () => {
+    const { code, report } = await json(REFUSED);
+    // The refused requests were sent without a token: IMDSv1 callers, NO.
+    expect(code).toBe(1);
+    expect(report.verdict).toMatchObject({ answer: 'NO', imdsv1_requests: 3, imdsv1_programs: 2 });
+    expect(report.groups.map((g) => [g.command, g.count, g.canary_refused, g.responses.rejected])).toEqual([
+      ['python3 /opt/app/sync.py', 2, 2, 2],
+      ['aws ec2 describe-tags', 1, 1, 0],
+    ]);
+    expect(report.canaries).toHaveLength(1);
+    const [section] = report.canaries as [CanarySection];
+    expect(section).toMatchObject({
+      host: 'i-0123456789abcdef0',
+      target: 'unit:app-sync.service',
+      cgroup: '/system.slice/app-sync.service',
+      started_at: '2026-11-20T02:00:00.000Z',
+      until: '2026-11-20T04:00:00.000Z',
+      ended_at: '2026-11-20T04:00:00.000Z',
+      end_reason: 'expired',
+      seconds: 7200,
+      refused: 3,
+      answered: { '401': 2, none: 1 },
+      programs_unlisted: 0,
+      kernel: { sockets: 3, refused: 3, passed_token: 0, left_alone_long: 0 },
+      unit: {
+        evidence: 'systemd',
+        restarts: 1,
+        failed: false,
+        results: ['exit-code'],
+        stopped: true,
+        final_state: 'active',
+      },
+      outcome: 'refused',
+    });
+    expect(section.programs.map((p) => [p.command, p.sdk?.version, p.count, p.answered, p.paths])).toEqual([
+      ['python3 /opt/app/sync.py', '1.12.0', 2, { '401': 2 }, ['/latest/meta-data/iam/security-credentials/']],
+      ['aws ec2 describe-tags', '2.15.0', 1, { none: 1 }, ['/latest/meta-data/placement/region']],
+    ]);
+    expect(section.advice[0]).toMatch(
+      /^python3 \/opt\/app\/sync\.py \(botocore 1\.12\.0\): 2 tokenless requests refused .*upgrade it\. A canary made IMDS refuse it/,
+    );
+    // Not "IMDS already rejects it": the instance does not require IMDSv2, the canary refused it.
+    expect(JSON.stringify(report)).not.toMatch(/already rejects/);
+    expect(section.advice.at(-1)).toBe(
+      'unit:app-sync.service restarted 1 time and had the result exit-code while refused: it breaks under HttpTokens=required until the programs above are fixed.',
+    );
+  });
+
+  it('finds a canary on a container that refused nothing safe for it, and leaves the verdict YES', async () => {
+    const { code, report } = await json(SAFE);
+    expect([code, report.verdict.answer]).toEqual([0, 'YES']);
+    expect(report.canaries).toEqual([
+      expect.objectContaining({
+        target: 'container:c0ffeec0ffee',
+        refused: 0,
+        programs: [],
+        end_reason: 'stopped',
+        unit: { evidence: 'cgroup', restarts: 0, failed: null, results: [], stopped: false, final_state: 'populated' },
+        outcome: 'safe',
+        advice: [
+          'no tokenless request refused in 30m 0s (4 requests with a token passed): HttpTokens=required is safe for this workload, as far as it called IMDS in this window.',
+        ],
+      }),
+    ]);
+  });
+
+  it('leaves out a canary with no line in --since/--until, and has none where no canary ran', async () => {
+    expect((await json(REFUSED, '--since', '2026-11-20T05:00:00Z')).report.canaries).toEqual([]);
+    expect((await json(REFUSED, '--until', '2026-11-20T02:30:00Z')).report.canaries).toHaveLength(1);
+    expect((await json(join(FIXTURES, 'verdict/clean'))).report.canaries).toEqual([]);
+  });
+
+  it('adds up parts read apart (workers), in any order and through a structured clone, to the whole', () => {
+    const lines = [REFUSED, SAFE].flatMap((dir) =>
+      readFileSync(join(dir, 'imds-analyzer.log'), 'utf8').split('\n').filter(Boolean),
+    );
+    const whole = new ReportBuilder();
+    for (const line of lines) whole.addText(line);
+    const joined = new ReportBuilder();
+    const reader = new ReportBuilder();
+    const parts = [];
+    for (let i = lines.length - 1; i >= 0; i -= 5) {
+      for (const line of lines.slice(Math.max(0, i - 4), i + 1)) reader.addText(line);
+      parts.push(structuredClone(reader.takePartial()));
+    }
+    for (const part of parts) joined.absorb(part);
+    expect(joined.result().canaries).toEqual(whole.result().canaries);
+    expect(whole.result().canaries).toHaveLength(2);
+  });
+
+  it('shows the section in the table, Markdown and HTML (escaped)', async () => {
+    const table = await captureOutput(() => runReportCommand([REFUSED]));
+    expect(table.out).toMatch(
+      /\nCanaries \(refused as HttpTokens=required would; counted with the IMDSv1 callers above\)\n/,
+    );
+    expect(table.out).toContain('1. unit:app-sync.service on i-0123456789abcdef0: refused\n');
+    expect(table.out).toContain('   refused: 3 request(s) by 2 programs; IMDS answered 401 ×2, none ×1\n');
+    expect(table.out).toContain('responses 0 ok, 2 rejected; 2 refused by a canary\n');
+    for (const line of table.out.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+    const markdown = await captureOutput(() => runReportCommand(['--format', 'markdown', REFUSED]));
+    expect(markdown.out).toContain('**Canary unit:app-sync.service on i-0123456789abcdef0: refused**');
+    const html = await captureOutput(() => runReportCommand(['--format', 'html', REFUSED]));
+    expect(html.out).toContain('<h2>Canaries (1)</h2>');
+    expect(html.out).toContain(
+      '<tr><td class="mono">python3 /opt/app/sync.py</td><td class="num">2</td><td>401 ×2</td></tr>',
+    );
+  });
+});
+
+describe('judging a canary', () => {
+  const base: Omit<CanarySection, 'outcome' | 'advice'> = {
+    host: 'h',
+    target: 'unit:a.service',
+    cgroup: '/system.slice/a.service',
+    started_at: '2026-11-20T00:00:00.000Z',
+    until: '2026-11-20T02:00:00.000Z',
+    ended_at: '2026-11-20T02:00:00.000Z',
+    end_reason: 'expired',
+    seconds: 7200,
+    refused: 0,
+    answered: {},
+    programs: [],
+    programs_unlisted: 0,
+    kernel: { sockets: 0, refused: 0, passed_token: 0 },
+    unit: { evidence: 'systemd', restarts: 0, failed: false, results: [], stopped: false, final_state: 'active' },
+  };
+
+  it('says a workload that never called IMDS proves nothing', () => {
+    expect(judge(base)).toEqual({
+      outcome: 'no_imds_requests',
+      advice: [
+        'the workload made no IMDS connection in 2h 0m: the canary proves nothing about it; run it over a window in which the workload uses IMDS (its start, a credential refresh).',
+      ],
+    });
+  });
+
+  it('is incomplete without the end line, or with requests the canary left alone', () => {
+    expect(judge({ ...base, kernel: null }).outcome).toBe('incomplete');
+    const leftAlone = judge({ ...base, kernel: { sockets: 2, passed_token: 3, left_alone_body: 1 } });
+    expect(leftAlone.outcome).toBe('incomplete');
+    expect(leftAlone.advice[0]).toMatch(/1 request the canary could not judge passed unchanged/);
+  });
+
+  it('says the canary proves nothing where IMDS answered a refused request 2xx', () => {
+    const judged = judge({ ...base, refused: 2, answered: { '200': 2 }, kernel: { sockets: 1, refused: 2 } });
+    expect(judged.outcome).toBe('imds_did_not_refuse');
+  });
+
+  it('counts refusals the kernel made that no line shows, and a failed unit breaks', () => {
+    const judged = judge({
+      ...base,
+      kernel: { sockets: 4, refused: 2 },
+      unit: { ...base.unit, failed: true, results: ['exit-code'], final_state: 'failed' },
+    });
+    expect(judged.outcome).toBe('refused');
+    expect(judged.advice).toEqual([
+      "the kernel refused 2 request(s), 0 logged: the rest were not captured (see the report's evidence reasons).",
+      'unit:a.service entered the failed state (exit-code) while refused: it breaks under HttpTokens=required until the programs above are fixed.',
+    ]);
+  });
+
+  it('is safe when only token requests passed, and names a failure IMDS did not cause', () => {
+    const judged = judge({ ...base, kernel: { sockets: 1, passed_token: 2 }, unit: { ...base.unit, restarts: 2 } });
+    expect(judged.outcome).toBe('safe');
+    expect(judged.advice[1]).toBe(
+      'unit:a.service restarted 2 times meanwhile, though IMDS refused nothing: look for another cause.',
+    );
+  });
+});
+
+describe("a canary target's state", () => {
+  it("reads systemctl show's properties (NRestarts absent before systemd 235)", () => {
+    expect(parseSystemdShow('ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=3\n')).toEqual({
+      active_state: 'failed',
+      sub_state: 'failed',
+      result: 'exit-code',
+      n_restarts: 3,
+    });
+    expect(parseSystemdShow('ActiveState=active\nSubState=running\nResult=success\n')?.n_restarts).toBeNull();
+    expect(parseSystemdShow('')).toBeNull();
+  });
+
+  it("reads a cgroup's cgroup.events: populated, empty, or absent", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cgroup-events-'));
+    try {
+      expect(cgroupState(join(dir, 'missing'))).toBe('absent');
+      writeFileSync(join(dir, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+      expect(cgroupState(dir)).toBe('populated');
+      writeFileSync(join(dir, 'cgroup.events'), 'populated 0\nfrozen 0\n');
+      expect(cgroupState(dir)).toBe('empty');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('status lists the running canaries and their end', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'status-canary-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const stateFile = (pid: number, ticks: number) => {
+    const path = join(dir, `state-${pid}.json`);
+    writeFileSync(
+      path,
+      readFileSync(join(FIXTURES, 'status/state.json'), 'utf8')
+        .replace('LOG_DIR', dir)
+        .replace('"pid": 0', `"pid": ${pid}`)
+        .replace('"pid_start_ticks": 0', `"pid_start_ticks": ${ticks}`),
+    );
+    return path;
+  };
+
+  it('as text and as JSON while the daemon runs', async () => {
+    const file = stateFile(process.pid, processStartTicks(process.pid) as number);
+    const text = await captureOutput(() => runStatusCommand(['--state', file]));
+    expect(text.out).toContain(
+      'canaries: 1 running\n  unit:app-sync.service  required  since 2026-11-20T10:00:00.000Z  until 2026-11-20T12:00:00.000Z  (cgroup /system.slice/app-sync.service)\n',
+    );
+    const asJson = await captureOutput(() => runStatusCommand(['--state', file, '--format', 'json']));
+    expect(asJson.code).toBe(0);
+    const parsed = JSON.parse(asJson.out);
+    expect(parsed).toMatchObject({ running: true, state_file: file });
+    expect(parsed.canaries).toEqual([
+      expect.objectContaining({
+        target: 'unit:app-sync.service',
+        mode: 'required',
+        started_at: '2026-11-20T10:00:00.000Z',
+        until: '2026-11-20T12:00:00.000Z',
+      }),
+    ]);
+  });
+
+  it('lists none once the daemon that wrote them is gone (a canary ends with its daemon)', async () => {
+    const file = stateFile(2 ** 22 + 1, 0);
+    const text = await captureOutput(() => runStatusCommand(['--state', file]));
+    expect(text.code).toBe(3);
+    expect(text.out).toContain('canaries: none (a canary ends with its daemon)\n');
+    const asJson = await captureOutput(() => runStatusCommand(['--state', file, '--format', 'json']));
+    expect(JSON.parse(asJson.out)).toMatchObject({ running: false, canaries: [] });
+    const bad = await captureOutput(() => runStatusCommand(['--state', file, '--format', 'yaml']));
+    expect(bad.code).toBe(64);
+  });
+});
