@@ -104,9 +104,15 @@ export class CanaryService {
   /** Is this token header value the one this daemon's canaries insert? */
   isCanaryToken = (value: string): boolean => value === this.token;
 
-  /** The canary whose subtree holds `cgroup` (active, or ended a moment ago), for a refused request's line. */
+  /**
+   * The canary whose subtree holds `cgroup` (active, or ended a moment ago), for a refused
+   * request's line; of nested canaries the nearest (the deepest cgroup).
+   */
   canaryFor(cgroup: string | null): RequestCanary | null {
-    for (const canary of this.running.values()) if (inSubtree(cgroup, canary.cgroup)) return this.requestCanary(canary);
+    let nearest: Running | null = null;
+    for (const canary of this.running.values())
+      if (inSubtree(cgroup, canary.cgroup) && canary.cgroup.length > (nearest?.cgroup.length ?? -1)) nearest = canary;
+    if (nearest) return this.requestCanary(nearest);
     const now = Date.now();
     for (const ended of this.ended)
       if (now - ended.endedAt < ENDED_KEPT_MS && inSubtree(cgroup, ended.root)) return ended.canary;

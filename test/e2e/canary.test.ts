@@ -6,9 +6,11 @@
 // (a) must end as (b) does, (c) as without any canary, and what IMDS received in (a) must
 // be what it received in (c), but for the canary's header in the requests it refused.
 import { spawnSync } from 'node:child_process';
+import { rmdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportSchema } from '../../src/logic/report/schema.js';
 import { logLineSchema } from '../../src/model/log-line.js';
 import {
   type Client,
@@ -66,9 +68,15 @@ describe.skipIf(!isRoot)('canary', () => {
   let daemon: RunningDaemon;
   const canaryGroup = `imdscanary${process.pid}`;
   const plainGroup = `imdsplain${process.pid}`;
+  /** A unit found by its cgroup's name (no systemd here): the canary follows it to a new cgroup. */
+  const unitName = `imdsunit${process.pid}.service`;
+  /** Requests refused in the first canary (the report must count them). */
+  let refusedInFirst = 0;
 
   const canary = (...args: string[]) =>
     command([process.execPath, CLI, 'canary', ...args, '--config', join(daemon.dir, 'config.json')]);
+  const status = (...args: string[]) =>
+    command([process.execPath, CLI, 'status', ...args, '--config', join(daemon.dir, 'config.json')]);
   const lastCanaryLine = () =>
     daemon
       .lines()
@@ -235,9 +243,24 @@ describe.skipIf(!isRoot)('canary', () => {
     for (const line of lines.filter((l) => l.canary === undefined))
       expect(String(line.cgroup).startsWith(`/${canaryGroup}/`) && line.imds_version === 'v1').toBe(false);
 
-    const status = canary('status');
-    expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(new RegExp(`^cgroup:${canaryGroup} .* refused=${refusedByServer} `, 'm'));
+    const asked = canary('status');
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toMatch(new RegExp(`^cgroup:${canaryGroup} .* refused=${refusedByServer} `, 'm'));
+    refusedInFirst = refusedByServer;
+    // `imds-analyzer status` (text and JSON) lists it with its end, from status.json.
+    const until = /until (\S+)/.exec(started.stdout)?.[1];
+    const shown = status();
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(
+      new RegExp(
+        `^canaries: 1 running\n  cgroup:${canaryGroup}  required  since \\S+  until ${until}  \\(cgroup /${canaryGroup}\\)$`,
+        'm',
+      ),
+    );
+    const shownJson = JSON.parse(status('--format', 'json').stdout);
+    expect(shownJson.canaries).toEqual([
+      expect.objectContaining({ target: `cgroup:${canaryGroup}`, mode: 'required', cgroup: `/${canaryGroup}`, until }),
+    ]);
     expect(await canaryPrograms()).toEqual(expect.arrayContaining(['imds_canary_msg', 'imds_canary_sockops']));
 
     const stopped = canary('stop', '--cgroup', canaryGroup);
@@ -247,7 +270,30 @@ describe.skipIf(!isRoot)('canary', () => {
     const after = await run(curlV1(), `${canaryGroup}/app.service`);
     expect(after.statuses).toEqual([200]);
     expect(lastCanaryLine()).toMatchObject({ action: 'ended', reason: 'stopped', target: `cgroup:${canaryGroup}` });
+    expect(status().stdout).toMatch(/^canaries: none$/m);
   }, 180_000);
+
+  it('follows a unit to its new cgroup (a restart) and writes what became of it', async () => {
+    const unitDir = testbed.cgroupPath(`${canaryGroup}/${unitName}`);
+    expect(canary('start', '--unit', unitName, '--for', '10m')).toMatchObject({ code: 0, stderr: '' });
+    expect((await run(curlV1(), `${canaryGroup}/${unitName}`)).statuses).toEqual([401]);
+    // The unit "restarts": its cgroup is removed and made anew; the canary is attached to the new one.
+    rmdirSync(unitDir);
+    testbed.cgroupPath(`${canaryGroup}/${unitName}`);
+    const deadline = Date.now() + 5000;
+    while (!/reattached=1/.test(canary('status').stdout) && Date.now() < deadline) await sleep(100);
+    expect(canary('status').stdout).toMatch(new RegExp(`^unit:${unitName} .* reattached=1`, 'm'));
+    expect((await run(curlV1(), `${canaryGroup}/${unitName}`)).statuses).toEqual([401]);
+    expect(canary('stop', '--unit', unitName)).toMatchObject({ code: 0, stdout: 'stopped 1 canary\n' });
+    const states = daemon
+      .lines()
+      .filter((line) => line.event === 'canary_target' && line.target === `unit:${unitName}`);
+    expect(states.at(0)).toMatchObject({ at: 'start', recreated: 0 });
+    expect(states.at(-1)).toMatchObject({ at: 'end', recreated: 1 });
+    await daemon.waitForRequests(
+      (requests) => requests.filter((l) => l.canary?.target === `unit:${unitName}`).length >= 2,
+    );
+  }, 60_000);
 
   it('ends on expiry and with the daemon: nothing of it stays attached', async () => {
     canary('stop'); // whatever a failed test before left running
@@ -267,7 +313,69 @@ describe.skipIf(!isRoot)('canary', () => {
     // No daemon: nothing to ask.
     expect(canary('status').code).toBe(3);
     // The report reads the canary's lines with the rest: the refused requests are IMDSv1 callers.
-    const report = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot']);
+    const report = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot', '--format', 'json']);
     expect(report.code, report.stderr).toBe(1);
+    const parsed = reportSchema.parse(JSON.parse(report.stdout));
+    // Every canary of this file, in the order they ran, from the real logs.
+    const sections = parsed.canaries.map((c) => ({
+      target: c.target,
+      end: c.end_reason,
+      refused: c.refused,
+      answered: c.answered,
+      byPrograms: c.programs.reduce((n, p) => n + p.count, 0),
+      kernelRefused: c.kernel?.refused,
+      restarts: c.unit.restarts,
+      evidence: c.unit.evidence,
+      outcome: c.outcome,
+    }));
+    const cgroupTarget = `cgroup:${canaryGroup}`;
+    const refusedBy = (n: number) => ({ refused: n, answered: { '401': n }, byPrograms: n, kernelRefused: n });
+    expect(sections).toEqual([
+      {
+        target: cgroupTarget,
+        end: 'stopped',
+        ...refusedBy(refusedInFirst),
+        restarts: 0,
+        evidence: 'cgroup',
+        outcome: 'refused',
+      },
+      {
+        target: `unit:${unitName}`,
+        end: 'stopped',
+        ...refusedBy(2),
+        restarts: 1,
+        evidence: 'cgroup',
+        outcome: 'refused',
+      },
+      {
+        target: cgroupTarget,
+        end: 'expired',
+        ...refusedBy(0),
+        answered: {},
+        restarts: 0,
+        evidence: 'cgroup',
+        outcome: 'no_imds_requests',
+      },
+      {
+        target: cgroupTarget,
+        end: 'daemon stopped',
+        ...refusedBy(1),
+        restarts: 0,
+        evidence: 'cgroup',
+        outcome: 'refused',
+      },
+    ]);
+    // Each refused program is named, answered 401 only, with advice that says a canary refused it.
+    for (const program of parsed.canaries.flatMap((c) => c.programs)) {
+      expect(Object.keys(program.answered)).toEqual(['401']);
+      expect(program.advice).toMatch(/A canary made IMDS refuse it \(401\), as HttpTokens=required will\.$/);
+    }
+    expect(parsed.canaries[1]?.programs.map((p) => [p.command.split(' ')[0], p.count])).toEqual([['curl', 2]]);
+    // The groups count them as IMDSv1 requests, and say how many a canary refused.
+    const canaryRefused = parsed.groups.reduce((n, g) => n + g.canary_refused, 0);
+    expect(canaryRefused).toBe(refusedInFirst + 3);
+    const table = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot']);
+    expect(table.stdout).toContain(`2. unit:${unitName} on `);
+    expect(table.stdout).toMatch(/^Canaries \(refused as HttpTokens=required would/m);
   }, 60_000);
 });

@@ -112,7 +112,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the HTML report in headless Chromium', (
   });
 
   it('shows the JSON report over the fixtures, fetching nothing, without an error; screenshots', async () => {
-    const { file, json } = both('fixtures', [join(FIXTURES, 'verdict/fleet'), join(FIXTURES, 'legacy-corrupt')]);
+    const { file, json } = both('fixtures', [
+      join(FIXTURES, 'verdict/fleet'),
+      join(FIXTURES, 'legacy-corrupt'),
+      join(FIXTURES, 'verdict/canary-refused'),
+    ]);
+    expect(json.canaries.length).toBeGreaterThan(0);
     for (const [name, width, height] of [
       ['desktop', 1280, 900],
       ['narrow', 390, 844],
@@ -128,6 +133,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the HTML report in headless Chromium', (
       // Each program with its request count, in the JSON's order.
       expect(await page.$$eval('.program .count', (c) => c.map((e) => Number(e.textContent)))).toEqual(
         json.groups.map((g) => g.count),
+      );
+      // Each canary, in the JSON's order, with its refused programs.
+      expect(await page.$$eval('.program.canary h3', (h) => h.map((e) => e.textContent))).toEqual(
+        json.canaries.map((c) => `${c.target} on ${c.host}: ${c.outcome}`),
+      );
+      expect(await page.$$eval('.program.canary td.num', (c) => c.map((e) => Number(e.textContent)))).toEqual(
+        json.canaries.flatMap((c) => c.programs.map((p) => p.count)),
       );
       // A host's details: its reasons (with what to do) and its coverage per boot.
       await page.click('#host-rows tr.host button');

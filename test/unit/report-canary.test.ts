@@ -98,6 +98,15 @@ describe('the canary section', () => {
     expect((await json(join(FIXTURES, 'verdict/clean'))).report.canaries).toEqual([]);
   });
 
+  it('is incomplete without its end line (still running, or its daemon killed), whatever its start line says', () => {
+    const builder = new ReportBuilder();
+    for (const line of readFileSync(join(SAFE, 'imds-analyzer.log'), 'utf8').split('\n').filter(Boolean))
+      if (!line.includes('"action":"ended"')) builder.addText(line);
+    expect(builder.result().canaries).toEqual([
+      expect.objectContaining({ ended_at: null, end_reason: null, kernel: null, outcome: 'incomplete' }),
+    ]);
+  });
+
   it('adds up parts read apart (workers), in any order and through a structured clone, to the whole', () => {
     const lines = [REFUSED, SAFE].flatMap((dir) =>
       readFileSync(join(dir, 'imds-analyzer.log'), 'utf8').split('\n').filter(Boolean),

@@ -43,7 +43,7 @@ export const canarySectionSchema = z.object({
   /** By program, the most requests first (at most 100; programs_unlisted counts the others' requests). */
   programs: z.array(canaryProgramSchema),
   programs_unlisted: z.number().int().nonnegative(),
-  /** The kernel's counters at its end (bpf/imds_canary.h): refused, passed_token, sockets, left_alone_*. */
+  /** The kernel's counters on its end line (bpf/imds_canary.h): refused, passed_token, sockets, left_alone_*; null without one. */
   kernel: z.record(z.string(), z.number()).nullable(),
   /** What became of the target while it ran (the daemon's canary_target lines). */
   unit: z.object({

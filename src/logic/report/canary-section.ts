@@ -45,9 +45,8 @@ export interface CanaryState {
   startMs: number | null;
   endMs: number | null;
   endReason: string | null;
-  /** The kernel's counters on its end line (the latest line's, for lack of one). */
+  /** The kernel's counters on its end line. */
   kernel: Record<string, number> | null;
-  kernelMs: number;
   /** Any of its lines within the report's window. */
   inWindow: boolean;
   lastMs: number;
@@ -115,11 +114,7 @@ export class CanaryEvidence {
       if (line.action === 'ended') {
         canary.endMs = t;
         canary.endReason = line.reason ?? null;
-      }
-      // The end line's counters are the final ones; before one is read, the latest line's stand.
-      if (line.kernel && (line.action === 'ended' || (canary.endMs === null && t >= canary.kernelMs))) {
-        canary.kernel = { ...line.kernel } as Record<string, number>;
-        canary.kernelMs = line.action === 'ended' ? Number.POSITIVE_INFINITY : t;
+        canary.kernel = line.kernel ? ({ ...line.kernel } as Record<string, number>) : null;
       }
     } else if (line.event === 'canary_target') {
       if (line.target === undefined || line.until === undefined || !inWindow) return;
@@ -140,7 +135,6 @@ export class CanaryEvidence {
         endMs: null,
         endReason: null,
         kernel: null,
-        kernelMs: Number.NEGATIVE_INFINITY,
         inWindow: false,
         lastMs: Number.NEGATIVE_INFINITY,
         refused: 0,
@@ -272,10 +266,7 @@ export class CanaryEvidence {
       if (other.endMs !== null) {
         canary.endMs = other.endMs;
         canary.endReason = other.endReason;
-      }
-      if (other.kernel !== null && other.kernelMs >= canary.kernelMs) {
         canary.kernel = other.kernel;
-        canary.kernelMs = other.kernelMs;
       }
       canary.inWindow ||= other.inWindow;
       canary.lastMs = Math.max(canary.lastMs, other.lastMs);
@@ -400,7 +391,7 @@ export function judge(s: Omit<CanarySection, 'outcome' | 'advice'>): { outcome: 
   }
   if (s.kernel === null) {
     advice.push(
-      `no refused request was logged ${during}, but the canary's end line (its kernel counters) is missing: whether the workload called IMDS is unknown; run the canary again and let it end (expiry or canary stop).`,
+      `no refused request was logged ${during}, but the canary's end line (its kernel counters) is not in the input (it still ran, or its daemon was killed): whether the workload called IMDS is unknown; report once it ended (expiry or canary stop).`,
     );
     return { outcome: 'incomplete', advice };
   }
