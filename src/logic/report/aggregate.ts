@@ -122,7 +122,7 @@ type SummaryLine = StoredLineOf<'summary'>;
 type Kind = CallerGroup['kind'];
 
 /**
- * Every field of a request line this report reads (add, HostEvidence.see, addRequest): the
+ * Every field of a request line this report reads (add, HostEvidence.see, addRequest, the canary section): the
  * common request lines are read straight from their text for these alone. A field read from
  * request lines and missing here reads as absent on the fast path: the differential tests
  * (test/unit/report-fast-read.test.ts) catch that.
@@ -144,6 +144,7 @@ export const REQUEST_FIELDS_READ: Projection<RequestLine> = {
   fallback: true,
   advice: true,
   request_time: true,
+  canary: true,
 };
 
 /** When a request was made (its first byte), else when its line was written. */
