@@ -191,7 +191,7 @@ describe('judging a canary', () => {
     });
     expect(judged.outcome).toBe('refused');
     expect(judged.advice).toEqual([
-      "the kernel refused 2 request(s), 0 logged: the rest were not captured (see the report's evidence reasons).",
+      "the kernel refused 2 request(s), 0 logged in full: the others were counted in their program's summary lines (bounded evidence) or not captured (see the report's evidence reasons).",
       'unit:a.service entered the failed state (exit-code) while refused: it breaks under HttpTokens=required until the programs above are fixed.',
     ]);
   });

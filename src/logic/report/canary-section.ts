@@ -380,7 +380,7 @@ export function judge(s: Omit<CanarySection, 'outcome' | 'advice'>): { outcome: 
     }
     if (s.refused < kernelRefused)
       advice.push(
-        `the kernel refused ${kernelRefused} request(s), ${s.refused} logged: the rest were not captured (see the report's evidence reasons).`,
+        `the kernel refused ${kernelRefused} request(s), ${s.refused} logged in full: the others were counted in their program's summary lines (bounded evidence) or not captured (see the report's evidence reasons).`,
       );
     advice.push(
       fate.broke
