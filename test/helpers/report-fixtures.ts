@@ -461,7 +461,7 @@ export const FIXTURES: Record<string, Fixture> = {
         argv: ['python3', '/opt/app/sync.py'],
         cmdline: 'python3 /opt/app/sync.py',
       },
-      sdk: { name: 'botocore', version: '1.12.0', min_imdsv2_version: '1.13.25', supports_imdsv2: false },
+      sdk: sdkFromUserAgent('Botocore/1.12.0 Python/3.6.8'),
     };
     return [
       ...e.slice(0, 2),
