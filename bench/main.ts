@@ -4,9 +4,9 @@
 // `--only ready,kernel,churn,capture,cgroups` runs some of the parts; `--quick` shorter runs.
 // All IMDS traffic goes to the testbed's namespaces; the loopback load stays on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, setPriority, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -550,9 +550,22 @@ function unitWatchdogSeconds(): number {
   return seconds;
 }
 
+/** The niceness the shipped unit gives the daemon (Nice=). */
+function unitNice(): number {
+  const unit = readFileSync(join(REPO_ROOT, 'packaging/systemd/imds-analyzer.service'), 'utf8');
+  const nice = Number(/^Nice=(-?\d+)$/m.exec(unit)?.[1]);
+  if (!Number.isInteger(nice)) throw new Error('the unit names no Nice=');
+  return nice;
+}
+
+/** Nice= as systemd applies it: to every thread of the process (niceness is per thread on Linux). */
+function applyNice(pid: number, nice: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
+}
+
 /**
  * An unprivileged user makes `count` fresh cgroups in its delegated subtree, one IMDS connection
- * from each, against the daemon as shipped, with systemd's watchdog as the unit sets it: the
+ * from each, against the daemon as shipped, with systemd's watchdog and niceness as the unit sets them: the
  * longest event-loop turn the daemon spent on records, records lost, requests logged and the
  * restarts systemd's watchdog would have made (a gap between pings longer than WatchdogSec).
  * Once on the normal path (the kernel sends the caller's cgroup path at connect) and once with
@@ -564,6 +577,7 @@ async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cgroups-'));
   const listener = notifyListener(join(dir, 'notify.sock'));
   const watchdogSec = unitWatchdogSeconds();
+  const nice = unitNice();
   const rows: Row[] = [];
   try {
     await listener.bound;
@@ -576,6 +590,7 @@ async function freshCgroupStorm(cli: string, count: number): Promise<Row[]> {
         cli,
         env: { ...PRODUCTION_ENV, NOTIFY_SOCKET: join(dir, 'notify.sock'), WATCHDOG_USEC: String(watchdogSec * 1e6) },
       });
+      applyNice(daemon.process.pid as number, nice);
       const uid = freshUid();
       const { path: subtree } = delegatedSubtree(bed, uid);
       try {

@@ -222,6 +222,11 @@ echo "boot: process start -> READY=1: $(( (ready_at - started_at) / 1000 )) ms"
 daemon_exe=$(in_ct readlink "/proc/$(show imds-analyzer MainPID)/exe")
 daemon_node=$(in_ct "$daemon_exe" --version)
 echo "boot: flavour $flavour: the daemon runs $daemon_exe ($daemon_node)"
+# Nice= from the unit on every thread, so a user's process flood cannot starve the drain.
+unit_nice=$(sed -n 's/^Nice=//p' "$repo/packaging/systemd/imds-analyzer.service")
+thread_nices=$(in_ct ps -L -o nice= -p "$(show imds-analyzer MainPID)" | sort -u | tr -d ' ')
+[[ $thread_nices == "$unit_nice" ]] || fail "the daemon's threads run at nice '$thread_nices', the unit says $unit_nice"
+echo "boot: every thread of the daemon runs at nice $unit_nice"
 if [[ $flavour == al2023 ]]; then
   [[ $daemon_exe == /usr/bin/node-22 && $daemon_node == v22.* ]] || fail "the AL2023 unit did not start /usr/bin/node-22"
 fi
