@@ -1,6 +1,8 @@
-// The canary's pure parts: durations, targets, the inserted header, and how the request
-// parser tells the canary's header from a client's token.
+// The canary's pure parts: durations, targets, the inserted header, how the request
+// parser tells the canary's header from a client's token, and the ABI its header defines.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CANARY_STATS } from '../../src/capture/canary.js';
 import {
   DEFAULT_CANARY_SECONDS,
   canaryDuration,
@@ -76,5 +78,17 @@ describe('canary', () => {
     const record = parse(`GET / HTTP/1.1\r\nX-aws-ec2-metadata-token: ${CANARY_TOKEN_PREFIX}ffffffffffffffff\r\n\r\n`);
     expect(record.canaryHeader).toBe(false);
     expect(classifyRequest(record).imds_version).toBe('v2');
+  });
+});
+
+describe('the canary ABI (bpf/imds_canary.h)', () => {
+  const header = readFileSync(new URL('../../bpf/imds_canary.h', import.meta.url), 'utf8');
+  it('names the counters in the order user space reads them, and the inserted header length', () => {
+    const stats = [...header.matchAll(/^\s*CANARY_STAT_(\w+)\s*=\s*(\d+),/gm)].map((m) => [
+      m[1]?.toLowerCase(),
+      Number(m[2]),
+    ]);
+    expect(stats).toEqual([...CANARY_STATS.map((name, index) => [name, index]), ['count', CANARY_STATS.length]]);
+    expect(Number(/^#define CANARY_HEADER_LEN (\d+)$/m.exec(header)?.[1])).toBe(CANARY_HEADER_BYTES);
   });
 });

@@ -35,6 +35,8 @@ const stats = (host: string, boot: string, at: number, lost: number) => ({
   kernel: { events_lost: lost },
   lines_not_written: 0,
 });
+/** A caller's process as the writer records it: comm is the command's first word here. */
+const caller = (pid: number, exe: string, argv: string[], user: string) => ({ pid, comm: argv[0], exe, argv, user });
 const request = (host: string, at: number, over: Record<string, unknown>) => ({
   level: 40,
   time: at,
@@ -43,13 +45,7 @@ const request = (host: string, at: number, over: Record<string, unknown>) => ({
   imds_version: 'v1',
   aws_api: true,
   request: { method: 'GET', path: '/latest/meta-data/instance-id', token_request: false, user_agent: 'curl/8.0' },
-  process: {
-    pid: 4242,
-    comm: 'curl',
-    exe: '/usr/bin/curl',
-    argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'],
-    user: 'root',
-  },
+  process: caller(4242, '/usr/bin/curl', ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'], 'root'),
   ancestors: [{ pid: 4200, comm: 'sh', argv: ['sh', '/tmp/tmp.AbC123/run.sh'] }],
   unit: 'backup.service',
   container: null,
@@ -95,13 +91,12 @@ beforeAll(() => {
         ready('host-a', 'boot-1', T0),
         request('host-a', T0 + H, {}),
         request('host-a', T0 + 2 * H, {
-          process: {
-            pid: 5555,
-            comm: 'curl',
-            exe: '/usr/bin/curl',
-            argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'],
-            user: 'root',
-          },
+          process: caller(
+            5555,
+            '/usr/bin/curl',
+            ['curl', '-s', 'http://169.254.169.254/latest/meta-data/instance-id'],
+            'root',
+          ),
         }),
       ]),
     ),
@@ -112,13 +107,7 @@ beforeAll(() => {
     `${jsonl([
       ready('host-a', 'boot-2', T0 + 30 * H),
       request('host-a', T0 + 31 * H, {
-        process: {
-          pid: 77,
-          comm: 'python3',
-          exe: '/usr/bin/python3.11',
-          argv: ['python3', '/opt/app/sync.py', '--id', '123456'],
-          user: 'app',
-        },
+        process: caller(77, '/usr/bin/python3.11', ['python3', '/opt/app/sync.py', '--id', '123456'], 'app'),
         unit: 'sync.service',
         sdk: sdkFromUserAgent('Botocore/1.12.0'),
         response: { status: 401 },
@@ -286,13 +275,12 @@ describe('report over logs written before redaction', () => {
       jsonl([
         ready('host-o', 'boot-1', T0),
         request('host-o', T0 + H, {
-          process: {
-            pid: 9,
-            comm: 'curl',
-            exe: '/usr/bin/curl',
-            argv: ['curl', '-u', `admin:${pw}`, 'http://169.254.169.254/latest/meta-data/'],
-            user: 'root',
-          },
+          process: caller(
+            9,
+            '/usr/bin/curl',
+            ['curl', '-u', `admin:${pw}`, 'http://169.254.169.254/latest/meta-data/'],
+            'root',
+          ),
           ancestors: [
             { pid: 8, comm: 'sh', argv: ['sh', '-c', `AWS_SECRET_ACCESS_KEY=${key} curl -u admin:${pw} http://x/`] },
           ],
