@@ -6,7 +6,7 @@
 export const PAGE_STYLE = `
 :root { --no: #b3261e; --unknown: #8a5a00; --yes: #1b6e20; --line: #d9d9de; --muted: #5f6368; --bg-soft: #f6f7f9; }
 * { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0; color: #1f1f24; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0; color: #1f1f24; overflow-wrap: anywhere; }
 main { max-width: 1200px; margin: 0 auto; padding: 16px 20px 40px; }
 h1 { font-size: 20px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
