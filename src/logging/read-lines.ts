@@ -99,18 +99,31 @@ export async function* readLines(file: string): AsyncGenerator<string> {
 
 /**
  * readLines, the lines of each chunk read at once (a reader of millions of lines pays per
- * chunk, not per line). Each line is decoded on its own: a value kept from a line keeps that
- * line's text alive, never a whole chunk's.
+ * chunk, not per line).
  */
 export async function* readLineBatches(file: string): AsyncGenerator<string[]> {
-  for await (const chunk of readLineChunks(file, READ_CHUNK_BYTES)) {
+  for await (const chunk of readTextChunks(file)) {
     const lines: string[] = [];
-    for (let from = 0; from < chunk.length; ) {
-      let newline = chunk.indexOf(LF, from);
-      if (newline < 0) newline = chunk.length;
-      lines.push(chunk.toString('utf8', from, newline > from && chunk[newline - 1] === CR ? newline - 1 : newline));
-      from = newline + 1;
-    }
+    eachLineOf(chunk, (text) => lines.push(text));
     yield lines;
+  }
+}
+
+/** readLineChunks in reads of READ_CHUNK_BYTES, for readers that decode every line (eachLineOf). */
+export function readTextChunks(file: string): AsyncGenerator<Buffer> {
+  return readLineChunks(file, READ_CHUNK_BYTES);
+}
+
+/**
+ * The lines of a chunk of readLineChunks, each decoded on its own as it is given to `each`
+ * (a CR before the LF dropped): a value kept from a line keeps that line's text alive, never
+ * a whole chunk's, and no line waits decoded while the ones before it are read.
+ */
+export function eachLineOf(chunk: Buffer, each: (text: string) => void): void {
+  for (let from = 0; from < chunk.length; ) {
+    let newline = chunk.indexOf(LF, from);
+    if (newline < 0) newline = chunk.length;
+    each(chunk.toString('utf8', from, newline > from && chunk[newline - 1] === CR ? newline - 1 : newline));
+    from = newline + 1;
   }
 }

@@ -39,6 +39,8 @@ const SECRET_HINT = /pass|secret|token|key|auth|cookie/i;
 const ARG_HINT = /pass|secret|token|key|auth|cookie|@|^-[apuk]|^-U|^--(?:proxy-)?user/i;
 /** A script without any of these is not cut into words. */
 const SCRIPT_HINT = /pass|secret|token|key|auth|cookie|@|\s[\\"']*-[apuk]|\s[\\"']*-U|\s[\\"']*--(?:proxy-)?user/i;
+/** ARG_HINT or SCRIPT_HINT, in one pass. */
+const ANY_HINT = new RegExp(`${ARG_HINT.source}|${SCRIPT_HINT.source}`, 'i');
 /** Flags that switch something off take no value: --no-password. */
 const NEGATED_FLAG = /^-{0,2}no[-_]/i;
 
@@ -257,19 +259,50 @@ export function redactText(text: string, known?: KnownSecretFinder): { text: str
  */
 const spansOfArgv = new WeakMap<readonly string[], Span[][]>();
 
+/**
+ * Whether a rule can find a secret-shaped text in argv. Every rule is reached only through an
+ * argument that matches ARG_HINT (the argument itself or the one before it; openssl's
+ * pass phrase flags match it too) or, for a shell's script, SCRIPT_HINT: an argv without
+ * either has no pattern span, and is not read further.
+ */
+export function mayHoldSecret(argv: readonly string[]): boolean {
+  for (const arg of argv) if (ANY_HINT.test(arg)) return true;
+  return false;
+}
+
+const NO_SPANS: Span[] = [];
+
 /** argv with secrets cut out of its arguments (the arguments themselves stay). argv is not changed later. */
 export function redactArgv(
   argv: readonly string[],
   known?: KnownSecretFinder,
 ): { argv: readonly string[]; redacted: boolean } {
+  return redactArgvAs(argv, known, mayHoldSecret(argv));
+}
+
+/** redactArgv with every rule tried on every argument, hint or not: the reference mayHoldSecret is tested against. */
+export function redactArgvInFull(
+  argv: readonly string[],
+  known?: KnownSecretFinder,
+): { argv: readonly string[]; redacted: boolean } {
+  return redactArgvAs(argv, known, true);
+}
+
+/** `hinted`: whether the pattern rules are tried (else only the known secrets are looked for). */
+function redactArgvAs(
+  argv: readonly string[],
+  known: KnownSecretFinder | undefined,
+  hinted: boolean,
+): { argv: readonly string[]; redacted: boolean } {
+  if (!hinted && !known) return { argv, redacted: false };
   let redacted = false;
-  let perArg = spansOfArgv.get(argv);
-  if (!perArg) {
+  let perArg = hinted ? spansOfArgv.get(argv) : undefined;
+  if (hinted && !perArg) {
     perArg = argvSpans(argv, 0);
     spansOfArgv.set(argv, perArg);
   }
   const out = argv.map((arg, i) => {
-    const spans = spansWithKnown(arg, perArg[i] ?? [], known);
+    const spans = spansWithKnown(arg, perArg?.[i] ?? NO_SPANS, known);
     if (spans.length === 0) return arg;
     redacted = true;
     return cut(arg, spans);

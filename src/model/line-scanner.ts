@@ -77,7 +77,16 @@ function deepFreeze<V>(value: V): V {
  */
 function lineClassOf<T>(build: Build & { kind: 'object' }): (match: RegExpExecArray) => T {
   const state: string[] = [];
-  const getters = build.fields.map(([key, field]) => {
+  const fields: string[] = [];
+  const getters = build.fields.map(([key, field], index) => {
+    if (field.kind === 'object' || field.kind === 'strings') {
+      // Built once per line: a reader may ask a line for the same object several times.
+      fields.push(`#v${index} = UNREAD;`);
+      return `get ${JSON.stringify(key)}() {
+        if (this.#v${index} === UNREAD) { const m = this.#m; this.#v${index} = ${expressionOf(field)}; }
+        return this.#v${index};
+      }`;
+    }
     if (field.kind !== 'json')
       return `get ${JSON.stringify(key)}() { const m = this.#m; return ${expressionOf(field)}; }`;
     const [raw, value] = [`raw${field.group}`, `value${field.group}`];
@@ -89,7 +98,7 @@ function lineClassOf<T>(build: Build & { kind: 'object' }): (match: RegExpExecAr
       return ${value};
     }`;
   });
-  const source = `${state.join('\n')}\nclass TemplateLine { #m; constructor(m) { this.#m = m; }\n${getters.join('\n')}\n}\nreturn (m) => new TemplateLine(m);`;
+  const source = `const UNREAD = Symbol();\n${state.join('\n')}\nclass TemplateLine { #m; ${fields.join(' ')} constructor(m) { this.#m = m; }\n${getters.join('\n')}\n}\nreturn (m) => new TemplateLine(m);`;
   return new Function('freeze', source)(deepFreeze) as (match: RegExpExecArray) => T;
 }
 

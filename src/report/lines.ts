@@ -1,2 +1,8 @@
 // Lines of one log file, streamed (the daemon reads its own directory with the same code).
-export { MAX_LINE_CHARS, readLineBatches, readLineChunks, readLines } from '../logging/read-lines.js';
+export {
+  eachLineOf,
+  MAX_LINE_CHARS,
+  readLineChunks,
+  readLines,
+  readTextChunks,
+} from '../logging/read-lines.js';

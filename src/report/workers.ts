@@ -9,7 +9,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { CommandError, EXIT, exitStatusOf } from '../logic/exit-status.js';
 import { ReportBuilder, type ReportOptions, type ReportPartial } from '../logic/report/aggregate.js';
 import { LatestVerdicts } from '../logic/report/latest-verdicts.js';
-import { readLineBatches, readLineChunks } from './lines.js';
+import { eachLineOf, readLineChunks, readTextChunks } from './lines.js';
 
 const ROLE = 'imds-analyzer report reader';
 /** More workers than cores only adds switching; two is what the target machines have. */
@@ -58,9 +58,7 @@ export async function readFileInto(
   add = (text: string) => builder.addText(text),
 ): Promise<void> {
   builder.addFile();
-  const unreadable = await readEach(file, readLineBatches, (lines) => {
-    for (const text of lines) add(text);
-  });
+  const unreadable = await readEach(file, readTextChunks, (chunk) => eachLineOf(chunk, add));
   if (unreadable !== null) builder.addUnreadable(file, unreadable);
 }
 

@@ -8,10 +8,21 @@ const RULES: Array<[RegExp, string]> = [
   [/(?<![\w.:])\d{3,}(?![\w.:])/g, '<n>'],
 ];
 
-export function normalizeArg(arg: string): string {
+/**
+ * What every rule's match holds (8 hex digits, 3 digits, a temp directory): a text without
+ * any is what the rules leave unchanged (none can match it, so none changes it for the next).
+ */
+const MAY_CHANGE = /[0-9a-f]{8}|\d{3}|\/(?:tmp|var\/tmp|run\/user\/\d+|dev\/shm)\//i;
+
+/** normalizeArg by every rule, without the pre-test (the reference the pre-test is tested against). */
+export function normalizeArgByRules(arg: string): string {
   let out = arg;
   for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
   return out;
+}
+
+export function normalizeArg(arg: string): string {
+  return MAY_CHANGE.test(arg) ? normalizeArgByRules(arg) : arg;
 }
 
 export function normalizeArgv(argv: readonly string[]): string {

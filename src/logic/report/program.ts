@@ -2,7 +2,7 @@
 // interpreter runs (the caller's own, or the one that ran a tool such as curl), and the
 // argv's shape. One script that curls 200 metadata paths is one program; the paths it
 // called are listed under it.
-import { redactArgv } from '../redact.js';
+import { mayHoldSecret, redactArgv } from '../redact.js';
 import { argvShape, normalizeArg } from './normalize.js';
 
 /** Interpreters whose first operand is the program that matters (the script). */
@@ -46,32 +46,64 @@ export function scriptOf(argv: readonly string[]): Script | null {
 
 export interface ProgramIdentity {
   /** The script the caller runs, or the nearest ancestor's script (a tool called by a script). */
-  script: string | null;
+  readonly script: string | null;
   /** The caller's argv shape (argvShape). */
-  command: string;
+  readonly command: string;
   /**
    * What separates programs besides executable, unit, container and SDK: the script when there
    * is one (its calls with any arguments are one program), else the argv shape.
    */
-  key: string;
+  readonly key: string;
 }
 
-/** The program behind a request: the caller's argv and its ancestors' argv, nearest first. */
-export function programOf(argv: readonly string[], ancestorArgvs: ReadonlyArray<readonly string[]>): ProgramIdentity {
+/** A program found by programOf: its argv is shaped when first asked (a script's key does not need it). */
+class FoundProgram implements ProgramIdentity {
+  readonly #argv: readonly string[];
+  readonly #scriptIndex: number | null;
+  #command: string | undefined;
+
+  constructor(
+    argv: readonly string[],
+    scriptIndex: number | null,
+    readonly script: string | null,
+  ) {
+    this.#argv = argv;
+    this.#scriptIndex = scriptIndex;
+  }
+
+  get command(): string {
+    this.#command ??= argvShape(this.#argv, this.#scriptIndex);
+    return this.#command;
+  }
+
+  get key(): string {
+    return this.script === null ? this.command : `script:${this.script}`;
+  }
+}
+
+/**
+ * The program behind a request: the caller's argv and its ancestors' argv, nearest first
+ * (`redact` is applied to an ancestor's argv before it is read; it is read only when the
+ * caller runs no script of its own).
+ */
+export function programOf(
+  argv: readonly string[],
+  ancestorArgvs: ReadonlyArray<readonly string[]>,
+  redact: (argv: readonly string[]) => readonly string[] = (a) => a,
+): ProgramIdentity {
   const own = scriptOf(argv);
-  const command = argvShape(argv, own?.index ?? null);
   let script = own?.name ?? null;
   for (const ancestor of ancestorArgvs) {
     if (script !== null) break;
-    script = scriptOf(ancestor)?.name ?? null;
+    script = scriptOf(redact(ancestor))?.name ?? null;
   }
-  return { script, command, key: script === null ? command : `script:${script}` };
+  return new FoundProgram(argv, own?.index ?? null, script);
 }
 
 /** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
 const KEY_SEPARATOR = '\u0000';
 const PART_SEPARATOR = '\u0001';
-/** Programs remembered by raw argv: the same program runs millions of times. */
+/** Programs with a secret-shaped argument remembered by raw argv: the same program runs millions of times. */
 const MAX_REMEMBERED_PROGRAMS = 4096;
 
 /** What a request line (or a summary line) says of its caller, as far as grouping goes. */
@@ -85,28 +117,29 @@ export interface Caller {
   sdk?: { name?: string | undefined; version?: string | null | undefined } | null | undefined;
 }
 
+const redacted = (argv: readonly string[]) => redactArgv(argv).argv;
+
 /**
- * programOf over redacted argv, remembered by raw argv and ancestry, and the key that makes
- * requests one program: the report groups by it and the daemon summarises by it.
+ * programOf over redacted argv, and the key that makes requests one program: the report
+ * groups by it and the daemon summarises by it. An argv without a secret-shaped argument is
+ * its own redaction (mayHoldSecret) and is read as it comes; one with such an argument is
+ * redacted once and remembered by raw argv and ancestry (the same program runs many times).
  */
 export class ProgramIdentities {
-  private readonly programs = new Map<string, ProgramIdentity>();
+  private readonly hinted = new Map<string, ProgramIdentity>();
 
   /** The program of a caller; null when its argv is not known. */
   programOf(caller: Caller): ProgramIdentity | null {
     if (caller.argv.length === 0) return null;
+    if (!mayHoldSecret(caller.argv)) return programOf(caller.argv, caller.ancestorArgvs, redacted);
     const raw = [caller.argv, ...caller.ancestorArgvs].map((a) => a.join(KEY_SEPARATOR)).join(PART_SEPARATOR);
-    let program = this.programs.get(raw);
+    let program = this.hinted.get(raw);
     if (program === undefined) {
-      if (this.programs.size >= MAX_REMEMBERED_PROGRAMS) this.programs.clear();
+      if (this.hinted.size >= MAX_REMEMBERED_PROGRAMS) this.hinted.clear();
+      const found = programOf(redacted(caller.argv), caller.ancestorArgvs, redacted);
       // A copy: strings taken from a line keep the line's whole text alive as long as they live.
-      program = structuredClone(
-        programOf(
-          redactArgv(caller.argv).argv,
-          caller.ancestorArgvs.map((a) => redactArgv(a).argv),
-        ),
-      );
-      this.programs.set(raw, program);
+      program = structuredClone({ script: found.script, command: found.command, key: found.key });
+      this.hinted.set(raw, program);
     }
     return program;
   }

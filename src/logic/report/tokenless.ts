@@ -7,21 +7,18 @@ export const PERIOD_MS = 5 * 60_000;
 export const periodStart = (t: number) => Math.floor(t / PERIOD_MS) * PERIOD_MS;
 
 export class TokenlessCounts {
+  /** By period number (start / PERIOD_MS): a small integer is a cheaper key than a time in ms. */
   private readonly byPeriod = new Map<number, number>();
   total = 0;
 
   add(t: number, n = 1): void {
-    const start = periodStart(t);
-    this.byPeriod.set(start, (this.byPeriod.get(start) ?? 0) + n);
+    const period = Math.floor(t / PERIOD_MS);
+    this.byPeriod.set(period, (this.byPeriod.get(period) ?? 0) + n);
     this.total += n;
-  }
-
-  get(start: number): number {
-    return this.byPeriod.get(start) ?? 0;
   }
 
   /** [period start ms, count] in time order. */
   periods(): Array<[number, number]> {
-    return [...this.byPeriod].sort((a, b) => a[0] - b[0]);
+    return [...this.byPeriod].sort((a, b) => a[0] - b[0]).map(([period, n]) => [period * PERIOD_MS, n]);
   }
 }
