@@ -178,11 +178,15 @@ function canaries(report: Report): string {
           `<tr><td class="mono">${escapeHtml(p.command)}</td><td class="num">${p.count}</td><td>${escapeHtml(answeredText(p.answered))}</td></tr>`,
       )
       .join('');
+    const escaped = c.escaped_programs
+      .map((p) => `<tr><td class="mono">${escapeHtml(p.command)}</td><td class="num">${p.count}</td></tr>`)
+      .join('');
     const advice = c.advice.map((a) => `<div class="advice"><b>Advice:</b> ${escapeHtml(a)}</div>`).join('');
     return `<div class="program canary">
 <h3 class="mono">${escapeHtml(c.target)} on ${escapeHtml(c.host)}: ${escapeHtml(c.outcome)}</h3>
 <dl>${facts.join('')}</dl>
 ${programs ? `<table><tr><th>refused program</th><th class="num">requests</th><th>IMDS answered</th></tr>${programs}</table>` : ''}
+${escaped ? `<table><tr><th>escaped program (not refused)</th><th class="num">requests</th></tr>${escaped}</table>` : ''}
 ${advice}
 </div>`;
   });

@@ -123,6 +123,7 @@ export function renderTable(report: Report, colour: boolean): string {
       for (const [label, text] of canaryFacts(c)) out.push(...wrap(`${label}: ${text}`, '   '));
       for (const p of c.programs)
         out.push(...wrap(`- ${p.command}: ${p.count} refused, IMDS answered ${answeredText(p.answered)}`, '   '));
+      for (const p of c.escaped_programs) out.push(...wrap(`- ${p.command}: ${p.count} escaped (not refused)`, '   '));
       for (const advice of c.advice) out.push(...wrap(`advice: ${advice}`, '   '));
     });
   }
@@ -251,6 +252,7 @@ export function renderMarkdown(report: Report): string {
     lines.push(...canaryFacts(c).map(([label, value]) => `- ${label}: ${text(value)}`));
     lines.push(
       ...c.programs.map((p) => `- refused: ${text(p.command)} ×${p.count} (${text(answeredText(p.answered))})`),
+      ...c.escaped_programs.map((p) => `- escaped: ${text(p.command)} ×${p.count} (not refused)`),
     );
     lines.push(...c.advice.map((a) => `- advice: ${text(a)}`));
   }

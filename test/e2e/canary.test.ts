@@ -295,6 +295,33 @@ describe.skipIf(!isRoot)('canary', () => {
     );
   }, 60_000);
 
+  it("counts a restarted unit's request made before the canary re-attached as escaped, in the report", async () => {
+    const escapeUnit = `imdsescape${process.pid}.service`;
+    const path = `${canaryGroup}/${escapeUnit}`;
+    const unitDir = testbed.cgroupPath(path);
+    expect(canary('start', '--unit', escapeUnit, '--for', '10m')).toMatchObject({ code: 0, stderr: '' });
+    expect((await run(curlV2(), path)).statuses).toEqual([200, 200]);
+    // The unit restarts while the daemon cannot look for its new cgroup (stopped): the new
+    // cgroup's first request is made before the canary re-attached, and IMDS answers it.
+    const escaped = await daemon.whilePaused(async () => {
+      rmdirSync(unitDir);
+      testbed.cgroupPath(path);
+      return run(curlV1(), path);
+    });
+    expect(escaped.statuses).toEqual([200]);
+    const deadline = Date.now() + 5000;
+    while (!/reattached=1/.test(canary('status').stdout) && Date.now() < deadline) await sleep(100);
+    expect(canary('status').stdout).toMatch(new RegExp(`^unit:${escapeUnit} .* reattached=1`, 'm'));
+    expect((await run(curlV2(), path)).statuses).toEqual([200, 200]);
+    // Its line is an IMDSv1 request of the unit's cgroup with no canary object (not refused).
+    await daemon.waitForRequests((requests) =>
+      requests.some((l) => l.imds_version === 'v1' && l.cgroup === `/${path}`),
+    );
+    expect(canary('stop', '--unit', escapeUnit)).toMatchObject({ code: 0, stdout: 'stopped 1 canary\n' });
+    const escapedLines = daemon.requests().filter((l) => l.imds_version === 'v1' && l.cgroup === `/${path}`);
+    expect(escapedLines.map((l) => [l.canary, l.response?.status])).toEqual([[undefined, 200]]);
+  }, 60_000);
+
   it('ends on expiry and with the daemon: nothing of it stays attached', async () => {
     canary('stop'); // whatever a failed test before left running
     expect(canary('start', '--cgroup', canaryGroup, '--for', '2s').code).toBe(0);
@@ -326,6 +353,7 @@ describe.skipIf(!isRoot)('canary', () => {
       kernelRefused: c.kernel?.refused,
       restarts: c.unit.restarts,
       evidence: c.unit.evidence,
+      escaped: c.escaped,
       outcome: c.outcome,
     }));
     const cgroupTarget = `cgroup:${canaryGroup}`;
@@ -337,6 +365,7 @@ describe.skipIf(!isRoot)('canary', () => {
         ...refusedBy(refusedInFirst),
         restarts: 0,
         evidence: 'cgroup',
+        escaped: 0,
         outcome: 'refused',
       },
       {
@@ -345,7 +374,19 @@ describe.skipIf(!isRoot)('canary', () => {
         ...refusedBy(2),
         restarts: 1,
         evidence: 'cgroup',
+        escaped: 0,
         outcome: 'refused',
+      },
+      // Requests with a token passed and none was refused: without counting the escape it would read safe.
+      {
+        target: `unit:imdsescape${process.pid}.service`,
+        end: 'stopped',
+        ...refusedBy(0),
+        answered: {},
+        restarts: 1,
+        evidence: 'cgroup',
+        escaped: 1,
+        outcome: 'escaped',
       },
       {
         target: cgroupTarget,
@@ -354,6 +395,7 @@ describe.skipIf(!isRoot)('canary', () => {
         answered: {},
         restarts: 0,
         evidence: 'cgroup',
+        escaped: 0,
         outcome: 'no_imds_requests',
       },
       {
@@ -362,6 +404,7 @@ describe.skipIf(!isRoot)('canary', () => {
         ...refusedBy(1),
         restarts: 0,
         evidence: 'cgroup',
+        escaped: 0,
         outcome: 'refused',
       },
     ]);
@@ -371,11 +414,16 @@ describe.skipIf(!isRoot)('canary', () => {
       expect(program.advice).toMatch(/A canary made IMDS refuse it \(401\), as HttpTokens=required will\.$/);
     }
     expect(parsed.canaries[1]?.programs.map((p) => [p.command.split(' ')[0], p.count])).toEqual([['curl', 2]]);
+    expect(parsed.canaries[2]?.escaped_programs.map((p) => [p.command.split(' ')[0], p.count])).toEqual([['curl', 1]]);
+    expect(parsed.canaries[2]?.advice.at(-1)).toMatch(
+      /the unit restarted 1 time and its first requests were made before the canary re-attached to its new cgroup/,
+    );
     // The groups count them as IMDSv1 requests, and say how many a canary refused.
     const canaryRefused = parsed.groups.reduce((n, g) => n + g.canary_refused, 0);
     expect(canaryRefused).toBe(refusedInFirst + 3);
     const table = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot']);
     expect(table.stdout).toContain(`2. unit:${unitName} on `);
+    expect(table.stdout).toMatch(new RegExp(`^3\\. unit:imdsescape${process.pid}\\.service on .*: escaped$`, 'm'));
     expect(table.stdout).toMatch(/^Canaries \(refused as HttpTokens=required would/m);
   }, 60_000);
 });

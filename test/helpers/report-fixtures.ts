@@ -249,6 +249,27 @@ function canaryRun(
   ];
 }
 
+/** systemd's state of a canary's unit, as `systemctl show` gives it. */
+function systemdState(active_state: string, sub_state: string, result: string, n_restarts: number) {
+  return { active_state, sub_state, result, n_restarts };
+}
+
+/** The canary fixtures' unit, and an old botocore (before IMDSv2) running in it. */
+const APP_SYNC_UNIT = { unit: 'app-sync.service', cgroup: '/system.slice/app-sync.service' };
+const APP_SYNC_BOTOCORE: Partial<RequestLine> = {
+  ...APP_SYNC_UNIT,
+  request: { ...requestLine().request, user_agent: 'Botocore/1.12.0 Python/3.6.8' },
+  process: {
+    ...requestLine().process,
+    pid: 3100,
+    comm: 'python3',
+    exe: '/usr/bin/python3.6',
+    argv: ['python3', '/opt/app/sync.py'],
+    cmdline: 'python3 /opt/app/sync.py',
+  },
+  sdk: sdkFromUserAgent('Botocore/1.12.0 Python/3.6.8'),
+};
+
 /** A tokenless request a canary made IMDS refuse. */
 function refused(atMs: number, canary: ActiveCanary, over: Partial<RequestLine>): Entry {
   return request(atMs, {
@@ -443,26 +464,8 @@ export const FIXTURES: Record<string, Fixture> = {
   // A canary on a unit refuses an old botocore twice and curl once; the unit restarts once (systemd's NRestarts, a new cgroup).
   'canary-refused': cleanDayWith((e) => {
     const canary = canaryOf('unit:app-sync.service', '/system.slice/app-sync.service', T0 + 2 * H, 2, NO_CANARY_COUNTS);
-    const systemd = (active_state: string, sub_state: string, result: string, n_restarts: number) => ({
-      active_state,
-      sub_state,
-      result,
-      n_restarts,
-    });
-    const unitLine = { unit: 'app-sync.service', cgroup: '/system.slice/app-sync.service' };
-    const botocore: Partial<RequestLine> = {
-      ...unitLine,
-      request: { ...requestLine().request, user_agent: 'Botocore/1.12.0 Python/3.6.8' },
-      process: {
-        ...requestLine().process,
-        pid: 3100,
-        comm: 'python3',
-        exe: '/usr/bin/python3.6',
-        argv: ['python3', '/opt/app/sync.py'],
-        cmdline: 'python3 /opt/app/sync.py',
-      },
-      sdk: sdkFromUserAgent('Botocore/1.12.0 Python/3.6.8'),
-    };
+    const unitLine = APP_SYNC_UNIT;
+    const botocore = APP_SYNC_BOTOCORE;
     return [
       ...e.slice(0, 2),
       ...canaryRun(
@@ -470,19 +473,23 @@ export const FIXTURES: Record<string, Fixture> = {
         [
           [
             T0 + 2 * H,
-            { cgroup_state: 'populated', recreated: 0, systemd: systemd('active', 'running', 'success', 0) },
+            { cgroup_state: 'populated', recreated: 0, systemd: systemdState('active', 'running', 'success', 0) },
           ],
           [
             T0 + 2 * H + 5 * MIN,
-            { cgroup_state: 'absent', recreated: 0, systemd: systemd('activating', 'auto-restart', 'exit-code', 1) },
+            {
+              cgroup_state: 'absent',
+              recreated: 0,
+              systemd: systemdState('activating', 'auto-restart', 'exit-code', 1),
+            },
           ],
           [
             T0 + 2 * H + 6 * MIN,
-            { cgroup_state: 'populated', recreated: 1, systemd: systemd('active', 'running', 'exit-code', 1) },
+            { cgroup_state: 'populated', recreated: 1, systemd: systemdState('active', 'running', 'exit-code', 1) },
           ],
           [
             T0 + 4 * H,
-            { cgroup_state: 'populated', recreated: 1, systemd: systemd('active', 'running', 'exit-code', 1) },
+            { cgroup_state: 'populated', recreated: 1, systemd: systemdState('active', 'running', 'exit-code', 1) },
           ],
         ],
         { atMs: T0 + 4 * H, reason: 'expired', kernel: { ...NO_CANARY_COUNTS, sockets: 3, refused: 3 }, reattached: 1 },
@@ -496,6 +503,51 @@ export const FIXTURES: Record<string, Fixture> = {
             ]
           : [entry],
       ),
+      ...e.slice(2),
+    ];
+  }),
+  // A canary on a unit through which requests with a token passed; the unit restarted, and the
+  // old botocore's first request after the restart was made before the canary re-attached to
+  // the new cgroup (no canary object, answered 200): escaped, so the canary is not safe.
+  'canary-escaped': cleanDayWith((e) => {
+    const canary = canaryOf('unit:app-sync.service', '/system.slice/app-sync.service', T0 + 2 * H, 1, NO_CANARY_COUNTS);
+    const restartMs = T0 + 2 * H + 10 * MIN;
+    const agent = 'Botocore/1.34.0 Python/3.11.2';
+    const v2 = {
+      ...APP_SYNC_BOTOCORE,
+      request: { ...requestLine().request, user_agent: agent },
+      sdk: sdkFromUserAgent(agent),
+    };
+    const [started, ...rest] = canaryRun(
+      canary,
+      [
+        [
+          T0 + 2 * H,
+          { cgroup_state: 'populated', recreated: 0, systemd: systemdState('active', 'running', 'success', 0) },
+        ],
+        [
+          restartMs + 450,
+          { cgroup_state: 'populated', recreated: 1, systemd: systemdState('active', 'running', 'success', 1) },
+        ],
+        [
+          T0 + 3 * H,
+          { cgroup_state: 'populated', recreated: 1, systemd: systemdState('active', 'running', 'success', 1) },
+        ],
+      ],
+      {
+        atMs: T0 + 3 * H,
+        reason: 'expired',
+        kernel: { ...NO_CANARY_COUNTS, sockets: 2, passed_token: 2 },
+        reattached: 1,
+      },
+    );
+    return [
+      ...e.slice(0, 2),
+      started as Entry,
+      request(T0 + 2 * H + MIN, v2),
+      request(restartMs + 300, { ...APP_SYNC_BOTOCORE, imds_version: 'v1', response: { status: 200 } }),
+      request(restartMs + 20 * MIN, v2),
+      ...rest,
       ...e.slice(2),
     ];
   }),

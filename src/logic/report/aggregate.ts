@@ -139,6 +139,7 @@ export const REQUEST_FIELDS_READ: Projection<RequestLine> = {
   ancestors: true,
   unit: true,
   container: { runtime: true, id: true },
+  cgroup: true,
   sdk: true,
   response: true,
   fallback: true,
@@ -447,13 +448,16 @@ export class ReportBuilder {
     if (kind === 'imdsv2' && !this.options.includeV2) return;
     const proc = line.process;
     const status = line.response?.status ?? null;
-    const group = this.groupOf(
+    const { key, group } = this.groupOf(
       kind,
       line,
       { pid: proc?.pid ?? null, fallbackReason: line.fallback?.reason, status, canary: line.canary !== undefined },
       t,
     );
     this.count(group, host, t, 1);
+    // A tokenless request no canary refused: an escape if it came from a canary's target in its window.
+    if (line.imds_version === 'v1' && !line.canary && line.cgroup)
+      this.canaries.seeUnrefused(host.host, line.cgroup, key, t);
     const path = line.request?.path;
     if (path !== undefined) countPath(group.paths, path);
     this.countStatus(group, kind, host, t, status, 1);
@@ -467,7 +471,7 @@ export class ReportBuilder {
     const kind = summaryKindOf(line);
     if (kind === 'imdsv2' && !this.options.includeV2) return;
     const statuses = line.statuses ?? [];
-    const group = this.groupOf(
+    const { group } = this.groupOf(
       kind,
       line,
       { pid: null, fallbackReason: undefined, status: statuses[0]?.status ?? null, canary: false },
@@ -483,13 +487,13 @@ export class ReportBuilder {
     group.fallbacks += line.fallbacks ?? 0;
   }
 
-  /** The group of a request or summary line's caller, made from its first line. */
+  /** The group of a request or summary line's caller (and its key), made from its first line. */
   private groupOf(
     kind: Kind,
     line: RequestLine | SummaryLine,
     first: { pid: number | null; fallbackReason: string | undefined; status: number | null; canary: boolean },
     t: number,
-  ): GroupState {
+  ): { key: string; group: GroupState } {
     const proc = line.process;
     const exe = proc?.exe ?? null;
     const ancestors = line.ancestors ?? [];
@@ -506,7 +510,7 @@ export class ReportBuilder {
     const program = this.identities.programOf(caller);
     const key = this.identities.keyOf(kind, caller, program);
     let group = this.groups.get(key);
-    if (group) return group;
+    if (group) return { key, group };
     const sdk = sdkOf(line);
     group = {
       kind,
@@ -547,7 +551,7 @@ export class ReportBuilder {
       },
     };
     this.groups.set(key, group);
-    return group;
+    return { key, group };
   }
 
   private count(group: GroupState, host: HostEvidence, t: number, requests: number): void {
@@ -645,7 +649,12 @@ export class ReportBuilder {
       hosts,
       warnings: this.warnings(evidence),
       groups,
-      canaries: this.canaries.result(),
+      canaries: this.canaries.result((key) => {
+        const group = this.groups.get(key);
+        return (
+          group && { command: group.command, script: group.script, exe: group.exe, unit: group.unit, sdk: group.sdk }
+        );
+      }),
       input: {
         files: this.files,
         lines: this.lines,

@@ -22,7 +22,29 @@ export const canaryProgramSchema = z.object({
   advice: z.string().nullable(),
 });
 
-export const CANARY_OUTCOMES = ['refused', 'safe', 'no_imds_requests', 'incomplete', 'imds_did_not_refuse'] as const;
+/**
+ * Tokenless requests of one program made in the canary's subtree and window that it did not
+ * refuse (no `canary` object on their lines), identified as the caller groups are.
+ */
+export const escapedProgramSchema = canaryProgramSchema.pick({
+  command: true,
+  script: true,
+  exe: true,
+  unit: true,
+  sdk: true,
+  count: true,
+  first_seen: true,
+  last_seen: true,
+});
+
+export const CANARY_OUTCOMES = [
+  'refused',
+  'escaped',
+  'safe',
+  'no_imds_requests',
+  'incomplete',
+  'imds_did_not_refuse',
+] as const;
 
 export const canarySectionSchema = z.object({
   host: z.string(),
@@ -43,6 +65,21 @@ export const canarySectionSchema = z.object({
   /** By program, the most requests first (at most 100; programs_unlisted counts the others' requests). */
   programs: z.array(canaryProgramSchema),
   programs_unlisted: z.number().int().nonnegative(),
+  /**
+   * Tokenless requests made in its cgroup subtree within its window (start .. end line, or its
+   * latest line without one) that it did not refuse: a unit's first requests after a restart,
+   * before the canary re-attached to its new cgroup; a container restarted in a new cgroup;
+   * a connection opened before the canary started; a request it left alone. null when its
+   * cgroup or start is not in the input.
+   */
+  escaped: z.number().int().nonnegative().nullable(),
+  /** By program, the most requests first. */
+  escaped_programs: z.array(escapedProgramSchema),
+  /**
+   * Tokenless requests of its subtree around its window whose times the report did not keep
+   * (beyond its bound on remembered requests): escapes among them are not counted.
+   */
+  escapes_unchecked: z.number().int().nonnegative(),
   /** The kernel's counters on its end line (bpf/imds_canary.h): refused, passed_token, sockets, left_alone_*; null without one. */
   kernel: z.record(z.string(), z.number()).nullable(),
   /** What became of the target while it ran (the daemon's canary_target lines). */
@@ -61,7 +98,8 @@ export const canarySectionSchema = z.object({
     final_state: z.string().nullable(),
   }),
   /**
-   * refused: tokenless requests were refused (the workload would be under required); safe: none,
+   * refused: tokenless requests were refused (the workload would be under required); escaped:
+   * none refused, but tokenless requests of the target were not refused; safe: none,
    * and requests with a token passed; no_imds_requests: it did not call IMDS; incomplete: the
    * canary's end or some requests were not judged; imds_did_not_refuse: IMDS answered a refused request 2xx.
    */
@@ -71,4 +109,5 @@ export const canarySectionSchema = z.object({
 
 export type CanarySection = z.infer<typeof canarySectionSchema>;
 export type CanaryProgram = z.infer<typeof canaryProgramSchema>;
+export type EscapedProgram = z.infer<typeof escapedProgramSchema>;
 export type Outcome = CanarySection['outcome'];

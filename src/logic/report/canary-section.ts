@@ -2,14 +2,18 @@
 // time), the requests it made IMDS refuse, grouped by program as the caller groups are, the
 // statuses IMDS answered them with, what became of the target meanwhile (the daemon's
 // `canary_target` lines: restarts, failed state, an emptied or removed cgroup), the kernel's
-// counters at its end, and advice. Lines come in any order and from any number of readers
-// (takePartial / absorb): every state here is plain data, merged by time, never by order.
+// counters at its end, and advice. Tokenless requests its target made in its window that it
+// did not refuse (a unit's first requests after a restart, before the canary re-attached) are
+// counted as escaped: a canary with escapes is never safe. Lines come in any order and from any
+// number of readers (takePartial / absorb): every state here is plain data, merged by time,
+// never by order; a canary's window may be known only once every reader's part is in.
 import type { StoredLineOf, StoredLogLine } from '../../model/stored-line.js';
 import { adviceFor } from '../advice.js';
 import { redactArgv, redactLine } from '../redact.js';
 import { formatDuration, plural } from './duration.js';
 import { programOf } from './program.js';
-import type { CanaryProgram, CanarySection, Outcome } from './canary-schema.js';
+import { inSubtree } from '../canary.js';
+import type { CanaryProgram, CanarySection, EscapedProgram, Outcome } from './canary-schema.js';
 
 /** Programs listed per canary; the requests of the rest are counted. */
 const MAX_PROGRAMS = 100;
@@ -17,6 +21,11 @@ const MAX_PATHS = 10;
 /** Kernel counters of requests the canary let pass without judging them (bpf/imds_canary.h). */
 const LEFT_ALONE = /^left_alone/;
 const KEY_SEPARATOR = '\u0000';
+/**
+ * Times of tokenless requests no canary refused kept per reader (8 bytes each): beyond it they
+ * are only counted, with their span, and a canary whose window that span meets is not judged safe.
+ */
+const MAX_UNREFUSED_KEPT = 1_000_000;
 
 type RequestLine = StoredLineOf<'imds_request'>;
 type TargetLine = StoredLineOf<'canary_target'>;
@@ -67,7 +76,25 @@ export interface CanaryState {
   maxRestarts: number | null;
 }
 
-export type CanaryPartial = Map<string, CanaryState>;
+/** Tokenless requests of one cgroup of a host that no canary refused. */
+interface Unrefused {
+  host: string;
+  cgroup: string;
+  /** When each was made (ms), by the report's caller group. */
+  times: Map<string, number[]>;
+  /** Requests beyond MAX_UNREFUSED_KEPT: counted, with their span. */
+  unkept: number;
+  unkeptFromMs: number;
+  unkeptToMs: number;
+}
+
+export interface CanaryPartial {
+  canaries: Map<string, CanaryState>;
+  unrefused: Map<string, Unrefused>;
+}
+
+/** What the report's caller group of an escaped request shows (its key as the caller groups have it). */
+export type EscapedIdentity = Pick<EscapedProgram, 'command' | 'script' | 'exe' | 'unit' | 'sdk'>;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -97,7 +124,12 @@ function later(a: Snapshot | null, b: Snapshot | null): Snapshot | null {
 }
 
 export class CanaryEvidence {
-  private canaries: CanaryPartial = new Map();
+  private canaries = new Map<string, CanaryState>();
+  private unrefused = new Map<string, Unrefused>();
+  private kept = 0;
+
+  /** `maxKept`: times of unrefused tokenless requests kept before they are only counted. */
+  constructor(private readonly maxKept = MAX_UNREFUSED_KEPT) {}
 
   /** A line of a host (`host` is the report's name for it); `inWindow`: within --since/--until. */
   see(line: StoredLogLine, t: number, host: string, inWindow: boolean): void {
@@ -110,7 +142,9 @@ export class CanaryEvidence {
       canary.inWindow ||= inWindow;
       canary.lastMs = Math.max(canary.lastMs, t);
       canary.cgroup ??= line.cgroup ?? null;
+      const startedAt = line.started_at === undefined ? Number.NaN : Date.parse(line.started_at);
       if (line.action === 'started') canary.startMs = minOf(canary.startMs, t);
+      else if (!Number.isNaN(startedAt)) canary.startMs = minOf(canary.startMs, startedAt);
       if (line.action === 'ended') {
         canary.endMs = t;
         canary.endReason = line.reason ?? null;
@@ -120,6 +154,39 @@ export class CanaryEvidence {
       if (line.target === undefined || line.until === undefined || !inWindow) return;
       this.addTargetState(this.canary(host, line.target, line.until), line, t);
     }
+  }
+
+  /**
+   * A tokenless request within the report's window whose line names no canary, made in `cgroup`
+   * by the caller group `group`: it escaped every canary whose subtree and window hold it.
+   */
+  seeUnrefused(host: string, cgroup: string, group: string, t: number): void {
+    const entry = this.unrefusedOf(host, cgroup);
+    if (this.kept >= this.maxKept) {
+      addUnkept(entry, 1, t, t);
+      return;
+    }
+    this.kept++;
+    const times = entry.times.get(group);
+    if (times) times.push(t);
+    else entry.times.set(group, [t]);
+  }
+
+  private unrefusedOf(host: string, cgroup: string): Unrefused {
+    const key = host + KEY_SEPARATOR + cgroup;
+    let entry = this.unrefused.get(key);
+    if (!entry) {
+      entry = {
+        host,
+        cgroup,
+        times: new Map(),
+        unkept: 0,
+        unkeptFromMs: Number.POSITIVE_INFINITY,
+        unkeptToMs: Number.NEGATIVE_INFINITY,
+      };
+      this.unrefused.set(key, entry);
+    }
+    return entry;
   }
 
   private canary(host: string, target: string, until: string): CanaryState {
@@ -252,14 +319,28 @@ export class CanaryEvidence {
 
   /** What was read since the last call, handed over and forgotten here (plain data: a worker may clone it). */
   takePartial(): CanaryPartial {
-    const partial = this.canaries;
+    const partial = { canaries: this.canaries, unrefused: this.unrefused };
     this.canaries = new Map();
+    this.unrefused = new Map();
+    this.kept = 0;
     return partial;
   }
 
   /** Another reader's part, added. */
   absorb(partial: CanaryPartial): void {
-    for (const other of partial.values()) {
+    for (const other of partial.unrefused.values()) {
+      const entry = this.unrefusedOf(other.host, other.cgroup);
+      addUnkept(entry, other.unkept, other.unkeptFromMs, other.unkeptToMs);
+      for (const [group, times] of other.times) {
+        const room = Math.max(0, Math.min(times.length, this.maxKept - this.kept));
+        this.kept += room;
+        const mine = entry.times.get(group);
+        if (mine) for (let i = 0; i < room; i++) mine.push(times[i] as number);
+        else if (room > 0) entry.times.set(group, times.slice(0, room));
+        for (let i = room; i < times.length; i++) addUnkept(entry, 1, times[i] as number, times[i] as number);
+      }
+    }
+    for (const other of partial.canaries.values()) {
       const canary = this.canary(other.host, other.target, other.until);
       canary.cgroup ??= other.cgroup;
       canary.startMs = minOf(canary.startMs, other.startMs);
@@ -300,21 +381,78 @@ export class CanaryEvidence {
     }
   }
 
-  /** The section: one entry per canary with a line in the window, by host, then start. */
-  result(): CanarySection[] {
+  /**
+   * The section: one entry per canary with a line in the window, by host, then start;
+   * `identity` names the caller group of an escaped request.
+   */
+  result(identity: (group: string) => EscapedIdentity | undefined): CanarySection[] {
     return [...this.canaries.values()]
       .filter((c) => c.inWindow)
-      .map(sectionOf)
+      .map((c) => sectionOf(c, this.escapesOf(c, identity)))
       .sort(
         (a, b) =>
           a.host.localeCompare(b.host) ||
           (a.started_at ?? a.until).localeCompare(b.started_at ?? b.until) ||
-          a.target.localeCompare(b.target),
+          a.target.localeCompare(b.target) ||
+          a.until.localeCompare(b.until),
       );
+  }
+
+  /** The tokenless requests of the canary's subtree within its window that it did not refuse. */
+  private escapesOf(c: CanaryState, identity: (group: string) => EscapedIdentity | undefined): Escapes {
+    const fromMs = c.startMs;
+    const toMs = c.endMs ?? (Number.isFinite(c.lastMs) ? c.lastMs : null);
+    if (c.cgroup === null || fromMs === null || toMs === null) return { escaped: null, programs: [], unchecked: 0 };
+    const root = c.cgroup;
+    const counts = new Map<string, { count: number; firstMs: number; lastMs: number }>();
+    let unchecked = 0;
+    for (const entry of this.unrefused.values()) {
+      if (entry.host !== c.host || !inSubtree(entry.cgroup, root)) continue;
+      if (entry.unkept > 0 && entry.unkeptFromMs <= toMs && entry.unkeptToMs >= fromMs) unchecked += entry.unkept;
+      for (const [group, times] of entry.times)
+        for (const t of times) {
+          if (t < fromMs || t > toMs) continue;
+          const seen = counts.get(group);
+          if (seen) {
+            seen.count++;
+            seen.firstMs = Math.min(seen.firstMs, t);
+            seen.lastMs = Math.max(seen.lastMs, t);
+          } else counts.set(group, { count: 1, firstMs: t, lastMs: t });
+        }
+    }
+    const programs: EscapedProgram[] = [...counts]
+      .map(([group, { count, firstMs, lastMs }]) => {
+        const named = identity(group);
+        return redactLine({
+          command: named?.command ?? '(unknown process)',
+          script: named?.script ?? null,
+          exe: named?.exe ?? null,
+          unit: named?.unit ?? null,
+          sdk: named?.sdk ?? null,
+          count,
+          first_seen: iso(firstMs) as string,
+          last_seen: iso(lastMs) as string,
+        }).line;
+      })
+      .sort((a, b) => b.count - a.count || a.command.localeCompare(b.command));
+    return { escaped: programs.reduce((n, p) => n + p.count, 0), programs, unchecked };
   }
 }
 
-function sectionOf(c: CanaryState): CanarySection {
+interface Escapes {
+  escaped: number | null;
+  programs: EscapedProgram[];
+  unchecked: number;
+}
+
+function addUnkept(entry: Unrefused, n: number, fromMs: number, toMs: number): void {
+  if (n === 0) return;
+  entry.unkept += n;
+  entry.unkeptFromMs = Math.min(entry.unkeptFromMs, fromMs);
+  entry.unkeptToMs = Math.max(entry.unkeptToMs, toMs);
+}
+
+function sectionOf(c: CanaryState, escapes: Escapes): CanarySection {
   const programs: CanaryProgram[] = [...c.programs.values()]
     .sort((a, b) => b.count - a.count)
     .map(
@@ -347,6 +485,9 @@ function sectionOf(c: CanaryState): CanarySection {
     answered: { ...c.answered },
     programs,
     programs_unlisted: c.programsUnlisted,
+    escaped: escapes.escaped,
+    escaped_programs: escapes.programs,
+    escapes_unchecked: escapes.unchecked,
     kernel,
     unit,
   };
@@ -365,9 +506,11 @@ export function judge(s: Omit<CanarySection, 'outcome' | 'advice'>): { outcome: 
   const kernelRefused = s.kernel?.refused ?? 0;
   const leftAlone = s.kernel ? sum(s.kernel, (name) => LEFT_ALONE.test(name)) : 0;
   const fate = unitFate(s.unit);
+  const escaped = escapeAdvice(s, leftAlone);
   if (accepted > 0) {
     advice.push(
       `IMDS answered ${plural(accepted, 'refused request')} 2xx: on this instance IMDS does not refuse the canary's invalid token, so this canary proves nothing here (docs/canary.md); HttpTokens=required still refuses them.`,
+      ...escaped,
     );
     return { outcome: 'imds_did_not_refuse', advice };
   }
@@ -386,9 +529,11 @@ export function judge(s: Omit<CanarySection, 'outcome' | 'advice'>): { outcome: 
       fate.broke
         ? `${s.target} ${fate.text} while refused: it breaks under HttpTokens=required until the programs above are fixed.`
         : `${s.target} ${fate.text}: check that what the refused requests were for (credentials, region, tags) is not silently missing; fix the programs above before requiring IMDSv2.`,
+      ...escaped,
     );
     return { outcome: 'refused', advice };
   }
+  if (escaped.length > 0) return { outcome: 'escaped', advice: escaped };
   if (s.kernel === null) {
     advice.push(
       `no refused request was logged ${during}, but the canary's end line (its kernel counters) is not in the input (it still ran, or its daemon was killed): whether the workload called IMDS is unknown; report once it ended (expiry or canary stop).`,
@@ -398,6 +543,14 @@ export function judge(s: Omit<CanarySection, 'outcome' | 'advice'>): { outcome: 
   if (leftAlone > 0) {
     advice.push(
       `no tokenless request refused ${during}, but ${plural(leftAlone, 'request')} the canary could not judge passed unchanged (kernel counters left_alone_*): not proven safe.`,
+    );
+    return { outcome: 'incomplete', advice };
+  }
+  if (s.escaped === null || s.escapes_unchecked > 0) {
+    advice.push(
+      s.escaped === null
+        ? `no tokenless request refused ${during}, but the canary's cgroup or start is not in the input: whether requests of ${s.target} escaped it is unknown; not proven safe.`
+        : `no tokenless request refused ${during}, but ${plural(s.escapes_unchecked, 'tokenless request')} of its cgroup around its window were beyond what the report keeps in memory, so escapes among them were not counted: report over a shorter window (--since/--until); not proven safe.`,
     );
     return { outcome: 'incomplete', advice };
   }
@@ -414,6 +567,33 @@ export function judge(s: Omit<CanarySection, 'outcome' | 'advice'>): { outcome: 
   if (fate.broke)
     advice.push(`${s.target} ${fate.text} meanwhile, though IMDS refused nothing: look for another cause.`);
   return { outcome: 'safe', advice };
+}
+
+/**
+ * Tokenless requests of the target the canary did not refuse: each program, then why it can
+ * happen and what to do (none when nothing escaped).
+ */
+function escapeAdvice(s: Omit<CanarySection, 'outcome' | 'advice'>, leftAlone: number): string[] {
+  if (!s.escaped) return [];
+  const advice = s.escaped_programs.map((p) => {
+    const sdk = p.sdk ? ` (${p.sdk.name} ${p.sdk.version ?? ''})`.replace(' )', ')') : '';
+    return `${p.command}${sdk}: ${plural(p.count, 'tokenless request')} escaped the canary (not refused, IMDS answered as without it); HttpTokens=required will refuse them.`;
+  });
+  const restarts = s.unit.restarts ?? 0;
+  const causes: string[] = [];
+  if (restarts > 0 && s.target.startsWith('unit:'))
+    causes.push(
+      `the unit restarted ${plural(restarts, 'time')} and its first requests were made before the canary re-attached to its new cgroup (the daemon looks for one every 0.5 s)`,
+    );
+  else if (restarts > 0 || s.unit.stopped)
+    causes.push('its cgroup was made anew (a restart), and a canary on a cgroup or container does not follow it');
+  if (leftAlone > 0)
+    causes.push(`the canary left ${plural(leftAlone, 'request')} alone (kernel counters left_alone_*)`);
+  causes.push('a connection opened before the canary started is not in its map');
+  advice.push(
+    `${s.target}: ${plural(s.escaped, 'tokenless request')} escaped the canary, so this window does not prove the workload safe: ${causes.join('; or ')}. Rerun the canary over a window in which the target does not restart, or fix the programs above before requiring IMDSv2.`,
+  );
+  return advice;
 }
 
 /** What became of the target, in words, and whether it broke (failed or restarted). */
@@ -461,6 +641,12 @@ export function canaryFacts(s: CanarySection): Array<[string, string]> {
     [
       'refused',
       `${s.refused} request(s) by ${plural(s.programs.length, 'program')}; IMDS answered ${answeredText(s.answered)}`,
+    ],
+    [
+      'escaped',
+      s.escaped === null
+        ? "unknown (the canary's cgroup or start is not in the input)"
+        : `${s.escaped} tokenless request(s) of its subtree not refused, by ${plural(s.escaped_programs.length, 'program')}${s.escapes_unchecked > 0 ? `; ${s.escapes_unchecked} not checked (beyond the report's memory bound)` : ''}`,
     ],
     [
       'kernel',
