@@ -67,7 +67,7 @@ async function templates(dir: string): Promise<Record<Kind, Record<string, unkno
       console: false,
       level: 'info',
       hostname: 'h',
-      identity: { instance_id: base.instance_id, boot_id: base.boot_id },
+      identity: { instance_id: base.instance_id, region: 'us-east-1', boot_id: base.boot_id },
     });
     const { event: _, ...body } = fields;
     sink.lifecycle('verdict', body);

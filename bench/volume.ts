@@ -45,7 +45,7 @@ const sink = await createLogSink({
   console: false,
   level: config.logLevel,
   hostname: 'ip-10-0-9-9',
-  identity: { instance_id: 'i-0b0b0b0b0b0b0b0b0', boot_id: 'b-volume' },
+  identity: { instance_id: 'i-0b0b0b0b0b0b0b0b0', region: 'us-east-1', boot_id: 'b-volume' },
   now: () => now,
 });
 const pipeline = new Pipeline(config, sink, '/sys/fs/cgroup', null, null, clock);

@@ -25,7 +25,8 @@ const COMMAND_HELP = {
       Without FILES or DIRS: the logDir of the config (/etc/imds-analyzer/config.json).
       --verdicts: each host's latest verdict line only (the fleet answer; docs/fleet.md).
       --cross-check cloudwatch: each instance's AWS/EC2 MetadataNoToken against the log's
-        count, per 5-minute period; more in CloudWatch makes the host UNKNOWN (docs/fleet.md).
+        count, per 5-minute period, asked in each host's own region (its lines', else AWS_REGION);
+        more in CloudWatch makes the host UNKNOWN (docs/fleet.md).
       Is it safe to require IMDSv2 here (on each host), and if not, what must change?
       Reads our logs (.log, .gz) and CloudWatch Logs export objects, from any number of hosts.
       Exits 0 YES, 1 NO, 2 UNKNOWN; an error never exits 0, 1 or 2 (table below).

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { Capture } from '../capture/capture.js';
 import { UnsupportedHostError } from '../capture/kernel-support.js';
 import type { Config } from '../config/index.js';
-import { readHostIdentity } from '../enrich/host-identity.js';
+import { readHostIdentity, readRegion } from '../enrich/host-identity.js';
 import { LibbpfMissingError } from '../libbpf/libbpf.js';
 import { EXIT } from '../logic/exit-status.js';
 import type { LogSink } from '../logging/index.js';
@@ -57,7 +57,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       listenForSignals(() => log.reopen()),
       (s) => s.close(),
     );
-    const identity = readHostIdentity(); // read once: it does not change while the daemon runs
+    // Read once: it does not change while the daemon runs, but for the region cloud-init
+    // records after a boot-time start (looked for again with each stats line until found).
+    const identity = readHostIdentity();
     const verdicts = scope.add(
       new VerdictWriter({ logDir: config.logDir, identity, hostname: hostname(), version: options.version }),
       (v) => v.cancel(),
@@ -96,7 +98,10 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       (stop) => stop(),
     );
     serving.add(
-      setInterval(() => status.stats(), config.statsIntervalSeconds * 1000),
+      setInterval(() => {
+        identity.region ??= readRegion();
+        status.stats();
+      }, config.statsIntervalSeconds * 1000),
       clearInterval,
     );
 

@@ -1,5 +1,5 @@
 // Readers for /proc/<pid>: they never throw, a process that is gone reads as null.
-import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { parseProcStat } from '../logic/proc-stat.js';
 import { splitArgv } from '../logic/text.js';
 
@@ -37,15 +37,24 @@ function read(path: string): string | null {
   }
 }
 
-/** The first `maxBytes` of a file (argv can be megabytes long), and whether there was more. */
-export function readHead(path: string, maxBytes: number): { bytes: Uint8Array; more: boolean } | null {
+/**
+ * The first `maxBytes` of a file (argv can be megabytes long), and whether there was more.
+ * With `admit`, a symbolic link is not followed and the file opened is read only if `admit`
+ * accepts what fstat says of it.
+ */
+export function readHead(
+  path: string,
+  maxBytes: number,
+  admit?: (stats: Stats) => boolean,
+): { bytes: Uint8Array; more: boolean } | null {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = admit ? openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) : openSync(path, 'r');
   } catch {
     return null;
   }
   try {
+    if (admit && !admit(fstatSync(fd))) return null;
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
     while (length < buffer.length) {

@@ -18,7 +18,7 @@ export interface LogSinkOptions {
   console: boolean;
   level: 'debug' | 'info' | 'warn';
   hostname?: string;
-  /** Written on every line, request and lifecycle alike. */
+  /** Written on every line, request and lifecycle alike; its region as it is when each line is written. */
   identity: HostIdentity;
   /** The daemon's redactor (it also learns the tokens seen on the wire). */
   redactor?: Redactor;
@@ -102,6 +102,18 @@ function timeFields(now: number): string {
 }
 
 export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
+  // The region may be learnt after the sink opens (cloud-init writes it after the daemon
+  // starts at boot), and pino's base fields are fixed when the logger is made: it goes with
+  // the time fields, which pino writes anew for every line, as text made once per value.
+  let region: string | null | undefined;
+  let regionText = '';
+  const regionField = (): string => {
+    if (options.identity.region !== region) {
+      region = options.identity.region;
+      regionText = `,"region":${JSON.stringify(region)}`;
+    }
+    return regionText;
+  };
   const file = await RollingFile.open(options.dir, options.rotation);
   const logger = pino(
     {
@@ -111,7 +123,7 @@ export async function createLogSink(options: LogSinkOptions): Promise<LogSink> {
         instance_id: options.identity.instance_id,
         boot_id: options.identity.boot_id,
       },
-      timestamp: () => timeFields(options.now?.() ?? Date.now()),
+      timestamp: () => timeFields(options.now?.() ?? Date.now()) + regionField(),
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: { log: (record) => censorNested(record, 0) as Record<string, unknown> },
     },

@@ -17,6 +17,11 @@ const pinoFields = {
   hostname: z.string(),
   /** From the Nitro DMI board asset tag, never IMDS; null on Xen and off EC2. */
   instance_id: z.string().nullable(),
+  /**
+   * From cloud-init's instance data, never IMDS; null without it, and on a boot's first lines
+   * until cloud-init has written it (absent from older versions' lines).
+   */
+  region: z.string().nullable(),
   boot_id: z.string(),
   msg: z.string(),
 };

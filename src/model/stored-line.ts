@@ -95,7 +95,7 @@ export function messageOf(text: string): string {
   return prefix ? text.slice(prefix[0].length) : text;
 }
 
-// pino writes its fields first (level, time, timestamp, hostname, instance_id, boot_id), then
+// pino writes its fields first (level, time, timestamp, region, hostname, instance_id, boot_id), then
 // the event: a line cut after them still says whose and when it was. A quote inside a JSON
 // string is escaped, so these patterns cannot match inside a value the line carries.
 const TORN_FIELDS = {

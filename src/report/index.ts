@@ -125,6 +125,8 @@ async function crossCheckWithCloudWatch(evidence: LogTokenless[]): Promise<Cross
     process.stderr.write(
       errorLine('imds-analyzer report', `cross-check skipped, the verdict is the log's alone: ${check.note}`),
     );
+  else if (check.note !== null)
+    process.stderr.write(errorLine('imds-analyzer report', `cross-check incomplete: ${check.note}`));
   return check;
 }
 

@@ -90,7 +90,7 @@ async function openSink(dir: string): Promise<LogSink> {
     rotation,
     console: false,
     level: 'info',
-    identity: { instance_id: null, boot_id: 'unknown' },
+    identity: { instance_id: null, region: null, boot_id: 'unknown' },
   });
   sinks.push(s);
   return s;

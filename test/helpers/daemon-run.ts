@@ -10,6 +10,8 @@ export interface RunHost {
   dir: string;
   hostname: string;
   instanceId: string | null;
+  /** The region the host's identity carries (cloud-init's); null when none. */
+  region?: string | null;
   bootId: string;
 }
 
@@ -20,7 +22,7 @@ export async function daemonRun(
   systemShutdown = false,
 ): Promise<void> {
   const zero = counters();
-  const identity = { instance_id: h.instanceId, boot_id: h.bootId };
+  const identity = { instance_id: h.instanceId, region: h.region ?? null, boot_id: h.bootId };
   const writer = new VerdictWriter({ logDir: h.dir, identity, hostname: h.hostname, version: '0.1.0' });
   const sink = await createLogSink({
     dir: h.dir,

@@ -643,7 +643,7 @@ export async function sinkText(fixture: Fixture): Promise<string> {
         console: false,
         level: 'info',
         hostname: fixture.hostname,
-        identity: { instance_id: fixture.instance_id, boot_id: boot.boot_id },
+        identity: { instance_id: fixture.instance_id, region: null, boot_id: boot.boot_id },
         now: () => now,
       });
       for (const entry of boot.entries) {

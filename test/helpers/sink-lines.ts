@@ -7,7 +7,7 @@ import { openTestSink } from './test-sink.js';
 
 /** What `write` hands the sink, as the lines the sink wrote into `dir` (a fresh directory). */
 export async function sinkLines(dir: string, write: (sink: LogSink) => void): Promise<string[]> {
-  const identity = { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' };
+  const identity = { instance_id: 'i-0123456789abcdef0', region: 'eu-west-1', boot_id: 'b-1' };
   const rotation = { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 } as const;
   const sink = await openTestSink(dir, { rotation, identity });
   write(sink);

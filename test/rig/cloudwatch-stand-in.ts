@@ -3,7 +3,10 @@
 // GraniteServiceVersion20100801.GetMetricData, epoch-second timestamps; errors as `__type`
 // and the query-compatible x-amzn-query-error header). It serves MetadataNoToken sums from
 // its configuration, pages answers with NextToken, and can answer every call with
-// throttling or a refusal. It runs as its own process inside a test network namespace:
+// throttling or a refusal. Like CloudWatch, it keeps an instance's metrics in one region: the
+// region a call is for is the one its SigV4 signature's credential scope names
+// (`Credential=AKID/DATE/REGION/monitoring/aws4_request`), and an instance placed in another
+// region has no data there. It runs as its own process inside a test network namespace:
 //   node cloudwatch-stand-in.js --config '<json>'   (prints "listening" once it is)
 // and writes every call it got, one JSON line each, to the configuration's requestLog.
 import { appendFileSync } from 'node:fs';
@@ -17,6 +20,10 @@ export interface StandInConfig {
   mode: 'ok' | 'throttle' | 'deny';
   /** Per instance id: [epoch ms, value] data points (5-minute sums). */
   points: Record<string, Array<[number, number]>>;
+  /** The region each instance's points are in; an instance not listed has them in every region. */
+  placement?: Record<string, string>;
+  /** Regions that refuse every call (403 AccessDenied), as an SCP denying a region would. */
+  deniedRegions?: string[];
   /** Data points per answer before a NextToken (CloudWatch's own limit is 100,800). */
   pointsPerPage: number;
   requestLog: string;
@@ -28,6 +35,8 @@ export interface StandInConfig {
 export interface StandInCall {
   target: string;
   signedWith: string | null;
+  /** The region of the signature's credential scope: the region the client was asked for. */
+  region: string | null;
   instanceIds: string[];
   startTime: number;
   endTime: number;
@@ -68,7 +77,11 @@ const timeMs = (value: unknown): number => (typeof value === 'number' ? value * 
 /** Answers one call; the reply it sent (the return value only ends the function early). */
 function serve(config: StandInConfig, body: string, req: IncomingMessage, res: ServerResponse): boolean {
   const target = String(req.headers['x-amz-target'] ?? '');
-  const signedWith = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1] ?? null;
+  const scope = /Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/monitoring\/aws4_request/.exec(
+    String(req.headers.authorization ?? ''),
+  );
+  const signedWith = scope?.[1] ?? null;
+  const region = scope?.[3] ?? null;
   let input: { MetricDataQueries?: Query[]; StartTime?: unknown; EndTime?: unknown; NextToken?: string };
   try {
     input = JSON.parse(body) as typeof input;
@@ -79,6 +92,7 @@ function serve(config: StandInConfig, body: string, req: IncomingMessage, res: S
   const call: StandInCall = {
     target,
     signedWith,
+    region,
     instanceIds: queries.map(
       (q) => q.MetricStat?.Metric?.Dimensions?.find((d) => d.Name === 'InstanceId')?.Value ?? '',
     ),
@@ -91,7 +105,7 @@ function serve(config: StandInConfig, body: string, req: IncomingMessage, res: S
   if (target !== TARGET) return refuse(res, 400, 'UnknownOperationException', target);
   if (signedWith !== config.accessKeyId) return refuse(res, 403, 'InvalidClientTokenId', 'unknown access key');
   if (config.mode === 'throttle') return refuse(res, 400, 'Throttling', 'Rate exceeded');
-  if (config.mode === 'deny')
+  if (config.mode === 'deny' || (region !== null && config.deniedRegions?.includes(region)))
     return refuse(res, 403, 'AccessDenied', 'User is not authorized to perform: cloudwatch:GetMetricData');
   if (queries.length > 500) return refuse(res, 400, 'InvalidParameterValue', 'more than 500 queries');
   const bad = queries.find(
@@ -103,8 +117,9 @@ function serve(config: StandInConfig, body: string, req: IncomingMessage, res: S
   );
   if (bad) return refuse(res, 400, 'InvalidParameterValue', `unexpected query ${JSON.stringify(bad)}`);
   // All points of all queries in order, one page at a time from the token's offset.
+  const here = (id: string) => (config.placement?.[id] ?? region) === region;
   const all = queries.flatMap((q, i) =>
-    (config.points[call.instanceIds[i] ?? ''] ?? [])
+    (here(call.instanceIds[i] ?? '') ? (config.points[call.instanceIds[i] ?? ''] ?? []) : [])
       .filter(([t]) => t >= call.startTime && t < call.endTime)
       .map(([t, v]) => ({ id: q.Id, t, v })),
   );

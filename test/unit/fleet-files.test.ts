@@ -64,7 +64,7 @@ function noHostVerdict(): LifecycleBody<'verdict'> {
 
 beforeAll(async () => {
   const sink = await openTestSink(dir, {
-    identity: { instance_id: INSTANCE_ID, boot_id: '0f3c2b1a-9e8d-4c7b-a6f5-e4d3c2b1a098' },
+    identity: { instance_id: INSTANCE_ID, region: 'eu-west-1', boot_id: '0f3c2b1a-9e8d-4c7b-a6f5-e4d3c2b1a098' },
   });
   const worst = worstCaseRequestLine();
   sink.request(worst);

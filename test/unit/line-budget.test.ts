@@ -11,7 +11,11 @@ import { LINE_ARGV_ELEMENTS, LINE_CMDLINE_CHARS, cmdlineOf } from '../../src/log
 import { INSIGHTS_FIELD_LIMIT, flattenedFields } from '../helpers/insights.js';
 import { worstCaseRequestLine } from '../helpers/worst-line.js';
 
-const IDENTITY = { instance_id: 'i-0123456789abcdef0', boot_id: '0f3c2b1a-9e8d-4c7b-a6f5-e4d3c2b1a098' };
+const IDENTITY = {
+  instance_id: 'i-0123456789abcdef0',
+  region: 'eu-west-1',
+  boot_id: '0f3c2b1a-9e8d-4c7b-a6f5-e4d3c2b1a098',
+};
 /** The agent's regex for `%Y-%m-%dT%H:%M:%S.%fZ`, as its translator builds it (checked in fleet-files.test.ts). */
 const AGENT_ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,9}Z/;
 

@@ -42,7 +42,7 @@ describe('log contract', () => {
   it('every line the sink writes parses with the schema, strictly', async () => {
     const sink = await openTestSink(dir, {
       rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 },
-      identity: { instance_id: 'i-0123456789abcdef0', boot_id: 'b-1' },
+      identity: { instance_id: 'i-0123456789abcdef0', region: 'us-east-1', boot_id: 'b-1' },
     });
     sink.lifecycle('ready', {
       ...description,
@@ -77,6 +77,7 @@ describe('log contract', () => {
       timestamp: '1970-01-01T00:00:00.001Z',
       hostname: 'h',
       instance_id: null,
+      region: null,
       boot_id: 'b',
       msg: 'm',
     };

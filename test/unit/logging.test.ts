@@ -165,6 +165,29 @@ describe('lines', () => {
     expect(s.counters()).toEqual({ linesWritten: 5, linesNotWritten: 0, writeErrors: 0 });
   });
 
+  it("every line carries the host's identity; a region learnt after the sink opened is on the lines from then on", async () => {
+    // At boot the daemon starts before cloud-init has written the region.
+    const identity = { instance_id: 'i-0123456789abcdef0', region: null as string | null, boot_id: 'b-1' };
+    const { sink: s, dir } = await sink({ identity });
+    s.lifecycle('ready', anyFields({}));
+    s.request(requestLine('v1', 1));
+    identity.region = 'eu-south-2';
+    s.request(requestLine('v1', 2));
+    s.lifecycle('stats', anyFields({}));
+    await s.flush();
+    const lines = readLines(dir);
+    expect(lines.map((l) => [l.event, l.instance_id, l.region, l.boot_id])).toEqual([
+      ['ready', 'i-0123456789abcdef0', null, 'b-1'],
+      ['imds_request', 'i-0123456789abcdef0', null, 'b-1'],
+      ['imds_request', 'i-0123456789abcdef0', 'eu-south-2', 'b-1'],
+      ['stats', 'i-0123456789abcdef0', 'eu-south-2', 'b-1'],
+    ]);
+    // Once each: with pino's own leading fields, before the event's.
+    const text = readFileSync(join(dir, logFiles(dir)[0] ?? ''), 'utf8').split('\n')[2] ?? '';
+    expect(text.match(/"region":/g)).toHaveLength(1);
+    expect(text.indexOf('"region":')).toBeLessThan(text.indexOf('"event":'));
+  });
+
   it('a lifecycle field named event cannot change the event', async () => {
     const { sink: s, dir } = await sink();
     s.lifecycle('stats', anyFields({ event: 'imds_request' }));

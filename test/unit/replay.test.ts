@@ -47,7 +47,7 @@ type End = 'killed' | 'handing-over';
 async function daemon(dir: string, records: KernelRecord[], replay: boolean, end: End = 'killed') {
   const sink = await openTestSink(dir, {
     hostname: 'test-host',
-    identity: { instance_id: null, boot_id: 'b-1' },
+    identity: { instance_id: null, region: null, boot_id: 'b-1' },
   });
   const pipeline = new Pipeline({ ...DEFAULT_CONFIG, logDir: dir }, sink, '/sys/fs/cgroup/unified');
   if (replay) pipeline.takeOver(loggedRequests(dir));

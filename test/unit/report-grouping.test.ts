@@ -87,7 +87,7 @@ describe('one script that calls many paths', () => {
     const sink = await openTestSink(dir, {
       rotation: { maxSizeMB: 10, frequency: 'daily', maxFiles: 2 },
       hostname: 'ip-10-0-9-9',
-      identity: { instance_id: 'i-0aaaaaaaaaaaaaaa1', boot_id: 'b-1' },
+      identity: { instance_id: 'i-0aaaaaaaaaaaaaaa1', region: null, boot_id: 'b-1' },
     });
     for (const path of paths) {
       sink.request(call(['curl', '-s', `${IMDS}${path}`], path, [script, ['/sbin/init']]));

@@ -132,6 +132,7 @@ export const REQUEST_FIELDS_READ: Projection<RequestLine> = {
   time: true,
   hostname: true,
   instance_id: true,
+  region: true,
   imds_version: true,
   aws_api: true,
   request: { path: true },
@@ -410,6 +411,7 @@ export class ReportBuilder {
       .map((h) => ({
         host: h.host,
         instanceId: h.instanceId,
+        region: h.region,
         fromMs: h.firstMs,
         toMs: h.lastMs,
         periods: new Map(this.tokenless.get(h.host)?.periods()),

@@ -3,6 +3,9 @@
 // 2xx. Compared period by period over the window the log covers: CloudWatch counting more
 // in a period means a caller the daemon did not see. CloudWatch counting less is its
 // publishing delay (or a period at the window's edge) and proves nothing either way.
+// CloudWatch keeps an instance's metrics in the instance's own region: each host is asked
+// there, and no data at all over a window is no evidence (the wrong region looks the same),
+// never an agreement.
 import { plural } from './duration.js';
 import type { CrossCheck, HostCrossCheck, PeriodDisagreement } from './schema.js';
 import { PERIOD_MS, periodStart } from './tokenless.js';
@@ -17,6 +20,8 @@ const MAX_PERIODS_NAMED = 5;
 export interface LogTokenless {
   host: string;
   instanceId: string | null;
+  /** The region its lines name (cloud-init's, recorded by the daemon), if any. */
+  region: string | null;
   /** The window the host's log covers. */
   fromMs: number;
   toMs: number;
@@ -32,6 +37,23 @@ export interface LogTokenless {
 /** CloudWatch's data points for one instance: [period start ms, Sum]. */
 export type MetricPoints = ReadonlyArray<readonly [number, number]>;
 
+/** Where the region a host was asked in came from: its lines, the SDK's configuration, or IMDS on this instance. */
+export type RegionSource = 'log' | 'sdk' | 'imds';
+
+/** The region a host is asked in. */
+export interface AskedRegion {
+  region: string;
+  from: RegionSource;
+}
+
+/** Fallbacks for a host whose lines name no region. */
+export interface RegionFallbacks {
+  /** The SDK's configured region (AWS_REGION, the profile's). */
+  configured: string | null;
+  /** This instance's own id and region, from IMDS, if asked. */
+  local?: { instanceId: string; region: string } | null;
+}
+
 export const METRIC_NAME = `${METRIC.namespace} ${METRIC.name}`;
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -43,28 +65,105 @@ export function comparedSpan(log: LogTokenless, nowMs: number): { fromMs: number
   return toMs >= fromMs ? { fromMs, toMs } : null;
 }
 
-/** One host's log against CloudWatch's points, period by period. */
-export function compareHost(log: LogTokenless, points: MetricPoints, nowMs: number): HostCrossCheck {
-  const base = { host: log.host, instance_id: log.instanceId, more_in_cloudwatch: [], fewer_in_cloudwatch: 0 };
-  const span = comparedSpan(log, nowMs);
-  if (log.instanceId === null || span === null || log.missing !== undefined) {
-    return {
-      ...base,
-      result: 'not_checked',
-      periods: 0,
-      cloudwatch_total: 0,
-      log_total: 0,
-      note:
-        log.instanceId === null
-          ? 'no instance id in its lines (Xen or off EC2): CloudWatch cannot be asked'
-          : (log.missing ?? 'its window is older than CloudWatch keeps 5-minute data'),
-    };
+/** Why CloudWatch cannot be asked about a host whatever the region, or null when it can. */
+export function unaskable(log: LogTokenless, nowMs: number): string | null {
+  if (log.instanceId === null) return 'no instance id in its lines (Xen or off EC2): CloudWatch cannot be asked';
+  if (log.missing !== undefined) return log.missing;
+  return comparedSpan(log, nowMs) === null ? 'its window is older than CloudWatch keeps 5-minute data' : null;
+}
+
+/** The region a host is asked in: its own, else the configured one, else this instance's when it is this instance. */
+export function regionFor(log: LogTokenless, fallbacks: RegionFallbacks): AskedRegion | null {
+  if (log.region !== null) return { region: log.region, from: 'log' };
+  if (fallbacks.configured !== null) return { region: fallbacks.configured, from: 'sdk' };
+  const local = fallbacks.local;
+  return local && local.instanceId === log.instanceId ? { region: local.region, from: 'imds' } : null;
+}
+
+/**
+ * The hosts CloudWatch can be asked about, grouped by the region each is asked in (one
+ * client and its batched calls per region); a host with no region to ask in is in none.
+ */
+export function hostsByRegion(
+  evidence: readonly LogTokenless[],
+  fallbacks: RegionFallbacks,
+  nowMs: number,
+): Map<string, Array<{ log: LogTokenless; asked: AskedRegion }>> {
+  const regions = new Map<string, Array<{ log: LogTokenless; asked: AskedRegion }>>();
+  for (const log of evidence) {
+    const asked = unaskable(log, nowMs) === null ? regionFor(log, fallbacks) : null;
+    if (asked === null) continue;
+    const list = regions.get(asked.region);
+    if (list) list.push({ log, asked });
+    else regions.set(asked.region, [{ log, asked }]);
   }
+  return regions;
+}
+
+/** A host CloudWatch was not (or could not be) asked about, and why. */
+export function notChecked(log: LogTokenless, note: string, asked: AskedRegion | null = null): HostCrossCheck {
+  return {
+    host: log.host,
+    instance_id: log.instanceId,
+    region: asked?.region ?? null,
+    region_from: asked?.from ?? null,
+    result: 'not_checked',
+    periods: 0,
+    cloudwatch_total: 0,
+    log_total: 0,
+    more_in_cloudwatch: [],
+    fewer_in_cloudwatch: 0,
+    note,
+  };
+}
+
+export const NO_REGION_NOTE =
+  "no region: its lines name none (no cloud-init instance data) and the SDK's configuration has none (AWS_REGION)";
+/** The one line when no host has a region to be asked in. */
+export const NO_REGION_LINE =
+  "no AWS region (the log's lines name none, the SDK's configuration has none, and IMDS did not give this instance's); set AWS_REGION";
+
+/** A region CloudWatch could not be read in: its failure line and how many hosts it leaves unchecked. */
+export interface RegionFailure {
+  region: string;
+  line: string;
+  hosts: number;
+}
+
+/**
+ * The regions CloudWatch could not be read in, as one line: a failure every region shares
+ * (no credentials, no network) is said once; others are named by region.
+ */
+export function regionFailuresLine(failures: readonly RegionFailure[], regionsAsked: number): string {
+  const lines = new Set(failures.map((f) => f.line));
+  if (failures.length === regionsAsked && lines.size === 1) return failures[0]?.line ?? '';
+  return failures.map((f) => `in ${f.region} (${plural(f.hosts, 'host')} not checked): ${f.line}`).join('; ');
+}
+
+/** One host's log against CloudWatch's points in the region it was asked in, period by period. */
+export function compareHost(
+  log: LogTokenless,
+  points: MetricPoints,
+  nowMs: number,
+  asked: AskedRegion,
+): HostCrossCheck {
+  const why = unaskable(log, nowMs);
+  const span = comparedSpan(log, nowMs);
+  if (why !== null || span === null) return notChecked(log, why ?? 'not comparable');
+  const base = {
+    host: log.host,
+    instance_id: log.instanceId,
+    region: asked.region,
+    region_from: asked.from,
+    more_in_cloudwatch: [],
+    fewer_in_cloudwatch: 0,
+  };
   const cloudwatch = new Map<number, number>();
   for (const [t, value] of points) {
     const start = periodStart(t);
     if (start >= span.fromMs && start <= span.toMs) cloudwatch.set(start, (cloudwatch.get(start) ?? 0) + value);
   }
+  const periods = (span.toMs - span.fromMs) / PERIOD_MS + 1;
   const more: PeriodDisagreement[] = [];
   let fewer = 0;
   let cloudwatchTotal = 0;
@@ -88,11 +187,22 @@ export function compareHost(log: LogTokenless, points: MetricPoints, nowMs: numb
     if (seen > logged) more.push({ from: iso(p), to: iso(p + PERIOD_MS), cloudwatch: seen, log: logged });
     else if (seen < logged) fewer++;
   }
+  if (cloudwatch.size === 0)
+    return {
+      ...base,
+      result: 'no_data',
+      periods,
+      cloudwatch_total: 0,
+      log_total: logTotal,
+      note:
+        `CloudWatch has no ${METRIC_NAME} data for ${log.instanceId} in ${asked.region} over its window ` +
+        '(an instance of another region, or one AWS published nothing for): nothing compared, nothing credited',
+    };
   const clipped = periodStart(log.fromMs) < span.fromMs;
   return {
     ...base,
     result: more.length > 0 ? 'disagrees' : 'agrees',
-    periods: (span.toMs - span.fromMs) / PERIOD_MS + 1,
+    periods,
     cloudwatch_total: cloudwatchTotal,
     log_total: logTotal,
     more_in_cloudwatch: more,
@@ -114,22 +224,35 @@ export function disagreementMessage(check: HostCrossCheck): string {
   );
 }
 
-/** One sentence on the cross-check for the verdict text. */
+/** What the hosts CloudWatch was asked about but has no data for, or that were not checked, add to a sentence. */
+function uncompared(noData: number, unchecked: number): string {
+  const parts = [
+    ...(noData > 0 ? [`${plural(noData, 'host')} without CloudWatch data`] : []),
+    ...(unchecked > 0 ? [`${plural(unchecked, 'host')} not checked`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** One sentence on the cross-check for the verdict text: only hosts compared with data are credited. */
 export function crossCheckSentence(check: CrossCheck): string {
   if (check.status === 'failed') return `CloudWatch cross-check not done: ${check.note ?? 'failed'}`;
-  const checked = check.hosts.filter((h) => h.result !== 'not_checked');
-  const disagree = checked.filter((h) => h.result === 'disagrees');
-  const periods = checked.reduce((n, h) => n + h.periods, 0);
-  const of = check.hosts.length > 1 ? ` on ${disagree.length} of ${checked.length} hosts checked` : '';
-  if (checked.length === 0)
-    return `CloudWatch cross-check: no host could be checked (${check.hosts[0]?.note ?? 'no host'})`;
-  if (disagree.length > 0) return `CloudWatch's ${METRIC_NAME} counted requests the log did not see${of}`;
-  const hosts = check.hosts.length > 1 ? ` on ${plural(checked.length, 'host')}` : '';
-  const unchecked = check.hosts.length - checked.length;
-  return (
-    `CloudWatch's ${METRIC_NAME} agrees with the log over ${plural(periods, '5-minute period')}${hosts}` +
-    (unchecked > 0 ? ` (${plural(unchecked, 'host')} not checked)` : '')
-  );
+  const compared = check.hosts.filter((h) => h.result === 'agrees' || h.result === 'disagrees');
+  const disagree = compared.filter((h) => h.result === 'disagrees');
+  const noData = check.hosts.filter((h) => h.result === 'no_data').length;
+  const rest = uncompared(noData, check.hosts.length - compared.length - noData);
+  const fleet = check.hosts.length > 1;
+  if (compared.length === 0)
+    return fleet
+      ? `CloudWatch cross-check: no host compared${rest}`
+      : `CloudWatch cross-check: not compared, ${check.hosts[0]?.note ?? 'no host'}`;
+  if (disagree.length > 0)
+    return `CloudWatch's ${METRIC_NAME} counted requests the log did not see${fleet ? ` on ${disagree.length} of ${compared.length} hosts compared${rest}` : ''}`;
+  const periods = compared.reduce((n, h) => n + h.periods, 0);
+  const regions = new Set(compared.map((h) => h.region));
+  const where = fleet
+    ? ` on ${plural(compared.length, 'host')} in ${plural(regions.size, 'region')}`
+    : ` (asked in ${compared[0]?.region})`;
+  return `CloudWatch's ${METRIC_NAME} agrees with the log over ${plural(periods, '5-minute period')}${where}${rest}`;
 }
 
 export interface FailureFacts {

@@ -150,6 +150,9 @@ export class HostEvidence {
   /** Times of error lines per boot: they extend the run going at the time, found once all runs are known. */
   private readonly errorTimes = new Map<string, number[]>();
   private readies = 0;
+  /** The region the host's lines name (the latest line's that names one), for the cross-check. */
+  region: string | null = null;
+  private regionAtMs = -Infinity;
 
   constructor(
     readonly host: string,
@@ -197,6 +200,8 @@ export class HostEvidence {
 
   /** Every line of this host, whatever its time: lines outside the window still state runs and counters. */
   see(line: StoredLogLine, t: number): void {
+    const region = line.region;
+    if (typeof region === 'string') this.seeRegion(region, t);
     const inWindow = this.inWindow(t);
     if (inWindow) this.seeTime(t);
     if (line.event === 'imds_request') {
@@ -233,6 +238,12 @@ export class HostEvidence {
     // The latest stopping line stands, whatever order the lines are read in.
     if (line.event === 'stopping' && (!run.span.stop || t >= run.span.stop.atMs))
       run.span.stop = { atMs: t, systemShutdown: line.system_shutdown === true };
+  }
+
+  private seeRegion(region: string, t: number): void {
+    if (t < this.regionAtMs) return;
+    this.region = region;
+    this.regionAtMs = t;
   }
 
   /** A summary's requests count as theirs would; its line is its daemon's, like a stats line. */
@@ -369,6 +380,7 @@ export class HostEvidence {
     this.unknownRequests += other.unknownRequests;
     this.unreadableLines += other.unreadableLines;
     this.readies += other.readies;
+    if (other.region !== null) this.seeRegion(other.region, other.regionAtMs);
     for (const [boot, times] of other.errorTimes) {
       const mine = this.errorTimes.get(boot);
       if (mine) mine.push(...times);

@@ -112,15 +112,26 @@ export const hostVerdictSchema = z.object({
 export const crossCheckSchema = z.object({
   source: z.literal('cloudwatch'),
   metric: z.string(),
-  /** checked: CloudWatch was read; failed: it could not be (note says why; the verdict is the log's alone). */
+  /**
+   * checked: CloudWatch was read (in at least one region; note names the regions it could not
+   * be read in); failed: it could not be (note says why; the verdict is the log's alone).
+   */
   status: z.enum(['checked', 'failed']),
   note: z.string().nullable(),
   hosts: z.array(
     z.object({
       host: z.string(),
       instance_id: z.string().nullable(),
-      /** not_checked: no instance id, or a window older than CloudWatch keeps (note says which). */
-      result: z.enum(['agrees', 'disagrees', 'not_checked']),
+      /** The region CloudWatch was asked in for this host; null when it was not asked. */
+      region: z.string().nullable(),
+      /** Where that region came from: the host's lines, the SDK's configuration, or IMDS on this very instance. */
+      region_from: z.enum(['log', 'sdk', 'imds']).nullable(),
+      /**
+       * not_checked: no instance id, no region, a window older than CloudWatch keeps, or its
+       * region could not be read (note says which); no_data: CloudWatch had no data point for
+       * it over the window (another region, or none published): no evidence either way.
+       */
+      result: z.enum(['agrees', 'disagrees', 'no_data', 'not_checked']),
       /** 5-minute periods compared (a period without a CloudWatch data point counts as 0). */
       periods: z.number().int().nonnegative(),
       cloudwatch_total: z.number().nonnegative(),

@@ -152,6 +152,7 @@ export function tokenlessOfVerdict(line: StoredLineOf<'verdict'>, key: string): 
   const window = {
     host: key,
     instanceId: line.instance_id ?? null,
+    region: line.region ?? null,
     fromMs: Number.isNaN(fromMs) ? lineMs : fromMs,
     toMs: Number.isNaN(toMs) ? lineMs : toMs,
     periods,
