@@ -28,10 +28,8 @@ const YES_HOST = 'i-0bbbbbbbbbbbbbbb2';
 /** Hosts whose lines name no region: the first is the instance the namespace's test IMDS answers for. */
 const BARE_HOST = 'i-0ccccccccccccccc3';
 const OTHER_BARE_HOST = 'i-0ddddddddddddddd4';
-const NO_REGION = 'us-west-2';
-const YES_REGION = 'ap-southeast-2';
-const SDK_REGION = 'eu-west-1';
-const IMDS_REGION = 'ca-central-1';
+/** The NO and YES hosts' own regions, AWS_REGION's, and the test IMDS's. */
+const [NO_REGION, YES_REGION, SDK_REGION, IMDS_REGION] = ['us-west-2', 'ap-southeast-2', 'eu-west-1', 'ca-central-1'];
 const FLEET = 620;
 const ACCESS_KEY = 'AKIASTANDINTEST00001';
 const PORT = 4566;
