@@ -56,23 +56,29 @@ export interface ProgramIdentity {
   readonly key: string;
 }
 
+/** argvShape, or a function that gives what it gives. */
+type Shaper = (argv: readonly string[], scriptIndex: number | null) => string;
+
 /** A program found by programOf: its argv is shaped when first asked (a script's key does not need it). */
 class FoundProgram implements ProgramIdentity {
   readonly #argv: readonly string[];
   readonly #scriptIndex: number | null;
+  readonly #shape: Shaper;
   #command: string | undefined;
 
   constructor(
     argv: readonly string[],
     scriptIndex: number | null,
     readonly script: string | null,
+    shape: Shaper,
   ) {
     this.#argv = argv;
     this.#scriptIndex = scriptIndex;
+    this.#shape = shape;
   }
 
   get command(): string {
-    this.#command ??= argvShape(this.#argv, this.#scriptIndex);
+    this.#command ??= this.#shape(this.#argv, this.#scriptIndex);
     return this.#command;
   }
 
@@ -90,6 +96,7 @@ export function programOf(
   argv: readonly string[],
   ancestorArgvs: ReadonlyArray<readonly string[]>,
   redact: (argv: readonly string[]) => readonly string[] = (a) => a,
+  shape: Shaper = argvShape,
 ): ProgramIdentity {
   const own = scriptOf(argv);
   let script = own?.name ?? null;
@@ -97,7 +104,7 @@ export function programOf(
     if (script !== null) break;
     script = scriptOf(redact(ancestor))?.name ?? null;
   }
-  return new FoundProgram(argv, own?.index ?? null, script);
+  return new FoundProgram(argv, own?.index ?? null, script, shape);
 }
 
 /** Separates the parts of a group key; cannot occur in argv (NUL-separated in the kernel). */
@@ -127,11 +134,24 @@ const redacted = (argv: readonly string[]) => redactArgv(argv).argv;
  */
 export class ProgramIdentities {
   private readonly hinted = new Map<string, ProgramIdentity>();
+  /** argvShape of argv without a script, by argv: the key of a program without a script is its shape. */
+  private readonly shapes = new Map<string, string>();
+  private readonly shape: Shaper = (argv, scriptIndex) => {
+    if (scriptIndex !== null) return argvShape(argv, scriptIndex);
+    const raw = argv.join(KEY_SEPARATOR);
+    let shape = this.shapes.get(raw);
+    if (shape === undefined) {
+      if (this.shapes.size >= MAX_REMEMBERED_PROGRAMS) this.shapes.clear();
+      shape = argvShape(argv, null);
+      this.shapes.set(raw, shape);
+    }
+    return shape;
+  };
 
   /** The program of a caller; null when its argv is not known. */
   programOf(caller: Caller): ProgramIdentity | null {
     if (caller.argv.length === 0) return null;
-    if (!mayHoldSecret(caller.argv)) return programOf(caller.argv, caller.ancestorArgvs, redacted);
+    if (!mayHoldSecret(caller.argv)) return programOf(caller.argv, caller.ancestorArgvs, redacted, this.shape);
     const raw = [caller.argv, ...caller.ancestorArgvs].map((a) => a.join(KEY_SEPARATOR)).join(PART_SEPARATOR);
     let program = this.hinted.get(raw);
     if (program === undefined) {
@@ -146,12 +166,11 @@ export class ProgramIdentities {
 
   /** The group key of a caller making requests of `kind`. */
   keyOf(kind: string, caller: Caller, program = this.programOf(caller)): string {
-    const command = program?.command ?? caller.comm ?? UNKNOWN_PROCESS;
     const sdkKey = `${caller.sdk?.name ?? ''} ${caller.sdk?.version ?? ''}`;
     return [
       kind,
       caller.exe ?? null,
-      program?.key ?? command,
+      program?.key ?? caller.comm ?? UNKNOWN_PROCESS,
       caller.unit ?? null,
       caller.runtime ?? null,
       sdkKey,
