@@ -140,7 +140,7 @@ async function readLatestVerdicts(
 export interface ReadingOptions {
   /** Read only verdict lines, each host's latest (report --verdicts). */
   verdictsOnly?: boolean;
-  /** Worker threads reading files (default: one per core, at most 4); 0 or 1 reads here. */
+  /** Threads reading files, this one and worker threads (default: one per core, at most 4); 0 or 1 reads here alone. */
   workers?: number;
   /** Compares each host's tokenless 2xx requests with an independent count (report --cross-check). */
   crossCheck?: (evidence: LogTokenless[]) => Promise<CrossCheck>;

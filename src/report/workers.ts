@@ -1,4 +1,5 @@
-// Reading the input on worker threads: each worker reads whole files and hands back what
+// Reading the input on several threads: each reader (worker threads, and the calling thread
+// beside them: its modules are loaded and warm already) reads whole files and hands back what
 // they hold (the part of the report, or for the fleet answer each host's latest verdict
 // line); the results are added together in input order, so the report is the one a single
 // reader would make. This module is also the workers' script: loaded as a worker with its
@@ -12,7 +13,7 @@ import { LatestVerdicts } from '../logic/report/latest-verdicts.js';
 import { eachLineOf, readLineChunks, readTextChunks } from './lines.js';
 
 const ROLE = 'imds-analyzer report reader';
-/** More workers than cores only adds switching; two is what the target machines have. */
+/** More readers than cores only adds switching; two is what the target machines have. */
 const MAX_WORKERS = 4;
 /**
  * A worker's short-lived values (lines, matches) are collected in a small young generation:
@@ -76,7 +77,7 @@ export async function latestVerdictsOf(file: string, window: ReportOptions): Pro
   return { lines: [...verdicts.lines()], unreadable };
 }
 
-/** How many workers to use by default: one per core, at most MAX_WORKERS. */
+/** How many readers to use by default (this thread and workers): one per core, at most MAX_WORKERS. */
 export function defaultWorkers(): number {
   return Math.min(MAX_WORKERS, availableParallelism());
 }
@@ -91,7 +92,20 @@ export interface FileProgress {
   lines: number;
 }
 
-/** Runs `task` over the files on `count` workers; `onDone` gets each file's result, in file order. */
+/** What a reader does with one file, for `task` (a reader keeps its own builder between files). */
+function readerOf(task: Task, options: ReportOptions): (file: string) => Promise<unknown> {
+  const builder = new ReportBuilder(options);
+  return async (file) => {
+    if (task === 'latest-verdicts') return latestVerdictsOf(file, options);
+    await readFileInto(builder, file);
+    return builder.takePartial();
+  };
+}
+
+/**
+ * Runs `task` over the files on `count` readers, this thread and `count - 1` workers;
+ * `onDone` gets each file's result, in file order.
+ */
 async function onWorkers<R>(
   files: string[],
   count: number,
@@ -100,7 +114,7 @@ async function onWorkers<R>(
   onDone: (index: number, result: R) => void,
 ): Promise<void> {
   const workers = Array.from(
-    { length: Math.min(count, files.length) },
+    { length: Math.min(count, files.length) - 1 },
     () =>
       new Worker(new URL(import.meta.url), {
         workerData: { role: ROLE, task, options },
@@ -110,14 +124,35 @@ async function onWorkers<R>(
   const results = new Map<number, R>();
   let next = 0;
   let delivered = 0;
+  const deliver = (index: number, result: R) => {
+    results.set(index, result);
+    // Delivered as soon as every earlier file is: memory holds only results that wait.
+    while (results.has(delivered)) {
+      onDone(delivered, results.get(delivered) as R);
+      results.delete(delivered);
+      delivered++;
+    }
+  };
+  let failed = false;
+  const here = async () => {
+    const read = readerOf(task, options);
+    while (next < files.length && !failed) {
+      const index = next++;
+      deliver(index, (await read(files[index] as string)) as R);
+    }
+  };
   try {
-    await Promise.all(
-      workers.map(
+    await Promise.all([
+      here().catch((err: unknown) => {
+        failed = true;
+        throw err;
+      }),
+      ...workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
             let busy = false;
             const give = () => {
-              busy = next < files.length;
+              busy = next < files.length && !failed;
               if (!busy) {
                 resolve();
                 return;
@@ -129,16 +164,11 @@ async function onWorkers<R>(
             worker.on('message', (done: Done<R>) => {
               if ('ioError' in done) {
                 busy = false;
+                failed = true;
                 reject(new CommandError(EXIT.io, done.ioError));
                 return;
               }
-              results.set(done.index, done.result);
-              // Delivered as soon as every earlier file is: memory holds only results that wait.
-              while (results.has(delivered)) {
-                onDone(delivered, results.get(delivered) as R);
-                results.delete(delivered);
-                delivered++;
-              }
+              deliver(done.index, done.result);
               give();
             });
             worker.once('error', reject);
@@ -148,14 +178,14 @@ async function onWorkers<R>(
             give();
           }),
       ),
-    );
+    ]);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
 /**
- * Reads the files on `count` workers and adds their parts to `builder` in file order.
+ * Reads the files on `count` readers (onWorkers) and adds their parts to `builder` in file order.
  * `onFile` is told of each file done (for progress).
  */
 export async function readInWorkers(
@@ -171,7 +201,7 @@ export async function readInWorkers(
   });
 }
 
-/** latestVerdictsOf each file on `count` workers, handed to `onDone` in file order. */
+/** latestVerdictsOf each file on `count` readers (onWorkers), handed to `onDone` in file order. */
 export async function latestVerdictsInWorkers(
   files: string[],
   options: ReportOptions,
@@ -185,14 +215,9 @@ function serve(): void {
   const port = parentPort;
   if (!port) return;
   const { task, options } = workerData as { task: Task; options: ReportOptions };
-  const builder = new ReportBuilder(options);
-  const work = async (file: string): Promise<unknown> => {
-    if (task === 'latest-verdicts') return latestVerdictsOf(file, options);
-    await readFileInto(builder, file);
-    return builder.takePartial();
-  };
+  const read = readerOf(task, options);
   port.on('message', (job: Job) => {
-    void work(job.file).then(
+    void read(job.file).then(
       (result) => port.postMessage({ index: job.index, result } satisfies Done<unknown>),
       (err: Error) => port.postMessage({ index: job.index, ioError: err.message } satisfies Done<unknown>),
     );
