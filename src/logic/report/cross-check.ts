@@ -65,11 +65,13 @@ export function comparedSpan(log: LogTokenless, nowMs: number): { fromMs: number
   return toMs >= fromMs ? { fromMs, toMs } : null;
 }
 
+const OLDER_THAN_KEPT = 'its window is older than CloudWatch keeps 5-minute data';
+
 /** Why CloudWatch cannot be asked about a host whatever the region, or null when it can. */
 export function unaskable(log: LogTokenless, nowMs: number): string | null {
   if (log.instanceId === null) return 'no instance id in its lines (Xen or off EC2): CloudWatch cannot be asked';
   if (log.missing !== undefined) return log.missing;
-  return comparedSpan(log, nowMs) === null ? 'its window is older than CloudWatch keeps 5-minute data' : null;
+  return comparedSpan(log, nowMs) === null ? OLDER_THAN_KEPT : null;
 }
 
 /** The region a host is asked in: its own, else the configured one, else this instance's when it is this instance. */
@@ -149,7 +151,7 @@ export function compareHost(
 ): HostCrossCheck {
   const why = unaskable(log, nowMs);
   const span = comparedSpan(log, nowMs);
-  if (why !== null || span === null) return notChecked(log, why ?? 'not comparable');
+  if (why !== null || span === null) return notChecked(log, why ?? OLDER_THAN_KEPT);
   const base = {
     host: log.host,
     instance_id: log.instanceId,
@@ -196,7 +198,7 @@ export function compareHost(
       log_total: logTotal,
       note:
         `CloudWatch has no ${METRIC_NAME} data for ${log.instanceId} in ${asked.region} over its window ` +
-        '(an instance of another region, or one AWS published nothing for): nothing compared, nothing credited',
+        '(an instance of another region, or one AWS published nothing for): no evidence either way, not counted as agreement',
     };
   const clipped = periodStart(log.fromMs) < span.fromMs;
   return {
