@@ -89,6 +89,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const status = new DaemonStatus({ ...facts, version: options.version, redactor: log.redactor });
     canaries.onChange(() => status.refresh());
     await status.ready(readyUptimeMs, steps.ms);
+    pipeline.evidence.onFirstCount(() => status.stats());
     pipeline.seed(); // after READY: processes started after the attach are in the kernel's map already
     verdicts.start(sink, config.verdictIntervalSeconds);
     pipeline.evidence.start();

@@ -1,7 +1,8 @@
 // Where the pipeline's request lines go: written in full, or counted into their program's
 // summary line (../logic/summary.ts decides), the summaries written at each interval's end
 // and at stop. A crash loses the counts not written yet: at most one interval's, of programs
-// that already have a full line in it (docs/config.md).
+// that already have a full line in it, and the log says the run held some from its first
+// (docs/config.md).
 import type { Config } from '../config/index.js';
 import type { LogSink } from '../logging/index.js';
 import { EvidenceSummariser } from '../logic/summary.js';
@@ -14,6 +15,7 @@ export class RequestEvidence {
   private readonly summariser: EvidenceSummariser;
   private readonly enabled: boolean;
   private timer: NodeJS.Timeout | undefined;
+  private firstCounted: (() => void) | undefined;
 
   constructor(
     config: Pick<Config, 'summary' | 'responseWaitMs'>,
@@ -37,10 +39,21 @@ export class RequestEvidence {
     return this.summariser.summarised;
   }
 
+  /**
+   * `said` is called once this run holds its first count not written as a line (at once if it
+   * does already): it writes the line that tells the report so (`requests_summarised`), so a
+   * crash before the next stats line cannot lose counts unnamed.
+   */
+  onFirstCount(said: () => void): void {
+    this.firstCounted = said;
+    if (this.summarised > 0) said();
+  }
+
   write(line: RequestLine): void {
     const atMs = Date.parse(line.request_time);
     if (!this.enabled || this.summariser.writeInFull(line, Number.isNaN(atMs) ? this.now() : atMs))
       this.sink.request(line);
+    else if (this.summarised === 1) this.firstCounted?.();
   }
 
   /** Writes the summaries of the intervals that ended by now. */

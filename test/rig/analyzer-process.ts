@@ -35,6 +35,11 @@ export interface DaemonOptions {
    * too): no daemon is left attached to the root cgroup. Needs util-linux's setpriv.
    */
   dieWithParent?: boolean;
+  /**
+   * The directory of an earlier daemon (its `dir`): this one starts on its config, log and
+   * state directories, as the service restarts after a crash. Default: a fresh directory.
+   */
+  restartIn?: string;
 }
 
 export interface RunningDaemon {
@@ -96,23 +101,24 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => T |
 }
 
 export async function startAnalyzer(options: DaemonOptions = {}): Promise<RunningDaemon> {
-  const dir = mkdtempSync(join(tmpdir(), 'imds-e2e-'));
+  const dir = options.restartIn ?? mkdtempSync(join(tmpdir(), 'imds-e2e-'));
   const logDir = join(dir, 'logs');
   const stateDir = join(dir, 'state');
   const configPath = join(dir, 'config.json');
-  writeFileSync(
-    configPath,
-    // cacheDir here, not /var/cache: each test starts as on a first boot unless it says otherwise.
-    JSON.stringify({
-      stateDir,
-      cacheDir: join(dir, 'cache'),
-      statsIntervalSeconds: 1,
-      responseWaitMs: 500,
-      // Tests follow each request by its own line; bounded evidence is tested where it says so.
-      summary: { enabled: false },
-      ...options.config,
-    }),
-  );
+  if (!options.restartIn)
+    writeFileSync(
+      configPath,
+      // cacheDir here, not /var/cache: each test starts as on a first boot unless it says otherwise.
+      JSON.stringify({
+        stateDir,
+        cacheDir: join(dir, 'cache'),
+        statsIntervalSeconds: 1,
+        responseWaitMs: 500,
+        // Tests follow each request by its own line; bounded evidence is tested where it says so.
+        summary: { enabled: false },
+        ...options.config,
+      }),
+    );
   const args = [options.cli ?? CLI, 'run', '--config', configPath, '--log-dir', logDir, ...(options.args ?? [])];
   if (options.buffer) args.push('--buffer', options.buffer);
   const deathSignal = options.dieWithParent ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
@@ -138,7 +144,10 @@ export async function startAnalyzer(options: DaemonOptions = {}): Promise<Runnin
 
   const ready = await until('the ready line', options.readyTimeoutMs ?? 30_000, () => {
     if (exited !== undefined) throw new Error(`daemon exited with ${exited}: ${stderr}`);
-    return readLogLines(logDir).find((l): l is LineOf<'ready'> => l.event === 'ready');
+    // After a restart the log holds the earlier daemon's ready line too.
+    return readLogLines(logDir).find(
+      (l): l is LineOf<'ready'> => l.event === 'ready' && (!options.restartIn || l.pid === child.pid),
+    );
   });
 
   const requests = () => readLogLines(logDir).filter((l): l is RequestLine => l.event === 'imds_request');

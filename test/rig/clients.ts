@@ -209,12 +209,7 @@ export interface LoadOptions extends ClientOptions {
   deadlineMs?: number;
 }
 
-/**
- * Bounded parallel IMDSv1 load. Prints `{ completed, failed, statuses, elapsedMs }`.
- * `expects` lists every request; with keepAlive its connection numbers are per worker,
- * but how the workers' requests interleave is up to the scheduler.
- */
-export function loadV1(opts: LoadOptions): Client {
+function load(version: 'v1' | 'v2', opts: LoadOptions): Client {
   const { workers, requests } = opts;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error('workers must be 1..64');
   if (!Number.isInteger(requests) || requests < 1 || workers * requests > 100_000) {
@@ -224,7 +219,7 @@ export function loadV1(opts: LoadOptions): Client {
   const argv = [
     process.execPath,
     compiledScript('probe'),
-    'load-v1',
+    `load-${version}`,
     hostOf(opts.ipv6),
     path,
     String(workers),
@@ -232,10 +227,30 @@ export function loadV1(opts: LoadOptions): Client {
     String(opts.deadlineMs ?? 20_000),
     opts.keepAlive ? 'keepalive' : 'close',
   ];
-  const expects = Array.from({ length: workers * requests }, (_, index) =>
-    get(path, 'v1', opts.keepAlive ? index % workers : index),
+  const total = workers * requests;
+  // Connections numbered per worker with keepAlive, per request without; a v2 worker's token PUT goes on one of its own.
+  const gets = Array.from({ length: total }, (_, index) =>
+    get(path, version, opts.keepAlive ? index % workers : index),
   );
-  return client(`load-v1-${workers}x${requests}`, argv, opts.ipv6, expects);
+  const tokens = version === 'v2' ? Array.from({ length: workers }, (_, worker) => tokenPut(total + worker)) : [];
+  return client(`load-${version}-${workers}x${requests}`, argv, opts.ipv6, [...tokens, ...gets]);
+}
+
+/**
+ * Bounded parallel IMDSv1 load. Prints `{ completed, failed, statuses, elapsedMs }`.
+ * `expects` lists every request; with keepAlive its connection numbers are per worker,
+ * but how the workers' requests interleave is up to the scheduler.
+ */
+export function loadV1(opts: LoadOptions): Client {
+  return load('v1', opts);
+}
+
+/**
+ * Bounded parallel IMDSv2 load: each worker PUTs for a token once, then GETs with it.
+ * Prints what loadV1 prints (`completed` counts the GETs); `expects` lists the PUTs first.
+ */
+export function loadV2(opts: LoadOptions): Client {
+  return load('v2', opts);
 }
 
 /** Every single-shot client above with default options, for tests that run them all. */

@@ -92,25 +92,31 @@ async function splitTokenV2(host: string, path: string, pauseMs: number): Promis
   return { status: Number(statusLine.split(' ')[1] ?? 0), writes: parts.length, localPort };
 }
 
-/** `workers` concurrent loops of `requests` sequential v1 GETs each, stopped at the deadline. */
-async function loadV1(
+/**
+ * `workers` concurrent loops of `requests` sequential GETs each, stopped at the deadline:
+ * IMDSv1, or IMDSv2 with a token each worker fetches first (its PUT is not among `completed`).
+ */
+async function load(
   host: string,
   path: string,
   workers: number,
   requests: number,
   deadlineMs: number,
   keepAlive: boolean,
+  version: 'v1' | 'v2',
 ): Promise<object> {
   const started = Date.now();
   const statuses: Record<string, number> = {};
   let completed = 0;
   let failed = 0;
   const worker = async (): Promise<void> => {
+    const headers: Record<string, string> =
+      version === 'v2' ? { 'X-aws-ec2-metadata-token': await fetchToken(host) } : {};
     const agent = keepAlive ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
     try {
       for (let sent = 0; sent < requests && Date.now() - started < deadlineMs; sent++) {
         try {
-          const reply = await send(host, 'GET', path, {}, agent);
+          const reply = await send(host, 'GET', path, headers, agent);
           statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
           completed += 1;
         } catch {
@@ -139,16 +145,18 @@ async function main(argv: string[]): Promise<object> {
     case 'split-token-v2':
       return splitTokenV2(host, path, positiveInt(rest[0] ?? '100', 'pauseMs', 10_000));
     case 'load-v1':
-      return loadV1(
+    case 'load-v2':
+      return load(
         host,
         path,
         positiveInt(rest[0], 'workers', 64),
         positiveInt(rest[1], 'requests', 100_000),
         positiveInt(rest[2], 'deadlineMs', 600_000),
         rest[3] === 'keepalive',
+        kind === 'load-v2' ? 'v2' : 'v1',
       );
     default:
-      throw new Error('usage: probe.js keepalive-v2-v1|split-token-v2|load-v1 <host> <path> [args]');
+      throw new Error('usage: probe.js keepalive-v2-v1|split-token-v2|load-v1|load-v2 <host> <path> [args]');
   }
 }
 
