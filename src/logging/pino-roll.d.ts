@@ -10,7 +10,6 @@ declare module 'pino-roll' {
     dateFormat?: string;
     frequency?: 'daily' | 'hourly' | number;
     size?: string | number;
-    limit?: { count: number; removeOtherLogFiles?: boolean };
   }
 
   /** The SonicBoom stream pino-roll returns, with the state it keeps public in practice. */

@@ -1,8 +1,8 @@
 // The log file: pino-roll (rotation by size and by day or hour, a bounded number of files)
 // over a synchronous SonicBoom, wrapped so that every line is counted as written or not
 // written, a refused write is retried, a deleted directory is recreated on the next write,
-// and no rotation opens a planted symlink.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+// no rotation opens a planted symlink, and the oldest files are deleted as each roll happens.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import pinoRoll, { type RollStream } from 'pino-roll';
 import { ensureLogDirectory, FILE_MODE, fixOpenFileMode, prepareLogFile, removePlantedEntries } from './safe-files.js';
@@ -22,6 +22,8 @@ export interface WriteCounters {
 const FILE_BASE = 'imds-analyzer';
 /** Log files are `imds-analyzer.<date>.<n>.log`. */
 export const LOG_FILE_PREFIX = `${FILE_BASE}.`;
+/** A log file's name: the date as pino-roll writes it (daily or hourly), then its number that day. */
+const LOG_FILE_NAME = /^imds-analyzer\.(\d{4}-\d{2}-\d{2}(?:-\d{2})?)\.(\d+)\.log$/;
 /** Bytes held for retry while the disk refuses writes; lines beyond this are dropped and counted. */
 export const PENDING_LIMIT_BYTES = 1024 * 1024;
 const CLOSE_WAIT_MS = 2000;
@@ -65,13 +67,11 @@ export class RollingFile {
       dateFormat: rotation.frequency === 'hourly' ? 'yyyy-MM-dd-HH' : 'yyyy-MM-dd',
       frequency: rotation.frequency,
       size: `${rotation.maxSizeMB}m`,
-      // Counts every matching file, also those of earlier runs, current file included.
-      limit: { count: rotation.maxFiles, removeOtherLogFiles: true },
       mode: FILE_MODE,
       sync: true,
       maxLength: PENDING_LIMIT_BYTES,
     });
-    const file = new RollingFile(dir, stream);
+    const file = new RollingFile(dir, stream, rotation.maxFiles);
     file.endTornLine();
     return file;
   }
@@ -79,6 +79,7 @@ export class RollingFile {
   private constructor(
     private readonly dir: string,
     private readonly stream: RollStream,
+    private readonly maxFiles: number,
   ) {
     fixOpenFileMode(stream.fd);
     const reopen = stream.reopen.bind(stream);
@@ -90,6 +91,7 @@ export class RollingFile {
         prepareLogFile(file);
       }
       reopen(file);
+      if (typeof file === 'string') this.removeOldFiles(file);
     };
     stream.on('ready', () => {
       // Emitted a tick after the open: the file may be closed again by then.
@@ -113,6 +115,36 @@ export class RollingFile {
   private endTornLine(): void {
     // Not a record: nothing is added to the line counts.
     if (endsWithoutNewline(this.stream.file)) this.attempt('\n');
+  }
+
+  /**
+   * Deletes the oldest log files (by date, then number) beyond maxFiles, the current one
+   * included in the count and never deleted, those of earlier runs too. Done here, at once,
+   * not by pino-roll's limit: its deletion runs later, and two of its rolls close together
+   * race on one file and retry for seconds, which kept a stopping daemon from exiting.
+   */
+  private removeOldFiles(current: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    const files = names.flatMap((name) => {
+      const match = LOG_FILE_NAME.exec(name);
+      return match ? [{ name, date: match[1] as string, number: Number(match[2]) }] : [];
+    });
+    files.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.number - b.number));
+    for (const { name } of files.slice(0, Math.max(0, files.length - this.maxFiles))) {
+      const path = join(this.dir, name);
+      if (path === current) continue;
+      try {
+        unlinkSync(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.failed(err);
+      }
+    }
   }
 
   get file(): string {
@@ -208,6 +240,10 @@ export class RollingFile {
       return;
     }
     if (this.counts.writeErrors === errorsBefore && this.counts.linesNotWritten === droppedBefore) this.settled();
+    // pino-roll rolls a full file on the stream's next 'drain', which a sync stream emits a
+    // tick later: lines written without a yield (the final drain at stop) would all go past
+    // the size into one file. A sync stream has written everything once write() returns.
+    if (!this.stream.destroyed && this.stream.listenerCount('drain') > 0) this.stream.emit('drain');
   }
 
   private settled(): void {

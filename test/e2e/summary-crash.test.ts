@@ -6,9 +6,10 @@
 // through a crash: the report must then say UNKNOWN naming summaries_lost, and count exactly
 // what the log holds. The same run stopped with SIGTERM counts every request made.
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, type LogLine, type RunningDaemon, startAnalyzer } from '../rig/analyzer-process.js';
-import { type Testbed, createTestbed, curlV2, loadV2 } from '../rig/index.js';
+import { describe, expect, it } from 'vitest';
+import { CLI, type LogLine } from '../rig/analyzer-process.js';
+import { curlV2, loadV2 } from '../rig/index.js';
+import { useTestbed } from '../rig/test-host.js';
 import { type Report, reportSchema } from '../../src/report/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -32,33 +33,19 @@ interface Outcome {
 const isLoad = (argv: readonly string[]) => argv.includes('load-v2');
 
 describe.skipIf(!isRoot)('summary counts through a real crash and restart', () => {
-  let bed: Testbed;
-  const daemons: RunningDaemon[] = [];
-
-  beforeAll(async () => {
-    bed = await createTestbed({ prefix: 'scr' });
-  }, 30_000);
-  afterAll(async () => {
-    for (const d of daemons) {
-      await d.stop();
-      d.cleanup();
-    }
-    await bed?.teardown();
-  });
+  const host = useTestbed({ prefix: 'scr' });
 
   /** The load, a marker client whose line says the load was handed over, the daemon ended by `signal`, a restart, a clean stop, the report. */
   async function runEndedBy(signal: 'SIGKILL' | 'SIGTERM'): Promise<Outcome> {
-    const first = await startAnalyzer({ config: CONFIG });
-    daemons.push(first);
-    const load = await bed.run(loadV2({ workers: 1, requests: GETS, keepAlive: true }).argv);
+    const first = await host.start({ config: CONFIG });
+    const load = await host.bed.run(loadV2({ workers: 1, requests: GETS, keepAlive: true }).argv);
     expect(load.code).toBe(0);
     expect(JSON.parse(load.stdout)).toMatchObject({ completed: GETS, failed: 0 });
     // A later connection's line: the load's requests were all handed over (written or counted) before it.
-    expect((await bed.run(curlV2().argv)).code).toBe(0);
+    expect((await host.bed.run(curlV2().argv)).code).toBe(0);
     await first.waitForRequests((lines) => lines.some((l) => l.process.argv.includes('@-')));
     await first.stop(signal);
-    const second = await startAnalyzer({ restartIn: first.dir });
-    daemons.push(second);
+    const second = await host.start({ restartIn: first.dir });
     expect(await second.stop()).toBe(0);
     const run = spawnSync(
       process.execPath,
@@ -67,7 +54,7 @@ describe.skipIf(!isRoot)('summary counts through a real crash and restart', () =
     );
     return {
       made: GETS + 1,
-      served: bed.serverRequests().length,
+      served: host.bed.serverRequests().length,
       pid: first.ready.pid,
       lines: second.lines(),
       report: reportSchema.parse(JSON.parse(run.stdout)),
@@ -89,7 +76,7 @@ describe.skipIf(!isRoot)('summary counts through a real crash and restart', () =
   const codes = (report: Report) => report.verdict.reasons.map((r) => r.code);
 
   it('kill -9 with counts held: UNKNOWN naming summaries_lost, the counts the log holds and no more', async () => {
-    const served0 = bed.serverRequests().length;
+    const served0 = host.bed.serverRequests().length;
     const o = await runEndedBy('SIGKILL');
     // The test IMDS served every request (the load's and the marker's PUT and GET).
     expect(o.served - served0).toBe(o.made + 2);

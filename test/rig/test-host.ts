@@ -1,6 +1,8 @@
 // The e2e set-up written once: a test host (testbed: network namespaces, the test IMDS) and
 // the analyzer daemon, started before a describe block's tests and torn down after them, the
 // daemon first. Tests read both through the returned object once the block has started.
+// useTestbed: the testbed alone, and daemons the tests start (several, restarts), each
+// stopped and removed after the block.
 import { afterAll, beforeAll } from 'vitest';
 import { type DaemonOptions, type RunningDaemon, startAnalyzer } from './analyzer-process.js';
 import { type Testbed, type TestbedOptions, createTestbed } from './netns.js';
@@ -32,6 +34,38 @@ export function useTestHost(testbed: TestbedOptions, analyzer: DaemonOptions = {
     },
     get daemon() {
       return up(daemon);
+    },
+  };
+}
+
+export interface TestbedWithDaemons {
+  readonly bed: Testbed;
+  /** Starts a daemon that is stopped (if it still runs) and removed after the block. */
+  start(analyzer?: DaemonOptions): Promise<RunningDaemon>;
+}
+
+export function useTestbed(testbed: TestbedOptions): TestbedWithDaemons {
+  let bed: Testbed | undefined;
+  const daemons: RunningDaemon[] = [];
+  beforeAll(async () => {
+    bed = await createTestbed(testbed);
+  });
+  afterAll(async () => {
+    for (const daemon of daemons) {
+      await daemon.stop();
+      daemon.cleanup();
+    }
+    await bed?.teardown();
+  });
+  return {
+    get bed() {
+      if (bed === undefined) throw new Error('the testbed is not up (its beforeAll failed)');
+      return bed;
+    },
+    async start(analyzer = {}) {
+      const daemon = await startAnalyzer(analyzer);
+      daemons.push(daemon);
+      return daemon;
     },
   };
 }

@@ -320,6 +320,31 @@ describe('rotation', () => {
     expect((kept.at(-1)?.process as { pid: number } | undefined)?.pid).toBe(1000 + lines - 1);
   });
 
+  it('lines written without a yield (the final drain at stop) roll at the size too', async () => {
+    const rotation = { maxSizeMB: 1, frequency: 'daily' as const, maxFiles: 2 };
+    const max = rotation.maxSizeMB * 1024 * 1024;
+    const { sink: s, dir } = await sink({ rotation });
+    const padding = 'x'.repeat(685);
+    const lines = 4000;
+    for (let n = 0; n < lines; n++) s.request({ ...requestLine('v2', n), advice: padding });
+    // Still in the same tick: the files rolled, and the oldest were deleted, as the lines went.
+    const during = logFiles(dir);
+    const longest = Math.max(...during.map((f) => statSync(join(dir, f)).size));
+    expect(during.length).toBeLessThanOrEqual(rotation.maxFiles);
+    const started = Date.now();
+    await s.close();
+    // Nothing of the rotation is left running to hold the process (a stopping daemon's exit).
+    expect(Date.now() - started).toBeLessThan(1000);
+    const files = logFiles(dir);
+    expect(fileNumber(files.at(-1) ?? '')).toBeGreaterThanOrEqual(4);
+    expect(files.length).toBeLessThanOrEqual(rotation.maxFiles);
+    // A file ends with the line that took it to the size.
+    expect(longest).toBeLessThan(max + 2048);
+    expect(Math.max(...files.map((f) => statSync(join(dir, f)).size))).toBeLessThan(max + 2048);
+    expect(s.counters()).toEqual({ linesWritten: lines, linesNotWritten: 0, writeErrors: 0 });
+    expect((readLines(dir).at(-1)?.process as { pid: number } | undefined)?.pid).toBe(1000 + lines - 1);
+  });
+
   it('a restart keeps counting old files in the limit', async () => {
     const rotation = { maxSizeMB: 1, frequency: 'daily' as const, maxFiles: 2 };
     const first = await sink({ rotation });
