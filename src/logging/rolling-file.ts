@@ -28,6 +28,16 @@ const LOG_FILE_NAME = /^imds-analyzer\.(\d{4}-\d{2}-\d{2}(?:-\d{2})?)\.(\d+)\.lo
 export const PENDING_LIMIT_BYTES = 1024 * 1024;
 const CLOSE_WAIT_MS = 2000;
 
+/** The log files in `dir`, oldest first: by date (its digits sort as text), then by number. */
+export function logFilesOldestFirst(dir: string): string[] {
+  const files = readdirSync(dir).flatMap((name) => {
+    const match = LOG_FILE_NAME.exec(name);
+    return match ? [{ name, date: match[1] as string, number: Number(match[2]) }] : [];
+  });
+  files.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.number - b.number));
+  return files.map((file) => file.name);
+}
+
 function errorCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
 }
@@ -124,19 +134,14 @@ export class RollingFile {
    * race on one file and retry for seconds, which kept a stopping daemon from exiting.
    */
   private removeOldFiles(current: string): void {
-    let names: string[];
+    let files: string[];
     try {
-      names = readdirSync(this.dir);
+      files = logFilesOldestFirst(this.dir);
     } catch (err) {
       this.failed(err);
       return;
     }
-    const files = names.flatMap((name) => {
-      const match = LOG_FILE_NAME.exec(name);
-      return match ? [{ name, date: match[1] as string, number: Number(match[2]) }] : [];
-    });
-    files.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.number - b.number));
-    for (const { name } of files.slice(0, Math.max(0, files.length - this.maxFiles))) {
+    for (const name of files.slice(0, Math.max(0, files.length - this.maxFiles))) {
       const path = join(this.dir, name);
       if (path === current) continue;
       try {

@@ -16,12 +16,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RequestLine } from '../../src/model/log-line.js';
 import { requestLine as contractLine } from '../helpers/request-line.js';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LogSink, type LogSinkOptions, Redactor } from '../../src/logging/index.js';
+import { logFilesOldestFirst } from '../../src/logging/rolling-file.js';
 import { openTestSink } from '../helpers/test-sink.js';
 
 const root = mkdtempSync(join(tmpdir(), 'imds-logging-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// The roller names files by the date and rolls at midnight (or the hour) by the wall clock: on a
+// clock pinned to noon yesterday no test sees a day or hour change, whenever and in whichever
+// time zone it runs (timers stay real).
+const noonYesterday = new Date();
+noonYesterday.setDate(noonYesterday.getDate() - 1);
+noonYesterday.setHours(12, 0, 0, 0);
+beforeAll(() => {
+  vi.useFakeTimers({ toFake: ['Date'], now: noonYesterday });
+});
+afterAll(() => {
+  vi.useRealTimers();
+});
+/** Tests that write megabytes take a second alone, far more on a host whose CPUs are shared. */
+const WRITES_MEGABYTES = { timeout: 240_000 };
 
 let dirCount = 0;
 const open: LogSink[] = [];
@@ -36,11 +52,7 @@ async function sink(overrides: Partial<LogSinkOptions> = {}): Promise<{ sink: Lo
   return { sink: created, dir };
 }
 
-function logFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.log'))
-    .sort((a, b) => fileNumber(a) - fileNumber(b));
-}
+const logFiles = logFilesOldestFirst;
 
 function fileNumber(name: string): number {
   return Number(/\.(\d+)\.log$/.exec(name)?.[1]);
@@ -101,7 +113,7 @@ function mode(path: string): number {
   return statSync(path).mode & 0o7777;
 }
 
-describe('modes', () => {
+describe('modes', WRITES_MEGABYTES, () => {
   for (const umask of [0o000, 0o077]) {
     it(`directory 0750 and files 0640 under umask ${umask.toString(8).padStart(3, '0')}, after rotation too`, async () => {
       const previous = process.umask(umask);
@@ -120,7 +132,7 @@ describe('modes', () => {
   }
 });
 
-describe('lines', () => {
+describe('lines', WRITES_MEGABYTES, () => {
   it("v1 at warn; v2, unknown and other clouds' paths at info; a short human msg and the hostname", async () => {
     const { sink: s, dir } = await sink();
     s.request(requestLine('v1', 1));
@@ -292,26 +304,27 @@ describe('redaction', () => {
   });
 });
 
-describe('rotation', () => {
+describe('rotation', WRITES_MEGABYTES, () => {
   it('the directory stays within maxSizeMB * (maxFiles + 1) while writing past many rotations', async () => {
     const rotation = { maxSizeMB: 1, frequency: 'daily' as const, maxFiles: 3 };
     const bound = rotation.maxSizeMB * 1024 * 1024 * (rotation.maxFiles + 1);
     const { sink: s, dir } = await sink({ rotation });
     let largest = 0;
+    let mostFiles = 0;
     const lines = await writeBytes(s, 12 * 1024 * 1024, () => {
       largest = Math.max(largest, directoryBytes(dir));
+      mostFiles = Math.max(mostFiles, logFiles(dir).length);
     });
     await s.close();
-    // old files are removed asynchronously after each rotation
-    for (let i = 0; i < 50 && logFiles(dir).length > rotation.maxFiles; i++)
-      await new Promise((r) => setTimeout(r, 20));
+    // Old files go in the turn that rotated: nothing is left to wait for.
     const files = logFiles(dir);
     const total = directoryBytes(dir);
     console.log(
-      `rotation bound: ${lines} lines, ${files.length} files left (${files.join(' ')}), ${total} bytes at the end, ${largest} bytes at most while writing, bound ${bound}`,
+      `rotation bound: ${lines} lines, ${files.length} files left (${files.join(' ')}), ${total} bytes at the end, ${largest} bytes and ${mostFiles} files at most while writing, bound ${bound}`,
     );
     expect(fileNumber(files.at(-1) ?? '')).toBeGreaterThanOrEqual(10);
     expect(files.length).toBeLessThanOrEqual(rotation.maxFiles);
+    expect(mostFiles).toBeLessThanOrEqual(rotation.maxFiles);
     expect(largest).toBeLessThanOrEqual(bound);
     expect(total).toBeLessThanOrEqual(bound);
     expect(s.counters()).toEqual({ linesWritten: lines, linesNotWritten: 0, writeErrors: 0 });
@@ -354,13 +367,11 @@ describe('rotation', () => {
     open.push(again);
     await writeBytes(again, 1.5 * 1024 * 1024);
     await again.close();
-    for (let i = 0; i < 50 && logFiles(first.dir).length > rotation.maxFiles; i++)
-      await new Promise((r) => setTimeout(r, 20));
     expect(logFiles(first.dir).length).toBeLessThanOrEqual(rotation.maxFiles);
   });
 });
 
-describe('symlinks are never followed', () => {
+describe('symlinks are never followed', WRITES_MEGABYTES, () => {
   it('a symlink planted under the next file name is replaced at rotation; its target is untouched', async () => {
     const { sink: s, dir } = await sink();
     s.request(requestLine('v1'));
