@@ -55,7 +55,10 @@ function hostName(h: HostVerdict): string {
   return h.hostname && h.hostname !== h.host ? `${h.host} (${h.hostname})` : h.host;
 }
 
-/** Wraps at spaces to WIDTH columns; continuation lines are indented, a longer word is cut. */
+/**
+ * Wraps at spaces to WIDTH columns; continuation lines are indented. A longer word (a file in a
+ * deep directory) is broken across lines, not cut: all of it stays readable.
+ */
 function wrap(text: string, indent = ''): string[] {
   const lines: string[] = [];
   let line = indent;
@@ -66,8 +69,12 @@ function wrap(text: string, indent = ''): string[] {
     } else {
       line = line.trim() ? `${line} ${word}` : `${line}${word}`;
     }
+    while (line.length > WIDTH) {
+      lines.push(line.slice(0, WIDTH));
+      line = `${indent}  ${line.slice(WIDTH)}`;
+    }
   }
-  return [...lines, line].map((l) => cut(l, WIDTH));
+  return [...lines, line];
 }
 
 function observedLine({ observation: o }: Report): string {

@@ -2,7 +2,7 @@
 // an unclassified request, a container falling back to IMDSv1, loss counters, corrupt lines;
 // state files for `status`. reportOf() takes any directory, so fixtures written by the real
 // daemon can be pointed at the same way.
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -179,13 +179,23 @@ describe('report over legacy and corrupt fixtures', () => {
   });
 
   it('renders a table within 100 columns whose warnings wrap instead of losing the file name', async () => {
-    const { code, out } = await capture(() => runReportCommand([EDGE]));
-    expect(code).toBe(1);
-    const lines = out.split('\n');
-    expect(lines[0]).toBe('HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)');
-    expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(100);
-    expect(out.replace(/\n {2}/g, ' ')).toContain(`file not read to its end, later lines missing: ${ROTATED_GZ}`);
-    expect(lines).toContain('   started by bash(880) < systemd(1)');
+    // Read from a directory name longer than a line, as a clone in a deep directory gives, so that
+    // the check does not depend on where the clone lives.
+    const deep = join(mkdtempSync(join(tmpdir(), 'report-width-')), 'x'.repeat(120), 'legacy-corrupt');
+    cpSync(EDGE, deep, { recursive: true });
+    try {
+      const { code, out } = await capture(() => runReportCommand([deep]));
+      expect(code).toBe(1);
+      const lines = out.split('\n');
+      expect(lines[0]).toBe('HttpTokens=required is safe on this host: NO — 2 programs still use IMDSv1 (3 requests)');
+      expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(100);
+      expect(out.replace(/\n {2}/g, ' ')).toContain('file not read to its end, later lines missing: ');
+      // The file name is all there, broken across lines (a continuation line starts with two spaces).
+      expect(out.replace(/\n {2}/g, '')).toContain(join(deep, 'imds-analyzer.2026-11-20.1.log.gz'));
+      expect(lines).toContain('   started by bash(880) < systemd(1)');
+    } finally {
+      rmSync(join(deep, '../..'), { recursive: true, force: true });
+    }
   });
 
   it('colours the table only on a terminal without NO_COLOR', async () => {
