@@ -3,6 +3,7 @@
 // (process, ancestry, unit, container, SDK, fallback, advice) and written.
 import type { KernelStatName } from '../capture/abi.js';
 import { LongestTurn, type RecordReceiver } from '../capture/capture.js';
+import { HANDOVER_RECORDS, TURN_BUDGET_MS } from '../capture/drain.js';
 import type { ImdsVersion } from '../model/imds.js';
 import type { RequestCanary } from '../model/canary.js';
 import type { Counters } from '../model/log-line.js';
@@ -21,6 +22,9 @@ import {
 import { imdsEndpoint } from '../logic/destination.js';
 import { FallbackDetector } from '../logic/fallback.js';
 import { buildRequestLine, requestKey, requestKeyOfOlderLine } from '../logic/request-line.js';
+
+/** Expired requests completed (and written) at a time within a turn: the turn's clock is read between. */
+const EXPIRED_AT_A_TIME = HANDOVER_RECORDS;
 
 /** SDK token-PUT timeouts are 1 s or more; a PUT unanswered this long is taken as given up. */
 const GAVE_UP_ON_PUT_NS = 500_000_000n;
@@ -47,6 +51,8 @@ export class Pipeline implements RecordReceiver {
   /** Socket records whose destination is not IMDS (expected 0: the kernel filters them). */
   private notImds = 0;
   private deadlineTimer: NodeJS.Timeout | null = null;
+  /** The turn that takes the rest of an expiry pass that used up its turn, once scheduled. */
+  private expiryTurn: NodeJS.Immediate | null = null;
   /** Where request lines go: in full, or into their program's summary. */
   readonly evidence: RequestEvidence;
   /**
@@ -96,9 +102,25 @@ export class Pipeline implements RecordReceiver {
     this.emit(this.tracker.takeFinished());
   }
 
-  /** Once per drain turn: requests whose wait expired (a pass over every connection), and the next expiry. */
+  /**
+   * Once per drain turn, and when a wait expires: requests whose wait expired (a pass over every
+   * connection), written a few at a time until none are left or the turn has worked for
+   * TURN_BUDGET_MS, as the drain's turns are bounded; the next turn goes on with the pass.
+   */
   endOfTurn(): void {
-    this.emit(this.tracker.takeCompleted(this.clock.monoNs()));
+    const deadline = process.hrtime.bigint() + BigInt(TURN_BUDGET_MS * 1_000_000);
+    for (;;) {
+      const { requests, passDone } = this.tracker.expire(this.clock.monoNs(), EXPIRED_AT_A_TIME);
+      this.emit(requests);
+      if (passDone) break;
+      if (process.hrtime.bigint() >= deadline) {
+        this.expiryTurn ??= setImmediate(() => {
+          this.expiryTurn = null;
+          this.longestExpiryTurn.measure(() => this.endOfTurn());
+        }).unref();
+        return;
+      }
+    }
     this.scheduleExpiry();
   }
 
@@ -172,6 +194,8 @@ export class Pipeline implements RecordReceiver {
    */
   flushAll(handingOver = false): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.expiryTurn) clearImmediate(this.expiryTurn);
+    this.expiryTurn = null;
     this.emit(handingOver ? this.tracker.completeWaiting() : this.tracker.flushAll());
     this.evidence.stop();
   }

@@ -137,6 +137,10 @@ export class ConnectionTracker {
   /** Idle-flushed open connections, oldest first (at most maxConnections). */
   private readonly idle = new Map<bigint, IdleConnection>();
   private completed: ObservedRequest[] = [];
+  /** Where a pass over the connections for expired waits stands: a pass in parts spans turns. */
+  private expiryPass: Iterator<Connection> | null = null;
+  /** A connection the last part of a pass left with expired requests: the next part starts with it. */
+  private expiryPartial: Connection | null = null;
   private readonly counts = { joined_mid_stream: 0, responses_unmatched: 0, responses_retransmitted: 0 };
   /** Hole and resync counts of connections already forgotten. */
   private readonly forgotten = { holes_skipped: 0, hole_bytes: 0, bytes_skipped: 0 };
@@ -240,28 +244,67 @@ export class ConnectionTracker {
     return out;
   }
 
-  /** Requests completed so far, plus those whose wait for a response expired by `nowNs`. */
+  /** Requests completed so far, plus those whose wait for a response expired by `nowNs` (a whole pass). */
   takeCompleted(nowNs: bigint): ObservedRequest[] {
+    return this.expire(nowNs, Number.POSITIVE_INFINITY).requests;
+  }
+
+  /**
+   * Requests completed so far, plus those whose wait expired by `nowNs` in the next part of a
+   * pass over every connection: a part completes at most `limit` expired requests. `passDone`
+   * false: the next call goes on where this part stopped. What a part has not reached still
+   * waits on its connection (the journal keeps its records).
+   */
+  expire(nowNs: bigint, limit: number): { requests: ObservedRequest[]; passDone: boolean } {
     for (const [cookie, { closedNs }] of this.recentlyClosed) {
       if (nowNs - closedNs < CLOSED_MEMORY_NS) break;
       this.recentlyClosed.delete(cookie);
     }
-    for (const conn of [...this.connections.values()]) {
-      if (conn.holeSinceNs !== null && nowNs - conn.holeSinceNs >= HOLE_WAIT_NS)
-        this.feed(conn, conn.stream.end(), nowNs);
-      const expired = conn.earlyResponses.filter((r) => nowNs - r.tsNs >= this.responseWaitNs + HOLE_WAIT_NS).length;
-      this.dropEarlyResponses(conn, expired);
-      const stillWaiting: ObservedRequest[] = [];
-      for (const r of conn.waiting) {
-        if (nowNs - r.seenNs >= this.responseWaitNs) this.complete(r, null, conn);
-        else stillWaiting.push(r);
+    // A live iterator: connections forgotten meanwhile are skipped, those active again come again.
+    this.expiryPass ??= this.connections.values();
+    let left = limit;
+    while (left > 0) {
+      const partial = this.expiryPartial;
+      this.expiryPartial = null;
+      const conn =
+        partial && this.connections.get(partial.flow.cookie) === partial ? partial : this.expiryPass.next().value;
+      if (!conn) {
+        this.expiryPass = null;
+        return { requests: this.takeFinished(), passDone: true };
       }
-      conn.waiting = stillWaiting;
-      this.settle(conn);
-      if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flushIdle(conn);
-      else this.forgetIfDone(conn);
+      left -= this.expireOn(conn, nowNs, left);
     }
-    return this.takeFinished();
+    return { requests: this.takeFinished(), passDone: false };
+  }
+
+  /** Completes up to `max` of the connection's requests whose wait expired; returns how many. */
+  private expireOn(conn: Connection, nowNs: bigint, max: number): number {
+    if (conn.holeSinceNs !== null && nowNs - conn.holeSinceNs >= HOLE_WAIT_NS)
+      this.feed(conn, conn.stream.end(), nowNs);
+    const expired = conn.earlyResponses.filter((r) => nowNs - r.tsNs >= this.responseWaitNs + HOLE_WAIT_NS).length;
+    this.dropEarlyResponses(conn, expired);
+    const stillWaiting: ObservedRequest[] = [];
+    let completed = 0;
+    let more = false;
+    for (const r of conn.waiting) {
+      const due = nowNs - r.seenNs >= this.responseWaitNs;
+      if (due && completed < max) {
+        this.complete(r, null, conn);
+        completed++;
+      } else {
+        more ||= due;
+        stillWaiting.push(r);
+      }
+    }
+    conn.waiting = stillWaiting;
+    if (more) {
+      this.expiryPartial = conn;
+      return completed;
+    }
+    this.settle(conn);
+    if (nowNs - conn.lastNs >= IDLE_CONNECTION_NS) this.flushIdle(conn);
+    else this.forgetIfDone(conn);
+    return completed;
   }
 
   /** When the next wait expires, or null when nothing waits. */
