@@ -4,7 +4,6 @@
 // they cannot, `canary start` refuses with one line and nothing is attached.
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CanaryUnsupportedError } from '../capture/canary.js';
 import { canarySelfTest } from '../capture/canary-self-test.js';
@@ -15,11 +14,11 @@ import { canaryDuration, canaryHeaderLine } from '../logic/canary.js';
 import { EXIT } from '../logic/exit-status.js';
 import {
   type ActiveCanary,
-  CONTROL_SOCKET_NAME,
   type CanaryTarget,
   type ControlRequest,
   type ControlResponse,
   controlResponseSchema,
+  controlSocketPath,
 } from '../model/canary.js';
 
 const CONTROL_TIMEOUT_MS = 30_000;
@@ -97,7 +96,14 @@ export async function runCanaryCommand(args: string[]): Promise<number> {
   }
   const target = targetOf(values);
   if (typeof target === 'string') return usage(target);
-  const socketPath = join(loadConfig(values.config).stateDir, CONTROL_SOCKET_NAME);
+  const { stateDir } = loadConfig(values.config);
+  let socketPath: string;
+  try {
+    socketPath = controlSocketPath(stateDir);
+  } catch (err) {
+    process.stderr.write(`imds-analyzer canary: ${(err as Error).message}\n`);
+    return EXIT.config;
+  }
   let request: ControlRequest;
   if (action === 'start') {
     if (target === null) return usage('canary start needs --unit, --cgroup or --container');

@@ -26,6 +26,7 @@ import {
   type ActiveCanary,
   CANARY_TOKEN_PREFIX,
   CONTROL_SOCKET_NAME,
+  controlSocketPath,
   type CanaryTarget,
   type ControlRequest,
   type ControlResponse,
@@ -87,7 +88,7 @@ export class CanaryService {
 
   /** Opens the control socket (mode 0600: root only). */
   async listen(): Promise<void> {
-    const path = join(this.options.stateDir, CONTROL_SOCKET_NAME);
+    const path = controlSocketPath(this.options.stateDir);
     rmSync(path, { force: true });
     const server = createServer((socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {

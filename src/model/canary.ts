@@ -83,3 +83,19 @@ export type ControlResponse = z.infer<typeof controlResponseSchema>;
 
 /** The control socket's name in the daemon's state directory (root only: mode 0600). */
 export const CONTROL_SOCKET_NAME = 'control.sock';
+/** The longest path a unix socket address holds (sun_path: 108 bytes with the closing NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * The control socket's path in `stateDir`. Throws when it is longer than a socket address
+ * holds: Node would bind or connect to the path cut short, in another directory.
+ */
+export function controlSocketPath(stateDir: string): string {
+  const path = `${stateDir.replace(/\/+$/, '')}/${CONTROL_SOCKET_NAME}`;
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH_BYTES)
+    throw new Error(
+      `the control socket ${path} is ${bytes} bytes, more than the ${MAX_SOCKET_PATH_BYTES} a unix socket address holds: set a shorter stateDir`,
+    );
+  return path;
+}
