@@ -360,6 +360,8 @@ export const logLineSchema = z.discriminatedUnion('event', lineSchemas);
 export const statusDocumentSchema = z.strictObject({
   boot_id: z.string(),
   instance_id: z.string().nullable(),
+  /** As on the lines (cloud-init's instance data); absent from the files of versions before it. */
+  region: z.string().nullable().optional(),
   ...daemonDescriptionSchema.shape,
   /** The daemon's start time (clock ticks since boot, /proc/<pid>/stat): `status` tells it from a reused pid. */
   pid_start_ticks: count,
