@@ -6,9 +6,9 @@
 // changes what a workload gets from IMDS, so it never outlives the process that ends it on time.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, type FSWatcher, readdirSync, rmSync, statSync, watch } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CanaryProgram } from '../capture/canary.js';
 import { type Libbpf, openLibbpf } from '../libbpf/libbpf.js';
 import type { LogSink } from '../logging/index.js';
@@ -35,8 +35,13 @@ import {
   type TargetState,
 } from '../model/canary.js';
 
-/** A unit's cgroup made anew (a restart) is looked for this often, and the canary follows it. */
+/**
+ * A unit's cgroup made anew (a restart) is looked for this often, and the canary follows it;
+ * between two looks, the parent directory's inotify events (mkdir) make the daemon look at once.
+ */
 const FOLLOW_INTERVAL_MS = 500;
+/** Looks made on inotify events are at least this far apart: a flood of mkdir/rmdir costs little. */
+const WATCHED_LOOK_GAP_MS = 10;
 /** Lines of requests refused just before a canary ended still name it for this long. */
 const ENDED_KEPT_MS = 60_000;
 /** Directory levels searched for a container's cgroup. */
@@ -58,6 +63,12 @@ interface Running {
   program: CanaryProgram;
   timer: NodeJS.Timeout;
   follow: NodeJS.Timeout | null;
+  /** inotify on the unit cgroup's parent (and that directory's inode): its new cgroup is seen when it is made, not at the next look. */
+  parentWatch: FSWatcher | null;
+  parentInode: number;
+  /** A look the watch asked for, and when the last look was made. */
+  lookSoon: NodeJS.Timeout | null;
+  lastLookMs: number;
   inode: number;
   reattached: number;
   watch: TargetWatch | null;
@@ -213,11 +224,18 @@ export class CanaryService {
       program,
       timer: setTimeout(() => this.end(label, 'expired'), seconds * 1000).unref(),
       follow: null,
+      parentWatch: null,
+      parentInode: 0,
+      lookSoon: null,
+      lastLookMs: 0,
       inode: statSync(dir).ino,
       reattached: 0,
       watch: null,
     };
-    if (target.kind === 'unit') canary.follow = setInterval(() => this.follow(canary), FOLLOW_INTERVAL_MS).unref();
+    if (target.kind === 'unit') {
+      canary.follow = setInterval(() => this.follow(canary), FOLLOW_INTERVAL_MS).unref();
+      this.watchParent(canary);
+    }
     this.running.set(label, canary);
     this.options.onEvent({ action: 'started', ...this.describe(canary) });
     canary.watch = this.watch(canary);
@@ -227,7 +245,10 @@ export class CanaryService {
 
   /** A unit's cgroup is made anew at each start: the canary is attached to the new one. */
   private follow(canary: Running): void {
+    if (this.running.get(canary.label) !== canary) return;
+    canary.lastLookMs = Date.now();
     const dir = join(this.options.cgroupRoot, canary.cgroup);
+    this.watchParent(canary);
     try {
       const inode = statSync(dir).ino;
       if (inode === canary.inode) return;
@@ -240,12 +261,47 @@ export class CanaryService {
     }
   }
 
+  /** Looks for the unit's new cgroup as soon as its parent directory changes (a watch lost is made again at the next look). */
+  private watchParent(canary: Running): void {
+    const dir = join(this.options.cgroupRoot, canary.cgroup);
+    const name = basename(dir);
+    const parent = dirname(dir);
+    try {
+      const inode = statSync(parent).ino;
+      // A watch on a parent removed and made again sees nothing: made anew.
+      if (canary.parentWatch && inode === canary.parentInode) return;
+      canary.parentWatch?.close();
+      canary.parentInode = inode;
+      const watcher = watch(parent, { persistent: false }, (_event, file) => {
+        if ((file === null || file === name) && !canary.lookSoon) {
+          const wait = Math.max(0, canary.lastLookMs + WATCHED_LOOK_GAP_MS - Date.now());
+          canary.lookSoon = setTimeout(() => {
+            canary.lookSoon = null;
+            this.follow(canary);
+          }, wait).unref();
+        }
+      });
+      watcher.on('error', () => {
+        watcher.close();
+        if (canary.parentWatch === watcher) canary.parentWatch = null;
+      });
+      canary.parentWatch = watcher;
+    } catch {
+      // No parent to watch (a slice stopped): the looks every FOLLOW_INTERVAL_MS go on.
+      canary.parentWatch?.close();
+      canary.parentWatch = null;
+    }
+  }
+
   private end(label: string, reason: string): boolean {
     const canary = this.running.get(label);
     if (!canary) return false;
     this.running.delete(label);
     clearTimeout(canary.timer);
     if (canary.follow) clearInterval(canary.follow);
+    canary.parentWatch?.close();
+    canary.parentWatch = null;
+    if (canary.lookSoon) clearTimeout(canary.lookSoon);
     const final = this.describe(canary);
     canary.watch?.close();
     canary.program.close();

@@ -28,6 +28,8 @@ import { sdkClients } from '../rig/sdk-clients.js';
 import { CLI, type RunningDaemon, loadedPrograms, startAnalyzer } from '../rig/analyzer-process.js';
 
 const isRoot = process.getuid?.() === 0;
+/** Restarts of the raced unit, each followed at once by a tokenless request. */
+const RACED_RESTARTS = 8;
 const CANARY_LINE = 'X-aws-ec2-metadata-token: [token]';
 
 interface Outcome {
@@ -72,6 +74,8 @@ describe.skipIf(!isRoot)('canary', () => {
   const unitName = `imdsunit${process.pid}.service`;
   /** Requests refused in the first canary (the report must count them). */
   let refusedInFirst = 0;
+  /** Requests made at once after each restart of the raced unit: refused, or escaped (the report must count both). */
+  const raced = { refused: 0, escaped: 0 };
 
   const canary = (...args: string[]) =>
     command([process.execPath, CLI, 'canary', ...args, '--config', join(daemon.dir, 'config.json')]);
@@ -322,6 +326,30 @@ describe.skipIf(!isRoot)('canary', () => {
     expect(escapedLines.map((l) => [l.canary, l.response?.status])).toEqual([[undefined, 200]]);
   }, 60_000);
 
+  it("re-attaches when the unit's new cgroup is made (inotify), not at the next look; what still escaped is counted", async () => {
+    const raceUnit = `imdsrace${process.pid}.service`;
+    const path = `${canaryGroup}/${raceUnit}`;
+    testbed.cgroupPath(path);
+    expect(canary('start', '--unit', raceUnit, '--for', '10m')).toMatchObject({ code: 0, stderr: '' });
+    const statuses: Array<number | null> = [];
+    for (let restart = 0; restart < RACED_RESTARTS; restart++) {
+      rmdirSync(testbed.cgroupPath(path));
+      testbed.cgroupPath(path);
+      // At once, as a unit's process would: no wait for the canary.
+      statuses.push(...(await run(curlV1(), path)).statuses);
+      // Past the next look: every restart starts attached.
+      await sleep(700);
+    }
+    console.info(`requests made at once after a restart: ${statuses.join(' ')}`);
+    raced.refused = statuses.filter((s) => s === 401).length;
+    raced.escaped = statuses.filter((s) => s === 200).length;
+    expect(raced.refused + raced.escaped).toBe(RACED_RESTARTS);
+    // Looking every 0.5 s alone refused 1 of 5 here (curl's request comes about 0.1 s after the mkdir).
+    expect(raced.refused).toBeGreaterThanOrEqual(6);
+    expect(canary('status').stdout).toMatch(new RegExp(`^unit:${raceUnit} .* reattached=${RACED_RESTARTS}`, 'm'));
+    expect(canary('stop', '--unit', raceUnit).code).toBe(0);
+  }, 60_000);
+
   it('ends on expiry and with the daemon: nothing of it stays attached', async () => {
     canary('stop'); // whatever a failed test before left running
     expect(canary('start', '--cgroup', canaryGroup, '--for', '2s').code).toBe(0);
@@ -389,6 +417,15 @@ describe.skipIf(!isRoot)('canary', () => {
         outcome: 'escaped',
       },
       {
+        target: `unit:imdsrace${process.pid}.service`,
+        end: 'stopped',
+        ...refusedBy(raced.refused),
+        restarts: RACED_RESTARTS,
+        evidence: 'cgroup',
+        escaped: raced.escaped,
+        outcome: 'refused',
+      },
+      {
         target: cgroupTarget,
         end: 'expired',
         ...refusedBy(0),
@@ -420,7 +457,7 @@ describe.skipIf(!isRoot)('canary', () => {
     );
     // The groups count them as IMDSv1 requests, and say how many a canary refused.
     const canaryRefused = parsed.groups.reduce((n, g) => n + g.canary_refused, 0);
-    expect(canaryRefused).toBe(refusedInFirst + 3);
+    expect(canaryRefused).toBe(refusedInFirst + 3 + raced.refused);
     const table = command([process.execPath, CLI, 'report', daemon.logDir, '--allow-no-boot']);
     expect(table.stdout).toContain(`2. unit:${unitName} on `);
     expect(table.stdout).toMatch(new RegExp(`^3\\. unit:imdsescape${process.pid}\\.service on .*: escaped$`, 'm'));

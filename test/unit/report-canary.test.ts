@@ -127,7 +127,7 @@ describe('the canary section', () => {
     ]);
     expect(section.advice).toEqual([
       'python3 /opt/app/sync.py (botocore 1.12.0): 1 tokenless request escaped the canary (not refused, IMDS answered as without it); HttpTokens=required will refuse them.',
-      'unit:app-sync.service: 1 tokenless request escaped the canary, so this window does not prove the workload safe: the unit restarted 1 time and its first requests were made before the canary re-attached to its new cgroup (the daemon looks for one every 0.5 s); or a connection opened before the canary started is not in its map. Rerun the canary over a window in which the target does not restart, or fix the programs above before requiring IMDSv2.',
+      'unit:app-sync.service: 1 tokenless request escaped the canary, so this window does not prove the workload safe: the unit restarted 1 time and its first requests were made before the canary re-attached to its new cgroup (it attaches when it sees the new cgroup made); or a connection opened before the canary started is not in its map. Rerun the canary over a window in which the target does not restart, or fix the programs above before requiring IMDSv2.',
     ]);
     // Without the escape the same window reads safe: the escape alone decides.
     const builder = new ReportBuilder();

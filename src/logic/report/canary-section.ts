@@ -90,7 +90,8 @@ interface Unrefused {
 
 export interface CanaryPartial {
   canaries: Map<string, CanaryState>;
-  unrefused: Map<string, Unrefused>;
+  /** By host, then cgroup. */
+  unrefused: Map<string, Map<string, Unrefused>>;
 }
 
 /** What the report's caller group of an escaped request shows (its key as the caller groups have it). */
@@ -125,7 +126,7 @@ function later(a: Snapshot | null, b: Snapshot | null): Snapshot | null {
 
 export class CanaryEvidence {
   private canaries = new Map<string, CanaryState>();
-  private unrefused = new Map<string, Unrefused>();
+  private unrefused = new Map<string, Map<string, Unrefused>>();
   private kept = 0;
 
   /** `maxKept`: times of unrefused tokenless requests kept before they are only counted. */
@@ -173,8 +174,12 @@ export class CanaryEvidence {
   }
 
   private unrefusedOf(host: string, cgroup: string): Unrefused {
-    const key = host + KEY_SEPARATOR + cgroup;
-    let entry = this.unrefused.get(key);
+    let cgroups = this.unrefused.get(host);
+    if (!cgroups) {
+      cgroups = new Map();
+      this.unrefused.set(host, cgroups);
+    }
+    let entry = cgroups.get(cgroup);
     if (!entry) {
       entry = {
         host,
@@ -184,7 +189,7 @@ export class CanaryEvidence {
         unkeptFromMs: Number.POSITIVE_INFINITY,
         unkeptToMs: Number.NEGATIVE_INFINITY,
       };
-      this.unrefused.set(key, entry);
+      cgroups.set(cgroup, entry);
     }
     return entry;
   }
@@ -328,7 +333,7 @@ export class CanaryEvidence {
 
   /** Another reader's part, added. */
   absorb(partial: CanaryPartial): void {
-    for (const other of partial.unrefused.values()) {
+    for (const other of [...partial.unrefused.values()].flatMap((cgroups) => [...cgroups.values()])) {
       const entry = this.unrefusedOf(other.host, other.cgroup);
       addUnkept(entry, other.unkept, other.unkeptFromMs, other.unkeptToMs);
       for (const [group, times] of other.times) {
@@ -406,8 +411,8 @@ export class CanaryEvidence {
     const root = c.cgroup;
     const counts = new Map<string, { count: number; firstMs: number; lastMs: number }>();
     let unchecked = 0;
-    for (const entry of this.unrefused.values()) {
-      if (entry.host !== c.host || !inSubtree(entry.cgroup, root)) continue;
+    for (const entry of this.unrefused.get(c.host)?.values() ?? []) {
+      if (!inSubtree(entry.cgroup, root)) continue;
       if (entry.unkept > 0 && entry.unkeptFromMs <= toMs && entry.unkeptToMs >= fromMs) unchecked += entry.unkept;
       for (const [group, times] of entry.times)
         for (const t of times) {
@@ -583,7 +588,7 @@ function escapeAdvice(s: Omit<CanarySection, 'outcome' | 'advice'>, leftAlone: n
   const causes: string[] = [];
   if (restarts > 0 && s.target.startsWith('unit:'))
     causes.push(
-      `the unit restarted ${plural(restarts, 'time')} and its first requests were made before the canary re-attached to its new cgroup (the daemon looks for one every 0.5 s)`,
+      `the unit restarted ${plural(restarts, 'time')} and its first requests were made before the canary re-attached to its new cgroup (it attaches when it sees the new cgroup made)`,
     );
   else if (restarts > 0 || s.unit.stopped)
     causes.push('its cgroup was made anew (a restart), and a canary on a cgroup or container does not follow it');
