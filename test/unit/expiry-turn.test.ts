@@ -12,8 +12,8 @@ import { LongestTurn } from '../../src/capture/longest-turn.js';
 import { DEFAULT_CONFIG } from '../../src/config/index.js';
 import { Pipeline } from '../../src/daemon/pipeline.js';
 import type { LogSink } from '../../src/logging/index.js';
-import type { Flow, KernelRecord } from '../../src/model/records.js';
 import { openTestSink } from '../helpers/test-sink.js';
+import { flowOf, waitingRequests } from '../helpers/waiting-requests.js';
 
 const root = mkdtempSync(join(tmpdir(), 'imds-expiry-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -27,43 +27,6 @@ const LINE_COST_MS = 0.05;
 const ALL_WRITTEN_WITHIN_MS = 200_000;
 /** Kernel time the requests were sent at. */
 const SENT_AT_NS = 10_000_000_000n;
-
-const encoder = new TextEncoder();
-const flowOf = (cookie: number): Flow => ({
-  cookie: BigInt(cookie),
-  family: 'ipv4',
-  address: '169.254.169.254',
-  port: 80,
-}); // never dialled
-const get = (n: number) => encoder.encode(`GET /latest/meta-data/ami-id?n=${n} HTTP/1.1\r\nHost: imds\r\n\r\n`);
-
-/** Every connection's requests as payload records at kernel time `atNs`; where each connection's stream ends. */
-function waitingRequests(atNs: bigint): { records: KernelRecord[]; endSeq: Map<number, number> } {
-  const records: KernelRecord[] = [];
-  const endSeq = new Map<number, number>();
-  CONNECTIONS.forEach((requests, i) => {
-    const cookie = i + 1;
-    let seq = 1;
-    for (let n = 0; n < requests; n++) {
-      const bytes = get(n);
-      records.push({
-        kind: 'payload',
-        tsNs: atNs,
-        flow: flowOf(cookie),
-        owner: null,
-        socketUid: 1000,
-        socketCgroupId: 0n,
-        seq,
-        streamStart: n === 0 ? 1 : null,
-        wireLength: bytes.length,
-        bytes,
-      });
-      seq += bytes.length;
-    }
-    endSeq.set(cookie, seq);
-  });
-  return { records, endSeq };
-}
 
 /** The sink, each request line made to cost LINE_COST_MS first. */
 function slowed(sink: LogSink): LogSink {
@@ -107,7 +70,7 @@ async function waitingPipeline(name: string) {
     wallMs: Date.now,
     monoNs: () => monoNs,
   });
-  const { records, endSeq } = waitingRequests(monoNs);
+  const { records, endSeq } = waitingRequests(CONNECTIONS, monoNs);
   for (let i = 0; i < records.length; i += 32) pipeline.handle(records.slice(i, i + 32));
   pipeline.endOfTurn();
   expect(requestLines(dir)).toEqual([]);
