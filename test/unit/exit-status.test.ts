@@ -2,7 +2,17 @@
 // error exits with its own code (never the report's 0, 1, 2), prints one line on stderr and no
 // verdict; each verdict fixture still exits 0, 1 or 2 and its JSON carries that status.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,9 +50,17 @@ function nobodysBundle(): string {
     cpSync(join(REPO, 'package.json'), join(scratch, 'package.json'));
     for (const module of ['koffi', '@koromix'])
       cpSync(join(REPO, 'node_modules', module), join(scratch, 'node_modules', module), { recursive: true });
+    for (const copied of [dir, join(scratch, 'package.json'), join(scratch, 'node_modules')]) readableByAll(copied);
     copiedBundle = join(dir, 'imds-analyzer.mjs');
   }
   return copiedBundle;
+}
+
+/** A copy nobody can read and enter whatever the umask the clone was made and the test runs under. */
+function readableByAll(root: string): void {
+  const names = statSync(root).isDirectory() ? (readdirSync(root, { recursive: true }) as string[]) : [];
+  for (const path of [root, ...names.map((name) => join(root, name))])
+    chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
 }
 
 /** An error ends the run: its own status, exactly one line on stderr, nothing on stdout. */
