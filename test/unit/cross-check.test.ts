@@ -258,16 +258,15 @@ describe('the region each host is asked in', () => {
 });
 
 describe('tokenlessOfVerdict', () => {
-  const line = (periods: Array<{ start: string; count: number }>, total: number) =>
-    ({
-      time: T0 + 3600_000,
-      instance_id: ID,
-      hostname: 'h',
-      event: 'verdict',
-      window: { from: new Date(T0).toISOString(), to: new Date(T0 + 3600_000).toISOString(), seconds: 3600, boots: 1 },
-      tokenless_ok: total,
-      tokenless_ok_periods: periods,
-    }) as unknown as StoredLineOf<'verdict'>;
+  const line = (periods: Array<{ start: string; count: number }>, total: number): StoredLineOf<'verdict'> => ({
+    time: T0 + 3600_000,
+    instance_id: ID,
+    hostname: 'h',
+    event: 'verdict',
+    window: { from: new Date(T0).toISOString(), to: new Date(T0 + 3600_000).toISOString(), seconds: 3600, boots: 1 },
+    tokenless_ok: total,
+    tokenless_ok_periods: periods,
+  });
 
   it('complete periods are compared one by one over the whole window', () => {
     const evidence = tokenlessOfVerdict(line([{ start: '2026-11-01T00:30:00.000Z', count: 2 }], 2), ID);
@@ -305,8 +304,8 @@ describe('tokenlessOfVerdict', () => {
   });
 
   it('a verdict line without tokenless counts (an older daemon) is not checked', () => {
-    const { tokenless_ok: _, ...older } = line([], 0) as unknown as Record<string, unknown>;
-    const evidence = tokenlessOfVerdict(older as unknown as StoredLineOf<'verdict'>, ID);
+    const { tokenless_ok: _, ...older } = line([], 0);
+    const evidence = tokenlessOfVerdict(older, ID);
     expect(compareHost(evidence, [[T0, 1]], NOW, ASKED).result).toBe('not_checked');
   });
 });
@@ -315,7 +314,7 @@ describe('the verdict with the cross-check', () => {
   const base = { hostname: 'h', instance_id: ID, boot_id: 'b', pid: 7 };
   function builderWith(v1Status: number | null): ReportBuilder {
     const builder = new ReportBuilder({ minObservedMs: 0 });
-    builder.add({ ...base, time: T0, event: 'ready', uptime_ms: 5000 } as never);
+    builder.add({ ...base, time: T0, event: 'ready', uptime_ms: 5000 });
     if (v1Status !== null)
       builder.add({
         ...base,
@@ -325,8 +324,8 @@ describe('the verdict with the cross-check', () => {
         aws_api: true,
         process: { argv: ['/usr/bin/curl'], exe: '/usr/bin/curl' },
         response: { status: v1Status },
-      } as never);
-    builder.add({ ...base, time: T0 + 3600_000, event: 'stats' } as never);
+      });
+    builder.add({ ...base, time: T0 + 3600_000, event: 'stats' });
     return builder;
   }
   const checked = (builder: ReportBuilder, points: Array<[number, number]>): CrossCheck => {
@@ -335,7 +334,7 @@ describe('the verdict with the cross-check', () => {
   };
 
   it("each host's region is its lines' (the latest line naming one), read alike on the fast path and by zod", () => {
-    const text = (fields: Record<string, unknown>) => JSON.stringify({ level: 30, ...fields, msg: 'm' });
+    const text = (fields: StoredLineOf<'imds_request'>) => JSON.stringify({ level: 30, ...fields, msg: 'm' });
     const request = (instance: string, region: string | null, t: number) =>
       text({
         time: t,
@@ -383,7 +382,7 @@ describe('the verdict with the cross-check', () => {
   });
 
   it("a verdict line's region is its host's", () => {
-    const verdict = { time: T0, instance_id: ID, region: 'il-central-1', event: 'verdict' } as StoredLineOf<'verdict'>;
+    const verdict: StoredLineOf<'verdict'> = { time: T0, instance_id: ID, region: 'il-central-1', event: 'verdict' };
     expect(tokenlessOfVerdict(verdict, ID).region).toBe('il-central-1');
     expect(tokenlessOfVerdict({ ...verdict, region: undefined }, ID).region).toBeNull();
   });
@@ -446,7 +445,7 @@ describe('the verdict with the cross-check', () => {
     const tokenless = new TokenlessCounts();
     tokenless.add(T0 + 60_000);
     const fields = verdictFields(builder.result(), tokenless, { version: '0', pid: 7, instanceId: ID, timeMs: T0 });
-    const evidence = tokenlessOfVerdict({ ...base, time: T0, ...fields } as unknown as StoredLineOf<'verdict'>, ID);
+    const evidence = tokenlessOfVerdict({ ...base, time: T0, ...fields }, ID);
     expect(compareHost(evidence, [[T0, 1]], NOW, ASKED).result).toBe('agrees');
     expect(compareHost(evidence, [[T0, 2]], NOW, ASKED).result).toBe('disagrees');
   });

@@ -17,7 +17,7 @@ import { messageOf, readStoredLine, readStoredLineByZod, storedSchemaOf } from '
 import { buildReport } from '../../src/report/index.js';
 import { expandInputs } from '../../src/report/read.js';
 import { requestLine } from '../helpers/request-line.js';
-import { CLI } from '../rig/analyzer-process.js';
+import { CLI, type LineOf } from '../rig/analyzer-process.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/report');
 const DIRS = [
@@ -75,13 +75,15 @@ describe('the compiled contract checks', () => {
     }
   });
 
-  const base: Line = {
-    ...(requestLine() as unknown as Line),
+  /** A whole request line as the sink writes it (pino's fields too), typed by the contract. */
+  const base: LineOf<'imds_request'> = {
+    ...requestLine(),
     level: 40,
     time: 1795132800000,
     timestamp: '2026-11-20T00:00:00.000Z',
     hostname: 'h',
     instance_id: null,
+    region: null,
     boot_id: 'b',
     msg: 'm',
   };

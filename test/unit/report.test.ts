@@ -1,5 +1,6 @@
 // The migration report over hand-made logs (lines with only some of the contract's fields, as
-// older daemons wrote them): rotated and gzip files, corrupt lines, two
+// older daemons wrote them, typed as the reader takes them back, so a field the contract lacks
+// does not compile): rotated and gzip files, corrupt lines, two
 // hosts, two boots, filters, formats and exit codes, asserted exactly.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDuration } from '../../src/logic/report/duration.js';
 import { normalizeArgv } from '../../src/logic/report/normalize.js';
 import { sdkFromUserAgent } from '../../src/logic/sdk.js';
+import type { StoredLineOf, StoredLogLine } from '../../src/model/stored-line.js';
 import { parseTime, reportSchema, runReportCommand } from '../../src/report/index.js';
 
 const T0 = Date.parse('2026-11-20T00:00:00Z');
 const H = 3600_000;
 
-const ready = (host: string, boot: string, at: number) => ({
+const ready = (host: string, boot: string, at: number): StoredLineOf<'ready'> => ({
   level: 30,
   time: at,
   hostname: host,
@@ -25,7 +27,7 @@ const ready = (host: string, boot: string, at: number) => ({
   buffer: 'ringbuf',
   uptime_ms: 7000,
 });
-const stats = (host: string, boot: string, at: number, lost: number) => ({
+const stats = (host: string, boot: string, at: number, lost: number): StoredLineOf<'stats'> => ({
   level: 30,
   time: at,
   hostname: host,
@@ -36,8 +38,18 @@ const stats = (host: string, boot: string, at: number, lost: number) => ({
   lines_not_written: 0,
 });
 /** A caller's process as the writer records it: comm is the command's first word here. */
-const caller = (pid: number, exe: string, argv: string[], user: string) => ({ pid, comm: argv[0], exe, argv, user });
-const request = (host: string, at: number, over: Record<string, unknown>) => ({
+const caller = (pid: number, exe: string, argv: string[], user: string): StoredLineOf<'imds_request'>['process'] => ({
+  pid,
+  comm: argv[0],
+  exe,
+  argv,
+  user,
+});
+const request = (
+  host: string,
+  at: number,
+  over: Partial<StoredLineOf<'imds_request'>>,
+): StoredLineOf<'imds_request'> => ({
   level: 40,
   time: at,
   hostname: host,
@@ -55,7 +67,7 @@ const request = (host: string, at: number, over: Record<string, unknown>) => ({
   advice: 'curl calls IMDS without a token; fetch one first',
   ...over,
 });
-const jsonl = (lines: object[]) => `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
+const jsonl = (lines: StoredLogLine[]) => `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
 
 let dir: string;
 let out: string;
