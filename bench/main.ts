@@ -4,15 +4,16 @@
 // `--only ready,kernel,churn,capture,cgroups` runs some of the parts; `--quick` shorter runs.
 // All IMDS traffic goes to the testbed's namespaces; the loopback load stays on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, loadavg, setPriority, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type RunningDaemon, readLogLines, startAnalyzer } from '../test/rig/analyzer-process.js';
 import { REPO_ROOT } from '../test/rig/compiled.js';
 import { createTestbed, loadV1 } from '../test/rig/index.js';
+import { applyNice, unitNice } from '../test/rig/unit-nice.js';
 import { connectFromFreshCgroups, delegatedSubtree, freshUid, removeUserCgroups } from '../test/rig/unprivileged.js';
 
 interface Row {
@@ -548,19 +549,6 @@ function unitWatchdogSeconds(): number {
   const seconds = Number(/^WatchdogSec=(\d+)$/m.exec(unit)?.[1]);
   if (!Number.isInteger(seconds) || seconds <= 0) throw new Error('the unit names no WatchdogSec= in seconds');
   return seconds;
-}
-
-/** The niceness the shipped unit gives the daemon (Nice=). */
-function unitNice(): number {
-  const unit = readFileSync(join(REPO_ROOT, 'packaging/systemd/imds-analyzer.service'), 'utf8');
-  const nice = Number(/^Nice=(-?\d+)$/m.exec(unit)?.[1]);
-  if (!Number.isInteger(nice)) throw new Error('the unit names no Nice=');
-  return nice;
-}
-
-/** Nice= as systemd applies it: to every thread of the process (niceness is per thread on Linux). */
-function applyNice(pid: number, nice: number): void {
-  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
 }
 
 /**
